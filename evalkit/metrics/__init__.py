@@ -1,1 +1,55 @@
-"""Metric engine."""
+"""Metric engine: official-toolkit-equal metrics over official-format files.
+
+A metric is a function ``fn(gt, results, **options) -> dict[str, float]`` registered in
+:data:`evalkit.registry.METRICS` with its id (``coco-bbox``, ``davis-semi``, ...). ``gt`` and
+``results`` are paths in the official formats (files or folders) or already-loaded objects;
+the returned dict is keyed by the official metric names (``AP``, ``J&F``, ``HOTA`` ...).
+
+Metric entries carry metadata: ``inputs`` (what gt/results are), ``reports`` (the keys
+returned), ``primary`` (the headline key) and ``oracle`` (the official tool it equals).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..registry import METRICS
+
+__all__ = ["compute", "METRICS", "register_metric"]
+
+
+def register_metric(
+    id: str,
+    target: str,
+    *,
+    task: str,
+    description: str,
+    inputs: str,
+    reports: list[str],
+    primary: str,
+    oracle: str,
+    tags: tuple[str, ...] = (),
+) -> None:
+    """Declare a metric (called from ``catalog_<family>.py`` modules)."""
+    METRICS.register(
+        id,
+        target,
+        task=task,
+        tags=tags,
+        description=description,
+        inputs=inputs,
+        reports=list(reports),
+        primary=primary,
+        oracle=oracle,
+    )
+
+
+def compute(metric_id: str, gt: Any, results: Any, **options: Any) -> dict[str, float]:
+    """Score ``results`` against ``gt`` with metric ``metric_id``.
+
+    Raises:
+        UnknownNameError: unknown metric id (with close matches).
+        ResultsError: malformed or inconsistent inputs, naming the offending entry.
+    """
+    fn = METRICS.load(metric_id)
+    out = fn(gt, results, **options)
+    return {k: (float(v) if isinstance(v, (int, float)) or hasattr(v, "__float__") else v) for k, v in out.items()}

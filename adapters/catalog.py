@@ -1,0 +1,1 @@
+"""Registers the built-in adapters entries (import paths and metadata only)."""

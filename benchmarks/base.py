@@ -1,0 +1,138 @@
+"""The Benchmark interface: a reader of the official on-disk layout, a writer of the official
+results format, and the metric it is scored with.
+
+A benchmark split is registered in :data:`evalkit.registry.BENCHMARKS` with
+``target="evalkit.benchmarks.<module>:<Class>"`` and metadata ``options`` (constructor keyword
+arguments, e.g. ``{"split": "testA"}``), ``task``, ``prompt`` (``categories`` | ``expression``
+| ``reference``), ``metric`` (a metric id, or ``None`` for server-scored splits), ``server``
+(bool), ``dataset`` (the folder name under the data root) and ``paper`` (the tables it appears
+in). :func:`build_benchmark` resolves the data root and constructs it.
+
+Data root resolution (first hit wins): ``--data-root`` / ``data_root=`` argument,
+``EVALKIT_DATA_<DATASET>`` (per-dataset path, dataset upper-cased, ``-`` → ``_``),
+``EVALKIT_DATA``, ``./datasets``. Under the root each dataset lives in the folder the
+UNINEXT/GLEE repos use (``coco/``, ``refcoco/``, ``DAVIS/`` ...).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ..errors import DatasetError
+from ..types import Instances, Sample
+
+__all__ = ["Benchmark", "build_benchmark", "resolve_data_root", "file_fingerprint"]
+
+
+def resolve_data_root(dataset: str, data_root: str | os.PathLike | None = None) -> Path:
+    """Folder holding ``dataset`` (see module docstring for the order of precedence)."""
+    key = "EVALKIT_DATA_" + dataset.upper().replace("-", "_").replace(".", "_")
+    if data_root is not None:
+        return Path(data_root) / dataset
+    if os.environ.get(key):
+        return Path(os.environ[key])
+    if os.environ.get("EVALKIT_DATA"):
+        return Path(os.environ["EVALKIT_DATA"]) / dataset
+    return Path("datasets") / dataset
+
+
+def file_fingerprint(paths: Iterable[Path], extra: str = "") -> str:
+    """sha256 over the *contents* of annotation files (and an extra string, e.g. sample ids).
+
+    Images are not hashed (too slow on COCO-sized sets): their ids come in via ``extra``.
+    """
+    h = hashlib.sha256(extra.encode())
+    for p in sorted(Path(p) for p in paths):
+        h.update(str(p.name).encode())
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+class Benchmark:
+    """Base class of every benchmark split.
+
+    Subclasses set the class attributes or receive them from the registry entry, and implement
+    :meth:`validate`, :meth:`sample_ids`, :meth:`load_sample`, :meth:`write_results` and
+    (for locally scored splits) :meth:`gt_path` / :meth:`score`.
+
+    Args:
+        root: the dataset folder (already resolved, see :func:`resolve_data_root`).
+        id: the registered id (``coco-val2017-det``).
+        options: split options from the registry entry.
+    """
+
+    task: str = ""
+    prompt: str = ""
+    metric: str | None = None
+    server: bool = False
+
+    def __init__(self, root: Path, id: str = "", **options: Any):
+        self.root = Path(root)
+        self.id = id
+        self.options = options
+
+    # -- reading -----------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Check the files on disk; raise DatasetError naming the path, the expected layout
+        and the first bad entry. Must be cheap enough to run before every ``evalkit run``."""
+        raise NotImplementedError
+
+    def sample_ids(self) -> list[str]:
+        """Deterministic, sorted-by-definition list of unique sample ids (sharding, resume)."""
+        raise NotImplementedError
+
+    def load_sample(self, sample_id: str) -> Sample:
+        """Build one :class:`Sample`; frames are lazy (decoded on access)."""
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """Content hash identifying the data (annotation files + sample ids)."""
+        raise NotImplementedError
+
+    # -- writing and scoring -----------------------------------------------------------------
+    def write_results(
+        self, predictions: Mapping[str, list[Instances]], samples_meta: Mapping[str, dict], results_dir: Path
+    ) -> list[Path]:
+        """Write the official results / submission files for ``predictions`` (sample id →
+        per-frame Instances; ``samples_meta`` gives each sample's ``Sample.meta``) into
+        ``results_dir``; return the paths written (atomically)."""
+        raise NotImplementedError
+
+    def gt_path(self) -> Path:
+        """The ground truth the metric reads (a file or folder)."""
+        raise NotImplementedError
+
+    def results_path(self, results_dir: Path) -> Path:
+        """The results file/folder (inside ``results_dir``) the metric reads."""
+        raise NotImplementedError
+
+    def metric_options(self) -> dict[str, Any]:
+        """Extra options passed to the metric (e.g. the split of a REC benchmark)."""
+        return {}
+
+    def score(self, results_dir: Path) -> dict[str, float]:
+        """Score official-format results with :attr:`metric`."""
+        if self.metric is None:
+            raise DatasetError(f"{self.id} is scored by its server; no local metric")
+        from ..metrics import compute
+
+        return compute(self.metric, self.gt_path(), self.results_path(results_dir), **self.metric_options())
+
+
+def build_benchmark(benchmark_id: str, data_root: str | os.PathLike | None = None) -> Benchmark:
+    """Construct a registered benchmark split with its data root resolved."""
+    from ..registry import BENCHMARKS
+
+    entry = BENCHMARKS.get(benchmark_id)
+    cls = entry.load()
+    meta = entry.meta
+    root = resolve_data_root(meta.get("dataset", benchmark_id), data_root)
+    bench = cls(root, id=benchmark_id, **meta.get("options", {}))
+    for attr in ("task", "prompt", "metric", "server"):
+        if attr in meta or (attr == "task" and entry.task):
+            setattr(bench, attr, meta.get(attr, entry.task))
+    return bench

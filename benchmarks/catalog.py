@@ -1,0 +1,1 @@
+"""Registers the built-in benchmarks entries (import paths and metadata only)."""

@@ -1,0 +1,1 @@
+"""Registers the built-in zoo entries (import paths and metadata only)."""
