@@ -28,8 +28,17 @@ def register_metric(
     primary: str,
     oracle: str,
     tags: tuple[str, ...] = (),
+    scale: str = "fraction",
+    count_keys: tuple[str, ...] = (),
+    options: dict[str, str] | None = None,
 ) -> None:
-    """Declare a metric (called from ``catalog_<family>.py`` modules)."""
+    """Declare a metric (called from ``catalog_<family>.py`` modules).
+
+    ``scale`` says how the returned values are expressed, as the official tool prints them:
+    ``"fraction"`` (0..1, e.g. COCO AP) or ``"percent"`` (0..100, e.g. TrackEval); keys in
+    ``count_keys`` are counts (FP, FN, IDSw...) and never rescaled. ``options`` documents the
+    ``--set key=value`` options the metric accepts (name → one-line help).
+    """
     METRICS.register(
         id,
         target,
@@ -40,6 +49,9 @@ def register_metric(
         reports=list(reports),
         primary=primary,
         oracle=oracle,
+        scale=scale,
+        count_keys=list(count_keys),
+        options=dict(options or {}),
     )
 
 
