@@ -57,3 +57,17 @@ def test_env_plugins_and_entry_points(monkeypatch, tmp_path):
         assert [e.id for e in r.select("third-party")] == ["plugged"]
     finally:
         del sys.modules["__test_reg__"]
+
+
+def test_entry_point_plugins_are_called(monkeypatch):
+    import importlib.metadata as md
+
+    r = Registry("widget", entry_point_group="evalkit.widgets")
+
+    class EP:
+        def load(self):
+            return lambda: r.register("from-entry-point", "os:getcwd")
+
+    monkeypatch.setattr(md, "entry_points", lambda group: [EP()] if group == "evalkit.widgets" else [])
+    monkeypatch.delenv("EVALKIT_PLUGINS", raising=False)
+    assert r.ids() == ["from-entry-point"]
