@@ -108,6 +108,7 @@ class Family:
     short: str
     primary: tuple[str, ...]
     paper_table: str
+    hf_task: str = ""
 
 
 @functools.lru_cache(maxsize=None)
@@ -248,7 +249,7 @@ def model_info(model_id: str) -> ModelInfo:
 @functools.lru_cache(maxsize=None)
 def _families() -> dict[str, Family]:
     return {
-        r["family"]: Family(r["family"], r["title"], r["short"], tuple(r["primary"].split("|")), r["paper_table"])
+        r["family"]: Family(r["family"], r["title"], r["short"], tuple(r["primary"].split("|")), r["paper_table"], r["hf_task"])
         for r in read_data_csv("families.csv")
     }
 
@@ -259,4 +260,4 @@ def families() -> dict[str, Family]:
 
 
 def family(fid: str) -> Family:
-    return _families().get(fid) or Family(fid, fid, fid, (), "")
+    return _families().get(fid) or Family(fid, fid, fid, (), "", fid)
