@@ -80,7 +80,8 @@ def radar_figure(scores: dict[str, dict[str, float]], axes: list[str] | None = N
         for a, v in zip(angles, vals):
             if math.isfinite(v):
                 ax.annotate(f"{v:.1f}", (a, v), textcoords="offset points", xytext=(4, 4 - 9 * i), fontsize=7, color=c)
-    ax.set_title(title, pad=24, fontsize=13)
+    if title:
+        ax.set_title(title, pad=24, fontsize=13)
     ax.legend(loc="upper right", bbox_to_anchor=(1.28, 1.12), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
@@ -116,12 +117,12 @@ def write_radar(tables: list[Table], out_stem: str | Path) -> list[Path]:
     return paths
 
 
-def radar_svg(tables: list[Table]) -> str | None:
+def radar_svg(tables: list[Table], title: str = "Task-level scores") -> str | None:
     """The radar as an inline ``<svg>`` element (XML prologue stripped); None with no scores."""
     scores = task_scores(tables)
     if not scores:
         return None
     buf = io.StringIO()
-    _save(radar_figure(scores, _axis_order(tables)), buf, "svg")
+    _save(radar_figure(scores, _axis_order(tables), title=title), buf, "svg")
     svg = buf.getvalue()
     return svg[svg.index("<svg"):]

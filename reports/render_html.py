@@ -30,6 +30,7 @@ table.lb thead tr:first-child th{border-top:2px solid #222}
 table.lb thead tr:last-child th{border-bottom:1px solid #222}
 table.lb tbody tr:last-child td{border-bottom:2px solid #222}
 table.lb th.grp{border-bottom:1px solid #999}
+table.lb .gs{border-left:1px solid #ddd}
 table.lb th.leaf{cursor:pointer;user-select:none}
 table.lb th.leaf:hover{background:#eef}
 table.lb th.sorted-asc::after{content:" \\25B2";font-size:9px}
@@ -68,7 +69,18 @@ def _e(s: object) -> str:
     return html.escape(str(s), quote=True)
 
 
-def _cell(cell: Cell, col: Column, decimals: int) -> str:
+def _group_starts(t: Table) -> set[int]:
+    """Leaf indices that open a group one level above the leaves (drawn with a left rule)."""
+    if t.depth < 2:
+        return set()
+    starts, j = set(), 0
+    for _, span in t.header_spans(t.depth - 2):
+        starts.add(j)
+        j += span
+    return starts
+
+
+def _cell(cell: Cell, col: Column, decimals: int, gs: bool = False) -> str:
     text = _e(format_value(cell.value, col, decimals))
     if "best" in cell.marks:
         text = f"<b>{text}</b>"
@@ -77,7 +89,7 @@ def _cell(cell: Cell, col: Column, decimals: int) -> str:
     for m in ("pending", "partial", "flag", "ambiguous"):
         if m in cell.marks and not (m == "partial" and cell.value is None):
             text += f"<sup>{_e(FOOTNOTE_SYMBOLS[m])}</sup>"
-    cls = [col.kind if col.kind != "ours" else "ours"] + (["flag"] if "flag" in cell.marks else [])
+    cls = [col.kind] + (["flag"] if "flag" in cell.marks else []) + (["gs"] if gs else [])
     title = f' title="{_e(cell.source)}"' if cell.source and col.kind == "paper" else ""
     v = "" if cell.value is None else repr(round(cell.value, 10))
     return f'<td class="{" ".join(cls)}" data-v="{v}"{title}>{text}</td>'
@@ -89,6 +101,7 @@ def _table(t: Table, decimals: int) -> str:
         out.append(f'<div class="src">Layout as in {_e(t.source)}.</div>')
     out.append(f'<table class="lb" data-family="{_e(t.family)}"><thead>')
     nleft = len(_LEFT)
+    starts = _group_starts(t)
     for level in range(t.depth):
         last = level == t.depth - 1
         cells = []
@@ -97,7 +110,8 @@ def _table(t: Table, decimals: int) -> str:
         col = nleft
         for text, span in t.header_spans(level):
             if last:
-                cells.append(f'<th class="leaf" data-col="{col}">{_e(text)}</th>')
+                gs = " gs" if col - nleft in starts else ""
+                cells.append(f'<th class="leaf{gs}" data-col="{col}">{_e(text)}</th>')
             else:
                 cells.append(f'<th class="grp" colspan="{span}">{_e(text)}</th>')
             col += span
@@ -110,7 +124,7 @@ def _table(t: Table, decimals: int) -> str:
             f'<td class="l" data-v="{_e(r.model)}">{_e(r.model)}</td>',
             f'<td class="l" data-v="{_e(r.weights_sha256)}" title="{_e(r.weights_sha256)}"><code>{_e(r.sha_short)}</code></td>',
         ]
-        out.append("<tr>" + "".join(left) + "".join(_cell(c, col, decimals) for c, col in zip(r.cells, t.columns)) + "</tr>")
+        out.append("<tr>" + "".join(left) + "".join(_cell(c, col, decimals, j in starts) for j, (c, col) in enumerate(zip(r.cells, t.columns))) + "</tr>")
     out.append("</tbody></table>")
     for f in t.footnotes:
         out.append(f'<p class="foot"><sup>{_e(f.symbol)}</sup> {_e(f.text)}</p>')
@@ -141,7 +155,7 @@ def render_html(tables: list[Table], runs: list[RunRecord], decimals: int = 1, t
     if tables:
         body.append("<nav class=\"meta\">" + " · ".join(f'<a href="#{_e(t.family)}">{_e(t.title)}</a>' for t in tables) + "</nav>")
     body += [_table(t, decimals) for t in tables]
-    svg = radar_svg(tables) if radar else None
+    svg = radar_svg(tables, title="") if radar else None
     if svg:
         body.append('<h2 id="radar">Task-level scores</h2><div class="radar">' + svg + "</div>")
     body.append('<h2 id="runs">Runs</h2>' + _runs(runs))
