@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from .radar import radar_svg
 from .render_text import format_value
 from .rundirs import RunRecord
-from .table import FOOTNOTE_SYMBOLS, Cell, Column, Table
+from .table import FOOTNOTE_SYMBOLS, MARK_ORDER, Cell, Column, Table
 
 __all__ = ["render_html"]
 
@@ -86,7 +86,7 @@ def _cell(cell: Cell, col: Column, decimals: int, gs: bool = False) -> str:
         text = f"<b>{text}</b>"
     elif "second" in cell.marks:
         text = f"<u>{text}</u>"
-    for m in ("pending", "partial", "flag", "ambiguous"):
+    for m in MARK_ORDER:
         if m in cell.marks and not (m == "partial" and cell.value is None):
             text += f"<sup>{_e(FOOTNOTE_SYMBOLS[m])}</sup>"
     cls = [col.kind] + (["flag"] if "flag" in cell.marks else []) + (["gs"] if gs else [])

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from .mapping import metric_info
 from .render_text import format_value
-from .table import Cell, Column, Table
+from .table import MARK_ORDER, Cell, Column, Table
 
 __all__ = ["render_latex", "latex_escape"]
 
-_SYM = {"pending": r"$^\dagger$", "partial": r"$^\ddagger$", "flag": r"$^{*}$", "ambiguous": r"$^\S$"}
-_FOOT = {"†": r"$^\dagger$", "‡": r"$^\ddagger$", "*": r"$^{*}$", "§": r"$^\S$"}
+_SYM = {"pending": r"$^\dagger$", "partial": r"$^\ddagger$", "flag": r"$^{*}$", "ambiguous": r"$^\S$",
+        "unscored": r"$^\circ$"}
+_FOOT = {"†": r"$^\dagger$", "‡": r"$^\ddagger$", "*": r"$^{*}$", "§": r"$^\S$", "°": r"$^\circ$"}
 _LEFT = ("Method", "Backbone", "Model", "Weights")
 
 
@@ -44,7 +45,7 @@ def _cell(cell: Cell, col: Column, decimals: int) -> str:
         text = rf"\textbf{{{text}}}"
     elif "second" in cell.marks:
         text = rf"\underline{{{text}}}"
-    for m in ("pending", "partial", "flag", "ambiguous"):
+    for m in MARK_ORDER:
         if m in cell.marks and not (m == "partial" and cell.value is None):
             text += _SYM[m]
     return text

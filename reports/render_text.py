@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
-from .table import FOOTNOTE_SYMBOLS, Cell, Column, Table
+from .table import FOOTNOTE_SYMBOLS, MARK_ORDER, Cell, Column, Table
 
 __all__ = ["format_value", "render_markdown", "render_csv", "CSV_FIELDS"]
 
@@ -28,7 +28,7 @@ def format_value(value: float | None, column: Column, decimals: int = 1) -> str:
 
 
 def _suffix(cell: Cell) -> str:
-    return "".join(FOOTNOTE_SYMBOLS[m] for m in ("pending", "partial", "flag", "ambiguous") if m in cell.marks
+    return "".join(FOOTNOTE_SYMBOLS[m] for m in MARK_ORDER if m in cell.marks
                    and not (m == "partial" and cell.value is None))
 
 

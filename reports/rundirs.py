@@ -21,7 +21,8 @@ from .mapping import metric_info, resolve_metric_key
 
 __all__ = ["RunRecord", "find_run_dirs", "load_run", "load_runs", "select_latest"]
 
-STATUSES = ("complete", "partial", "server-pending")
+# "inferred": ``--mode infer`` wrote predictions and result files but did not score them.
+STATUSES = ("complete", "partial", "server-pending", "inferred")
 
 
 @dataclass
@@ -139,15 +140,15 @@ def load_run(path: str | Path) -> RunRecord:
         counts = frozenset(k for k in metrics if metric_info(k).kind == "count")
     values: dict[str, float] = {}
     for k, v in metrics.items():
+        if v is None or isinstance(v, (dict, list)):
+            continue  # per-class / per-sequence breakdowns are not leaderboard cells
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            if v is None:
-                continue
             raise ResultsError(f"{mfile}: metrics[{k!r}] should be a number, got {v!r}")
         v = float(v)
         if math.isfinite(v) and scale == "fraction" and k not in counts and metric_info(k).kind == "score":
             v *= 100.0
         values[resolve_metric_key(k) or k] = v
-    if status == "server-pending":
+    if status in ("server-pending", "inferred"):
         values = {}
     samples = m.get("samples") or {}
     run_json: dict[str, Any] = {}
@@ -173,8 +174,8 @@ def load_runs(paths: Iterable[str | Path]) -> list[RunRecord]:
 
 def select_latest(runs: Iterable[RunRecord]) -> dict[tuple[str, str, str], RunRecord]:
     """One run per (model, weights sha256, benchmark): a complete run beats a partial one,
-    which beats a server-pending one; among equals the newest (``created``) wins."""
-    rank = {"complete": 2, "partial": 1, "server-pending": 0}
+    which beats a server-pending or unscored one; among equals the newest (``created``) wins."""
+    rank = {"complete": 2, "partial": 1, "server-pending": 0, "inferred": 0}
     best: dict[tuple[str, str, str], RunRecord] = {}
     for r in runs:
         k = (*r.row_key, r.benchmark)

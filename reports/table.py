@@ -19,6 +19,7 @@ Marks, as the papers print them: the best value of a column in bold, the second 
   re-evaluations of the released checkpoints in the papers' own repositories typically land within
   a few tenths); for counts (IDSw) the relative difference beyond ``count_tolerance`` (default 5 %).
 - ``§`` the published cell is flagged ambiguous in the extraction (see its notes).
+- ``°`` inferred only (``--mode infer``): predictions written, not scored yet.
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ __all__ = ["Cell", "Column", "Row", "Table", "Footnote", "build_tables", "DEFAUL
 
 DEFAULT_TOLERANCE = 0.5
 DEFAULT_COUNT_TOLERANCE = 0.05
-FOOTNOTE_SYMBOLS = {"pending": "†", "partial": "‡", "flag": "*", "ambiguous": "§"}
+FOOTNOTE_SYMBOLS = {"pending": "†", "partial": "‡", "flag": "*", "ambiguous": "§", "unscored": "°"}
+MARK_ORDER = ("pending", "unscored", "partial", "flag", "ambiguous")
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,9 @@ def _cell(c: Column, row: Row, info: BenchmarkInfo, paper: bool, tol: float, cou
         if run is not None and run.status == "server-pending":
             cell.marks.add("pending")
             used.setdefault("pending", []).append(f"{row.model} on {run.benchmark}")
+        elif run is not None and run.status == "inferred":
+            cell.marks.add("unscored")
+            used.setdefault("unscored", []).append(f"{row.model} on {run.benchmark}")
         elif run is not None and run.status == "partial" and ours is not None:
             cell.marks.add("partial")
             used.setdefault("partial", []).append(_partial_note(run))
@@ -293,6 +298,9 @@ def _footnotes(used: dict[str, list[str]], tol: float, count_tol: float) -> list
     if "pending" in used:
         out.append(Footnote(FOOTNOTE_SYMBOLS["pending"], "Awaiting server score (upload file in the run's results/): "
                             + "; ".join(dict.fromkeys(used["pending"])) + "."))
+    if "unscored" in used:
+        out.append(Footnote(FOOTNOTE_SYMBOLS["unscored"], "Predictions written but not scored yet (--mode infer): "
+                            + "; ".join(dict.fromkeys(used["unscored"])) + "."))
     if "partial" in used:
         out.append(Footnote(FOOTNOTE_SYMBOLS["partial"], "Partial run, not comparable with full-split numbers: "
                             + "; ".join(dict.fromkeys(used["partial"])) + "."))
