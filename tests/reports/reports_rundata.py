@@ -40,7 +40,19 @@ def write_run(root: Path, benchmark, model, sha, task, metric, metrics, scale, s
     return d
 
 
+# A newer partial run of a (model, weights, benchmark) that also has a complete run: the
+# complete one must be reported.
+NEWER_PARTIAL = ("davis17-val", "uninext-r50", SHA_A, "vos", "davis-semi",
+                 {"J&F": 0.30, "J-Mean": 0.29, "F-Mean": 0.31}, "fraction", "partial", 2, (30, 2, 0),
+                 "2026-11-21T09:00:00Z")
+# The same model with other weights: a row of its own.
+OTHER_WEIGHTS = ("refcoco-val-rec", "uninext-r50", "d" * 64, "rec", "refcoco-rec", {"P@0.5": 0.75},
+                 "fraction", "complete", None, (10834, 10834, 0), "2026-11-20T10:00:00Z")
+
+
 def make_runs(root: Path) -> Path:
     for spec in RUNS:
         write_run(root, *spec)
+    write_run(root, *NEWER_PARTIAL, stamp="20261121-090000")
+    write_run(root, *OTHER_WEIGHTS, stamp="20261120-110000")
     return root
