@@ -62,6 +62,22 @@ def _load() -> pd.DataFrame:
     return df
 
 
+@functools.lru_cache(maxsize=1)
+def _primary_index() -> dict[tuple[str, str, str], int]:
+    """(model_id, benchmark_id, metric_key) → row position of the primary row (fast path)."""
+    df = _load()
+    prim = df[df.primary]
+    return {k: i for k, i in zip(zip(prim.model_id, prim.benchmark_id, prim.metric_key), prim.index)}
+
+
+def _to_value(r) -> PaperValue:
+    """A PaperValue from one row of the table (a pandas Series)."""
+    return PaperValue(
+        float(r.value), r.paper, r.table, r.method, r.backbone, r.paper_benchmark, r.paper_split,
+        r.paper_metric, r.unit, bool(r.ambiguous), r.notes,
+    )
+
+
 def load_paper_results() -> pd.DataFrame:
     """All published cells (a copy; safe to modify). Columns: see :mod:`paper_build`."""
     return _load().copy()
@@ -129,6 +145,10 @@ def lookup(
     name alone is ambiguous). ``benchmark``: our id or the paper's benchmark name (with
     ``/split`` or ``split=``). ``metric``: our key, the paper's name or an alias.
     """
+    key = resolve_metric_key(metric)
+    hit = _primary_index().get((model, benchmark, key or metric))
+    if hit is not None and backbone is None and split is None:
+        return _to_value(_load().loc[hit])
     rows = lookup_rows(model, benchmark, metric, backbone=backbone, split=split, include_ablations=include_ablations)
     if rows.empty:
         return None
@@ -138,8 +158,4 @@ def lookup(
     else:
         # Not a primary lookup (printed names, ablations): prefer unambiguous main rows.
         rows = rows.assign(_r=(rows.role != "main").astype(int)).sort_values(["_r", "ambiguous"], kind="stable")
-    r = rows.iloc[0]
-    return PaperValue(
-        float(r.value), r.paper, r.table, r.method, r.backbone, r.paper_benchmark, r.paper_split,
-        r.paper_metric, r.unit, bool(r.ambiguous), r.notes,
-    )
+    return _to_value(rows.iloc[0])

@@ -28,6 +28,7 @@ from typing import Iterable
 
 from .mapping import BenchmarkInfo, benchmark_info, families, family, fallback_benchmarks, metric_info, model_info
 from .paper import PaperValue, load_paper_results, lookup
+from .paper import _to_value as paper_value_from_row
 from .rundirs import RunRecord, select_latest
 
 __all__ = ["Cell", "Column", "Row", "Table", "Footnote", "build_tables", "DEFAULT_TOLERANCE",
@@ -137,7 +138,8 @@ def _paper_value(model: str, info: BenchmarkInfo, key: str) -> PaperValue | None
             m = m[(m.paper_benchmark == name) | ((m.paper_benchmark + " " + m.paper_split) == name)
                   | ((m.paper_benchmark + "/" + m.paper_split) == name)]
         if not m.empty:
-            return lookup(model, m.iloc[0].paper_benchmark, key, split=m.iloc[0].paper_split)
+            m = m.assign(_r=(m.role != "main").astype(int)).sort_values(["_r", "ambiguous"], kind="stable")
+            return paper_value_from_row(m.iloc[0])
     return None
 
 
