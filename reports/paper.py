@@ -24,7 +24,7 @@ import pandas as pd
 from ..errors import EvalkitError
 from .mapping import all_models, fallback_benchmarks, resolve_metric_key
 
-__all__ = ["PaperValue", "load_paper_results", "lookup", "lookup_rows"]
+__all__ = ["PaperValue", "load_paper_results", "lookup", "lookup_rows", "row_to_value"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _primary_index() -> dict[tuple[str, str, str], int]:
     return {k: i for k, i in zip(zip(prim.model_id, prim.benchmark_id, prim.metric_key), prim.index)}
 
 
-def _to_value(r) -> PaperValue:
+def row_to_value(r) -> PaperValue:
     """A PaperValue from one row of the table (a pandas Series)."""
     return PaperValue(
         float(r.value), r.paper, r.table, r.method, r.backbone, r.paper_benchmark, r.paper_split,
@@ -148,7 +148,7 @@ def lookup(
     key = resolve_metric_key(metric)
     hit = _primary_index().get((model, benchmark, key or metric))
     if hit is not None and backbone is None and split is None:
-        return _to_value(_load().loc[hit])
+        return row_to_value(_load().loc[hit])
     rows = lookup_rows(model, benchmark, metric, backbone=backbone, split=split, include_ablations=include_ablations)
     if rows.empty:
         return None
@@ -158,4 +158,4 @@ def lookup(
     else:
         # Not a primary lookup (printed names, ablations): prefer unambiguous main rows.
         rows = rows.assign(_r=(rows.role != "main").astype(int)).sort_values(["_r", "ambiguous"], kind="stable")
-    return _to_value(rows.iloc[0])
+    return row_to_value(rows.iloc[0])

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .mapping import BenchmarkInfo, benchmark_info, families, family, fallback_benchmarks, metric_info, model_info
-from .paper import PaperValue, load_paper_results, lookup
-from .paper import _to_value as paper_value_from_row
+from .paper import PaperValue, load_paper_results, lookup, row_to_value
 from .rundirs import RunRecord, select_latest
 
 __all__ = ["Cell", "Column", "Row", "Table", "Footnote", "build_tables", "DEFAULT_TOLERANCE",
@@ -139,7 +138,7 @@ def _paper_value(model: str, info: BenchmarkInfo, key: str) -> PaperValue | None
                   | ((m.paper_benchmark + "/" + m.paper_split) == name)]
         if not m.empty:
             m = m.assign(_r=(m.role != "main").astype(int)).sort_values(["_r", "ambiguous"], kind="stable")
-            return paper_value_from_row(m.iloc[0])
+            return row_to_value(m.iloc[0])
     return None
 
 
