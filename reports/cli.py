@@ -97,8 +97,10 @@ def main(args: argparse.Namespace) -> int:
             else:
                 print("radar: no complete run with a headline metric; nothing drawn", file=sys.stderr)
     except EvalkitError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        if getattr(args, "debug", False):  # the evalkit CLI's --debug: show the traceback
+            raise
+        print(f"evalkit report: error: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", 2)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
