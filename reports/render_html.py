@@ -24,6 +24,7 @@ _CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px;color:#222}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 6px}
 .meta,.src{color:#666;font-size:12px}
+.wrap{overflow-x:auto;max-width:100%}
 table.lb{border-collapse:collapse;font-size:13px;margin-top:6px}
 table.lb th,table.lb td{padding:3px 8px;text-align:center;white-space:nowrap}
 table.lb thead tr:first-child th{border-top:2px solid #222}
@@ -99,7 +100,7 @@ def _table(t: Table, decimals: int) -> str:
     out = [f'<h2 id="{_e(t.family)}">{_e(t.title)}' + (f" ({_e(t.caption_metric)})" if t.caption_metric and t.caption_metric not in t.title else "") + "</h2>"]
     if t.source:
         out.append(f'<div class="src">Layout as in {_e(t.source)}.</div>')
-    out.append(f'<table class="lb" data-family="{_e(t.family)}"><thead>')
+    out.append(f'<div class="wrap"><table class="lb" data-family="{_e(t.family)}"><thead>')
     nleft = len(_LEFT)
     starts = _group_starts(t)
     for level in range(t.depth):
@@ -125,7 +126,7 @@ def _table(t: Table, decimals: int) -> str:
             f'<td class="l" data-v="{_e(r.weights_sha256)}" title="{_e(r.weights_sha256)}"><code>{_e(r.sha_short)}</code></td>',
         ]
         out.append("<tr>" + "".join(left) + "".join(_cell(c, col, decimals, j in starts) for j, (c, col) in enumerate(zip(r.cells, t.columns))) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     for f in t.footnotes:
         out.append(f'<p class="foot"><sup>{_e(f.symbol)}</sup> {_e(f.text)}</p>')
     return "\n".join(out)
