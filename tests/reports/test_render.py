@@ -190,3 +190,18 @@ def test_cli_filters_and_errors(root, tmp_path, capsys):
     assert "no such file or directory" in capsys.readouterr().err
     assert run_main(str(root), "--model", "zzz") == 2
     assert "no run matches" in capsys.readouterr().err
+
+
+def test_latex_compiles_when_pdflatex_is_installed(root, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    (tmp_path / "body.tex").write_text(report(str(root), "--paper", "--format", "latex"), encoding="utf-8")
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage{booktabs}\\usepackage{graphicx}"
+        "\\begin{document}\\input{body}\\end{document}\n")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
