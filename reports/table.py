@@ -26,7 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .mapping import BenchmarkInfo, benchmark_info, families, family, fallback_benchmarks, metric_info, model_info
+from .mapping import (BenchmarkInfo, all_models, benchmark_info, families, family, fallback_benchmarks,
+                      metric_info, model_info)
 from .paper import PaperValue, load_paper_results, lookup, row_to_value
 from .rundirs import RunRecord, select_latest
 
@@ -114,8 +115,7 @@ def _bench_order() -> dict[str, int]:
 
 
 def _model_order(model: str) -> tuple[int, str]:
-    from .mapping import all_models
-
+    """Rows follow models.csv (families, then backbones, as the papers group them)."""
     ids = [m.id for m in all_models()]
     return (ids.index(model) if model in ids else len(ids), model)
 
