@@ -212,7 +212,9 @@ class KeyMap:
             if rule.transform is not None:
                 value = rule.transform(value)
             if new in out:
-                same = out[new].shape == value.shape and torch.equal(out[new], value)
+                same = out[new].shape == value.shape and (
+                    # meta tensors (shape-only conversion checks) carry no values to compare
+                    value.is_meta or out[new].is_meta or torch.equal(out[new], value))
                 if same:
                     rep.aliases.setdefault(new, []).append(key)
                 else:

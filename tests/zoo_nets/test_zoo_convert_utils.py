@@ -82,6 +82,11 @@ def test_aliases_must_agree():
     assert list(ours) == ["bbox_embed.0.w"] and rep.aliases == {"bbox_embed.0.w": ["bbox_embed.0.w"]}
     with pytest.raises(WeightsError, match="aliased official keys with different values"):
         km.convert({"decoder.bbox_embed.0.w": w, "bbox_embed.0.w": w + 1})
+    with pytest.raises(WeightsError, match="aliased official keys with different values"):
+        km.convert({"decoder.bbox_embed.0.w": w, "bbox_embed.0.w": torch.zeros(4)})
+    m = torch.empty(3, device="meta")  # shape-only checks: same shape counts as an alias
+    _, rep = km.convert({"decoder.bbox_embed.0.w": m, "bbox_embed.0.w": m})
+    assert rep.ok and rep.aliases
 
 
 def test_nested_and_first_rule_wins():
