@@ -25,10 +25,9 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from evalkit.errors import WeightsError
 from evalkit.registry import import_target
 
-from .convert_utils import ConversionReport, expected_shapes, load_strict, unwrap_checkpoint
+from .convert_utils import ConversionReport, check_state_dict, expected_shapes, load_strict, unwrap_checkpoint
 
 __all__ = ["build_model", "convert_checkpoint", "load_model", "get_card"]
 
@@ -61,7 +60,7 @@ def _build_meta(model_id: str, **overrides: Any) -> nn.Module:
         return build_model(model_id, **overrides)
 
 
-def _run_converter(model_id: str, card: Any, official_sd: dict[str, torch.Tensor],
+def _run_converter(card: Any, official_sd: dict[str, torch.Tensor],
                    expected: nn.Module) -> tuple[dict[str, torch.Tensor], ConversionReport | None]:
     conv = getattr(card, "converter", None)
     if conv is None:
@@ -72,17 +71,6 @@ def _run_converter(model_id: str, card: Any, official_sd: dict[str, torch.Tensor
     else:
         sd, report = out, None
     return dict(sd), report
-
-
-def _check_against(model_id: str, sd: Mapping[str, torch.Tensor], expected: nn.Module) -> None:
-    shapes = expected_shapes(expected)
-    rep = ConversionReport(
-        missing=[k for k in shapes if k not in sd],
-        unexpected=[k for k in sd if k not in shapes],
-        shape_mismatches=[(k, k, tuple(v.shape), shapes[k]) for k, v in sd.items()
-                          if k in shapes and tuple(v.shape) != shapes[k]],
-    )
-    rep.raise_if_failed(f"the converted checkpoint of {model_id!r}")
 
 
 def convert_checkpoint(model_id: str, official_state_dict: Mapping[str, Any], **overrides: Any) -> dict[str, torch.Tensor]:
@@ -103,8 +91,8 @@ def convert_checkpoint(model_id: str, official_state_dict: Mapping[str, Any], **
     card = get_card(model_id)
     sd = unwrap_checkpoint(official_state_dict, what=f"checkpoint of {model_id!r}")
     expected = _build_meta(model_id, **overrides)
-    ours, _ = _run_converter(model_id, card, sd, expected)
-    _check_against(model_id, ours, expected)
+    ours, _ = _run_converter(card, sd, expected)
+    check_state_dict(ours, expected, f"the converted checkpoint of {model_id!r}")
     return ours
 
 
@@ -133,6 +121,6 @@ def load_model(model_id: str, weights: str | None = None, *, device: str | torch
     sd = unwrap_checkpoint(raw, what=f"weights {path}")
     model = build_model(model_id, **overrides)
     if not _is_ours(sd, model):
-        sd, _ = _run_converter(model_id, card, sd, model)
+        sd, _ = _run_converter(card, sd, model)
     load_strict(model, sd, what=f"weights {path} for {model_id!r}")
     return model.to(device).eval()

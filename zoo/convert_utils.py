@@ -34,7 +34,7 @@ from evalkit.errors import WeightsError
 
 __all__ = [
     "Rule", "KeyMap", "ConversionReport", "unwrap_checkpoint", "strip_prefix", "expected_shapes",
-    "load_strict", "widen_input_channels", "squeeze_leading",
+    "check_state_dict", "load_strict", "widen_input_channels", "squeeze_leading",
 ]
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
@@ -268,17 +268,23 @@ def strip_prefix(sd: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch
     return {(k[n:] if k.startswith(prefix) else k): v for k, v in sd.items()}
 
 
-def load_strict(model: nn.Module, sd: Mapping[str, torch.Tensor], what: str = "weights") -> None:
-    """``model.load_state_dict(sd, strict=True)`` with a :class:`WeightsError` that lists the
-    missing/unexpected keys and shape mismatches instead of a RuntimeError."""
-    shapes = expected_shapes(model)
-    rep = ConversionReport(
+def check_state_dict(sd: Mapping[str, torch.Tensor], expected: nn.Module | Mapping[str, Any],
+                     what: str = "weights") -> None:
+    """Raise :class:`WeightsError` listing missing/unexpected keys and shape mismatches of
+    ``sd`` against ``expected`` (a module, possibly on the meta device, or key → shape)."""
+    shapes = expected_shapes(expected)
+    ConversionReport(
         missing=[k for k in shapes if k not in sd],
         unexpected=[k for k in sd if k not in shapes],
         shape_mismatches=[(k, k, tuple(v.shape), shapes[k]) for k, v in sd.items()
                           if k in shapes and tuple(v.shape) != shapes[k]],
-    )
-    rep.raise_if_failed(what)
+    ).raise_if_failed(what)
+
+
+def load_strict(model: nn.Module, sd: Mapping[str, torch.Tensor], what: str = "weights") -> None:
+    """``model.load_state_dict(sd, strict=True)`` with a :class:`WeightsError` that lists the
+    missing/unexpected keys and shape mismatches instead of a RuntimeError."""
+    check_state_dict(sd, model, what)
     model.load_state_dict(sd, strict=True)
 
 

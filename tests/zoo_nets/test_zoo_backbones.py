@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from evalkit.zoo.backbones import backbone_key_map, build_backbone
 from evalkit.zoo.backbones.eva02 import Attention as EvaAttention
