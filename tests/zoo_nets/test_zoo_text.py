@@ -187,3 +187,40 @@ def test_clip_text_loads_converted_weights(clip_files):
     load_strict(dst, out)
     ids = src.tokenize(["the cat"])
     torch.testing.assert_close(dst(**ids)["hidden"], src(**ids)["hidden"])
+
+
+def test_regionclip_tower_equals_transformers_clip_text_model():
+    """Independent check: the same CLIP text architecture in transformers, weights mapped."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    W, layers, heads, ctx, vocab = 16, 2, 2, 12, 40
+    ours = RegionCLIPTextEncoder(embed_dim=8, context_length=ctx, vocab_size=vocab, width=W, heads=heads,
+                                 layers=layers).eval()
+    cfg = CLIPTextConfig(vocab_size=vocab, hidden_size=W, intermediate_size=4 * W, num_hidden_layers=layers,
+                         num_attention_heads=heads, max_position_embeddings=ctx, hidden_act="quick_gelu",
+                         bos_token_id=0, eos_token_id=2, pad_token_id=1)
+    hf = CLIPTextModel(cfg).eval()
+    sd = ours.state_dict()
+    mapped = {"embeddings.token_embedding.weight": sd["token_embedding.weight"],
+              "embeddings.position_embedding.weight": sd["positional_embedding"],
+              "final_layer_norm.weight": sd["ln_final.weight"], "final_layer_norm.bias": sd["ln_final.bias"]}
+    for i in range(layers):
+        p, q = f"transformer.resblocks.{i}.", f"encoder.layers.{i}."
+        for name, w, b in zip(("q_proj", "k_proj", "v_proj"), sd[p + "attn.in_proj_weight"].chunk(3),
+                              sd[p + "attn.in_proj_bias"].chunk(3)):
+            mapped[q + f"self_attn.{name}.weight"], mapped[q + f"self_attn.{name}.bias"] = w, b
+        for a, b in (("attn.out_proj", "self_attn.out_proj"), ("ln_1", "layer_norm1"), ("ln_2", "layer_norm2"),
+                     ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")):
+            mapped[q + b + ".weight"], mapped[q + b + ".bias"] = sd[p + a + ".weight"], sd[p + a + ".bias"]
+    trunk = getattr(hf, "text_model", hf)
+    missing, unexpected = trunk.load_state_dict(mapped, strict=False)
+    assert not [k for k in missing if "position_ids" not in k] and not unexpected
+    ids = torch.randint(3, vocab - 1, (3, ctx))
+    ids[:, 5] = vocab - 1  # the end-of-text token has the highest id
+    ids[:, 6:] = 0
+    with torch.no_grad():
+        want = trunk(input_ids=ids).last_hidden_state
+        tokens, pooled = ours.encode_text(ids, only_eot=False)
+    torch.testing.assert_close(tokens, want @ ours.text_projection, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(pooled, want[:, 5] @ ours.text_projection, atol=1e-5, rtol=1e-5)
