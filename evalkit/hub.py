@@ -30,9 +30,10 @@ import logging
 import os
 import time
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
 
 from .download import download_url, sha256_file
 from .errors import EvalkitError, WeightsError
@@ -214,6 +215,25 @@ def _looked_in(card: "Card", wf: "WeightFile") -> list[str]:
     return out
 
 
+@contextmanager
+def _hf_offline(offline: bool) -> Iterator[None]:
+    """huggingface_hub reads HF_HUB_OFFLINE once, at import; besides the file look-up it may
+    contact the Hub for other things (its user-agent helper fetches a registry) unless that
+    flag is set. Offline here (EVALKIT_OFFLINE, or HF_HUB_OFFLINE set after the import) must
+    mean no network at all, so the flag is raised for the duration of the call."""
+    if not offline:
+        yield
+        return
+    from huggingface_hub import constants
+
+    old = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = old
+
+
 def _fetch_source(card: "Card", wf: "WeightFile", src: str, offline: bool) -> Path:
     local = _local_path(src)
     if local is not None:
@@ -226,11 +246,12 @@ def _fetch_source(card: "Card", wf: "WeightFile", src: str, offline: bool) -> Pa
 
         hf = parse_hf_source(src)
         try:
-            return Path(hf_hub_download(
-                hf.repo_id, hf.filename, repo_type=hf.repo_type, revision=hf.revision,
-                cache_dir=hf_cache_dir(), local_files_only=offline,
-                token=os.environ.get("HF_TOKEN") or None,
-            ))
+            with _hf_offline(offline):
+                return Path(hf_hub_download(
+                    hf.repo_id, hf.filename, repo_type=hf.repo_type, revision=hf.revision,
+                    cache_dir=hf_cache_dir(), local_files_only=offline,
+                    token=os.environ.get("HF_TOKEN") or None,
+                ))
         except LocalEntryNotFoundError as exc:
             raise WeightsError(f"{hf.filename} is not in the Hugging Face cache "
                                f"{hf_cache_dir() / hf.cache_folder}: {exc}") from None
