@@ -25,9 +25,11 @@ torch is imported only inside the functions that load tensors.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
+import pickle
 import time
 import zipfile
 from contextlib import contextmanager
@@ -374,14 +376,59 @@ def file_status(card_or_id: CardOrId, wf: "WeightFile") -> str:
 def _numpy_safe_globals() -> list[Any]:
     """Globals needed to unpickle plain numpy arrays (detectron2 ``.pkl`` checkpoints); they
     only rebuild arrays, they cannot run code."""
+    import numpy as np
+
     try:
-        import numpy as np
-        from numpy._core.multiarray import _reconstruct
+        from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # numpy < 2
-        import numpy as np
-        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
-    return [_reconstruct, np.ndarray, np.dtype, type(np.dtype(np.float32)),
-            type(np.dtype(np.float64)), type(np.dtype(np.int64)), type(np.dtype(np.uint8))]
+        from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
+    return [_reconstruct, scalar, np.ndarray, np.dtype,
+            *{type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64,
+                                          np.uint8, np.bool_)}]
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """A plain (non-torch) pickle reader that can rebuild numpy arrays, dicts and numbers and
+    nothing else: any other global (a class, a function) is refused before it is called."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        from collections import OrderedDict
+
+        allowed = {f"{g.__module__}.{g.__qualname__}": g for g in _numpy_safe_globals()}
+        allowed["collections.OrderedDict"] = OrderedDict
+        # protocol-2 pickles store bytes as _codecs.encode(str, "latin1"): data, not code
+        allowed["_codecs.encode"] = codecs.encode
+        # numpy 1 pickles name the array module numpy.core.multiarray
+        key = f"{module}.{name}".replace("numpy.core.", "numpy._core.")
+        if key in allowed:
+            return allowed[key]
+        raise pickle.UnpicklingError(f"GLOBAL {module}.{name} was not an allowed global")
+
+
+#: First object of a file written by torch.save(..., _use_new_zipfile_serialization=False).
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+def _load_plain_pickle(path: Path) -> Any:
+    """The first pickled object of ``path``, read with :class:`_ArrayUnpickler`."""
+    with open(path, "rb") as f:
+        return _ArrayUnpickler(f, encoding="latin1").load()
+
+
+def _unsafe_globals(path: Path, exc: Exception) -> list[str]:
+    """Names of the code a refused pickle references: a static scan of a torch zip file
+    (nothing is executed), else the global the restricted unpickler stopped at."""
+    import re
+
+    import torch
+
+    names: list[str] = []
+    try:
+        if zipfile.is_zipfile(path):
+            names = list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # the scan is best effort; the refusal stands either way
+        names = []
+    return names or re.findall(r"GLOBAL (\S+) was not an allowed global", str(exc))
 
 
 def _as_state_dict(obj: Any, path: Path) -> "dict[str, torch.Tensor]":
@@ -422,8 +469,6 @@ def load_state_dict_safely(path: str | os.PathLike) -> "dict[str, torch.Tensor]"
     ``{"model": ...}`` / ``{"state_dict": ...}`` dict is unwrapped; non-tensor entries are
     ignored.
     """
-    import pickle
-
     import torch
 
     path = Path(path)
@@ -440,18 +485,23 @@ def load_state_dict_safely(path: str | os.PathLike) -> "dict[str, torch.Tensor]"
             if path.suffix == ".safetensors":
                 raise WeightsError(f"{path}: not a valid safetensors file ({exc})") from None
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+        if zipfile.is_zipfile(path):  # torch.save's format
+            with torch.serialization.safe_globals(_numpy_safe_globals()):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+        else:  # plain pickles (detectron2 .pkl) or torch's legacy (pre-1.6) format
+            obj = _load_plain_pickle(path)
+            if obj == _TORCH_LEGACY_MAGIC:
+                with torch.serialization.safe_globals(_numpy_safe_globals()):
+                    obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((ln for ln in first if "GLOBAL" in ln or "global" in ln), first[0] if first else "")
         raise WeightsError(
-            f"refusing to load {path}: it needs pickled code to load ({detail.strip()}). "
-            f"evalkit only loads tensors (safetensors or torch.load(weights_only=True)); a "
-            f"checkpoint that references classes or functions can run arbitrary code. If you "
-            f"trust the file, re-save its tensors with safetensors and pass that file instead."
+            f"refusing to load {path}: it needs pickled code to load (globals: "
+            f"{', '.join(_unsafe_globals(path, exc)) or 'unknown'}). evalkit only loads tensors "
+            f"(safetensors or torch.load(weights_only=True)); a checkpoint that references "
+            f"classes or functions can run arbitrary code. If you trust the file, re-save its "
+            f"tensors with safetensors and pass that file instead."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, pickle.PickleError) as exc:
         raise WeightsError(f"{path}: not a readable checkpoint ({exc})") from None
     return _as_state_dict(obj, path)
 
