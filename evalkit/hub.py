@@ -160,6 +160,9 @@ def _hash_of(card: "Card", wf: "WeightFile", path: Path) -> tuple[str, dict[str,
     return sha256_file(path), rec
 
 
+_warned_unpinned: set[tuple[str, str, str]] = set()
+
+
 def _verify(card: "Card", wf: "WeightFile", path: Path, source: str, user_file: bool) -> str:
     """Check ``path`` against the card's pin (or the recorded first-download hash); record it.
 
@@ -180,8 +183,10 @@ def _verify(card: "Card", wf: "WeightFile", path: Path, source: str, user_file: 
                 f"{wf.name} of model {card.id!r} at {path} changed since its first download "
                 f"(sha256 {known} recorded, now {sha}); delete it to download it again"
             )
-        log.warning("weights %s of model %r are unpinned: sha256 %s recorded (%s); pin it in "
-                    "the card %s", wf.name, card.id, sha, wf.unpinned, card.path)
+        if (card.id, wf.name, sha) not in _warned_unpinned:  # once per process and file
+            _warned_unpinned.add((card.id, wf.name, sha))
+            log.warning("weights %s of model %r are unpinned: sha256 %s recorded (%s); pin it "
+                        "in the card %s", wf.name, card.id, sha, wf.unpinned, card.path)
     _write_record(card, wf, path, sha, source)
     return sha
 
