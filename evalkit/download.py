@@ -16,6 +16,7 @@ Only the standard library is used (urllib), so it works wherever Python does.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import html
 import http.client
@@ -163,9 +164,22 @@ def download_url(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # One writer per file: several ranks or processes fetching the same checkpoint queue here,
+    # and the later ones find the finished file instead of racing on the same .part.
+    with open(dest.with_name(dest.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if dest.is_file():
+            digest = sha256_file(dest)
+            if sha256 is None or digest == sha256:
+                return digest
+            dest.unlink()
+        return _download_locked(url, dest, sha256, retries, timeout, dict(headers or {}),
+                                on_retry)
+
+
+def _download_locked(url, dest, sha256, retries, timeout, headers, on_retry) -> str:
     part = dest.with_name(dest.name + ".part")
     url = direct_url(url)
-    headers = dict(headers or {})
     attempt = 0
     while True:
         try:
@@ -175,8 +189,9 @@ def download_url(
             url = confirm.url  # the confirm page is not a failure: follow it at once
             continue
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            if isinstance(exc, urllib.error.HTTPError) and exc.code not in (408, 429, 500, 502,
-                                                                               503, 504):
+            if isinstance(exc, urllib.error.HTTPError) and exc.code == 416 and part.exists():
+                part.unlink()  # the range lies past the end: the .part is stale, start over
+            elif isinstance(exc, urllib.error.HTTPError) and exc.code not in _RETRY_STATUS:
                 part.unlink(missing_ok=True)
                 raise WeightsError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
             attempt += 1
@@ -198,6 +213,9 @@ def download_url(
         )
     os.replace(part, dest)
     return digest
+
+
+_RETRY_STATUS = (408, 429, 500, 502, 503, 504)
 
 
 class _DriveConfirm(Exception):

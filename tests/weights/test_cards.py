@@ -177,3 +177,14 @@ def test_listing_models_and_status_do_not_import_torch(tmp_path):
     assert int(out.stdout.strip()) == len(CARDS)
     assert "torch" not in {line.split("|")[-1].strip().split(".")[0]
                            for line in out.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_input_size_lookup():
+    card = get_card("uninext-r50")
+    assert card.input_size("det") == {"min_size": 800, "max_size": 1333}
+    assert card.input_size("vis")["min_size"] == 480
+    assert card.input_size("vis", "ovis")["min_size"] == 720
+    assert card.input_size("vis", "ytvis19")["min_size"] == 480
+    assert get_card("univs-swin-l-stage2").input_size("vos") == {"square": 1024}
+    with pytest.raises(EvalkitError, match="does not support task 'fss'"):
+        card.input_size("fss")

@@ -115,4 +115,13 @@ def test_folder_archive_member_is_extracted(http_server, caches):
                        "sources": [http_server.url + "/folder"], "sha256": sha(PAYLOAD)}])
     path = fetch_weights(card)
     assert path.read_bytes() == PAYLOAD
-    assert [p.name for p in path.parent.iterdir() if p.suffix != ".json"] == ["model_final.pth"]
+    assert [p.name for p in path.parent.iterdir() if p.suffix not in (".json", ".lock")] == \
+        ["model_final.pth"]
+
+
+def test_stale_part_past_the_end_restarts(http_server, tmp_path):
+    """A .part longer than the file (changed upstream) gets HTTP 416: start over."""
+    http_server.files["/w.pth"] = PAYLOAD
+    dest = tmp_path / "w.pth"
+    dest.with_name("w.pth.part").write_bytes(b"x" * (len(PAYLOAD) + 10))
+    assert download_url(http_server.url + "/w.pth", dest, sha(PAYLOAD)) == sha(PAYLOAD)

@@ -119,6 +119,16 @@ class Card:
             )
         return [w for w in self.weights if w.needed_for(task)]
 
+    def input_size(self, task: str, dataset: str | None = None) -> dict[str, Any]:
+        """Test-time resize for ``task`` (and ``dataset``, e.g. ``ovis``, when the official
+        configs differ per dataset): ``{"min_size": int, "max_size": int | None}`` (shorter
+        side, cap on the longer side) or ``{"square": int}``."""
+        if task not in self.input_sizes:
+            self.weights_for(task)  # raises the unsupported-task error
+        size = self.input_sizes[task]
+        size = size.get("per_dataset", {}).get(dataset, size) if dataset else size
+        return {k: v for k, v in size.items() if k != "per_dataset"}
+
     def build(self, **overrides: Any) -> Any:
         """Build the architecture: ``builder(**builder_args, **overrides)``."""
         return resolve_target(self.builder, self, "builder")(**{**self.builder_args, **overrides})
