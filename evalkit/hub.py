@@ -339,7 +339,6 @@ def fetch_weights(card_or_id: CardOrId, weights: str | os.PathLike | None = None
             f"(HF_HUB_OFFLINE/EVALKIT_OFFLINE is set). Looked in:\n{where}\n"
             f"Run `evalkit download --model {card.id}` on a machine with network access and "
             f"copy the cache ({cache_root()}, {hf_cache_dir()}), or pass --weights PATH."
-            + ("\n" + "\n".join(errors) if errors else "")
         )
     raise WeightsError(
         f"could not fetch weights {wf.name} of model {card.id!r} from any source:\n"

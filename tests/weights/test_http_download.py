@@ -125,3 +125,12 @@ def test_stale_part_past_the_end_restarts(http_server, tmp_path):
     dest = tmp_path / "w.pth"
     dest.with_name("w.pth.part").write_bytes(b"x" * (len(PAYLOAD) + 10))
     assert download_url(http_server.url + "/w.pth", dest, sha(PAYLOAD)) == sha(PAYLOAD)
+
+
+def test_every_source_failing_names_each(http_server, caches):
+    card = make_card([{"name": "w.pth", "role": "model", "sha256": None, "unpinned": "test",
+                       "sources": [http_server.url + "/gone.pth", str(caches / "nowhere.pth")]}])
+    with pytest.raises(WeightsError) as err:
+        fetch_weights(card)
+    msg = str(err.value)
+    assert "HTTP 404" in msg and "nowhere.pth" in msg and "--weights PATH" in msg
