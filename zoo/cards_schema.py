@@ -19,8 +19,9 @@ Card fields (all required unless marked optional):
 ``license``         SPDX id or short licence name of the official weights
 ``paper``           ``{"title", "venue", "arxiv"}`` (``arxiv`` optional)
 ``tasks``           list of task names (see :data:`TASKS`)
-``input_sizes``     ``{task: {"min_size": int, "max_size": int | null,
-                    "per_dataset"?: {dataset: {"min_size", "max_size"}}}}``, ``"square"?: int``
+``input_sizes``     ``{task: {"min_size": int, "max_size": int | null, "pad_square"?: int,
+                    "per_dataset"?: {dataset: {...}}}}`` (shorter side, cap on the longer
+                    side, pad to a square) or ``{task: {"square": int}}`` (resize to a square)
 ``weights``         list of weight files: ``{"name", "role", "sources": [...], "sha256",
                     "unpinned"?, "tasks"?, "member"?, "notes"?}``
 ``paper_results``   list of ``{"table", "benchmark", "split", "metric", "value", "printed",
@@ -91,7 +92,7 @@ def validate_source(src: Any, where: str) -> None:
 
 def _validate_size(where: str, size: Any) -> None:
     _type(where, size, dict, "an object {min_size, max_size}")
-    extra = set(size) - {"min_size", "max_size", "per_dataset", "square"}
+    extra = set(size) - {"min_size", "max_size", "per_dataset", "square", "pad_square"}
     if extra:
         _fail(where, f"unknown keys {sorted(extra)}")
     if "square" in size:
@@ -100,6 +101,8 @@ def _validate_size(where: str, size: Any) -> None:
         _type(f"{where}.min_size", size.get("min_size"), int, "an int (shorter side)")
         if size.get("max_size") is not None:
             _type(f"{where}.max_size", size["max_size"], int, "an int or null (longer side cap)")
+        if "pad_square" in size:
+            _type(f"{where}.pad_square", size["pad_square"], int, "an int (pad to a square)")
     for ds, sub in size.get("per_dataset", {}).items():
         _validate_size(f"{where}.per_dataset.{ds}", sub)
 
