@@ -5,7 +5,8 @@ One loader for every model (DESIGN "Weights"):
 * :func:`fetch_weights` resolves one weight file of a model card to a local path. Sources are
   tried in the card's order: ``hf://`` (Hugging Face model, Space or dataset repos through
   ``huggingface_hub``, which honours ``HF_HOME``/``HF_HUB_CACHE``/``HF_TOKEN``), ``http(s)``
-  URLs (resumable, see :mod:`evalkit.download`) into the evalkit cache, local paths. A file is
+  URLs (resumable, see :mod:`evalkit.download`) into the evalkit cache, local paths.
+  ``HF_ENDPOINT`` (a hub mirror) is honoured as well. A file is
   verified against the card's sha256; an unpinned file has the hash of its first download
   recorded in the cache and is reported "unpinned" until the card pins it.
 * Offline (``HF_HUB_OFFLINE`` or ``EVALKIT_OFFLINE`` set to 1/true/yes) nothing touches the
@@ -257,6 +258,7 @@ def _fetch_source(card: "Card", wf: "WeightFile", src: str, offline: bool) -> Pa
                     hf.repo_id, hf.filename, repo_type=hf.repo_type, revision=hf.revision,
                     cache_dir=hf_cache_dir(), local_files_only=offline,
                     token=os.environ.get("HF_TOKEN") or None,
+                    endpoint=os.environ.get("HF_ENDPOINT") or None,  # mirrors, read per call
                 ))
         except LocalEntryNotFoundError as exc:
             raise WeightsError(f"{hf.filename} is not in the Hugging Face cache "

@@ -1,12 +1,15 @@
 """Fixtures of the weights tests: isolated caches, test-made cards, a local HTTP server."""
 from __future__ import annotations
 
+import hashlib
 import http.server
 import socket
 import threading
 import urllib.parse
 
 import pytest
+
+HUB_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
 
 
 @pytest.fixture
@@ -33,6 +36,19 @@ def no_network(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def local_network_only(monkeypatch):
+    """Connections to anything but 127.0.0.1 fail the test."""
+    real = socket.socket.connect
+
+    def connect(sock, address):
+        if not (isinstance(address, tuple) and address[0] in ("127.0.0.1", "::1")):
+            raise AssertionError(f"network access attempted: {address}")
+        return real(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves ``server.files`` (path → bytes) with Range support, a connection drop on the
     first transfer of paths in ``server.drop_first``, and a Google-Drive-style confirm page
@@ -43,8 +59,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output clean
         pass
 
+    def _hub_headers(self, data: bytes) -> None:
+        """What the Hugging Face hub sends with a resolve/ response."""
+        self.send_header("ETag", '"%s"' % hashlib.sha256(data).hexdigest())
+        self.send_header("X-Repo-Commit", HUB_COMMIT)
+
+    def do_HEAD(self):
+        self.server.auth.append(self.headers.get("Authorization"))
+        data = self.server.files.get(urllib.parse.urlsplit(self.path).path)
+        self.send_response(200 if data is not None else 404)
+        if data is not None:
+            self._hub_headers(data)
+        self.send_header("Content-Length", str(len(data or b"")))
+        self.end_headers()
+
     def do_GET(self):
         srv = self.server
+        srv.auth.append(self.headers.get("Authorization"))
         parts = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(parts.query))
         srv.requests.append((parts.path, dict(query), self.headers.get("Range")))
@@ -73,6 +104,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = data[start:]
+        if "/resolve/" in name:
+            self._hub_headers(data)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -114,7 +147,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def http_server():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.files, srv.drop_first, srv.requests = {}, set(), []
+    srv.files, srv.drop_first, srv.requests, srv.auth = {}, set(), [], []
     srv.ranges, srv.confirm_style = True, "form"
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
     thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)

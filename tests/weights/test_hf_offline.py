@@ -126,3 +126,25 @@ def test_wrong_hash_in_hf_cache_is_an_error(offline, no_network):
                        "sources": ["hf://org/repo/w.bin"]}])
     with pytest.raises(WeightsError, match="card pins"):
         fetch_weights(card)
+
+
+def test_hf_space_download_through_endpoint(http_server, caches, monkeypatch,
+                                            local_network_only):
+    """Online: a Space file comes from HF_ENDPOINT (here a local server speaking the hub's
+    resolve/ protocol) with the HF_TOKEN, lands in the HF cache, and is then found there
+    without any request."""
+    import huggingface_hub.utils._detect_agent as detect
+
+    # the hub client's one-off registry fetch would go to huggingface.co: pretend it is done
+    monkeypatch.setattr(detect, "_registry", detect._EMPTY_REGISTRY, raising=False)
+    http_server.files["/spaces/Junfeng5/GLEE_demo/resolve/main/MODEL_ZOO/tiny.pth"] = DATA
+    monkeypatch.setenv("HF_ENDPOINT", http_server.url)
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")
+    card = make_card([{"name": "tiny.pth", "role": "model", "sha256": sha(DATA),
+                       "sources": ["hf://spaces/Junfeng5/GLEE_demo/MODEL_ZOO/tiny.pth@main"]}])
+    path = fetch_weights(card)
+    assert path.read_bytes() == DATA
+    assert str(path).startswith(str(hf_cache_dir() / "spaces--Junfeng5--GLEE_demo"))
+    assert "Bearer hf_test_token" in http_server.auth
+    n = len(http_server.requests)
+    assert fetch_weights(card) == path and len(http_server.requests) == n
