@@ -180,13 +180,16 @@ def download_url(
 def _download_locked(url, dest, sha256, retries, timeout, headers, on_retry) -> str:
     part = dest.with_name(dest.name + ".part")
     url = direct_url(url)
-    attempt = 0
+    attempt = confirms = 0
     while True:
         try:
             digest = _transfer(url, part, timeout, headers)
             break
         except _DriveConfirm as confirm:
-            url = confirm.url  # the confirm page is not a failure: follow it at once
+            confirms += 1  # the confirm page is not a failure: follow it at once, a few times
+            if confirms > 3:
+                raise WeightsError(f"{url}: the download keeps answering with a confirm page") from None
+            url = confirm.url
             continue
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             if isinstance(exc, urllib.error.HTTPError) and exc.code == 416 and part.exists():
