@@ -47,12 +47,21 @@ def evalkit_offline(caches, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     # huggingface_hub caches a registry it fetches from the Hub once per process; forget it so
     # that an attempt to fetch it here would show up as a network call
-    import huggingface_hub.utils._detect_agent as detect
-
-    monkeypatch.setattr(detect, "_registry", None, raising=False)
-    monkeypatch.setattr(huggingface_hub.constants, "AGENT_HARNESSES_PATH",
-                        str(caches / "no-registry.json"), raising=False)
+    detect = _detect_agent_module()
+    if detect is not None:
+        monkeypatch.setattr(detect, "_registry", None, raising=False)
+        monkeypatch.setattr(huggingface_hub.constants, "AGENT_HARNESSES_PATH",
+                            str(caches / "no-registry.json"), raising=False)
     return caches
+
+
+def _detect_agent_module():
+    """huggingface_hub's (version-dependent) helper that fetches a registry from the Hub."""
+    try:
+        import huggingface_hub.utils._detect_agent as detect
+    except ImportError:
+        return None
+    return detect
 
 
 def test_parse_hf_sources():
@@ -133,10 +142,10 @@ def test_hf_space_download_through_endpoint(http_server, caches, monkeypatch,
     """Online: a Space file comes from HF_ENDPOINT (here a local server speaking the hub's
     resolve/ protocol) with the HF_TOKEN, lands in the HF cache, and is then found there
     without any request."""
-    import huggingface_hub.utils._detect_agent as detect
-
-    # the hub client's one-off registry fetch would go to huggingface.co: pretend it is done
-    monkeypatch.setattr(detect, "_registry", detect._EMPTY_REGISTRY, raising=False)
+    detect = _detect_agent_module()
+    if detect is not None:  # its one-off registry fetch would go to huggingface.co
+        monkeypatch.setattr(detect, "_registry", {"standardEnvVars": [], "harnesses": {}},
+                            raising=False)
     http_server.files["/spaces/Junfeng5/GLEE_demo/resolve/main/MODEL_ZOO/tiny.pth"] = DATA
     monkeypatch.setenv("HF_ENDPOINT", http_server.url)
     monkeypatch.setenv("HF_TOKEN", "hf_test_token")
