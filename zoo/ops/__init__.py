@@ -1,0 +1,1 @@
+"""Kernels and the ops the models need without torchvision."""
