@@ -154,7 +154,9 @@ def _encode_pycocotools(masks: torch.Tensor) -> list[dict]:
     n, h, w = masks.shape
     if n == 0:
         return []
-    arr = np.asfortranarray((masks != 0).cpu().numpy().transpose(1, 2, 0).astype(np.uint8))
+    # One transposing copy into the H x W x N Fortran-ordered uint8 array pycocotools reads.
+    host = (masks if masks.dtype == torch.bool else masks != 0).cpu().numpy()
+    arr = np.asfortranarray(host.view(np.uint8).transpose(1, 2, 0))
     return [{"size": [h, w], "counts": r["counts"].decode("ascii")}
             for r in mask_utils.encode(arr)]
 
