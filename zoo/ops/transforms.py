@@ -75,7 +75,7 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if image.shape[:2] == (h, w):
         return image.copy()
     mode_img = Image.fromarray(image[..., 0] if image.shape[2] == 1 else image)
-    out = np.asarray(mode_img.resize((w, h), Image.BILINEAR))
+    out = np.array(mode_img.resize((w, h), Image.BILINEAR))  # a writable copy
     return out[..., None] if out.ndim == 2 else out
 
 
