@@ -85,6 +85,30 @@ def test_triton_matches_reference_forward_and_gradients(case, dtype):
         assert _rel_err(g, rg) <= TOL[dtype], name
 
 
+def test_points_on_borders_and_pixel_centres():
+    """Locations exactly on the map borders (0 and 1), on pixel centres and edges, and one pixel
+    beyond; power-of-two sizes keep every coordinate exact in both implementations, so even
+    the one-sided location gradients (both take the corner at ``floor``) must agree."""
+    shapes = [(4, 8), (2, 4)]
+    spatial, starts, s = _levels(shapes)
+    gen = torch.Generator().manual_seed(1)
+    value = torch.randn(1, s, 2, 3, generator=gen, dtype=torch.float64)
+    grid = torch.tensor([0.0, 1.0, 0.5, 0.0625, 0.125, 0.875, 1.125, -0.125], dtype=torch.float64)
+    xs, ys = torch.meshgrid(grid, grid, indexing="xy")
+    pts = torch.stack([xs.flatten(), ys.flatten()], -1)  # 64 (x, y) combinations
+    loc = pts.view(1, 64, 1, 1, 1, 2).expand(1, 64, 2, 2, 1, 2).contiguous()
+    attn = torch.rand(1, 64, 2, 2, 1, generator=gen, dtype=torch.float64)
+    ins = [t.clone().requires_grad_() for t in (value, loc, attn)]
+    ref_ins = [t.clone().requires_grad_() for t in (value, loc, attn)]
+    out = ms_deform_attn(ins[0], spatial, starts, ins[1], ins[2], backend="triton")
+    ref = ms_deform_attn_reference(ref_ins[0], spatial, starts, ref_ins[1], ref_ins[2])
+    assert _rel_err(out, ref) <= 1e-10
+    grad_out = torch.randn(out.shape, generator=gen, dtype=torch.float64)
+    for g, rg in zip(torch.autograd.grad(out, ins, grad_out),
+                     torch.autograd.grad(ref, ref_ins, grad_out)):
+        assert _rel_err(g, rg) <= 1e-10
+
+
 def test_reference_gradcheck_float64():
     gen = torch.Generator().manual_seed(0)
     value, spatial, starts, loc, attn = _inputs(gen, 1, 2, 2, 2, [(6, 4), (3, 2)], 2)

@@ -171,11 +171,15 @@ def _acc_dtype(value: torch.Tensor):
     return tl.float64 if value.dtype == torch.float64 else tl.float32
 
 
-def _blocks(lq: int, d: int) -> tuple[int, int, int]:
+def _blocks(lq: int, d: int, programs_per_query_block: int) -> tuple[int, int, int]:
+    """``(BLOCK_Q, BLOCK_D, num_warps)``: 64 queries per program for encoder-sized inputs,
+    fewer when that would leave too few programs to fill the GPU (decoder: 300-900 queries)."""
     block_d = min(triton.next_power_of_2(max(d, 1)), 64)
     if INTERPRETED:  # few, small programs: the interpreter runs each one in NumPy
         return min(triton.next_power_of_2(max(lq, 1)), 16), block_d, 1
     block_q = 64 if block_d <= 32 else 32
+    while block_q > 16 and triton.cdiv(lq, block_q) * programs_per_query_block < 1024:
+        block_q //= 2
     return block_q, block_d, 4
 
 
@@ -190,7 +194,7 @@ def msda_forward(value, spatial_shapes, level_start_index, sampling_locations, a
     out = torch.empty((n, lq, m * d), dtype=value.dtype, device=value.device)
     if out.numel() == 0:
         return out.zero_()
-    block_q, block_d, warps = _blocks(lq, d)
+    block_q, block_d, warps = _blocks(lq, d, n * m)
     grid = (triton.cdiv(lq, block_q), n * m)
     _msda_fwd_kernel[grid](
         value, spatial_shapes, level_start_index, sampling_locations, attention_weights, out,
@@ -213,7 +217,7 @@ def msda_backward(value, spatial_shapes, level_start_index, sampling_locations,
     grad_loc = torch.zeros_like(sampling_locations)
     grad_attn = torch.zeros_like(attention_weights)
     if grad_output.numel() and value.numel():
-        block_q, block_d, warps = _blocks(lq, d)
+        block_q, block_d, warps = _blocks(lq, d, n * m)
         grid = (triton.cdiv(lq, block_q), n * m)
         _msda_bwd_kernel[grid](
             value, spatial_shapes, level_start_index, sampling_locations, attention_weights,
