@@ -206,3 +206,15 @@ def test_bad_shapes_are_named():
         ms_deform_attn(value, spatial, starts, loc[:, :, :1], torch.rand(1, 3, 1, 1, 2))
     with pytest.raises(OpInputError, match="spatial_shapes must be an integer"):
         ms_deform_attn(value, spatial.float(), starts, loc, torch.rand(1, 3, 2, 1, 2))
+
+
+def test_custom_ops_pass_opcheck():
+    """Schema, fake (meta) implementations and dispatch of the registered kernel ops."""
+    gen = torch.Generator().manual_seed(4)
+    value, spatial, starts, loc, attn = _inputs(gen, 1, 3, 2, 2, [(3, 2), (2, 2)], 1)
+    args = (value.float(), spatial, starts, loc.float(), attn.float())
+    torch.library.opcheck(torch.ops.evalkit.msda_forward.default, args,
+                          test_utils=("test_schema", "test_faketensor"))
+    grad = torch.randn(1, 3, 4, generator=gen)
+    torch.library.opcheck(torch.ops.evalkit.msda_backward.default, (*args, grad),
+                          test_utils=("test_schema", "test_faketensor"))

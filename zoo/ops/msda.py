@@ -113,6 +113,43 @@ def check_inputs(value, spatial_shapes, level_start_index, sampling_locations, a
         raise OpInputError(f"ms_deform_attn: all inputs must be on one device, got {devices}")
 
 
+# The kernel launches are registered as PyTorch custom ops so that torch.compile and CUDA-graph
+# capture treat them as opaque calls with known output shapes (fake implementations below)
+# instead of tracing into Triton launch code. They look the kernels up at call time, so the
+# Triton module is only imported when they run.
+@torch.library.custom_op("evalkit::msda_forward", mutates_args=())
+def _forward_op(value: torch.Tensor, spatial_shapes: torch.Tensor,
+                level_start_index: torch.Tensor, sampling_locations: torch.Tensor,
+                attention_weights: torch.Tensor) -> torch.Tensor:
+    return _triton_module().msda_forward(
+        value, spatial_shapes, level_start_index, sampling_locations, attention_weights
+    )
+
+
+@_forward_op.register_fake
+def _(value, spatial_shapes, level_start_index, sampling_locations, attention_weights):
+    n, _, m, d = value.shape
+    return value.new_empty((n, sampling_locations.shape[1], m * d))
+
+
+@torch.library.custom_op("evalkit::msda_backward", mutates_args=())
+def _backward_op(value: torch.Tensor, spatial_shapes: torch.Tensor,
+                 level_start_index: torch.Tensor, sampling_locations: torch.Tensor,
+                 attention_weights: torch.Tensor, grad_output: torch.Tensor,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return _triton_module().msda_backward(
+        value, spatial_shapes, level_start_index, sampling_locations, attention_weights,
+        grad_output,
+    )
+
+
+@_backward_op.register_fake
+def _(value, spatial_shapes, level_start_index, sampling_locations, attention_weights,
+      grad_output):
+    return (torch.empty_like(value), torch.empty_like(sampling_locations),
+            torch.empty_like(attention_weights))
+
+
 class MSDeformAttnFunction(torch.autograd.Function):
     """Autograd wrapper of the Triton forward/backward kernels.
 
@@ -124,7 +161,6 @@ class MSDeformAttnFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, value, spatial_shapes, level_start_index, sampling_locations,
                 attention_weights):
-        kernels = _triton_module()
         args = (
             value.contiguous(),
             spatial_shapes.to(torch.int64).contiguous(),
@@ -133,13 +169,12 @@ class MSDeformAttnFunction(torch.autograd.Function):
             attention_weights.contiguous(),
         )
         ctx.save_for_backward(*args)
-        return kernels.msda_forward(*args)
+        return _forward_op(*args)
 
     @staticmethod
     def backward(ctx, grad_output):
-        kernels = _triton_module()
-        grads = kernels.msda_backward(*ctx.saved_tensors, grad_output.contiguous())
-        grad_value, grad_loc, grad_attn = grads
+        grad_value, grad_loc, grad_attn = _backward_op(*ctx.saved_tensors,
+                                                       grad_output.contiguous())
         needs = ctx.needs_input_grad
         return (
             grad_value if needs[0] else None,
