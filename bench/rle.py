@@ -4,10 +4,10 @@ Workload: 900 instance-like masks of 800x1333 (blobs: low-resolution noise upsam
 thresholded, 2-40 % foreground), the output size of a 900-query model on a COCO image.
 pycocotools is timed on a ready Fortran-ordered ``uint8`` ``H x W x N`` array (its best case) and
 including the transposing copy from the ``N x H x W`` ``bool`` masks a model produces;
-the torch encoder (``backend='torch'``) starts from the ``bool`` tensor on the chosen device and ends with Python
-strings on the host (so device->host copies are included); ``backend='auto'`` is what callers
-get by default (pycocotools on CPU tensors, the torch encoder on GPU ones). Outputs are
-checked equal.
+the torch encoder (``backend='torch'``) starts from the ``bool`` tensor on the chosen device and
+ends with Python strings on the host (so device->host copies are included); ``backend='auto'``
+is what callers get by default (pycocotools on CPU tensors, the torch encoder on GPU ones).
+Outputs are checked equal.
 
     python bench/rle.py [--device cpu|cuda] [--masks 900] [--size 800 1333] [--repeats 3]
 """

@@ -139,7 +139,8 @@ class MSDeformAttn(nn.Module):
             )
         if reference_points.shape[-1] == 2:
             # Offsets are in pixels of each level: normalise by (W_l, H_l).
-            normalizer = torch.stack([input_spatial_shapes[..., 1], input_spatial_shapes[..., 0]], -1)
+            shapes = input_spatial_shapes
+            normalizer = torch.stack([shapes[..., 1], shapes[..., 0]], -1)
             locations = reference_points[:, :, None, :, None, :] + \
                 offsets / normalizer[None, None, None, :, None, :].to(offsets.dtype)
         else:

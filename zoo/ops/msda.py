@@ -81,7 +81,8 @@ def check_inputs(value, spatial_shapes, level_start_index, sampling_locations, a
     n, _, m, _ = value.shape
     if spatial_shapes.dim() != 2 or spatial_shapes.shape[1] != 2:
         raise OpInputError(
-            f"ms_deform_attn: spatial_shapes must be L x 2 (H, W), got {tuple(spatial_shapes.shape)}"
+            "ms_deform_attn: spatial_shapes must be L x 2 (H, W), got "
+            f"{tuple(spatial_shapes.shape)}"
         )
     n_levels = spatial_shapes.shape[0]
     if level_start_index.shape != (n_levels,):
@@ -101,7 +102,8 @@ def check_inputs(value, spatial_shapes, level_start_index, sampling_locations, a
         )
     if tuple(attention_weights.shape) != tuple(loc.shape[:5]):
         raise OpInputError(
-            f"ms_deform_attn: attention_weights must be N x Lq x M x L x P = {tuple(loc.shape[:5])}, "
+            "ms_deform_attn: attention_weights must be N x Lq x M x L x P = "
+            f"{tuple(loc.shape[:5])}, "
             f"got {tuple(attention_weights.shape)}"
         )
     for name, t in (("value", value), ("sampling_locations", loc),

@@ -79,7 +79,9 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out[..., None] if out.ndim == 2 else out
 
 
-def resize_tensor(images: torch.Tensor, size: tuple[int, int], antialias: bool = True) -> torch.Tensor:
+def resize_tensor(
+    images: torch.Tensor, size: tuple[int, int], antialias: bool = True
+) -> torch.Tensor:
     """Resize ``... x C x H x W`` float images to ``size = (h, w)`` on their device.
 
     Bilinear, ``align_corners=False`` (pixel centres at half-integers, matching the frame
@@ -202,7 +204,9 @@ class ImageTransform:
         xyxy = box_convert(boxes_cxcywh, "cxcywh", "xyxy") * boxes_cxcywh.new_tensor([w, h, w, h])
         return self.boxes_to_original(xyxy, clip)
 
-    def masks_to_original(self, masks: torch.Tensor, threshold: float | None = None) -> torch.Tensor:
+    def masks_to_original(
+        self, masks: torch.Tensor, threshold: float | None = None
+    ) -> torch.Tensor:
         """Masks covering the padded canvas -> masks in the original frame.
 
         Args:
