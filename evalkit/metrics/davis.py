@@ -86,12 +86,13 @@ def sequence_jf(
             f"ground truth: sequence {seq!r} has {len(ids)} frame(s); the semi-supervised "
             f"protocol drops the first and last frame and needs at least 3"
         )
-    kernel = disk(bound_pixels(size, bound_th))
+    radius = bound_pixels(size, bound_th)
+    kernel = disk(radius)
     J = np.empty((n_obj, len(eval_ids)))
     F = np.empty((n_obj, len(eval_ids)))
     for t, fid in enumerate(eval_ids):
+        # GT void (255) and GT labels above K never equal an object id 1..K: no need to clear
         g = gt.read(seq, fid, size)
-        g = np.where(g == 255, 0, g)
         r = res.read(seq, fid, size)
         top = int(r.max()) if r.size else 0
         if top > n_obj:
@@ -99,7 +100,7 @@ def sequence_jf(
                 f"results {res.path(seq, fid)}: object id {top} but sequence {seq!r} has only "
                 f"{n_obj} object(s) in its first ground-truth frame"
             )
-        J[:, t], F[:, t] = jf_frame(g, r, n_obj, kernel)
+        J[:, t], F[:, t] = jf_frame(g, r, n_obj, kernel, radius)
     return J, F
 
 

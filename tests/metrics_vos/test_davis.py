@@ -64,10 +64,11 @@ def test_frame_level_parity_edges():
         K = 3
         g = rng.integers(0, K + 1, (H, W)).astype(np.uint8) * (rng.random((H, W)) < rng.random())
         r = rng.integers(0, K + 1, (H, W)).astype(np.uint8) * (rng.random((H, W)) < rng.random())
-        bt = float(rng.choice([0.008, 0.05, 2, 1]))
+        bt = float(rng.choice([0.008, 0.05, 0.2, 2, 1, 2.5]))
         from evalkit.metrics.jf import bound_pixels
 
-        J, F = jf_frame(g.astype(np.uint8), r.astype(np.uint8), K, disk(bound_pixels((H, W), bt)))
+        rad = bound_pixels((H, W), bt)
+        J, F = jf_frame(g.astype(np.uint8), r.astype(np.uint8), K, disk(rad), rad)
         for k in range(1, K + 1):
             assert J[k - 1] == O.db_eval_iou(g == k, r == k)
             assert F[k - 1] == O.f_measure(r == k, g == k, bound_th=bt)
