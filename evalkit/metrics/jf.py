@@ -62,12 +62,13 @@ def seg2bmap(seg: np.ndarray) -> np.ndarray:
 
 
 def _bbox(m: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Inclusive ``(y0, y1, x0, x1)`` of the True pixels of ``m``, or None."""
-    rows = np.flatnonzero(m.any(1))
-    if rows.size == 0:
+    """Inclusive ``(y0, y1, x0, x1)`` of the non-zero pixels of ``m`` (bool or uint8), or None."""
+    import cv2
+
+    x, y, w, h = cv2.boundingRect(np.ascontiguousarray(m).view(np.uint8))
+    if w == 0:
         return None
-    cols = np.flatnonzero(m.any(0))
-    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    return y, y + h - 1, x, x + w - 1
 
 
 def _grow(bb, h, w):
@@ -182,8 +183,9 @@ def jf_frame(
     F = np.ones(n_objects)
     if n_objects == 0:
         return J, F
-    fg_any = (gt != 0) | (res != 0)
-    bb = _bbox(fg_any)
+    import cv2
+
+    bb = _bbox(cv2.bitwise_or(gt, res))  # joint foreground (labels are non-zero)
     if bb is None:
         return J, F  # every object empty in both: J = F = 1
     # crop both maps to the joint foreground box grown by one pixel (exact, see module doc)
