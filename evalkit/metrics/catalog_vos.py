@@ -26,16 +26,37 @@ register_metric(
 )
 
 register_metric(
+    "davis-unsup",
+    "evalkit.metrics.davis_unsup:davis_unsup",
+    task="vos",
+    description="DAVIS-2017 unsupervised J&F (void excluded, Hungarian-matched proposals, all frames)",
+    inputs="gt: DAVIS root (Annotations_unsupervised) or folder <seq>/<frame>.png; results: folder <seq>/<frame>.png",
+    reports=_JF,
+    primary="J&F-Mean",
+    oracle="davisvideochallenge/davis2017-evaluation (unsupervised)",
+    tags=("vos",),
+    options={
+        "subset": "ImageSets/2017/<subset>.txt when gt is a DAVIS root (default val)",
+        "sequences": "comma-separated sequence names (default: all)",
+        "max_proposals": "largest proposal id allowed (default 20)",
+        "fix_decay_wrap": "integer decay bins instead of the official uint8 ones",
+    },
+)
+
+register_metric(
     "ref-davis",
     "evalkit.metrics.davis:ref_davis",
     task="rvos",
-    description="Ref-DAVIS17: semi-supervised J&F per annotator split (anno_0..3), averaged",
-    inputs="gt: DAVIS-17 root or mask folder; results: folder holding anno_0..anno_3/<seq>/<frame>.png",
+    description="Ref-DAVIS17: DAVIS J&F per referring-annotator split (4 runs), averaged",
+    inputs="gt: Ref-DAVIS root (Annotations_unsupervised) or mask folder; results: folder of split folders, each <seq>/<frame>.png",
     reports=["J&F", "J", "F"],
     primary="J&F",
-    oracle="davis2017-evaluation run per split and averaged, as UniRef/UNINEXT",
+    oracle="davis2017-evaluation evaluation_method.py (default task: unsupervised) per split, averaged, as UniRef documents",
     tags=("rvos",),
-    options={"splits": "split folder names (default anno_*)", "workers": "processes (0 = one per core)"},
+    options={
+        "task": "unsupervised (default, what the documented command runs) | semi-supervised",
+        "splits": "split folder names (default: every sub-folder)",
+    },
 )
 
 register_metric(

@@ -48,10 +48,12 @@ __all__ = ["davis_semi", "davis_semi_table", "ref_davis", "evaluate_semi", "sequ
 MEASURES = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
 
-def _resolve_gt(gt: Any, subset: str, resolution: str, sequences) -> tuple[MaskSource, list[str]]:
-    if isinstance(gt, (str, os.PathLike)) and (Path(gt) / "Annotations").is_dir():
+def _resolve_gt(
+    gt: Any, subset: str, resolution: str, sequences, annotations: str = "Annotations"
+) -> tuple[MaskSource, list[str]]:
+    if isinstance(gt, (str, os.PathLike)) and (Path(gt) / annotations).is_dir():
         root = Path(gt)
-        src = MaskSource(root / "Annotations" / resolution, "ground truth")
+        src = MaskSource(root / annotations / resolution, "ground truth")
         if sequences is None:
             lst = root / "ImageSets" / "2017" / f"{subset}.txt"
             if not lst.is_file():
@@ -196,36 +198,50 @@ def davis_semi_table(gt: Any, results: Any, **options: Any) -> list[dict[str, An
     return evaluate_semi(gt, results, **options)[1]
 
 
-def ref_davis(gt: Any, results: Any, *, splits=None, **options: Any) -> dict[str, float]:
-    """Ref-DAVIS17: the semi-supervised J&F run once per annotator split, then averaged.
+def ref_davis(gt: Any, results: Any, *, splits=None, task: str = "unsupervised", **options: Any) -> dict[str, float]:
+    """Ref-DAVIS17: the DAVIS J&F run once per referring-annotator split, then averaged.
 
-    As UniRef/UNINEXT evaluate it: ``results`` holds one results folder per referring
-    annotator (``anno_0`` .. ``anno_3``, each ``<seq>/<frame>.png`` with one label per referred
-    object), all scored against the same DAVIS-17 val GT with the official semi-supervised
-    protocol; the reported J&F / J / F are the plain means of the 4 runs.
+    As UniRef documents it (and UNINEXT/ReferFormer-style codebases do it): the results of
+    each of the 4 annotators' expressions are written as a DAVIS results folder
+    (``<seq>/<frame>.png``, one label per referred object) and scored by
+    ``davis2017-evaluation``'s ``evaluation_method.py`` *without* ``--task``, i.e. with its
+    default ``unsupervised`` task on the Ref-DAVIS copy of DAVIS-17 val
+    (``Annotations_unsupervised``; see :mod:`evalkit.metrics.davis_unsup`); the 4 global
+    results are averaged. ``task="semi-supervised"`` scores each split with the
+    semi-supervised protocol instead.
 
     Args:
-        results: a folder containing the split folders, or ``{split: results}``.
-        splits: the split names (default: every sub-folder named ``anno_*``, sorted).
+        results: a folder containing one folder per split, or ``{split: results}``.
+        splits: the split names (default: every sub-folder, sorted, e.g. ``refdavis-val-0`` ..
+            ``refdavis-val-3`` or ``anno_0`` .. ``anno_3``).
 
     Returns:
-        ``J&F``, ``J``, ``F`` (means over splits) and ``<split>/J&F``, ``<split>/J``,
+        ``J&F``, ``J``, ``F`` (means over the splits) and ``<split>/J&F``, ``<split>/J``,
         ``<split>/F`` for each split.
     """
+    if task == "unsupervised":
+        from .davis_unsup import davis_unsup as run
+    elif task == "semi-supervised":
+        run = davis_semi
+    else:
+        raise ResultsError(f"ref-davis: task must be 'unsupervised' or 'semi-supervised', got {task!r}")
     if isinstance(results, (str, os.PathLike)):
         root = Path(results)
         if not root.is_dir():
             raise ResultsError(f"results folder {root} does not exist")
-        names = splits or sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("anno_"))
+        names = splits or sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         runs = {n: root / n for n in names}
     else:
         runs = dict(results) if splits is None else {n: results[n] for n in splits}
     if not runs:
-        raise ResultsError("results: no annotator split folder (anno_0 .. anno_3) found")
+        raise ResultsError("results: no annotator split folder found")
+    if task == "unsupervised":
+        options.pop("workers", None)
+        options.pop("per_object", None)
     out: dict[str, float] = {}
     jf, j, f = [], [], []
     for name, res in runs.items():
-        r = davis_semi(gt, res, **options)
+        r = run(gt, res, **options)
         out[f"{name}/J&F"], out[f"{name}/J"], out[f"{name}/F"] = r["J&F-Mean"], r["J-Mean"], r["F-Mean"]
         jf.append(r["J&F-Mean"])
         j.append(r["J-Mean"])

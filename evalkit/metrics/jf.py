@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["disk", "seg2bmap", "bound_pixels", "jf_frame", "db_statistics"]
+__all__ = ["disk", "seg2bmap", "bound_pixels", "bbox", "boundary_part", "f_from_parts", "jf_frame", "db_statistics"]
 
 
 def disk(radius: float) -> np.ndarray:
@@ -61,7 +61,7 @@ def seg2bmap(seg: np.ndarray) -> np.ndarray:
     return b
 
 
-def _bbox(m: np.ndarray) -> tuple[int, int, int, int] | None:
+def bbox(m: np.ndarray) -> tuple[int, int, int, int] | None:
     """Inclusive ``(y0, y1, x0, x1)`` of the non-zero pixels of ``m`` (bool or uint8), or None."""
     import cv2
 
@@ -77,11 +77,15 @@ def _grow(bb, h, w):
     return slice(max(y0 - 1, 0), min(y1 + 2, h)), slice(max(x0 - 1, 0), min(x1 + 2, w))
 
 
-def _boundary_crop(mask: np.ndarray, bb):
-    """(boundary map of ``mask`` on its grown bbox, row offset, col offset)."""
+def boundary_part(mask: np.ndarray, bb) -> tuple[np.ndarray, int, int, int] | None:
+    """Boundary map of a bool mask on its bbox grown by one pixel: ``(bmap, row offset, col
+    offset, number of boundary pixels)``, or None for an empty mask (``bb`` None)."""
+    if bb is None:
+        return None
     h, w = mask.shape
     ys, xs = _grow(bb, h, w)
-    return seg2bmap(mask[ys, xs]), ys.start, xs.start
+    b = seg2bmap(mask[ys, xs])
+    return b, ys.start, xs.start, int(np.count_nonzero(b))
 
 
 def _f_from_counts(n_fg: int, n_gt: int, fg_match: int, gt_match: int) -> float:
@@ -125,21 +129,14 @@ def _dilate(b: np.ndarray, radius: float, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
-def _f_measure(gt_k: np.ndarray, res_k: np.ndarray, bb_g, bb_r, kernel: np.ndarray, radius: float) -> float:
-    """Official ``f_measure(res_k, gt_k)`` from the object bboxes (None = empty mask)."""
-    if bb_g is None and bb_r is None:
-        return 1.0
-    parts = []
-    for m, bb in ((res_k, bb_r), (gt_k, bb_g)):
-        if bb is None:
-            parts.append(None)
-        else:
-            parts.append(_boundary_crop(m, bb))
-    counts = [0 if p is None else int(np.count_nonzero(p[0])) for p in parts]
-    n_fg, n_gt = counts
+def f_from_parts(pf, pg, kernel: np.ndarray, radius: float) -> float:
+    """Official ``f_measure(result, gt)`` from the two :func:`boundary_part` results."""
+    n_fg = 0 if pf is None else pf[3]
+    n_gt = 0 if pg is None else pg[3]
     if n_fg == 0 or n_gt == 0:
         return _f_from_counts(n_fg, n_gt, 0, 0)
-    (bf, fy, fx), (bg, gy, gx) = parts
+    bf, fy, fx, _ = pf
+    bg, gy, gx, _ = pg
     r = kernel.shape[0] // 2
     # windows farther apart than the radius cannot match (skip the dilations)
     if (
@@ -185,7 +182,7 @@ def jf_frame(
         return J, F
     import cv2
 
-    bb = _bbox(cv2.bitwise_or(gt, res))  # joint foreground (labels are non-zero)
+    bb = bbox(cv2.bitwise_or(gt, res))  # joint foreground (labels are non-zero)
     if bb is None:
         return J, F  # every object empty in both: J = F = 1
     # crop both maps to the joint foreground box grown by one pixel (exact, see module doc)
@@ -194,14 +191,14 @@ def jf_frame(
     for k in range(1, n_objects + 1):
         gk = g == k
         rk = r == k
-        bb_g = _bbox(gk)
-        bb_r = _bbox(rk)
+        bb_g = bbox(gk)
+        bb_r = bbox(rk)
         if bb_g is None and bb_r is None:
             continue
         inter = int(np.count_nonzero(gk & rk)) if bb_g is not None and bb_r is not None else 0
         union = int(np.count_nonzero(gk)) + int(np.count_nonzero(rk)) - inter
         J[k - 1] = inter / union
-        F[k - 1] = _f_measure(gk, rk, bb_g, bb_r, kernel, radius)
+        F[k - 1] = f_from_parts(boundary_part(rk, bb_r), boundary_part(gk, bb_g), kernel, radius)
     return J, F
 
 

@@ -180,14 +180,3 @@ def test_too_short_sequence(tmp_path):
     gt = np.ones((3, 4, 4), np.uint8)
     out = D.davis_semi({"s": gt}, {"s": gt}, workers=1)
     assert out["J&F-Mean"] == 1.0 and out["J-Decay"] == 0.0
-
-
-def test_ref_davis_averages_splits(tmp_path):
-    rng = np.random.default_rng(8)
-    gt = blob_video(rng, 6, 16, 20, 2)
-    gt[0, 0, 0] = 2
-    runs = {f"anno_{i}": {"v": perturb(rng, gt, 2, "noisy")} for i in range(4)}
-    out = D.ref_davis({"v": gt}, runs, workers=1)
-    each = [D.davis_semi({"v": gt}, runs[n], workers=1)["J&F-Mean"] for n in sorted(runs)]
-    assert out["J&F"] == pytest.approx(np.mean(each), abs=1e-15)
-    assert out["anno_2/J&F"] == each[2]

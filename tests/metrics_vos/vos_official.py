@@ -182,3 +182,58 @@ def lvos_official(gt_root, res_root, meta, unseen):
         "V-Mean": (m["V"]["seen"] + m["V"]["unseen"]) / 2,
         "V-seen-Mean": m["V"]["seen"], "V-unseen-Mean": m["V"]["unseen"],
     }
+
+
+def db_eval_iou_void(annotation, segmentation, void):
+    annotation = annotation.astype(bool)
+    segmentation = segmentation.astype(bool)
+    void = void.astype(bool)
+    inters = np.sum((segmentation & annotation) & np.logical_not(void), axis=(-2, -1))
+    union = np.sum((segmentation | annotation) & np.logical_not(void), axis=(-2, -1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        j = inters / union
+    j[np.isclose(union, 0)] = 1
+    return j
+
+
+def davis_unsup_official(gt_root, res_root, sequences, max_n_proposals=20):
+    """DAVISEvaluation.evaluate(task='unsupervised'): all frames, void excluded, proposals
+    Hungarian-matched to GT objects on the mean of (J + F) / 2."""
+    from scipy.optimize import linear_sum_assignment
+
+    J_M, J_R, J_D, F_M, F_R, F_D = [], [], [], [], [], []
+    for seq in sequences:
+        paths = np.sort(glob(os.path.join(gt_root, seq, "*.png"))).tolist()
+        masks = np.stack([_read(p) for p in paths])
+        ids = ["".join(p.split("/")[-1].split(".")[:-1]) for p in paths]
+        void = masks == 255
+        masks[void] = 0
+        K = int(np.max(masks[0]))
+        gt = np.stack([masks == k for k in range(1, K + 1)])
+        res = np.stack([_read(os.path.join(res_root, seq, f"{i}.png")) for i in ids])
+        N = int(np.max(res))
+        assert N <= max_n_proposals
+        res = np.stack([res == k for k in range(1, N + 1)]) if N else np.zeros((0, *res.shape), bool)
+        if N < K:
+            res = np.concatenate([res, np.zeros((K - N, *res.shape[1:]), bool)])
+        j = np.zeros((res.shape[0], K, gt.shape[1]))
+        f = np.zeros((res.shape[0], K, gt.shape[1]))
+        for ii in range(K):
+            for jj in range(res.shape[0]):
+                j[jj, ii] = db_eval_iou_void(gt[ii], res[jj], void)
+                for t in range(gt.shape[1]):
+                    vm = ~void[t]
+                    f[jj, ii, t] = f_measure(res[jj, t] * vm, gt[ii, t] * vm)
+        score = (np.mean(j, axis=2) + np.mean(f, axis=2)) / 2
+        r, c = linear_sum_assignment(-score)
+        j, f = j[r, c], f[r, c]
+        for ii in range(K):
+            JM, JR, JD = db_statistics(j[ii])
+            FM, FR, FD = db_statistics(f[ii])
+            J_M.append(JM), J_R.append(JR), J_D.append(JD)
+            F_M.append(FM), F_R.append(FR), F_D.append(FD)
+    return {
+        "J&F-Mean": (np.mean(J_M) + np.mean(F_M)) / 2.0,
+        "J-Mean": np.mean(J_M), "J-Recall": np.mean(J_R), "J-Decay": np.mean(J_D),
+        "F-Mean": np.mean(F_M), "F-Recall": np.mean(F_R), "F-Decay": np.mean(F_D),
+    }
