@@ -180,3 +180,13 @@ def test_too_short_sequence(tmp_path):
     gt = np.ones((3, 4, 4), np.uint8)
     out = D.davis_semi({"s": gt}, {"s": gt}, workers=1)
     assert out["J&F-Mean"] == 1.0 and out["J-Decay"] == 0.0
+
+
+def test_recall_threshold_is_strict():
+    """J exactly 0.5 is not a success for the recall O (strict >)."""
+    gt = np.zeros((3, 4, 4), np.uint8)
+    gt[:, 0, :2] = 1
+    res = gt.copy()
+    res[1, 0, 1] = 0  # frame 1: |S ∩ G| = 1, |S ∪ G| = 2 -> J = 0.5
+    out = D.davis_semi({"s": gt}, {"s": res}, workers=1)
+    assert out["J-Mean"] == 0.5 and out["J-Recall"] == 0.0

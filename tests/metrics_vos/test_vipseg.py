@@ -248,3 +248,24 @@ def test_vipseg_bad_prediction_ids():
     pr["masks"][vid][fn][0, 0] = 77
     with pytest.raises(ResultsError, match="segment id 77 is in the PNG but not in pred.json"):
         vipseg(gt, pr)
+
+
+def test_vipseg_folder_layout_matches_memory(tmp_path):
+    import json
+
+    from PIL import Image
+
+    gt, pr = _dataset(3)
+    root = tmp_path / "VIPSeg"
+    for side, base in ((gt, root / "panomasksRGB"), (pr, tmp_path / "sub" / "pan_pred")):
+        for vid, frames in side["masks"].items():
+            for fn, ids in frames.items():
+                rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], -1).astype(np.uint8)
+                (base / vid).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(rgb).save(base / vid / fn)
+    (root / "panoptic_gt_VIPSeg_val.json").write_text(json.dumps(gt["json"]))
+    (tmp_path / "sub" / "pred.json").write_text(json.dumps(pr["json"]))
+    a, b = vipseg(root / "panoptic_gt_VIPSeg_val.json", tmp_path / "sub"), vipseg(gt, pr)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k] == pytest.approx(b[k], abs=0, nan_ok=True), k
