@@ -31,9 +31,19 @@ def _png(arr, path):
     im.save(path)
 
 
+def _ellipse(img, k, cy, cx, ry, rx):
+    """Draw label k: pixels with ((y - cy)/ry)² + ((x - cx)/rx)² <= 1 (on their bounding box)."""
+    H, W = img.shape
+    y0, y1 = max(int(cy - ry) - 1, 0), min(int(cy + ry) + 2, H)
+    x0, x1 = max(int(cx - rx) - 1, 0), min(int(cx + rx) + 2, W)
+    if y0 >= y1 or x0 >= x1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    img[y0:y1, x0:x1][((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = k
+
+
 def make_data(root: Path, n_seq: int, n_frames: int, n_obj: int, H=480, W=854, seed=0):
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:H, :W]
     seqs = []
     for s in range(n_seq):
         name = f"seq{s:02d}"
@@ -47,8 +57,8 @@ def make_data(root: Path, n_seq: int, n_frames: int, n_obj: int, H=480, W=854, s
             for k, (cy, cx, v, r) in enumerate(objs, 1):
                 y, x = cy + v[0] * t, cx + v[1] * t
                 wob = 1 + 0.1 * np.sin(t / 5 + k)
-                gt[((yy - y) / (r[0] * wob)) ** 2 + ((xx - x) / r[1]) ** 2 <= 1] = k
-                res[((yy - y - 4) / (r[0] * wob)) ** 2 + ((xx - x + 3) / (r[1] * 1.05)) ** 2 <= 1] = k
+                _ellipse(gt, k, y, x, r[0] * wob, r[1])
+                _ellipse(res, k, y + 4, x - 3, r[0] * wob, r[1] * 1.05)
             _png(gt, root / "gt" / name / f"{t:05d}.png")
             _png(res, root / "res" / name / f"{t:05d}.png")
         seqs.append(name)

@@ -12,6 +12,8 @@ or ``{sequence: T x H x W array}`` (frame ids are then ``"00000"``, ``"00001"``,
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -24,18 +26,40 @@ __all__ = ["MaskSource", "read_label_png"]
 _MODES = ("P", "L")
 
 
-def read_label_png(path: str | Path, what: str = "mask", size: tuple[int, int] | None = None) -> np.ndarray:
-    """Read one indexed PNG as an ``H x W`` ``uint8`` label map.
+def _fast_png(data: bytes) -> np.ndarray | None:
+    """Decode the common case directly: 8-bit palette or grey PNG, not interlaced, every row
+    stored with filter type 0 (what PIL writes for such images). The pixel bytes are then the
+    inflated stream minus one filter byte per row, i.e. exactly the values PIL returns.
+    Anything else returns None (decoded by PIL)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    w, h, depth, ctype, comp, filt, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    if depth != 8 or ctype not in (0, 3) or comp or filt or interlace or not w or not h:
+        return None
+    idat, i = [], 8
+    while i + 8 <= len(data):
+        (n,) = struct.unpack(">I", data[i : i + 4])
+        kind = data[i + 4 : i + 8]
+        if kind == b"IDAT":
+            idat.append(data[i + 8 : i + 8 + n])
+        elif kind == b"IEND":
+            break
+        i += 12 + n
+    try:
+        raw = zlib.decompress(b"".join(idat))
+    except zlib.error:
+        return None
+    if len(raw) != h * (w + 1):
+        return None
+    rows = np.frombuffer(raw, np.uint8).reshape(h, w + 1)
+    if rows[:, 0].any():  # some row uses a PNG filter: let PIL undo it
+        return None
+    return rows[:, 1:]
 
-    Raises:
-        ResultsError: missing file, unreadable file, a mode other than P/L, or a size other than
-            ``size`` (``(H, W)``) — the message names the file.
-    """
+
+def _pil_png(p: Path, what: str) -> np.ndarray:
     from PIL import Image
 
-    p = Path(path)
-    if not p.is_file():
-        raise ResultsError(f"{what} {p} is missing (expected an indexed PNG for this frame)")
     try:
         with Image.open(p) as im:
             if im.mode not in _MODES:
@@ -43,11 +67,26 @@ def read_label_png(path: str | Path, what: str = "mask", size: tuple[int, int] |
                     f"{what} {p} has PNG mode {im.mode!r}; expected an indexed ('P') or "
                     f"grey-level ('L') PNG whose pixel values are object ids"
                 )
-            arr = np.asarray(im)
+            return np.asarray(im)
     except ResultsError:
         raise
     except Exception as e:  # PIL raises many kinds of errors for corrupt files
         raise ResultsError(f"{what} {p} cannot be read as a PNG: {e}") from None
+
+
+def read_label_png(path: str | Path, what: str = "mask", size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read one indexed PNG as an ``H x W`` ``uint8`` label map (the array PIL gives).
+
+    Raises:
+        ResultsError: missing file, unreadable file, a mode other than P/L, or a size other than
+            ``size`` (``(H, W)``) — the message names the file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ResultsError(f"{what} {p} is missing (expected an indexed PNG for this frame)")
+    arr = _fast_png(p.read_bytes())
+    if arr is None:
+        arr = _pil_png(p, what)
     if size is not None and arr.shape != tuple(size):
         raise ResultsError(
             f"{what} {p} is {arr.shape[1]}x{arr.shape[0]} (WxH) but the ground truth frame is "
