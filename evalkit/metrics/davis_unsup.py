@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ResultsError
 from ._masks_io import MaskSource
-from .jf import bbox, bound_pixels, boundary_part, db_statistics, disk, f_from_parts
+from .jf import bbox, bound_pixels, boundary_part, db_statistics, disk, f_batch
 
 __all__ = ["davis_unsup", "sequence_jf_unsup"]
 
@@ -84,7 +84,8 @@ def sequence_jf_unsup(
         for jj in range(n_prop):
             for ii in range(n_gt):
                 J[jj, ii, t] = _pair_j(gms[ii], rms[jj], gb[ii], rb[jj])
-                F[jj, ii, t] = f_from_parts(rp[jj], gp[ii], kernel, radius)
+        f = f_batch([(rp[jj], gp[ii]) for jj in range(n_prop) for ii in range(n_gt)], kernel, radius)
+        F[:, :, t] = np.asarray(f).reshape(n_prop, n_gt)
     score = (np.mean(J, axis=2) + np.mean(F, axis=2)) / 2
     rows, cols = linear_sum_assignment(-score)
     return J[rows, cols, :], F[rows, cols, :]

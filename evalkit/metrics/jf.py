@@ -19,7 +19,8 @@ by one pixel, so ``seg2bmap`` is evaluated on that crop (the crop's extra zero r
 the same values as the official last-row/column rule, and when the crop touches the image edge
 the rule is the official one). ``cv2.dilate`` ignores pixels outside its input (its default
 border value is -inf for dilation), and both boundary maps are zero outside the union of their
-crops, so dilating only that union window gives the official counts. The disk itself is
+crops, so dilating only that union window gives the official counts (all objects of a frame
+share one canvas, separated by zero gaps wider than the radius). The disk itself is
 dilated as the union of a few centred rectangles (one per distinct row half-width), which is
 the same set and is separable. J and F are then integer counts, divided exactly as the
 official code divides them.
@@ -32,7 +33,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["disk", "seg2bmap", "bound_pixels", "bbox", "boundary_part", "f_from_parts", "jf_frame", "db_statistics"]
+__all__ = ["disk", "seg2bmap", "bound_pixels", "bbox", "boundary_part", "f_batch", "jf_frame", "db_statistics"]
 
 
 def disk(radius: float) -> np.ndarray:
@@ -129,34 +130,57 @@ def _dilate(b: np.ndarray, radius: float, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
-def f_from_parts(pf, pg, kernel: np.ndarray, radius: float) -> float:
-    """Official ``f_measure(result, gt)`` from the two :func:`boundary_part` results."""
-    n_fg = 0 if pf is None else pf[3]
-    n_gt = 0 if pg is None else pg[3]
-    if n_fg == 0 or n_gt == 0:
-        return _f_from_counts(n_fg, n_gt, 0, 0)
-    bf, fy, fx, _ = pf
-    bg, gy, gx, _ = pg
+def f_batch(pairs, kernel: np.ndarray, radius: float) -> list[float]:
+    """Official ``f_measure(result, gt)`` for ``(result part, gt part)`` pairs of
+    :func:`boundary_part` results.
+
+    Every pair that needs dilating is placed in one shared canvas — pair i on its own band of
+    rows, its result map on the left, its GT map on the right, bands and halves separated by
+    more than the radius of zeros so that no dilation crosses them — which is dilated once."""
     r = kernel.shape[0] // 2
-    # windows farther apart than the radius cannot match (skip the dilations)
-    if (
-        fy > gy + bg.shape[0] - 1 + r or gy > fy + bf.shape[0] - 1 + r
-        or fx > gx + bg.shape[1] - 1 + r or gx > fx + bf.shape[1] - 1 + r
-    ):
-        return _f_from_counts(n_fg, n_gt, 0, 0)
-    # union window of the two boundary crops; place both maps in it
-    y0, x0 = min(fy, gy), min(fx, gx)
-    y1 = max(fy + bf.shape[0], gy + bg.shape[0])
-    x1 = max(fx + bf.shape[1], gx + bg.shape[1])
-    canvas_f = np.zeros((y1 - y0, x1 - x0), bool)
-    canvas_g = np.zeros_like(canvas_f)
-    canvas_f[fy - y0 : fy - y0 + bf.shape[0], fx - x0 : fx - x0 + bf.shape[1]] = bf
-    canvas_g[gy - y0 : gy - y0 + bg.shape[0], gx - x0 : gx - x0 + bg.shape[1]] = bg
-    fg_dil = _dilate(canvas_f.view(np.uint8), radius, kernel)
-    gt_dil = _dilate(canvas_g.view(np.uint8), radius, kernel)
-    fg_match = int(np.count_nonzero(canvas_f & (gt_dil > 0)))
-    gt_match = int(np.count_nonzero(canvas_g & (fg_dil > 0)))
-    return _f_from_counts(n_fg, n_gt, fg_match, gt_match)
+    out = [0.0] * len(pairs)
+    todo = []
+    for i, (pf, pg) in enumerate(pairs):
+        n_fg = 0 if pf is None else pf[3]
+        n_gt = 0 if pg is None else pg[3]
+        if n_fg == 0 or n_gt == 0:
+            out[i] = _f_from_counts(n_fg, n_gt, 0, 0)
+            continue
+        bf, fy, fx, _ = pf
+        bg, gy, gx, _ = pg
+        # windows farther apart than the radius cannot match (no dilation needed)
+        if (
+            fy > gy + bg.shape[0] - 1 + r or gy > fy + bf.shape[0] - 1 + r
+            or fx > gx + bg.shape[1] - 1 + r or gx > fx + bf.shape[1] - 1 + r
+        ):
+            out[i] = _f_from_counts(n_fg, n_gt, 0, 0)
+            continue
+        # union window of the two boundary crops
+        y0, x0 = min(fy, gy), min(fx, gx)
+        hh = max(fy + bf.shape[0], gy + bg.shape[0]) - y0
+        ww = max(fx + bf.shape[1], gx + bg.shape[1]) - x0
+        todo.append((i, pf, pg, y0, x0, hh, ww))
+    if not todo:
+        return out
+    gap = r + 1
+    half = max(t[6] for t in todo) + gap  # column where the GT half starts
+    rows = sum(t[5] for t in todo) + gap * (len(todo) - 1)
+    canvas = np.zeros((rows, half + max(t[6] for t in todo)), np.uint8)
+    top = 0
+    for i, (bf, fy, fx, _), (bg, gy, gx, _), y0, x0, hh, ww in todo:
+        canvas[top + fy - y0 : top + fy - y0 + bf.shape[0], fx - x0 : fx - x0 + bf.shape[1]] = bf
+        canvas[top + gy - y0 : top + gy - y0 + bg.shape[0], half + gx - x0 : half + gx - x0 + bg.shape[1]] = bg
+        top += hh + gap
+    dil = _dilate(canvas, radius, kernel)
+    top = 0
+    for i, pf, pg, y0, x0, hh, ww in todo:
+        band, dband = canvas[top : top + hh], dil[top : top + hh]
+        cf, cg = band[:, :ww], band[:, half : half + ww]
+        fg_match = int(np.count_nonzero(cf & dband[:, half : half + ww]))
+        gt_match = int(np.count_nonzero(cg & dband[:, :ww]))
+        out[i] = _f_from_counts(pf[3], pg[3], fg_match, gt_match)
+        top += hh + gap
+    return out
 
 
 def jf_frame(
@@ -188,6 +212,7 @@ def jf_frame(
     # crop both maps to the joint foreground box grown by one pixel (exact, see module doc)
     ys, xs = _grow(bb, h, w)
     g, r = gt[ys, xs], res[ys, xs]
+    pairs, objs = [], []
     for k in range(1, n_objects + 1):
         gk = g == k
         rk = r == k
@@ -198,7 +223,9 @@ def jf_frame(
         inter = int(np.count_nonzero(gk & rk)) if bb_g is not None and bb_r is not None else 0
         union = int(np.count_nonzero(gk)) + int(np.count_nonzero(rk)) - inter
         J[k - 1] = inter / union
-        F[k - 1] = f_from_parts(boundary_part(rk, bb_r), boundary_part(gk, bb_g), kernel, radius)
+        pairs.append((boundary_part(rk, bb_r), boundary_part(gk, bb_g)))
+        objs.append(k - 1)
+    F[objs] = f_batch(pairs, kernel, radius)
     return J, F
 
 

@@ -108,21 +108,26 @@ def _read(path):
 def davis_semi_official(gt_root, res_root, sequences, wrap=True):
     """The official DAVISEvaluation.evaluate(task='semi-supervised') + global csv numbers.
 
-    ``gt_root``: folder of sequence folders of GT PNGs. Arrays are kept in uint8 instead of the
-    official float64 (the official float64 (K, T, H, W) temporaries need gigabytes at DAVIS
-    size); the values compared are identical.
+    ``gt_root``: folder of sequence folders of GT PNGs, or ``{seq: (T, H, W) uint8}`` with
+    ``res_root`` likewise (frames in memory). Arrays are kept in uint8 instead of the official
+    float64 (the official float64 (K, T, H, W) temporaries need gigabytes at DAVIS size); the
+    values compared are identical.
     """
     J_M, J_R, J_D, F_M, F_R, F_D = [], [], [], [], [], []
     per_object = {}
     for seq in sequences:
-        paths = np.sort(glob(os.path.join(gt_root, seq, "*.png"))).tolist()
-        masks = np.stack([_read(p) for p in paths])
-        ids = ["".join(p.split("/")[-1].split(".")[:-1]) for p in paths]
+        if isinstance(gt_root, dict):
+            masks = gt_root[seq].copy()
+            res = res_root[seq][1:-1]
+        else:
+            paths = np.sort(glob(os.path.join(gt_root, seq, "*.png"))).tolist()
+            masks = np.stack([_read(p) for p in paths])
+            ids = ["".join(p.split("/")[-1].split(".")[:-1]) for p in paths][1:-1]
+            res = np.stack([_read(os.path.join(res_root, seq, f"{i}.png")) for i in ids])
         masks[masks == 255] = 0
         num_objects = int(np.max(masks[0]))
         gt = np.stack([masks == k for k in range(1, num_objects + 1)]) if num_objects else np.zeros((0, *masks.shape), bool)
-        gt, ids = gt[:, 1:-1], ids[1:-1]
-        res = np.stack([_read(os.path.join(res_root, seq, f"{i}.png")) for i in ids])
+        gt = gt[:, 1:-1]
         n_res = int(np.max(res))
         assert n_res <= num_objects, "index higher than the number of objects"
         res = np.stack([res == k for k in range(1, num_objects + 1)]) if num_objects else np.zeros((0, *res.shape), bool)
