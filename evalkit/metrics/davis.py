@@ -122,9 +122,10 @@ def _map_sequences(gt: MaskSource, res: MaskSource, seqs: list[str], bound_th: f
     workers = min(workers, len(seqs))
     _JOB = (gt, res, bound_th)
     try:
-        if workers <= 1:
-            return [_work(s) for s in seqs]
         import multiprocessing as mp
+
+        if workers <= 1 or "fork" not in mp.get_all_start_methods():
+            return [_work(s) for s in seqs]
         from concurrent.futures import ProcessPoolExecutor
 
         # fork: the children inherit _JOB (in-memory inputs included) without pickling it

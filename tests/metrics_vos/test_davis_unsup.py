@@ -64,3 +64,37 @@ def test_ref_davis_is_unsupervised_per_split(tmp_path):
     assert out["refdavis-val-2/J&F"] == each[2]
     semi = D.ref_davis({"v": gt}, runs, task="semi-supervised", workers=1)
     assert semi["J&F"] == pytest.approx(np.mean([D.davis_semi({"v": gt}, runs[n], workers=1)["J&F-Mean"] for n in sorted(runs)]))
+
+
+def test_void_pixels_are_excluded():
+    """The official test suite's void case: a prediction that covers GT plus void scores 1."""
+    gt = np.zeros((2, 200, 200), np.uint8)
+    gt[:, 100:150, 100:150] = 1
+    gt[:, 50:100, 100:150] = 255  # void
+    res = np.zeros((2, 200, 200), np.uint8)
+    res[:, 50:150, 100:150] = 1
+    out = davis_unsup({"a": gt}, {"a": res})
+    assert out["J-Mean"] == 1.0 and out["F-Mean"] == 1.0
+
+
+def test_permuted_gt_proposals_score_perfectly():
+    """The official test suite's 'swap_gt' case: GT ids permuted as proposals give J and F
+    mean 1, recall 1, decay 0."""
+    rng = np.random.default_rng(0)
+    gt = blob_video(rng, 9, 30, 40, 4)
+    gt[0, 0, 0] = 4
+    perm = np.array([0, 3, 1, 4, 2], np.uint8)
+    out = davis_unsup({"a": gt}, {"a": perm[gt]})
+    for k in ("J", "F"):
+        assert out[f"{k}-Mean"] == 1.0 and out[f"{k}-Recall"] == 1.0 and out[f"{k}-Decay"] == 0.0
+
+
+def test_parallel_error_is_reported(tmp_path):
+    gt = np.zeros((5, 8, 8), np.uint8)
+    gt[:, 2:5, 2:5] = 1
+    for s in ("a", "b"):
+        write_video(tmp_path / "gt", s, gt)
+        write_video(tmp_path / "res", s, gt)
+    (tmp_path / "res" / "b" / "00003.png").unlink()
+    with pytest.raises(ResultsError, match="00003.png is missing"):
+        D.davis_semi(tmp_path / "gt", tmp_path / "res", workers=2)
