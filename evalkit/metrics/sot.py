@@ -17,8 +17,8 @@
   curves are float32 (as the official tensors), averaged over sequences in float32 (torch, as
   the official code), ×100. ``AUC`` = mean of the 21 success values, ``OP50``/``OP75`` = curve
   at 0.5/0.75, ``Precision`` = curve at 20 px, ``Norm Precision`` = curve at 0.20.
-  LaSOT: a results file longer than the GT is truncated, shorter is an error; other datasets
-  pad a short file with zero boxes.
+  LaSOT and LaSOT-ext: a results file longer than the GT is truncated, shorter is an error;
+  TNL2K pads a short file with zero boxes.
 * ``got10k`` — the ``got10k`` toolkit (``ExperimentGOT10k.report`` on val): the first frame is
   dropped, every repetition ``<seq>/<seq>_NNN.txt`` is scored, boxes are clipped to the image
   (``meta_info.ini`` resolution), only frames with ``cover > 0`` count; IoUs of all repetitions
@@ -151,7 +151,7 @@ def _pytracking_errors(pred: np.ndarray, anno: np.ndarray, visible, protocol: st
     if len(pred) != n:
         if len(pred) > n:
             pred = pred[:n]
-        elif protocol == "lasot":
+        elif protocol in ("lasot", "lasot-ext"):
             raise ResultsError(f"results for {seq!r} have {len(pred)} boxes but the ground truth has {n} frames")
         else:
             pred = np.concatenate([pred, np.zeros((n - len(pred), 4))])
@@ -176,7 +176,7 @@ def _pytracking_errors(pred: np.ndarray, anno: np.ndarray, visible, protocol: st
     err_center[~valid] = np.inf
     err_norm[~valid] = -1.0
     overlap[~valid] = -1.0
-    if protocol == "lasot" and visible is not None:
+    if protocol in ("lasot", "lasot-ext") and visible is not None:
         err_norm[~visible] = np.inf
         err_center[~visible] = np.inf
     if np.isnan(overlap).any():
