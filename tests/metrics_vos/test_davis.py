@@ -190,3 +190,20 @@ def test_recall_threshold_is_strict():
     res[1, 0, 1] = 0  # frame 1: |S ∩ G| = 1, |S ∪ G| = 2 -> J = 0.5
     out = D.davis_semi({"s": gt}, {"s": res}, workers=1)
     assert out["J-Mean"] == 0.5 and out["J-Recall"] == 0.0
+
+
+def test_sequence_without_objects(tmp_path):
+    """A sequence whose first GT frame is empty has no object (K = 0): it adds no row, as in
+    the official code; a result label there is an unknown object id."""
+    gt, res, seqs = _case(tmp_path, 3, n_seq=2)
+    empty = np.zeros((4, 10, 12), np.uint8)
+    empty[2, 3:5, 3:5] = 1  # appears after the first frame: not an object
+    write_video(gt, "zero", empty)
+    write_video(res, "zero", np.zeros_like(empty))
+    ref, _ = O.davis_semi_official(str(gt), str(res), seqs + ["zero"])
+    out = D.davis_semi(gt, res, workers=1)
+    for k, v in ref.items():
+        assert out[k] == pytest.approx(v, abs=1e-12), k
+    write_video(res, "zero", empty)
+    with pytest.raises(ResultsError, match="only 0 object"):
+        D.davis_semi(gt, res, workers=1)
