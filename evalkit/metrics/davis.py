@@ -45,9 +45,6 @@ from .jf import bound_pixels, db_statistics, disk, jf_frame
 
 __all__ = ["davis_semi", "davis_semi_table", "ref_davis", "evaluate_semi", "sequence_jf"]
 
-MEASURES = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
-
-
 def _resolve_gt(
     gt: Any, subset: str, resolution: str, sequences, annotations: str = "Annotations"
 ) -> tuple[MaskSource, list[str]]:
@@ -68,13 +65,9 @@ def _resolve_gt(
     return src, list(sequences)
 
 
-def sequence_jf(
-    gt: MaskSource, res: MaskSource, seq: str, bound_th: float = 0.008, drop_ends: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-object, per-frame J and F of one sequence: two ``K x T'`` float64 arrays.
-
-    ``T'`` = number of GT frames minus the first and last (``drop_ends``).
-    """
+def sequence_jf(gt: MaskSource, res: MaskSource, seq: str, bound_th: float = 0.008) -> tuple[np.ndarray, np.ndarray]:
+    """Per-object, per-frame J and F of one sequence: two ``K x T'`` float64 arrays, ``T'`` =
+    number of GT frames minus the first and the last."""
     ids = gt.frame_ids(seq)
     if not ids:
         raise ResultsError(f"ground truth: sequence {seq!r} has no annotation PNGs")
@@ -82,7 +75,7 @@ def sequence_jf(
     size = first.shape
     first = np.where(first == 255, 0, first)
     n_obj = int(first.max()) if first.size else 0
-    eval_ids = ids[1:-1] if drop_ends else ids
+    eval_ids = ids[1:-1]
     if not eval_ids:
         raise ResultsError(
             f"ground truth: sequence {seq!r} has {len(ids)} frame(s); the semi-supervised "

@@ -189,8 +189,8 @@ def jf_frame(
     """J and F of objects ``1..n_objects`` on one frame.
 
     Args:
-        gt: ``H x W`` uint8 GT label map (void already set to 0; labels > n_objects are not
-            objects and count as background).
+        gt: ``H x W`` uint8 GT label map (void 255 and labels > n_objects never equal an
+            object id, so they count as background).
         res: ``H x W`` uint8 result label map (labels > n_objects must have been refused).
         n_objects: K.
         kernel: the dilation disk (``disk(radius)``).
