@@ -1,0 +1,43 @@
+"""Multi-object tracking metrics: MOTChallenge / MOTS (TrackEval), BDD100K, TAO TETA, BURST.
+
+Declarations only (import paths and metadata); nothing heavy is imported here.
+"""
+from . import register_metric
+
+_BDD_OPTIONS = {
+    "iou_thr": "minimum IoU of a match (default 0.5)",
+    "ignore_iof_thr": "ignore-region coverage (intersection / prediction area) above which an unmatched prediction is dropped (default 0.5)",
+    "categories": "leaf classes to evaluate (default the 8 BDD100K classes)",
+    "bdd100k_mapping": "apply bdd100k's category renaming and ignored mapping (default true)",
+    "ignore_unknown_cats": "skip labels of unknown categories instead of failing (default false)",
+}
+_BDD_COUNTS = ("FP", "FN", "IDSw", "MT", "PT", "ML", "FM")
+
+register_metric(
+    "bdd100k-box-track",
+    "evalkit.metrics.bdd100k:box_track",
+    task="mot",
+    description="BDD100K box tracking: mMOTA, mIDF1, mMOTP over 8 classes + pooled CLEAR/ID counts",
+    inputs="gt/results: Scalabel JSON (file, folder of files, or loaded frames) with box2d labels",
+    reports=["mMOTA", "mIDF1", "mMOTP", "MOTA", "IDF1", "MOTP", *_BDD_COUNTS],
+    primary="mMOTA",
+    oracle="bdd100k 1.0.1 `bdd100k.eval.run -t box_track` (scalabel 0.3.1, motmetrics 1.4.0)",
+    tags=("bdd100k", "tracking"),
+    scale="percent",
+    count_keys=_BDD_COUNTS,
+    options=_BDD_OPTIONS,
+)
+register_metric(
+    "bdd100k-seg-track",
+    "evalkit.metrics.bdd100k:seg_track",
+    task="mots",
+    description="BDD100K segmentation tracking: mMOTSA (mMOTA), mMOTSP (mMOTP), mIDF1 + pooled counts",
+    inputs="gt/results: folders of RGBA bitmask PNGs (<video>/<frame>.png), or Scalabel JSON with RLE masks",
+    reports=["mMOTSA", "mMOTSP", "mIDF1", "mMOTA", "mMOTP", "MOTSA", "MOTSP", "MOTA", "IDF1", "MOTP", *_BDD_COUNTS],
+    primary="mMOTSA",
+    oracle="bdd100k 1.0.1 `bdd100k.eval.run -t seg_track` (scalabel 0.3.1, motmetrics 1.4.0)",
+    tags=("bdd100k", "tracking"),
+    scale="percent",
+    count_keys=_BDD_COUNTS,
+    options=_BDD_OPTIONS,
+)
