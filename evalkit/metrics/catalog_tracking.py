@@ -41,3 +41,37 @@ register_metric(
     count_keys=_BDD_COUNTS,
     options=_BDD_OPTIONS,
 )
+
+_TE_COUNTS = ("CLR_TP", "CLR_FN", "CLR_FP", "IDSW", "MT", "PT", "ML", "Frag", "IDTP", "IDFN", "IDFP")
+register_metric(
+    "mot-challenge",
+    "evalkit.metrics.motchallenge:mot_challenge",
+    task="mot",
+    description="MOTChallenge box tracking: HOTA, CLEAR (MOTA, MOTP, ...) and Identity (IDF1, ...) via TrackEval",
+    inputs="gt: folder of <seq>/gt/gt.txt (MOTChallenge layout) or {seq: file}; results: folder of <seq>.txt or {seq: file}",
+    reports=["HOTA", "DetA", "AssA", "LocA", "MOTA", "MOTP", "IDF1", "IDP", "IDR", *_TE_COUNTS],
+    primary="HOTA",
+    oracle="TrackEval 1.3.0 MotChallenge2DBox (HOTA, CLEAR, Identity)",
+    tags=("motchallenge", "tracking"),
+    scale="fraction",
+    count_keys=_TE_COUNTS,
+    options={
+        "benchmark": "MOT15, MOT16, MOT17 (default) or MOT20: selects TrackEval's preprocessing",
+        "do_preproc": "TrackEval preprocessing (distractor / zero_marked removal; never for MOT15; default true)",
+        "metrics": "metric families, subset of HOTA, CLEAR, Identity",
+    },
+)
+register_metric(
+    "mots-challenge",
+    "evalkit.metrics.motchallenge:mots_challenge",
+    task="mots",
+    description="MOTS-Challenge: sMOTSA, MOTSA, MOTSP, IDF1 and HOTA (mask IoU) via TrackEval",
+    inputs="gt: folder of <seq>/gt/gt.txt or {seq: file}; results: folder of <seq>.txt (frame id class h w rle)",
+    reports=["sMOTSA", "MOTSA", "MOTSP", "HOTA", "DetA", "AssA", "IDF1", *_TE_COUNTS],
+    primary="HOTA",
+    oracle="TrackEval 1.3.0 MOTSChallenge (HOTA, CLEAR, Identity)",
+    tags=("motchallenge", "tracking"),
+    scale="fraction",
+    count_keys=_TE_COUNTS,
+    options={"metrics": "metric families, subset of HOTA, CLEAR, Identity"},
+)
