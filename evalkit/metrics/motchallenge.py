@@ -158,7 +158,7 @@ def _evaluate(dataset, metric_names: list[str]) -> dict[str, float]:
     )
     fams = [metrics[m]({"PRINT_CONFIG": False}) for m in metric_names]
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             res, _ = evaluator.evaluate([dataset], fams)
     except trackeval.utils.TrackEvalException as e:
         raise ResultsError(f"TrackEval rejected the input: {e}") from None
