@@ -75,3 +75,17 @@ register_metric(
     count_keys=_TE_COUNTS,
     options={"metrics": "metric families, subset of HOTA, CLEAR, Identity"},
 )
+
+register_metric(
+    "tao-teta",
+    "evalkit.metrics.teta:tao_teta",
+    task="mot",
+    description="TAO TETA = (LocA + AssocA + ClsA) / 3, class-averaged (Li et al., ECCV 2022)",
+    inputs="gt: TAO annotation JSON (path or dict); results: JSON list of {image_id, category_id, bbox xywh, score, track_id}",
+    reports=["TETA", "LocA", "AssocA", "ClsA", "LocRe", "LocPr", "AssocRe", "AssocPr", "ClsRe", "ClsPr"],
+    primary="TETA",
+    oracle="SysCV/tet teta toolkit (TAO dataset, exhaustive=False, threshold 50)",
+    tags=("tao", "tracking"),
+    scale="percent",
+    options={"max_detections": "keep the best N predictions per image (default 0 = unlimited)"},
+)
