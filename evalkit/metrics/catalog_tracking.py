@@ -89,3 +89,21 @@ register_metric(
     scale="percent",
     options={"max_detections": "keep the best N predictions per image (default 0 = unlimited)"},
 )
+
+register_metric(
+    "burst",
+    "evalkit.metrics.burst:burst",
+    task="mots",
+    description="BURST: HOTA/DetA/AssA/AP averaged over all, common and uncommon classes; OWTA for open-world",
+    inputs="gt: BURST split folder (all/common/uncommon_classes.json) or one annotation JSON; results: BURST-format prediction JSON",
+    reports=["HOTA_all", "HOTA_common", "HOTA_uncommon", "DetA_all", "AssA_all", "AP_all",
+             "OWTA_all", "OWTA_common", "OWTA_uncommon"],
+    primary="HOTA_all",
+    oracle="BURST-benchmark burstapi/eval/run.py (TrackEval BURST / BURST_OW datasets, HOTA + TrackMAP)",
+    tags=("burst", "tracking"),
+    scale="percent",
+    options={
+        "task": "class_guided (default), exemplar_guided or open_world (reports OWTA/DetRe/AssA)",
+        "max_detections": "predictions kept per image, highest score first (default 300, 0 = unlimited)",
+    },
+)
