@@ -102,6 +102,8 @@ def test_random_sequences_equal_trackeval_layout(tmp_path, seed):
         g, r = _rand_seq(rng, int(rng.integers(5, 30)), int(rng.integers(1, 8)), mot17)
         if seed == 2 and k == 0:
             r = ""  # empty predictions
+        if seed == 4 and k == 0:
+            g = ""  # empty ground truth: every prediction is a false positive
         n = int(rng.integers(30, 35))
         (gt_dir / s / "gt").mkdir(parents=True)
         (gt_dir / s / "gt" / "gt.txt").write_text(g)
@@ -127,6 +129,9 @@ def test_bad_rows_and_sequences(tmp_path):
         compute("mot-challenge", gt, res)
     (res / "A.txt").write_text("0,1,0,0,10,10,1\n")
     with pytest.raises(ResultsError, match=r"A.txt:1: frame must be an integer >= 1"):
+        compute("mot-challenge", gt, res)
+    (res / "A.txt").write_text("1,1,0,0,10,10,1\n1,1,5,5,10,10,1\n")
+    with pytest.raises(ResultsError, match="same ID more than once in a single timestep"):
         compute("mot-challenge", gt, res)
     (res / "A.txt").write_text("1,1,0,0,10,10,1\n")
     (res / "B.txt").write_text("1,1,0,0,10,10,1\n")
