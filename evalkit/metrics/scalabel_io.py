@@ -174,10 +174,13 @@ def load_videos(
             else:
                 box, rle = None, lab.get("rle")
                 if rle is None:
-                    if lab.get("poly2d") is not None and is_gt:
+                    if lab.get("poly2d") is not None:
+                        # the toolkit rasterises ground-truth polygons (not supported here) and
+                        # rejects predicted ones
                         raise ResultsError(
-                            f"{lw}: only RLE masks are supported for segmentation tracking "
-                            "(poly2d found; convert it with bdd100k.label.to_rle)"
+                            f"{lw}: segmentation tracking needs RLE masks, found a poly2d "
+                            + ("(convert the ground truth with bdd100k.label.to_rle)" if is_gt
+                               else "(polygons are not accepted in predictions)")
                         )
                     continue
                 rle = rle_checked(rle, lw)

@@ -135,6 +135,9 @@ def _load(gt_src: Any, res_src: Any, max_detections: int):
 
     merge = {m["id"]: c["id"] for c in gt["categories"] for m in c.get("merged", [])}
     images = {im["id"]: im for im in gt["images"]}
+    for k, im in enumerate(gt["images"]):
+        if "video_id" not in im or "frame_index" not in im:
+            raise ResultsError(f"ground truth: images[{k}] (id {im.get('id')!r}) needs 'video_id' and 'frame_index'")
     unknown = [k for k, a in enumerate(res) if a["image_id"] not in images]
     if unknown:
         raise ResultsError(f"{where}: entry #{unknown[0]} refers to image_id {res[unknown[0]]['image_id']!r}, "

@@ -116,3 +116,14 @@ def test_bad_inputs(tmp_path):
         compute("burst", g, bad)
     with pytest.raises(ResultsError, match="unknown BURST task"):
         compute("burst", g, _burst({1: (cats, pred)}), task="point")
+
+
+def test_empty_predictions_and_unannotated_frames():
+    cats, gt, _ = _scene(np.random.default_rng(1))
+    empty = _burst({1: (cats, [{} for _ in gt])})
+    r = compute("burst", _burst({1: (cats, gt)}), empty)
+    assert r["HOTA_all"] == 0 and r["DetA_common"] == 0
+    # predictions at a higher frame rate: frames not annotated in the ground truth are ignored
+    pred = _burst({1: (cats, gt + [{1: _rect(0, 0)}])})
+    pred["sequences"][0]["annotated_image_paths"][-1] = "frame9999.jpg"
+    assert compute("burst", _burst({1: (cats, gt)}), pred)["HOTA_all"] == pytest.approx(100)
