@@ -53,3 +53,38 @@ def test_single_class_matches_trackeval(seed):
     assert ours["MT"] + ours["PT"] == te["MT"] + te["PT"] and ours["MT"] >= te["MT"]
     # one class evaluated: the class mean equals the pooled value
     assert ours["mMOTA"] == pytest.approx(ours["MOTA"])
+
+
+CLASSES = ["pedestrian", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_multi_class_mean_matches_per_class_trackeval(seed):
+    rng = np.random.default_rng(100 + seed)
+    videos = {f"v{k}": separated_video(rng, n_frames=int(rng.integers(5, 25)), n_objects=int(rng.integers(2, 9)),
+                                       p_switch=0.0, p_fp=0.0)
+              for k in range(2)}
+    # one class per ground-truth object; its predictions carry the same class
+    cls_of = {(v, o): CLASSES[int(rng.integers(0, 5))] for v, (g, _) in videos.items() for f in g for o, _ in f}
+    gt = [{"name": f"{v}-{t}", "videoName": v, "frameIndex": t,
+           "labels": [{"id": str(o), "category": cls_of[v, o],
+                       "box2d": {"x1": b[0], "y1": b[1], "x2": b[2] - 1, "y2": b[3] - 1}} for o, b in f]}
+          for v, (g, _) in videos.items() for t, f in enumerate(g)]
+    pred = [{"name": f"{v}-{t}", "videoName": v, "frameIndex": t,
+             "labels": [{"id": str(i), "category": cls_of[v, i],
+                         "box2d": {"x1": b[0], "y1": b[1], "x2": b[2] - 1, "y2": b[3] - 1}} for i, b in f]}
+            for v, (_, p) in videos.items() for t, f in enumerate(p)]  # no id switches: pred id = object id
+    ours = compute("bdd100k-box-track", gt, pred)
+    motas = []
+    for c in CLASSES:
+        sub = {v: ([[d for d in f if cls_of[v, d[0]] == c] for f in g], [[d for d in f if cls_of[v, d[0]] == c] for f in p])
+               for v, (g, p) in videos.items()}
+        if not any(f for g, _ in sub.values() for f in g):
+            assert np.isnan(ours[f"{c}/MOTA"])
+            motas.append(0.0)
+            continue
+        te = _trackeval(sub)
+        assert ours[f"{c}/MOTA"] == pytest.approx(100 * te["MOTA"], abs=1e-9)
+        assert ours[f"{c}/IDF1"] == pytest.approx(100 * te["IDF1"], abs=1e-9)
+        motas.append(100 * te["MOTA"])
+    assert ours["mMOTA"] == pytest.approx(np.mean(motas), abs=1e-9)
