@@ -115,6 +115,21 @@ def test_alpha_zero_counts_zero_iou_pairs():
     assert (r["Loc_FP"] == 0).all()  # the far detection never overlaps: never a false positive
 
 
+def test_merged_categories_and_max_detections():
+    box = (10.0, 10.0, 40.0, 40.0)
+    gt, ids = _tao({1: [[(1, 5, box)], [(1, 1, box)]]})
+    gt["categories"][0]["merged"] = [{"id": 5}]  # category 5 is merged into category 1
+    pred = {1: [[(7, 5, box), (8, 1, (11.0, 11.0, 40.0, 40.0))], [(7, 1, box)]]}
+    res = _results(pred, ids)
+    res[1]["score"] = 0.1  # the duplicate detection has the lowest score
+    per_class = evaluate_classes(gt, res)
+    assert list(per_class) == ["c1"]  # c5 does not exist any more
+    assert (per_class["c1"]["Loc_FP"][1:] == 1).all() and (per_class["c1"]["Cls_TP"] == 2).all()
+    assert compute("tao-teta", gt, res)["LocA"] < 100
+    r = compute("tao-teta", gt, res, max_detections=1)  # keeps the best detection per image only
+    assert r["TETA"] == pytest.approx(100)
+
+
 def test_empty_predictions_and_errors():
     gt, ids = _tao({1: [[(1, 1, (0.0, 0.0, 10.0, 10.0))]]})
     r = compute("tao-teta", gt, [])
