@@ -103,3 +103,74 @@ def trackeval_data(gt, pred) -> dict:
         n_tr += len(pi)
     data.update(num_gt_ids=len(g_map), num_tracker_ids=len(p_map), num_gt_dets=n_gt, num_tracker_dets=n_tr)
     return data
+
+
+BDD_NAMES = ("pedestrian", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
+#: extra names the bdd100k toolkit maps (renamed, or kept as ignore regions)
+BDD_EXTRA = ("person", "van", "bike", "other person", "trailer")
+
+
+def crowded_bdd_videos(rng, n_videos: int, n_frames: int, n_objects: int, *, mask_shape=None):
+    """Scalabel ``(gt, pred)`` frame lists with overlapping objects of all BDD100K classes.
+
+    Objects move in a small area, so assignments are ambiguous; predictions jitter, miss,
+    switch ids and add false positives; some ground truth is crowd / ignored / of a mapped
+    category; one video has no predictions at all. With ``mask_shape=(H, W)`` labels carry RLE
+    masks (the boxes' pixels) instead of boxes.
+    """
+    def label(tid, cat, box, attrs=None):
+        lab = {"id": str(tid), "category": cat}
+        if attrs:
+            lab["attributes"] = attrs
+        if mask_shape is None:
+            lab["box2d"] = {"x1": float(box[0]), "y1": float(box[1]), "x2": float(box[2]), "y2": float(box[3])}
+        else:
+            from pycocotools import mask as mu
+
+            m = np.zeros(mask_shape, np.uint8)
+            x1, y1, x2, y2 = (int(round(v)) for v in box)
+            m[max(y1, 0):max(y2, 0), max(x1, 0):max(x2, 0)] = 1
+            r = mu.encode(np.asfortranarray(m))
+            lab["rle"] = {"counts": r["counts"].decode(), "size": list(mask_shape)}
+        return lab
+
+    names = BDD_NAMES + BDD_EXTRA
+    area = 120.0 if mask_shape is None else float(min(mask_shape))
+    gt, pred = [], []
+    for v in range(n_videos):
+        video = f"video-{v:03d}"
+        cat = [names[int(rng.integers(len(names)))] if rng.random() < 0.2 else BDD_NAMES[int(rng.integers(5))]
+               for _ in range(n_objects)]
+        pos = rng.uniform(0, area * 0.7, (n_objects, 2))
+        size = rng.uniform(area * 0.1, area * 0.3, (n_objects, 2))
+        pid = list(range(1, n_objects + 1))
+        crowd = rng.random(n_objects) < 0.1
+        for t in range(n_frames):
+            pos += rng.normal(0, area * 0.02, pos.shape)
+            g, p = [], []
+            for o in range(n_objects):
+                if rng.random() < 0.1:
+                    continue
+                box = np.r_[pos[o], pos[o] + size[o]]
+                g.append(label(o + 1, cat[o], box, {"crowd": bool(crowd[o])}))
+                if rng.random() < 0.05:
+                    pid[o] = int(rng.integers(100, 200))
+                if rng.random() < 0.8:
+                    pc = cat[o] if rng.random() < 0.9 else BDD_NAMES[int(rng.integers(8))]
+                    p.append(label(pid[o], pc, box + rng.normal(0, area * 0.03, 4)))
+            for i in range(int(rng.poisson(1.0))):
+                xy = rng.uniform(0, area * 0.8, 2)
+                p.append(label(500 + i, BDD_NAMES[int(rng.integers(8))], np.r_[xy, xy + area * 0.15]))
+            if mask_shape is not None:
+                p = [lab for lab in p if rng.random() < 0.7]  # fewer, so some frames have no overlap
+            name = f"{video}-{t + 1:07d}.jpg"
+            gt.append({"name": name, "videoName": video, "frameIndex": t, "labels": g})
+            if v != n_videos - 1 or n_videos == 1:
+                # unique prediction ids within a frame
+                seen, uniq = set(), []
+                for lab in p:
+                    if lab["id"] not in seen:
+                        seen.add(lab["id"])
+                        uniq.append(lab)
+                pred.append({"name": name, "videoName": video, "frameIndex": t, "labels": uniq})
+    return gt, pred
