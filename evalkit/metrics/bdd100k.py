@@ -234,7 +234,7 @@ def box_track(
         for k in np.union1d(g_cls, p_cls).tolist():
             gi, pi = np.nonzero(g_cls == k)[0], np.nonzero(p_cls == k)[0]
             acc = accs.setdefault((video, k), Accumulator())
-            _update_class(acc, g_ids[gi], p_ids[pi], iou[np.ix_(gi, pi)], iou_thr, None if ign is None else ign[pi])
+            _update_class(acc, g_ids[gi], p_ids[pi], iou[gi][:, pi], iou_thr, None if ign is None else ign[pi])
     return _finish(accs, cats.classes, seg=False)
 
 
@@ -293,7 +293,7 @@ def _seg_track_rle(gt, results, cats: CategoryMap, iou_thr: float, ignore_iof_th
         for k in np.union1d(g_cls, p_cls).tolist():
             gi, pi = np.nonzero(g_cls == k)[0], np.nonzero(p_cls == k)[0]
             acc = accs.setdefault((video, k), Accumulator())
-            _update_class(acc, g_ids[gi], p_ids[pi], iou[np.ix_(gi, pi)], iou_thr, None if ign is None else ign[pi])
+            _update_class(acc, g_ids[gi], p_ids[pi], iou[gi][:, pi], iou_thr, None if ign is None else ign[pi])
     return _finish(accs, cats.classes, seg=True)
 
 
@@ -340,7 +340,7 @@ def _seg_track_bitmask(gt_root: Path, res_root: Path, classes, iou_thr: float, i
                 gi = np.nonzero((g_cat == k) & g_valid)[0]
                 pi = np.nonzero((p_cat == k) & p_valid)[0]
                 acc = accs.setdefault((video, k - 1), Accumulator())
-                _update_class(acc, g_ids[gi], p_ids[pi], iou[np.ix_(gi, pi)], iou_thr, None if ign is None else ign[pi])
+                _update_class(acc, g_ids[gi], p_ids[pi], iou[gi][:, pi], iou_thr, None if ign is None else ign[pi])
     return _finish(accs, tuple(classes), seg=True)
 
 
