@@ -10,12 +10,19 @@ switches) is generated in memory as Scalabel frames. Timed, in one run:
 - TrackEval: per video and class, TrackEval's box IoU plus ``CLEAR.eval_sequence`` (and
   ``Identity.eval_sequence``, since ours computes IDF1 too), then ``combine_sequences``.
 
-Prints both times and the ratio ours / TrackEval.
+Prints both times and the ratio ours / TrackEval. With ``--reference-python`` (the interpreter of
+an environment with bdd100k 1.0.1 installed), the official ``bdd100k.eval.run -t box_track``
+is also timed on the same data written to JSON (process start and file loading included) and
+its mMOTA / MOTA / IDF1 are printed beside ours.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -94,6 +101,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--objects", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reference-python", help="python of an environment with the bdd100k toolkit")
     args = ap.parse_args()
 
     from evalkit.metrics.bdd100k import box_track
@@ -116,6 +124,20 @@ def main() -> None:
     print(f"ours      mMOTA {ours['mMOTA']:.4f}  MOTA {ours['MOTA']:.4f}  IDF1 {ours['IDF1']:.4f}: {t_ours:.2f} s")
     print(f"trackeval MOTA {100 * ref['MOTA']:.4f}  IDF1 {100 * ref['IDF1']:.4f} (CLEAR + Identity): {t_ref:.2f} s")
     print(f"ratio ours / trackeval = {t_ours / t_ref:.2f}")
+    if args.reference_python:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            (tmp / "gt.json").write_text(json.dumps(gt))
+            (tmp / "pred.json").write_text(json.dumps(pred))
+            t0 = time.perf_counter()
+            subprocess.run([args.reference_python, "-m", "bdd100k.eval.run", "-t", "box_track", "-g", str(tmp / "gt.json"),
+                            "-r", str(tmp / "pred.json"), "--out-file", str(tmp / "out.json"), "--nproc", "1"],
+                           check=True, capture_output=True)
+            t_bdd = time.perf_counter() - t0
+            out = json.loads((tmp / "out.json").read_text())
+        print(f"bdd100k   mMOTA {out['mMOTA']:.4f}  MOTA {out['MOTA'][-1]['OVERALL']:.4f}  "
+              f"IDF1 {out['IDF1'][-1]['OVERALL']:.4f}: {t_bdd:.2f} s")
+        print(f"ratio ours / bdd100k toolkit = {t_ours / t_bdd:.2f}")
 
 
 if __name__ == "__main__":
