@@ -24,7 +24,7 @@ from .heads import DynamicMaskHead, MaskBranch, ObjectnessHead, ReidHead, Retrie
 from .prompt import TemplateFuser
 from .transformer import DeformableTransformer, FeatureResizer
 
-__all__ = ["UNINEXT", "build_uninext"]
+__all__ = ["UNINEXT", "build_uninext", "load_uninext"]
 
 # the keyword naming a backbone's input channels (4 for the RGB + target-mask template encoder)
 _IN_CHANNELS_ARG = {"resnet50": "in_channels", "convnext-large": "in_chans", "vit-huge": "in_chans"}
@@ -238,3 +238,29 @@ def build_uninext(variant: str = "r50", video: bool = True, **overrides: Any) ->
     ``video``: the stage-3 model with template encoder and ReID head (else stage 2);
     ``overrides``: :class:`UninextConfig` fields (tests shrink layers, widths and queries)."""
     return UNINEXT(make_config(variant, video, **overrides))
+
+
+def load_uninext(state_dict: dict[str, torch.Tensor], variant: str = "r50", video: bool = True,
+                 **overrides: Any) -> UNINEXT:
+    """Build UNINEXT around converted weights without random initialisation: the tree is built
+    on the ``meta`` device and ``state_dict`` (our names, e.g. from
+    :func:`evalkit.zoo.uninext.convert.convert_uninext`) is loaded strictly, in place. Returns
+    the model in ``eval()`` mode on the weights' device."""
+    from ..convert_utils import check_state_dict
+
+    with torch.device("meta"):
+        model = build_uninext(variant, video, **overrides)
+    check_state_dict(state_dict, model, f"UNINEXT-{variant} weights")
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    # BERT's index buffers are not in state dicts (non-persistent): recreate them
+    emb = model.text_encoder.model.embeddings
+    n = emb.position_embeddings.num_embeddings
+    device = emb.position_embeddings.weight.device
+    for name, value in (("position_ids", torch.arange(n, device=device)[None]),
+                        ("token_type_ids", torch.zeros((1, n), dtype=torch.long, device=device))):
+        if name in emb._buffers:
+            emb.register_buffer(name, value, persistent=False)
+    leftover = [k for k, b in model.named_buffers() if b.is_meta]
+    if leftover:
+        raise RuntimeError(f"buffers left uninitialised after loading: {leftover}")
+    return model.eval()
