@@ -73,9 +73,10 @@ def _load_model(card, weights: str | None, overrides: dict[str, Any], random_wei
 class UninextAdapter(Adapter):
     """UNINEXT inference procedures (see the module docstring)."""
 
-    def __init__(self, *, model_id: str, model, tokenizer, card, device: str = "cpu",
+    def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
         super().__init__(model_id=model_id, device=device, weights=weights, **options)
+        tokenizer = text_tokenizer
         self.card = card
         self.model = model.to(device).eval()
         self.model.text_encoder._tokenizer = tokenizer
@@ -195,7 +196,7 @@ def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = N
     overrides = dict(options.get("overrides") or {})
     model = _load_model(card, weights, overrides, bool(options.get("random_weights", False)))
     tokenizer = _tokenizer(card, options.get("tokenizer"))
-    adapter = UninextAdapter(model_id=model_id, model=model, tokenizer=tokenizer, card=card,
+    adapter = UninextAdapter(model_id=model_id, model=model, text_tokenizer=tokenizer, card=card,
                              device=device, weights=weights, **options)
     if not options.get("random_weights"):
         from evalkit.hub import weights_sha256
