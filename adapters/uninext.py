@@ -150,7 +150,8 @@ class UninextAdapter(Adapter):
         """The network on one preprocessed frame with one prompt (masks decoded on demand)."""
         sizes = torch.tensor([t.resized_size for t in batch.transforms], device=batch.images.device)
         out = self.model(batch.images, batch.padding_mask, prompt, prompt_mask, sizes, pooled=pooled,
-                         compute_masks=False, num_queries=self.num_queries)
+                         compute_masks=False, num_queries=self.num_queries,
+                         mask_fusion=task not in ("sot", "vos"))
         out["iou"] = out["iou"] if self.use_iou_branch(task) else None
         return out
 
