@@ -12,8 +12,9 @@ Prompt: every category, with the thing/stuff flags. Results (the layout the offi
 ``eval_vpq_vspw.py`` / ``eval_stq_vspw.py`` read): ``pan_pred/<video>/<frame>.png`` RGB PNGs
 whose segment id is ``R + 256 G + 256^2 B`` and ``pred.json`` ``{"annotations": [{"video_id",
 "annotations": [{"image_id", "file_name", "segments_info": [{"id", "category_id"}]}]}]}``.
-A segment id is ``category_id * 1000 + track_id + 1`` for things (one tube per track) and
-``category_id * 1000`` for stuff, so ids are stable across the frames of a video.
+A segment id is ``(category_id + 1) * 1000 + track_id + 1`` for things (one tube per track)
+and ``(category_id + 1) * 1000`` for stuff (VIPSeg category ids start at 0 and id 0 is void),
+so ids are stable across the frames of a video.
 """
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ class VipSeg(OfficialBenchmark):
                         if lab not in thing:
                             raise ResultsError(f"video {sid}: unknown VIPSeg category id {lab}")
                         tid = int(inst.track_ids[k]) if (thing[lab] and inst.track_ids is not None) else -1
-                        sid_k = lab * 1000 + tid + 1
+                        sid_k = (lab + 1) * 1000 + tid + 1
                         pan[masks[k]] = sid_k
                         segs[sid_k] = lab
                 present = set(np.unique(pan).tolist()) - {0}
