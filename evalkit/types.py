@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator, Sequence, Union
 
 import numpy as np
 
+from .errors import EvalkitError
+
 __all__ = [
     "Frames",
     "Categories",
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-class ContractError(ValueError):
+class ContractError(EvalkitError, ValueError):
     """A value that does not follow the predict contract (wrong shape, dtype, frame...)."""
 
 

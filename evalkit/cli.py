@@ -1,0 +1,349 @@
+"""The ``evalkit`` command line.
+
+    evalkit run --model uninext-r50 --benchmark davis17-val [--resume] [--limit N] ...
+    evalkit score --metric coco-bbox --gt GT.json --results RES.json [--set k=v] [--json]
+    evalkit score --run RUN_DIR
+    evalkit ls models|benchmarks|metrics [PATTERN] [--json]
+    evalkit validate --benchmark ID [--data-root DIR]
+    evalkit doctor
+    evalkit download --model ID          (weights prefetch)
+    evalkit report RUN_OR_DIR...         (leaderboards)
+
+User errors (bad names, broken data, bad files) print one line and exit 2; ``--debug`` shows
+the traceback. This module imports nothing heavy at import time: ``evalkit ls`` never imports
+torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from typing import Any, Callable
+
+from . import __version__
+from .errors import EvalkitError
+
+# Subcommands implemented in their own modules: (module, help). Each module provides
+# ``add_arguments(parser)`` and ``main(args) -> int``.
+_EXTERNAL = {
+    "download": ("evalkit.cli_download", "prefetch a model's weights (for offline machines)"),
+    "report": ("evalkit.reports.cli", "render paper-style leaderboards from run directories"),
+}
+
+
+def _kv_pairs(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` → ``{"a": 1, "b": "x"}`` (values parsed as JSON when possible)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise EvalkitError(f"{flag} expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# run
+# ------------------------------------------------------------------------------------------
+def _add_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", required=True, help="model id, tag or pattern (see `evalkit ls models`)")
+    p.add_argument("--benchmark", "-b", required=True,
+                   help="benchmark id, group or pattern (see `evalkit ls benchmarks`)")
+    p.add_argument("--data-root", help="folder holding the datasets (default: $EVALKIT_DATA or ./datasets)")
+    p.add_argument("--output-dir", "-o", help="run directory (default runs/<benchmark>/<model>/<timestamp>/)")
+    p.add_argument("--runs-root", default="runs", help="where default run directories go (default: runs)")
+    p.add_argument("--mode", choices=("all", "infer", "score"), default="all",
+                   help="infer: predictions + result files; score: re-score a run's store; all: both")
+    p.add_argument("--limit", "-L", type=int, help="only the first N samples (the run is marked partial)")
+    p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="RUN_DIR",
+                   help="continue a run (default: the newest run of this model and benchmark)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--num-workers", type=int, default=2, help="data-loading threads (default 2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                   help="skip: record a failing sample, count it and go on")
+    p.add_argument("--weights", help="local official checkpoint instead of the model card's sources")
+    p.add_argument("--model-arg", "-a", action="append", metavar="KEY=VALUE",
+                   help="adapter option (repeatable), e.g. -a score_thresh=0.3")
+    p.add_argument("--dist-timeout", type=float, default=1800.0,
+                   help="seconds a rank waits for the others before failing (distributed runs)")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .registry import BENCHMARKS, MODELS
+    from .runner import RunConfig, run_evaluation
+
+    models = [e.id for e in MODELS.select(args.model)]
+    benches = [e.id for e in BENCHMARKS.select(args.benchmark)]
+    if args.output_dir and len(models) * len(benches) > 1:
+        raise EvalkitError("--output-dir names one run; it cannot be used with several models/benchmarks")
+    results = []
+    for model in models:
+        for bench in benches:
+            cfg = RunConfig(
+                model=model, benchmark=bench, data_root=args.data_root, output_dir=args.output_dir,
+                runs_root=args.runs_root, mode=args.mode, limit=args.limit,
+                resume=args.resume if args.resume != "latest" else True, device=args.device,
+                batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed,
+                on_error=args.on_error, quiet=args.quiet, weights=args.weights,
+                model_options=_kv_pairs(args.model_arg, "--model-arg"),
+                dist_timeout_s=args.dist_timeout,
+            )
+            res = run_evaluation(cfg, argv=sys.argv)
+            results.append((model, bench, res))
+    if int(os.environ.get("RANK", "0")) == 0:
+        _print_results(results, args.quiet)
+    return 0
+
+
+def _print_results(results, quiet: bool) -> None:
+    if quiet:
+        for model, bench, res in results:
+            print(json.dumps({"model": model, "benchmark": bench, "status": res.status,
+                              "run_dir": str(res.run_dir), "metrics": res.metrics}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="evalkit results")
+    for col in ("model", "benchmark", "status", "metrics", "run dir"):
+        table.add_column(col)
+    for model, bench, res in results:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in list((res.metrics or {}).items())[:6]
+                          if isinstance(v, (int, float)))
+        table.add_row(model, bench, res.status, shown or "-", str(res.run_dir))
+    Console().print(table)
+
+
+# ------------------------------------------------------------------------------------------
+# score
+# ------------------------------------------------------------------------------------------
+def _add_score(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metric", help="metric id (see `evalkit ls metrics`)")
+    p.add_argument("--gt", help="ground truth, official format (file or folder)")
+    p.add_argument("--results", help="results, official format (file or folder)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="metric option (repeatable)")
+    p.add_argument("--run", help="re-score a run directory from its results/")
+    p.add_argument("--json", action="store_true", help="print only the JSON object")
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    if args.run:
+        from .benchmarks.base import build_benchmark
+
+        run = Path(args.run)
+        cfg_path = run / "run.json"
+        if not cfg_path.exists():
+            raise EvalkitError(f"--run {run}: not a finished run directory (no run.json)")
+        cfg = json.loads(cfg_path.read_text())["config"]
+        bench = build_benchmark(cfg["benchmark"], cfg.get("data_root"))
+        if not (run / "results").is_dir():
+            raise EvalkitError(f"--run {run}: no results/ folder")
+        out = bench.score(run / "results")
+    else:
+        missing = [f for f in ("metric", "gt", "results") if not getattr(args, f)]
+        if missing:
+            raise EvalkitError("evalkit score needs --metric, --gt and --results (or --run RUN_DIR); "
+                               f"missing: {', '.join('--' + m for m in missing)}")
+        for flag in ("gt", "results"):
+            if not Path(getattr(args, flag)).exists():
+                raise EvalkitError(f"--{flag} {getattr(args, flag)}: no such file or folder")
+        from .metrics import compute
+
+        out = compute(args.metric, args.gt, args.results, **_kv_pairs(args.set, "--set"))
+    print(json.dumps(out, indent=None if args.json else 2, default=float))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# ls / validate / doctor
+# ------------------------------------------------------------------------------------------
+def _add_ls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=("models", "benchmarks", "metrics"))
+    p.add_argument("pattern", nargs="?", help="id, tag, group or fnmatch pattern ('ref*')")
+    p.add_argument("--json", action="store_true")
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    from .registry import BENCHMARKS, METRICS, MODELS
+
+    reg = {"models": MODELS, "benchmarks": BENCHMARKS, "metrics": METRICS}[args.kind]
+    entries = reg.select(args.pattern) if args.pattern else reg.select()
+    status: Callable[[str], str] | None = None
+    if args.kind == "models":
+        try:
+            status = importlib.import_module("evalkit.cli_download").model_status
+        except (ImportError, AttributeError):
+            status = None
+    rows = []
+    for e in entries:
+        d = e.to_json()
+        d["groups"] = [g for g, members in reg.groups().items() if e.id in members]
+        if status is not None:
+            d["status"] = status(e.id)
+        rows.append(d)
+    if args.json:
+        out = {"kind": args.kind, "entries": rows}
+        if not args.pattern:
+            out["groups"] = {g: list(m) for g, m in reg.groups().items()}
+        print(json.dumps(out, indent=2, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"evalkit {args.kind} ({len(rows)})")
+    cols = ["id", "task", "tags", "description"] + (["status"] if status else [])
+    if args.kind == "metrics":
+        cols = ["id", "task", "reports", "inputs"]
+    for c in cols:
+        table.add_column(c, overflow="fold")
+    for d in rows:
+        if args.kind == "metrics":
+            meta = d.get("meta", {})
+            table.add_row(d["id"], d["task"] or "", ", ".join(meta.get("reports", [])[:8]), meta.get("inputs", ""))
+        else:
+            vals = [d["id"], d["task"] or "", ", ".join(d["tags"] + d["groups"]), d["description"]]
+            if status:
+                vals.append(d["status"])
+            table.add_row(*vals)
+    Console().print(table)
+    if not args.pattern and reg.groups():
+        Console().print("groups: " + ", ".join(f"{g} ({len(m)})" for g, m in reg.groups().items()))
+    return 0
+
+
+def _add_validate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--benchmark", "-b", required=True, help="benchmark id, group or pattern")
+    p.add_argument("--data-root", help="folder holding the datasets")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .benchmarks.base import build_benchmark
+    from .registry import BENCHMARKS
+
+    bad = 0
+    for e in BENCHMARKS.select(args.benchmark):
+        bench = build_benchmark(e.id, args.data_root)
+        try:
+            bench.validate()
+            n = len(bench.sample_ids())
+            print(f"ok      {e.id}: {n} samples in {bench.root}")
+        except EvalkitError as err:
+            bad += 1
+            print(f"FAILED  {e.id}: {err}")
+    return 1 if bad else 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .provenance import hardware, versions
+
+    info: dict[str, Any] = {"versions": versions(), "hardware": hardware()}
+    env = {k: os.environ.get(k) for k in ("EVALKIT_DATA", "EVALKIT_CACHE", "HF_HOME", "HF_HUB_CACHE",
+                                          "HF_HUB_OFFLINE", "CUDA_VISIBLE_DEVICES")}
+    info["environment"] = env
+    info["data_root"] = os.environ.get("EVALKIT_DATA") or os.path.abspath("datasets")
+    info["offline"] = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    info["hf_token"] = "set" if os.environ.get("HF_TOKEN") else "not set"
+    try:
+        import torch
+
+        info["cuda_available"] = torch.cuda.is_available()
+    except ImportError:
+        info["cuda_available"] = False
+    try:
+        import triton  # noqa: F401
+
+        info["triton"] = "available" + ("" if info["cuda_available"] else " (no GPU: reference ops are used)")
+    except ImportError:
+        info["triton"] = "not installed (reference ops are used)"
+    try:
+        hub = importlib.import_module("evalkit.hub")
+        info["weights_cache"] = str(hub.cache_dir()) if hasattr(hub, "cache_dir") else None
+    except ImportError:
+        info["weights_cache"] = None
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# entry point
+# ------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    def common_flags(default):
+        p = argparse.ArgumentParser(add_help=False)
+        p.add_argument("--quiet", "-q", action="store_true", default=default,
+                       help="no progress bars or banners")
+        p.add_argument("--debug", action="store_true", default=default, help="show tracebacks")
+        return p
+
+    # the flags are accepted before and after the subcommand; SUPPRESS keeps the subparser
+    # from resetting a flag given before it
+    common = common_flags(argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        prog="evalkit", parents=[common_flags(False)],
+        description="Evaluation harness and model zoo for universal instance perception models.",
+    )
+    parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, adder, fn, help_ in (
+        ("run", _add_run, _cmd_run, "evaluate models on benchmarks"),
+        ("score", _add_score, _cmd_score, "score official-format results with a metric"),
+        ("ls", _add_ls, _cmd_ls, "list models, benchmarks or metrics"),
+        ("validate", _add_validate, _cmd_validate, "check a dataset's files on disk"),
+        ("doctor", lambda p: None, _cmd_doctor, "versions, devices, caches, data dirs"),
+    ):
+        p = sub.add_parser(name, help=help_, parents=[common])
+        adder(p)
+        p.set_defaults(func=fn)
+    for name, (module, help_) in _EXTERNAL.items():
+        p = sub.add_parser(name, help=help_, parents=[common])
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            p.set_defaults(func=_unavailable(name))
+            continue
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.main)
+    return parser
+
+
+def _unavailable(name: str) -> Callable[[argparse.Namespace], int]:
+    def fn(args: argparse.Namespace) -> int:
+        raise EvalkitError(f"`evalkit {name}` is not available in this installation")
+
+    return fn
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EvalkitError as e:
+        if args.debug:
+            raise
+        print(f"evalkit: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("evalkit: interrupted (finished samples are kept; continue with --resume)", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - bugs: short message, traceback with --debug
+        if args.debug:
+            raise
+        print(f"evalkit: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

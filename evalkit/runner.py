@@ -1,0 +1,450 @@
+"""The runner: benchmark reader → adapter.predict → prediction store → official results →
+metric → run record. It knows neither datasets nor metrics (TrackEval's separation).
+
+    from evalkit.runner import RunConfig, run_evaluation
+    res = run_evaluation(RunConfig(model="uninext-r50", benchmark="davis17-val"))
+    res.run_dir, res.metrics, res.status
+
+Guarantees:
+* every finished sample is in the prediction store before the next one starts (crash-safe),
+  so ``resume`` after any crash (SIGKILL included) infers each sample once;
+* metrics always cover the whole selected set: resumed runs merge old and new predictions;
+* final files (results, ``metrics.json``, ``run.json``) are written atomically;
+* a run directory is never overwritten: a new run gets a new timestamped folder.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .distributed import DistContext, init_distributed, shard_exact
+from .errors import EvalkitError
+from .fileio import atomic_write_json
+from .prefetch import prefetch_samples
+from .store import PredictionStore, store_key
+from .types import ContractError, Instances
+
+__all__ = ["RunConfig", "RunResult", "run_evaluation", "find_latest_run"]
+
+MODES = ("all", "infer", "score")
+log = logging.getLogger("evalkit.run")
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run (also recorded in run.json)."""
+
+    model: str
+    benchmark: str
+    data_root: str | None = None
+    output_dir: str | None = None
+    runs_root: str = "runs"
+    mode: str = "all"
+    limit: int | None = None
+    resume: str | bool | None = None  # True/"latest": newest matching run; a path: that run
+    device: str = "cpu"
+    batch_size: int = 1
+    num_workers: int = 2
+    seed: int = 0
+    on_error: str = "raise"
+    quiet: bool = False
+    weights: str | None = None
+    model_options: dict[str, Any] = field(default_factory=dict)
+    dist_timeout_s: float = 1800.0
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, float] | None
+    status: str
+    samples: dict[str, int]
+
+
+def _timestamp() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def _now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def find_latest_run(runs_root: Path, benchmark: str, model: str) -> Path | None:
+    base = Path(runs_root) / benchmark / model
+    runs = sorted(p for p in base.glob("*") if (p / "predictions" / "store.json").exists())
+    return runs[-1] if runs else None
+
+
+def _check_writable(path: Path) -> None:
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise EvalkitError(f"output directory {path} is not writable (no write permission on {probe})")
+
+
+def _resolve_run_dir(cfg: RunConfig) -> tuple[Path, bool]:
+    """(run directory, resumed?) — never an existing directory unless resuming."""
+    if cfg.resume:
+        if cfg.resume is True or cfg.resume == "latest":
+            if cfg.output_dir:
+                run_dir = Path(cfg.output_dir)
+            else:
+                run_dir = find_latest_run(Path(cfg.runs_root), cfg.benchmark, cfg.model)
+                if run_dir is None:
+                    raise EvalkitError(
+                        f"--resume: no earlier run of {cfg.model} on {cfg.benchmark} under "
+                        f"{Path(cfg.runs_root) / cfg.benchmark / cfg.model}"
+                    )
+        else:
+            run_dir = Path(cfg.resume)
+        if not (run_dir / "predictions" / "store.json").exists():
+            raise EvalkitError(f"--resume: {run_dir} is not a run directory (no predictions/store.json)")
+        return run_dir, True
+    if cfg.mode == "score":
+        raise EvalkitError("--mode score needs an existing run: pass --resume RUN_DIR (or --resume for the latest)")
+    if cfg.output_dir:
+        run_dir = Path(cfg.output_dir)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise EvalkitError(
+                f"output directory {run_dir} exists and is not empty; evalkit never overwrites a "
+                f"run: choose another --output-dir or continue it with --resume {run_dir}"
+            )
+    else:
+        base = Path(cfg.runs_root) / cfg.benchmark / cfg.model
+        run_dir = base / _timestamp()
+        k = 1
+        while run_dir.exists():
+            run_dir = base / f"{_timestamp()}-{k}"
+            k += 1
+    _check_writable(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise EvalkitError(f"cannot create output directory {run_dir}: {e.strerror}") from None
+    return run_dir, False
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % (2**32))
+    except ImportError:
+        pass
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def _build_adapter(cfg: RunConfig):
+    from .registry import MODELS
+
+    factory = MODELS.load(cfg.model)
+    adapter = factory(device=cfg.device, weights=cfg.weights, **cfg.model_options)
+    if not getattr(adapter, "model_id", ""):
+        adapter.model_id = cfg.model
+    return adapter
+
+
+def _check_predictions(sample, preds: list[Instances]) -> None:
+    sizes = sample.frames.sizes
+    if len(preds) != len(sizes):
+        raise ContractError(
+            f"sample {sample.id}: the adapter returned {len(preds)} Instances for {len(sizes)} frames"
+        )
+    for i, (p, s) in enumerate(zip(preds, sizes)):
+        if not isinstance(p, Instances):
+            raise ContractError(f"sample {sample.id}: frame {i}: expected Instances, got {type(p).__name__}")
+        if tuple(p.image_size) != tuple(s):
+            raise ContractError(
+                f"sample {sample.id}: frame {i}: predictions are for a {p.image_size} image but the "
+                f"original frame is {tuple(s)} (adapters must map back to the original frame)"
+            )
+
+
+class _Progress:
+    """rich progress bar with ETA and throughput (nothing when quiet)."""
+
+    def __init__(self, total: int, label: str, quiet: bool):
+        self.bar = None
+        if quiet or total == 0:
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+            TimeRemainingColumn(), transient=False,
+        )
+        self.t0 = time.perf_counter()
+        self.task = self.bar.add_task(label, total=total, rate="")
+        self.bar.start()
+
+    def advance(self, n_done: int) -> None:
+        if self.bar is None:
+            return
+        rate = n_done / max(time.perf_counter() - self.t0, 1e-9)
+        self.bar.update(self.task, advance=1, rate=f"{rate:.2f} samples/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _setup_log(run_dir: Path, ctx: DistContext) -> logging.Handler | None:
+    if not ctx.is_main:
+        return None
+    h = logging.FileHandler(run_dir / "log.txt", encoding="utf-8")
+    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(h)
+    log.setLevel(logging.INFO)
+    return h
+
+
+def run_evaluation(cfg: RunConfig, argv: list[str] | None = None) -> RunResult:
+    """Run (or resume, or re-score) one model on one benchmark. See the module docstring."""
+    if cfg.mode not in MODES:
+        raise EvalkitError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
+    if cfg.on_error not in ("raise", "skip"):
+        raise EvalkitError(f"--on-error must be raise or skip, got {cfg.on_error!r}")
+    if cfg.limit is not None and cfg.limit < 1:
+        raise EvalkitError(f"--limit must be a positive number of samples, got {cfg.limit}")
+    from .benchmarks.base import build_benchmark
+    from .registry import MODELS
+
+    t_start = time.perf_counter()
+    started = _now_iso()
+    MODELS.get(cfg.model)  # unknown model: fail before touching the data
+    bench = build_benchmark(cfg.benchmark, cfg.data_root)
+    bench.validate()
+    ids = list(bench.sample_ids())
+    if len(set(ids)) != len(ids):
+        raise EvalkitError(f"benchmark {cfg.benchmark}: sample ids are not unique")
+    if cfg.limit is not None:
+        ids = ids[: cfg.limit]
+
+    ctx = init_distributed(cfg.device, cfg.dist_timeout_s)
+    try:
+        return _run(cfg, bench, ids, ctx, t_start, started, argv)
+    finally:
+        ctx.close()
+
+
+def _run(cfg, bench, ids, ctx: DistContext, t_start, started, argv) -> RunResult:
+    _seed_everything(cfg.seed + ctx.rank)
+    adapter = None
+    if cfg.mode != "score":
+        adapter = _build_adapter(cfg)
+        adapter.check(bench.task, bench.prompt)
+    t_fp = time.perf_counter()
+    fingerprint = bench.fingerprint()
+    data_s = time.perf_counter() - t_fp
+
+    run_dir = None
+    resumed = False
+    error: BaseException | None = None
+    if ctx.is_main:
+        try:
+            run_dir, resumed = _resolve_run_dir(cfg)
+        except BaseException as e:  # noqa: BLE001 - re-raised after telling the other ranks
+            error = e
+    run_dir, resumed, err_msg = ctx.broadcast((run_dir, resumed, None if error is None else str(error)))
+    if error is not None:
+        raise error
+    if err_msg is not None:
+        raise EvalkitError(err_msg)
+    run_dir = Path(run_dir)
+    handler = _setup_log(run_dir, ctx)
+    store = PredictionStore(run_dir / "predictions")
+    try:
+        if adapter is not None:
+            weights_sha = adapter.weights_sha256
+            model_opts = dict(adapter.options)
+        else:
+            import json
+
+            parts = json.loads((store.dir / "store.json").read_text())["parts"]
+            weights_sha, model_opts = parts["weights_sha256"], parts["model_options"]
+        key, parts = store_key(cfg.model, weights_sha, model_opts, cfg.benchmark, fingerprint)
+        if ctx.is_main:
+            store.init(key, parts)
+            log.info("evalkit run: model %s on %s (%s), mode %s, %d samples%s", cfg.model,
+                     cfg.benchmark, ctx.describe(), cfg.mode, len(ids),
+                     f" (resuming {run_dir})" if resumed else "")
+        ctx.barrier("store initialisation")
+        if not cfg.quiet and ctx.is_main:
+            _banner(cfg, ctx, len(ids), run_dir, resumed)
+
+        infer_stats = {"data_s": data_s, "inference_s": 0.0, "frames": 0, "samples": 0}
+        if cfg.mode != "score":
+            done, _ = store.read()
+            pending = [i for i in ids if i not in done]
+            mine = shard_exact(pending, ctx.rank, ctx.world)
+            _infer(cfg, bench, adapter, store, mine, ctx, infer_stats, skipped=len(ids) - len(pending))
+        ctx.barrier("end of inference")
+
+        result = RunResult(run_dir, None, "incomplete", {})
+        if ctx.is_main:
+            result = _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key,
+                               infer_stats, t_start, started, argv, resumed)
+        ctx.barrier("scoring")
+        return result
+    finally:
+        if handler is not None:
+            log.removeHandler(handler)
+            handler.close()
+
+
+def _banner(cfg, ctx, n, run_dir, resumed) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(
+        f"[bold]evalkit run[/bold] model [cyan]{cfg.model}[/cyan] on [cyan]{cfg.benchmark}[/cyan] — "
+        f"mode {cfg.mode}, {ctx.describe()}, device {cfg.device}, {n} samples"
+        f"{' (limited)' if cfg.limit else ''}\n  run dir: {run_dir}{' (resumed)' if resumed else ''}"
+    )
+
+
+def _infer(cfg, bench, adapter, store, mine, ctx, stats, skipped: int) -> None:
+    shard = store.open_shard(ctx.rank, ctx.world)
+    label = "infer" if not ctx.enabled else f"infer rank {ctx.rank}/{ctx.world}"
+    bar = _Progress(len(mine), label, cfg.quiet or not ctx.is_main)
+    if skipped and ctx.is_main:
+        log.info("resume: %d samples already in the store, %d to infer", skipped, len(mine))
+    try:
+        t_wait = time.perf_counter()
+        for k, (sid, sample, load_err) in enumerate(prefetch_samples(bench, mine, cfg.num_workers)):
+            stats["data_s"] += time.perf_counter() - t_wait
+            t0 = time.perf_counter()
+            try:
+                if load_err is not None:
+                    raise load_err
+                preds = adapter.predict(sample.frames, sample.prompt)
+                preds = list(preds)
+                _check_predictions(sample, preds)
+                rec = {"sample_id": sid, "instances": [p.to_json() for p in preds],
+                       "meta": sample.meta, "time_s": round(time.perf_counter() - t0, 6)}
+            except EvalkitError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a model failure on one sample
+                if cfg.on_error == "raise":
+                    raise
+                log.warning("sample %s failed: %s: %s", sid, type(e).__name__, e)
+                rec = {"sample_id": sid, "error": f"{type(e).__name__}: {e}",
+                       "meta": getattr(sample, "meta", {})}
+            store_t = time.perf_counter()
+            shard.append(rec)
+            stats["inference_s"] += store_t - t0
+            if "error" not in rec:
+                stats["samples"] += 1
+                stats["frames"] += len(rec["instances"])
+            bar.advance(k + 1)
+            t_wait = time.perf_counter()
+    finally:
+        bar.close()
+        shard.close()
+
+
+def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, stats, t_start,
+              started, argv, resumed) -> RunResult:
+    from . import __version__
+    from .provenance import git_hash, hardware, versions
+
+    done, failed = store.read()
+    missing = [i for i in ids if i not in done and i not in failed]
+    if missing and cfg.mode != "infer":
+        raise EvalkitError(
+            f"{len(missing)} samples have no prediction in {store.dir} (first: {missing[0]}); "
+            f"continue the run with --resume {run_dir}"
+        )
+    failed_ids = [i for i in ids if i in failed]
+    predictions = {i: [Instances.from_json(d) for d in done[i]["instances"]] for i in ids if i in done}
+    metas = {i: done[i].get("meta", {}) for i in ids if i in done}
+
+    t_score = time.perf_counter()
+    metrics = None
+    results_dir = run_dir / "results"
+    results_dir.mkdir(exist_ok=True)
+    bench.write_results(predictions, metas, results_dir)
+    if bench.server:
+        status = "server-pending"
+    elif cfg.mode == "infer":
+        status = "inferred"
+    else:
+        try:
+            metrics = bench.score(results_dir)
+        except EvalkitError as e:
+            raise EvalkitError(
+                f"scoring failed ({e}); the predictions are kept in {store.dir}: re-score with "
+                f"`evalkit run --mode score --resume {run_dir}`"
+            ) from e
+        status = "partial" if (cfg.limit or failed_ids) else "complete"
+    scoring_s = time.perf_counter() - t_score
+
+    metric_meta: dict[str, Any] = {}
+    if bench.metric:
+        from .registry import METRICS
+
+        if bench.metric in METRICS:
+            metric_meta = METRICS.get(bench.metric).meta
+    weights_sha = adapter.weights_sha256 if adapter is not None else store_parts(store).get("weights_sha256")
+    samples = {"total": len(ids), "done": len(predictions), "failed": len(failed_ids)}
+    atomic_write_json(run_dir / "metrics.json", {
+        "schema": 1,
+        "benchmark": cfg.benchmark,
+        "model": cfg.model,
+        "task": bench.task,
+        "metric": bench.metric,
+        "metrics": metrics,
+        "scale": metric_meta.get("scale", "fraction"),
+        "status": status,
+        "limit": cfg.limit,
+        "samples": samples,
+        "weights_sha256": weights_sha,
+        "created": _now_iso(),
+    })
+    total_s = time.perf_counter() - t_start
+    inf_s = stats["inference_s"]
+    atomic_write_json(run_dir / "run.json", {
+        "evalkit_version": __version__,
+        "git_hash": git_hash(),
+        "argv": argv if argv is not None else sys.argv,
+        "config": {**asdict(cfg), "world_size": ctx.world},
+        "resumed": resumed,
+        "versions": versions(),
+        "hardware": hardware(),
+        "model": adapter.describe() if adapter is not None else {"model_id": cfg.model},
+        "weights_sha256": weights_sha,
+        "data_fingerprint": fingerprint,
+        "store_key": key,
+        "timings": {"data_s": round(stats["data_s"], 4), "inference_s": round(inf_s, 4),
+                    "scoring_s": round(scoring_s, 4), "total_s": round(total_s, 4),
+                    "note": "data/inference of this invocation, rank 0 only"},
+        "throughput": {
+            "samples_per_s": round(stats["samples"] / inf_s, 4) if inf_s > 0 else None,
+            "frames_per_s": round(stats["frames"] / inf_s, 4) if inf_s > 0 else None,
+        },
+        "failures": {"count": len(failed_ids), "samples": failed_ids[:1000],
+                     "errors": {i: failed[i]["error"] for i in failed_ids[:50]}},
+        "started": started,
+        "finished": _now_iso(),
+    })
+    log.info("finished: status %s, metrics %s", status, metrics)
+    return RunResult(run_dir, metrics, status, samples)
+
+
+def store_parts(store: PredictionStore) -> dict:
+    import json
+
+    return json.loads((store.dir / "store.json").read_text()).get("parts", {})
