@@ -12,7 +12,9 @@ truck, bus, train, motorcycle, bicycle). Results:
 
 * box-track: one scalabel JSON (``box_track_results.json``): a list of frames ``{"name",
   "videoName", "frameIndex", "labels": [{"id", "category", "score", "box2d": {"x1", "y1",
-  "x2", "y2"}}]}``, as ``bdd100k.eval.run -t box_track`` reads it;
+  "x2", "y2"}}]}``, as ``bdd100k.eval.run -t box_track`` reads it. ``box2d`` is the predicted
+  xyxy unchanged: the models learn BDD boxes through the BDD→COCO conversion ``w = x2 - x1``,
+  so their right/bottom edges are already in the label files' convention;
 * seg-track: bitmask PNGs ``seg_track/<video>/<frame>.png`` (RGBA: R = category id, G =
   attributes (0), B * 256 + A = instance id starting at 1), as ``-t seg_track`` reads them.
 """

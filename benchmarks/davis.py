@@ -30,4 +30,4 @@ class Davis17(VosVideos):
         self.split, self.resolution = split, resolution
 
     def metric_options(self) -> dict[str, Any]:
-        return {"split": self.split, "resolution": self.resolution}
+        return {"subset": self.split, "resolution": self.resolution}

@@ -10,9 +10,8 @@ beside it::
     ...
 
 Sample ids are ``<dataset>/<image_id>``. Results: one COCO box results JSON per dataset,
-``odinw/<dataset>.json`` inside the results folder; the ``odinw`` metric reads the folder of
-datasets (``gt_path``) with the ``datasets`` option (name → annotation file relative to it)
-and the results folder.
+``odinw/<dataset>.json`` inside the results folder; the ``odinw`` metric is given the mappings
+dataset name → annotation file and dataset name → results file.
 """
 from __future__ import annotations
 
@@ -118,5 +117,10 @@ class OdinW(OfficialBenchmark):
     def gt_path(self) -> Path:
         return self.root
 
-    def metric_options(self) -> dict[str, Any]:
-        return {"datasets": {n: ODINW13[n][0] for n in self.names}}
+    def score(self, results_dir: Path) -> dict[str, float]:
+        """The ``odinw`` metric takes mappings dataset name → COCO GT / results file."""
+        from ..metrics import compute
+
+        res = self.results_path(results_dir)
+        gt = {n: self.root / ODINW13[n][0] for n in self.names}
+        return compute(self.metric, gt, {n: res / f"{n}.json" for n in self.names}, **self.metric_options())

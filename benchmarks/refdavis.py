@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Expression, Instances, Sample
 from ._common import OfficialBenchmark, single_instance
-from ._io import davis_palette, read_json, video_frames, write_indexed_png
+from ._io import davis_palette, video_frames, write_indexed_png
 from .refytvos import read_meta_expressions
 
 __all__ = ["RefDavis17"]
@@ -64,8 +64,9 @@ class RefDavis17(OfficialBenchmark):
                 if not p.is_file():
                     raise DatasetError(f"missing frame {p} (listed for video {v} in {self.meta_file})")
         gt = self.gt_path()
-        if not (gt / "Annotations_unsupervised" / "480p").is_dir():
-            raise DatasetError(f"missing Ref-DAVIS ground truth: expected {gt}/Annotations_unsupervised/480p/<video>/*.png")
+        for v in self.index:
+            if not (gt / v).is_dir():
+                raise DatasetError(f"missing Ref-DAVIS ground truth of video {v}: expected {gt / v}/<frame>.png")
 
     def sample_ids(self) -> list[str]:
         return [f"{v}/{e}" for v in sorted(self.index) for e in self.index[v]["expressions"]]
@@ -117,7 +118,12 @@ class RefDavis17(OfficialBenchmark):
         return written
 
     def gt_path(self) -> Path:
-        return self.root / "DAVIS"
+        """The object masks the expressions refer to (DAVIS-17 "unsupervised" annotations)."""
+        return self.root / "DAVIS" / "Annotations_unsupervised" / "480p"
+
+    def metric_options(self) -> dict[str, Any]:
+        # the GT folder holds all DAVIS-17 videos; score the val videos only
+        return {"sequences": sorted(self.index)}
 
     def results_path(self, results_dir: Path) -> Path:
         return Path(results_dir)

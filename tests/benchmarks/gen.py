@@ -451,7 +451,7 @@ def gen_bdd(root: Path, rng, out: dict):
                 x0, y0, x1, y1 = _box(lab == o + 1)
                 labels.append({"id": str(o + 10), "category": BDD_CLASSES[cats[o] - 1],
                                "attributes": {"occluded": False, "truncated": False, "crowd": False},
-                               "box2d": {"x1": x0, "y1": y0, "x2": x1 - 1, "y2": y1 - 1}})
+                               "box2d": {"x1": x0, "y1": y0, "x2": x1, "y2": y1}})
             frames.append({"name": name, "videoName": v, "frameIndex": t, "labels": labels})
             preds.append(_inst([lab == 1, lab == 2], cats, [10, 11]))
         _json(d / "labels/box_track_20/val" / f"{v}.json", frames)
