@@ -13,7 +13,6 @@ import json
 import os
 import tempfile
 import zipfile
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -289,48 +288,27 @@ def decode_images(paths: Iterable[Path], num_workers: int = 4) -> Iterator[np.nd
         yield from ex.map(_decode, paths)
 
 
-def _materialize(benchmark, sample_id: str, max_frames: int) -> Sample:
-    """Load a sample and, when it has at most ``max_frames`` frames, decode them now (so the
-    decoding happens in the worker thread, not in the runner's loop)."""
-    s = benchmark.load_sample(sample_id)
-    if len(s.frames) <= max_frames:
-        arrays = [s.frames[i] for i in range(len(s.frames))]
-        s.frames = Frames(arrays, s.frames.ids, [a.shape[:2] for a in arrays])
-    return s
-
-
-def prefetch(benchmark, ids: Iterable[str], num_workers: int = 4, max_frames: int = 1,
+def prefetch(benchmark, ids: Iterable[str], num_workers: int = 4,
              lookahead: int | None = None) -> Iterator[Sample]:
     """Yield ``benchmark.load_sample(id)`` for ``ids`` **in order**, loading ahead in threads.
 
-    Image samples (``<= max_frames`` frames) come back with their frames already decoded
-    (arrays); video samples stay lazy so a long video is never held in memory. At most
+    Image samples (one frame) come back with their frame already decoded in the worker thread
+    (an array source); video samples stay lazy so a long video is never held in memory. At most
     ``lookahead`` samples (default ``2 * num_workers``) are in flight, which bounds memory.
-    Errors raised while loading (DatasetError...) surface when that sample is reached, so the
-    runner can apply its on-error policy per sample. ``num_workers <= 0`` loads in the
-    calling thread.
+    A loading error is raised when its sample is reached (an unreadable frame as DatasetError). ``num_workers <= 0``
+    loads in the calling thread. This is :func:`evalkit.prefetch.prefetch_samples` (which the
+    runner uses and which hands errors back instead of raising) as a plain sample iterator.
 
     Example::
 
         for sample in prefetch(bench, bench.sample_ids(), num_workers=4):
             preds = adapter.predict(sample.frames, sample.prompt)
     """
-    ids = list(ids)
-    if num_workers <= 0:
-        for i in ids:
-            yield _materialize(benchmark, i, max_frames)
-        return
-    depth = lookahead or 2 * num_workers
-    with ThreadPoolExecutor(num_workers) as ex:
-        pending: deque = deque()
-        it = iter(ids)
-        for i in it:
-            pending.append(ex.submit(_materialize, benchmark, i, max_frames))
-            if len(pending) >= depth:
-                break
-        while pending:
-            fut = pending.popleft()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(ex.submit(_materialize, benchmark, nxt, max_frames))
-            yield fut.result()
+    from ..prefetch import prefetch_samples
+
+    for sid, sample, err in prefetch_samples(benchmark, list(ids), num_workers, lookahead):
+        if isinstance(err, OSError):  # a frame that cannot be read: name the sample and file
+            raise DatasetError(f"sample {sid}: cannot read its frame ({err})") from err
+        if err is not None:
+            raise err
+        yield sample

@@ -117,9 +117,11 @@ class VosVideos(OfficialBenchmark):
             from ._io import image_size
 
             size = image_size(frames[0])
-            for a in self._ann_files(v):
+            # every annotation PNG on disk (DAVIS ships all frames) must have its frame
+            for a in sorted((self.ann_dir / v).glob("*.png")):
                 if a.stem not in stems:
-                    raise DatasetError(f"annotation {a} has no frame {self.image_dir / v / a.stem}.jpg")
+                    raise DatasetError(f"missing frame {self.image_dir / v / a.stem}.jpg (annotated by {a})")
+            for a in self._ann_files(v):
                 read_png(a, "annotation PNG", modes=("P", "L"), size=size)
 
     def sample_ids(self) -> list[str]:

@@ -62,9 +62,9 @@ class CocoStyleImages(OfficialBenchmark):
         return self.image_dir / im["file_name"]
 
     def validate(self) -> None:
+        idx = self.index
         if not self.image_dir.is_dir():
             raise DatasetError(f"missing image folder {self.image_dir} (expected the images of {self.ann_file.name})")
-        idx = self.index
         if not idx.images:
             raise DatasetError(f"{self.ann_file}: 'images' is empty")
         ids = idx.image_ids()
