@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -155,11 +155,3 @@ def single_instance(inst: Instances, sample: str) -> Instances:
     if inst.scores is None or len(inst) == 1:
         return inst.select([0])
     return inst.select([int(np.argmax(inst.scores))])
-
-
-def predictions_for(predictions: Mapping[str, list[Instances]], sid: str, nframes: int | None = None) -> list[Instances]:
-    """The per-frame predictions of a sample, checking the frame count."""
-    preds = predictions[sid]
-    if nframes is not None and len(preds) != nframes:
-        raise ResultsError(f"sample {sid}: {len(preds)} per-frame predictions for {nframes} frames")
-    return preds

@@ -15,7 +15,7 @@ import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -156,15 +156,6 @@ def read_lines(path: Path, what: str) -> list[str]:
     """Non-empty stripped lines of a text file (split lists, sequence lists)."""
     require_file(path, what)
     return [ln.strip() for ln in Path(path).read_text().splitlines() if ln.strip()]
-
-
-def expect_keys(obj: Any, keys: Sequence[str], where: str) -> None:
-    """DatasetError unless ``obj`` is a dict holding every key in ``keys``."""
-    if not isinstance(obj, dict):
-        raise DatasetError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    missing = [k for k in keys if k not in obj]
-    if missing:
-        raise DatasetError(f"{where}: missing field(s) {missing} (has {sorted(obj)[:12]})")
 
 
 def list_frames(folder: Path, what: str, exts: Sequence[str] = IMAGE_EXTS) -> list[Path]:

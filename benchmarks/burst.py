@@ -4,16 +4,17 @@ Layout (``datasets/burst``, the official BURST release with the TAO frames)::
 
     burst/frames/val/<dataset>/<seq_name>/frame0001.jpg ...
     burst/annotations/val/all_classes.json
-        {"split": "val", "categories": {<id>: <name>},
-         "sequences": [{"id", "dataset", "seq_name", "width", "height",
-                        "annotated_image_paths": [...],
+        {"split": "val", "categories": [{"id", "name", ...}],
+         "sequences": [{"id", "dataset", "seq_name", "width", "height", "fps",
+                        "all_image_paths": [...], "annotated_image_paths": [...],
                         "segmentations": [{<track_id>: {"rle": <counts>}} per annotated frame],
-                        "track_category_ids": {<track_id>: <category id>}}]}
+                        "track_category_ids": {<track_id>: <category id>}, ...}]}
 
 One sample per sequence, made of its annotated frames, prompted with every category.
-Results: ``burst_results.json`` in the same schema (``sequences`` with the predicted
-``segmentations`` as COCO RLE counts of ``height x width`` masks and ``track_category_ids``),
-plus ``track_scores`` (mean per-frame score of each track).
+Results: ``burst_results.json``, the ground-truth file with every sequence's ``segmentations``
+(per annotated frame ``{<track_id>: {"rle": <COCO RLE counts of a height x width mask>,
+"score": <float>}}``) and ``track_category_ids`` replaced by the predictions, which is what the
+BURST evaluation code reads.
 """
 from __future__ import annotations
 
@@ -58,8 +59,9 @@ class BurstVideos(OfficialBenchmark):
         cats = data["categories"]
         if isinstance(cats, dict):
             cats = [{"id": int(k), "name": v} for k, v in cats.items()]
+        header = {k: v for k, v in data.items() if k != "sequences"}
         return {"sequences": dict(sorted(seqs.items())), "categories": sorted(cats, key=lambda c: c["id"]),
-                "split": data.get("split", self.split)}
+                "header": header}
 
     def frame_paths(self, s: dict) -> list[Path]:
         return [self.image_dir / s["dataset"] / s["seq_name"] / p for p in s["annotated_image_paths"]]
@@ -91,7 +93,7 @@ class BurstVideos(OfficialBenchmark):
             if len(preds) != len(s["annotated_image_paths"]):
                 raise ResultsError(f"sequence {sid}: {len(preds)} per-frame predictions for "
                                    f"{len(s['annotated_image_paths'])} annotated frames")
-            segs, cats, scores = [], {}, {}
+            segs, cats = [], {}
             for inst in preds:
                 frame = {}
                 if len(inst):
@@ -100,18 +102,11 @@ class BurstVideos(OfficialBenchmark):
                     sc = inst.scores if inst.scores is not None else np.ones(len(inst))
                     for k, rle in enumerate(inst.rles()):
                         tid = str(int(inst.track_ids[k]))
-                        frame[tid] = {"rle": rle["counts"]}
+                        frame[tid] = {"rle": rle["counts"], "score": float(sc[k])}
                         cats.setdefault(tid, int(inst.labels[k]))
-                        scores.setdefault(tid, []).append(float(sc[k]))
                 segs.append(frame)
-            out.append({"id": s.get("id"), "dataset": s["dataset"], "seq_name": s["seq_name"],
-                        "width": s["width"], "height": s["height"],
-                        "annotated_image_paths": s["annotated_image_paths"], "segmentations": segs,
-                        "track_category_ids": cats,
-                        "track_scores": {t: float(np.mean(v)) for t, v in scores.items()}})
-        cats = {str(c["id"]): c["name"] for c in self.index["categories"]}
-        return [atomic_write_json(self.results_path(results_dir),
-                                  {"split": self.index["split"], "categories": cats, "sequences": out})]
+            out.append({**s, "segmentations": segs, "track_category_ids": cats})
+        return [atomic_write_json(self.results_path(results_dir), {**self.index["header"], "sequences": out})]
 
     def gt_path(self) -> Path:
         return self.ann_file

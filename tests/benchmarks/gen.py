@@ -518,7 +518,7 @@ def gen_tao(root: Path, rng, out: dict):
                      "annotated_image_paths": paths, "all_image_paths": paths, "segmentations": segs,
                      "track_category_ids": {"1": 1, "2": 2}})
         oracle[f"{ds}/{seq}"] = [_inst([lab == 1, lab == 2], [1, 2], [1, 2]) for lab in labs]
-    _json(d / "annotations/val/all_classes.json", {"split": "val", "categories": {"1": "acorn", "2": "airplane"},
+    _json(d / "annotations/val/all_classes.json", {"split": "val", "categories": cats,
                                                    "sequences": seqs})
     out["burst-val"] = oracle
 

@@ -11,7 +11,7 @@ import pytest
 from evalkit.adapters.base import Adapter
 from evalkit.benchmarks.base import build_benchmark
 from evalkit.errors import UnknownNameError
-from evalkit.registry import BENCHMARKS, METRICS, MODELS
+from evalkit.registry import METRICS, MODELS
 from evalkit.types import Categories, Expression, Frames, Prompt, Reference
 
 runner = pytest.importorskip("evalkit.runner")

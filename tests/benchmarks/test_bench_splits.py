@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from evalkit.benchmarks.base import build_benchmark
 from evalkit.errors import UnknownNameError
 from evalkit.registry import BENCHMARKS, METRICS
-from evalkit.types import Categories, Expression, Frames, Instances, Reference, rle_to_mask
+from evalkit.types import Categories, Expression, Frames, Instances, Reference
 
 ALL = BENCHMARKS.ids()
 
