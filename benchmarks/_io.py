@@ -36,6 +36,7 @@ __all__ = [
     "list_frames",
     "image_size",
     "read_png",
+    "check_png",
     "write_indexed_png",
     "davis_palette",
     "video_frames",
@@ -197,6 +198,26 @@ def davis_palette() -> bytes:
             c >>= 3
         pal += bytes((r, g, b))
     return bytes(pal)
+
+
+def check_png(path: Path, what: str, modes: Sequence[str] = ("P", "L"),
+              size: tuple[int, int] | None = None, error: type = DatasetError) -> None:
+    """Check a label PNG's mode and ``(H, W)`` from its header only (no pixel decoding), so
+    validating tens of thousands of masks stays fast. Errors as :func:`read_png`."""
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"missing {what}: expected the file {path}")
+    try:
+        with Image.open(path) as im:
+            mode, hw = im.mode, (im.height, im.width)
+    except (OSError, SyntaxError) as e:
+        raise error(f"unreadable {what} {path}: {e}") from None
+    if mode not in modes:
+        raise error(f"{what} {path}: PNG mode {mode!r}, expected one of {list(modes)}")
+    if size is not None and hw != tuple(size):
+        raise error(f"{what} {path}: size {hw[0]}x{hw[1]} (HxW), expected {size[0]}x{size[1]} (the size of its frame)")
 
 
 def read_png(path: Path, what: str, modes: Sequence[str] = ("P", "L"),

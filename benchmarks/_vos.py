@@ -22,6 +22,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Instances, Reference, Sample
 from ._common import OfficialBenchmark
 from ._io import (
+    check_png,
     davis_palette,
     list_frames,
     read_lines,
@@ -122,7 +123,7 @@ class VosVideos(OfficialBenchmark):
                 if a.stem not in stems:
                     raise DatasetError(f"missing frame {self.image_dir / v / a.stem}.jpg (annotated by {a})")
             for a in self._ann_files(v):
-                read_png(a, "annotation PNG", modes=("P", "L"), size=size)
+                check_png(a, "annotation PNG", modes=("P", "L"), size=size)
 
     def sample_ids(self) -> list[str]:
         return list(self.index)

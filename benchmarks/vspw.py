@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark
-from ._io import atomic_write_png, image_size, list_frames, read_json, read_lines, read_png, video_frames
+from ._io import atomic_write_png, check_png, image_size, list_frames, read_json, read_lines, video_frames
 
 __all__ = ["Vspw", "semantic_map"]
 
@@ -76,7 +76,7 @@ class Vspw(OfficialBenchmark):
             frames = self.frames(v)
             size = image_size(frames[0])
             for f in frames:
-                read_png(self.root / "data" / v / "mask" / f"{f.stem}.png", "VSPW mask", ("L", "P"), size)
+                check_png(self.root / "data" / v / "mask" / f"{f.stem}.png", "VSPW mask", ("L", "P"), size)
 
     def sample_ids(self) -> list[str]:
         return list(self.index["videos"])
