@@ -46,6 +46,29 @@ class OfficialBenchmark(Benchmark):
         return Path(results_dir) / self.results_name
 
     results_name = "results.json"
+    #: a ground-truth file the writer derives into the results folder (covering exactly the
+    #: predicted samples) when the metric reads a per-sample GT the dataset does not ship
+    derived_gt: str | None = None
+
+    def results_options(self, results_dir: Path) -> dict[str, Any]:
+        """Metric options that depend on the results written (e.g. the sequences present when
+        a run was limited to some samples)."""
+        return {}
+
+    def score(self, results_dir: Path) -> dict[str, float]:
+        if self.metric is None:
+            raise DatasetError(f"{self.id} is scored by its server; no local metric")
+        from ..metrics import compute
+
+        results_dir = Path(results_dir)
+        if self.derived_gt is None:
+            gt = self.gt_path()
+        else:
+            gt = results_dir / self.derived_gt
+            if not gt.is_file():
+                raise DatasetError(f"{self.id}: {gt} is missing; it is written with the results by write_results")
+        options = {**self.metric_options(), **self.results_options(results_dir)}
+        return compute(self.metric, gt, self.results_path(results_dir), **options)
 
 
 class CocoIndex:

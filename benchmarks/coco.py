@@ -146,6 +146,7 @@ class CocoInteractive(CocoStyleImages):
     task = "interactive"
     prompt = "reference"
     results_name = "interactive_results.json"
+    derived_gt = "interactive_gt.json"
 
     def sample_ids(self) -> list[str]:
         return [sid for sid, _ in self._clicks()]
@@ -213,12 +214,5 @@ class CocoInteractive(CocoStyleImages):
                             "bbox": ann["bbox"], "area": ann.get("area", 0),
                             "segmentation": ann["segmentation"]})
         gt = {"images": gt_images, "annotations": gt_anns, "categories": [{"id": 1, "name": "object"}]}
-        return [atomic_write_json(results_dir / "interactive_gt.json", gt),
+        return [atomic_write_json(results_dir / self.derived_gt, gt),
                 atomic_write_json(self.results_path(results_dir), recs)]
-
-    def score(self, results_dir: Path) -> dict[str, float]:
-        from ..metrics import compute
-
-        results_dir = Path(results_dir)
-        return compute(self.metric, results_dir / "interactive_gt.json", self.results_path(results_dir),
-                       **self.metric_options())

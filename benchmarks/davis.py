@@ -31,3 +31,8 @@ class Davis17(VosVideos):
 
     def metric_options(self) -> dict[str, Any]:
         return {"subset": self.split, "resolution": self.resolution}
+
+    def results_options(self, results_dir: Path) -> dict[str, Any]:
+        # the videos with results: all of the split unless the run was limited
+        res = self.results_path(results_dir)
+        return {"sequences": [v for v in self.sample_ids() if (res / v).is_dir()]}

@@ -7,9 +7,11 @@ Layout (the official release, with the HSNet split lists)::
 
 Episodes (UniRef protocol): every test image is a query once; its supports are the first
 ``shot`` images of the class's other images sorted by number (deterministic, no sampling).
-Masks are binarised at 128. Results: ``fss_results.json``, a list of
-``{"class", "image" (file stem), "segmentation": RLE}`` at the query's original resolution;
-the ``fss`` metric reads it with the dataset folder as ground truth.
+Masks are binarised at 128. Results: ``fss_results.json``, a list of ``{"query_id":
+"<class>/<image>", "segmentation": RLE}`` at the query's original resolution, and beside it
+``fss_gt.json``, ``{"queries": [{"query_id", "class_id" (index in the split list),
+"segmentation"}]}`` with the ground-truth masks of the same queries: the two files the ``fss``
+metric reads.
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ class Fss1000(OfficialBenchmark):
     task = "fss"
     prompt = "reference"
     results_name = "fss_results.json"
+    derived_gt = "fss_gt.json"
 
     def __init__(self, root: Path, id: str = "", split: str = "test", shot: int = 1, **options: Any):
         super().__init__(root, id, **options)
@@ -94,9 +97,14 @@ class Fss1000(OfficialBenchmark):
         )
 
     def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        recs = []
+        from ..types import mask_to_rle
+
+        classes = list(self.index)
+        recs, queries = [], []
         for sid in sorted(predictions):
             cls, _, q = sid.rpartition("/")
+            if cls not in self.index or q not in self.index[cls]:
+                raise ResultsError(f"predictions for unknown FSS-1000 query {sid!r}")
             preds = predictions[sid]
             if len(preds) != 1:
                 raise ResultsError(f"sample {sid}: an image takes 1 Instances, got {len(preds)}")
@@ -104,11 +112,9 @@ class Fss1000(OfficialBenchmark):
             if len(inst) == 0 or inst.masks is None:
                 raise ResultsError(f"sample {sid}: few-shot segmentation needs a mask, got none")
             rle = inst.rles()[0]
-            recs.append({"class": cls, "image": q, "segmentation": {"size": rle["size"], "counts": rle["counts"]}})
-        return [atomic_write_json(self.results_path(results_dir), recs)]
-
-    def gt_path(self) -> Path:
-        return self.root
-
-    def metric_options(self) -> dict[str, Any]:
-        return {"split": self.split}
+            recs.append({"query_id": sid, "segmentation": {"size": rle["size"], "counts": rle["counts"]}})
+            gt = mask_to_rle(read_fss_mask(self.root / cls / f"{q}.png", tuple(rle["size"])))
+            queries.append({"query_id": sid, "class_id": classes.index(cls), "segmentation": gt})
+        results_dir = Path(results_dir)
+        return [atomic_write_json(results_dir / self.derived_gt, {"queries": queries}),
+                atomic_write_json(self.results_path(results_dir), recs)]

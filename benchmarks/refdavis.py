@@ -121,9 +121,10 @@ class RefDavis17(OfficialBenchmark):
         """The object masks the expressions refer to (DAVIS-17 "unsupervised" annotations)."""
         return self.root / "DAVIS" / "Annotations_unsupervised" / "480p"
 
-    def metric_options(self) -> dict[str, Any]:
-        # the GT folder holds all DAVIS-17 videos; score the val videos only
-        return {"sequences": sorted(self.index)}
+    def results_options(self, results_dir: Path) -> dict[str, Any]:
+        # the GT folder holds all DAVIS-17 videos: score the val videos that have results
+        res = Path(results_dir) / "anno_0"
+        return {"sequences": [v for v in sorted(self.index) if (res / v).is_dir()]}
 
     def results_path(self, results_dir: Path) -> Path:
         return Path(results_dir)

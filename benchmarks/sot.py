@@ -209,3 +209,10 @@ class SotSequences(OfficialBenchmark):
 
     def metric_options(self) -> dict[str, Any]:
         return {"protocol": self.layout}
+
+    def results_options(self, results_dir: Path) -> dict[str, Any]:
+        # the GT folder may hold more sequences than the split (LaSOT: train and test); score
+        # the split's sequences that have results (all of them unless the run was limited)
+        res = self.results_path(results_dir)
+        done = [s for s in self.sample_ids() if (res / s).is_dir() or (res / f"{s}.txt").is_file()]
+        return {"sequences": done}

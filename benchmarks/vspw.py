@@ -8,9 +8,11 @@ Layout (``datasets/VSPW_480p``, the official 480p release)::
     VSPW_480p/label_num_dic_final.json           ({class name: class id})
 
 Prompt: the classes of ``label_num_dic_final.json`` except id 0 ("others") and 255.
-Results: ``<video>/<frame>.png`` "L" PNGs of class ids in the ground truth's encoding (0 where
-nothing is predicted), the layout the official ``VC_perclip.py`` / mIoU scripts read; the
-``vspw`` metric takes the ``VSPW_480p`` folder as ground truth.
+Results: ``semantic/<video>/<frame>.png`` "L" PNGs in the models' label space, class id − 1
+(0..123), as the official test script writes them for ``VC_perclip.py`` and the mIoU
+evaluator; a pixel no prediction covers is 255 (every scored pixel needs a class, so a
+semantic-segmentation adapter must label every pixel). The ``vspw`` metric takes the
+``VSPW_480p`` folder as ground truth.
 """
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ __all__ = ["Vspw", "semantic_map"]
 
 
 def semantic_map(inst, size: tuple[int, int], sid: str) -> np.ndarray:
-    """``H x W`` uint8 map of category ids from one frame's masks (higher score on top)."""
-    out = np.zeros(size, np.uint8)
+    """``H x W`` uint8 map of train ids (category id − 1) from one frame's masks (higher score
+    on top); 255 where no mask covers the pixel."""
+    out = np.full(size, 255, np.uint8)
     if len(inst) == 0:
         return out
     if inst.masks is None or inst.labels is None:
@@ -40,9 +43,9 @@ def semantic_map(inst, size: tuple[int, int], sid: str) -> np.ndarray:
     scores = inst.scores if inst.scores is not None else np.ones(len(inst))
     for k in np.argsort(scores, kind="stable"):
         lab = int(inst.labels[k])
-        if not 0 <= lab < 255:
-            raise ResultsError(f"video {sid}: class id {lab} does not fit a label PNG")
-        out[masks[k]] = lab
+        if not 1 <= lab <= 255:
+            raise ResultsError(f"video {sid}: class id {lab} is not a VSPW class id (1..124)")
+        out[masks[k]] = lab - 1
     return out
 
 

@@ -269,6 +269,7 @@ def gen_sot(root: Path, rng, out: dict):
             _write_boxes(d / "groundtruth.txt", b if split == "val" else b[:1])
             _text(d / "absence.label", "0\n" * n)
             _text(d / "cover.label", "8\n" * n)
+            _text(d / "meta_info.ini", f"[METAINFO]\nresolution: ({W}, {H})\n")
             oracle[s] = _sot_oracle(b)
         _text(root / "GOT10K" / split / "list.txt", "\n".join(names) + "\n")
         out[bid] = oracle
@@ -336,13 +337,28 @@ def gen_vos(root: Path, rng, out: dict):
     vids = {"00a3b6a2": _vos_video(rng, 3, 2)}
     _write_vos(root / "mose", "valid/JPEGImages", "valid/Annotations", vids, ann_mode="first")
     out["mose-val"] = {v: _vos_oracle(l) for v, l in vids.items()}
-    # LVOS valid: full GT, objects appearing late, meta with frame ranges
-    vids = {"0tCWPOrc": _vos_video(rng, 4, 2, late=True)}
-    _write_vos(root / "lvos", "valid/JPEGImages", "valid/Annotations", vids, ann_mode="all", stem_fmt="{:08d}")
-    _json(root / "lvos/valid/valid_meta.json", {"videos": {v: {"objects": {
-        str(o): {"frame_range": {"start": "00000000" if o == 1 else "00000001", "end": "00000003", "frame_nums": 4}}
-        for o in (1, 2)}} for v in vids}})
-    out["lvos-val"] = {v: _vos_oracle(l) for v, l in vids.items()}
+    # LVOS valid: every frame, GT every 5th frame, an object appearing late, seen + unseen video
+    d = root / "lvos/valid"
+    meta, lor = {}, {}
+    for v, unseen in (("0tCWPOrc", False), ("1ZwLr2dT", True)):
+        base = _objects(rng, 2)
+        labs = []
+        for t in range(20):
+            lab = np.zeros((H, W), np.uint8)
+            for o, m in enumerate(base):
+                if o == 1 and t < 5:
+                    continue
+                lab[np.roll(m, t % 2, axis=1)] = o + 1
+            labs.append(lab)
+            _jpg(d / "JPEGImages" / v / f"{t:08d}.jpg", rng)
+            if t % 5 == 0:
+                _pal_png(d / "Annotations" / v / f"{t:08d}.png", lab)
+        meta[v] = {"objects": {"1": {"frame_range": {"start": 0, "end": 20, "frame_nums": 4}},
+                               "2": {"frame_range": {"start": 5, "end": 20, "frame_nums": 3}}}}
+        lor[v] = _vos_oracle(labs)
+    _json(d / "valid_meta.json", {"videos": meta})
+    _text(d / "unseen_videos.txt", "1ZwLr2dT\n")
+    out["lvos-val"] = lor
     # VIPOSeg valid (panoptic VOS, first appearances)
     vids = {"1_abcd": _vos_video(rng, 3, 3, late=True)}
     _write_vos(root / "VIPOSeg", "valid/JPEGImages", "valid/Annotations", vids, ann_mode="appear")
@@ -515,6 +531,7 @@ def gen_tao(root: Path, rng, out: dict):
             _jpg(d / "frames/val" / ds / seq / p, rng)
         segs = [{str(o + 1): {"rle": mask_to_rle(lab == o + 1)["counts"], "is_gt": True} for o in range(2)} for lab in labs]
         seqs.append({"id": k + 1, "dataset": ds, "seq_name": seq, "width": W, "height": H, "fps": 30,
+                     "neg_category_ids": [], "not_exhaustive_category_ids": [],
                      "annotated_image_paths": paths, "all_image_paths": paths, "segmentations": segs,
                      "track_category_ids": {"1": 1, "2": 2}})
         oracle[f"{ds}/{seq}"] = [_inst([lab == 1, lab == 2], [1, 2], [1, 2]) for lab in labs]
@@ -531,7 +548,7 @@ def gen_vspw(root: Path, rng, out: dict):
     _json(d / "label_num_dic_final.json", {"others": 0, "wall": 1, "sky": 2, "person": 3})
     oracle = {}
     for v in ("127_-hIVCYO4C90", "1001_5z_OnZQ8oqk"):
-        labs = _vos_video(rng, 3, 2)
+        labs = _vos_video(rng, 17, 2)  # more than 16 frames: mVC8 and mVC16 have windows
         preds = []
         for t, lab in enumerate(labs):
             sem = np.where(lab == 1, 3, np.where(lab == 2, 2, 1)).astype(np.uint8)
@@ -547,30 +564,35 @@ def gen_vspw(root: Path, rng, out: dict):
 
 
 def gen_vipseg(root: Path, rng, out: dict):
-    d = root / "VIPSeg"
-    b = d / "VIPSeg_720P"
+    b = root / "VIPSeg" / "VIPSeg_720P"
     cats = [{"id": 0, "name": "wall", "isthing": 0}, {"id": 61, "name": "person", "isthing": 1},
             {"id": 62, "name": "car", "isthing": 1}]
-    videos, oracle = [], {}
+    videos, anns, oracle = [], [], {}
     for v in ("12_n-ytHkMceew", "26_cblDl5vCZnw"):
-        labs = _vos_video(rng, 3, 2)
-        anns, preds = [], []
+        labs = _vos_video(rng, 8, 2)  # 8 frames: every VPQ window length (1..8) occurs
+        frames, preds = [], []
+        # GT segment ids: stuff 1 (wall), things 6101 / 6201 (one instance each)
+        seg_of = {0: (1, 0), 1: (6101, 61), 2: (6201, 62)}
         for t, lab in enumerate(labs):
             stem = f"{t:08d}"
             _jpg(b / "images" / v / f"{stem}.jpg", rng)
-            # panomask encoding: stuff = class id + 1, things = (class id + 1) * 100 + instance
-            gt = np.where(lab == 1, 6201, np.where(lab == 2, 6301, 1)).astype(np.uint16)
-            segs = {1: 0, 6201: 61, 6301: 62}
-            p = b / "panomasks" / v / f"{stem}.png"
+            ids = np.zeros(lab.shape, np.int64)
+            info = []
+            for o, (sid, cat) in seg_of.items():
+                m = lab == o
+                ids[m] = sid
+                info.append({"id": sid, "category_id": cat, "iscrowd": 0, "area": int(m.sum())})
+            rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], -1).astype(np.uint8)
+            p = b / "panomasksRGB" / v / f"{stem}.png"
             p.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(gt).save(p)
-            anns.append({"image_id": stem, "file_name": f"{stem}.png",
-                         "segments_info": [{"id": int(i), "category_id": segs[int(i)]} for i in np.unique(gt)]})
+            Image.fromarray(rgb, mode="RGB").save(p)
+            frames.append({"segments_info": info, "file_name": f"{stem}.png"})
             preds.append(_inst([lab == 0, lab == 1, lab == 2], [0, 61, 62], [0, 1, 2]))
-        videos.append({"video_id": v, "annotations": anns})
+        videos.append({"video_id": v, "images": [{"file_name": f"{t:08d}.png"} for t in range(len(labs))]})
+        anns.append({"video_id": v, "annotations": frames})
         oracle[v] = preds
-    _json(b / "panoptic_gt_VIPSeg_val.json", {"annotations": videos, "categories": cats})
-    _text(d / "val.txt", "\n".join(oracle) + "\n")
+    _json(b / "panoptic_gt_VIPSeg_val.json", {"videos": videos, "annotations": anns, "categories": cats})
+    _text(root / "VIPSeg" / "val.txt", "\n".join(oracle) + "\n")
     out["vipseg-val"] = oracle
 
 

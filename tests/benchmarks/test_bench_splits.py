@@ -92,12 +92,17 @@ def test_split_end_to_end(bid, data, tmp_path):
         top = 100.0 if entry.meta.get("scale") == "percent" else 1.0
         # oracle predictions equal the ground truth: the headline number is perfect (SOT AUC
         # is the mean success over thresholds 0..1 with IoU > t strict, so it tops out at 20/21)
-        expected = top * 20 / 21 if bench.metric == "sot" and primary == "AUC" else top
+        expected, tol = top, 1e-6
+        if bench.metric == "sot":
+            # pytracking AUC is the mean success over thresholds 0..1 with IoU > t strict, so
+            # it tops out at 20/21 (float32 curves, as the official tensors); GOT-10k: AO
+            primary = "AO" if bench.layout == "got10k" else "AUC"
+            expected, tol = (top, 1e-6) if primary == "AO" else (top * 20 / 21, 1e-4)
         if bench.metric.startswith("bdd100k"):
             # mMOTA averages the 8 classes, absent ones count 0: the pooled numbers are perfect
             primary = "MOTA"
             assert scores["MOTP"] == pytest.approx(top) and scores["IDF1"] == pytest.approx(top)
-        assert scores[primary] == pytest.approx(expected, abs=1e-6), scores
+        assert scores[primary] == pytest.approx(expected, abs=tol), scores
 
 
 def test_docs_list_every_split():
