@@ -57,6 +57,11 @@ class RefCoco(CocoStyleImages):
     def expression(self, im: dict) -> str:
         text = im.get("caption")
         if text is None and im.get("expressions"):
+            if len(im["expressions"]) != 1:
+                raise DatasetError(
+                    f"{self.ann_file}: image entry {im.get('id')} lists {len(im['expressions'])} "
+                    f"expressions; the evaluation files hold one expression per entry"
+                )
             text = im["expressions"][0]
         if not isinstance(text, str) or not text.strip():
             raise DatasetError(

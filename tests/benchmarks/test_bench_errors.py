@@ -67,6 +67,17 @@ def test_annotation_pointing_to_missing_image(gen, tmp_path):
         build_benchmark("ytvis19-dev", root).validate()
 
 
+def test_refcoco_entry_must_hold_one_expression(gen, tmp_path):
+    root, _ = _gen(gen, tmp_path, "gen_refcoco")
+    p = root / "refcoco/refcoco-unc/instances_testB.json"
+    d = json.loads(p.read_text())
+    im = d["images"][1]
+    im["expressions"] = [im.pop("caption"), "another one"]
+    p.write_text(json.dumps(d))
+    with pytest.raises(DatasetError, match=f"image entry {im['id']} lists 2 expressions"):
+        build_benchmark("refcoco-testB-rec", root).validate()
+
+
 def test_png_of_wrong_size_or_mode(gen, tmp_path):
     root, _ = _gen(gen, tmp_path, "gen_vos", "gen_vspw", "gen_bdd")
     ann = root / "DAVIS/Annotations/480p/bike-packing/00000.png"
