@@ -1,0 +1,117 @@
+"""``evalkit report RUN_OR_DIR... [--format md|latex|html|csv|model-index] [--paper] [--out FILE]``.
+
+Finds run directories (a run directory, or any folder below which they lie), keeps one run per
+(model, weights sha256, benchmark) — complete before partial before server-pending, then the
+newest — and renders paper-style leaderboards grouped by task family. ``--paper`` adds the
+published number and Δ beside each of ours, flagging |Δ| beyond ``--tolerance`` (default 0.5
+percent points; counts such as IDSw: ``--count-tolerance``, default 5 % relative).
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import sys
+from pathlib import Path
+
+from ..errors import EvalkitError
+from .table import DEFAULT_COUNT_TOLERANCE, DEFAULT_TOLERANCE
+
+__all__ = ["add_arguments", "main", "FORMATS"]
+
+FORMATS = ("md", "latex", "html", "csv", "model-index")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", metavar="RUN_OR_DIR",
+                        help="run directories (holding metrics.json) or folders searched recursively for them")
+    parser.add_argument("--format", "-f", choices=FORMATS, default="md", help="output format (default: md)")
+    parser.add_argument("--paper", action="store_true",
+                        help="add the published number and the difference (Δ = ours − paper) beside each of ours")
+    parser.add_argument("--out", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, metavar="POINTS",
+                        help=f"flag |Δ| above this many percent points (default: {DEFAULT_TOLERANCE})")
+    parser.add_argument("--count-tolerance", type=float, default=DEFAULT_COUNT_TOLERANCE, metavar="FRACTION",
+                        help="flag count metrics (IDSw) whose relative |Δ| exceeds this "
+                             f"(default: {DEFAULT_COUNT_TOLERANCE})")
+    parser.add_argument("--decimals", type=int, default=1, help="decimals printed for scores (default: 1, as the papers)")
+    parser.add_argument("--benchmark", "-b", action="append", metavar="PATTERN",
+                        help="only these benchmark ids (comma-separated, fnmatch patterns allowed; repeatable)")
+    parser.add_argument("--model", "-m", action="append", metavar="PATTERN",
+                        help="only these model ids (comma-separated, fnmatch patterns allowed; repeatable)")
+    parser.add_argument("--radar", metavar="STEM",
+                        help="also write the task-level radar chart to STEM.png and STEM.svg")
+    parser.add_argument("--title", default="evalkit leaderboard", help="title of the HTML report")
+
+
+def _matches(value: str, patterns: list[str] | None) -> bool:
+    if not patterns:
+        return True
+    flat = [p.strip() for ps in patterns for p in ps.split(",") if p.strip()]
+    return any(fnmatch.fnmatchcase(value, p) for p in flat)
+
+
+def render(args: argparse.Namespace) -> tuple[str, list]:
+    """(document text, tables) for parsed arguments; raises EvalkitError on bad input."""
+    from .render_text import render_csv, render_markdown
+    from .rundirs import load_runs
+    from .table import build_tables
+
+    if args.tolerance < 0 or args.count_tolerance < 0:
+        raise EvalkitError("--tolerance and --count-tolerance must be >= 0")
+    if not 0 <= args.decimals <= 6:
+        raise EvalkitError("--decimals must be between 0 and 6")
+    runs = [r for r in load_runs(args.runs) if _matches(r.benchmark, args.benchmark) and _matches(r.model, args.model)]
+    if not runs:
+        raise EvalkitError(f"no run matches the --benchmark/--model filters in {', '.join(args.runs)}")
+    tables = build_tables(runs, paper=args.paper, tolerance=args.tolerance,
+                          count_tolerance=args.count_tolerance, decimals=args.decimals)
+    fmt = args.format
+    if fmt == "md":
+        text = render_markdown(tables, args.decimals)
+    elif fmt == "csv":
+        text = render_csv(tables)
+    elif fmt == "latex":
+        from .render_latex import render_latex
+
+        text = render_latex(tables, args.decimals)
+    elif fmt == "html":
+        from .render_html import render_html
+
+        text = render_html(tables, runs, args.decimals, title=args.title)
+    else:
+        from .model_index import render_model_index
+
+        text = render_model_index(tables, args.decimals)
+    return text, tables
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        text, tables = render(args)
+        if args.radar:
+            from .radar import task_scores, write_radar
+
+            if task_scores(tables):
+                for p in write_radar(tables, args.radar):
+                    print(f"wrote {p}", file=sys.stderr)
+            else:
+                print("radar: no complete run with a headline metric; nothing drawn", file=sys.stderr)
+    except EvalkitError as e:
+        if getattr(args, "debug", False):  # the evalkit CLI's --debug: show the traceback
+            raise
+        print(f"evalkit report: error: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", 2)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":  # python -m evalkit.reports.cli (the evalkit CLI wires the same functions)
+    _p = argparse.ArgumentParser(prog="evalkit report", description=__doc__.split("\n\n")[0])
+    add_arguments(_p)
+    raise SystemExit(main(_p.parse_args()))

@@ -1,0 +1,112 @@
+"""Markdown and CSV renderings of the leaderboard tables, and the value formatting they share.
+
+Markdown has one header row, so a column's header is its levels joined by spaces
+(``RefCOCO testA Ours``); best values are ``**bold**``, second best ``<u>underlined</u>`` (GitHub
+renders the tag). CSV is *long* (one line per model × benchmark × metric, full precision), the
+form to load into pandas; the paper-style layout is for the other formats.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+from .table import FOOTNOTE_SYMBOLS, MARK_ORDER, Cell, Column, Table
+
+__all__ = ["format_value", "render_markdown", "render_csv", "CSV_FIELDS"]
+
+_LEFT = ("Model", "Method", "Backbone", "Weights")
+
+
+def format_value(value: float | None, column: Column, decimals: int = 1) -> str:
+    """Display text of a number: counts as integers, scores with ``decimals``, Δ signed."""
+    if value is None:
+        return "–"
+    if column.kind == "delta":
+        s = f"{value:+.0f}" if column.count else f"{value:+.{decimals}f}"
+        return s.lstrip("+-") if float(s) == 0 else s
+    return f"{value:.0f}" if column.count else f"{value:.{decimals}f}"
+
+
+def _suffix(cell: Cell) -> str:
+    return "".join(FOOTNOTE_SYMBOLS[m] for m in MARK_ORDER if m in cell.marks
+                   and not (m == "partial" and cell.value is None))
+
+
+def _md_cell(cell: Cell, col: Column, decimals: int) -> str:
+    text = format_value(cell.value, col, decimals)
+    if "best" in cell.marks:
+        text = f"**{text}**"
+    elif "second" in cell.marks:
+        text = f"<u>{text}</u>"
+    return text + _suffix(cell)
+
+
+def render_markdown(tables: list[Table], decimals: int = 1) -> str:
+    out = []
+    for t in tables:
+        title = f"### {t.title}" + (f" ({t.caption_metric})" if t.caption_metric and t.caption_metric not in t.title else "")
+        out.append(title)
+        if t.source:
+            out.append(f"\nLayout as in {t.source}.")
+        head = list(_LEFT) + [" ".join(c.levels) for c in t.columns]
+        out.append("")
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "|".join([":---"] * len(_LEFT) + ["---:"] * len(t.columns)) + "|")
+        for r in t.rows:
+            cells = [r.model, r.method, r.backbone or "–", f"`{r.sha_short}`"]
+            cells += [_md_cell(cell, c, decimals) for cell, c in zip(r.cells, t.columns)]
+            out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+        if t.footnotes:
+            out.append("")
+            out.extend(f"{f.symbol} {f.text}  " for f in t.footnotes)
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+CSV_FIELDS = [
+    "family", "benchmark", "dataset", "split", "metric", "model", "method", "backbone",
+    "weights_sha256", "status", "limit", "samples_done", "samples_total", "ours", "paper",
+    "delta", "flagged", "mark", "paper_source", "paper_ambiguous", "run",
+]
+
+
+def render_csv(tables: list[Table]) -> str:
+    from .mapping import benchmark_info
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for t in tables:
+        # Group the leaf columns of one (benchmark, metric) together.
+        groups: dict[tuple[str, str], dict[str, int]] = {}
+        for j, c in enumerate(t.columns):
+            groups.setdefault((c.benchmark, c.key), {})[c.kind] = j
+        for r in t.rows:
+            for (bench, key), idx in groups.items():
+                run = r.runs.get(bench)
+                ours = r.cells[idx["ours"]]
+                paper = r.cells[idx["paper"]] if "paper" in idx else None
+                delta = r.cells[idx["delta"]] if "delta" in idx else None
+                if run is None and (paper is None or paper.value is None):
+                    continue
+                info = benchmark_info(bench)
+                w.writerow({
+                    "family": t.family, "benchmark": bench, "dataset": info.dataset, "split": info.split,
+                    "metric": key, "model": r.model, "method": r.method, "backbone": r.backbone,
+                    "weights_sha256": r.weights_sha256, "status": run.status if run else "",
+                    "limit": (run.limit if run and run.limit is not None else ""),
+                    "samples_done": run.samples.get("done", "") if run else "",
+                    "samples_total": run.samples.get("total", "") if run else "",
+                    "ours": _num(ours.value), "paper": _num(paper.value if paper else None),
+                    "delta": _num(delta.value if delta else None),
+                    "flagged": int("flag" in delta.marks) if delta is not None and delta.value is not None else "",
+                    "mark": "best" if "best" in ours.marks else "second" if "second" in ours.marks else "",
+                    "paper_source": paper.source if paper else "",
+                    "paper_ambiguous": int("ambiguous" in paper.marks) if paper and paper.value is not None else "",
+                    "run": str(run.path) if run else "",
+                })
+    return buf.getvalue()
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else repr(round(v, 10))
