@@ -143,7 +143,7 @@ _reg("lvos-val", "lvos:Lvos", task="vos", prompt="reference", dataset="lvos", me
 # ---------------------------------------------------------------------------------------------
 # referring VOS
 # ---------------------------------------------------------------------------------------------
-_reg("refytvos-val", "refytvos:RefYouTubeVOS", task="rvos", prompt="expression", dataset="ref-youtube-vos",
+_reg("ref-ytvos-val", "refytvos:RefYouTubeVOS", task="rvos", prompt="expression", dataset="ref-youtube-vos",
      metric=None, server=True, description="Ref-YouTube-VOS val: submission for the CodaLab server (J&F)",
      tags=("rvos"),
      paper=_p("UNINEXT", "Table 10", "Ref-YouTube-VOS", "val", "J&F", "J", "F")
@@ -152,7 +152,7 @@ _reg("refytvos-val", "refytvos:RefYouTubeVOS", task="rvos", prompt="expression",
      + _p("UniRef++", "Table 8", "Ref-YouTube-VOS", "val", "J&F")
      + _p("UniVS", "Table 1b", "Ref-YouTube-VOS", "val", "J&F") + _p("UniVS", "Table 2", "Ref-YouTube-VOS", "val", "J&F")
      + _p("GLEE", "Table 6", "Ref-YouTube-VOS", "val", "J&F", "J", "F"))
-_reg("refdavis17-val", "refdavis:RefDavis17", task="rvos", prompt="expression", dataset="ref-davis",
+_reg("ref-davis17-val", "refdavis:RefDavis17", task="rvos", prompt="expression", dataset="ref-davis",
      metric="ref-davis", description="Ref-DAVIS17 val, J&F averaged over the 4 annotators",
      tags=("rvos"),
      paper=_p("UNINEXT", "Table 10", "Ref-DAVIS-2017", "val", "J&F", "J", "F")
@@ -227,24 +227,24 @@ UNINEXT_20 = (
     "refcoco+-val-res", "refcoco+-testA-res", "refcoco+-testB-res", "refcocog-val-u-res", "refcocog-test-u-res",
     "lasot-test", "lasot-ext-test", "tnl2k-test", "trackingnet-test",
     "davis17-val", "ytvos18-val", "bdd100k-box-track-val", "bdd100k-seg-track-val",
-    "ytvis19-val", "ovis-val", "refytvos-val", "refdavis17-val",
+    "ytvis19-val", "ovis-val", "ref-ytvos-val", "ref-davis17-val",
 )
 BENCHMARKS.register_group("uninext-20", UNINEXT_20,
                           "the 20 benchmarks of UNINEXT Tables 1-10 (every split they report)")
 BENCHMARKS.register_group("uniref", (
     *(f"{v}-{s}-res" for v, ss in (("refcoco", ("val", "testA", "testB")), ("refcoco+", ("val", "testA", "testB")),
                                   ("refcocog", ("val-u", "test-u"))) for s in ss),
-    "fss1000-test-1shot", "fss1000-test-5shot", "refytvos-val", "refdavis17-val",
+    "fss1000-test-1shot", "fss1000-test-5shot", "ref-ytvos-val", "ref-davis17-val",
     "lvos-val", "mose-val", "davis17-val", "ytvos18-val", "ytvos19-val",
 ), "the benchmarks of the UniRef++ paper")
 BENCHMARKS.register_group("glee", (
     "coco-val2017-det", "coco-val2017-seg", "lvis-v1-val-det", "lvis-v1-val-seg", "refcoco-val-rec",
     "refcoco+-val-rec", "refcocog-val-u-rec", "coco-val2017-interactive", "odinw13-val",
-    "ytvis19-val", "ovis-val", "tao-val", "burst-val", "refytvos-val", "ytvos18-val", "mose-val",
+    "ytvis19-val", "ovis-val", "tao-val", "burst-val", "ref-ytvos-val", "ytvos18-val", "mose-val",
 ), "the benchmarks of the GLEE paper")
 BENCHMARKS.register_group("univs", (
     "ytvis19-val", "ytvis21-val", "ovis-val", "ytvis21-dev", "ovis-dev", "vspw-val", "vipseg-val",
-    "davis17-val", "ytvos18-val", "viposeg-val", "refytvos-val", "refdavis17-val",
+    "davis17-val", "ytvos18-val", "viposeg-val", "ref-ytvos-val", "ref-davis17-val",
 ), "the benchmarks of the UniVS paper")
 BENCHMARKS.register_group("image", tuple(i for i, f, _ in _ALL if f == "image"), "image-level benchmarks")
 BENCHMARKS.register_group("video", tuple(i for i, f, _ in _ALL if f == "video"), "video-level benchmarks")

@@ -379,7 +379,7 @@ def gen_rvos(root: Path, rng, out: dict):
         for e in ("0", "1"):
             oracle[f"{v}/{e}"] = [_inst([lab == 1]) for lab in labs]
     _json(d / "meta_expressions/valid/meta_expressions.json", {"videos": meta})
-    out["refytvos-val"] = oracle
+    out["ref-ytvos-val"] = oracle
     # Ref-DAVIS17: 2 objects x 4 annotators, GT in DAVIS/Annotations_unsupervised
     d = root / "ref-davis"
     meta, oracle = {}, {}
@@ -399,7 +399,7 @@ def gen_rvos(root: Path, rng, out: dict):
         meta[v] = {"expressions": exps, "frames": frames}
     _text(d / "DAVIS/ImageSets/2017/val.txt", "\n".join(videos) + "\n")
     _json(d / "meta_expressions/valid/meta_expressions.json", {"videos": meta})
-    out["refdavis17-val"] = oracle
+    out["ref-davis17-val"] = oracle
 
 
 # --------------------------------------------------------------------------------------------

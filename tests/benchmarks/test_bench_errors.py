@@ -48,7 +48,7 @@ def test_truncated_json_named(gen, tmp_path):
     p = root / "ref-youtube-vos/meta_expressions/valid/meta_expressions.json"
     p.write_text(p.read_text()[:25])
     with pytest.raises(DatasetError, match="meta_expressions.json: invalid JSON"):
-        build_benchmark("refytvos-val", root).sample_ids()
+        build_benchmark("ref-ytvos-val", root).sample_ids()
 
 
 def test_annotation_pointing_to_missing_image(gen, tmp_path):
@@ -144,9 +144,9 @@ def test_written_pngs_read_back(gen, tmp_path):
         np.testing.assert_array_equal(lab, gt)
         with Image.open(p) as a, Image.open(root / "DAVIS/Annotations/480p/bike-packing/00000.png") as b:
             assert a.getpalette()[:30] == b.getpalette()[:30]
-    rb = build_benchmark("refytvos-val", root)
+    rb = build_benchmark("ref-ytvos-val", root)
     metas = {s: rb.load_sample(s).meta for s in rb.sample_ids()}
-    rb.write_results(oracle["refytvos-val"], metas, tmp_path / "rr")
+    rb.write_results(oracle["ref-ytvos-val"], metas, tmp_path / "rr")
     pngs = sorted((tmp_path / "rr/Annotations").rglob("*.png"))
     assert len(pngs) == 2 * 2 * 3
     with Image.open(pngs[0]) as im:

@@ -58,7 +58,7 @@ def _register_oracle(bid, root, oracle) -> str:
 
 
 RUNNER_SPLITS = ["davis17-val", "coco-val2017-seg", "refcoco-val-rec", "fss1000-test-1shot", "ytvis19-dev",
-                 "vspw-val", "trackingnet-test", "refytvos-val", "ovis-val"]
+                 "vspw-val", "trackingnet-test", "ref-ytvos-val", "ovis-val"]
 
 
 @pytest.mark.parametrize("bid", RUNNER_SPLITS)
@@ -94,7 +94,7 @@ def test_server_submission_layouts(data, tmp_path):
     for bid, check in {
         "ytvos18-val": lambda n: n.startswith("Annotations/") and n.count("/") == 2 and n.endswith(".png"),
         "mose-val": lambda n: n.startswith("Annotations/00a3b6a2/") and n.endswith(".png"),
-        "refytvos-val": lambda n: n.count("/") == 3 and n.startswith("Annotations/"),
+        "ref-ytvos-val": lambda n: n.count("/") == 3 and n.startswith("Annotations/"),
         "ytvis19-val": lambda n: n == "results.json",
         "coco-test-dev-seg": lambda n: n == "detections_test-dev2017_evalkit_results.json",
         "trackingnet-test": lambda n: "/" not in n and n.endswith(".txt"),
