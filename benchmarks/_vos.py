@@ -24,6 +24,7 @@ from ._common import OfficialBenchmark
 from ._io import (
     check_png,
     davis_palette,
+    image_size,
     list_frames,
     read_lines,
     read_png,
@@ -115,8 +116,6 @@ class VosVideos(OfficialBenchmark):
         for v in self.sample_ids():
             frames = self.frames(v)
             stems = {p.stem for p in frames}
-            from ._io import image_size
-
             size = image_size(frames[0])
             # every annotation PNG on disk (DAVIS ships all frames) must have its frame
             for a in sorted((self.ann_dir / v).glob("*.png")):

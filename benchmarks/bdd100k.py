@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark
-from ._io import atomic_write_json, atomic_write_png, check_png, list_frames, read_json, video_frames
+from ._io import atomic_write_json, atomic_write_png, check_png, image_size, list_frames, read_json, video_frames
 
 __all__ = ["BDD_CLASSES", "BddBoxTrack", "BddSegTrack"]
 
@@ -168,8 +168,6 @@ class BddSegTrack(OfficialBenchmark):
     def validate(self) -> None:
         for v in self.sample_ids():
             frames = list_frames(self.image_dir / v, f"frame folder of video {v}")
-            from ._io import image_size
-
             size = image_size(frames[0])
             for f in frames:  # every frame has its bitmask; headers only (val has ~40k of them)
                 check_png(self.label_dir / v / f"{f.stem}.png", "BDD100K bitmask", modes=("RGBA",), size=size)
