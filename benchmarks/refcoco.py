@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import DatasetError, ResultsError
 from ..types import Expression, Frames, Sample
 from ._common import coco_records, single_instance
+from ._io import atomic_write_json
 from .coco import CocoStyleImages
 
 __all__ = ["RefCoco", "REFCOCO_SPLITS"]
@@ -95,7 +96,6 @@ class RefCoco(CocoStyleImages):
         )
 
     def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        from ._io import atomic_write_json
 
         recs = []
         for sid in sorted(predictions, key=int):
