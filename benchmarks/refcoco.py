@@ -96,7 +96,6 @@ class RefCoco(CocoStyleImages):
         )
 
     def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-
         recs = []
         for sid in sorted(predictions, key=int):
             preds = predictions[sid]
