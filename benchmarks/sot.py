@@ -15,8 +15,9 @@ through untouched). Results:
 
 * LaSOT / LaSOT-ext / TNL-2K (pytracking layout, read by the ``sot`` metric): ``<seq>.txt``,
   one ``x<TAB>y<TAB>w<TAB>h`` row per frame, written with ``%d`` as pytracking does;
-* GOT-10k (toolkit layout): ``<seq>/<seq>_001.txt``, ``%.3f`` comma-separated; the test split
-  is zipped (``submission.zip``) for the server;
+* GOT-10k (toolkit layout): ``<seq>/<seq>_001.txt``, ``%.3f`` comma-separated, and
+  ``<seq>/<seq>_time.txt`` (per-frame seconds) when the sample's meta carries its inference
+  time ``time_s``; the test split is zipped (``submission.zip``) for the server;
 * TrackingNet: ``<seq>.txt`` comma-separated, zipped at the archive root (``submission.zip``).
 """
 from __future__ import annotations
@@ -194,6 +195,10 @@ class SotSequences(OfficialBenchmark):
             if self.layout == "got10k":
                 text = "\n".join(",".join(f"{v:.3f}" for v in r) for r in b) + "\n"
                 written.append(atomic_write_text(out_dir / sid / f"{sid}_001.txt", text))
+                t = (samples_meta.get(sid) or {}).get("time_s")
+                if t is not None:  # the toolkit's per-frame running times (speed statistics)
+                    per = float(t) / max(len(b), 1)
+                    written.append(atomic_write_text(out_dir / sid / f"{sid}_time.txt", f"{per:.8f}\n" * len(b)))
             elif self.layout == "trackingnet":
                 text = "\n".join(",".join(f"{v:.4f}" for v in r) for r in b) + "\n"
                 written.append(atomic_write_text(out_dir / f"{sid}.txt", text))

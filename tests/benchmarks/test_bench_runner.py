@@ -98,11 +98,11 @@ def test_server_submission_layouts(data, tmp_path):
         "ytvis19-val": lambda n: n == "results.json",
         "coco-test-dev-seg": lambda n: n == "detections_test-dev2017_evalkit_results.json",
         "trackingnet-test": lambda n: "/" not in n and n.endswith(".txt"),
-        "got10k-test": lambda n: n.count("/") == 1 and n.endswith("_001.txt"),
+        "got10k-test": lambda n: n.count("/") == 1 and (n.endswith("_001.txt") or n.endswith("_time.txt")),
     }.items():
         bench = build_benchmark(bid, root)
         out = tmp_path / bid
-        metas = {sid: bench.load_sample(sid).meta for sid in bench.sample_ids()}
+        metas = {sid: {**bench.load_sample(sid).meta, "time_s": 0.5} for sid in bench.sample_ids()}
         bench.write_results(oracle[bid], metas, out)
         with zipfile.ZipFile(out / "submission.zip") as zf:
             names = zf.namelist()
