@@ -172,7 +172,7 @@ _VIS = {
 for _k, (_ds, _ann, _img, _train, _name, _bench) in _VIS.items():
     _paper = _p("UniVS", "Table 1a", _bench, "val", "AP") + _p("UniVS", "Table 2", _bench, "val", "AP")
     if _k in ("ytvis19", "ovis"):
-        _paper += _p("UNINEXT", "Table 9", _bench, "val", "AP", "AP50", "AP75", "AR1", "AR10")
+        _paper += _p("UNINEXT", "Table 9", _bench, "val", "AP", "AP50", "AP75")
         _paper += _p("GLEE", "Table 5", _bench, "", "AP")
     if _k == "ytvis19":
         _paper += _p("UNINEXT", "Table 11", _bench, "val", "AP")

@@ -109,3 +109,19 @@ def test_docs_list_every_split():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md").read_text()
     missing = [i for i in ALL if f"| `{i}` |" not in doc]
     assert not missing, f"docs/benchmarks.md lacks rows for {missing}"
+
+
+def test_paper_references_exist_in_paper_results():
+    """Every (paper, table, benchmark, split, metric) a split cites is a cell of the papers."""
+    import csv
+
+    csv_path = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "paper_results.csv"
+    if not csv_path.is_file():
+        pytest.skip(f"{csv_path} is absent")
+    papers = {"000": "UNINEXT", "001": "UNINEXT", "002": "UniVS", "003": "UniRef++", "004": "GLEE"}
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        cells = {(papers[r["source_file"][:3]], r["table"], r["benchmark"], r["split"], r["metric"])
+                 for r in csv.DictReader(f)}
+    missing = [(i, ref) for i in ALL for ref in BENCHMARKS.get(i).meta["paper"]
+               if (ref["paper"], ref["table"], ref["benchmark"], ref["split"], ref["metric"]) not in cells]
+    assert not missing, missing[:10]
