@@ -5,7 +5,8 @@ supports. The runner calls :meth:`Adapter.check` before inference, so an unsuppo
 is a clear error, never an empty result.
 
 Models are registered in :data:`evalkit.registry.MODELS` with a factory target
-``fn(*, device="cpu", weights=None, **options) -> Adapter``.
+``fn(*, model_id, device="cpu", weights=None, **options) -> Adapter`` (one factory may serve
+several registered ids, e.g. every UNINEXT variant).
 """
 from __future__ import annotations
 
@@ -34,7 +35,10 @@ class Adapter:
     tasks: frozenset[str] = frozenset()
     prompt_kinds: frozenset[str] = frozenset()
 
-    def __init__(self, *, device: str = "cpu", weights: str | None = None, **options: Any):
+    def __init__(self, *, model_id: str | None = None, device: str = "cpu", weights: str | None = None,
+                 **options: Any):
+        if model_id:
+            self.model_id = model_id
         self.device = device
         self.weights = weights
         self.weights_sha256: str | None = None

@@ -188,7 +188,10 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         d = e.to_json()
         d["groups"] = [g for g, members in reg.groups().items() if e.id in members]
         if status is not None:
-            d["status"] = status(e.id)
+            try:
+                d["status"] = status(e.id)
+            except EvalkitError:  # a plugin model without a card
+                d["status"] = "-"
         rows.append(d)
     if args.json:
         out = {"kind": args.kind, "entries": rows}
@@ -266,8 +269,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         info["triton"] = "not installed (reference ops are used)"
     try:
         hub = importlib.import_module("evalkit.hub")
-        info["weights_cache"] = str(hub.cache_dir()) if hasattr(hub, "cache_dir") else None
-    except ImportError:
+        info["weights_cache"] = str(hub.cache_root())
+        info["hf_cache"] = str(hub.hf_cache_dir())
+    except (ImportError, AttributeError):
         info["weights_cache"] = None
     print(json.dumps(info, indent=2, default=str))
     return 0

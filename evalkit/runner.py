@@ -150,7 +150,7 @@ def _build_adapter(cfg: RunConfig):
     from .registry import MODELS
 
     factory = MODELS.load(cfg.model)
-    adapter = factory(device=cfg.device, weights=cfg.weights, **cfg.model_options)
+    adapter = factory(model_id=cfg.model, device=cfg.device, weights=cfg.weights, **cfg.model_options)
     if not getattr(adapter, "model_id", ""):
         adapter.model_id = cfg.model
     return adapter

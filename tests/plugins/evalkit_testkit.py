@@ -187,8 +187,8 @@ class BlobAdapter(Adapter):
         return out
 
 
-def make_adapter(*, device="cpu", weights=None, **options):
-    return BlobAdapter(device=device, weights=weights, **options)
+def make_adapter(*, model_id="test-blobs", device="cpu", weights=None, **options):
+    return BlobAdapter(model_id=model_id, device=device, weights=weights, **options)
 
 
 def register() -> None:

@@ -1,0 +1,77 @@
+"""``evalkit download``: prefetch a model's weights (for machines without network access).
+
+    evalkit download --model uninext-r50                    # every file of the card
+    evalkit download --model univs-r50 --benchmark davis17-val   # only what that task needs
+    evalkit download --model glee-lite --weights ./GLEE_Lite_joint.pth   # verify/record a local file
+
+Also :func:`model_status`, the weights column of ``evalkit ls models``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .errors import EvalkitError
+
+__all__ = ["add_arguments", "main", "model_status"]
+
+log = logging.getLogger("evalkit.download")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-M", required=True, help="model id (see `evalkit ls models`)")
+    parser.add_argument("--benchmark", "-t", default=None,
+                        help="only the files needed for this benchmark's task")
+    parser.add_argument("--weights", default=None,
+                        help="local official checkpoint to use instead of downloading it")
+
+
+def _task_of(benchmark_id: str) -> str | None:
+    from .registry import BENCHMARKS
+
+    return BENCHMARKS.get(benchmark_id).task
+
+
+def main(args: argparse.Namespace) -> int:
+    """Fetch and verify every file; print one line per file; 0 on success."""
+    from .hub import cache_root, fetch_weights, hf_cache_dir, weights_sha256
+    from .zoo.cards import get_card
+
+    card = get_card(args.model)
+    task = _task_of(args.benchmark) if getattr(args, "benchmark", None) else None
+    files = card.weights_for(task)
+    for wf in files:
+        user = args.weights if (wf.role == "model" and getattr(args, "weights", None)) else None
+        path = fetch_weights(card, user, wf.name)
+        sha = weights_sha256(card, user, wf.name)
+        state = "pinned" if wf.pinned else "unpinned (hash recorded)"
+        print(f"{card.id}  {wf.name}  {sha[:12]}  {state}  {path}")
+    print(f"{len(files)} file(s) ready for {card.id}"
+          + (f" on task {task}" if task else "")
+          + f"; caches: {cache_root()}, {hf_cache_dir()}")
+    return 0
+
+
+def model_status(model_id: str) -> str:
+    """``cached`` (every file present and pinned), ``unpinned`` (every file present, some only
+    recorded at first download) or ``not cached``. No network, no hashing, no torch."""
+    from .hub import file_status
+    from .zoo.cards import get_card
+
+    card = get_card(model_id)
+    states = [file_status(card, wf) for wf in card.weights]
+    if "not cached" in states:
+        return "not cached"
+    return "unpinned" if "unpinned" in states else "cached"
+
+
+if __name__ == "__main__":  # python -m evalkit.cli_download --model X
+    p = argparse.ArgumentParser(prog="evalkit download", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        sys.exit(main(p.parse_args()))
+    except EvalkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,50 @@
+"""The backbone interface: a module returning named feature maps of known stride and width."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["ShapeSpec", "Backbone"]
+
+
+@dataclass(frozen=True)
+class ShapeSpec:
+    """Channels and stride (input pixels per feature pixel) of one feature map."""
+
+    channels: int
+    stride: int
+
+
+class Backbone(nn.Module):
+    """Base class. ``forward(x)`` takes a normalised image batch ``B×C×H×W`` (float) and returns
+    ``{name: B×channels×⌈H/stride⌉×⌈W/stride⌉}`` for the names in ``out_features``.
+
+    Subclasses set ``self._out_shapes`` (name → :class:`ShapeSpec`, every map the network can
+    produce) and ``self.out_features`` (the requested subset, in increasing stride).
+    """
+
+    _out_shapes: dict[str, ShapeSpec]
+    out_features: tuple[str, ...]
+
+    def _set_out_features(self, out_features) -> None:
+        unknown = [f for f in out_features if f not in self._out_shapes]
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no feature(s) {unknown}; "
+                             f"available: {list(self._out_shapes)}")
+        self.out_features = tuple(out_features)
+
+    def output_shape(self) -> dict[str, ShapeSpec]:
+        """Name → :class:`ShapeSpec` of every returned map."""
+        return {k: self._out_shapes[k] for k in self.out_features}
+
+    @property
+    def size_divisibility(self) -> int:
+        """Inputs padded to a multiple of this give exact-stride outputs (0 = no constraint)."""
+        return 0
+
+    def _check_input(self, x: torch.Tensor, channels: int) -> None:
+        if x.dim() != 4 or x.shape[1] != channels:
+            raise ValueError(f"{type(self).__name__} expects a B×{channels}×H×W image tensor, "
+                             f"got shape {tuple(x.shape)}")
