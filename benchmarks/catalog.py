@@ -65,14 +65,14 @@ for _v, _splits in _REF_SPLITS.items():
     for _s in _splits:
         _ps = _s + "-u" if _v == "refcocog" else _s  # RefCOCOg umd splits print as val-u/test-u
         _bench = _REF_NAMES[_v]
-        _reg(f"{_v}-{_ps}-rec", "refcoco:RefCoco", task="rec", prompt="expression", dataset="refcoco",
+        _reg(f"{_v}-{_ps}-rec", "refcoco:RefCoco", task="rec", prompt="expression", dataset="annotations",
              metric="refcoco-rec", options={"variant": _v, "split": _s},
              description=f"{_bench} {_ps} referring expression comprehension (P@0.5)",
              tags=("refcoco"),
              paper=_p("UNINEXT", "Table 3", _bench, _ps, "P@0.5")
              + (_p("UNINEXT", "Table 11", _bench, _ps, "P@0.5") + _p("GLEE", "Table 5", _bench, "", "P@0.5")
                 if (_v, _s) == ("refcoco", "val") else []))
-        _reg(f"{_v}-{_ps}-res", "refcoco:RefCoco", task="res", prompt="expression", dataset="refcoco",
+        _reg(f"{_v}-{_ps}-res", "refcoco:RefCoco", task="res", prompt="expression", dataset="annotations",
              metric="refcoco-res", options={"variant": _v, "split": _s, "masks": True},
              description=f"{_bench} {_ps} referring expression segmentation (oIoU, mIoU)",
              tags=("refcoco"),

@@ -1,12 +1,12 @@
 """RefCOCO / RefCOCO+ / RefCOCOg: referring expression comprehension (REC, one box) and
 segmentation (RES, one mask).
 
-Layout (UNINEXT/GLEE annotation files, one image entry per referring expression, with the
+Layout (UNINEXT/GLEE ``datasets/annotations``: one image entry per referring expression, the
 COCO train2014 images beside)::
 
-    refcoco/refcoco-unc/instances_{val,testA,testB}.json
-    refcoco/refcocoplus-unc/instances_{val,testA,testB}.json
-    refcoco/refcocog-umd/instances_{val,test}.json
+    annotations/refcoco-unc/instances_{val,testA,testB}.json
+    annotations/refcocoplus-unc/instances_{val,testA,testB}.json
+    annotations/refcocog-umd/instances_{val,test}.json
     coco/train2014/COCO_train2014_000000000009.jpg ...
 
 Each ``images`` entry is one expression: ``file_name``, ``height``, ``width``, ``id`` and the

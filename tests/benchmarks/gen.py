@@ -166,7 +166,7 @@ def gen_refcoco(root: Path, rng, out: dict):
                                "caption": f"the object number {k} of {variant} {split}"})
                 anns.append(_coco_ann(eid, eid, 1, m))
                 oracle[str(eid)] = [_inst([m], [1])]
-            _json(root / "refcoco" / folder / f"instances_{split}.json",
+            _json(root / "annotations" / folder / f"instances_{split}.json",
                   {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "object"}]})
             ps = split + "-u" if variant == "refcocog" else split
             out[f"{variant}-{ps}-rec"] = out[f"{variant}-{ps}-res"] = oracle

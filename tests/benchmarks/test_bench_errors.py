@@ -69,7 +69,7 @@ def test_annotation_pointing_to_missing_image(gen, tmp_path):
 
 def test_refcoco_entry_must_hold_one_expression(gen, tmp_path):
     root, _ = _gen(gen, tmp_path, "gen_refcoco")
-    p = root / "refcoco/refcoco-unc/instances_testB.json"
+    p = root / "annotations/refcoco-unc/instances_testB.json"
     d = json.loads(p.read_text())
     im = d["images"][1]
     im["expressions"] = [im.pop("caption"), "another one"]
