@@ -33,6 +33,7 @@ __all__ = [
     "read_lines",
     "require_file",
     "require_dir",
+    "first_existing",
     "list_frames",
     "image_size",
     "read_png",
@@ -126,6 +127,16 @@ def require_file(path: Path, what: str) -> Path:
         hint = " (a folder is there)" if path.is_dir() else ""
         raise DatasetError(f"missing {what}: expected the file {path}{hint}")
     return path
+
+
+def first_existing(root: Path, candidates: Sequence[str]) -> Path:
+    """The first of ``root / c`` that exists, else ``root / candidates[0]`` (the official name,
+    which error messages then point to). Lets a reader accept the official name and the
+    renamed copies some code bases expect (``valid`` vs ``val``)."""
+    for c in candidates:
+        if (Path(root) / c).exists():
+            return Path(root) / c
+    return Path(root) / candidates[0]
 
 
 def require_dir(path: Path, what: str) -> Path:

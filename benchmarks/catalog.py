@@ -163,11 +163,14 @@ _reg("ref-davis17-val", "refdavis:RefDavis17", task="rvos", prompt="expression",
 # ---------------------------------------------------------------------------------------------
 # video instance segmentation (val: server; dev = 10% of train: local)
 # ---------------------------------------------------------------------------------------------
+# val annotation / frame folder: the official name first, then the UNINEXT/GLEE copies
 _VIS = {
-    "ytvis19": ("ytvis_2019", "valid.json", "valid/JPEGImages", "train/JPEGImages", "YouTube-VIS 2019", "YouTube-VIS-2019"),
-    "ytvis21": ("ytvis_2021", "valid/instances.json", "valid/JPEGImages", "train/JPEGImages", "YouTube-VIS 2021",
-                "YouTube-VIS-2021"),
-    "ovis": ("ovis", "annotations_valid.json", "valid", "train", "OVIS", "OVIS"),
+    "ytvis19": ("ytvis_2019", ["valid.json", "annotations/instances_val_sub.json"],
+                ["valid/JPEGImages", "val/JPEGImages"], "train/JPEGImages", "YouTube-VIS 2019", "YouTube-VIS-2019"),
+    "ytvis21": ("ytvis_2021", ["valid/instances.json", "annotations/instances_val_sub.json"],
+                ["valid/JPEGImages", "val/JPEGImages"], "train/JPEGImages", "YouTube-VIS 2021", "YouTube-VIS-2021"),
+    "ovis": ("ovis", ["annotations_valid.json", "annotations/annotations_valid.json"], ["valid", "valid/JPEGImages"],
+             "train", "OVIS", "OVIS"),
 }
 for _k, (_ds, _ann, _img, _train, _name, _bench) in _VIS.items():
     _paper = _p("UniVS", "Table 1a", _bench, "val", "AP") + _p("UniVS", "Table 2", _bench, "val", "AP")

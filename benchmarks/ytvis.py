@@ -8,7 +8,8 @@ train videos, images in the train folder)::
     ovis/valid/<video>/img_0000001.jpg ...              ovis/annotations_valid.json
     ytvis_2019/train/JPEGImages/...  ytvis_2019/valid_sub.json      (dev, with annotations)
 
-The JSON lists ``videos`` (``id``, ``file_names`` relative to the image folder, ``height``,
+The UNINEXT/GLEE copies (``<ds>/val/JPEGImages``, ``<ds>/annotations/instances_val_sub.json``,
+the official val file renamed) are found too. The JSON lists ``videos`` (``id``, ``file_names`` relative to the image folder, ``height``,
 ``width``) and ``categories``. One sample per video, prompted with all categories.
 
 Results: ``results.json``, a list of ``{"video_id", "category_id", "score", "segmentations":
@@ -26,7 +27,7 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample, mask_to_rle
 from ._common import OfficialBenchmark, check_frames
-from ._io import atomic_write_json, atomic_write_zip, read_json, video_frames
+from ._io import atomic_write_json, atomic_write_zip, first_existing, read_json, video_frames
 
 __all__ = ["YouTubeVIS", "tracks_to_ytvis"]
 
@@ -63,11 +64,12 @@ class YouTubeVIS(OfficialBenchmark):
     prompt = "categories"
     results_name = "results.json"
 
-    def __init__(self, root: Path, id: str = "", annotations: str = "valid.json",
-                 images: str = "valid/JPEGImages", **options: Any):
+    def __init__(self, root: Path, id: str = "", annotations: str | list[str] = "valid.json",
+                 images: str | list[str] = "valid/JPEGImages", **options: Any):
         super().__init__(root, id, **options)
-        self.ann_file = self.root / annotations
-        self.image_dir = self.root / images
+        # a list: the official name first, then the names other code bases rename it to
+        self.ann_file = first_existing(self.root, [annotations] if isinstance(annotations, str) else annotations)
+        self.image_dir = first_existing(self.root, [images] if isinstance(images, str) else images)
 
     def annotation_files(self) -> list[Path]:
         return [self.ann_file]

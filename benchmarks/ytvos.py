@@ -6,6 +6,8 @@ Layout (``datasets/ytbvos18``, ``datasets/ytbvos19``: the official ``valid`` rel
     ytbvos18/valid/Annotations/<video>/<frame>.png    (each object's first-appearance mask)
     ytbvos18/valid/meta.json                          ({"videos": {video: {"objects": ...}}})
 
+(``val/`` instead of ``valid/``, as UNINEXT names it, is accepted.)
+
 Objects may first appear after frame 0; each is prompted on its own first-appearance frame.
 Results: ``Annotations/<video>/<frame>.png`` indexed PNGs (palette of the first annotation)
 for every frame of ``JPEGImages``, zipped as ``submission.zip`` with the ``Annotations/``
@@ -27,6 +29,8 @@ class YouTubeVOS(VosVideos):
     server = True
 
     def __init__(self, root: Path, id: str = "", split: str = "valid", **options: Any):
+        if split == "valid" and not (Path(root) / "valid").exists() and (Path(root) / "val").is_dir():
+            split = "val"  # the UNINEXT copy of the layout renames valid/ to val/
         options.setdefault("images", f"{split}/JPEGImages")
         options.setdefault("annotations", f"{split}/Annotations")
         super().__init__(root, id, **options)

@@ -191,3 +191,22 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     assert json.loads(p.read_text()) == [1, 2] and sorted(x.name for x in tmp_path.iterdir()) == ["results.json"]
     with pytest.raises(ResultsError, match="must be H x W"):
         write_indexed_png(tmp_path / "a.png", np.zeros((2, 2, 2), np.uint8))
+
+
+def test_uninext_renamed_copies_are_found(gen, tmp_path):
+    """``val/`` and ``annotations/instances_val_sub.json`` (UNINEXT/GLEE names) work too."""
+    root, _ = _gen(gen, tmp_path, "gen_vis", "gen_vos")
+    d = root / "ytvis_2019"
+    (d / "valid").rename(d / "val")
+    (d / "annotations").mkdir()
+    (d / "valid.json").rename(d / "annotations/instances_val_sub.json")
+    bench = build_benchmark("ytvis19-val", root)
+    bench.validate()
+    assert bench.ann_file.name == "instances_val_sub.json" and len(bench.sample_ids()) == 2
+    (root / "ytbvos18/valid").rename(root / "ytbvos18/val")
+    bench = build_benchmark("ytvos18-val", root)
+    bench.validate()
+    assert len(bench.sample_ids()) == 2
+    (root / "ytvis_2021/valid/instances.json").unlink()
+    with pytest.raises(DatasetError, match="missing YouTube-VIS annotation file: expected the file .*valid/instances.json"):
+        build_benchmark("ytvis21-val", root).validate()
