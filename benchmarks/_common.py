@@ -19,6 +19,12 @@ class OfficialBenchmark(Benchmark):
     """Benchmark with a lazily built, thread-safe index (built once, by :meth:`_build_index`)
     and a fingerprint over :meth:`annotation_files` + the sample ids."""
 
+    #: file or folder name of the results inside the results folder
+    results_name = "results.json"
+    #: a ground-truth file the writer derives into the results folder (covering exactly the
+    #: predicted samples) when the metric reads a per-sample GT the dataset does not ship
+    derived_gt: str | None = None
+
     def __init__(self, root: Path, id: str = "", **options: Any):
         super().__init__(root, id, **options)
         self._index_lock = threading.Lock()
@@ -44,11 +50,6 @@ class OfficialBenchmark(Benchmark):
 
     def results_path(self, results_dir: Path) -> Path:
         return Path(results_dir) / self.results_name
-
-    results_name = "results.json"
-    #: a ground-truth file the writer derives into the results folder (covering exactly the
-    #: predicted samples) when the metric reads a per-sample GT the dataset does not ship
-    derived_gt: str | None = None
 
     def results_options(self, results_dir: Path) -> dict[str, Any]:
         """Metric options that depend on the results written (e.g. the sequences present when
