@@ -253,3 +253,5 @@ BENCHMARKS.register_group("image", tuple(i for i, f, _ in _ALL if f == "image"),
 BENCHMARKS.register_group("video", tuple(i for i, f, _ in _ALL if f == "video"), "video-level benchmarks")
 BENCHMARKS.register_group("server", tuple(i for i, _, s in _ALL if s),
                           "splits scored by an evaluation server (the run writes the upload file)")
+
+from .shapes import catalog as _shapes_catalog  # noqa: E402,F401  (the embedded suite)
