@@ -1,0 +1,59 @@
+"""Adapter factory of the tiny UNINEXT trained on the shapes suite (``uninext-tiny``).
+
+The network and every inference procedure are UNINEXT's (:class:`evalkit.adapters.uninext.
+UninextAdapter`); only the loading differs: the weights are our own module tree's state dict
+(safetensors shipped inside the package, no conversion) and the tokenizer is the suite's
+generated WordPiece vocabulary, so nothing is downloaded.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import WeightsError
+
+__all__ = ["build_adapter", "load_tiny"]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_tiny(card, weights: str | None = None):
+    """``(model in eval mode, sha256)`` of the card's shipped file (or ``weights``), checked
+    against the card's pin."""
+    from safetensors.torch import load_file
+
+    from evalkit.zoo.tiny import weights_file
+    from evalkit.zoo.uninext import load_uninext
+
+    path = Path(weights) if weights else weights_file()
+    if not path.is_file():
+        raise WeightsError(f"model {card.id!r}: weights file {path} is missing (train it with "
+                           f"`python -m evalkit.train`)")
+    sha = _sha256(path)
+    pin = card.model_weights.sha256
+    if weights is None and pin and sha != pin:
+        raise WeightsError(f"model {card.id!r}: {path} has sha256 {sha}, the card pins {pin} "
+                           f"(retrain with `python -m evalkit.train` or restore the file)")
+    return load_uninext(load_file(str(path)), **dict(card.builder_args)), sha
+
+
+def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None, **options: Any):
+    """Factory named by ``zoo/cards/uninext-tiny.json``."""
+    from evalkit.zoo.cards import get_card
+    from evalkit.zoo.tiny import tokenizer
+
+    from .uninext import UninextAdapter
+
+    card = get_card(model_id)
+    model, sha = load_tiny(card, weights)
+    adapter = UninextAdapter(model_id=model_id, model=model, text_tokenizer=tokenizer(), card=card,
+                             device=device, weights=weights, **options)
+    adapter.weights_sha256 = sha
+    return adapter

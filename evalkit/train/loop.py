@@ -1,0 +1,262 @@
+"""``python -m evalkit.train``: train the tiny UNINEXT on the shapes train splits (CPU).
+
+Each step runs four batches — category prompts (detection + instance segmentation), expressions
+(REC/RES), annotation prompts (a template of the object on a first frame, the object to find on
+a later frame: SOT/VOS) and frame pairs with category prompts (VIS/MOT, with the contrastive
+embedding loss) — and sums the UNINEXT losses (:mod:`.losses`) over the last decoder layer, the
+earlier decoder layers (box terms) and the two-stage encoder proposals (objectness + box).
+
+Deterministic: fixed seeds, one fixed thread count (``--threads``), no data-order randomness
+outside the seeded sampler; the same command writes the same weights.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .losses import (WEIGHTS, box_losses, contrastive_embed, dice, hungarian_match, matched_iou,
+                     sigmoid_focal)
+
+__all__ = ["add_arguments", "main", "build_tiny", "train"]
+
+
+def build_tiny(seed: int = 0):
+    from evalkit.zoo.tiny import TINY_OVERRIDES, tokenizer
+    from evalkit.zoo.uninext.model import build_uninext
+
+    torch.manual_seed(seed)
+    model = build_uninext("r50", True, **TINY_OVERRIDES)
+    model.text_encoder._tokenizer = tokenizer()
+    return model
+
+
+class _Taps:
+    """Captures what :meth:`UNINEXT.forward` does not return but training needs: the encoder
+    proposals and their objectness / box deltas, and the boxes of every decoder layer."""
+
+    def __init__(self, model):
+        self.store: dict[str, Any] = {}
+        tr = model.transformer
+        original = tr.encoder_proposals
+
+        def proposals(mem):
+            out, props = original(mem)
+            self.store["proposals"] = props
+            return out, props
+
+        tr.encoder_proposals = proposals
+        model.enc_class_embed.register_forward_hook(lambda m, i, o: self.store.__setitem__("enc_logits", o))
+        model.enc_bbox_embed.register_forward_hook(lambda m, i, o: self.store.__setitem__("enc_delta", o))
+        tr.register_forward_hook(lambda m, i, o: self.store.__setitem__("dec_boxes", o["boxes"]))
+
+
+def _token_groups(model, names):
+    from evalkit.zoo.uninext.prompt import category_caption, positive_map
+
+    caption, spans = category_caption(names)
+    groups = positive_map(model.text_encoder.tokenizer(caption), spans)
+    return caption, groups
+
+
+def _set_losses(model, out, taps, targets, *, groups=None, prompt_mask=None) -> dict[str, torch.Tensor]:
+    """Losses of one forward over a batch. ``groups``: token indices per category (category
+    prompts); otherwise the prompt is pooled (one logit per query, one target per image)."""
+    logits, boxes, iou = out["logits"], out["boxes"], out["iou"][..., 0]
+    num = max(sum(len(t.boxes) for t in targets), 1)
+    tot = {k: logits.new_zeros(()) for k in ("retrieve", "l1", "giou", "mask", "dice", "iou", "enc")}
+    matches = []
+    enc_logits = taps.store["enc_logits"][..., 0]
+    enc_boxes = (taps.store["enc_delta"] + taps.store["proposals"]).sigmoid()
+    enc_valid = torch.isfinite(taps.store["proposals"]).all(-1)
+    for b, t in enumerate(targets):
+        q_logits = logits[b]
+        if groups is not None:
+            cat_logits = torch.stack([q_logits[:, g].mean(-1) for g in groups], -1)  # Q×C
+            prob = cat_logits.sigmoid()[:, t.labels]
+        else:
+            prob = q_logits.sigmoid().expand(-1, len(t.boxes))
+        qi, gi = hungarian_match(prob.detach(), boxes[b].detach(), t.boxes)
+        qi_t, gi_t = torch.from_numpy(qi), torch.from_numpy(gi)
+        matches.append((qi_t, gi_t))
+        # retrieval focal loss over every (query, token)
+        target = torch.zeros_like(q_logits)
+        if groups is not None:
+            for q, g in zip(qi, gi):
+                target[q, groups[int(t.labels[g])]] = 1.0
+            valid = prompt_mask[b][None].expand_as(q_logits)
+            tot["retrieve"] = tot["retrieve"] + sigmoid_focal(q_logits[valid], target[valid]).sum()
+        else:
+            target[qi_t, 0] = 1.0
+            tot["retrieve"] = tot["retrieve"] + sigmoid_focal(q_logits, target).sum()
+        if len(qi) == 0:
+            continue
+        l1, giou = box_losses(boxes[b][qi_t], t.boxes[gi_t])
+        tot["l1"] = tot["l1"] + l1.sum()
+        tot["giou"] = tot["giou"] + giou.sum()
+        for layer_boxes in taps.store["dec_boxes"][:-1]:  # earlier decoder layers, same assignment
+            l1, giou = box_losses(layer_boxes[b][qi_t], t.boxes[gi_t])
+            tot["l1"] = tot["l1"] + l1.sum()
+            tot["giou"] = tot["giou"] + giou.sum()
+        iou_target = torch.zeros_like(iou[b])
+        iou_target[qi_t] = matched_iou(boxes[b][qi_t], t.boxes[gi_t])
+        tot["iou"] = tot["iou"] + F.binary_cross_entropy_with_logits(iou[b], iou_target, reduction="sum") / iou.shape[1] * len(qi)
+        m = model.decode_masks(out, b, qi_t).flatten(1)
+        mt = t.masks[gi_t].flatten(1)
+        mt = (mt > 0.5).float()
+        tot["mask"] = tot["mask"] + sigmoid_focal(m, mt).mean(1).sum()
+        tot["dice"] = tot["dice"] + dice(m, mt).sum()
+        # two-stage proposals: objectness + boxes of the encoder tokens
+        ev = enc_valid[b]
+        eb = enc_boxes[b].masked_fill(~ev[:, None], 0.5)
+        ep = enc_logits[b].sigmoid()[:, None].expand(-1, len(t.boxes)).masked_fill(~ev[:, None], 0.0)
+        eq, eg = hungarian_match(ep.detach(), eb.detach(), t.boxes)
+        eq_t, eg_t = torch.from_numpy(eq), torch.from_numpy(eg)
+        obj = torch.zeros_like(enc_logits[b])
+        obj[eq_t] = 1.0
+        tot["enc"] = tot["enc"] + WEIGHTS["retrieve"] * sigmoid_focal(enc_logits[b][ev], obj[ev]).sum()
+        l1, giou = box_losses(eb[eq_t], t.boxes[eg_t])
+        tot["enc"] = tot["enc"] + WEIGHTS["l1"] * l1.sum() + WEIGHTS["giou"] * giou.sum()
+    losses = {k: v / num for k, v in tot.items()}
+    losses["_matches"] = matches  # type: ignore[assignment]
+    return losses
+
+
+def _weighted(losses: dict) -> torch.Tensor:
+    return sum((WEIGHTS.get(k, 1.0) * v for k, v in losses.items() if not k.startswith("_")), torch.zeros(()))
+
+
+def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4, log_every: int = 20,
+          tasks: tuple[str, ...] = ("det", "rec", "ref", "vis")) -> dict:
+    """Train and write ``out`` (safetensors); returns the training log."""
+    from safetensors.torch import save_file
+
+    from evalkit.zoo.tiny import INPUT_SIZE  # noqa: F401  (the size the data is made at)
+    from evalkit.zoo.uninext.prompt import crop_template
+
+    from .data import TrainData, images_tensor
+
+    model = build_tiny(seed)
+    model.train()
+    taps = _Taps(model)
+    data = TrainData(seed)
+    names = data.category_names
+    caption, groups = _token_groups(model, names)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(steps * 0.8)], 0.1)
+    log, t0 = [], time.time()
+
+    def text(texts):
+        tok = model.text_encoder.tokenize(texts)
+        return model.encode_text(tok["input_ids"], tok["attention_mask"])
+
+    for step in range(steps):
+        losses: dict[str, torch.Tensor] = {}
+        total = torch.zeros(())
+        if "det" in tasks:
+            imgs, tg = data.detection(batch)
+            x, pm, sizes = images_tensor(imgs)
+            pr, pmask = text([caption] * len(imgs))
+            o = model(x, pm, pr, pmask, sizes, pooled=False, compute_masks=False)
+            ls = _set_losses(model, o, taps, tg, groups=groups, prompt_mask=pmask)
+            total = total + _weighted(ls)
+            losses.update({f"det/{k}": v for k, v in ls.items() if not k.startswith("_")})
+        if "rec" in tasks:
+            imgs, texts, tg = data.expressions(batch)
+            x, pm, sizes = images_tensor(imgs)
+            pr, pmask = text(texts)
+            o = model(x, pm, pr, pmask, sizes, pooled=True, compute_masks=False)
+            ls = _set_losses(model, o, taps, tg)
+            total = total + _weighted(ls)
+            losses.update({f"rec/{k}": v for k, v in ls.items() if not k.startswith("_")})
+        if "ref" in tasks:
+            tpl_imgs, tmasks, search, tg = data.references(max(batch // 2, 1))
+            tx, tpm, _ = images_tensor(tpl_imgs)
+            temps, tpads = [], []
+            for b, m in enumerate(tmasks):
+                ys, xs = m.nonzero()
+                box = (float(xs.min()), float(ys.min()), float(xs.max() + 1 - xs.min()), float(ys.max() + 1 - ys.min()))
+                tp, pad = crop_template(tx[b], tpm[b], box, torch.from_numpy(m).float(),
+                                        model.cfg.template_size, model.cfg.search_area_factor)
+                temps.append(tp)
+                tpads.append(pad)
+            pr, pmask = model.encode_template(torch.stack(temps), torch.stack(tpads))
+            # the adapter concatenates the first-frame and the previous-frame templates
+            pr, pmask = torch.cat([pr, pr], 1), torch.cat([pmask, pmask], 1)
+            x, pm, sizes = images_tensor(search)
+            o = model(x, pm, pr, pmask, sizes, pooled=True, compute_masks=False, mask_fusion=False)
+            ls = _set_losses(model, o, taps, tg)
+            total = total + _weighted(ls)
+            losses.update({f"ref/{k}": v for k, v in ls.items() if not k.startswith("_")})
+        if "vis" in tasks:
+            imgs, tg = data.video_pairs(max(batch // 2, 1))
+            x, pm, sizes = images_tensor(imgs)
+            pr, pmask = text([caption] * len(imgs))
+            o = model(x, pm, pr, pmask, sizes, pooled=False, compute_masks=False)
+            ls = _set_losses(model, o, taps, tg, groups=groups, prompt_mask=pmask)
+            emb = o["embeddings"]
+            e_loss = torch.zeros(())
+            for k in range(0, len(imgs), 2):
+                ids = []
+                for j in (k, k + 1):
+                    qi, gi = ls["_matches"][j]
+                    v = torch.full((emb.shape[1],), -1, dtype=torch.long)
+                    v[qi] = tg[j].ids[gi]
+                    ids.append(v)
+                e_loss = e_loss + contrastive_embed(emb[k], emb[k + 1], ids[0], ids[1])
+            ls["embed"] = e_loss / max(len(imgs) // 2, 1)
+            total = total + _weighted(ls)
+            losses.update({f"vis/{k}": v for k, v in ls.items() if not k.startswith("_")})
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(params, 0.1)
+        opt.step()
+        sched.step()
+        if step % log_every == 0 or step == steps - 1:
+            rec = {"step": step, "loss": round(float(total), 4), "s": round(time.time() - t0, 1),
+                   **{k: round(float(v), 4) for k, v in losses.items()}}
+            log.append(rec)
+            print(json.dumps(rec), flush=True)
+    model.eval()
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(out), metadata={"format": "pt", "model": "uninext-tiny", "steps": str(steps),
+                                         "seed": str(seed), "lr": str(lr), "batch": str(batch)})
+    return {"log": log, "seconds": time.time() - t0}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", type=int, default=1500, help="optimizer steps (default 1500)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output safetensors (default: the shipped file of the tiny model)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--batch", type=int, default=4, help="images per prompt kind and step")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch CPU threads (fixed: results are bitwise reproducible per count)")
+    parser.add_argument("--tasks", default="det,rec,ref,vis",
+                        help="batch kinds: det (categories), rec (expressions), ref (templates), vis (pairs)")
+
+
+def main(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    from evalkit.zoo.tiny import weights_file
+
+    out = args.out or weights_file()
+    res = train(args.steps, out, seed=args.seed, lr=args.lr, batch=args.batch,
+                tasks=tuple(t for t in args.tasks.split(",") if t))
+    print(f"wrote {out} after {res['seconds']:.0f} s")
+    if args.out is None:  # the shipped file: pin it in the card
+        from .card import write_card
+
+        cmd = (f"python -m evalkit.train --steps {args.steps} --batch {args.batch} --lr {args.lr} "
+               f"--seed {args.seed} --threads {args.threads} --tasks {args.tasks}")
+        print(f"wrote {write_card(out, args.steps, cmd)}")
+    return 0
