@@ -1,0 +1,126 @@
+"""Validation and normalisation of COCO run-length encodings (RLE) for the metric engine.
+
+pycocotools decodes whatever it is given: a truncated or corrupt ``counts`` string silently
+becomes a different mask, so a broken results file would give a wrong number instead of an
+error. :func:`check_compressed` validates many compressed RLEs at once (vectorised over the
+concatenated bytes) so it can run on every result of a COCO-scale file.
+
+COCO compressed RLE (pycocotools ``rleToString``): run lengths of alternating 0/1 pixels in
+column-major order, starting with zeros. Each run is written LEB128-like in 5-bit groups, least
+significant first, each group offset by 48 (``'0'``); bit 0x20 of a group means "more groups
+follow"; bit 0x10 of the last group is the sign. From the fourth run on (index > 2) the stored
+value is the difference to the run two places before. The runs must be non-negative and sum
+to ``H * W``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ResultsError
+
+__all__ = ["check_compressed", "normalise_rle"]
+
+
+def normalise_rle(seg, h: int, w: int, where: str) -> dict:
+    """One segmentation as a compressed RLE dict with ``bytes`` counts, of size ``(h, w)``.
+
+    Accepts a compressed RLE (``counts`` ``str``/``bytes``), an uncompressed RLE (``counts``
+    a list of ints, converted with pycocotools ``frPyObjects``) or a polygon list. Raises
+    :class:`ResultsError` naming ``where`` on a wrong type, a wrong ``size`` or an
+    uncompressed RLE whose runs do not sum to ``h * w``. Compressed strings are checked in bulk
+    by :func:`check_compressed` (call it on the returned dicts).
+    """
+    from pycocotools import mask as mask_utils
+
+    if isinstance(seg, list):  # polygon(s)
+        if not seg or not all(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in seg):
+            raise ResultsError(f"{where}: a polygon segmentation must be a list of [x1, y1, x2, y2, x3, y3, ...] lists")
+        return mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+    if not isinstance(seg, dict) or "counts" not in seg or "size" not in seg:
+        raise ResultsError(f"{where}: segmentation must be an RLE dict with 'size' and 'counts', got {type(seg).__name__}")
+    size = seg["size"]
+    if not (isinstance(size, (list, tuple)) and len(size) == 2):
+        raise ResultsError(f"{where}: RLE 'size' must be [height, width], got {size!r}")
+    if [int(size[0]), int(size[1])] != [h, w]:
+        raise ResultsError(
+            f"{where}: mask of size {list(size)} (height, width) for an image of size [{h}, {w}]"
+        )
+    counts = seg["counts"]
+    if isinstance(counts, list):
+        c = np.asarray(counts)
+        if c.ndim != 1 or (c.size and (c.min() < 0)) or int(c.sum()) != h * w:
+            raise ResultsError(f"{where}: uncompressed RLE runs must be non-negative and sum to {h}*{w}")
+        return mask_utils.frPyObjects({"size": [h, w], "counts": [int(x) for x in counts]}, h, w)
+    if isinstance(counts, str):
+        counts = counts.encode("ascii", errors="replace")
+    if not isinstance(counts, bytes):
+        raise ResultsError(f"{where}: RLE 'counts' must be a string or a list, got {type(counts).__name__}")
+    return {"size": [h, w], "counts": counts}
+
+
+def check_compressed(rles: Sequence[dict], where: Sequence[str] | None = None) -> None:
+    """Validate compressed RLEs (``counts`` as ``bytes``) in one vectorised pass.
+
+    Raises :class:`ResultsError` naming the first malformed entry (``where[i]`` or its index):
+    characters outside the code range, a truncated last run, a negative run, or runs that do
+    not sum to ``H * W``.
+    """
+    if not rles:
+        return
+    strings = [r["counts"] for r in rles]
+    lens = np.fromiter((len(s) for s in strings), np.int64, len(strings))
+    cum = np.cumsum(lens)
+    raw = np.frombuffer(b"".join(strings), np.uint8)
+
+    def fail(i: int, why: str):
+        name = where[i] if where is not None else f"entry {i}"
+        raise ResultsError(f"{name}: malformed RLE counts ({why})")
+
+    def owner(byte_index) -> int:
+        return int(np.searchsorted(cum, byte_index, side="right"))
+
+    bad = (raw < 48) | (raw > 111)
+    if bad.any():
+        fail(owner(np.argmax(bad)), "character outside the RLE alphabet")
+    hw = np.fromiter((int(r["size"][0]) * int(r["size"][1]) for r in rles), np.int64, len(rles))
+    total = np.zeros(len(strings), np.int64)
+    if len(raw):
+        c = raw - np.uint8(48)
+        more = (c & 0x20) != 0
+        # every string must end on a completed run
+        ends = cum[lens > 0] - 1
+        if more[ends].any():
+            fail(owner(ends[np.argmax(more[ends])]), "truncated run")
+        # a run starts after every byte whose continuation bit is clear
+        starts = np.flatnonzero(np.concatenate([[True], ~more[:-1]]))
+        n_groups = np.diff(np.append(starts, len(c)))
+        if n_groups.max() > 7:  # > 35 bits: no image has runs that long
+            fail(owner(starts[np.argmax(n_groups > 7)]), "run value too large")
+        vals = np.zeros(len(starts), np.int64)
+        for j in range(int(n_groups.max())):
+            has = n_groups > j
+            g = c[np.minimum(starts + j, len(c) - 1)].astype(np.int64) & 0x1F
+            vals += np.where(has, g << (5 * j), 0)
+        neg = (c[starts + n_groups - 1] & 0x10) != 0  # sign bit of the last group
+        vals[neg] -= np.int64(1) << (5 * n_groups[neg])
+        run_owner = np.searchsorted(cum, starts, side="right")
+        n_runs = np.bincount(run_owner, minlength=len(strings))
+        first_run = np.concatenate([[0], np.cumsum(n_runs)[:-1]])
+        pos = np.arange(len(vals)) - first_run[run_owner]
+        # cnts[m] = x[m] + cnts[m-2] for m > 2: running sums along the odd chain (from m = 1)
+        # and the even chain (from m = 2) of each string; m = 0 stands alone.
+        runs = vals.copy()
+        for parity in (0, 1):
+            on = (pos >= 1) & (pos % 2 == parity)
+            cs = np.cumsum(np.where(on, vals, 0))
+            before = np.concatenate([[0], cs])[first_run]  # sum before each string's first run
+            runs = np.where(on, cs - before[run_owner], runs)
+        if (runs < 0).any():
+            fail(int(run_owner[np.argmax(runs < 0)]), "negative run length")
+        total = np.bincount(run_owner, weights=runs, minlength=len(strings)).astype(np.int64)
+    wrong = total != hw
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        fail(i, f"runs sum to {int(total[i])}, expected height*width = {int(hw[i])}")
