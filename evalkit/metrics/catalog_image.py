@@ -3,6 +3,7 @@
 Metadata only (import paths, keys, options); nothing heavy is imported here.
 """
 from . import register_metric
+from .odinw import ODINW13
 
 _COCO12 = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
 _BACKEND = {"backend": "fast (faster-coco-eval, identical numbers; default) | official (pycocotools)"}
@@ -101,7 +102,7 @@ register_metric(
     tags=("image", "fss"),
     description="Few-shot segmentation (FSS-1000): per-query mIoU/oIoU (UniRef) and class-wise mIoU/FB-IoU (HSNet)",
     inputs="gt: FSS queries JSON with class ids and RLE masks; results: per-query RLE masks JSON",
-    reports=["mIoU", "oIoU", "mIoU-class", "FB-IoU"],
+    reports=["mIoU", "oIoU", "HSNet-mIoU", "FB-IoU"],
     primary="mIoU",
     oracle="UniRef RefCOCO-style evaluator; HSNet AverageMeter (re-implemented)",
     scale="percent",
@@ -113,8 +114,9 @@ register_metric(
     tags=("image", "odinw"),
     description="ODinW13: COCO box AP per dataset and their mean",
     inputs="gt/results: mapping (or JSON manifest) dataset name -> COCO GT / results JSON",
-    reports=["AP"],
+    reports=["AP", *(f"AP/{n}" for n in ODINW13), "n_datasets"],
     primary="AP",
     oracle="pycocotools COCOeval per dataset, arithmetic mean of the 13 APs",
-    options=_BACKEND,
+    count_keys=("n_datasets",),
+    options={**_BACKEND, "require_all": "true (default): all 13 datasets needed; false: mean over those given"},
 )
