@@ -15,6 +15,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import ResultsError
 from ._rle import check_compressed, normalise_rle
 
@@ -57,8 +59,16 @@ def load_gt(gt: Any, *, require: tuple[str, ...] = ("images", "annotations", "ca
     return data, name
 
 
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+
+
+def _is_number(x) -> bool:
+    """A real number (Python or numpy), not a bool and not a numeric string."""
+    return isinstance(x, _NUMBER_TYPES) and not isinstance(x, (bool, np.bool_))
+
+
 def _finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    return _is_number(x) and math.isfinite(x)
 
 
 def prepare_results(gt: dict, results: Any, iou_type: str) -> list[dict]:
@@ -67,9 +77,16 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> list[dict]:
     Each entry needs ``image_id`` (an image of ``gt``), ``category_id`` (a category of
     ``gt``), a finite ``score`` and, for ``iou_type == "bbox"``, ``bbox`` = ``[x, y, w, h]``
     finite with ``w, h >= 0``; for ``"segm"``, ``segmentation`` = an RLE of the image's size
-    (compressed, or uncompressed which is compressed here). For ``"segm"`` any ``bbox`` in the
-    entry is dropped so the mask area decides the area range (as detectron2 does before
-    calling pycocotools; pycocotools would otherwise take the box area).
+    (compressed; uncompressed RLE and polygons are compressed here). For ``"segm"`` any
+    ``bbox`` in the entry is dropped so the mask area decides the area range (as detectron2
+    does before calling pycocotools; pycocotools would otherwise take the box area).
+
+    The checks run vectorised over all entries; the first bad entry is then re-checked alone
+    to say what is wrong with it.
+
+    Returns:
+        one dict per entry: ``image_id``, ``category_id``, ``score`` (float) and ``bbox``
+        (list of 4 floats) or ``segmentation`` (compressed RLE, ``bytes`` counts).
 
     Raises:
         ResultsError: naming the entry index and field of the first bad entry.
@@ -81,39 +98,66 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> list[dict]:
         raise ResultsError(f"{name}: results must be a JSON list of detections, got {type(data).__name__}")
     images = {im["id"]: im for im in gt["images"]}
     cats = {c["id"] for c in gt["categories"]}
-    out: list[dict] = []
-    rles: list[dict] = []
-    where: list[str] = []
-    for i, r in enumerate(data):
-        at = f"{name}: entry {i}"
-        if not isinstance(r, dict):
-            raise ResultsError(f"{at}: expected an object, got {type(r).__name__}")
-        try:
-            img, cat, score = r["image_id"], r["category_id"], r["score"]
-        except KeyError as e:
-            raise ResultsError(f"{at}: missing field {e.args[0]!r}") from None
-        if img not in images:
-            raise ResultsError(f"{at}: image_id {img!r} is not an image of the ground truth")
-        if cat not in cats:
-            raise ResultsError(f"{at}: category_id {cat!r} is not a category of the ground truth")
-        if not _finite(score):
-            raise ResultsError(f"{at}: score must be a finite number, got {score!r}")
-        e = {"image_id": img, "category_id": cat, "score": float(score)}
-        if iou_type == "bbox":
-            b = r.get("bbox")
-            if not (isinstance(b, (list, tuple)) and len(b) == 4 and all(_finite(v) for v in b)):
-                raise ResultsError(f"{at}: bbox must be 4 finite numbers [x, y, w, h], got {b!r}")
-            if b[2] < 0 or b[3] < 0:
-                raise ResultsError(f"{at}: bbox has a negative width or height: {list(b)}")
-            e["bbox"] = [float(v) for v in b]
-        else:
-            if "segmentation" not in r:
-                raise ResultsError(f"{at}: missing field 'segmentation'")
-            im = images[img]
-            rle = normalise_rle(r["segmentation"], int(im["height"]), int(im["width"]), at)
-            e["segmentation"] = rle
-            rles.append(rle)
-            where.append(at)
-        out.append(e)
-    check_compressed(rles, where)
-    return out
+    field = "bbox" if iou_type == "bbox" else "segmentation"
+
+    def explain(first: int = 0):
+        for i in range(first, len(data)):
+            _check_entry(f"{name}: entry {i}", data[i], images, cats, field)
+        raise AssertionError("a results entry failed the bulk checks but not the single one")
+
+    n = len(data)
+    try:
+        img = [r["image_id"] for r in data]
+        cat = [r["category_id"] for r in data]
+        score = np.array([r["score"] for r in data], dtype=np.float64).reshape(n)
+        vals = [r[field] for r in data]
+        if field == "bbox":
+            box = np.array(vals, dtype=np.float64).reshape(n, 4)
+    except (KeyError, TypeError, ValueError, IndexError):
+        explain()
+    bad = np.fromiter((i not in images for i in img), bool, n)
+    bad |= np.fromiter((c not in cats for c in cat), bool, n)
+    bad |= ~np.isfinite(score)
+    # numpy would also convert bools and numeric strings: check the types too
+    bad |= np.fromiter((not _is_number(r["score"]) for r in data), bool, n)
+    if field == "bbox":
+        bad |= ~np.isfinite(box).all(1) | (box[:, 2] < 0) | (box[:, 3] < 0)
+        bad |= np.fromiter((not all(map(_is_number, b)) for b in vals), bool, n)
+        if bad.any():
+            explain(int(np.argmax(bad)))
+        return [{"image_id": i, "category_id": c, "score": s, "bbox": b}
+                for i, c, s, b in zip(img, cat, score.tolist(), box.tolist())]
+    if bad.any():
+        explain(int(np.argmax(bad)))
+    rles = []
+    for i, (im_id, seg) in enumerate(zip(img, vals)):
+        im = images[im_id]
+        h, w = im["height"], im["width"]
+        if type(seg) is dict and type(seg.get("counts")) is str and seg.get("size") == [h, w]:
+            rles.append({"size": [h, w], "counts": seg["counts"].encode("ascii", errors="replace")})
+        else:  # other encodings, or a wrong size: the careful path names the problem
+            rles.append(normalise_rle(seg, int(h), int(w), f"{name}: entry {i}"))
+    check_compressed(rles, lambda i: f"{name}: entry {i}")
+    return [{"image_id": i, "category_id": c, "score": s, "segmentation": r}
+            for i, c, s, r in zip(img, cat, score.tolist(), rles)]
+
+
+def _check_entry(at: str, r: Any, images: dict, cats: set, field: str) -> None:
+    """Raise the ResultsError that describes what is wrong with one results entry."""
+    if not isinstance(r, dict):
+        raise ResultsError(f"{at}: expected an object, got {type(r).__name__}")
+    for k in ("image_id", "category_id", "score", field):
+        if k not in r:
+            raise ResultsError(f"{at}: missing field {k!r}")
+    if r["image_id"] not in images:
+        raise ResultsError(f"{at}: image_id {r['image_id']!r} is not an image of the ground truth")
+    if r["category_id"] not in cats:
+        raise ResultsError(f"{at}: category_id {r['category_id']!r} is not a category of the ground truth")
+    if not _finite(r["score"]):
+        raise ResultsError(f"{at}: score must be a finite number, got {r['score']!r}")
+    if field == "bbox":
+        b = r["bbox"]
+        if not (isinstance(b, (list, tuple)) and len(b) == 4 and all(_finite(v) for v in b)):
+            raise ResultsError(f"{at}: bbox must be 4 finite numbers [x, y, w, h], got {b!r}")
+        if b[2] < 0 or b[3] < 0:
+            raise ResultsError(f"{at}: bbox has a negative width or height: {list(b)}")

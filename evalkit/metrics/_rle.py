@@ -14,13 +14,27 @@ to ``H * W``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..errors import ResultsError
 
-__all__ = ["check_compressed", "normalise_rle"]
+__all__ = ["areas", "check_compressed", "normalise_rle"]
+
+
+def areas(rles: Sequence[dict]) -> np.ndarray:
+    """Pixel counts of compressed RLEs as ``int64`` (pycocotools ``area``).
+
+    pycocotools 2.0.11 ``area`` overflows on lists of more than 255 RLEs under numpy 2 (it
+    builds its output through a ``uint8`` index), so the list is passed in chunks.
+    """
+    from pycocotools import mask as mask_utils
+
+    out = np.zeros(len(rles), np.int64)
+    for s in range(0, len(rles), 255):
+        out[s:s + 255] = mask_utils.area(list(rles[s:s + 255]))
+    return out
 
 
 def normalise_rle(seg, h: int, w: int, where: str) -> dict:
@@ -60,10 +74,11 @@ def normalise_rle(seg, h: int, w: int, where: str) -> dict:
     return {"size": [h, w], "counts": counts}
 
 
-def check_compressed(rles: Sequence[dict], where: Sequence[str] | None = None) -> None:
+def check_compressed(rles: Sequence[dict], where: Sequence[str] | Callable[[int], str] | None = None) -> None:
     """Validate compressed RLEs (``counts`` as ``bytes``) in one vectorised pass.
 
-    Raises :class:`ResultsError` naming the first malformed entry (``where[i]`` or its index):
+    Raises :class:`ResultsError` naming the first malformed entry (``where[i]``, ``where(i)``
+    or its index):
     characters outside the code range, a truncated last run, a negative run, or runs that do
     not sum to ``H * W``.
     """
@@ -75,7 +90,7 @@ def check_compressed(rles: Sequence[dict], where: Sequence[str] | None = None) -
     raw = np.frombuffer(b"".join(strings), np.uint8)
 
     def fail(i: int, why: str):
-        name = where[i] if where is not None else f"entry {i}"
+        name = f"entry {i}" if where is None else where(i) if callable(where) else where[i]
         raise ResultsError(f"{name}: malformed RLE counts ({why})")
 
     def owner(byte_index) -> int:
@@ -93,33 +108,41 @@ def check_compressed(rles: Sequence[dict], where: Sequence[str] | None = None) -
         ends = cum[lens > 0] - 1
         if more[ends].any():
             fail(owner(ends[np.argmax(more[ends])]), "truncated run")
-        # a run starts after every byte whose continuation bit is clear
+        # a run starts at every string start and after every byte whose continuation bit is clear
         starts = np.flatnonzero(np.concatenate([[True], ~more[:-1]]))
         n_groups = np.diff(np.append(starts, len(c)))
-        if n_groups.max() > 7:  # > 35 bits: no image has runs that long
-            fail(owner(starts[np.argmax(n_groups > 7)]), "run value too large")
-        vals = np.zeros(len(starts), np.int64)
-        for j in range(int(n_groups.max())):
-            has = n_groups > j
-            g = c[np.minimum(starts + j, len(c) - 1)].astype(np.int64) & 0x1F
-            vals += np.where(has, g << (5 * j), 0)
+        if n_groups.max() > 6:  # > 30 bits: no image has runs that long
+            fail(owner(starts[np.argmax(n_groups > 6)]), "run value too large")
+        vals = (c[starts] & 0x1F).astype(np.int64)
+        for j in range(1, int(n_groups.max())):  # few runs need more than one group
+            sub = np.flatnonzero(n_groups > j)
+            vals[sub] |= (c[starts[sub] + j] & 0x1F).astype(np.int64) << (5 * j)
         neg = (c[starts + n_groups - 1] & 0x10) != 0  # sign bit of the last group
         vals[neg] -= np.int64(1) << (5 * n_groups[neg])
-        run_owner = np.searchsorted(cum, starts, side="right")
-        n_runs = np.bincount(run_owner, minlength=len(strings))
-        first_run = np.concatenate([[0], np.cumsum(n_runs)[:-1]])
-        pos = np.arange(len(vals)) - first_run[run_owner]
+        # first run of every non-empty string; runs are owned by strings in order
+        nonempty = np.flatnonzero(lens > 0)
+        first_run = np.searchsorted(starts, (cum - lens)[nonempty])
+        n_runs = np.diff(np.append(first_run, len(starts)))
+        run_owner = np.repeat(nonempty, n_runs)
+        pos = np.arange(len(vals)) - np.repeat(first_run, n_runs)
         # cnts[m] = x[m] + cnts[m-2] for m > 2: running sums along the odd chain (from m = 1)
         # and the even chain (from m = 2) of each string; m = 0 stands alone.
-        runs = vals.copy()
+        total += np.bincount(run_owner[pos == 0], weights=vals[pos == 0], minlength=len(strings)).astype(np.int64)
         for parity in (0, 1):
-            on = (pos >= 1) & (pos % 2 == parity)
-            cs = np.cumsum(np.where(on, vals, 0))
-            before = np.concatenate([[0], cs])[first_run]  # sum before each string's first run
-            runs = np.where(on, cs - before[run_owner], runs)
-        if (runs < 0).any():
-            fail(int(run_owner[np.argmax(runs < 0)]), "negative run length")
-        total = np.bincount(run_owner, weights=runs, minlength=len(strings)).astype(np.int64)
+            sel = np.flatnonzero((pos >= 1) & ((pos & 1) == parity))
+            if not len(sel):
+                continue
+            own = run_owner[sel]  # non-decreasing
+            cs = np.cumsum(vals[sel])
+            # running sum just before each string's first element of this chain
+            per_string = np.bincount(own, minlength=len(strings))
+            before = np.concatenate([[0], cs])[np.cumsum(per_string) - per_string]
+            cnts = cs - before[own]
+            if (cnts < 0).any():
+                fail(int(own[np.argmax(cnts < 0)]), "negative run length")
+            total += np.bincount(own, weights=cnts, minlength=len(strings)).astype(np.int64)
+        if (vals[pos == 0] < 0).any():
+            fail(int(run_owner[pos == 0][np.argmax(vals[pos == 0] < 0)]), "negative run length")
     wrong = total != hw
     if wrong.any():
         i = int(np.argmax(wrong))

@@ -40,6 +40,7 @@ import numpy as np
 
 from ..errors import ResultsError
 from ._coco_io import is_path, load_gt, prepare_results
+from ._rle import areas
 
 __all__ = ["COCO_STATS", "coco_bbox", "coco_segm", "evaluate_coco"]
 
@@ -83,8 +84,8 @@ def evaluate_coco(
         raise ResultsError(f"coco: iou_type must be 'bbox' or 'segm', got {iou_type!r}")
     gt_data, _ = load_gt(gt)
     dets = prepare_results(gt_data, results, iou_type)
-    if not is_path(gt):  # the official tools write into the GT annotations (ignore flags, RLE)
-        gt_data = copy.deepcopy(gt_data)
+    if not is_path(gt):  # the official tools set keys of the GT annotations (ignore, RLE)
+        gt_data = {**gt_data, "annotations": [dict(a) for a in gt_data["annotations"]]}
     if backend == "official":
         stats = _run_pycocotools(gt_data, dets, iou_type, cat_ids)
     else:
@@ -120,7 +121,13 @@ def _run_faster(gt_data: dict, dets: list[dict], iou_type: str, cat_ids) -> np.n
 
     quiet = lambda *a, **k: None  # noqa: E731
     coco_gt = COCO(gt_data, print_function=quiet)
-    coco_dt = coco_gt.loadRes(dets)
+    coco_dt = COCO(print_function=quiet)
+    coco_dt.dataset = {
+        "images": list(gt_data["images"]),
+        "categories": copy.deepcopy(gt_data["categories"]),
+        "annotations": _loaded_results(dets, iou_type),
+    }
+    coco_dt.createIndex()
     ev = COCOeval_faster(coco_gt, coco_dt, iou_type, print_function=quiet)
     if cat_ids is not None:
         ev.params.catIds = list(cat_ids)
@@ -128,3 +135,26 @@ def _run_faster(gt_data: dict, dets: list[dict], iou_type: str, cat_ids) -> np.n
     ev.accumulate()
     ev.summarize()
     return np.asarray(ev.stats[:12], dtype=np.float64)
+
+
+def _loaded_results(dets: list[dict], iou_type: str) -> list[dict]:
+    """What ``COCO.loadRes`` makes of validated results, computed in bulk.
+
+    loadRes numbers the detections 1..N in file order, sets ``iscrowd = 0`` and the area:
+    ``w * h`` of the box for box results, the RLE's pixel count (and ``bbox = toBbox``) for
+    mask results. It calls pycocotools' area once per detection; here it is one call for all.
+    (loadRes also gives box results a 4-point polygon ``segmentation``, unused by box IoU.)
+    """
+    from pycocotools import mask as mask_utils
+
+    if iou_type == "bbox":
+        for i, d in enumerate(dets, 1):
+            b = d["bbox"]
+            d["area"], d["id"], d["iscrowd"] = b[2] * b[3], i, 0
+        return dets
+    rles = [d["segmentation"] for d in dets]
+    pixel_counts = areas(rles).astype(np.float64).tolist()
+    boxes = mask_utils.toBbox(rles).tolist() if rles else []
+    for i, (d, a, b) in enumerate(zip(dets, pixel_counts, boxes), 1):
+        d["area"], d["bbox"], d["id"], d["iscrowd"] = a, b, i, 0
+    return dets

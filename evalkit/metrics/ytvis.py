@@ -43,7 +43,7 @@ import numpy as np
 from ..errors import ResultsError
 from ._apeval import EvalParams, PairData, evaluate, summarize12
 from ._coco_io import load_json
-from ._rle import check_compressed, normalise_rle
+from ._rle import areas, check_compressed, normalise_rle
 
 __all__ = ["YTVIS_PARAMS", "ytvis", "load_ytvis_gt", "prepare_ytvis_results"]
 
@@ -123,8 +123,6 @@ def load_ytvis_gt(gt: Any) -> tuple[dict, dict, list[dict]]:
 def prepare_ytvis_results(vids: dict, cats: dict, results: Any) -> list[dict]:
     """Validated result tracks with ``rles`` (compressed or ``None`` per frame) and
     ``avg_area`` (mean non-zero RLE area, as ytvos ``loadRes``)."""
-    from pycocotools import mask as mask_utils
-
     data, name = load_json(results, "results")
     if not isinstance(data, list):
         raise ResultsError(f"{name}: results must be a JSON list of tracks, got {type(data).__name__}")
@@ -159,9 +157,7 @@ def prepare_ytvis_results(vids: dict, cats: dict, results: Any) -> list[dict]:
         out.append({"video_id": vid, "category_id": cat, "score": float(score), "rles": track})
     check_compressed(rles, where)
     for d in out:
-        present = [r for r in d["rles"] if r is not None]
-        areas = mask_utils.area(present) if present else []
-        d["avg_area"] = _mean_nonzero(list(areas))
+        d["avg_area"] = _mean_nonzero(areas([r for r in d["rles"] if r is not None]).tolist())
     return out
 
 
@@ -189,15 +185,15 @@ def _video_pairs(video: dict, vi: int, gts: list[dict], dts: list[dict], cat_ind
         di = [i for i, d in enumerate(D) if d["rles"][f] is not None]
         gi = [j for j, g in enumerate(G) if f < len(g["rles"]) and g["rles"][f] is not None]
         if di:
-            area_d[di] += mask_utils.area([D[i]["rles"][f] for i in di])
+            area_d[di] += areas([D[i]["rles"][f] for i in di])
         if gi:
-            area_g[gi] += mask_utils.area([G[j]["rles"][f] for j in gi])
+            area_g[gi] += areas([G[j]["rles"][f] for j in gi])
         if di and gi:
             dr = [D[i]["rles"][f] for i in di]
             gr = [G[j]["rles"][f] for j in gi]
             iou = np.asarray(mask_utils.iou(dr, gr, [0] * len(gr)), np.float64).reshape(len(dr), len(gr))
-            ad = mask_utils.area(dr).astype(np.float64)[:, None]
-            ag = mask_utils.area(gr).astype(np.float64)[None, :]
+            ad = areas(dr).astype(np.float64)[:, None]
+            ag = areas(gr).astype(np.float64)[None, :]
             # I = IoU (a_d + a_g) / (1 + IoU), an integer recovered exactly by rounding
             inter[np.ix_(di, gi)] += np.rint(iou * (ad + ag) / (1.0 + iou))
     union = area_d[:, None] + area_g[None, :] - inter
