@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["EvalParams", "PairData", "evaluate", "summarize12"]
+__all__ = ["EvalParams", "FlatData", "PairData", "evaluate", "flatten_pairs", "summarize12"]
 
 
 def _thresholds() -> tuple[np.ndarray, np.ndarray]:
@@ -82,123 +82,201 @@ class PairData:
     dt_area: np.ndarray
 
 
-def _match_chunk(pairs: list[PairData], p: EvalParams):
-    """Greedy COCO matching for a chunk of pairs.
+@dataclass
+class FlatData:
+    """All (image, category) pairs of an evaluation as flat arrays.
 
-    Returns per pair ``(dt_matched A x T x D bool, dt_ignore A x T x D bool)`` and
-    ``gt_ignore A x G bool``.
+    Detections are grouped by pair (pairs in increasing index) and, inside a pair, sorted by
+    descending score (stable) and cut to ``maxDets[-1]``; GTs are grouped by pair in
+    ground-truth order. ``ious`` holds, for each pair with both, its ``nd x ng`` IoU block
+    (row-major, detections x GTs) starting at ``iou_off[pair]``.
+
+    Attributes:
+        pair_img, pair_cat: ``P`` int64 image / category index of every pair.
+        dt_pair, dt_score, dt_area: ``N`` int64 / float64 / float64.
+        gt_pair, gt_crowd, gt_area, gt_id_nonzero: ``M`` int64 / bool / float64 / bool.
+        ious: float64 flat blocks; iou_off: ``P`` int64 (unused where a pair lacks dt or gt).
     """
-    P = len(pairs)
-    A, T = len(p.area_rngs), len(p.iou_thrs)
-    D = max(len(x.dt_scores) for x in pairs)
-    G = max(len(x.gt_ids) for x in pairs)
-    lo = np.array([r[0] for r in p.area_rngs], np.float64)
-    hi = np.array([r[1] for r in p.area_rngs], np.float64)
-    ious = np.full((P, D, G), -1.0)
-    g_valid = np.zeros((P, G), bool)
-    g_crowd = np.zeros((P, G), bool)
-    g_id_nonzero = np.zeros((P, G), bool)
-    g_area = np.zeros((P, G))
-    d_valid = np.zeros((P, D), bool)
-    d_area = np.zeros((P, D))
-    for i, x in enumerate(pairs):
-        nd, ng = x.ious.shape if x.ious.size else (len(x.dt_scores), len(x.gt_ids))
-        if nd and ng:
-            ious[i, :nd, :ng] = x.ious
-        g_valid[i, :ng] = True
-        g_crowd[i, :ng] = x.gt_crowd
-        g_id_nonzero[i, :ng] = x.gt_ids != 0
-        g_area[i, :ng] = x.gt_area
-        d_valid[i, :nd] = True
-        d_area[i, :nd] = x.dt_area
-    # gt ignore per area range: crowd or area outside [lo, hi]
-    g_ign = g_crowd[:, None, :] | (g_area[:, None, :] < lo[None, :, None]) | (g_area[:, None, :] > hi[None, :, None])
-    thr = np.minimum(p.iou_thrs, 1 - 1e-10)[None, None, :, None]  # 1 x 1 x T x 1
-    used = np.zeros((P, A, T, G), bool)
-    free_forever = g_crowd[:, None, None, :]
-    ign4 = g_ign[:, :, None, :]
-    dt_m = np.zeros((P, A, T, D), bool)  # matched to a GT with a non-zero id
-    dt_ig = np.zeros((P, A, T, D), bool)
-    rev = np.arange(G - 1, -1, -1)
-    for d in range(D if G else 0):
-        iou_d = ious[:, d, :][:, None, None, :]  # P x 1 x 1 x G
-        elig = g_valid[:, None, None, :] & (~used | free_forever) & (iou_d >= thr)
-        regular = elig & ~ign4
-        has_reg = regular.any(-1, keepdims=True)
-        cand = np.where(has_reg, regular, elig & ign4)
-        found = cand.any(-1) & d_valid[:, d][:, None, None]
-        score = np.where(cand, iou_d, -np.inf)
-        # highest IoU, ties -> the last GT (official loop replaces the best on >=)
-        m = rev[np.argmax(score[..., ::-1], axis=-1)]  # P x A x T
-        pi, ai, ti = np.nonzero(found)
-        mi = m[pi, ai, ti]
-        used[pi, ai, ti, mi] = True
-        dt_m[pi, ai, ti, d] = g_id_nonzero[pi, mi]
-        dt_ig[pi, ai, ti, d] = g_ign[pi, ai, mi]
-    out_of_rng = (d_area[:, None, :] < lo[None, :, None]) | (d_area[:, None, :] > hi[None, :, None])
-    dt_ig |= ~dt_m & out_of_rng[:, :, None, :]
-    res = []
-    for i, x in enumerate(pairs):
-        nd, ng = len(x.dt_scores), len(x.gt_ids)
-        res.append((dt_m[i, :, :, :nd], dt_ig[i, :, :, :nd], g_ign[i, :, :ng]))
-    return res
+
+    pair_img: np.ndarray
+    pair_cat: np.ndarray
+    dt_pair: np.ndarray
+    dt_score: np.ndarray
+    dt_area: np.ndarray
+    gt_pair: np.ndarray
+    gt_crowd: np.ndarray
+    gt_area: np.ndarray
+    gt_id_nonzero: np.ndarray
+    ious: np.ndarray
+    iou_off: np.ndarray
 
 
-def evaluate(pairs: list[PairData], n_cats: int, p: EvalParams, chunk: int = 256) -> dict[str, np.ndarray]:
+def flatten_pairs(pairs: list[PairData]) -> FlatData:
+    """:class:`PairData` list (any order) -> :class:`FlatData`."""
+    pairs = sorted(pairs, key=lambda x: (x.img, x.cat))
+    nd = np.array([len(x.dt_scores) for x in pairs], np.int64)
+    ng = np.array([len(x.gt_ids) for x in pairs], np.int64)
+    sizes = np.where((nd > 0) & (ng > 0), nd * ng, 0)
+    cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)  # noqa: E731
+    return FlatData(
+        pair_img=np.array([x.img for x in pairs], np.int64),
+        pair_cat=np.array([x.cat for x in pairs], np.int64),
+        dt_pair=np.repeat(np.arange(len(pairs)), nd),
+        dt_score=cat([x.dt_scores for x in pairs], np.float64),
+        dt_area=cat([x.dt_area for x in pairs], np.float64),
+        gt_pair=np.repeat(np.arange(len(pairs)), ng),
+        gt_crowd=cat([x.gt_crowd for x in pairs], bool),
+        gt_area=cat([x.gt_area for x in pairs], np.float64),
+        gt_id_nonzero=cat([x.gt_ids != 0 for x in pairs], bool),
+        ious=cat([x.ious.ravel() for x, s in zip(pairs, sizes) if s], np.float64),
+        iou_off=np.cumsum(sizes) - sizes,
+    )
+
+
+def _area_out(area: np.ndarray, p: EvalParams) -> np.ndarray:
+    """``A x len(area)`` bool: outside each inclusive area range."""
+    lo = np.array([r[0] for r in p.area_rngs], np.float64)[:, None]
+    hi = np.array([r[1] for r in p.area_rngs], np.float64)[:, None]
+    return (area[None, :] < lo) | (area[None, :] > hi)
+
+
+def _match(f: FlatData, p: EvalParams, chunk: int):
+    """Greedy COCO matching of every pair that has detections and GTs.
+
+    Returns ``dt_m`` (matched to a GT with a non-zero id) and ``dt_ig`` (ignored), both
+    ``A x T x N`` bool over the flat detections, and ``gt_ig`` ``A x M`` bool.
+    """
+    A, T, N = len(p.area_rngs), len(p.iou_thrs), len(f.dt_pair)
+    P = len(f.pair_img)
+    nd = np.bincount(f.dt_pair, minlength=P)
+    ng = np.bincount(f.gt_pair, minlength=P)
+    d0 = np.cumsum(nd) - nd
+    g0 = np.cumsum(ng) - ng
+    gt_ig = f.gt_crowd[None, :] | _area_out(f.gt_area, p)
+    dt_m = np.zeros((A, T, N), bool)
+    dt_ig = np.zeros((A, T, N), bool)
+    both = np.flatnonzero((nd > 0) & (ng > 0))
+    both = both[np.lexsort((nd[both], ng[both]))]  # similar shapes share a chunk
+    thr = np.minimum(p.iou_thrs, 1 - 1e-10)[None, None, :, None]
+    for s in range(0, len(both), chunk):
+        pi = both[s : s + chunk]
+        Pc, D, G = len(pi), int(nd[pi].max()), int(ng[pi].max())
+        dv = np.arange(D)[None, :] < nd[pi][:, None]  # Pc x D
+        gv = np.arange(G)[None, :] < ng[pi][:, None]  # Pc x G
+        ious = np.full((Pc, D, G), -1.0)
+        cell = dv[:, :, None] & gv[:, None, :]
+        cp, cd, cg = np.nonzero(cell)
+        ious[cp, cd, cg] = f.ious[f.iou_off[pi][cp] + cd * ng[pi][cp] + cg]
+        gp, gg = np.nonzero(gv)
+        gidx = g0[pi][gp] + gg
+        crowd = np.zeros((Pc, G), bool)
+        crowd[gp, gg] = f.gt_crowd[gidx]
+        idnz = np.zeros((Pc, G), bool)
+        idnz[gp, gg] = f.gt_id_nonzero[gidx]
+        ign = np.zeros((Pc, A, G), bool)
+        ign[gp, :, gg] = gt_ig[:, gidx].T
+        used = np.zeros((Pc, A, T, G), bool)
+        free_forever = crowd[:, None, None, :]
+        ign4 = ign[:, :, None, :]
+        valid4 = gv[:, None, None, :]
+        m_out = np.zeros((Pc, A, T, D), bool)
+        ig_out = np.zeros((Pc, A, T, D), bool)
+        rev = np.arange(G - 1, -1, -1)
+        for d in range(D):
+            iou_d = ious[:, d, :][:, None, None, :]  # Pc x 1 x 1 x G
+            elig = valid4 & (~used | free_forever) & (iou_d >= thr)
+            regular = elig & ~ign4
+            cand = np.where(regular.any(-1, keepdims=True), regular, elig & ign4)
+            found = cand.any(-1) & dv[:, d][:, None, None]
+            # highest IoU, ties -> the last GT (the official loop replaces the best on >=)
+            m = rev[np.argmax(np.where(cand, iou_d, -np.inf)[..., ::-1], axis=-1)]
+            fp_, fa, ft = np.nonzero(found)
+            fm = m[fp_, fa, ft]
+            used[fp_, fa, ft, fm] = True
+            m_out[fp_, fa, ft, d] = idnz[fp_, fm]
+            ig_out[fp_, fa, ft, d] = ign[fp_, fa, fm]
+        dp, dd = np.nonzero(dv)
+        didx = d0[pi][dp] + dd
+        dt_m[:, :, didx] = m_out[dp, :, :, dd].transpose(1, 2, 0)
+        dt_ig[:, :, didx] = ig_out[dp, :, :, dd].transpose(1, 2, 0)
+    dt_ig |= ~dt_m & _area_out(f.dt_area, p)[:, None, :]
+    return dt_m, dt_ig, gt_ig
+
+
+def evaluate(data: list[PairData] | FlatData, n_cats: int, p: EvalParams, chunk: int = 1024) -> dict[str, np.ndarray]:
     """Match and accumulate; returns ``precision`` ``T x R x K x A x M`` and ``recall``
     ``T x K x A x M`` (-1 where a category has no regular GT), as ``COCOeval.eval``."""
+    f = data if isinstance(data, FlatData) else flatten_pairs(data)
     T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_rngs), len(p.max_dets)
     K = n_cats
     precision = -np.ones((T, R, K, A, M))
     recall = -np.ones((T, K, A, M))
-    # chunks of pairs with similar sizes keep the padding small
-    order = sorted(range(len(pairs)), key=lambda i: (len(pairs[i].dt_scores), len(pairs[i].gt_ids)))
-    matched: list = [None] * len(pairs)
-    for s in range(0, len(order), chunk):
-        idx = order[s : s + chunk]
-        for i, r in zip(idx, _match_chunk([pairs[i] for i in idx], p)):
-            matched[i] = r
-
-    # per-category pools, pairs in image order (the official E list order)
-    by_cat: list[list[int]] = [[] for _ in range(K)]
-    for i in sorted(range(len(pairs)), key=lambda i: (pairs[i].cat, pairs[i].img)):
-        by_cat[pairs[i].cat].append(i)
-    for k, members in enumerate(by_cat):
-        if not members:
-            continue
-        gt_ign = np.concatenate([matched[i][2] for i in members], axis=1)  # A x G_k
-        npig = (~gt_ign).sum(1)  # A
-        scores = np.concatenate([pairs[i].dt_scores for i in members])
-        rank = np.concatenate([np.arange(len(pairs[i].dt_scores)) for i in members])
-        img = np.concatenate([np.full(len(pairs[i].dt_scores), pairs[i].img) for i in members])
-        dm = np.concatenate([matched[i][0] for i in members], axis=-1)  # A x T x N
-        di = np.concatenate([matched[i][1] for i in members], axis=-1)
-        for mi, max_det in enumerate(p.max_dets):
-            keep = rank < max_det
-            # stable sort by score: ties keep (image order, rank) as the official mergesort
-            o = np.lexsort((rank[keep], img[keep], -scores[keep]))
-            tps = (dm[..., keep] & ~di[..., keep])[..., o]
-            fps = (~dm[..., keep] & ~di[..., keep])[..., o]
-            tp_sum = np.cumsum(tps, axis=-1).astype(np.float64)  # A x T x N
-            fp_sum = np.cumsum(fps, axis=-1).astype(np.float64)
-            nd = tp_sum.shape[-1]
-            for a in range(A):
-                if npig[a] == 0:
-                    continue
-                rc = tp_sum[a] / npig[a]  # T x N
-                pr = tp_sum[a] / (fp_sum[a] + tp_sum[a] + np.spacing(1))
-                recall[:, k, a, mi] = rc[:, -1] if nd else 0
-                if nd == 0:
-                    precision[:, :, k, a, mi] = 0
-                    continue
-                pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-                for t in range(T):
-                    inds = np.searchsorted(rc[t], p.rec_thrs, side="left")
-                    q = np.zeros(R)
-                    ok = inds < nd
-                    q[ok] = pr[t, inds[ok]]
-                    precision[t, :, k, a, mi] = q
+    dt_m, dt_ig, gt_ig = _match(f, p, chunk)
+    P = len(f.pair_img)
+    nd = np.bincount(f.dt_pair, minlength=P)
+    rank = np.arange(len(f.dt_pair)) - np.repeat(np.cumsum(nd) - nd, nd)
+    d_cat, d_img = f.pair_cat[f.dt_pair], f.pair_img[f.dt_pair]
+    g_cat = f.pair_cat[f.gt_pair]
+    # regular GTs per (category, area range)
+    npig = np.stack([np.bincount(g_cat[~gt_ig[a]], minlength=K) for a in range(A)], 1)  # K x A
+    has_pair = np.bincount(f.pair_cat, minlength=K) > 0
+    # pooled per category, by score; ties keep (image order, rank) as the official stable
+    # mergesort over the per-image lists does. A smaller maxDet keeps a subset of this order.
+    o_all = np.lexsort((rank, d_img, -f.dt_score, d_cat))
+    tp_sorted = (dt_m & ~dt_ig)[:, :, o_all]  # A x T x N
+    kept_sorted = ~dt_ig[:, :, o_all]  # TP or FP
+    for mi, max_det in enumerate(p.max_dets):
+        sel = rank[o_all] < max_det
+        o = o_all[sel]
+        bounds = np.searchsorted(d_cat[o], np.arange(K + 1))
+        # integer running counts; FP = counted detections - TP
+        tp_cum = np.cumsum(tp_sorted[:, :, sel], axis=-1, dtype=np.int32)
+        fp_cum = np.cumsum(kept_sorted[:, :, sel], axis=-1, dtype=np.int32) - tp_cum
+        for k in np.flatnonzero(has_pair):
+            s, e = bounds[k], bounds[k + 1]
+            nk = e - s
+            reg = np.flatnonzero(npig[k] > 0)  # area ranges with a regular GT
+            if len(reg) == 0:
+                continue
+            if nk == 0:
+                recall[:, k, reg, mi] = 0
+                precision[:, :, k, reg, mi] = 0
+                continue
+            tps = (tp_cum[reg, :, s:e] - (tp_cum[reg, :, s - 1 : s] if s else 0)).astype(np.float64)  # a x T x nk
+            fps = (fp_cum[reg, :, s:e] - (fp_cum[reg, :, s - 1 : s] if s else 0)).astype(np.float64)
+            n = npig[k, reg].astype(np.float64)[:, None, None]
+            rc = tps / n
+            pr = tps / (fps + tps + np.spacing(1))
+            recall[:, k, reg, mi] = rc[:, :, -1].T
+            pr = np.maximum.accumulate(pr[..., ::-1], axis=-1)[..., ::-1]
+            inds = _first_reaching(tps, npig[k, reg], p.rec_thrs)  # a x T x R
+            q = np.take_along_axis(pr, np.minimum(inds, nk - 1), axis=-1)
+            q[inds >= nk] = 0
+            precision[:, :, k, reg, mi] = q.transpose(1, 2, 0)
     return {"precision": precision, "recall": recall}
+
+
+def _first_reaching(tps: np.ndarray, npig: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:
+    """``searchsorted(tp / npig, rec_thrs, "left")`` for every row of ``tps`` (``a x T x n``,
+    integer-valued cumulative TPs) at once, with the same float comparisons.
+
+    For a fixed ``npig`` the float quotient ``tp / npig`` is non-decreasing in ``tp``, so
+    ``tp / npig >= r`` iff ``tp >= tau(r)``, the smallest integer whose quotient reaches ``r``.
+    With integers, every row can be shifted by a row offset into one sorted array and searched
+    in a single call.
+    """
+    a, T, n = tps.shape
+    npig = npig.astype(np.int64)
+    nf = npig.astype(np.float64)[:, None]
+    tau = np.maximum(np.ceil(rec_thrs[None, :] * nf).astype(np.int64) - 1, 0)  # a x R
+    for _ in range(3):  # the product above is off by at most one; settle on the float test
+        tau = np.where(tau / nf < rec_thrs[None, :], tau + 1, tau)
+    tp = tps.astype(np.int64).reshape(a * T, n)
+    big = n + int(npig.max()) + 2  # larger than any tp or tau
+    row = np.arange(a * T)
+    keys = (tp + (row * big)[:, None]).ravel()
+    want = (np.repeat(tau, T, axis=0) + (row * big)[:, None]).ravel()
+    return (np.searchsorted(keys, want, side="left").reshape(a * T, -1) - (row * n)[:, None]).reshape(a, T, -1)
 
 
 def summarize12(ev: dict[str, np.ndarray], p: EvalParams) -> list[float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,37 @@ import numpy as np
 from ..errors import ResultsError
 from ._rle import check_compressed, normalise_rle
 
-__all__ = ["is_path", "load_json", "load_gt", "prepare_results"]
+__all__ = ["Detections", "is_path", "load_json", "load_gt", "prepare_results"]
+
+
+@dataclass
+class Detections:
+    """Validated COCO results as columns.
+
+    Attributes:
+        image_id, category_id: ``N`` ids as in the files.
+        score: ``N`` float64.
+        bbox: ``N x 4`` float64 ``[x, y, w, h]`` (box results) or ``None``.
+        segmentation: ``N`` compressed RLE dicts (``bytes`` counts; mask results) or ``None``.
+    """
+
+    image_id: list
+    category_id: list
+    score: np.ndarray
+    bbox: np.ndarray | None = None
+    segmentation: list[dict] | None = None
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def dicts(self) -> list[dict]:
+        """One new dict per detection, as the official tools take them."""
+        cols = [self.image_id, self.category_id, self.score.tolist()]
+        if self.bbox is not None:
+            return [{"image_id": i, "category_id": c, "score": s, "bbox": b}
+                    for i, c, s, b in zip(*cols, self.bbox.tolist())]
+        return [{"image_id": i, "category_id": c, "score": s, "segmentation": r}
+                for i, c, s, r in zip(*cols, self.segmentation)]
 
 
 def is_path(obj: Any) -> bool:
@@ -71,7 +102,7 @@ def _finite(x) -> bool:
     return _is_number(x) and math.isfinite(x)
 
 
-def prepare_results(gt: dict, results: Any, iou_type: str) -> list[dict]:
+def prepare_results(gt: dict, results: Any, iou_type: str) -> Detections:
     """Validated copies of COCO results entries (the caller's objects are never modified).
 
     Each entry needs ``image_id`` (an image of ``gt``), ``category_id`` (a category of
@@ -85,8 +116,7 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> list[dict]:
     to say what is wrong with it.
 
     Returns:
-        one dict per entry: ``image_id``, ``category_id``, ``score`` (float) and ``bbox``
-        (list of 4 floats) or ``segmentation`` (compressed RLE, ``bytes`` counts).
+        the entries as :class:`Detections` columns (new objects).
 
     Raises:
         ResultsError: naming the entry index and field of the first bad entry.
@@ -118,15 +148,17 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> list[dict]:
     bad = np.fromiter((i not in images for i in img), bool, n)
     bad |= np.fromiter((c not in cats for c in cat), bool, n)
     bad |= ~np.isfinite(score)
-    # numpy would also convert bools and numeric strings: check the types too
-    bad |= np.fromiter((not _is_number(r["score"]) for r in data), bool, n)
+    # numpy would also convert bools and numeric strings: check the types too (one set of the
+    # types seen first; entry by entry only when something unusual is there)
+    if not {type(r["score"]) for r in data} <= {int, float}:
+        bad |= np.fromiter((not _is_number(r["score"]) for r in data), bool, n)
     if field == "bbox":
         bad |= ~np.isfinite(box).all(1) | (box[:, 2] < 0) | (box[:, 3] < 0)
-        bad |= np.fromiter((not all(map(_is_number, b)) for b in vals), bool, n)
+        if not {type(v) for b in vals for v in b} <= {int, float}:
+            bad |= np.fromiter((not all(map(_is_number, b)) for b in vals), bool, n)
         if bad.any():
             explain(int(np.argmax(bad)))
-        return [{"image_id": i, "category_id": c, "score": s, "bbox": b}
-                for i, c, s, b in zip(img, cat, score.tolist(), box.tolist())]
+        return Detections(img, cat, score, bbox=box)
     if bad.any():
         explain(int(np.argmax(bad)))
     rles = []
@@ -138,8 +170,7 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> list[dict]:
         else:  # other encodings, or a wrong size: the careful path names the problem
             rles.append(normalise_rle(seg, int(h), int(w), f"{name}: entry {i}"))
     check_compressed(rles, lambda i: f"{name}: entry {i}")
-    return [{"image_id": i, "category_id": c, "score": s, "segmentation": r}
-            for i, c, s, r in zip(img, cat, score.tolist(), rles)]
+    return Detections(img, cat, score, segmentation=rles)
 
 
 def _check_entry(at: str, r: Any, images: dict, cats: set, field: str) -> None:

@@ -47,7 +47,7 @@ __all__ = ["COCO_STATS", "coco_bbox", "coco_segm", "evaluate_coco"]
 #: The 12 ``COCOeval.summarize`` statistics, in order.
 COCO_STATS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
-BACKENDS = ("fast", "official")
+BACKENDS = ("fast", "faster-coco-eval", "official")
 
 
 def coco_bbox(gt: Any, results: Any, backend: str = "fast") -> dict[str, float]:
@@ -87,9 +87,13 @@ def evaluate_coco(
     if not is_path(gt):  # the official tools set keys of the GT annotations (ignore, RLE)
         gt_data = {**gt_data, "annotations": [dict(a) for a in gt_data["annotations"]]}
     if backend == "official":
-        stats = _run_pycocotools(gt_data, dets, iou_type, cat_ids)
+        stats = _run_pycocotools(gt_data, dets.dicts(), iou_type, cat_ids)
+    elif backend == "faster-coco-eval":
+        stats = _run_faster(gt_data, dets.dicts(), iou_type, cat_ids)
     else:
-        stats = _run_faster(gt_data, dets, iou_type, cat_ids)
+        from .coco_vectorised import run_vectorised
+
+        stats = run_vectorised(gt_data, dets, iou_type, cat_ids)
     return {k: float(v) for k, v in zip(COCO_STATS, stats)}
 
 

@@ -80,7 +80,7 @@ def evaluate_lvis(gt: Any, results: Any, iou_type: str) -> dict[str, float]:
     for i, c in enumerate(gt_data["categories"]):
         if c.get("frequency") not in ("r", "c", "f"):
             raise ResultsError(f"{name}: categories[{i}] needs 'frequency' in r/c/f, got {c.get('frequency')!r}")
-    dets = prepare_results(gt_data, results, iou_type)
+    dets = prepare_results(gt_data, results, iou_type).dicts()
     gt_data = gt_data if is_path(gt) else copy.deepcopy(gt_data)
 
     lvis_gt = LVIS.__new__(LVIS)  # LVIS() only reads paths; index the loaded dict instead
