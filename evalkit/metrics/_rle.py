@@ -74,22 +74,34 @@ def normalise_rle(seg, h: int, w: int, where: str) -> dict:
     return {"size": [h, w], "counts": counts}
 
 
+#: bytes of RLE strings validated per vectorised block (keeps the work arrays cache-sized)
+_BLOCK_BYTES = 1 << 17
+
+
 def check_compressed(rles: Sequence[dict], where: Sequence[str] | Callable[[int], str] | None = None) -> None:
-    """Validate compressed RLEs (``counts`` as ``bytes``) in one vectorised pass.
+    """Validate compressed RLEs (``counts`` as ``bytes``), vectorised over blocks of strings.
 
     Raises :class:`ResultsError` naming the first malformed entry (``where[i]``, ``where(i)``
-    or its index):
-    characters outside the code range, a truncated last run, a negative run, or runs that do
-    not sum to ``H * W``.
+    or its index): characters outside the code range, a truncated last run, a negative run,
+    or runs that do not sum to ``H * W``.
     """
     if not rles:
         return
     strings = [r["counts"] for r in rles]
     lens = np.fromiter((len(s) for s in strings), np.int64, len(strings))
+    hw = np.fromiter((int(r["size"][0]) * int(r["size"][1]) for r in rles), np.int64, len(rles))
+    block_of = np.cumsum(lens) // _BLOCK_BYTES
+    edges = np.flatnonzero(np.diff(block_of)) + 1
+    for i0, i1 in zip(np.concatenate([[0], edges]), np.concatenate([edges, [len(strings)]])):
+        _check_block(strings[i0:i1], lens[i0:i1], hw[i0:i1], int(i0), where)
+
+
+def _check_block(strings: list[bytes], lens: np.ndarray, hw: np.ndarray, first: int, where) -> None:
     cum = np.cumsum(lens)
     raw = np.frombuffer(b"".join(strings), np.uint8)
 
     def fail(i: int, why: str):
+        i += first
         name = f"entry {i}" if where is None else where(i) if callable(where) else where[i]
         raise ResultsError(f"{name}: malformed RLE counts ({why})")
 
@@ -99,7 +111,6 @@ def check_compressed(rles: Sequence[dict], where: Sequence[str] | Callable[[int]
     bad = (raw < 48) | (raw > 111)
     if bad.any():
         fail(owner(np.argmax(bad)), "character outside the RLE alphabet")
-    hw = np.fromiter((int(r["size"][0]) * int(r["size"][1]) for r in rles), np.int64, len(rles))
     total = np.zeros(len(strings), np.int64)
     if len(raw):
         c = raw - np.uint8(48)

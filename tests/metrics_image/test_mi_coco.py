@@ -123,3 +123,20 @@ def test_coco_val2014_fixture(iou_type, fname, ap):
     for backend in ("fast", "faster-coco-eval", "official"):
         got = as_array(evaluate_coco(str(FIX / "instances_val2014_100.json"), str(FIX / fname), iou_type, backend=backend))
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, err_msg=backend)
+
+
+def test_category_subset_matches_pycocotools_params():
+    gt, res = coco_case(6)
+    res = only(res, "bbox")
+    with contextlib.redirect_stdout(io.StringIO()):
+        cg = COCO()
+        cg.dataset = copy.deepcopy(gt)
+        cg.createIndex()
+        ev = COCOeval(cg, cg.loadRes(copy.deepcopy(res)), "bbox")
+        ev.params.catIds = [3, 11]
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    for backend in ("fast", "faster-coco-eval", "official"):
+        got = as_array(evaluate_coco(gt, res, "bbox", backend=backend, cat_ids=[3, 11]))
+        np.testing.assert_allclose(got, ev.stats, rtol=0, atol=1e-12, err_msg=backend)
