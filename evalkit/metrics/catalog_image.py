@@ -6,7 +6,7 @@ from . import register_metric
 from .odinw import ODINW13
 
 _COCO12 = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
-_BACKEND = {"backend": "fast (faster-coco-eval, identical numbers; default) | official (pycocotools)"}
+_BACKEND = {"backend": "fast (vectorised, identical numbers; default) | faster-coco-eval | official (pycocotools)"}
 
 register_metric(
     "coco-bbox",

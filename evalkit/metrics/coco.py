@@ -1,10 +1,14 @@
 """COCO box and mask AP (Lin et al., "Microsoft COCO: Common Objects in Context", ECCV 2014).
 
-Oracle: pycocotools ``COCOeval`` (``backend="official"``). The default ``backend="fast"``
-runs faster-coco-eval's C++ ``COCOeval_faster`` on the same validated inputs; it is the default
-only because it returns the same 12 numbers as pycocotools (checked by the parity tests on
-seeded random cases with crowd regions, empty images and IoUs exactly at a threshold, and on the
-COCO val2014 fixture).
+Oracle: pycocotools ``COCOeval`` (``backend="official"``). Backends, all fed the same validated
+inputs:
+
+* ``"fast"`` (default): evalkit's vectorised COCOeval (:mod:`evalkit.metrics.coco_vectorised`),
+  the default because it returns the same 12 numbers as pycocotools (parity tests: seeded
+  random cases with crowd regions, empty images, tied scores and IoUs exactly at a threshold,
+  the COCO val2014 fixture) and is faster than faster-coco-eval (``bench/metrics_coco.py``);
+* ``"faster-coco-eval"``: faster-coco-eval's C++ ``COCOeval_faster`` (also identical);
+* ``"official"``: pycocotools itself, results loaded with its ``loadRes``.
 
 Ground truth: a COCO ``instances_*.json`` (path or loaded dict) with ``images`` (``id``,
 ``height``, ``width``), ``categories`` (``id``) and ``annotations`` (``id``, ``image_id``,
@@ -72,7 +76,8 @@ def evaluate_coco(
 
     Args:
         iou_type: ``"bbox"`` or ``"segm"``.
-        backend: ``"fast"`` (faster-coco-eval) or ``"official"`` (pycocotools).
+        backend: ``"fast"`` (vectorised, default), ``"faster-coco-eval"`` or ``"official"``
+            (pycocotools).
         cat_ids: restrict evaluation to these categories (``params.catIds``); all by default.
 
     Returns:

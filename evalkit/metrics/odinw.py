@@ -2,8 +2,8 @@
 subset, ``configs/odinw_13/*.yaml``; ``reference/metrics.md`` §13).
 
 Each dataset is scored with COCO box AP@[.5:.95] (pycocotools ``COCOeval``, maxDets 100; the
-default backend is faster-coco-eval, identical numbers, ``backend="official"`` forces
-pycocotools); **ODinW13 = the arithmetic mean of the 13 APs**. Evaluation splits (GLIP): ``valid``
+backends of :mod:`evalkit.metrics.coco`: ``"fast"`` by default, identical numbers,
+``backend="official"`` forces pycocotools); **ODinW13 = the arithmetic mean of the 13 APs**. Evaluation splits (GLIP): ``valid``
 everywhere except ``mini_val`` for EgoHands/generic and VehiclesOpenImages/416x416, each with
 ``annotations_without_background.json``.
 
