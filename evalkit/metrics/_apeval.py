@@ -155,18 +155,35 @@ def _match(f: FlatData, p: EvalParams, chunk: int):
     gt_ig = f.gt_crowd[None, :] | _area_out(f.gt_area, p)
     dt_m = np.zeros((A, T, N), bool)
     dt_ig = np.zeros((A, T, N), bool)
+    # Only a detection whose IoU reaches the lowest threshold with some GT of its pair can
+    # ever take a GT; the others stay unmatched at every threshold and never change what the
+    # rest match, so the sequential loop runs over these "candidates" only (in rank order).
     both = np.flatnonzero((nd > 0) & (ng > 0))
-    both = both[np.lexsort((nd[both], ng[both]))]  # similar shapes share a chunk
+    sizes = nd[both] * ng[both]
+    cell_pair = np.repeat(both, sizes)
+    within = np.arange(int(sizes.sum())) - np.repeat(f.iou_off[both], sizes)
+    cell_det = d0[cell_pair] + within // ng[cell_pair]
+    cell_ious = f.ious[np.repeat(f.iou_off[both], sizes) + within]
+    can = np.zeros(N, bool)
+    can[cell_det[cell_ious >= min(p.iou_thrs[0], 1 - 1e-10)]] = True
+    cand_det = np.flatnonzero(can)  # pair-major, rank order inside a pair
+    cand_pair = f.dt_pair[cand_det]
+    nc = np.bincount(cand_pair, minlength=P)
+    c0 = np.cumsum(nc) - nc
+    pairs = np.flatnonzero(nc)
+    pairs = pairs[np.lexsort((nc[pairs], ng[pairs]))]  # similar shapes share a chunk
     thr = np.minimum(p.iou_thrs, 1 - 1e-10)[None, None, :, None]
-    for s in range(0, len(both), chunk):
-        pi = both[s : s + chunk]
-        Pc, D, G = len(pi), int(nd[pi].max()), int(ng[pi].max())
-        dv = np.arange(D)[None, :] < nd[pi][:, None]  # Pc x D
+    for s in range(0, len(pairs), chunk):
+        pi = pairs[s : s + chunk]
+        Pc, D, G = len(pi), int(nc[pi].max()), int(ng[pi].max())
+        dv = np.arange(D)[None, :] < nc[pi][:, None]  # Pc x D
         gv = np.arange(G)[None, :] < ng[pi][:, None]  # Pc x G
+        dp, dd = np.nonzero(dv)
+        didx = cand_det[c0[pi][dp] + dd]  # flat detection index of each candidate slot
         ious = np.full((Pc, D, G), -1.0)
-        cell = dv[:, :, None] & gv[:, None, :]
-        cp, cd, cg = np.nonzero(cell)
-        ious[cp, cd, cg] = f.ious[f.iou_off[pi][cp] + cd * ng[pi][cp] + cg]
+        cp, cd, cg = np.nonzero(dv[:, :, None] & gv[:, None, :])
+        d_local = didx[np.searchsorted(dp, cp) + cd] - d0[pi][cp]  # candidate's rank in its pair
+        ious[cp, cd, cg] = f.ious[f.iou_off[pi][cp] + d_local * ng[pi][cp] + cg]
         gp, gg = np.nonzero(gv)
         gidx = g0[pi][gp] + gg
         crowd = np.zeros((Pc, G), bool)
@@ -195,8 +212,6 @@ def _match(f: FlatData, p: EvalParams, chunk: int):
             used[fp_, fa, ft, fm] = True
             m_out[fp_, fa, ft, d] = idnz[fp_, fm]
             ig_out[fp_, fa, ft, d] = ign[fp_, fa, fm]
-        dp, dd = np.nonzero(dv)
-        didx = d0[pi][dp] + dd
         dt_m[:, :, didx] = m_out[dp, :, :, dd].transpose(1, 2, 0)
         dt_ig[:, :, didx] = ig_out[dp, :, :, dd].transpose(1, 2, 0)
     dt_ig |= ~dt_m & _area_out(f.dt_area, p)[:, None, :]

@@ -134,26 +134,20 @@ def _check_block(strings: list[bytes], lens: np.ndarray, hw: np.ndarray, first: 
         nonempty = np.flatnonzero(lens > 0)
         first_run = np.searchsorted(starts, (cum - lens)[nonempty])
         n_runs = np.diff(np.append(first_run, len(starts)))
-        run_owner = np.repeat(nonempty, n_runs)
-        pos = np.arange(len(vals)) - np.repeat(first_run, n_runs)
-        # cnts[m] = x[m] + cnts[m-2] for m > 2: running sums along the odd chain (from m = 1)
-        # and the even chain (from m = 2) of each string; m = 0 stands alone.
-        total += np.bincount(run_owner[pos == 0], weights=vals[pos == 0], minlength=len(strings)).astype(np.int64)
-        for parity in (0, 1):
-            sel = np.flatnonzero((pos >= 1) & ((pos & 1) == parity))
-            if not len(sel):
-                continue
-            own = run_owner[sel]  # non-decreasing
-            cs = np.cumsum(vals[sel])
-            # running sum just before each string's first element of this chain
-            per_string = np.bincount(own, minlength=len(strings))
-            before = np.concatenate([[0], cs])[np.cumsum(per_string) - per_string]
-            cnts = cs - before[own]
-            if (cnts < 0).any():
-                fail(int(own[np.argmax(cnts < 0)]), "negative run length")
-            total += np.bincount(own, weights=cnts, minlength=len(strings)).astype(np.int64)
-        if (vals[pos == 0] < 0).any():
-            fail(int(run_owner[pos == 0][np.argmax(vals[pos == 0] < 0)]), "negative run length")
+        f = np.repeat(first_run, n_runs)  # global index of each run's string's first run
+        # cnts[m] = x[m] + cnts[m-2] for m > 2 (m = 0 stands alone): with per-parity running
+        # sums C_p over the global run index g, cnts[g] = C_p[g] - C_p[f] for p = g mod 2
+        # (the chain of g holds exactly the indices in (f, g] of g's parity).
+        odd = (np.arange(len(vals)) & 1).astype(bool)
+        c_even = np.cumsum(np.where(odd, 0, vals))
+        c_odd = np.cumsum(np.where(odd, vals, 0))
+        own_parity = np.where(odd, c_odd, c_even)
+        cnts = own_parity - np.where(odd, c_odd[f], c_even[f])
+        cnts[first_run] = vals[first_run]
+        if (cnts < 0).any():
+            at = int(np.argmax(cnts < 0))
+            fail(int(nonempty[np.searchsorted(first_run, at, side="right") - 1]), "negative run length")
+        total[nonempty] = np.add.reduceat(cnts, first_run)
     wrong = total != hw
     if wrong.any():
         i = int(np.argmax(wrong))

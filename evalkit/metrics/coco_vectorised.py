@@ -15,8 +15,8 @@ import numpy as np
 
 from ._apeval import EvalParams, FlatData, evaluate, summarize12
 from ._coco_io import Detections
+from ._iou import box_iou_coco
 from ._rle import areas, normalise_rle
-from .refcoco import box_iou_coco
 
 __all__ = ["COCO_PARAMS", "run_vectorised"]
 
@@ -92,7 +92,7 @@ def run_vectorised(gt: dict, dets: Detections, iou_type: str, cat_ids=None, p: E
         blocks = []
         img_of = keys[both] // K
         cuts = np.flatnonzero(np.diff(img_of)) + 1
-        for group in np.split(both, cuts):
+        for group in np.split(both, cuts) if len(both) else []:
             da, db = d0[group[0]], d0[group[-1]] + nd[group[-1]]
             ga, gb = g0[group[0]], g0[group[-1]] + ng[group[-1]]
             full = np.asarray(mask_utils.iou(d_rles[da:db], g_rles[ga:gb], crowd[ga:gb]), np.float64).reshape(db - da, gb - ga)

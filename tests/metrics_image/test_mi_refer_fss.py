@@ -17,7 +17,8 @@ from pycocotools.cocoeval import COCOeval
 from evalkit.errors import ResultsError
 from evalkit.metrics import compute
 from evalkit.metrics.odinw import ODINW13, odinw
-from evalkit.metrics.refcoco import box_giou, box_iou_coco, refcoco_rec, refcoco_res
+from evalkit.metrics._iou import box_giou, box_iou_coco
+from evalkit.metrics.refcoco import refcoco_rec, refcoco_res
 from mi_synth import blob_mask, coco_case, rect_mask, rle
 
 
