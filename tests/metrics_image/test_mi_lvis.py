@@ -102,3 +102,34 @@ def test_lvis_needs_lvis_ground_truth():
     gt, res = coco_case(0)
     with pytest.raises(ResultsError, match="neg_category_ids"):
         evaluate_lvis(gt, res, "bbox")
+
+
+def lvis_case(seed):
+    """coco_case turned into an LVIS ground truth: no crowd, per-image negative and
+    not-exhaustive category lists, r/c/f frequencies; detections of categories neither
+    annotated nor negative in an image occur (the federated rule drops them)."""
+    cat_ids = (1, 2, 3, 5, 8, 13)
+    gt, res = coco_case(seed, n_images=10, cat_ids=cat_ids, crowd_p=0.0)
+    rng = np.random.default_rng(seed + 1000)
+    for im in gt["images"]:
+        present = sorted({a["category_id"] for a in gt["annotations"] if a["image_id"] == im["id"]})
+        absent = [c for c in cat_ids if c not in present]
+        im["neg_category_ids"] = [c for c in absent if rng.random() < 0.5]
+        im["not_exhaustive_category_ids"] = [c for c in present if rng.random() < 0.3]
+    for c, f in zip(gt["categories"], "rcfrcf"):
+        c["frequency"] = f
+    return gt, res
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+@pytest.mark.parametrize("seed", range(3))
+def test_lvis_random_parity(tmp_path, seed, iou_type):
+    gt, res = lvis_case(seed)
+    drop = "segmentation" if iou_type == "bbox" else "bbox"
+    res = [{k: v for k, v in r.items() if k != drop} for r in res]
+    path = tmp_path / "lvis_gt.json"
+    path.write_text(json.dumps(gt))
+    want = oracle(path, res, iou_type)
+    got = evaluate_lvis(gt, res, iou_type)
+    for k in LVIS_STATS:
+        assert got[k] == pytest.approx(want[k], abs=1e-12), k
