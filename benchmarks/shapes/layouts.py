@@ -193,13 +193,19 @@ def write_sot(root: Path, split: str) -> None:
     for k, (frames, seq, masks) in enumerate(video_scenes("shapes-sot", split), start=1):
         s = f"shapes_{split}_{k:06d}"
         names.append(s)
-        rows = []
+        rows, absent, cover = [], [], []
         for t, (img, vis) in enumerate(zip(frames, masks)):
             _png(d / s / f"{t + 1:08d}.png", img)
-            m = vis[0] if vis[0].any() else seq[t][0].mask(H, W)
+            full = seq[t][0].mask(H, W)
+            m = vis[0] if vis[0].any() else full
             rows.append(",".join(f"{x:.4f}" for x in _bbox(m)))
+            absent.append(int(not vis[0].any()))
+            # GOT-10k cover level: visible fraction of the object in eighths (0 = hidden)
+            cover.append(int(np.ceil(8 * vis[0].sum() / max(full.sum(), 1))))
         (d / s / "groundtruth.txt").write_text("\n".join(rows) + "\n")
-        (d / s / "absence.label").write_text("0\n" * len(frames))
+        (d / s / "absence.label").write_text("".join(f"{a}\n" for a in absent))
+        (d / s / "cover.label").write_text("".join(f"{c}\n" for c in cover))
+        (d / s / "meta_info.ini").write_text(f"[METAINFO]\nresolution: ({W}, {H})\n")
     (d / "list.txt").write_text("\n".join(names) + "\n")
 
 

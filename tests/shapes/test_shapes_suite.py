@@ -120,7 +120,7 @@ def _oracle(bench, sid: str) -> list[Instances]:
 
 
 PERFECT = {"shapes-coco-det": ("AP", 1.0), "shapes-coco-seg": ("AP", 1.0), "shapes-refcoco-rec": ("P@0.5", 1.0),
-           "shapes-refcoco-res": ("oIoU", 1.0), "shapes-davis": ("J&F", 1.0), "shapes-ytvis": ("AP", 1.0),
+           "shapes-refcoco-res": ("oIoU", 1.0), "shapes-davis": ("J&F-Mean", 1.0), "shapes-ytvis": ("AP", 1.0),
            "shapes-sot": ("AO", 1.0)}
 
 
