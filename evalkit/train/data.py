@@ -6,6 +6,7 @@ Targets are in the network's frames: boxes normalised ``cxcywh`` of the 128×128
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,11 +63,21 @@ class TrainData:
 
     def __init__(self, seed: int = 0):
         self.rng = np.random.default_rng(seed)
-        self.coco = coco_scenes("train")
-        self.ref = refcoco_scenes("train")
-        self.videos = video_scenes("shapes-davis", "train") + video_scenes("shapes-ytvis", "train") \
-            + video_scenes("shapes-sot", "train")
         self.category_names = tuple(c["name"] for c in CATEGORIES)
+
+    # the splits are rendered on first use (a run that trains one kind renders one split)
+    @functools.cached_property
+    def coco(self):
+        return coco_scenes("train")
+
+    @functools.cached_property
+    def ref(self):
+        return refcoco_scenes("train")
+
+    @functools.cached_property
+    def videos(self):
+        return video_scenes("shapes-davis", "train") + video_scenes("shapes-ytvis", "train") \
+            + video_scenes("shapes-sot", "train")
 
     def detection(self, n: int):
         """Category-prompted images: ``(images list, [Targets])``."""

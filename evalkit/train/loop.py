@@ -131,11 +131,24 @@ def _weighted(losses: dict) -> torch.Tensor:
     return sum((WEIGHTS.get(k, 1.0) * v for k, v in losses.items() if not k.startswith("_")), torch.zeros(()))
 
 
-def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4, log_every: int = 20,
-          tasks: tuple[str, ...] = ("det", "rec", "ref", "vis")) -> dict:
-    """Train and write ``out`` (safetensors); returns the training log."""
+def _save(model, out: Path, step: int, meta: dict) -> None:
     from safetensors.torch import save_file
 
+    was_training = model.training
+    model.eval()
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(out), metadata={"format": "pt", "model": "uninext-tiny", "step": str(step),
+                                         **{k: str(v) for k, v in meta.items()}})
+    model.train(was_training)
+
+
+def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4, log_every: int = 20,
+          tasks: tuple[str, ...] = ("det", "rec", "ref", "vis"), stop_after: int | None = None,
+          save_every: int = 0, on_save=None) -> dict:
+    """Train for ``steps`` (learning-rate schedule) or until ``stop_after`` steps are done and
+    write ``out`` (safetensors; also every ``save_every`` steps, calling ``on_save(step)``);
+    returns the training log."""
     from evalkit.zoo.tiny import INPUT_SIZE  # noqa: F401  (the size the data is made at)
     from evalkit.zoo.uninext.prompt import crop_template
 
@@ -156,7 +169,9 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
         tok = model.text_encoder.tokenize(texts)
         return model.encode_text(tok["input_ids"], tok["attention_mask"])
 
-    for step in range(steps):
+    meta = {"steps": steps, "seed": seed, "lr": lr, "batch": batch, "tasks": ",".join(tasks)}
+    done = min(steps, stop_after or steps)
+    for step in range(done):
         losses: dict[str, torch.Tensor] = {}
         total = torch.zeros(())
         if "det" in tasks:
@@ -219,15 +234,17 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
         opt.step()
         sched.step()
         if step % log_every == 0 or step == steps - 1:
-            rec = {"step": step, "loss": round(float(total), 4), "s": round(time.time() - t0, 1),
+            rec = {"step": step, "loss": round(float(total.detach()), 4), "s": round(time.time() - t0, 1),
                    **{k: round(float(v), 4) for k, v in losses.items()}}
             log.append(rec)
             print(json.dumps(rec), flush=True)
-    model.eval()
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(out), metadata={"format": "pt", "model": "uninext-tiny", "steps": str(steps),
-                                         "seed": str(seed), "lr": str(lr), "batch": str(batch)})
+        if save_every and (step + 1) % save_every == 0 and step + 1 < done:
+            _save(model, out, step + 1, meta)
+            if on_save is not None:
+                on_save(step + 1)
+    _save(model, out, done, meta)
+    if on_save is not None:
+        on_save(done)
     return {"log": log, "seconds": time.time() - t0}
 
 
@@ -240,6 +257,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=4, help="images per prompt kind and step")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch CPU threads (fixed: results are bitwise reproducible per count)")
+    parser.add_argument("--stop-after", type=int, default=None,
+                        help="stop after this many steps (the schedule is still that of --steps)")
+    parser.add_argument("--save-every", type=int, default=0, help="also write the weights every N steps")
     parser.add_argument("--tasks", default="det,rec,ref,vis",
                         help="batch kinds: det (categories), rec (expressions), ref (templates), vis (pairs)")
 
@@ -250,13 +270,18 @@ def main(args: argparse.Namespace) -> int:
     from evalkit.zoo.tiny import weights_file
 
     out = args.out or weights_file()
-    res = train(args.steps, out, seed=args.seed, lr=args.lr, batch=args.batch,
-                tasks=tuple(t for t in args.tasks.split(",") if t))
-    print(f"wrote {out} after {res['seconds']:.0f} s")
-    if args.out is None:  # the shipped file: pin it in the card
-        from .card import write_card
 
-        cmd = (f"python -m evalkit.train --steps {args.steps} --batch {args.batch} --lr {args.lr} "
-               f"--seed {args.seed} --threads {args.threads} --tasks {args.tasks}")
-        print(f"wrote {write_card(out, args.steps, cmd)}")
+    def on_save(step: int) -> None:
+        print(f"wrote {out} (step {step})", flush=True)
+        if args.out is None:  # the shipped file: pin it in the card
+            from .card import write_card
+
+            cmd = (f"python -m evalkit.train --steps {args.steps} --stop-after {step} --batch {args.batch} "
+                   f"--lr {args.lr} --seed {args.seed} --threads {args.threads} --tasks {args.tasks}")
+            write_card(out, step, cmd)
+
+    res = train(args.steps, out, seed=args.seed, lr=args.lr, batch=args.batch,
+                tasks=tuple(t for t in args.tasks.split(",") if t), stop_after=args.stop_after,
+                save_every=args.save_every, on_save=on_save)
+    print(f"done in {res['seconds']:.0f} s")
     return 0

@@ -1,0 +1,76 @@
+"""``evalkit demo``: the end-to-end example that needs no download — evaluate the tiny UNINEXT
+on the embedded shapes suite (generated on first use) for every task the model supports, then
+print the leaderboard.
+
+Equivalent to ``evalkit run -m uninext-tiny -b <each supported shapes benchmark>`` followed by
+``evalkit report <runs-root> --format md``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["add_arguments", "main", "supported_benchmarks"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", default="uninext-tiny", help="model id (default: uninext-tiny)")
+    parser.add_argument("--benchmark", "-b", default="shapes", help="benchmark group or id (default: shapes)")
+    parser.add_argument("--runs-root", default="runs", help="where the run directories go (default: runs)")
+    parser.add_argument("--limit", "-L", type=int, help="only the first N samples of each benchmark")
+    parser.add_argument("--format", "-f", default="md", choices=("md", "csv", "latex", "html"),
+                        help="leaderboard format (default: md)")
+    parser.add_argument("--num-workers", type=int, default=2, help="data-loading threads (default 2)")
+
+
+def supported_benchmarks(model: str, pattern: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """``(benchmarks the model's adapter supports, [(benchmark, reason) skipped])``."""
+    from .registry import BENCHMARKS, MODELS
+    from .zoo.cards import get_card
+
+    card = get_card(MODELS.get(model).meta.get("model_id", model))
+    unfinished: frozenset[str] = frozenset()
+    if card.family == "uninext":
+        from .adapters.uninext_video import UNFINISHED_TASKS as unfinished
+    run, skipped = [], []
+    for e in BENCHMARKS.select(pattern):
+        if e.task not in card.tasks:
+            skipped.append((e.id, f"{model} has no {e.task} task"))
+        elif e.task in unfinished:
+            skipped.append((e.id, f"the {card.family} {e.task} procedure is not finished in this version"))
+        else:
+            run.append(e.id)
+    return run, skipped
+
+
+def main(args: argparse.Namespace) -> int:
+    from .reports.cli import add_arguments as report_arguments
+    from .reports.cli import render
+    from .runner import RunConfig, run_evaluation
+
+    t0 = time.perf_counter()
+    run, skipped = supported_benchmarks(args.model, args.benchmark)
+    for bench, why in skipped:
+        print(f"skip {bench}: {why}", file=sys.stderr)
+    runs = Path(args.runs_root)
+    dirs = []
+    for bench in run:
+        cfg = RunConfig(model=args.model, benchmark=bench, runs_root=str(runs), limit=args.limit,
+                        num_workers=args.num_workers, quiet=True)
+        res = run_evaluation(cfg)
+        dirs.append(str(res.run_dir))
+        print(f"{bench}: {res.status} {res.run_dir}", file=sys.stderr)
+    parser = argparse.ArgumentParser()
+    report_arguments(parser)
+    text, _ = render(parser.parse_args([*dirs, "--format", args.format]))
+    print(text)
+    print(f"{len(dirs)} benchmarks in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # python -m evalkit.demo
+    p = argparse.ArgumentParser(prog="python -m evalkit.demo", description=__doc__)
+    add_arguments(p)
+    sys.exit(main(p.parse_args()))
