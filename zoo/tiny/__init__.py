@@ -1,5 +1,5 @@
 """The tiny UNINEXT variant trained on the shapes suite: architecture overrides, the generated
-WordPiece vocabulary and the shipped weights (``uninext-tiny.safetensors``, written by
+WordPiece vocabulary (:data:`VOCAB`) and the shipped weights (``uninext-tiny.safetensors``, written by
 ``python -m evalkit.train``).
 
 The network is the full UNINEXT (ResNet bottleneck backbone, BERT text encoder, early fusion,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["HERE", "VOCAB", "TINY_OVERRIDES", "INPUT_SIZE", "vocab_file", "weights_file", "tokenizer"]
+__all__ = ["HERE", "VOCAB", "TINY_OVERRIDES", "INPUT_SIZE", "weights_file", "tokenizer"]
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,14 +30,6 @@ TINY_OVERRIDES = {
                     "num_attention_heads": 2, "intermediate_size": 128, "max_position_embeddings": 48},
     "max_query_len": 48, "reid_layers": 1, "template_size": 64,
 }
-
-
-def vocab_file() -> Path:
-    """The vocabulary file (written from :data:`VOCAB` when absent)."""
-    path = HERE / "vocab.txt"
-    if not path.is_file() or path.read_text().split("\n")[:-1] != VOCAB:
-        path.write_text("\n".join(VOCAB) + "\n")
-    return path
 
 
 def weights_file() -> Path:
