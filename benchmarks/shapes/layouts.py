@@ -32,11 +32,11 @@ __all__ = ["SIZES", "H", "W", "rng_for", "coco_scenes", "refcoco_scenes", "video
 H = W = 128
 #: (dataset, split) → number of images / expressions / videos, and video length
 SIZES = {
-    ("shapes-coco", "train"): 600, ("shapes-coco", "val"): 40,
-    ("shapes-refcoco", "train"): 600, ("shapes-refcoco", "val"): 40,
-    ("shapes-davis", "train"): 60, ("shapes-davis", "val"): 6,
-    ("shapes-ytvis", "train"): 60, ("shapes-ytvis", "val"): 6,
-    ("shapes-sot", "train"): 60, ("shapes-sot", "val"): 6,
+    ("shapes-coco", "train"): 600, ("shapes-coco", "val"): 30,
+    ("shapes-refcoco", "train"): 600, ("shapes-refcoco", "val"): 30,
+    ("shapes-davis", "train"): 60, ("shapes-davis", "val"): 4,
+    ("shapes-ytvis", "train"): 60, ("shapes-ytvis", "val"): 4,
+    ("shapes-sot", "train"): 60, ("shapes-sot", "val"): 4,
 }
 VIDEO_LENGTH = 10
 

@@ -25,7 +25,7 @@ __all__ = ["VERSION", "suite_root", "ensure_split", "ShapesCoco", "ShapesRefCoco
            "ShapesYtvis", "ShapesSot"]
 
 #: bump when the generator's output changes (a new folder is generated beside the old one)
-VERSION = 2
+VERSION = 3
 
 
 def suite_root() -> Path:

@@ -34,9 +34,9 @@ def card_dict(sha256: str, steps: int, command: str) -> dict:
         "input_sizes": {t: dict(size) for t in TASKS},
         "weights": [{
             "name": "uninext-tiny.safetensors", "role": "model",
-            "sources": ["pkg://evalkit.zoo.tiny/uninext-tiny.safetensors"],
+            "sources": ["./zoo/tiny/uninext-tiny.safetensors"],
             "sha256": sha256,
-            "notes": f"our module tree's state dict, trained by `{command}` ({steps} steps); shipped in the package",
+            "notes": f"our module tree's state dict, trained by `{command}` ({steps} steps); shipped in the package (the adapter finds it beside evalkit.zoo.tiny; the source path is relative to the repository root)",
         }],
         "paper_results": [],
     }

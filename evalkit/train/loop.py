@@ -255,8 +255,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--batch", type=int, default=4, help="images per prompt kind and step")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="torch CPU threads (fixed: results are bitwise reproducible per count)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: fixed for bitwise reproducibility; more threads on a shared machine mostly spin)")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop after this many steps (the schedule is still that of --steps)")
     parser.add_argument("--save-every", type=int, default=0, help="also write the weights every N steps")
