@@ -129,7 +129,7 @@ def save_label_map(label_map: np.ndarray, path: str | Path, palette: Sequence[in
     lm = np.asarray(label_map)
     if lm.ndim != 2 or lm.dtype != np.uint8:
         raise TrackerInputError(f"save_label_map: expected an H x W uint8 label map, got {lm.shape} {lm.dtype}")
-    img = Image.fromarray(lm, mode="L").convert("P")
+    img = Image.fromarray(lm).convert("P")  # uint8 H x W is mode "L"; values kept
     img.putpalette(list(davis_palette() if palette is None else palette))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
