@@ -26,7 +26,12 @@ from .minvis import (
     video_topk,
 )
 from .quasi_dense import QuasiDenseEmbedTracker
-from .video_postprocess import IDOLVideoAccumulator, VideoInstance, upsample_crop_resize
+from .video_postprocess import (
+    IDOLVideoAccumulator,
+    VideoInstance,
+    upsample_crop_resize,
+    video_instances_to_frames,
+)
 from .vos import (
     davis_palette,
     merge_binary_masks,
@@ -68,6 +73,7 @@ __all__ = [
     "TrackOutput",
     "update_entity_memory",
     "upsample_crop_resize",
+    "video_instances_to_frames",
     "video_topk",
     "VideoInstance",
 ]

@@ -9,7 +9,9 @@ matching of their embeddings between consecutive frames. As in GLEE's ``MinVIS_i
   (:func:`clip_windows`); matching then runs over all frames;
 * frame ``t``'s queries are matched to the mean of the last 3 **aligned** query embeddings
   (a moving average) with cost ``1 - cosine`` (Hungarian, scipy ``linear_sum_assignment``),
-  and the frame's outputs are permuted so query ``q`` is the same object in every frame;
+  and the frame's outputs are permuted so query ``q`` is the same object in every frame
+  (UniVS's ``inference_video_vis_minvis`` does the same over clip-mean embeddings with the last
+  2: ``MinVISMatcher(history=2)``);
 * the video class logits are the mean of the aligned per-frame logits;
   :func:`video_topk` keeps the top-k (query, class) pairs (30 for YouTube-VIS/OVIS), and
   :func:`tao_video_topk` / :func:`tao_frame_filter` implement the TAO/BURST variant.

@@ -20,10 +20,13 @@ bilinear for UniRef VOS) and an optional threshold (``> 0.5``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from evalkit.types import Instances
 
 from .common import TrackerInputError, as_tensor
 
@@ -158,3 +161,47 @@ class IDOLVideoAccumulator:
                           list(self.tracks[tids[r]]["boxes"]))
             for r, c in zip(rows.tolist(), cols.tolist())
         ]
+
+
+def video_instances_to_frames(
+    instances: Sequence[VideoInstance],
+    num_frames: int,
+    image_size: tuple[int, int],
+    category_ids: Sequence[int] | None = None,
+) -> list[Instances]:
+    """Per-frame :class:`~evalkit.types.Instances` of a video result (the adapter contract).
+
+    Video instance ``j`` becomes track id ``j`` (one id per ``(track, class)`` output, since a
+    multi-class track is several results), present in the frames where its mask is not
+    ``None``, with its video score and label in every frame; a writer regrouping by track id
+    recovers the video result.
+
+    Args:
+        instances: from :meth:`IDOLVideoAccumulator.finalize`; masks must be ``H x W`` bool
+            arrays or COCO RLE dicts of the original frame, boxes (if any) xyxy pixels.
+        num_frames: frames of the video. image_size: ``(H, W)`` of the original frames.
+        category_ids: dataset category id of each class index (default: the index itself).
+    """
+    frames = []
+    for t in range(num_frames):
+        sel = [j for j, v in enumerate(instances) if t < len(v.masks) and v.masks[t] is not None]
+        masks = [instances[j].masks[t] for j in sel]
+        if masks and not isinstance(masks[0], dict):
+            masks = np.stack([np.asarray(m, dtype=bool) for m in masks])
+        elif not masks:
+            masks = np.zeros((0, *image_size), bool)
+        boxes = None
+        if sel and all(instances[j].boxes[t] is not None for j in sel):
+            boxes = np.stack([np.asarray(instances[j].boxes[t], np.float32).reshape(4) for j in sel])
+        labels = [instances[j].label for j in sel]
+        if category_ids is not None:
+            try:
+                labels = [int(category_ids[c]) for c in labels]
+            except IndexError as e:
+                raise TrackerInputError(
+                    f"video_instances_to_frames: class index out of range of {len(category_ids)} "
+                    f"category ids") from e
+        frames.append(Instances(image_size, boxes=boxes, masks=masks,
+                                scores=np.array([instances[j].score for j in sel], np.float32),
+                                labels=np.array(labels, np.int64), track_ids=np.array(sel, np.int64)))
+    return frames

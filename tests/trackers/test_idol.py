@@ -13,6 +13,7 @@ from evalkit.adapters.trackers import (
     idol_mask_iou,
     idol_mask_nms,
     upsample_crop_resize,
+    video_instances_to_frames,
 )
 
 H = W = 16
@@ -231,3 +232,44 @@ def test_upsample_crop_resize_removes_padding():
     with pytest.raises(TrackerInputError, match="exceeds"):
         upsample_crop_resize(logits, (20, 8), (5, 5))
     assert upsample_crop_resize(torch.zeros(0, 4, 4), (8, 8), (5, 7)).shape == (0, 5, 7)
+
+
+def test_video_instances_to_frames():
+    acc = IDOLVideoAccumulator()
+    m1 = np.zeros((4, 5), bool)
+    m1[0, 0] = True
+    acc.add_frame([3], cls(0.9, 0.2)[None], [m1], [np.array([0, 0, 1, 1])])
+    acc.add_frame([3, 4], torch.stack([cls(0.7, 0.0), cls(0.0, 0.6)]), [m1, ~m1], [None, None])
+    frames = video_instances_to_frames(acc.finalize(), 2, (4, 5), category_ids=[10, 20])
+    # (track 3, class 0), (track 3, class 1), (track 4, class 1) -> track ids 0, 1, 2
+    assert frames[0].track_ids.tolist() == [0, 1] and frames[0].labels.tolist() == [10, 20]
+    assert frames[0].boxes.tolist() == [[0, 0, 1, 1]] * 2
+    assert frames[1].track_ids.tolist() == [0, 1, 2] and frames[1].boxes is None
+    np.testing.assert_allclose(frames[1].scores, [0.8, 0.1, 0.6], rtol=1e-6)
+    assert frames[1].masks.shape == (3, 4, 5) and frames[1].masks[2].sum() == 19
+    with pytest.raises(TrackerInputError, match="category ids"):
+        video_instances_to_frames(acc.finalize(), 2, (4, 5), category_ids=[10])
+
+
+def test_idol_pipeline_on_a_synthetic_video():
+    """Two objects crossing over 12 frames, one spurious blip: tracker + masks + video output."""
+    g = torch.Generator().manual_seed(0)
+    emb = {0: e(0, 4.0), 1: e(1, 4.0)}
+    tr, acc = IDOLTracker(), IDOLVideoAccumulator()
+    for t in range(12):
+        dets = []
+        for k in (0, 1):
+            x = 1 + t if k == 0 else 12 - t
+            dets.append((0.8 - 0.1 * k, k, mask(x, 2 + 6 * k, x + 3, 5 + 6 * k), emb[k] + 0.2 * torch.randn(8, generator=g)))
+        if t == 4:  # a one-frame false positive, far from both
+            dets.append((0.3, 1, mask(0, 13, 2, 16), e(5, 4.0)))
+        f = frame(dets)
+        out = tr.match(**f, frame_id=t)
+        idx, ids = out.tracked()
+        cls_scores = F.one_hot(f["labels"][idx], 2).float() * f["scores"][idx, None]
+        masks = upsample_crop_resize(f["masks"][idx], (H * 4 - 4, W * 4), (30, 32))
+        acc.add_frame(ids, cls_scores, list(masks.numpy()))
+    out = acc.finalize()
+    assert [(v.track_id, v.label) for v in out] == [(0, 0), (1, 1)]  # the blip (id 2) was dropped
+    assert all(all(m is not None for m in v.masks) for v in out)
+    assert out[0].score == pytest.approx(0.8) and out[1].score == pytest.approx(0.7)
