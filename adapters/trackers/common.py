@@ -37,7 +37,8 @@ def as_tensor(x, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
         try:
             x = torch.as_tensor(x)
         except (TypeError, ValueError) as e:
-            raise TrackerInputError(f"{name}: expected a tensor or array, got {type(x).__name__}") from e
+            raise TrackerInputError(
+                f"{name}: expected a tensor or array, got {type(x).__name__}") from e
     return x if dtype is None else x.to(dtype)
 
 
@@ -58,13 +59,15 @@ def check_detections(boxes, scores, labels, embeds, masks=None, *, where: str):
         embeds = embeds.float()
     for name, v in (("scores", scores), ("labels", labels)):
         if v.shape[0] != n:
-            raise TrackerInputError(f"{where}: {name} must have {n} entries (one per box), got {v.shape[0]}")
+            raise TrackerInputError(
+                f"{where}: {name} must have {n} entries (one per box), got {v.shape[0]}")
     if embeds.dim() != 2 or embeds.shape[0] != n:
         raise TrackerInputError(f"{where}: embeds must be {n} x D, got {tuple(embeds.shape)}")
     if masks is not None:
         masks = as_tensor(masks, f"{where}: masks", torch.float32)
         if masks.dim() != 3 or masks.shape[0] != n:
-            raise TrackerInputError(f"{where}: masks must be {n} x h x w logits, got {tuple(masks.shape)}")
+            raise TrackerInputError(
+                f"{where}: masks must be {n} x h x w logits, got {tuple(masks.shape)}")
     return boxes, scores, labels, embeds, masks
 
 

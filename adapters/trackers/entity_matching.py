@@ -36,8 +36,8 @@ def bisoftmax_entity_similarity(old_embeds, new_embeds) -> torch.Tensor:
     new = as_tensor(new_embeds, "bisoftmax_entity_similarity: new_embeds", torch.float32)
     if old.dim() != 3 or new.dim() != 3 or old.shape[-1] != new.shape[-1]:
         raise TrackerInputError(
-            f"bisoftmax_entity_similarity: expected N x T x C and M x F x C, got {tuple(old.shape)} "
-            f"and {tuple(new.shape)}")
+            f"bisoftmax_entity_similarity: expected N x T x C and M x F x C, got "
+            f"{tuple(old.shape)} and {tuple(new.shape)}")
     sim = torch.einsum("ntc,mfc->nmtf", old, new).flatten(2)  # N x M x (T*F)
     return (sim.softmax(1) + sim.softmax(0)).mean(-1) / 2
 
@@ -62,7 +62,8 @@ class EntityMatch:
         return EntityMatch(self.old[k], self.new[k], self.similarity[k])
 
 
-def match_entities(old_embeds, new_embeds, threshold: float = 0.05, history: int = 3) -> EntityMatch:
+def match_entities(old_embeds, new_embeds, threshold: float = 0.05,
+                   history: int = 3) -> EntityMatch:
     """Hungarian matching of new predictions to memory entities on bi-softmax similarity.
 
     Args:
@@ -74,7 +75,8 @@ def match_entities(old_embeds, new_embeds, threshold: float = 0.05, history: int
     """
     old = as_tensor(old_embeds, "match_entities: old_embeds", torch.float32)
     new = as_tensor(new_embeds, "match_entities: new_embeds", torch.float32)
-    empty = EntityMatch(torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64), torch.zeros(0))
+    none = torch.zeros(0, dtype=torch.int64)
+    empty = EntityMatch(none, none, torch.zeros(0))
     if old.dim() == 3 and new.dim() == 3 and (old.shape[0] == 0 or new.shape[0] == 0):
         return empty
     sim = bisoftmax_entity_similarity(old[:, -history:], new)
@@ -100,7 +102,8 @@ def update_entity_memory(match: EntityMatch, old_logits, old_last_embeds, new_lo
         (1 + [old[n] is non-blank])``.
     """
     logits = as_tensor(old_logits, "update_entity_memory: old_logits", torch.float32).clone()
-    embeds = as_tensor(old_last_embeds, "update_entity_memory: old_last_embeds", torch.float32).clone()
+    embeds = as_tensor(old_last_embeds, "update_entity_memory: old_last_embeds",
+                       torch.float32).clone()
     new_logits = as_tensor(new_logits, "update_entity_memory: new_logits", torch.float32)
     new_embeds = as_tensor(new_embeds, "update_entity_memory: new_embeds", torch.float32)
     o, n = match.old, match.new
@@ -135,7 +138,8 @@ def newly_detected(new_scores, new_masks, memory_masks, matched_new, score_thr: 
         raise TrackerInputError(
             f"newly_detected: expected M x F x H x W prediction masks (M = {len(scores)}) and "
             f"N x F x H x W memory masks, got {tuple(pm.shape)} and {tuple(mm.shape)}")
-    matched = set(int(i) for i in as_tensor(matched_new, "newly_detected: matched_new").reshape(-1).tolist())
+    matched = as_tensor(matched_new, "newly_detected: matched_new").reshape(-1).tolist()
+    matched = {int(i) for i in matched}
     if len(mm) == 0:
         return []
     a = pm.flatten(2).float()  # M x F x P

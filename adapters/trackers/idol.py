@@ -101,7 +101,8 @@ class IDOLTracker:
         if memo_tracklet_frames < 0 or memory_len < 1:
             raise TrackerInputError("memo_tracklet_frames must be >= 0 and memory_len >= 1")
         if match_metric not in MATCH_METRICS:
-            raise TrackerInputError(f"match_metric must be one of {MATCH_METRICS}, got {match_metric!r}")
+            raise TrackerInputError(
+                f"match_metric must be one of {MATCH_METRICS}, got {match_metric!r}")
         self.init_score_thr = init_score_thr
         self.obj_score_thr = obj_score_thr
         self.nms_thr_pre = nms_thr_pre
@@ -155,7 +156,8 @@ class IDOLTracker:
         if n > 0 and not self.empty:
             memo_ids = torch.tensor(list(self.tracklets), dtype=torch.int64)
             memo_embeds = torch.stack([self._memory_embed(t) for t in self.tracklets.values()])
-            exist = torch.tensor([t.exist_frames for t in self.tracklets.values()], dtype=torch.float32)
+            exist = torch.tensor([t.exist_frames for t in self.tracklets.values()],
+                                 dtype=torch.float32)
             sim = match_scores(embeds, memo_embeds.to(embeds), self.match_metric)
             for i in range(n):
                 row = sim[i]

@@ -1,4 +1,4 @@
-"""MinVIS-style frame-to-frame query matching (GLEE video inference, UniVS ``TRACKER_TYPE 'minvis'``).
+"""MinVIS-style frame-to-frame query matching (GLEE video inference, UniVS's ``minvis`` tracker).
 
 Huang et al., "MinVIS: A Minimal Video Instance Segmentation Framework without Video-based
 Training", NeurIPS 2022, section 3.2: the queries of an image model are tracked by bipartite
@@ -47,10 +47,12 @@ def match_from_embeds(tgt_embeds, cur_embeds) -> np.ndarray:
     cur = as_tensor(cur_embeds, "match_from_embeds: cur_embeds", torch.float32)
     if tgt.dim() != 2 or cur.dim() != 2 or tgt.shape[1] != cur.shape[1]:
         raise TrackerInputError(
-            f"match_from_embeds: expected N x D and M x D embeddings, got {tuple(tgt.shape)} and {tuple(cur.shape)}")
+            f"match_from_embeds: expected N x D and M x D embeddings, got {tuple(tgt.shape)} "
+            f"and {tuple(cur.shape)}")
     if cur.shape[0] < tgt.shape[0]:
         raise TrackerInputError(
-            f"match_from_embeds: {cur.shape[0]} current queries cannot cover {tgt.shape[0]} targets")
+            f"match_from_embeds: {cur.shape[0]} current queries cannot cover {tgt.shape[0]} "
+            "targets")
     cur = cur / cur.norm(dim=1)[:, None]
     tgt = tgt / tgt.norm(dim=1)[:, None]
     cost = 1 - tgt @ cur.T  # N x M: target x current
@@ -74,14 +76,15 @@ class MinVISMatcher:
     def step(self, embeds) -> np.ndarray:
         e = as_tensor(embeds, "MinVISMatcher.step: embeds", torch.float32)
         if e.dim() != 2:
-            raise TrackerInputError(f"MinVISMatcher.step: embeds must be Q x D, got {tuple(e.shape)}")
+            raise TrackerInputError(
+                f"MinVISMatcher.step: embeds must be Q x D, got {tuple(e.shape)}")
         if not self.aligned:
             perm = np.arange(e.shape[0], dtype=np.int64)
         else:
             if e.shape != self.aligned[-1].shape:
                 raise TrackerInputError(
-                    f"MinVISMatcher.step: every frame needs {tuple(self.aligned[-1].shape)} embeddings, "
-                    f"got {tuple(e.shape)}")
+                    f"MinVISMatcher.step: every frame needs {tuple(self.aligned[-1].shape)} "
+                    f"embeddings, got {tuple(e.shape)}")
             reference = torch.stack(self.aligned[-self.history:]).mean(0)
             perm = match_from_embeds(reference, e)
         self.aligned.append(e[torch.from_numpy(perm)])
@@ -132,7 +135,8 @@ def tao_video_topk(video_logits, k: int = 50) -> tuple[torch.Tensor, torch.Tenso
     return scores, labels[queries], queries
 
 
-def tao_frame_filter(boxes_xyxy, masks, scores, min_area: int = 5, nms_thr: float = 0.5) -> torch.Tensor:
+def tao_frame_filter(boxes_xyxy, masks, scores, min_area: int = 5,
+                     nms_thr: float = 0.5) -> torch.Tensor:
     """Per-frame selection of GLEE's TAO output: mask area ``> min_area`` then box NMS.
 
     GLEE converts its xyxy boxes to xywh and then hands them to ``box_cxcywh_to_xyxy`` before

@@ -76,7 +76,8 @@ class QuasiDenseEmbedTracker:
         if memo_tracklet_frames < 0 or memo_backdrop_frames < 0:
             raise TrackerInputError("memo_tracklet_frames and memo_backdrop_frames must be >= 0")
         if match_metric not in MATCH_METRICS:
-            raise TrackerInputError(f"match_metric must be one of {MATCH_METRICS}, got {match_metric!r}")
+            raise TrackerInputError(
+                f"match_metric must be one of {MATCH_METRICS}, got {match_metric!r}")
         self.init_score_thr = init_score_thr
         self.obj_score_thr = obj_score_thr
         self.match_score_thr = match_score_thr
@@ -98,7 +99,7 @@ class QuasiDenseEmbedTracker:
         return not self.tracklets
 
     def _memo(self):
-        """Memory as ``(labels M, embeds M x D, ids M)``: tracklets first, then backdrops (id -1)."""
+        """Memory ``(labels M, embeds M x D, ids M)``: tracklets, then backdrops (id -1)."""
         labels = [torch.tensor([t.label]) for t in self.tracklets.values()]
         embeds = [t.embed[None] for t in self.tracklets.values()]
         ids = [torch.tensor(list(self.tracklets), dtype=torch.int64)]
@@ -130,10 +131,12 @@ class QuasiDenseEmbedTracker:
         ious = box_overlaps(boxes, boxes)
         valid = torch.ones(len(boxes), dtype=torch.bool)
         for i in range(1, len(boxes)):
-            thr = self.nms_backdrop_iou_thr if scores[i] < self.obj_score_thr else self.nms_class_iou_thr
+            low = scores[i] < self.obj_score_thr
+            thr = self.nms_backdrop_iou_thr if low else self.nms_class_iou_thr
             if (ious[i, :i] > thr).any():
                 valid[i] = False
-        order, boxes, scores, labels, embeds = order[valid], boxes[valid], scores[valid], labels[valid], embeds[valid]
+        order, boxes, scores = order[valid], boxes[valid], scores[valid]
+        labels, embeds = labels[valid], embeds[valid]
 
         ids = torch.full((len(boxes),), -1, dtype=torch.int64)
         if len(boxes) > 0 and not self.empty:
@@ -172,7 +175,8 @@ class QuasiDenseEmbedTracker:
 
         back = torch.nonzero(ids == -1).flatten()
         ious = box_overlaps(boxes[back], boxes)
-        keep = [bool(not (ious[i, :int(k)] > self.nms_backdrop_iou_thr).any()) for i, k in enumerate(back)]
+        keep = [not bool((ious[i, :int(k)] > self.nms_backdrop_iou_thr).any())
+                for i, k in enumerate(back)]
         back = back[torch.tensor(keep, dtype=torch.bool)] if len(back) else back
         self.backdrops.insert(0, (boxes[back], embeds[back], labels[back]))
 

@@ -55,9 +55,11 @@ def upsample_crop_resize(
     """
     x = as_tensor(mask_logits, "upsample_crop_resize: mask_logits", torch.float32)
     if x.dim() != 3:
-        raise TrackerInputError(f"upsample_crop_resize: mask_logits must be N x h x w, got {tuple(x.shape)}")
+        raise TrackerInputError(
+            f"upsample_crop_resize: mask_logits must be N x h x w, got {tuple(x.shape)}")
     if resize_mode not in ("nearest", "bilinear"):
-        raise TrackerInputError(f"upsample_crop_resize: resize_mode must be nearest or bilinear, got {resize_mode!r}")
+        raise TrackerInputError(
+            f"upsample_crop_resize: resize_mode must be nearest or bilinear, got {resize_mode!r}")
     h, w = x.shape[-2:]
     if input_size[0] > h * stride or input_size[1] > w * stride:
         raise TrackerInputError(
@@ -66,7 +68,8 @@ def upsample_crop_resize(
     if x.shape[0] == 0:
         out = x.new_zeros((0, *output_size))
         return out.bool() if threshold is not None else out
-    prob = F.interpolate(x[:, None], size=(h * stride, w * stride), mode="bilinear", align_corners=False).sigmoid()
+    prob = F.interpolate(x[:, None], size=(h * stride, w * stride), mode="bilinear",
+                         align_corners=False).sigmoid()
     prob = prob[:, :, : input_size[0], : input_size[1]]
     kw = {"align_corners": False} if resize_mode == "bilinear" else {}
     prob = F.interpolate(prob, size=tuple(output_size), mode=resize_mode, **kw)[:, 0]
@@ -109,20 +112,23 @@ class IDOLVideoAccumulator:
             masks: ``K`` per-frame masks (any object: bool arrays, RLE dicts...).
             boxes: optional ``K`` boxes.
         """
-        ids = as_tensor(track_ids, "IDOLVideoAccumulator: track_ids", torch.int64).reshape(-1).tolist()
+        ids = as_tensor(track_ids, "IDOLVideoAccumulator: track_ids", torch.int64)
+        ids = ids.reshape(-1).tolist()
         scores = as_tensor(class_scores, "IDOLVideoAccumulator: class_scores", torch.float32)
         if scores.dim() != 2 or scores.shape[0] != len(ids) or len(masks) != len(ids):
             raise TrackerInputError(
-                f"IDOLVideoAccumulator.add_frame: expected {len(ids)} x C class_scores and {len(ids)} "
-                f"masks, got {tuple(scores.shape)} and {len(masks)}")
+                f"IDOLVideoAccumulator.add_frame: expected {len(ids)} x C class_scores and "
+                f"{len(ids)} masks, got {tuple(scores.shape)} and {len(masks)}")
         if len(set(ids)) != len(ids) or any(i < 0 for i in ids):
-            raise TrackerInputError(f"IDOLVideoAccumulator.add_frame: track ids must be distinct and >= 0, got {ids}")
+            raise TrackerInputError(
+                f"IDOLVideoAccumulator.add_frame: track ids must be distinct and >= 0, got {ids}")
         boxes = [None] * len(ids) if boxes is None else list(boxes)
         t = self.num_frames
         for k, tid in enumerate(ids):
             rec = self.tracks.get(tid)
             if rec is None:
-                rec = self.tracks[tid] = {"masks": [None] * t, "boxes": [None] * t, "scores": [None] * t, "valid": 0}
+                rec = self.tracks[tid] = {"masks": [None] * t, "boxes": [None] * t,
+                                          "scores": [None] * t, "valid": 0}
             rec["masks"].append(masks[k])
             rec["boxes"].append(boxes[k])
             rec["scores"].append(scores[k])
@@ -134,7 +140,8 @@ class IDOLVideoAccumulator:
                 rec["scores"].append(None)
         if t > self.drop_after_frame:
             for tid in [tid for tid, r in self.tracks.items()
-                        if r["masks"][-1] is None and r["masks"][-2] is None and r["valid"] < self.min_valid]:
+                        if r["masks"][-1] is None and r["masks"][-2] is None
+                        and r["valid"] < self.min_valid]:
                 del self.tracks[tid]
         self.num_frames += 1
 
@@ -142,7 +149,8 @@ class IDOLVideoAccumulator:
                  temporal_score_type: str = "mean") -> list[VideoInstance]:
         """Video instances: per-id score vectors pooled over valid frames, then class selection."""
         if temporal_score_type not in ("mean", "max"):
-            raise TrackerInputError(f"temporal_score_type must be mean or max, got {temporal_score_type!r}")
+            raise TrackerInputError(
+                f"temporal_score_type must be mean or max, got {temporal_score_type!r}")
         if not self.tracks:
             return []
         tids = list(self.tracks)
@@ -192,7 +200,8 @@ def video_instances_to_frames(
             masks = np.zeros((0, *image_size), bool)
         boxes = None
         if sel and all(instances[j].boxes[t] is not None for j in sel):
-            boxes = np.stack([np.asarray(instances[j].boxes[t], np.float32).reshape(4) for j in sel])
+            boxes = np.stack([np.asarray(instances[j].boxes[t], np.float32).reshape(4)
+                              for j in sel])
         labels = [instances[j].label for j in sel]
         if category_ids is not None:
             try:
@@ -203,5 +212,6 @@ def video_instances_to_frames(
                     f"category ids") from e
         frames.append(Instances(image_size, boxes=boxes, masks=masks,
                                 scores=np.array([instances[j].score for j in sel], np.float32),
-                                labels=np.array(labels, np.int64), track_ids=np.array(sel, np.int64)))
+                                labels=np.array(labels, np.int64),
+                                track_ids=np.array(sel, np.int64)))
     return frames

@@ -57,13 +57,15 @@ def merge_probabilities(prob, object_ids: Sequence[int] | None = None) -> np.nda
     """
     p = as_tensor(prob, "merge_probabilities: prob")
     if p.dim() != 3:
-        raise TrackerInputError(f"merge_probabilities: prob must be K x H x W, got {tuple(p.shape)}")
+        raise TrackerInputError(
+            f"merge_probabilities: prob must be K x H x W, got {tuple(p.shape)}")
     p = p.float() if not p.is_floating_point() else p
     k = p.shape[0]
     ids = list(range(1, k + 1)) if object_ids is None else [int(i) for i in object_ids]
     if len(ids) != k or len(set(ids)) != k or any(not 1 <= i <= 255 for i in ids):
         raise TrackerInputError(
-            f"merge_probabilities: need {k} distinct object ids in 1..255 (palette PNG labels), got {ids}")
+            f"merge_probabilities: need {k} distinct object ids in 1..255 (palette PNG labels), "
+            f"got {ids}")
     if k == 0:
         return np.zeros(tuple(p.shape[1:]), np.uint8)
     order = sorted(range(k), key=lambda i: ids[i])
@@ -87,7 +89,9 @@ def split_label_map(label_map: np.ndarray, object_ids: Sequence[int]) -> np.ndar
     lm = np.asarray(label_map)
     if lm.ndim != 2:
         raise TrackerInputError(f"split_label_map: label_map must be H x W, got {lm.shape}")
-    return np.stack([lm == int(i) for i in object_ids]) if len(object_ids) else np.zeros((0, *lm.shape), bool)
+    if not len(object_ids):
+        return np.zeros((0, *lm.shape), bool)
+    return np.stack([lm == int(i) for i in object_ids])
 
 
 def davis_palette() -> list[int]:
@@ -108,7 +112,7 @@ def davis_palette() -> list[int]:
 
 
 def palette_from_png(path: str | Path) -> list[int]:
-    """The palette of an indexed PNG (e.g. a dataset's first annotation), flat ``[r, g, b, ...]``."""
+    """The palette of an indexed PNG (e.g. a dataset annotation), flat ``[r, g, b, ...]``."""
     from PIL import Image
 
     path = Path(path)
@@ -122,21 +126,24 @@ def palette_from_png(path: str | Path) -> list[int]:
     return pal
 
 
-def save_label_map(label_map: np.ndarray, path: str | Path, palette: Sequence[int] | None = None) -> None:
+def save_label_map(label_map: np.ndarray, path: str | Path,
+                   palette: Sequence[int] | None = None) -> None:
     """Write an ``H x W`` uint8 label map as a palette PNG (DAVIS palette by default)."""
     from PIL import Image
 
     lm = np.asarray(label_map)
     if lm.ndim != 2 or lm.dtype != np.uint8:
-        raise TrackerInputError(f"save_label_map: expected an H x W uint8 label map, got {lm.shape} {lm.dtype}")
+        raise TrackerInputError(
+            f"save_label_map: expected an H x W uint8 label map, got {lm.shape} {lm.dtype}")
     img = Image.fromarray(lm).convert("P")  # uint8 H x W is mode "L"; values kept
     img.putpalette(list(davis_palette() if palette is None else palette))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
 
 
-def reference_refresh(label_map: np.ndarray, object_ids: Sequence[int], new_ids: Sequence[int] = (),
-                      scores: dict | None = None, score_thr: float | None = None) -> dict[int, np.ndarray]:
+def reference_refresh(label_map: np.ndarray, object_ids: Sequence[int],
+                      new_ids: Sequence[int] = (), scores: dict | None = None,
+                      score_thr: float | None = None) -> dict[int, np.ndarray]:
     """Objects whose "previous frame" reference should be re-encoded after a frame, with masks.
 
     UNINEXT and UniRef++ track VOS objects from two references, the first-frame (given) mask and

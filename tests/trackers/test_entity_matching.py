@@ -53,7 +53,8 @@ def test_matching_permutation_and_new_entity():
 
 def test_only_last_three_memory_frames_count():
     # entity 0 looked like onehot(1) long ago, like onehot(0) in its last 3 frames
-    old = torch.stack([torch.stack([onehot(1)] * 3 + [onehot(0)] * 3), torch.stack([onehot(1)] * 6)])
+    old = torch.stack([torch.stack([onehot(1)] * 3 + [onehot(0)] * 3),
+                       torch.stack([onehot(1)] * 6)])
     new = torch.stack([torch.stack([onehot(0)])])
     m = match_entities(old, new, threshold=0.1)
     assert m.old.tolist() == [0] and m.new.tolist() == [0]

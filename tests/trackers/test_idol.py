@@ -79,7 +79,8 @@ def test_nms_post_marks_overlapping_leftovers():
     big, part, far = mask(0, 0, 8, 8), mask(0, 0, 8, 3), mask(12, 12, 16, 16)
     # part overlaps big with IoU 24/64 = 0.375: survives the pre-NMS (0.5), not born (0.3),
     # and overlaps an earlier detection >= nms_thr_post -> -2; far -> -1
-    out = tr.match(**frame([(0.9, 1, big, e(0)), (0.3, 1, part, e(1)), (0.3, 1, far, e(2))]), frame_id=0)
+    dets = [(0.9, 1, big, e(0)), (0.3, 1, part, e(1)), (0.3, 1, far, e(2))]
+    out = tr.match(**frame(dets), frame_id=0)
     assert ids_by_input(out, 3) == [0, -2, -1]
 
 
@@ -115,7 +116,8 @@ def test_long_match_memory_embedding():
     torch.testing.assert_close(tr._memory_embed(t), expected)
     tr.temporal_weight = False
     w = torch.tensor(scores[1:])
-    torch.testing.assert_close(tr._memory_embed(t), (torch.stack(embs[1:]) * w[:, None]).sum(0) / w.sum())
+    expected = (torch.stack(embs[1:]) * w[:, None]).sum(0) / w.sum()
+    torch.testing.assert_close(tr._memory_embed(t), expected)
     tr.long_match = False
     mom = embs[0]
     for v in embs[1:]:
@@ -216,11 +218,13 @@ def test_upsample_crop_resize_steps():
     logits = torch.randn(2, 6, 8, generator=g) * 3
     input_size, out_size = (20, 30), (41, 61)  # padded input 24 x 32
     got = upsample_crop_resize(logits, input_size, out_size)
-    up = F.interpolate(logits[:, None], size=(24, 32), mode="bilinear", align_corners=False).sigmoid()
+    up = F.interpolate(logits[:, None], size=(24, 32), mode="bilinear", align_corners=False)
+    up = up.sigmoid()
     ref = F.interpolate(up[:, :, :20, :30], size=out_size, mode="nearest")[:, 0] > 0.5
     assert got.dtype == torch.bool and got.shape == (2, 41, 61)
     assert torch.equal(got, ref)
-    prob = upsample_crop_resize(logits, input_size, out_size, resize_mode="bilinear", threshold=None)
+    prob = upsample_crop_resize(logits, input_size, out_size, resize_mode="bilinear",
+                                threshold=None)
     assert prob.dtype == torch.float32 and 0 <= float(prob.min()) and float(prob.max()) <= 1
 
 
@@ -260,7 +264,8 @@ def test_idol_pipeline_on_a_synthetic_video():
         dets = []
         for k in (0, 1):
             x = 1 + t if k == 0 else 12 - t
-            dets.append((0.8 - 0.1 * k, k, mask(x, 2 + 6 * k, x + 3, 5 + 6 * k), emb[k] + 0.2 * torch.randn(8, generator=g)))
+            noisy = emb[k] + 0.2 * torch.randn(8, generator=g)
+            dets.append((0.8 - 0.1 * k, k, mask(x, 2 + 6 * k, x + 3, 5 + 6 * k), noisy))
         if t == 4:  # a one-frame false positive, far from both
             dets.append((0.3, 1, mask(0, 13, 2, 16), e(5, 4.0)))
         f = frame(dets)

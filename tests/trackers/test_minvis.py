@@ -44,7 +44,8 @@ def test_match_is_optimal_on_cosine_cost():
     t = tgt / tgt.norm(dim=1, keepdim=True)
     c = cur / cur.norm(dim=1, keepdim=True)
     cost = (1 - t @ c.T).double()
-    best = min(itertools.permutations(range(5)), key=lambda p: float(sum(cost[i, p[i]] for i in range(5))))
+    best = min(itertools.permutations(range(5)),
+               key=lambda p: float(sum(cost[i, p[i]] for i in range(5))))
     assert tuple(got.tolist()) == best
 
 
@@ -76,7 +77,8 @@ def test_streaming_matcher_uses_mean_of_last_three_aligned():
 
 def test_reference_is_mean_of_last_three_aligned_frames():
     g = torch.Generator().manual_seed(3)
-    frames = torch.randn(12, 5, 6, generator=g)  # unrelated frames: matching is decided by the reference
+    # unrelated frames: the matching is decided by the reference alone
+    frames = torch.randn(12, 5, 6, generator=g)
     got = align_video(frames)
     aligned = [frames[0]]
     for t in range(1, 12):

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from evalkit.adapters.trackers import QuasiDenseEmbedTracker, TrackerInputError, box_overlaps, match_scores
+from evalkit.adapters.trackers import (
+    QuasiDenseEmbedTracker,
+    TrackerInputError,
+    box_overlaps,
+    match_scores,
+)
 
 
 def e(k, scale=10.0, dim=8):
@@ -59,7 +64,8 @@ def test_deaths_after_memo_frames_and_reid_within():
             out = tr.match(*frame([(box(50, 0), 0.9, 1, e(1))]), frame_id=f)
             assert out.ids.tolist() == [1]
         assert (0 in tr.tracklets) == expect_reid
-        out = tr.match(*frame([(box(0, 0), 0.9, 1, e(0)), (box(50, 0), 0.8, 1, e(1))]), frame_id=gap_end)
+        dets = [(box(0, 0), 0.9, 1, e(0)), (box(50, 0), 0.8, 1, e(1))]
+        out = tr.match(*frame(dets), frame_id=gap_end)
         assert ids_by_input(out, 2) == ([0, 1] if expect_reid else [2, 1])
 
 
@@ -77,7 +83,8 @@ def test_duplicate_removal_thresholds():
     tr = QuasiDenseEmbedTracker(init_score_thr=0.5, obj_score_thr=0.4)
     # IoU of these two 10x10 boxes shifted by 4 px: 60 / 140 = 0.43
     a, b = box(0, 0), box(4, 0)
-    assert math.isclose(float(box_overlaps(torch.tensor([a]), torch.tensor([b]))[0, 0]), 60 / 140, rel_tol=1e-6)
+    iou = float(box_overlaps(torch.tensor([a]), torch.tensor([b]))[0, 0])
+    assert math.isclose(iou, 60 / 140, rel_tol=1e-6)
     out = tr.match(*frame([(a, 0.9, 1, e(0)), (b, 0.3, 1, e(1))]), frame_id=0)
     assert out.indices.tolist() == [0]  # low score: backdrop threshold 0.3 < 0.43, removed
     tr = QuasiDenseEmbedTracker(init_score_thr=0.5, obj_score_thr=0.4)
@@ -91,7 +98,8 @@ def test_backdrop_absorbs_ambiguous_match():
     probe = e(0, 3.0) + e(1, 0.6)
     results = {}
     for frames in (0, 1):
-        tr = QuasiDenseEmbedTracker(init_score_thr=0.8, obj_score_thr=0.5, memo_backdrop_frames=frames)
+        tr = QuasiDenseEmbedTracker(init_score_thr=0.8, obj_score_thr=0.5,
+                                    memo_backdrop_frames=frames)
         tr.match(*frame([(box(0, 0), 0.9, 1, track), (box(100, 0), 0.6, 1, back)]), frame_id=0)
         out = tr.match(*frame([(box(0, 0), 0.7, 1, probe)]), frame_id=1)
         results[frames] = out.ids.tolist()

@@ -82,8 +82,8 @@ def test_ref_davis_merge_uses_expression_order():
     p = torch.zeros(3, 2, 2)
     p[0, 0, 0], p[1, 0, 1], p[2, 1, 1] = 0.9, 0.8, 0.7
     assert merge_probabilities(p).tolist() == [[1, 2], [0, 3]]
-    assert np.array_equal(split_label_map(np.array([[1, 2], [0, 3]]), [2, 3]),
-                          np.array([[[False, True], [False, False]], [[False, False], [False, True]]]))
+    expected = np.array([[[False, True], [False, False]], [[False, False], [False, True]]])
+    assert np.array_equal(split_label_map(np.array([[1, 2], [0, 3]]), [2, 3]), expected)
 
 
 def test_davis_palette_and_png_roundtrip(tmp_path):
