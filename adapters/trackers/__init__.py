@@ -29,6 +29,7 @@ from .quasi_dense import QuasiDenseEmbedTracker
 from .video_postprocess import (
     IDOLVideoAccumulator,
     VideoInstance,
+    resize_mask_logits,
     upsample_crop_resize,
     video_instances_to_frames,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "palette_from_png",
     "QuasiDenseEmbedTracker",
     "reference_refresh",
+    "resize_mask_logits",
     "save_label_map",
     "soft_aggregate",
     "split_label_map",

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from evalkit.zoo.ops.nms import nms
+
 from .common import TrackerInputError, as_tensor
 
 
@@ -150,8 +152,6 @@ def tao_frame_filter(boxes_xyxy, masks, scores, min_area: int = 5,
     Returns:
         int64 indices of the kept instances (NMS order: decreasing score).
     """
-    from evalkit.zoo.ops.nms import nms
-
     b = as_tensor(boxes_xyxy, "tao_frame_filter: boxes", torch.float32)
     m = as_tensor(masks, "tao_frame_filter: masks")
     s = as_tensor(scores, "tao_frame_filter: scores", torch.float32)

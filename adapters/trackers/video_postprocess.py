@@ -15,7 +15,9 @@
 :func:`upsample_crop_resize` is the mask path shared by UNINEXT and UniRef: bilinear upsampling of
 the stride-``s`` mask logits by ``s`` (``align_corners=False``), sigmoid, crop of the padded input
 to the valid input size, resize to the original frame (nearest for UNINEXT VIS/MOTS/Ref-DAVIS,
-bilinear for UniRef VOS) and an optional threshold (``> 0.5``).
+bilinear for UniRef VOS) and an optional threshold (``> 0.5``). :func:`resize_mask_logits` is
+the Mask2Former/MaskDINO path used by GLEE and UniVS: bilinear resize of the logits to the padded
+input, crop, bilinear resize to the original frame, ``logit > 0``.
 """
 from __future__ import annotations
 
@@ -74,6 +76,43 @@ def upsample_crop_resize(
     kw = {"align_corners": False} if resize_mode == "bilinear" else {}
     prob = F.interpolate(prob, size=tuple(output_size), mode=resize_mode, **kw)[:, 0]
     return prob if threshold is None else prob > threshold
+
+
+def resize_mask_logits(
+    mask_logits,
+    padded_size: tuple[int, int],
+    input_size: tuple[int, int],
+    output_size: tuple[int, int],
+    threshold: float | None = 0.0,
+) -> torch.Tensor:
+    """Mask logits ``... x h x w`` -> ``... x H x W`` masks of the original frame (GLEE/UniVS).
+
+    Args:
+        mask_logits: ``... x h x w`` float logits (e.g. ``Q x T x h x w`` for a video).
+        padded_size: ``(H_pad, W_pad)`` of the padded network input (first resize target).
+        input_size: ``(H_in, W_in)`` valid region of the input (crop; GLEE's LSJ inputs pass
+            the scaled original size).
+        output_size: ``(H, W)`` of the original frame.
+        threshold: binarise ``logit > threshold``; ``None`` returns the resized logits.
+    """
+    x = as_tensor(mask_logits, "resize_mask_logits: mask_logits", torch.float32)
+    if x.dim() < 2:
+        raise TrackerInputError(
+            f"resize_mask_logits: mask_logits must be ... x h x w, got {tuple(x.shape)}")
+    if input_size[0] > padded_size[0] or input_size[1] > padded_size[1]:
+        raise TrackerInputError(
+            f"resize_mask_logits: input_size {tuple(input_size)} exceeds padded_size "
+            f"{tuple(padded_size)}")
+    lead = x.shape[:-2]
+    flat = x.reshape(-1, 1, *x.shape[-2:])
+    if flat.shape[0] == 0:
+        out = x.new_zeros((*lead, *output_size))
+        return out.bool() if threshold is not None else out
+    flat = F.interpolate(flat, size=tuple(padded_size), mode="bilinear", align_corners=False)
+    flat = flat[:, :, : input_size[0], : input_size[1]]
+    flat = F.interpolate(flat, size=tuple(output_size), mode="bilinear", align_corners=False)
+    out = flat.reshape(*lead, *output_size)
+    return out if threshold is None else out > threshold
 
 
 @dataclass

@@ -12,6 +12,7 @@ from evalkit.adapters.trackers import (
     TrackerInputError,
     idol_mask_iou,
     idol_mask_nms,
+    resize_mask_logits,
     upsample_crop_resize,
     video_instances_to_frames,
 )
@@ -278,3 +279,16 @@ def test_idol_pipeline_on_a_synthetic_video():
     assert [(v.track_id, v.label) for v in out] == [(0, 0), (1, 1)]  # the blip (id 2) was dropped
     assert all(all(m is not None for m in v.masks) for v in out)
     assert out[0].score == pytest.approx(0.8) and out[1].score == pytest.approx(0.7)
+
+
+def test_resize_mask_logits_glee_path():
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(3, 2, 5, 7, generator=g)  # Q x T x h x w
+    got = resize_mask_logits(logits, (20, 28), (18, 25), (37, 50))
+    x = F.interpolate(logits, size=(20, 28), mode="bilinear", align_corners=False)[:, :, :18, :25]
+    ref = F.interpolate(x, size=(37, 50), mode="bilinear", align_corners=False) > 0
+    assert got.shape == (3, 2, 37, 50) and torch.equal(got, ref)
+    raw = resize_mask_logits(logits[0], (20, 28), (18, 25), (37, 50), threshold=None)
+    assert raw.dtype == torch.float32 and raw.shape == (2, 37, 50)
+    with pytest.raises(TrackerInputError, match="exceeds"):
+        resize_mask_logits(logits, (20, 28), (21, 25), (37, 50))
