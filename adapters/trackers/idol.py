@@ -18,8 +18,9 @@ official code (wjf5203/VNext, copied into UNINEXT ``uninext/models/tracker.py``)
    frames seen and the other scores by the mean of those numbers (long-lived tracks win);
    the best tracklet is taken when that (possibly weighted) score ``> match_score_thr`` and
    is then removed from the other detections' candidates;
-4. *births*: unmatched detections with ``score > addnew_score_thr`` (``init_score_thr`` on the
-   first frame with detections, when the memory is empty) get new ids;
+4. *births*: unmatched detections with ``score > addnew_score_thr`` get new ids; while the
+   memory is empty (first frame, or after every track died) the threshold is
+   ``init_score_thr`` and nothing is matched;
 5. remaining unmatched detections whose mask IoU with every earlier detection of the frame is
    ``< nms_thr_post`` are marked ``-1`` (the official code's backdrops, never used for
    matching), the others ``-2``;

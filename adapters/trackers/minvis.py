@@ -57,7 +57,8 @@ def match_from_embeds(tgt_embeds, cur_embeds) -> np.ndarray:
             "targets")
     cur = cur / cur.norm(dim=1)[:, None]
     tgt = tgt / tgt.norm(dim=1)[:, None]
-    cost = 1 - tgt @ cur.T  # N x M: target x current
+    # GLEE computes current x target cosines in float32 and hands the transpose to scipy
+    cost = (1 - cur @ tgt.T).T  # N x M: target x current
     _, cols = linear_sum_assignment(cost.double().cpu().numpy())
     return cols.astype(np.int64)
 
