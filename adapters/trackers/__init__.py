@@ -30,6 +30,7 @@ from .video_postprocess import (
     IDOLVideoAccumulator,
     VideoInstance,
     resize_mask_logits,
+    tracked_frame_instances,
     upsample_crop_resize,
     video_instances_to_frames,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "split_label_map",
     "tao_frame_filter",
     "tao_video_topk",
+    "tracked_frame_instances",
     "TrackerInputError",
     "TrackOutput",
     "update_entity_memory",

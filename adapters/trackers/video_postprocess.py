@@ -254,3 +254,46 @@ def video_instances_to_frames(
                                 labels=np.array(labels, np.int64),
                                 track_ids=np.array(sel, np.int64)))
     return frames
+
+
+def tracked_frame_instances(
+    out,
+    image_size: tuple[int, int],
+    boxes,
+    scores,
+    labels,
+    masks=None,
+    category_ids: Sequence[int] | None = None,
+) -> Instances:
+    """One frame's :class:`~evalkit.types.Instances` from a tracker decision (MOT / MOTS).
+
+    Args:
+        out: the :class:`~.common.TrackOutput` of the frame; only detections with an id
+            ``>= 0`` are kept, in the tracker's order.
+        image_size: ``(H, W)`` of the original frame.
+        boxes: ``N x 4`` xyxy pixels of the original frame (the tracker's input).
+        scores: ``N``. labels: ``N`` class indices (or dataset ids when ``category_ids`` is
+            ``None``).
+        masks: optional ``N x H x W`` bool masks of the original frame.
+        category_ids: dataset category id of each class index.
+    """
+    idx, ids = out.tracked()
+    idx_np = idx.numpy()
+    lab = as_tensor(labels, "tracked_frame_instances: labels", torch.int64).numpy()[idx_np]
+    if category_ids is not None:
+        lut = np.asarray(category_ids, np.int64)
+        if len(lab) and (lab.min() < 0 or lab.max() >= len(lut)):
+            raise TrackerInputError(
+                f"tracked_frame_instances: class index out of range of {len(lut)} category ids")
+        lab = lut[lab]
+    sel_masks = None
+    if masks is not None:
+        sel_masks = as_tensor(masks, "tracked_frame_instances: masks").bool().numpy()[idx_np]
+    return Instances(
+        image_size,
+        boxes=as_tensor(boxes, "tracked_frame_instances: boxes", torch.float32).numpy()[idx_np],
+        masks=sel_masks,
+        scores=as_tensor(scores, "tracked_frame_instances: scores", torch.float32).numpy()[idx_np],
+        labels=lab,
+        track_ids=ids.numpy(),
+    )

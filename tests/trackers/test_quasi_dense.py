@@ -12,6 +12,7 @@ from evalkit.adapters.trackers import (
     TrackerInputError,
     box_overlaps,
     match_scores,
+    tracked_frame_instances,
 )
 
 
@@ -176,3 +177,19 @@ def test_numpy_input():
     out = tr.match(np.array([box(0, 0)], np.float32), np.array([0.9]), np.array([3]),
                    np.eye(1, 8, dtype=np.float32), 0)
     assert out.tracked()[1].tolist() == [0]
+
+
+def test_tracked_frame_instances_for_mots():
+    tr = QuasiDenseEmbedTracker(init_score_thr=0.7, obj_score_thr=0.3)
+    b, s, l, emb = frame([(box(0, 0), 0.8, 1, e(0)), (box(50, 0), 0.9, 0, e(1)),
+                          (box(100, 0), 0.5, 1, e(2))])
+    masks = np.zeros((3, 20, 120), bool)
+    masks[1, :5, 50:55] = True
+    inst = tracked_frame_instances(tr.match(b, s, l, emb, 0), (20, 120), b, s, l, masks,
+                                   category_ids=[7, 9])
+    assert inst.track_ids.tolist() == [0, 1]  # by score; the 0.5 detection is not a track
+    assert inst.labels.tolist() == [7, 9]
+    assert inst.boxes.tolist() == [box(50, 0), box(0, 0)]
+    assert inst.masks.shape == (2, 20, 120) and inst.masks[0].sum() == 25
+    with pytest.raises(TrackerInputError, match="category ids"):
+        tracked_frame_instances(tr.match(b, s, l, emb, 1), (20, 120), b, s, l, category_ids=[7])
