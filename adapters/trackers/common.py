@@ -11,7 +11,9 @@ Conventions for every tracker in this package (one call per frame of one video):
   uses raw dot products, as the official trackers do);
 * ``masks``  - ``N x h x w`` mask *logits* at any resolution shared by the frame's masks.
 
-Numpy arrays are accepted and converted to torch tensors on the CPU.
+Numpy arrays and tensors on any device are accepted. The trackers work on CPU copies (their
+state is a few vectors per track and they loop over detections, as the official code does);
+the mask resizing helpers stay on the input's device.
 """
 from __future__ import annotations
 
@@ -48,13 +50,16 @@ def check_detections(boxes, scores, labels, embeds, masks=None, *, where: str):
     Raises:
         TrackerInputError: naming the argument and the expected shape.
     """
-    boxes = as_tensor(boxes, f"{where}: boxes", torch.float32)
+    def cpu(x, name, dtype=None):
+        return as_tensor(x, f"{where}: {name}", dtype).detach().cpu()
+
+    boxes = cpu(boxes, "boxes", torch.float32)
     if boxes.dim() != 2 or boxes.shape[1] != 4:
         raise TrackerInputError(f"{where}: boxes must be N x 4 xyxy, got {tuple(boxes.shape)}")
     n = boxes.shape[0]
-    scores = as_tensor(scores, f"{where}: scores", torch.float32).reshape(-1)
-    labels = as_tensor(labels, f"{where}: labels", torch.int64).reshape(-1)
-    embeds = as_tensor(embeds, f"{where}: embeds")
+    scores = cpu(scores, "scores", torch.float32).reshape(-1)
+    labels = cpu(labels, "labels", torch.int64).reshape(-1)
+    embeds = cpu(embeds, "embeds")
     if not embeds.is_floating_point():
         embeds = embeds.float()
     for name, v in (("scores", scores), ("labels", labels)):
@@ -64,7 +69,7 @@ def check_detections(boxes, scores, labels, embeds, masks=None, *, where: str):
     if embeds.dim() != 2 or embeds.shape[0] != n:
         raise TrackerInputError(f"{where}: embeds must be {n} x D, got {tuple(embeds.shape)}")
     if masks is not None:
-        masks = as_tensor(masks, f"{where}: masks", torch.float32)
+        masks = cpu(masks, "masks", torch.float32)
         if masks.dim() != 3 or masks.shape[0] != n:
             raise TrackerInputError(
                 f"{where}: masks must be {n} x h x w logits, got {tuple(masks.shape)}")

@@ -81,8 +81,9 @@ def match_entities(old_embeds, new_embeds, threshold: float = 0.05,
         return empty
     sim = bisoftmax_entity_similarity(old[:, -history:], new)
     sim = torch.where(sim < threshold, torch.zeros_like(sim), sim)
-    rows, cols = linear_sum_assignment((1 - sim).double().numpy())
-    rows, cols = torch.from_numpy(rows.astype(np.int64)), torch.from_numpy(cols.astype(np.int64))
+    rows, cols = linear_sum_assignment((1 - sim).double().cpu().numpy())
+    rows = torch.from_numpy(rows.astype(np.int64)).to(sim.device)
+    cols = torch.from_numpy(cols.astype(np.int64)).to(sim.device)
     matched = sim[rows, cols]
     return EntityMatch(rows, cols, matched).above(threshold)
 

@@ -151,9 +151,9 @@ class IDOLVideoAccumulator:
             masks: ``K`` per-frame masks (any object: bool arrays, RLE dicts...).
             boxes: optional ``K`` boxes.
         """
-        ids = as_tensor(track_ids, "IDOLVideoAccumulator: track_ids", torch.int64)
+        ids = as_tensor(track_ids, "IDOLVideoAccumulator: track_ids", torch.int64).cpu()
         ids = ids.reshape(-1).tolist()
-        scores = as_tensor(class_scores, "IDOLVideoAccumulator: class_scores", torch.float32)
+        scores = as_tensor(class_scores, "IDOLVideoAccumulator: class_scores", torch.float32).cpu()
         if scores.dim() != 2 or scores.shape[0] != len(ids) or len(masks) != len(ids):
             raise TrackerInputError(
                 f"IDOLVideoAccumulator.add_frame: expected {len(ids)} x C class_scores and "
@@ -279,7 +279,10 @@ def tracked_frame_instances(
     """
     idx, ids = out.tracked()
     idx_np = idx.numpy()
-    lab = as_tensor(labels, "tracked_frame_instances: labels", torch.int64).numpy()[idx_np]
+    def cpu(x, name, dtype=None):
+        return as_tensor(x, f"tracked_frame_instances: {name}", dtype).detach().cpu().numpy()
+
+    lab = cpu(labels, "labels", torch.int64)[idx_np]
     if category_ids is not None:
         lut = np.asarray(category_ids, np.int64)
         if len(lab) and (lab.min() < 0 or lab.max() >= len(lut)):
@@ -288,12 +291,12 @@ def tracked_frame_instances(
         lab = lut[lab]
     sel_masks = None
     if masks is not None:
-        sel_masks = as_tensor(masks, "tracked_frame_instances: masks").bool().numpy()[idx_np]
+        sel_masks = cpu(masks, "masks", torch.bool)[idx_np]
     return Instances(
         image_size,
-        boxes=as_tensor(boxes, "tracked_frame_instances: boxes", torch.float32).numpy()[idx_np],
+        boxes=cpu(boxes, "boxes", torch.float32)[idx_np],
         masks=sel_masks,
-        scores=as_tensor(scores, "tracked_frame_instances: scores", torch.float32).numpy()[idx_np],
+        scores=cpu(scores, "scores", torch.float32)[idx_np],
         labels=lab,
         track_ids=ids.numpy(),
     )

@@ -72,7 +72,7 @@ def merge_probabilities(prob, object_ids: Sequence[int] | None = None) -> np.nda
     p = p[order]
     stacked = torch.cat([torch.prod(1 - p, dim=0, keepdim=True), p], 0)
     lut = torch.tensor([0] + [ids[i] for i in order], dtype=torch.uint8)
-    return lut[stacked.argmax(0)].numpy()
+    return lut[stacked.argmax(0).cpu()].numpy()
 
 
 def merge_binary_masks(masks, object_ids: Sequence[int] | None = None) -> np.ndarray:
