@@ -103,7 +103,7 @@ class QuasiDenseEmbedTracker:
         labels = [torch.tensor([t.label]) for t in self.tracklets.values()]
         embeds = [t.embed[None] for t in self.tracklets.values()]
         ids = [torch.tensor(list(self.tracklets), dtype=torch.int64)]
-        for b_boxes, b_embeds, b_labels in self.backdrops:
+        for _, b_embeds, b_labels in self.backdrops:
             labels.append(b_labels)
             embeds.append(b_embeds)
             ids.append(torch.full((b_embeds.shape[0],), -1, dtype=torch.int64))
