@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ResultsError
 
-__all__ = ["areas", "check_compressed", "normalise_rle"]
+__all__ = ["areas", "check_compressed", "gt_to_rle", "normalise_rle"]
 
 
 def areas(rles: Sequence[dict]) -> np.ndarray:
@@ -76,6 +76,29 @@ def normalise_rle(seg, h: int, w: int, where: str) -> dict:
 
 #: bytes of RLE strings validated per vectorised block (keeps the work arrays cache-sized)
 _BLOCK_BYTES = 1 << 17
+
+
+def gt_to_rle(seg, h: int, w: int, where: str) -> dict:
+    """A ground-truth segmentation as pycocotools' ``annToRLE`` makes it: polygons ->
+    ``merge(frPyObjects(polygons, h, w))`` (its quirks included: a first polygon of 4 numbers is
+    read as a box), uncompressed RLE -> ``frPyObjects``, compressed RLE unchanged (``str``
+    counts encoded). Unreadable input raises :class:`ResultsError` naming ``where``."""
+    from pycocotools import mask as mask_utils
+
+    try:
+        if isinstance(seg, list):
+            return mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+        if isinstance(seg["counts"], list):
+            c = np.asarray(seg["counts"])
+            if c.ndim != 1 or (c.size and c.min() < 0) or int(c.sum()) != int(seg["size"][0]) * int(seg["size"][1]):
+                raise ResultsError(f"{where}: uncompressed RLE runs must be non-negative and sum to height*width")
+            return mask_utils.frPyObjects(seg, h, w)
+        c = seg["counts"]
+        return {"size": [int(x) for x in seg["size"]], "counts": c.encode("ascii") if isinstance(c, str) else c}
+    except ResultsError:
+        raise
+    except (TypeError, KeyError, IndexError, ValueError) as e:
+        raise ResultsError(f"{where}: unreadable ground-truth segmentation ({e})") from None
 
 
 def check_compressed(rles: Sequence[dict], where: Sequence[str] | Callable[[int], str] | None = None) -> None:

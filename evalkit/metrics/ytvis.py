@@ -43,7 +43,7 @@ import numpy as np
 from ..errors import ResultsError
 from ._apeval import EvalParams, PairData, evaluate, summarize12
 from ._coco_io import load_json
-from ._rle import areas, check_compressed, normalise_rle
+from ._rle import areas, check_compressed, gt_to_rle, normalise_rle
 
 __all__ = ["YTVIS_PARAMS", "ytvis", "load_ytvis_gt", "prepare_ytvis_results"]
 
@@ -104,7 +104,9 @@ def load_ytvis_gt(gt: Any) -> tuple[dict, dict, list[dict]]:
             if not s:  # null (or an empty polygon list): absent in this frame
                 segs.append(None)
                 continue
-            r = normalise_rle(s, v["h"], v["w"], f"{at}.segmentations[{f}]")
+            r = gt_to_rle(s, v["h"], v["w"], f"{at}.segmentations[{f}]")
+            if list(r["size"]) != [v["h"], v["w"]]:
+                raise ResultsError(f"{at}.segmentations[{f}]: mask of size {list(r['size'])} in a video of size [{v['h']}, {v['w']}]")
             segs.append(r)
             rles.append(r)
             where.append(f"{at}.segmentations[{f}]")
