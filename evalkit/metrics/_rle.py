@@ -68,7 +68,9 @@ def normalise_rle(seg, h: int, w: int, where: str) -> dict:
             raise ResultsError(f"{where}: uncompressed RLE runs must be non-negative and sum to {h}*{w}")
         return mask_utils.frPyObjects({"size": [h, w], "counts": [int(x) for x in counts]}, h, w)
     if isinstance(counts, str):
-        counts = counts.encode("ascii", errors="replace")
+        if not counts.isascii():
+            raise ResultsError(f"{where}: malformed RLE counts (non-ASCII character)")
+        counts = counts.encode("ascii")
     if not isinstance(counts, bytes):
         raise ResultsError(f"{where}: RLE 'counts' must be a string or a list, got {type(counts).__name__}")
     return {"size": [h, w], "counts": counts}
