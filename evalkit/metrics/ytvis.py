@@ -24,7 +24,7 @@ Results: the YouTube-VIS results JSON (what the server takes inside ``results.zi
 per predicted track::
 
     [{"video_id": int, "category_id": int, "score": float,
-      "segmentations": [{"size": [H, W], "counts": str} | null, ...]},   # one per frame
+      "segmentations": [{"size": [H, W], "counts": str} | null, ...]},   # one per frame, null = absent
      ...]
 
 Checks (:class:`~evalkit.errors.ResultsError` naming the entry): known video and category ids,
@@ -149,7 +149,7 @@ def prepare_ytvis_results(vids: dict, cats: dict, results: Any) -> list[dict]:
             raise ResultsError(f"{at}: 'segmentations' must hold one entry (RLE or null) per frame: video {vid!r} has {v['n']} frames, got {got}")
         track = []
         for f, s in enumerate(segs):
-            if s is None:
+            if not s:  # null (or an empty entry): absent, as ytvos loadRes reads it
                 track.append(None)
                 continue
             rr = normalise_rle(s, v["h"], v["w"], f"{at}.segmentations[{f}]")
