@@ -122,10 +122,15 @@ def check_compressed(rles: Sequence[dict], where: Sequence[str] | Callable[[int]
 
 
 def _check_block(strings: list[bytes], lens: np.ndarray, hw: np.ndarray, first: int, where) -> None:
+    """Check one block; the error names the block's first bad string (``first`` + index).
+
+    A check that stops decoding (bad character, truncated or overlong run) first re-checks
+    the strings before the culprit, so an earlier string with another fault is named."""
     cum = np.cumsum(lens)
     raw = np.frombuffer(b"".join(strings), np.uint8)
 
     def fail(i: int, why: str):
+        _check_block(strings[:i], lens[:i], hw[:i], first, where)  # an earlier bad string wins
         i += first
         name = f"entry {i}" if where is None else where(i) if callable(where) else where[i]
         raise ResultsError(f"{name}: malformed RLE counts ({why})")
@@ -137,6 +142,7 @@ def _check_block(strings: list[bytes], lens: np.ndarray, hw: np.ndarray, first: 
     if bad.any():
         fail(owner(np.argmax(bad)), "character outside the RLE alphabet")
     total = np.zeros(len(strings), np.int64)
+    negative = np.zeros(len(strings), bool)
     if len(raw):
         c = raw - np.uint8(48)
         more = (c & 0x20) != 0
@@ -169,11 +175,12 @@ def _check_block(strings: list[bytes], lens: np.ndarray, hw: np.ndarray, first: 
         own_parity = np.where(odd, c_odd, c_even)
         cnts = own_parity - np.where(odd, c_odd[f], c_even[f])
         cnts[first_run] = vals[first_run]
-        if (cnts < 0).any():
-            at = int(np.argmax(cnts < 0))
-            fail(int(nonempty[np.searchsorted(first_run, at, side="right") - 1]), "negative run length")
+        neg_runs = np.flatnonzero(cnts < 0)
+        negative[nonempty[np.searchsorted(first_run, neg_runs, side="right") - 1]] = True
         total[nonempty] = np.add.reduceat(cnts, first_run)
-    wrong = total != hw
+    wrong = negative | (total != hw)
     if wrong.any():
         i = int(np.argmax(wrong))
+        if negative[i]:
+            fail(i, "negative run length")
         fail(i, f"runs sum to {int(total[i])}, expected height*width = {int(hw[i])}")
