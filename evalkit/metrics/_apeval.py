@@ -3,12 +3,14 @@
 This is the AP machinery of pycocotools ``COCOeval`` (and of youtubevos' ``ytvoseval``, which is
 the same code with a different IoU and other area ranges), written over arrays:
 
-* **matching** runs over all (image, category) pairs of a chunk at once, for every area range
-  A and IoU threshold T together: arrays ``P x A x T x G``; the only Python loop is over the
-  detection rank (at most ``maxDets[-1]`` steps), because COCO's greedy matching is sequential
-  in the score order;
-* **accumulation** sorts all detections of a category once (``lexsort``) and computes the
-  cumulative TP/FP, the precision envelope and the recall-threshold lookup per row.
+* **matching** runs over a chunk of (image, category) pairs at once, for every area range A
+  and IoU threshold T together: arrays ``P x A x T x G``. The only Python loop is over the
+  detection rank, because COCO's greedy matching is sequential in the score order, and it
+  visits only the detections whose IoU reaches the lowest threshold with some GT of their pair
+  (the others can never match, so they cannot change what the rest match);
+* **accumulation** sorts all detections once (``lexsort`` by category, score, image, rank)
+  and computes the cumulative TP/FP, the precision envelope and the recall-threshold lookup
+  (:func:`_first_reaching`: exact, on integer TP counts) for all rows of a category at once.
 
 Every quirk of the official code is kept (they change numbers):
 

@@ -165,8 +165,8 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> Detections:
     for i, (im_id, seg) in enumerate(zip(img, vals)):
         im = images[im_id]
         h, w = im["height"], im["width"]
-        if type(seg) is dict and type(seg.get("counts")) is str and seg.get("size") == [h, w]:
-            rles.append({"size": [h, w], "counts": seg["counts"].encode("ascii", errors="replace")})
+        if type(seg) is dict and type(seg.get("counts")) is str and seg.get("size") == [h, w] and seg["counts"].isascii():
+            rles.append({"size": [h, w], "counts": seg["counts"].encode("ascii")})
         else:  # other encodings, or a wrong size: the careful path names the problem
             rles.append(normalise_rle(seg, int(h), int(w), f"{name}: entry {i}"))
     check_compressed(rles, lambda i: f"{name}: entry {i}")

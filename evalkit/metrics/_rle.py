@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ResultsError
 
-__all__ = ["areas", "check_compressed", "normalise_rle"]
+__all__ = ["areas", "check_compressed", "gt_to_rle", "normalise_rle"]
 
 
 def areas(rles: Sequence[dict]) -> np.ndarray:
@@ -68,7 +68,9 @@ def normalise_rle(seg, h: int, w: int, where: str) -> dict:
             raise ResultsError(f"{where}: uncompressed RLE runs must be non-negative and sum to {h}*{w}")
         return mask_utils.frPyObjects({"size": [h, w], "counts": [int(x) for x in counts]}, h, w)
     if isinstance(counts, str):
-        counts = counts.encode("ascii", errors="replace")
+        if not counts.isascii():
+            raise ResultsError(f"{where}: malformed RLE counts (non-ASCII character)")
+        counts = counts.encode("ascii")
     if not isinstance(counts, bytes):
         raise ResultsError(f"{where}: RLE 'counts' must be a string or a list, got {type(counts).__name__}")
     return {"size": [h, w], "counts": counts}
@@ -76,6 +78,29 @@ def normalise_rle(seg, h: int, w: int, where: str) -> dict:
 
 #: bytes of RLE strings validated per vectorised block (keeps the work arrays cache-sized)
 _BLOCK_BYTES = 1 << 17
+
+
+def gt_to_rle(seg, h: int, w: int, where: str) -> dict:
+    """A ground-truth segmentation as pycocotools' ``annToRLE`` makes it: polygons ->
+    ``merge(frPyObjects(polygons, h, w))`` (its quirks included: a first polygon of 4 numbers is
+    read as a box), uncompressed RLE -> ``frPyObjects``, compressed RLE unchanged (``str``
+    counts encoded). Unreadable input raises :class:`ResultsError` naming ``where``."""
+    from pycocotools import mask as mask_utils
+
+    try:
+        if isinstance(seg, list):
+            return mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+        if isinstance(seg["counts"], list):
+            c = np.asarray(seg["counts"])
+            if c.ndim != 1 or (c.size and c.min() < 0) or int(c.sum()) != int(seg["size"][0]) * int(seg["size"][1]):
+                raise ResultsError(f"{where}: uncompressed RLE runs must be non-negative and sum to height*width")
+            return mask_utils.frPyObjects(seg, h, w)
+        c = seg["counts"]
+        return {"size": [int(x) for x in seg["size"]], "counts": c.encode("ascii") if isinstance(c, str) else c}
+    except ResultsError:
+        raise
+    except (TypeError, KeyError, IndexError, ValueError) as e:
+        raise ResultsError(f"{where}: unreadable ground-truth segmentation ({e})") from None
 
 
 def check_compressed(rles: Sequence[dict], where: Sequence[str] | Callable[[int], str] | None = None) -> None:
@@ -97,10 +122,15 @@ def check_compressed(rles: Sequence[dict], where: Sequence[str] | Callable[[int]
 
 
 def _check_block(strings: list[bytes], lens: np.ndarray, hw: np.ndarray, first: int, where) -> None:
+    """Check one block; the error names the block's first bad string (``first`` + index).
+
+    A check that stops decoding (bad character, truncated or overlong run) first re-checks
+    the strings before the culprit, so an earlier string with another fault is named."""
     cum = np.cumsum(lens)
     raw = np.frombuffer(b"".join(strings), np.uint8)
 
     def fail(i: int, why: str):
+        _check_block(strings[:i], lens[:i], hw[:i], first, where)  # an earlier bad string wins
         i += first
         name = f"entry {i}" if where is None else where(i) if callable(where) else where[i]
         raise ResultsError(f"{name}: malformed RLE counts ({why})")
@@ -112,6 +142,7 @@ def _check_block(strings: list[bytes], lens: np.ndarray, hw: np.ndarray, first: 
     if bad.any():
         fail(owner(np.argmax(bad)), "character outside the RLE alphabet")
     total = np.zeros(len(strings), np.int64)
+    negative = np.zeros(len(strings), bool)
     if len(raw):
         c = raw - np.uint8(48)
         more = (c & 0x20) != 0
@@ -144,11 +175,12 @@ def _check_block(strings: list[bytes], lens: np.ndarray, hw: np.ndarray, first: 
         own_parity = np.where(odd, c_odd, c_even)
         cnts = own_parity - np.where(odd, c_odd[f], c_even[f])
         cnts[first_run] = vals[first_run]
-        if (cnts < 0).any():
-            at = int(np.argmax(cnts < 0))
-            fail(int(nonempty[np.searchsorted(first_run, at, side="right") - 1]), "negative run length")
+        neg_runs = np.flatnonzero(cnts < 0)
+        negative[nonempty[np.searchsorted(first_run, neg_runs, side="right") - 1]] = True
         total[nonempty] = np.add.reduceat(cnts, first_run)
-    wrong = total != hw
+    wrong = negative | (total != hw)
     if wrong.any():
         i = int(np.argmax(wrong))
+        if negative[i]:
+            fail(i, "negative run length")
         fail(i, f"runs sum to {int(total[i])}, expected height*width = {int(hw[i])}")

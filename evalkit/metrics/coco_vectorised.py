@@ -16,21 +16,11 @@ import numpy as np
 from ._apeval import EvalParams, FlatData, evaluate, summarize12
 from ._coco_io import Detections
 from ._iou import box_iou_coco
-from ._rle import areas, normalise_rle
+from ._rle import areas, gt_to_rle
 
 __all__ = ["COCO_PARAMS", "run_vectorised"]
 
 COCO_PARAMS = EvalParams(area_rngs=[[0**2, 1e5**2], [0**2, 32**2], [32**2, 96**2], [96**2, 1e5**2]])
-
-
-def _gt_rle(ann: dict, im: dict) -> dict:
-    """pycocotools ``annToRLE``: polygons and uncompressed RLE -> compressed RLE."""
-    seg = ann["segmentation"]
-    if isinstance(seg, dict) and not isinstance(seg.get("counts"), list):
-        c = seg["counts"]
-        return {"size": seg["size"], "counts": c.encode("ascii") if isinstance(c, str) else c}
-    where = f"ground-truth annotation id {ann['id']!r}"
-    return normalise_rle(seg, int(im["height"]), int(im["width"]), where)
 
 
 def run_vectorised(gt: dict, dets: Detections, iou_type: str, cat_ids=None, p: EvalParams = COCO_PARAMS) -> list[float]:
@@ -85,7 +75,8 @@ def run_vectorised(gt: dict, dets: Detections, iou_type: str, cat_ids=None, p: E
     else:
         d_rles = [dets.segmentation[i] for i in d_order]
         d_area = areas(d_rles).astype(np.float64)
-        g_rles = [_gt_rle(a, images[a["image_id"]]) for a in g_anns]
+        g_rles = [gt_to_rle(a["segmentation"], int(images[a["image_id"]]["height"]), int(images[a["image_id"]]["width"]),
+                            f"ground-truth annotation id {a['id']!r}") for a in g_anns]
         # one pycocotools call per image (all its detections x GTs, the same C rleIou), then
         # the category blocks are cut out: far fewer Python calls than one per pair
         crowd = g_crowd.astype(np.uint8).tolist()

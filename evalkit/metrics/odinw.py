@@ -65,10 +65,23 @@ def _mapping(obj: Any, what: str) -> dict[str, Any]:
     return dict(obj)
 
 
-def odinw(gt: Any, results: Any, backend: str = "fast", require_all: bool = True) -> dict[str, float]:
+def _flag(value: Any, name: str) -> bool:
+    """A boolean option given as a bool or as text (``--set require_all=false``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ResultsError(f"odinw: option {name} must be true or false, got {value!r}")
+
+
+def odinw(gt: Any, results: Any, backend: str = "fast", require_all: bool | str = True) -> dict[str, float]:
     """Per-dataset COCO box AP and their mean (see module docstring)."""
     from .coco import evaluate_coco
 
+    require_all = _flag(require_all, "require_all")
     gts, res = _mapping(gt, "ground-truth"), _mapping(results, "results")
     unknown = sorted(set(gts) - set(ODINW13)) + sorted(set(res) - set(ODINW13))
     if unknown:

@@ -44,7 +44,7 @@ import numpy as np
 from ..errors import ResultsError
 from ._coco_io import load_gt, load_json
 from ._iou import box_giou, box_iou_coco
-from ._rle import check_compressed, normalise_rle
+from ._rle import check_compressed, gt_to_rle, normalise_rle
 
 __all__ = ["refcoco_rec", "refcoco_res"]
 
@@ -124,7 +124,10 @@ def refcoco_res(gt: Any, results: Any, compare: str = ">") -> dict[str, float]:
     for im, a, r, at in pairs:
         h, w = int(im["height"]), int(im["width"])
         drs.append(normalise_rle(r["segmentation"], h, w, at))
-        grs.append(normalise_rle(a["segmentation"], h, w, f"ground truth annotation {a.get('id')!r}"))
+        g = gt_to_rle(a["segmentation"], h, w, f"ground-truth annotation {a.get('id')!r}")
+        if list(g["size"]) != [h, w]:
+            raise ResultsError(f"ground-truth annotation {a.get('id')!r}: mask of size {list(g['size'])} for an image of size [{h}, {w}]")
+        grs.append(g)
         where.append(at)
     check_compressed(drs, where)
     ious = np.empty(len(pairs))

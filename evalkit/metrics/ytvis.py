@@ -24,7 +24,7 @@ Results: the YouTube-VIS results JSON (what the server takes inside ``results.zi
 per predicted track::
 
     [{"video_id": int, "category_id": int, "score": float,
-      "segmentations": [{"size": [H, W], "counts": str} | null, ...]},   # one per frame
+      "segmentations": [{"size": [H, W], "counts": str} | null, ...]},   # one per frame, null = absent
      ...]
 
 Checks (:class:`~evalkit.errors.ResultsError` naming the entry): known video and category ids,
@@ -43,7 +43,7 @@ import numpy as np
 from ..errors import ResultsError
 from ._apeval import EvalParams, PairData, evaluate, summarize12
 from ._coco_io import load_json
-from ._rle import areas, check_compressed, normalise_rle
+from ._rle import areas, check_compressed, gt_to_rle, normalise_rle
 
 __all__ = ["YTVIS_PARAMS", "ytvis", "load_ytvis_gt", "prepare_ytvis_results"]
 
@@ -104,7 +104,9 @@ def load_ytvis_gt(gt: Any) -> tuple[dict, dict, list[dict]]:
             if not s:  # null (or an empty polygon list): absent in this frame
                 segs.append(None)
                 continue
-            r = normalise_rle(s, v["h"], v["w"], f"{at}.segmentations[{f}]")
+            r = gt_to_rle(s, v["h"], v["w"], f"{at}.segmentations[{f}]")
+            if list(r["size"]) != [v["h"], v["w"]]:
+                raise ResultsError(f"{at}.segmentations[{f}]: mask of size {list(r['size'])} in a video of size [{v['h']}, {v['w']}]")
             segs.append(r)
             rles.append(r)
             where.append(f"{at}.segmentations[{f}]")
@@ -147,7 +149,7 @@ def prepare_ytvis_results(vids: dict, cats: dict, results: Any) -> list[dict]:
             raise ResultsError(f"{at}: 'segmentations' must hold one entry (RLE or null) per frame: video {vid!r} has {v['n']} frames, got {got}")
         track = []
         for f, s in enumerate(segs):
-            if s is None:
+            if not s:  # null (or an empty entry): absent, as ytvos loadRes reads it
                 track.append(None)
                 continue
             rr = normalise_rle(s, v["h"], v["w"], f"{at}.segmentations[{f}]")

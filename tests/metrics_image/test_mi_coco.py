@@ -140,3 +140,30 @@ def test_category_subset_matches_pycocotools_params():
     for backend in ("fast", "faster-coco-eval", "official"):
         got = as_array(evaluate_coco(gt, res, "bbox", backend=backend, cat_ids=[3, 11]))
         np.testing.assert_allclose(got, ev.stats, rtol=0, atol=1e-12, err_msg=backend)
+
+
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_official_quirks(iou_type):
+    """A GT with id 0 (pycocotools then counts its match as a false positive), GT areas exactly
+    on the 32²/96² range bounds (inclusive on both sides), and one image/category with more
+    than maxDets=100 detections."""
+    gt, res = coco_case(11, n_images=6)
+    gt["annotations"][0]["id"] = 0
+    gt["annotations"][1]["area"] = 32.0**2
+    gt["annotations"][2]["area"] = 96.0**2
+    a = gt["annotations"][3]
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        x, y, w, h = a["bbox"]
+        r = dict(res[0])
+        r.update(image_id=a["image_id"], category_id=a["category_id"], score=round(float(rng.random()), 2),
+                 bbox=[x + float(rng.normal(0, 2)), y + float(rng.normal(0, 2)), w, h], segmentation=a["segmentation"] if isinstance(a["segmentation"], dict) else res[0]["segmentation"])
+        im = next(i for i in gt["images"] if i["id"] == a["image_id"])
+        if r["segmentation"]["size"] != [im["height"], im["width"]]:
+            r.pop("segmentation")
+        res.append(r)
+    res = [r for r in only(res, iou_type) if ("segmentation" in r) or iou_type == "bbox"]
+    want = oracle(gt, res, iou_type)
+    for backend in ("fast", "faster-coco-eval", "official"):
+        got = as_array(evaluate_coco(gt, res, iou_type, backend=backend))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, err_msg=backend)

@@ -55,7 +55,7 @@ def test_bad_masks(case):
     wrong[3]["segmentation"] = rle(np.zeros((h + 1, w), bool))
     with pytest.raises(ResultsError, match=rf"entry 3: mask of size \[{h + 1}, {w}\].*\[{h}, {w}\]"):
         evaluate_coco(gt, wrong, "segm")
-    for broken in (res[3]["segmentation"]["counts"][:-1], res[3]["segmentation"]["counts"] + "3", "ab\x7f"):
+    for broken in (res[3]["segmentation"]["counts"][:-1], res[3]["segmentation"]["counts"] + "3", "ab\x7f", "é" + res[3]["segmentation"]["counts"]):
         bad = copy.deepcopy(res)
         bad[3]["segmentation"]["counts"] = broken
         with pytest.raises(ResultsError, match=r"entry 3: malformed RLE"):

@@ -246,7 +246,7 @@ def test_odinw_mean_of_13(tmp_path):
     assert from_files == pytest.approx(got, abs=1e-12)
     with pytest.raises(ResultsError, match="needs all 13"):
         odinw({"pothole": gts["pothole"]}, {"pothole": ress["pothole"]})
-    part = odinw({"pothole": gts["pothole"]}, {"pothole": ress["pothole"]}, require_all=False)
+    part = odinw({"pothole": gts["pothole"]}, {"pothole": ress["pothole"]}, require_all="false")
     assert part["AP"] == part["AP/pothole"] and part["n_datasets"] == 1
     with pytest.raises(ResultsError, match="no results for dataset 'Raccoon'"):
         odinw(gts, {k: v for k, v in ress.items() if k != "Raccoon"})
