@@ -6,9 +6,10 @@ official inference settings (``uninext_img.py`` / ``uninext_vid.py``; models.md 
 | ``det`` / ``inst-seg`` | :class:`Categories` | class-aware NMS 0.7, top-100 (:mod:`.uninext_image`) |
 | ``rec`` / ``res`` | :class:`Expression` | top-1 (:mod:`.uninext_image`) |
 | ``sot`` | :class:`Reference` box | top-1 box, template update every 200 frames if score > 0.7 (:mod:`.uninext_sot`) |
-| ``vos`` | :class:`Reference` masks | first + previous-frame templates, one pass per object, soft aggregation (:mod:`.uninext_sot`) |
+| ``vos`` | :class:`Reference` masks | first + previous templates, a pass per object, merge (:mod:`.uninext_sot`) |
 | ``rvos`` | :class:`Expression` | top-1 per frame (:mod:`.uninext_video`) |
-| ``mot`` / ``mots`` / ``vis`` | :class:`Categories` | trackers (:mod:`.uninext_video`) |
+| ``mot`` / ``mots`` | :class:`Categories` | quasi-dense bi-softmax tracker (:mod:`.uninext_video`) |
+| ``vis`` | :class:`Categories` | IDOL tracker, video-level scores (:mod:`.uninext_video`) |
 
 Test-time sizes per task (and dataset) come from the model card. Videos are processed frame by
 frame and yielded as they are done (masks as COCO RLE), so memory does not grow with length.
@@ -80,9 +81,7 @@ class UninextAdapter(Adapter):
         self.model = model.to(device).eval()
         self.model.text_encoder._tokenizer = tokenizer
         self.tokenizer = tokenizer
-        from .uninext_video import UNFINISHED_TASKS
-
-        self.tasks = frozenset(card.tasks) - UNFINISHED_TASKS
+        self.tasks = frozenset(card.tasks)
         kinds = {"categories", "expression"}
         if model.video:
             kinds.add("reference")

@@ -21,10 +21,11 @@ from evalkit.types import Frames, Instances, Reference
 from evalkit.zoo.ops import masks_to_boxes
 from evalkit.zoo.uninext.prompt import crop_template
 
+from .trackers import merge_probabilities
 from .uninext_image import to_rles
 from .uninext_postprocess import boxes_to_original, mask_probabilities, prompt_scores
 
-__all__ = ["make_template", "predict_sot", "predict_vos", "soft_aggregate"]
+__all__ = ["make_template", "predict_sot", "predict_vos"]
 
 UPDATE_INTERVAL_SOT = 200
 UPDATE_THRESHOLD = 0.7
@@ -98,13 +99,6 @@ def predict_sot(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             prev = make_template(adapter, batch, tf.boxes_to_resized(box)[0], None)
 
 
-def soft_aggregate(probs: torch.Tensor) -> torch.Tensor:
-    """Merge ``K×H×W`` object probabilities into a label map ``H×W`` (0 = background, k+1 =
-    object k): background probability ``Π(1 − p_k)``, then argmax (ties to the lower index)."""
-    background = torch.prod(1 - probs, 0, keepdim=True)
-    return torch.cat([background, probs], 0).argmax(0)
-
-
 def _canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int]) -> torch.Tensor:
     """Original-frame bool mask ``H×W`` → ``Hp×Wp`` float mask of the resized image on the
     canvas (nearest resize, as masks are resized by the official data pipeline)."""
@@ -169,8 +163,9 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
                 p = torch.zeros_like(p)
             probs.append(p)
             scores.append(score)
-        labels = soft_aggregate(torch.stack(probs))
-        masks = torch.stack([labels == j + 1 for j in range(len(active))])
+        # background Π(1 − p), argmax over [background, objects by id] (official merge)
+        labels = torch.from_numpy(merge_probabilities(torch.stack(probs), active)).to(dev)
+        masks = torch.stack([labels == oid for oid in active])
         boxes = torch.zeros((len(active), 4), device=dev)
         nonempty = masks.flatten(1).any(1)
         if nonempty.any():
