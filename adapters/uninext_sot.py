@@ -99,11 +99,13 @@ def predict_sot(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             prev = make_template(adapter, batch, tf.boxes_to_resized(box)[0], None)
 
 
-def _canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int]) -> torch.Tensor:
+def _canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int], mode: str) -> torch.Tensor:
     """Original-frame bool mask ``H×W`` → ``Hp×Wp`` float mask of the resized image on the
-    canvas (nearest resize, as masks are resized by the official data pipeline)."""
+    canvas. ``mode``: ``nearest-exact`` for given masks (= PIL ``NEAREST``, how the official
+    data pipeline resizes annotations), ``nearest`` for the model's own masks (the official
+    template refresh uses ``F.interpolate``'s default)."""
     h, w = tf.resized_size
-    m = F.interpolate(mask[None, None].float(), size=(h, w), mode="nearest")[0, 0]
+    m = F.interpolate(mask[None, None].float(), size=(h, w), mode=mode)[0, 0]
     out = m.new_zeros(canvas)
     out[:h, :w] = m
     return out
@@ -139,7 +141,7 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             given = torch.as_tensor(prompt.masks[k], device=dev)
             if tuple(given.shape) != tuple(size):
                 raise EvalkitError(f"VOS: mask of object {oid} is {tuple(given.shape)}, frame {i} is {size}")
-            cm = _canvas_mask(given, tf, canvas)
+            cm = _canvas_mask(given, tf, canvas, "nearest-exact")
             box = _resized_box(cm)
             if box is None:
                 continue
@@ -179,4 +181,4 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             ob = masks_to_boxes(masks[j][None])[0].float()
             ob[2:] -= 1
             rb = tf.boxes_to_resized(ob[None])[0]
-            templates[oid][1] = make_template(adapter, batch, rb, _canvas_mask(masks[j], tf, canvas))
+            templates[oid][1] = make_template(adapter, batch, rb, _canvas_mask(masks[j], tf, canvas, "nearest"))
