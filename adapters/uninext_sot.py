@@ -147,7 +147,10 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
                 continue
             init = make_template(adapter, batch, box, cm)
             templates[oid] = [init, init]
-            new[oid] = given.float()
+            # the official code outputs the resized annotation, resized back (bilinear)
+            h, w = tf.resized_size
+            new[oid] = F.interpolate(cm[None, None, :h, :w], size=tuple(size), mode="bilinear",
+                                     align_corners=False)[0, 0]
         active = list(templates)
         if not active:
             yield Instances(size, np.zeros((0, 4), np.float32), [], np.zeros(0, np.float32), None,

@@ -147,9 +147,12 @@ def test_vos_objects_appear_on_their_frames(adapter):
     out = list(adapter.predict(Frames(_frames(4, seed=2)), prompt))
     assert [o.track_ids.tolist() for o in out] == [[4], [4], [4, 9], [4, 9]]
     m0 = _masks(out[0])
-    np.testing.assert_array_equal(m0[0], masks[0])  # the given mask on its frame
+    # the given mask on its frame (after the round trip through the network's resolution)
+    assert (m0[0] & masks[0]).sum() / (m0[0] | masks[0]).sum() > 0.9
     m2 = _masks(out[2])
-    assert m2[1][masks[1]].all()  # object 9's given mask wins over object 4's prediction
+    inner = np.zeros_like(masks[1])
+    inner[62:88, 92:138] = True
+    assert m2[1][inner].all()  # object 9's given mask wins over object 4's prediction
     for o in out:
         m = _masks(o)
         assert m.shape[1:] == (H, W) and (m.sum(0) <= 1).all()  # exclusive labels
