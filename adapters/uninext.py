@@ -151,6 +151,10 @@ class UninextAdapter(Adapter):
         out = self.model(batch.images, batch.padding_mask, prompt, prompt_mask, sizes, pooled=pooled,
                          compute_masks=False, num_queries=self.num_queries,
                          mask_fusion=task not in ("sot", "vos"))
+        # post-processing runs in float32 whatever precision the network ran in
+        for k in ("logits", "boxes", "iou", "embeddings"):
+            if k in out:
+                out[k] = out[k].float()
         out["iou"] = out["iou"] if self.use_iou_branch(task) else None
         return out
 
