@@ -19,7 +19,9 @@ Factory options (besides ``model_id``, ``device``, ``weights``):
     per-dataset sizes and rules (``ovis``, ``ytvos``...); ``tokenizer``: a ``vocab.txt`` file
     or a folder (default: the card's file); ``random_weights``: skip loading (tests, speed);
     ``overrides``: builder overrides (tiny test configurations); ``input_size``:
-    ``(short_edge, max_size)`` for every task; ``num_queries``: fewer decoder queries.
+    ``(short_edge, max_size)`` for every task; ``num_queries``: fewer decoder queries;
+    ``precision``: ``"fp32"`` (default) or ``"bf16"`` (autocast on the device; the deformable
+    attention then runs its Triton kernels in bf16 on CUDA).
 """
 from __future__ import annotations
 
@@ -148,15 +150,24 @@ class UninextAdapter(Adapter):
             task: str) -> dict[str, Any]:
         """The network on one preprocessed frame with one prompt (masks decoded on demand)."""
         sizes = torch.tensor([t.resized_size for t in batch.transforms], device=batch.images.device)
-        out = self.model(batch.images, batch.padding_mask, prompt, prompt_mask, sizes, pooled=pooled,
-                         compute_masks=False, num_queries=self.num_queries,
-                         mask_fusion=task not in ("sot", "vos"))
+        with self.autocast():
+            out = self.model(batch.images, batch.padding_mask, prompt, prompt_mask, sizes,
+                             pooled=pooled, compute_masks=False, num_queries=self.num_queries,
+                             mask_fusion=task not in ("sot", "vos"))
         # post-processing runs in float32 whatever precision the network ran in
         for k in ("logits", "boxes", "iou", "embeddings"):
             if k in out:
                 out[k] = out[k].float()
         out["iou"] = out["iou"] if self.use_iou_branch(task) else None
         return out
+
+    def autocast(self):
+        """The precision context of network calls (option ``precision``)."""
+        precision = self.options.get("precision", "fp32")
+        if precision not in ("fp32", "bf16"):
+            raise EvalkitError(f"UNINEXT option precision must be 'fp32' or 'bf16', got {precision!r}")
+        device_type = torch.device(self.device).type
+        return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
     def use_iou_branch(self, task: str) -> bool:
         """The official VIS / OVIS / MOT evaluations pass ``MODEL.USE_IOU_BRANCH False``."""
@@ -193,7 +204,8 @@ class UninextAdapter(Adapter):
     @torch.no_grad()
     def _encode_text(self, text: str):
         tok = self.model.text_encoder.tokenize([text], device=self.device)
-        return self.model.encode_text(tok["input_ids"], tok["attention_mask"])
+        with self.autocast():
+            return self.model.encode_text(tok["input_ids"], tok["attention_mask"])
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

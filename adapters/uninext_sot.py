@@ -50,7 +50,8 @@ def make_template(adapter, batch, box_xyxy: torch.Tensor, canvas_mask: torch.Ten
     x1, y1, x2, y2 = (float(v) for v in box_xyxy)
     tpl, pad = crop_template(batch.images[0], batch.padding_mask[0], (x1, y1, x2 - x1, y2 - y1),
                              canvas_mask, cfg.template_size, cfg.search_area_factor)
-    return adapter.model.encode_template(tpl[None], pad[None])
+    with adapter.autocast():
+        return adapter.model.encode_template(tpl[None], pad[None])
 
 
 def _concat(a, b):

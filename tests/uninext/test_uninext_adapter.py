@@ -165,3 +165,18 @@ def test_rvos_one_mask_per_frame(adapter):
     assert len(out) == 3
     for o in out:
         assert len(o) == 1 and o.track_ids.tolist() == [1] and o.masks[0]["size"] == [H, W]
+
+
+def test_bf16_precision_runs_and_stays_close(tmp_path):
+    vocab = write_vocab(tmp_path)
+    opts = dict(random_weights=True, tokenizer=str(vocab), overrides={**TINY, "template_size": 64},
+                input_size=(64, 128))
+    torch.manual_seed(0)
+    fp32 = build_adapter(model_id="uninext-r50", **opts)
+    bf16 = build_adapter(model_id="uninext-r50", precision="bf16", **opts)
+    bf16.model.load_state_dict(fp32.model.state_dict())
+    frames = Frames(_frames(1))
+    a = next(iter(fp32.predict(frames, Expression("a car"))))
+    b = next(iter(bf16.predict(frames, Expression("a car"))))
+    assert b.boxes.dtype == np.float32 and np.isfinite(b.boxes).all()
+    assert abs(float(a.scores[0]) - float(b.scores[0])) < 0.05
