@@ -148,12 +148,14 @@ class UninextAdapter(Adapter):
     @torch.no_grad()
     def run(self, batch, prompt: torch.Tensor, prompt_mask: torch.Tensor, *, pooled: bool,
             task: str) -> dict[str, Any]:
-        """The network on one preprocessed frame with one prompt (masks decoded on demand)."""
+        """The network on one preprocessed frame with one prompt (masks decoded on demand; the
+        mask branch is skipped for box-only tasks)."""
         sizes = torch.tensor([t.resized_size for t in batch.transforms], device=batch.images.device)
         with self.autocast():
             out = self.model(batch.images, batch.padding_mask, prompt, prompt_mask, sizes,
                              pooled=pooled, compute_masks=False, num_queries=self.num_queries,
-                             mask_fusion=task not in ("sot", "vos"))
+                             mask_fusion=task not in ("sot", "vos"),
+                             with_masks=task not in ("det", "rec", "sot", "mot"))
         # post-processing runs in float32 whatever precision the network ran in
         for k in ("logits", "boxes", "iou", "embeddings"):
             if k in out:
