@@ -78,11 +78,11 @@ class UninextAdapter(Adapter):
     def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
         super().__init__(model_id=model_id, device=device, weights=weights, **options)
-        tokenizer = text_tokenizer
         self.card = card
         self.model = model.to(device).eval()
-        self.model.text_encoder._tokenizer = tokenizer
-        self.tokenizer = tokenizer
+        # the text encoder loads its tokenizer lazily by name; hand it the resolved one
+        self.model.text_encoder._tokenizer = text_tokenizer
+        self.tokenizer = text_tokenizer
         self.tasks = frozenset(card.tasks)
         kinds = {"categories", "expression"}
         if model.video:
