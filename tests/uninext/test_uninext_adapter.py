@@ -180,3 +180,18 @@ def test_bf16_precision_runs_and_stays_close(tmp_path):
     b = next(iter(bf16.predict(frames, Expression("a car"))))
     assert b.boxes.dtype == np.float32 and np.isfinite(b.boxes).all()
     assert abs(float(a.scores[0]) - float(b.scores[0])) < 0.05
+
+
+def test_sot_template_refresh_schedule(adapter, monkeypatch):
+    calls = []
+    encode = adapter.model.encode_template
+    monkeypatch.setattr(adapter.model, "encode_template", lambda *a: calls.append(1) or encode(*a))
+    prompt = Reference(boxes=np.array([[20.0, 20.0, 60.0, 50.0]]))
+    adapter.check("sot", prompt)
+    list(adapter.predict(Frames(_frames(5, seed=4)), prompt))
+    assert len(calls) == 1  # the first frame's template only: refreshes come every 200 frames
+    calls.clear()
+    monkeypatch.setitem(adapter.options, "update_interval", 2)
+    monkeypatch.setitem(adapter.options, "update_threshold", -1.0)
+    list(adapter.predict(Frames(_frames(5, seed=4)), prompt))
+    assert len(calls) == 3  # frames 0 (given), 2 and 4 (refreshed)
