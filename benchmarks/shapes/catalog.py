@@ -22,6 +22,8 @@ SHAPES_BENCHMARKS = {
                      "shapes-ytvis val video instance segmentation (AP)"),
     "shapes-sot": ("ShapesSot", "sot", "reference", "shapes-sot", "sot", {},
                    "shapes-sot val single-object tracking (GOT-10k AO)"),
+    "shapes-mot": ("ShapesMot", "mot", "categories", "shapes-mot", "mot-challenge", {},
+                   "shapes-mot val multi-object tracking (HOTA, MOTA, IDF1)"),
 }
 
 for _id, (_cls, _task, _prompt, _ds, _metric, _opts, _desc) in SHAPES_BENCHMARKS.items():

@@ -13,6 +13,7 @@ Layouts (``root`` = the suite folder, one sub-folder per dataset)::
     shapes-davis/JPEGImages/480p/<video>/00000.png, Annotations/480p/..., ImageSets/2017/{split}.txt
     shapes-ytvis/{train,valid}/JPEGImages/<video>/00000.png, {train,valid}.json
     shapes-sot/{train,val}/<seq>/00000001.png, groundtruth.txt; {split}/list.txt   (GOT-10k)
+    shapes-mot/{train,val}/<seq>/img1/000001.png, gt/gt.txt, seqinfo.ini          (MOT17)
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ SIZES = {
     ("shapes-davis", "train"): 60, ("shapes-davis", "val"): 4,
     ("shapes-ytvis", "train"): 60, ("shapes-ytvis", "val"): 4,
     ("shapes-sot", "train"): 60, ("shapes-sot", "val"): 4,
+    ("shapes-mot", "train"): 60, ("shapes-mot", "val"): 4,
 }
 VIDEO_LENGTH = 10
 
@@ -209,8 +211,26 @@ def write_sot(root: Path, split: str) -> None:
     (d / "list.txt").write_text("\n".join(names) + "\n")
 
 
+def write_mot(root: Path, split: str) -> None:
+    """MOTChallenge layout; every shape is a "pedestrian" (class 1), boxes of visible masks."""
+    d = root / "shapes-mot" / split
+    for k, (frames, seq, masks) in enumerate(video_scenes("shapes-mot", split), start=1):
+        s = d / f"SHAPES-{k:02d}"
+        rows = []
+        for t, (img, vis) in enumerate(zip(frames, masks), start=1):
+            _png(s / "img1" / f"{t:06d}.png", img)
+            for o, m in enumerate(vis, start=1):
+                if m.any():
+                    x, y, w, h = _bbox(m)
+                    rows.append(f"{t},{o},{x:g},{y:g},{w:g},{h:g},1,1,1")
+        (s / "gt").mkdir(parents=True, exist_ok=True)
+        (s / "gt" / "gt.txt").write_text("".join(r + "\n" for r in rows))
+        (s / "seqinfo.ini").write_text(f"[Sequence]\nname=SHAPES-{k:02d}\nimDir=img1\nframeRate=10\n"
+                                       f"seqLength={len(frames)}\nimWidth={W}\nimHeight={H}\nimExt=.png\n")
+
+
 WRITERS = {"shapes-coco": write_coco, "shapes-refcoco": write_refcoco, "shapes-davis": write_davis,
-           "shapes-ytvis": write_ytvis, "shapes-sot": write_sot}
+           "shapes-ytvis": write_ytvis, "shapes-sot": write_sot, "shapes-mot": write_mot}
 
 
 def write_dataset(root: Path, dataset: str, split: str) -> None:

@@ -20,9 +20,10 @@ from ..davis import Davis17
 from ..refcoco import RefCoco
 from ..sot import SotSequences
 from ..ytvis import YouTubeVIS
+from .mot import MotChallengeSequences
 
 __all__ = ["VERSION", "suite_root", "ensure_split", "ShapesCoco", "ShapesRefCoco", "ShapesDavis",
-           "ShapesYtvis", "ShapesSot"]
+           "ShapesYtvis", "ShapesSot", "ShapesMot"]
 
 #: bump when the generator's output changes (a new folder is generated beside the old one)
 VERSION = 3
@@ -102,6 +103,18 @@ class ShapesYtvis(YouTubeVIS):
         folder = {"train": "train", "val": "valid"}[split]
         super().__init__(root, id, annotations=f"{folder}.json", images=f"{folder}/JPEGImages", **options)
         self.split = split
+
+
+class ShapesMot(MotChallengeSequences):
+    """shapes-mot: class-agnostic multi-object tracking of all shapes (MOTChallenge layout)."""
+
+    def __init__(self, root: Path, id: str = "", split: str = "val", **options: Any):
+        from .scenes import CATEGORIES
+
+        root = ensure_split("shapes-mot", split, root)
+        # every shape is a "pedestrian" (class 1) of the ground truth; the prompt names them all
+        super().__init__(root, id, split=split, names=[c["name"] for c in CATEGORIES],
+                         ids=[c["id"] for c in CATEGORIES], benchmark="MOT17", do_preproc=False, **options)
 
 
 class ShapesSot(SotSequences):

@@ -9,7 +9,7 @@ from pathlib import Path
 __all__ = ["card_dict", "write_card", "CARD_PATH"]
 
 CARD_PATH = Path(__file__).resolve().parents[2] / "zoo" / "cards" / "uninext-tiny.json"
-TASKS = ["det", "inst-seg", "rec", "res", "sot", "vos", "vis"]
+TASKS = ["det", "inst-seg", "rec", "res", "sot", "vos", "mot", "vis"]
 
 
 def card_dict(sha256: str, steps: int, command: str) -> dict:

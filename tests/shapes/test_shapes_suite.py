@@ -15,7 +15,7 @@ from evalkit.registry import BENCHMARKS
 from evalkit.types import Instances
 
 IDS = ("shapes-coco-det", "shapes-coco-seg", "shapes-refcoco-rec", "shapes-refcoco-res", "shapes-davis",
-       "shapes-ytvis", "shapes-sot")
+       "shapes-ytvis", "shapes-sot", "shapes-mot")
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_group_and_registration():
     for bid in IDS:
         entry = BENCHMARKS.get(bid)
         assert entry.meta["metric"] in ("coco-bbox", "coco-segm", "refcoco-rec", "refcoco-res", "davis-semi",
-                                        "ytvis", "sot")
+                                        "ytvis", "sot", "mot-challenge")
 
 
 @pytest.mark.parametrize("dataset", ["shapes-refcoco", "shapes-davis"])
@@ -116,12 +116,21 @@ def _oracle(bench, sid: str) -> list[Instances]:
         gt = read_boxes(bench.gt_file(sid))
         return [Instances((128, 128), np.array([[x, y, x + w, y + h]], np.float32), None, np.ones(1, np.float32))
                 for x, y, w, h in gt]
+    if bench.id == "shapes-mot":
+        rows = np.loadtxt(bench.gt_path() / sid / "gt" / "gt.txt", delimiter=",", ndmin=2)
+        out = []
+        for t in range(1, bench.index[sid] + 1):
+            r = rows[rows[:, 0] == t]
+            boxes = np.c_[r[:, 2:4], r[:, 2:4] + r[:, 4:6]].astype(np.float32)
+            out.append(Instances((128, 128), boxes, None, np.ones(len(r), np.float32), np.ones(len(r), np.int64),
+                                 r[:, 1].astype(np.int64)))
+        return out
     raise AssertionError(bench.id)
 
 
 PERFECT = {"shapes-coco-det": ("AP", 1.0), "shapes-coco-seg": ("AP", 1.0), "shapes-refcoco-rec": ("P@0.5", 1.0),
            "shapes-refcoco-res": ("oIoU", 1.0), "shapes-davis": ("J&F-Mean", 1.0), "shapes-ytvis": ("AP", 1.0),
-           "shapes-sot": ("AO", 1.0)}
+           "shapes-sot": ("AO", 1.0), "shapes-mot": ("MOTA", 1.0)}
 
 
 @pytest.mark.parametrize("bid", IDS)
