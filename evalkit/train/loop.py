@@ -145,16 +145,20 @@ def _save(model, out: Path, step: int, meta: dict) -> None:
 
 def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4, log_every: int = 20,
           tasks: tuple[str, ...] = ("det", "rec", "ref", "vis"), stop_after: int | None = None,
-          save_every: int = 0, on_save=None) -> dict:
+          save_every: int = 0, on_save=None, init: Path | None = None) -> dict:
     """Train for ``steps`` (learning-rate schedule) or until ``stop_after`` steps are done and
     write ``out`` (safetensors; also every ``save_every`` steps, calling ``on_save(step)``);
-    returns the training log."""
+    returns the training log. ``init``: start from these weights (a second training stage)."""
     from evalkit.zoo.tiny import INPUT_SIZE  # noqa: F401  (the size the data is made at)
     from evalkit.zoo.uninext.prompt import crop_template
 
     from .data import TrainData, images_tensor
 
     model = build_tiny(seed)
+    if init is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(init)), strict=True)
     model.train()
     taps = _Taps(model)
     data = TrainData(seed)
@@ -259,6 +263,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default 1: fixed for bitwise reproducibility; more threads on a shared machine mostly spin)")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop after this many steps (the schedule is still that of --steps)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from these weights (e.g. a second stage on some tasks)")
     parser.add_argument("--save-every", type=int, default=0, help="also write the weights every N steps")
     parser.add_argument("--tasks", default="det,rec,ref,vis",
                         help="batch kinds: det (categories), rec (expressions), ref (templates), vis (pairs)")
@@ -277,11 +283,12 @@ def main(args: argparse.Namespace) -> int:
             from .card import write_card
 
             cmd = (f"python -m evalkit.train --steps {args.steps} --stop-after {step} --batch {args.batch} "
-                   f"--lr {args.lr} --seed {args.seed} --threads {args.threads} --tasks {args.tasks}")
+                   f"--lr {args.lr} --seed {args.seed} --threads {args.threads} --tasks {args.tasks}"
+                   + (f" --init {args.init}" if args.init else ""))
             write_card(out, step, cmd)
 
     res = train(args.steps, out, seed=args.seed, lr=args.lr, batch=args.batch,
                 tasks=tuple(t for t in args.tasks.split(",") if t), stop_after=args.stop_after,
-                save_every=args.save_every, on_save=on_save)
+                save_every=args.save_every, on_save=on_save, init=args.init)
     print(f"done in {res['seconds']:.0f} s")
     return 0
