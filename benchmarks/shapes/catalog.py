@@ -26,9 +26,9 @@ SHAPES_BENCHMARKS = {
                    "shapes-mot val multi-object tracking (HOTA, MOTA, IDF1)"),
 }
 
+# tagged "shapes" only: task and "image"/"video" tags select the real datasets
 for _id, (_cls, _task, _prompt, _ds, _metric, _opts, _desc) in SHAPES_BENCHMARKS.items():
-    _family = "image" if _task in ("det", "inst-seg", "rec", "res") else "video"
-    BENCHMARKS.register(_id, f"{M}:{_cls}", task=_task, tags=("shapes", _family, _task), description=_desc,
+    BENCHMARKS.register(_id, f"{M}:{_cls}", task=_task, tags=("shapes",), description=_desc,
                         dataset=_ds, options=dict(_opts), prompt=_prompt, metric=_metric, server=False, paper=[])
 BENCHMARKS.register_group("shapes", tuple(SHAPES_BENCHMARKS),
                           "the embedded synthetic suite (generated on first use; runs on a CPU in minutes)")
