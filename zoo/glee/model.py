@@ -1,0 +1,181 @@
+"""The GLEE network and its builder.
+
+``GLEE`` = image backbone + CLIP text encoder (with ``lang_projection``) + visual prompter
+(``sot_fuser``, ``mask_sptial_embed``, ``pn_indicator``) + pixel decoder (deformable encoder with
+early fusion) + object decoder (``predictor``). The inference steps are separate methods so the
+adapters can share work: a video frame's backbone features serve every object of a VOS video,
+and the prompt tokens of a VOS object come from its key frame, not the current one.
+
+Tensors: images ``B×3×Hp×Wp`` normalised (ImageNet mean/std, RGB) on a canvas padded to a
+multiple of 32; prompt masks ``B×Hp×Wp`` bool on that canvas; text token features
+``B×77×256``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..backbones import build_backbone
+from ..text.clip_text import CLIPTextEncoder
+from .configs import BACKBONE_ALIASES, DECODER_DEFAULTS, variant_config
+from .object_decoder import DecoderOutput, ObjectDecoder
+from .pixel_decoder import MaskDINOEncoder
+from .visual_prompter import FeatureFuser, crop_template, sample_prompt_tokens
+
+__all__ = ["GLEE", "TextPrompt", "build_glee"]
+
+
+@dataclass
+class TextPrompt:
+    """Encoded text for one forward pass.
+
+    Attributes:
+        class_embeddings: ``N×C`` one per category (detection / VIS), or None.
+        grounding: ``B×C`` one expression embedding per image (REC/RES/R-VOS), or None.
+        fusion: ``B×L×C`` early-fusion tokens; fusion_mask: ``B×L`` bool (True = valid).
+        tokens / token_padding: ``B×L×C`` expression tokens and ``B×L`` padding (True) for the
+            decoder self-attention (grounding only).
+    """
+
+    class_embeddings: torch.Tensor | None = None
+    grounding: torch.Tensor | None = None
+    fusion: torch.Tensor | None = None
+    fusion_mask: torch.Tensor | None = None
+    tokens: torch.Tensor | None = None
+    token_padding: torch.Tensor | None = None
+
+
+class GLEE(nn.Module):
+    """See the module docstring; build with :func:`build_glee`."""
+
+    def __init__(self, backbone: nn.Module, variant: dict, *, hidden_dim: int, num_heads: int, dim_feedforward: int,
+                 enc_layers: int, dec_layers: int, num_queries: int, num_levels: int, n_points: int, common_stride: int,
+                 lang_dim: int, vl_embed_dim: int, vl_heads: int, template_size: int, search_area_factor: float,
+                 max_prompt_points: int, text_config: dict | None = None, tokenizer: str = "openai/clip-vit-base-patch32"):
+        super().__init__()
+        self.backbone = backbone
+        shapes = backbone.output_shape()
+        in_features = variant["in_features"]
+        channels = {k: v.channels for k, v in shapes.items()}
+        self.text_encoder = CLIPTextEncoder(text_config, tokenizer=tokenizer)
+        self.lang_projection = nn.Parameter(torch.rand(self.text_encoder.hidden_size, hidden_dim))
+        self.sot_fuser = FeatureFuser([channels[f] for f in in_features[-3:]], hidden_dim)
+        self.pixel_decoder = MaskDINOEncoder(
+            channels, in_features, variant["encoder_in_features"],
+            project_inputs=not variant["backbone_has_pyramid"], conv_dim=hidden_dim, mask_dim=hidden_dim,
+            num_levels=num_levels, enc_layers=enc_layers, d_ffn=dim_feedforward, n_heads=num_heads,
+            n_points=n_points, vl_embed_dim=vl_embed_dim, vl_heads=vl_heads,
+            strides={k: v.stride for k, v in shapes.items()}, common_stride=common_stride)
+        self.predictor = ObjectDecoder(hidden_dim, num_queries, dec_layers, num_heads, dim_feedforward, num_levels,
+                                       n_points, hidden_dim, hidden_dim)
+        self.mask_sptial_embed = nn.ParameterList(nn.Parameter(torch.empty(hidden_dim, hidden_dim))
+                                                  for _ in range(num_levels))
+        for p in self.mask_sptial_embed:
+            nn.init.trunc_normal_(p, std=0.02)
+        self.pn_indicator = nn.Embedding(2, hidden_dim)
+        self.in_features = tuple(in_features)
+        self.template_size = template_size
+        self.search_area_factor = search_area_factor
+        self.max_prompt_points = max_prompt_points
+        self.size_divisibility = max(32, getattr(backbone, "size_divisibility", 0) or 0)
+
+    # -- text ------------------------------------------------------------------------------
+    def encode_tokens(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``B×L`` ids and mask → projected token features ``B×L×C``."""
+        hidden = self.text_encoder(input_ids, attention_mask)["hidden"]
+        return hidden @ self.lang_projection
+
+    def category_prompt(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                        batch: int) -> TextPrompt:
+        """Category names (``N×L`` ids) → per-name mean embeddings and, for early fusion, all
+        valid tokens of all names repeated for the ``batch`` images."""
+        tok = self.encode_tokens(input_ids, attention_mask)
+        m = attention_mask.to(tok.dtype)
+        emb = (tok * m[..., None]).sum(1) / m.sum(1, keepdim=True)
+        fusion = tok[attention_mask.bool()][None].expand(batch, -1, -1)
+        return TextPrompt(class_embeddings=emb, fusion=fusion,
+                          fusion_mask=torch.ones(fusion.shape[:2], dtype=torch.bool, device=tok.device))
+
+    def expression_prompt(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> TextPrompt:
+        """One expression per image (``B×L`` ids) → grounding prompt."""
+        tok = self.encode_tokens(input_ids, attention_mask)
+        valid = attention_mask.bool()
+        m = valid.to(tok.dtype)
+        pooled = (tok * m[..., None]).sum(1) / m.sum(1, keepdim=True)
+        return TextPrompt(grounding=pooled, fusion=tok, fusion_mask=valid, tokens=tok, token_padding=~valid)
+
+    # -- visual prompts --------------------------------------------------------------------------
+    def template_tokens(self, images: torch.Tensor, masks: torch.Tensor, mode: str) -> torch.Tensor:
+        """Early-fusion tokens of visual prompts: ``B×3×Hp×Wp`` images with ``B×Hp×Wp`` masks →
+        ``B×T×C`` (``T = (template_size/8)²`` for R50/Swin)."""
+        crops = torch.cat([crop_template(im, m, mode, self.template_size, self.search_area_factor)
+                           for im, m in zip(images, masks)])
+        feats = self.backbone(crops)
+        fused = self.sot_fuser([feats[f] for f in self.in_features[-3:]])
+        return fused.flatten(2).transpose(1, 2)
+
+    def prompt_tokens(self, levels: list[torch.Tensor], masks: torch.Tensor):
+        """Decoder prompt tokens sampled inside ``masks`` from the encoder ``levels``."""
+        return sample_prompt_tokens(levels, masks, list(self.mask_sptial_embed), self.pn_indicator.weight[0],
+                                    self.max_prompt_points)
+
+    # -- steps ----------------------------------------------------------------------------------
+    def encode(self, features: dict[str, torch.Tensor], fusion: torch.Tensor | None = None,
+               fusion_mask: torch.Tensor | None = None):
+        """Pixel decoder: ``(mask_features, levels)`` (see :class:`MaskDINOEncoder`)."""
+        return self.pixel_decoder(features, fusion, fusion_mask)
+
+    def decode(self, levels, mask_features, text: TextPrompt | None = None, visual_tokens=None) -> DecoderOutput:
+        """Object decoder with category names, an expression, or visual prompt tokens
+        (``visual_tokens``: per level ``(B×P×C, B×P)``; decoder layer ``i`` uses level ``i mod 3``)."""
+        text = text or TextPrompt()
+        prompt = None
+        if visual_tokens is not None:
+            prompt = lambda i: visual_tokens[i % 3]  # noqa: E731
+        elif text.tokens is not None:
+            prompt = lambda i: (text.tokens, text.token_padding)  # noqa: E731
+        return self.predictor(levels, mask_features, class_embeddings=text.class_embeddings,
+                              grounding_class=text.grounding, prompt=prompt,
+                              select_by_confidence=visual_tokens is not None)
+
+    def forward(self, images: torch.Tensor, text: TextPrompt | None = None, visual_masks: torch.Tensor | None = None,
+                visual_mode: str = "mask") -> DecoderOutput:
+        """Single-image inference: category names / expression / visual prompt on ``images``."""
+        feats = self.backbone(images)
+        text = text or TextPrompt()
+        fusion, fusion_mask = text.fusion, text.fusion_mask
+        visual = None
+        if visual_masks is not None:
+            tmpl = self.template_tokens(images, visual_masks, visual_mode)
+            tmask = torch.ones(tmpl.shape[:2], dtype=torch.bool, device=tmpl.device)
+            fusion = tmpl if fusion is None else torch.cat([fusion, tmpl], 1)
+            fusion_mask = tmask if fusion_mask is None else torch.cat([fusion_mask, tmask], 1)
+        mask_features, levels = self.encode(feats, fusion, fusion_mask)
+        if visual_masks is not None:
+            visual = self.prompt_tokens(levels, visual_masks)
+        return self.decode(levels, mask_features, text, visual)
+
+
+def build_glee(variant: str = "lite", backbone: str | None = None, backbone_overrides: dict | None = None,
+               **overrides) -> GLEE:
+    """Build GLEE-Lite / Plus / Pro with random weights.
+
+    Args:
+        variant: ``lite`` (R50), ``plus`` (Swin-L), ``pro`` (EVA02-L).
+        backbone: the card's backbone name (``r50``, ``swin-l``, ``eva02-l``); must agree with the
+            variant.
+        backbone_overrides: constructor arguments of the backbone (tests shrink it).
+        overrides: any of :data:`DECODER_DEFAULTS` and ``text_config`` (CLIP text config fields).
+    """
+    cfg = variant_config(variant)
+    if backbone is not None and BACKBONE_ALIASES.get(backbone) != cfg["backbone"]:
+        raise ValueError(f"GLEE-{variant} uses backbone {cfg['backbone']!r}, got {backbone!r}")
+    unknown = set(overrides) - set(DECODER_DEFAULTS) - {"text_config", "tokenizer"}
+    if unknown:
+        raise ValueError(f"unknown GLEE options {sorted(unknown)}; expected {sorted(DECODER_DEFAULTS)}, "
+                         "text_config, tokenizer")
+    args = {**DECODER_DEFAULTS, **overrides}
+    bb = build_backbone(cfg["backbone"], **{"out_features": cfg["in_features"], **(backbone_overrides or {})})
+    return GLEE(bb, cfg, **args)
