@@ -177,5 +177,8 @@ def build_glee(variant: str = "lite", backbone: str | None = None, backbone_over
         raise ValueError(f"unknown GLEE options {sorted(unknown)}; expected {sorted(DECODER_DEFAULTS)}, "
                          "text_config, tokenizer")
     args = {**DECODER_DEFAULTS, **overrides}
-    bb = build_backbone(cfg["backbone"], **{"out_features": cfg["in_features"], **(backbone_overrides or {})})
+    bb_args = {"out_features": cfg["in_features"]}
+    if cfg["backbone_has_pyramid"]:
+        bb_args["out_channels"] = args["hidden_dim"]  # the pyramid feeds the encoder directly
+    bb = build_backbone(cfg["backbone"], **{**bb_args, **(backbone_overrides or {})})
     return GLEE(bb, cfg, **args)
