@@ -11,7 +11,8 @@ from evalkit.zoo.convert_utils import load_strict
 from evalkit.zoo.glee.convert import convert_glee
 from evalkit.zoo.glee.model import build_glee
 
-MANIFEST = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "official_keys" / "glee_lite_r50_joint.tsv"
+MANIFEST = (Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "official_keys"
+            / "glee_lite_r50_joint.tsv")
 
 
 @pytest.fixture(scope="module")

@@ -68,12 +68,12 @@ def test_plus_and_pro_module_trees_on_meta(variant, backbone, in_proj):
 
 
 def test_reduced_plus_and_pro_forward():
-    small = {k: v for k, v in TINY.items()}
+    small = dict(TINY)
     torch.manual_seed(0)
     plus = build_glee("plus", "swin-l", backbone_overrides=dict(embed_dim=32, depths=(1, 1, 1, 1),
                                                                  num_heads=(1, 2, 4, 8), window_size=4), **small).eval()
-    pro = build_glee("pro", "eva02-l", backbone_overrides=dict(embed_dim=64, depth=2, num_heads=4, img_size=64,
-                                                                window_size=4, window_block_indexes=(0,)), **small).eval()
+    pro_backbone = dict(embed_dim=64, depth=2, num_heads=4, img_size=64, window_size=4, window_block_indexes=(0,))
+    pro = build_glee("pro", "eva02-l", backbone_overrides=pro_backbone, **small).eval()
     vm = torch.zeros(1, 64, 64, dtype=torch.bool)
     vm[0, 8:40, 8:40] = True
     with torch.no_grad():

@@ -20,7 +20,8 @@ __all__ = ["convert_glee", "glee_key_map", "strip_glee_prefix", "CONVERTER_VERSI
 
 CONVERTER_VERSION = "1"
 
-_DN_LABELS = r"predictor\.(coco|obj365|vg|grounding|ytvis19|ytvis21|ovis|uvo)_label_enc\.weight|predictor\.bdd_(det|inst)\.weight"
+_DN_LABELS = (r"predictor\.(coco|obj365|vg|grounding|ytvis19|ytvis21|ovis|uvo)_label_enc\.weight"
+              r"|predictor\.bdd_(det|inst)\.weight")
 
 
 def glee_key_map(backbone: str = "resnet50") -> KeyMap:
@@ -54,7 +55,8 @@ def _backbone_name(expected: nn.Module | None) -> str:
     return {"resnet": "resnet50", "swintransformer": "swin-large", "eva02pyramid": "eva02-large"}.get(name, name)
 
 
-def convert_glee(official_sd: Mapping, expected: nn.Module | None = None) -> tuple[dict[str, torch.Tensor], ConversionReport]:
+def convert_glee(official_sd: Mapping, expected: nn.Module | None = None
+                 ) -> tuple[dict[str, torch.Tensor], ConversionReport]:
     """Map an official GLEE state dict (any of the accepted forms) onto ours.
 
     Args:
