@@ -27,6 +27,7 @@ from ..zoo.ops import ImageBatch, ImageTransform, box_convert, masks_to_rles, pr
 __all__ = ["detect", "ground", "interactive", "prepare", "to_instances", "prompt_masks", "canvas_masks"]
 
 _CHUNK = 32  # masks brought to the original resolution at a time (bounds memory)
+OBJECT_CHUNK = 8  # visual prompts decoded together (one encoder pass each)
 
 
 def prepare(adapter, frames: Frames, task: str) -> ImageBatch:
@@ -156,13 +157,18 @@ def interactive(adapter, frames: Frames, ref: Reference) -> list[Instances]:
     if not valid:
         return results
     vm = canvas_masks(masks[valid], tf, adapter.device)
-    k = len(valid)
-    text = adapter.class_prompt(Categories(("object",), (1,)), k)
-    out = adapter.model(batch.images.expand(k, -1, -1, -1), text, vm, mode)
+    text = adapter.class_prompt(Categories(("object",), (1,)), 1)
     by_ffn = adapter.options.get("interactive_score", "ffn") == "ffn"
-    probs = (out.scores if by_ffn else out.logits)[..., 0].sigmoid()  # K×Q
-    score, q = probs.max(1)
-    ar = torch.arange(k, device=q.device)
+    feats = adapter.model.backbone(batch.images)
+    scores, sel_masks, sel_boxes = [], [], []
+    for c in range(0, len(valid), OBJECT_CHUNK):
+        out = adapter.model.forward_visual(batch.images, vm[c:c + OBJECT_CHUNK], mode, text, feats)
+        probs = (out.scores if by_ffn else out.logits)[..., 0].sigmoid()  # K×Q
+        score, q = probs.max(1)
+        ar = torch.arange(len(q), device=q.device)
+        scores.append(score)
+        sel_masks.append(out.masks[ar, q])
+        sel_boxes.append(out.boxes[ar, q])
     ids = np.asarray(ref.object_ids, np.int64)[valid]
-    results[f] = to_instances(tf, score, out.masks[ar, q], out.boxes[ar, q], track_ids=ids)
+    results[f] = to_instances(tf, torch.cat(scores), torch.cat(sel_masks), torch.cat(sel_boxes), track_ids=ids)
     return results

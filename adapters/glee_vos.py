@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from ..types import Expression, Frames, Instances, Reference
 from ..zoo.ops import masks_to_rles
-from .glee_image import boxes_to_original, canvas_masks, prepare, prompt_masks
+from .glee_image import OBJECT_CHUNK, boxes_to_original, canvas_masks, prepare, prompt_masks
 
 __all__ = ["vos", "rvos", "soft_aggregate"]
 
@@ -94,17 +94,16 @@ def vos(adapter, frames: Frames, ref: Reference) -> list[Instances]:
                 state[k] = (tmpl, model.prompt_tokens(levels, cm))
         active = [k for k in state if key_frames[k] < t]
         probs, scores = {}, {}
-        if active:
-            n = len(active)
-            tmpl = torch.cat([state[k][0] for k in active])
-            fe = {name: f.expand(n, -1, -1, -1) for name, f in feats.items()}
+        for c in range(0, len(active), OBJECT_CHUNK):
+            chunk = active[c:c + OBJECT_CHUNK]
+            tmpl = torch.cat([state[k][0] for k in chunk])
+            fe = {name: f.expand(len(chunk), -1, -1, -1) for name, f in feats.items()}
             mask_features, levels = model.encode(fe, tmpl, _all_valid(tmpl))
-            out = model.decode(levels, mask_features, None, _pad_tokens([state[k][1] for k in active]))
-            conf = out.scores[..., 0].sigmoid()
-            best, q = conf.max(1)
-            sel = out.masks[torch.arange(n, device=q.device), q]
+            out = model.decode(levels, mask_features, None, _pad_tokens([state[k][1] for k in chunk]))
+            best, q = out.scores[..., 0].sigmoid().max(1)
+            sel = out.masks[torch.arange(len(chunk), device=q.device), q]
             p = tf.masks_to_original(sel.float()).sigmoid()
-            for i, k in enumerate(active):
+            for i, k in enumerate(chunk):
                 probs[k], scores[k] = p[i], float(best[i])
         results.append(_merge(sizes[t], probs, scores, {k: v for k, v in given.items() if v is not None}, ids))
     return results

@@ -144,19 +144,37 @@ class GLEE(nn.Module):
     def forward(self, images: torch.Tensor, text: TextPrompt | None = None, visual_masks: torch.Tensor | None = None,
                 visual_mode: str = "mask") -> DecoderOutput:
         """Single-image inference: category names / expression / visual prompt on ``images``."""
-        feats = self.backbone(images)
         text = text or TextPrompt()
-        fusion, fusion_mask = text.fusion, text.fusion_mask
-        visual = None
-        if visual_masks is not None:
-            tmpl = self.template_tokens(images, visual_masks, visual_mode)
-            tmask = torch.ones(tmpl.shape[:2], dtype=torch.bool, device=tmpl.device)
-            fusion = tmpl if fusion is None else torch.cat([fusion, tmpl], 1)
-            fusion_mask = tmask if fusion_mask is None else torch.cat([fusion_mask, tmask], 1)
+        feats = self.backbone(images)
+        if visual_masks is None:
+            mask_features, levels = self.encode(feats, text.fusion, text.fusion_mask)
+            return self.decode(levels, mask_features, text)
+        fusion, fusion_mask = _cat_prompt(text, self.template_tokens(images, visual_masks, visual_mode))
         mask_features, levels = self.encode(feats, fusion, fusion_mask)
-        if visual_masks is not None:
-            visual = self.prompt_tokens(levels, visual_masks)
-        return self.decode(levels, mask_features, text, visual)
+        return self.decode(levels, mask_features, text, self.prompt_tokens(levels, visual_masks))
+
+    def forward_visual(self, image: torch.Tensor, masks: torch.Tensor, mode: str, text: TextPrompt | None = None,
+                       features: dict[str, torch.Tensor] | None = None) -> DecoderOutput:
+        """``K`` visual prompts (``K×Hp×Wp`` masks) on one image ``1×3×Hp×Wp``: the backbone runs
+        once (or ``features`` of that image are reused), the rest once per prompt."""
+        text = text or TextPrompt()
+        feats = features if features is not None else self.backbone(image)
+        k = masks.shape[0]
+        fusion, fusion_mask = _cat_prompt(text, self.template_tokens(image.expand(k, -1, -1, -1), masks, mode))
+        mask_features, levels = self.encode({n: f.expand(k, -1, -1, -1) for n, f in feats.items()}, fusion,
+                                            fusion_mask)
+        return self.decode(levels, mask_features, text, self.prompt_tokens(levels, masks))
+
+
+def _cat_prompt(text: TextPrompt, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Early-fusion prompt: the text tokens (if any) followed by visual template ``tokens``."""
+    valid = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+    if text.fusion is None:
+        return tokens, valid
+    b = tokens.shape[0]
+    fusion = text.fusion.expand(b, -1, -1) if text.fusion.shape[0] == 1 else text.fusion
+    fmask = text.fusion_mask.expand(b, -1) if text.fusion_mask.shape[0] == 1 else text.fusion_mask
+    return torch.cat([fusion, tokens], 1), torch.cat([fmask, valid], 1)
 
 
 def build_glee(variant: str = "lite", backbone: str | None = None, backbone_overrides: dict | None = None,
