@@ -203,20 +203,21 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"evalkit {args.kind} ({len(rows)})")
-    cols = ["id", "task", "tags", "description"] + (["status"] if status else [])
-    if args.kind == "metrics":
-        cols = ["id", "task", "reports", "inputs"]
+    cols = {"models": ["id", "family", "stage", "tasks", "weights"],
+            "benchmarks": ["id", "task", "metric", "scored", "groups"],
+            "metrics": ["id", "task", "reports", "inputs"]}[args.kind]
     for c in cols:
         table.add_column(c, overflow="fold")
     for d in rows:
+        meta = d.get("meta", {})
         if args.kind == "metrics":
-            meta = d.get("meta", {})
             table.add_row(d["id"], d["task"] or "", ", ".join(meta.get("reports", [])[:8]), meta.get("inputs", ""))
+        elif args.kind == "models":
+            table.add_row(d["id"], str(meta.get("family", "")), str(meta.get("stage", "")),
+                          ", ".join(meta.get("tasks", [])) or (d["task"] or ""), d.get("status", "-"))
         else:
-            vals = [d["id"], d["task"] or "", ", ".join(d["tags"] + d["groups"]), d["description"]]
-            if status:
-                vals.append(d["status"])
-            table.add_row(*vals)
+            table.add_row(d["id"], d["task"] or "", str(meta.get("metric") or "-"),
+                          "server" if meta.get("server") else "local", ", ".join(d["groups"] or d["tags"]))
     Console().print(table)
     if not args.pattern and reg.groups():
         Console().print("groups: " + ", ".join(f"{g} ({len(m)})" for g, m in reg.groups().items()))

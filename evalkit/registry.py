@@ -65,7 +65,21 @@ class Entry:
     hidden: bool = False
 
     def load(self) -> Any:
-        return import_target(self.target)
+        try:
+            return import_target(self.target)
+        except ModuleNotFoundError as e:
+            target = self.target if isinstance(self.target, str) else ""
+            if e.name and target.startswith(e.name):
+                raise EvalkitError(
+                    f"{self.kind} {self.id!r} is registered, but its implementation ({target}) "
+                    f"is not available in this version of evalkit"
+                ) from None
+            raise EvalkitError(
+                f"{self.kind} {self.id!r} needs the Python package {e.name!r}, which is not "
+                f"installed (pip install {e.name})"
+            ) from None
+        except AttributeError as e:
+            raise EvalkitError(f"{self.kind} {self.id!r}: cannot load {self.target}: {e}") from None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -71,3 +71,13 @@ def test_entry_point_plugins_are_called(monkeypatch):
     monkeypatch.setattr(md, "entry_points", lambda group: [EP()] if group == "evalkit.widgets" else [])
     monkeypatch.delenv("EVALKIT_PLUGINS", raising=False)
     assert r.ids() == ["from-entry-point"]
+
+
+def test_missing_implementation_is_a_clear_error():
+    r = Registry("widget")
+    r.register("future-model", "evalkit.zoo.not_yet_written:build")
+    with pytest.raises(EvalkitError, match="not available in this version"):
+        r.load("future-model")
+    r.register("needs-dep", "evalkit_test_missing_dependency_xyz.sub:build")
+    with pytest.raises(EvalkitError, match="not available"):
+        r.load("needs-dep")

@@ -1,4 +1,6 @@
 """The torch COCO RLE encoder must equal pycocotools byte for byte."""
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -60,6 +62,19 @@ def test_integer_masks_chunking_and_zero_size():
     for shape in ((0, 5), (5, 0)):
         m = np.zeros(shape, bool)
         assert mask_to_rle(torch.from_numpy(m), "torch") == _coco(m)
+
+
+def test_auto_uses_pycocotools_only_for_column_major_cpu_masks(monkeypatch):
+    rle_module = importlib.import_module("evalkit.zoo.ops.rle")
+    calls = []
+    real = rle_module._encode_pycocotools
+    monkeypatch.setattr(rle_module, "_encode_pycocotools", lambda m: calls.append(1) or real(m))
+    rng = np.random.default_rng(2)
+    masks = rng.random((3, 6, 5)) < 0.5
+    expected = [_coco(m) for m in masks]
+    assert masks_to_rles(torch.from_numpy(masks)) == expected and not calls
+    column_major = torch.from_numpy(masks).transpose(1, 2).contiguous().transpose(1, 2)
+    assert masks_to_rles(column_major) == expected and calls == [1]
 
 
 def test_bad_input():
