@@ -29,7 +29,7 @@ from ..types import Categories, Frames, Instances
 from ..zoo.ops import box_convert, masks_to_rles, nms
 from .glee_image import boxes_to_original, prepare
 
-__all__ = ["track", "decode_video", "associate"]
+__all__ = ["track", "decode_video", "associate", "tao_frame_keep"]
 
 VIS_TOPK = 30
 TAO_TOPK = 50
@@ -100,6 +100,16 @@ def track(adapter, frames: Frames, categories: Categories, task: str, match=None
     return results
 
 
+def tao_frame_keep(xyxy: torch.Tensor, scores: torch.Tensor, valid: np.ndarray) -> np.ndarray:
+    """Indices kept on one TAO frame: ``valid`` instances (mask area test), then NMS at IoU 0.5 on
+    the official suppression boxes — ``x, y, w, h`` read as ``cx, cy, w, h`` — in score order."""
+    idx = np.nonzero(valid)[0]
+    if not len(idx):
+        return idx
+    quirky = box_convert(box_convert(xyxy[idx], "xyxy", "xywh"), "cxcywh", "xyxy")
+    return idx[nms(quirky, scores[idx], TAO_NMS_IOU).numpy()]
+
+
 def _tao_output(video_logits, masks, boxes, tfs, ids) -> list[Instances]:
     probs = video_logits.sigmoid()
     best, cls = probs.max(-1)
@@ -110,10 +120,7 @@ def _tao_output(video_logits, masks, boxes, tfs, ids) -> list[Instances]:
     for t, tf in enumerate(tfs):
         valid = ((masks[t][q] > 0).flatten(1).sum(1) > TAO_MIN_AREA).numpy()
         xyxy = boxes_to_original(boxes[t][q], tf)
-        # official suppression boxes: x, y, w, h read as cx, cy, w, h
-        quirky = box_convert(box_convert(xyxy, "xyxy", "xywh"), "cxcywh", "xyxy")
-        keep_idx = np.nonzero(valid)[0]
-        kept = keep_idx[nms(quirky[keep_idx], scores[keep_idx], TAO_NMS_IOU).numpy()] if len(keep_idx) else keep_idx
+        kept = tao_frame_keep(xyxy, scores, valid)
         results.append(Instances(tf.original_size, boxes=xyxy[kept].numpy(), scores=scores[kept].numpy(),
                                  labels=labels[kept], track_ids=track_ids[kept]))
     return results

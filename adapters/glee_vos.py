@@ -43,7 +43,7 @@ from ..types import Expression, Frames, Instances, Reference
 from ..zoo.ops import masks_to_rles
 from .glee_image import OBJECT_CHUNK, boxes_to_original, canvas_masks, prepare, prompt_masks
 
-__all__ = ["vos", "rvos", "soft_aggregate"]
+__all__ = ["vos", "rvos", "soft_aggregate", "select_referred"]
 
 
 def soft_aggregate(probs: torch.Tensor) -> torch.Tensor:
@@ -140,6 +140,13 @@ def _merge(size, probs: dict[int, torch.Tensor], scores: dict[int, float], given
                      scores=np.asarray([scores.get(k, 1.0) for k in order], np.float32), track_ids=ids[order])
 
 
+def select_referred(probs: torch.Tensor, embeds: torch.Tensor, prev: torch.Tensor | None) -> int:
+    """The referred query of a frame: arg-max of ``probs`` (``Q``) plus, after the first frame,
+    the cosine similarity of the (L2-normalised) ``embeds`` ``Q×C`` to ``prev`` (``C``)."""
+    score = probs if prev is None else probs + embeds @ prev
+    return int(score.argmax())
+
+
 def rvos(adapter, frames: Frames, expression: Expression) -> list[Instances]:
     """Referring VOS: one instance per frame (``track_ids`` 1) with the chosen query's mask."""
     window = int(adapter.options.get("window") or 10)
@@ -152,8 +159,7 @@ def rvos(adapter, frames: Frames, expression: Expression) -> list[Instances]:
         probs = out.logits[..., 0].sigmoid()  # B×Q
         emb = F.normalize(out.embeds, dim=-1)
         for b, tf in enumerate(batch.transforms):
-            s = probs[b] if prev is None else probs[b] + emb[b] @ prev
-            q = int(s.argmax())
+            q = select_referred(probs[b], emb[b], prev)
             prev = emb[b, q]
             fg = tf.masks_to_original(out.masks[b, q:q + 1].float()) > 0
             results.append(Instances(tf.original_size, boxes=boxes_to_original(out.boxes[b, q:q + 1], tf).cpu().numpy(),

@@ -9,8 +9,9 @@ from scipy.optimize import linear_sum_assignment
 from evalkit.errors import UnsupportedTaskError
 from evalkit.types import Categories, Expression, Frames, Reference, rle_to_mask
 from evalkit.adapters.glee_image import boxes_to_original, prompt_masks
-from evalkit.adapters.glee_video import associate, track
-from evalkit.zoo.ops import ImageTransform
+from evalkit.adapters.glee_video import associate, tao_frame_keep, track
+from evalkit.adapters.glee_vos import select_referred, soft_aggregate
+from evalkit.zoo.ops import ImageTransform, nms
 
 from glee_helpers import frames_array, tiny_adapter
 
@@ -125,3 +126,23 @@ def test_wrong_prompt_for_task_is_an_error(adapter):
     with pytest.raises(UnsupportedTaskError):
         _run(adapter, "rvos", Frames(frames_array(2, H, W)), CATS)
     adapter.task = None
+
+
+def test_soft_aggregation_and_referred_query_choice():
+    p = torch.tensor([[[0.9, 0.2], [0.3, 0.6]], [[0.5, 0.1], [0.6, 0.7]]])
+    # background = (1-p1)(1-p2): [[0.05, 0.72], [0.28, 0.12]]
+    assert soft_aggregate(p).tolist() == [[1, 0], [2, 2]]
+    emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]), dim=-1)
+    probs = torch.tensor([0.5, 0.52, 0.1])
+    assert select_referred(probs, emb, None) == 1  # first frame: the score alone
+    assert select_referred(probs, emb, emb[0]) == 0  # then the previous query's similarity counts
+
+
+def test_tao_suppression_uses_the_official_box_reading():
+    # true IoU 42.25 / 121.75 = 0.35 (a true-box NMS at 0.5 keeps both); read as centre and size
+    # the boxes become [-5,-5,5,5] and [-5.5,-5.5,2.5,2.5], IoU 56.25 / 107.75 = 0.52: one goes
+    xyxy = torch.tensor([[0.0, 0.0, 10.0, 10.0], [-1.5, -1.5, 6.5, 6.5]])
+    scores = torch.tensor([0.9, 0.8])
+    assert nms(xyxy, scores, 0.5).tolist() == [0, 1]
+    assert tao_frame_keep(xyxy, scores, np.array([True, True])).tolist() == [0]
+    assert tao_frame_keep(xyxy, scores, np.array([False, True])).tolist() == [1]
