@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from evalkit.errors import UnsupportedTaskError
 from evalkit.zoo.glee.model import build_glee
 
 from glee_helpers import TINY, tiny_glee
@@ -65,6 +66,16 @@ def test_plus_and_pro_module_trees_on_meta(variant, backbone, in_proj):
         assert tuple(sd[f"pixel_decoder.input_proj.{i}.0.weight"].shape[1] for i in range(3)) == in_proj
         assert sd["pixel_decoder.input_proj.3.0.weight"].shape == (256, 1536, 3, 3)
         assert sd["pixel_decoder.adapter_1.weight"].shape == (256, 192, 1, 1)
+
+
+def test_stage1_models_have_no_template_fuser():
+    with torch.device("meta"):
+        model = build_glee("lite", "r50", visual_prompt=False)
+    keys = model.state_dict()
+    assert not any(k.startswith("sot_fuser.") for k in keys)
+    assert "pn_indicator.weight" in keys and "mask_sptial_embed.3" in keys  # created unconditionally
+    with pytest.raises(UnsupportedTaskError, match="visual prompter"):
+        model.template_tokens(torch.zeros(1, 3, 64, 64, device="meta"), torch.ones(1, 64, 64, dtype=torch.bool), "box")
 
 
 def test_reduced_plus_and_pro_forward():

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from evalkit.errors import UnsupportedTaskError
 from ..backbones import build_backbone
 from ..text.clip_text import CLIPTextEncoder
 from .configs import BACKBONE_ALIASES, DECODER_DEFAULTS, variant_config
@@ -54,7 +55,7 @@ class GLEE(nn.Module):
                  enc_layers: int, dec_layers: int, num_queries: int, num_levels: int, n_points: int, common_stride: int,
                  lang_dim: int, vl_embed_dim: int, vl_heads: int, template_size: int, search_area_factor: float,
                  max_prompt_points: int, text_config: dict | None = None,
-                 tokenizer: str = "openai/clip-vit-base-patch32"):
+                 tokenizer: str = "openai/clip-vit-base-patch32", visual_prompt: bool = True):
         super().__init__()
         self.backbone = backbone
         shapes = backbone.output_shape()
@@ -62,7 +63,8 @@ class GLEE(nn.Module):
         channels = {k: v.channels for k, v in shapes.items()}
         self.text_encoder = CLIPTextEncoder(text_config, tokenizer=tokenizer)
         self.lang_projection = nn.Parameter(torch.rand(self.text_encoder.hidden_size, hidden_dim))
-        self.sot_fuser = FeatureFuser([channels[f] for f in in_features[-3:]], hidden_dim)
+        # stage-1 (pre-training) models have no template fuser (official VISUAL_PROMPT False)
+        self.sot_fuser = FeatureFuser([channels[f] for f in in_features[-3:]], hidden_dim) if visual_prompt else None
         self.pixel_decoder = MaskDINOEncoder(
             channels, in_features, variant["encoder_in_features"],
             project_inputs=not variant["backbone_has_pyramid"], conv_dim=hidden_dim, mask_dim=hidden_dim,
@@ -111,6 +113,8 @@ class GLEE(nn.Module):
     def template_tokens(self, images: torch.Tensor, masks: torch.Tensor, mode: str) -> torch.Tensor:
         """Early-fusion tokens of visual prompts: ``B×3×Hp×Wp`` images with ``B×Hp×Wp`` masks →
         ``B×T×C`` (``T = (template_size/8)²`` for R50/Swin)."""
+        if self.sot_fuser is None:
+            raise UnsupportedTaskError("this GLEE model (a stage-1 pre-training checkpoint) has no visual prompter")
         crops = torch.cat([crop_template(im, m, mode, self.template_size, self.search_area_factor)
                            for im, m in zip(images, masks)])
         feats = self.backbone(crops)
@@ -186,15 +190,16 @@ def build_glee(variant: str = "lite", backbone: str | None = None, backbone_over
         backbone: the card's backbone name (``r50``, ``swin-l``, ``eva02-l``); must agree with the
             variant.
         backbone_overrides: constructor arguments of the backbone (tests shrink it).
-        overrides: any of :data:`DECODER_DEFAULTS` and ``text_config`` (CLIP text config fields).
+        overrides: any of :data:`DECODER_DEFAULTS`, ``text_config`` (CLIP text config fields) and
+            ``visual_prompt`` (False for the stage-1 pre-training checkpoints: no ``sot_fuser``).
     """
     cfg = variant_config(variant)
     if backbone is not None and BACKBONE_ALIASES.get(backbone) != cfg["backbone"]:
         raise ValueError(f"GLEE-{variant} uses backbone {cfg['backbone']!r}, got {backbone!r}")
-    unknown = set(overrides) - set(DECODER_DEFAULTS) - {"text_config", "tokenizer"}
+    unknown = set(overrides) - set(DECODER_DEFAULTS) - {"text_config", "tokenizer", "visual_prompt"}
     if unknown:
         raise ValueError(f"unknown GLEE options {sorted(unknown)}; expected {sorted(DECODER_DEFAULTS)}, "
-                         "text_config, tokenizer")
+                         "text_config, tokenizer, visual_prompt")
     args = {**DECODER_DEFAULTS, **overrides}
     bb_args = {"out_features": cfg["in_features"]}
     if cfg["backbone_has_pyramid"]:
