@@ -12,6 +12,9 @@
 The task is the one the runner announced through :meth:`GLEEAdapter.check`; without it, it is
 inferred from the prompt and the number of frames (table above).
 
+Category names are encoded as the dataset spells them (the official model reads the raw names,
+``giant_panda`` included), except GLEE's rewrites of four ODinW vocabularies (:data:`PROMPT_NAMES`).
+
 Test sizes come from the model card (``input_sizes[task]``, with ``per_dataset`` entries selected
 by the ``dataset`` option, e.g. ``dataset="ovis"`` → 720). Options (all part of the prediction
 store key): ``dataset``, ``min_size``/``max_size`` (override the card), ``max_detections``
@@ -31,11 +34,19 @@ from ..zoo.glee.model import TextPrompt
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
 from .base import Adapter
 
-__all__ = ["GLEEAdapter", "build_adapter", "ALL_TASKS"]
+__all__ = ["GLEEAdapter", "build_adapter", "ALL_TASKS", "PROMPT_NAMES"]
 
 ALL_TASKS = frozenset({"det", "inst-seg", "rec", "res", "interactive", "vis", "ow-track", "vos", "rvos"})
 _IMAGE_TASK = {"categories": "inst-seg", "expression": "res", "reference": "interactive"}
 _VIDEO_TASK = {"categories": "vis", "expression": "rvos", "reference": "vos"}
+#: GLEE's own prompts for four ODinW vocabularies (official ``dataset_name_dicts``), applied when
+#: a prompt's names are exactly one of these vocabularies; other names are encoded as given
+PROMPT_NAMES = {
+    ("Cottontail-Rabbit",): ("rabbits",),
+    ("hand",): ("hand hands",),
+    ("CoW", "chanterelle"): ("mushroom CoW", "mushroom chanterelle"),
+    ("package",): ("packages",),
+}
 _OPTIONS = {"dataset", "min_size", "max_size", "max_detections", "interactive_score", "window"}
 
 
@@ -94,6 +105,7 @@ class GLEEAdapter(Adapter):
     def class_prompt(self, categories: Categories, batch: int):
         """Encoded category names (cached across calls for the same vocabulary)."""
         names = tuple(categories.names)
+        names = PROMPT_NAMES.get(names, names)
         if self._class_cache is None or self._class_cache[0] != names:
             ids, mask = self.tokenizer(list(names))
             with torch.no_grad():
