@@ -30,8 +30,8 @@ from typing import Any
 import torch
 
 from ..errors import EvalkitError, UnsupportedTaskError
-from ..zoo.glee.model import TextPrompt
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
+from ..zoo.glee.model import TextPrompt
 from .base import Adapter
 
 __all__ = ["GLEEAdapter", "build_adapter", "ALL_TASKS", "PROMPT_NAMES"]
