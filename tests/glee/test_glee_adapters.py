@@ -8,7 +8,7 @@ from scipy.optimize import linear_sum_assignment
 
 from evalkit.errors import UnsupportedTaskError
 from evalkit.types import Categories, Expression, Frames, Reference, rle_to_mask
-from evalkit.adapters.glee_image import boxes_to_original, prompt_masks
+from evalkit.adapters.glee_image import boxes_to_original, prompt_masks, to_instances
 from evalkit.adapters.glee_video import associate, tao_frame_keep, track
 from evalkit.adapters.glee_vos import select_referred, soft_aggregate
 from evalkit.zoo.ops import ImageTransform, nms
@@ -146,3 +146,16 @@ def test_tao_suppression_uses_the_official_box_reading():
     assert nms(xyxy, scores, 0.5).tolist() == [0, 1]
     assert tao_frame_keep(xyxy, scores, np.array([True, True])).tolist() == [0]
     assert tao_frame_keep(xyxy, scores, np.array([False, True])).tolist() == [1]
+
+
+def test_mask_logits_map_to_the_original_frame():
+    tf = ImageTransform((50, 70), (64, 90), (64, 96))
+    logits = torch.full((1, 64, 96), -5.0)
+    logits[0, 16:48, 36:72] = 5.0  # canvas pixels; x beyond 90 would be padding
+    inst = to_instances(tf, torch.tensor([0.5]), logits, torch.tensor([[0.5, 0.5, 0.25, 0.5]]), labels=[3])
+    m = rle_to_mask(inst.masks[0])
+    ys, xs = np.nonzero(m)
+    assert abs(xs.min() - 36 * 70 / 90) <= 1 and abs(xs.max() + 1 - 72 * 70 / 90) <= 1
+    assert abs(ys.min() - 16 * 50 / 64) <= 1 and abs(ys.max() + 1 - 48 * 50 / 64) <= 1
+    # score = class probability x mean foreground probability (sigmoid(5) inside, up to edges)
+    assert 0.45 < inst.scores[0] < 0.5 and inst.labels.tolist() == [3]
