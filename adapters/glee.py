@@ -112,8 +112,7 @@ class GLEEAdapter(Adapter):
                 tp = self.model.category_prompt(ids.to(self.device), mask.to(self.device), 1)
             self._class_cache = (names, tp)
         tp = self._class_cache[1]
-        return TextPrompt(class_embeddings=tp.class_embeddings, fusion=tp.fusion.expand(batch, -1, -1),
-                          fusion_mask=tp.fusion_mask.expand(batch, -1))
+        return TextPrompt(class_embeddings=tp.class_embeddings, fusion=tp.fusion.expand(batch, -1, -1))
 
     def expression_prompt(self, text: str, batch: int):
         ids, mask = self.tokenizer([text] * batch)

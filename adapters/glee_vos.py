@@ -90,7 +90,7 @@ def vos(adapter, frames: Frames, ref: Reference) -> list[Instances]:
                 if not cm.any():
                     continue
                 tmpl = model.template_tokens(batch.images, cm, mode)
-                _, levels = model.encode(feats, tmpl, _all_valid(tmpl))
+                _, levels = model.encode(feats, tmpl)
                 state[k] = (tmpl, model.prompt_tokens(levels, cm))
         active = [k for k in state if key_frames[k] < t]
         probs, scores = {}, {}
@@ -98,7 +98,7 @@ def vos(adapter, frames: Frames, ref: Reference) -> list[Instances]:
             chunk = active[c:c + OBJECT_CHUNK]
             tmpl = torch.cat([state[k][0] for k in chunk])
             fe = {name: f.expand(len(chunk), -1, -1, -1) for name, f in feats.items()}
-            mask_features, levels = model.encode(fe, tmpl, _all_valid(tmpl))
+            mask_features, levels = model.encode(fe, tmpl)
             out = model.decode(levels, mask_features, None, _pad_tokens([state[k][1] for k in chunk]))
             best, q = out.scores[..., 0].sigmoid().max(1)
             sel = out.masks[torch.arange(len(chunk), device=q.device), q]
@@ -107,10 +107,6 @@ def vos(adapter, frames: Frames, ref: Reference) -> list[Instances]:
                 probs[k], scores[k] = p[i], float(best[i])
         results.append(_merge(sizes[t], probs, scores, {k: v for k, v in given.items() if v is not None}, ids))
     return results
-
-
-def _all_valid(tokens: torch.Tensor) -> torch.Tensor:
-    return torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
 
 
 def _frame_reference(ref: Reference, key_frames: list[int], t: int, size) -> tuple[np.ndarray, str]:

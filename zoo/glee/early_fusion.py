@@ -6,8 +6,10 @@ only before the first deformable encoder layer; the fused prompt tokens are not 
 
 Official quirks kept: both streams are layer-normalised *before* the residual, so the block
 returns ``LN(v) + γ_v·Δv`` (not ``v + γ_v·Δv``); attention logits are clamped to ±50000; the
-text-side softmax subtracts its row maximum; padded prompt tokens get ``-9e15`` on the image side
-only.
+text-side softmax subtracts its row maximum; and no prompt token is masked. GLEE hands the block
+a *boolean* validity mask, which the official ``masked_fill(mask == 0, -9e15)`` turns into an
+all-``True`` tensor (``-9e15`` cast to bool), so the added term is a constant 1 for every token:
+image tokens also attend to the padding of a 77-token expression. Reproduced by not masking.
 """
 from __future__ import annotations
 
@@ -49,10 +51,8 @@ class BiMultiHeadAttention(nn.Module):
         b, n, _ = x.shape
         return x.view(b, n, self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, v: torch.Tensor, l: torch.Tensor,
-                mask_l: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``v`` ``B×Nv×v_dim``, ``l`` ``B×Nl×l_dim``, ``mask_l`` ``B×Nl`` bool (True = valid
-        token) → ``(Δv B×Nv×v_dim, Δl B×Nl×l_dim)``."""
+    def forward(self, v: torch.Tensor, l: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``v`` ``B×Nv×v_dim``, ``l`` ``B×Nl×l_dim`` → ``(Δv B×Nv×v_dim, Δl B×Nl×l_dim)``."""
         q = self._heads(self.v_proj(v) * self.scale)
         k = self._heads(self.l_proj(l))
         val_v = self._heads(self.values_v_proj(v))
@@ -61,8 +61,6 @@ class BiMultiHeadAttention(nn.Module):
         logits_l = logits.transpose(-1, -2)
         logits_l = (logits_l - logits_l.amax(-1, keepdim=True)).clamp(-_CLAMP, _CLAMP)
         attn_l = logits_l.softmax(-1)  # B×h×Nl×Nv
-        if mask_l is not None:
-            logits = logits + (~mask_l.bool())[:, None, None, :].to(logits.dtype) * -9e15
         attn_v = logits.softmax(-1)
         out_v = (attn_v @ val_l).transpose(1, 2).flatten(2)
         out_l = (attn_l @ val_v).transpose(1, 2).flatten(2)
@@ -80,11 +78,10 @@ class BiAttentionBlock(nn.Module):
         self.gamma_v = nn.Parameter(init_values * torch.ones(v_dim))
         self.gamma_l = nn.Parameter(init_values * torch.ones(l_dim))
 
-    def forward(self, v: torch.Tensor, l: torch.Tensor,
-                mask_l: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, v: torch.Tensor, l: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v = self.layer_norm_v(v)
         l = self.layer_norm_l(l)
-        dv, dl = self.attn(v, l, mask_l)
+        dv, dl = self.attn(v, l)
         return v + self.gamma_v * dv, l + self.gamma_l * dl
 
 
@@ -95,8 +92,6 @@ class VLFuse(nn.Module):
         super().__init__()
         self.b_attn = BiAttentionBlock(v_dim, l_dim, embed_dim, num_heads)
 
-    def forward(self, visual: torch.Tensor, prompt: torch.Tensor,
-                prompt_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``visual`` ``B×S×C`` flattened multi-scale tokens; ``prompt`` ``B×L×C``;
-        ``prompt_mask`` ``B×L`` bool (True = valid)."""
-        return self.b_attn(visual, prompt, prompt_mask)
+    def forward(self, visual: torch.Tensor, prompt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``visual`` ``B×S×C`` flattened multi-scale tokens; ``prompt`` ``B×L×C``."""
+        return self.b_attn(visual, prompt)

@@ -35,7 +35,7 @@ class TextPrompt:
     Attributes:
         class_embeddings: ``N×C`` one per category (detection / VIS), or None.
         grounding: ``B×C`` one expression embedding per image (REC/RES/R-VOS), or None.
-        fusion: ``B×L×C`` early-fusion tokens; fusion_mask: ``B×L`` bool (True = valid).
+        fusion: ``B×L×C`` (or ``1×L×C``, shared) early-fusion tokens.
         tokens / token_padding: ``B×L×C`` expression tokens and ``B×L`` padding (True) for the
             decoder self-attention (grounding only).
     """
@@ -43,7 +43,6 @@ class TextPrompt:
     class_embeddings: torch.Tensor | None = None
     grounding: torch.Tensor | None = None
     fusion: torch.Tensor | None = None
-    fusion_mask: torch.Tensor | None = None
     tokens: torch.Tensor | None = None
     token_padding: torch.Tensor | None = None
 
@@ -98,8 +97,7 @@ class GLEE(nn.Module):
         m = attention_mask.to(tok.dtype)
         emb = (tok * m[..., None]).sum(1) / m.sum(1, keepdim=True)
         fusion = tok[attention_mask.bool()][None].expand(batch, -1, -1)
-        return TextPrompt(class_embeddings=emb, fusion=fusion,
-                          fusion_mask=torch.ones(fusion.shape[:2], dtype=torch.bool, device=tok.device))
+        return TextPrompt(class_embeddings=emb, fusion=fusion)
 
     def expression_prompt(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> TextPrompt:
         """One expression per image (``B×L`` ids) → grounding prompt."""
@@ -107,7 +105,7 @@ class GLEE(nn.Module):
         valid = attention_mask.bool()
         m = valid.to(tok.dtype)
         pooled = (tok * m[..., None]).sum(1) / m.sum(1, keepdim=True)
-        return TextPrompt(grounding=pooled, fusion=tok, fusion_mask=valid, tokens=tok, token_padding=~valid)
+        return TextPrompt(grounding=pooled, fusion=tok, tokens=tok, token_padding=~valid)
 
     # -- visual prompts --------------------------------------------------------------------------
     def template_tokens(self, images: torch.Tensor, masks: torch.Tensor, mode: str) -> torch.Tensor:
@@ -127,10 +125,12 @@ class GLEE(nn.Module):
                                     self.max_prompt_points)
 
     # -- steps ----------------------------------------------------------------------------------
-    def encode(self, features: dict[str, torch.Tensor], fusion: torch.Tensor | None = None,
-               fusion_mask: torch.Tensor | None = None):
-        """Pixel decoder: ``(mask_features, levels)`` (see :class:`MaskDINOEncoder`)."""
-        return self.pixel_decoder(features, fusion, fusion_mask)
+    def encode(self, features: dict[str, torch.Tensor], fusion: torch.Tensor | None = None):
+        """Pixel decoder: ``(mask_features, levels)`` (see :class:`MaskDINOEncoder`); ``fusion``
+        ``B×L×C`` or ``1×L×C`` early-fusion tokens."""
+        if fusion is not None and fusion.shape[0] == 1:
+            fusion = fusion.expand(next(iter(features.values())).shape[0], -1, -1)
+        return self.pixel_decoder(features, fusion)
 
     def decode(self, levels, mask_features, text: TextPrompt | None = None, visual_tokens=None) -> DecoderOutput:
         """Object decoder with category names, an expression, or visual prompt tokens
@@ -151,10 +151,10 @@ class GLEE(nn.Module):
         text = text or TextPrompt()
         feats = self.backbone(images)
         if visual_masks is None:
-            mask_features, levels = self.encode(feats, text.fusion, text.fusion_mask)
+            mask_features, levels = self.encode(feats, text.fusion)
             return self.decode(levels, mask_features, text)
-        fusion, fusion_mask = _cat_prompt(text, self.template_tokens(images, visual_masks, visual_mode))
-        mask_features, levels = self.encode(feats, fusion, fusion_mask)
+        fusion = _cat_prompt(text, self.template_tokens(images, visual_masks, visual_mode))
+        mask_features, levels = self.encode(feats, fusion)
         return self.decode(levels, mask_features, text, self.prompt_tokens(levels, visual_masks))
 
     def forward_visual(self, image: torch.Tensor, masks: torch.Tensor, mode: str, text: TextPrompt | None = None,
@@ -164,21 +164,16 @@ class GLEE(nn.Module):
         text = text or TextPrompt()
         feats = features if features is not None else self.backbone(image)
         k = masks.shape[0]
-        fusion, fusion_mask = _cat_prompt(text, self.template_tokens(image.expand(k, -1, -1, -1), masks, mode))
-        mask_features, levels = self.encode({n: f.expand(k, -1, -1, -1) for n, f in feats.items()}, fusion,
-                                            fusion_mask)
+        fusion = _cat_prompt(text, self.template_tokens(image.expand(k, -1, -1, -1), masks, mode))
+        mask_features, levels = self.encode({n: f.expand(k, -1, -1, -1) for n, f in feats.items()}, fusion)
         return self.decode(levels, mask_features, text, self.prompt_tokens(levels, masks))
 
 
-def _cat_prompt(text: TextPrompt, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _cat_prompt(text: TextPrompt, tokens: torch.Tensor) -> torch.Tensor:
     """Early-fusion prompt: the text tokens (if any) followed by visual template ``tokens``."""
-    valid = torch.ones(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
     if text.fusion is None:
-        return tokens, valid
-    b = tokens.shape[0]
-    fusion = text.fusion.expand(b, -1, -1) if text.fusion.shape[0] == 1 else text.fusion
-    fmask = text.fusion_mask.expand(b, -1) if text.fusion_mask.shape[0] == 1 else text.fusion_mask
-    return torch.cat([fusion, tokens], 1), torch.cat([fmask, valid], 1)
+        return tokens
+    return torch.cat([text.fusion.expand(tokens.shape[0], -1, -1), tokens], 1)
 
 
 def build_glee(variant: str = "lite", backbone: str | None = None, backbone_overrides: dict | None = None,

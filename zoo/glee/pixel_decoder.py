@@ -65,11 +65,11 @@ class DeformableEncoder(nn.Module):
                                     for _ in range(num_layers))
         self.vl_layers = nn.ModuleList(VLFuse(d_model, d_model, vl_embed_dim, vl_heads) for _ in range(vl_layers))
 
-    def forward(self, src, pos, spatial_shapes, level_start_index, prompt=None, prompt_mask=None):
+    def forward(self, src, pos, spatial_shapes, level_start_index, prompt=None):
         ref = encoder_reference_points(spatial_shapes, src.shape[0], src.device)
         for i, layer in enumerate(self.layers):
             if prompt is not None and i < len(self.vl_layers):
-                src, prompt = self.vl_layers[i](src, prompt, prompt_mask)
+                src, prompt = self.vl_layers[i](src, prompt)
             src = layer(src, pos, ref, spatial_shapes, level_start_index)
         return src
 
@@ -145,14 +145,14 @@ class MaskDINOEncoder(nn.Module):
         c2_xavier_fill(self.adapter_1)
         c2_xavier_fill(self.layer_1)
 
-    def forward(self, features: dict[str, torch.Tensor], prompt: torch.Tensor | None = None,
-                prompt_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(self, features: dict[str, torch.Tensor],
+                prompt: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Encode backbone maps.
 
         Args:
             features: ``{name: B×C×H×W}`` backbone outputs.
             prompt: ``B×L×conv_dim`` early-fusion tokens (class names, expression or
-                visual-prompt template) or None; prompt_mask: ``B×L`` bool, True = valid.
+                visual-prompt template) or None (no early fusion).
 
         Returns:
             ``(mask_features B×mask_dim×H/4×W/4, [4 maps B×conv_dim×H_l×W_l, strides 8..64])``.
@@ -173,7 +173,7 @@ class MaskDINOEncoder(nn.Module):
         flat = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
         pos_flat = torch.cat([p.flatten(2).transpose(1, 2) + self.transformer.level_embed[i].view(1, 1, -1)
                               for i, p in enumerate(pos)], 1)
-        memory = self.transformer.encoder(flat, pos_flat, shapes, start, prompt, prompt_mask)
+        memory = self.transformer.encoder(flat, pos_flat, shapes, start, prompt)
         b = memory.shape[0]
         levels = [z.transpose(1, 2).reshape(b, -1, int(h), int(w))
                   for z, (h, w) in zip(memory.split(shapes.prod(1).tolist(), 1), shapes.tolist())]
