@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..types import Categories, Expression, Frames, Instances, Reference
+from ..types import Categories, ContractError, Expression, Frames, Instances, Reference
 from ..zoo.ops import ImageBatch, ImageTransform, box_convert, masks_to_rles, preprocess
 
 __all__ = ["detect", "ground", "interactive", "prepare", "to_instances", "prompt_masks", "canvas_masks"]
@@ -105,7 +105,7 @@ def prompt_masks(ref: Reference, size: tuple[int, int]) -> tuple[np.ndarray, str
         if kind == "mask":
             m = np.asarray(ref.masks[k], bool)
             if m.shape != (h, w):
-                raise ValueError(f"Reference mask {k} has shape {m.shape}, the frame is {(h, w)}")
+                raise ContractError(f"Reference mask {k} has shape {m.shape}, the frame is {(h, w)}")
         elif kind == "box":
             x0, y0, x1, y1 = (int(round(float(v))) for v in ref.boxes[k])
             m = _rect((h, w), x0, y0, x1, y1)
@@ -114,7 +114,7 @@ def prompt_masks(ref: Reference, size: tuple[int, int]) -> tuple[np.ndarray, str
             if ref.point_labels is not None:
                 pts = pts[np.asarray(ref.point_labels[k]).reshape(-1) > 0]
             if len(pts) == 0:
-                raise ValueError(f"Reference object {ref.object_ids[k]}: no positive point")
+                raise ContractError(f"Reference object {ref.object_ids[k]}: no positive point")
             cx, cy = (int(v) for v in pts.mean(0))
             m = _rect((h, w), cx - w // 40, cy - h // 40, cx + w // 40, cy + h // 40)
         else:

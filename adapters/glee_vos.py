@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..types import Expression, Frames, Instances, Reference
+from ..types import ContractError, Expression, Frames, Instances, Reference
 from ..zoo.ops import masks_to_rles
 from .glee_image import OBJECT_CHUNK, boxes_to_original, canvas_masks, prepare, prompt_masks
 
@@ -71,27 +71,24 @@ def vos(adapter, frames: Frames, ref: Reference) -> list[Instances]:
     sizes = frames.sizes
     key_frames = list(ref.frames_of_objects or (ref.frame,) * len(ref.object_ids))
     ids = np.asarray(ref.object_ids, np.int64)
+    ref_masks, mode = prompt_masks(ref, sizes[ref.frame])  # each object's mask on its key frame
     results = []
     state: dict[int, tuple[torch.Tensor, list]] = {}  # object index → (template tokens, prompt tokens)
-    masks_by_frame: dict[int, tuple[np.ndarray, str]] = {}
     for t in range(len(frames)):
         batch = prepare(adapter, frames[t:t + 1], "vos")
         tf = batch.transforms[0]
         feats = model.backbone(batch.images)
-        given = {k: None for k in range(len(ids)) if key_frames[k] == t}
-        if given:
-            if t not in masks_by_frame:
-                masks_by_frame[t] = _frame_reference(ref, key_frames, t, sizes[t])
-            gmasks, mode = masks_by_frame[t]
-            for k in given:
-                m = gmasks[k]
-                given[k] = m
-                cm = canvas_masks(m[None], tf, adapter.device)
-                if not cm.any():
-                    continue
-                tmpl = model.template_tokens(batch.images, cm, mode)
-                _, levels = model.encode(feats, tmpl)
-                state[k] = (tmpl, model.prompt_tokens(levels, cm))
+        given = {k: ref_masks[k] for k in range(len(ids)) if key_frames[k] == t}
+        for k, m in given.items():
+            if m.shape != tuple(sizes[t]):
+                raise ContractError(f"VOS reference mask of object {ids[k]} is {m.shape}, frame {t} is "
+                                    f"{tuple(sizes[t])}")
+            cm = canvas_masks(m[None], tf, adapter.device)
+            if not cm.any():
+                continue  # an empty reference mask: the object is never segmented
+            tmpl = model.template_tokens(batch.images, cm, mode)
+            _, levels = model.encode(feats, tmpl)
+            state[k] = (tmpl, model.prompt_tokens(levels, cm))
         active = [k for k in state if key_frames[k] < t]
         probs, scores = {}, {}
         for c in range(0, len(active), OBJECT_CHUNK):
@@ -105,17 +102,8 @@ def vos(adapter, frames: Frames, ref: Reference) -> list[Instances]:
             p = tf.masks_to_original(sel.float()).sigmoid()
             for i, k in enumerate(chunk):
                 probs[k], scores[k] = p[i], float(best[i])
-        results.append(_merge(sizes[t], probs, scores, {k: v for k, v in given.items() if v is not None}, ids))
+        results.append(_merge(sizes[t], probs, scores, given, ids))
     return results
-
-
-def _frame_reference(ref: Reference, key_frames: list[int], t: int, size) -> tuple[np.ndarray, str]:
-    """Prompt masks (original frame ``t``) of all objects, read from the reference; only the
-    objects whose key frame is ``t`` are used."""
-    masks, mode = prompt_masks(ref, size) if ref.kind != "mask" else (np.asarray(ref.masks, bool), "mask")
-    if masks.shape[1:] != tuple(size):
-        raise ValueError(f"reference masks are {masks.shape[1:]}, frame {t} is {tuple(size)}")
-    return masks, mode
 
 
 def _merge(size, probs: dict[int, torch.Tensor], scores: dict[int, float], given: dict[int, np.ndarray],
