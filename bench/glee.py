@@ -1,13 +1,14 @@
 """GLEE inference speed: images per second of the category-prompted forward pass.
 
-    python bench/glee.py [--variant lite] [--size 1024] [--names 80] [--iters 20] [--dtype fp16]
+    python bench/glee.py [--variant lite] [--size 1024] [--names 80] [--iters 20] [--dtypes fp32,fp16]
     python bench/glee.py --smoke          # CPU, a reduced GLEE-Lite at 128², a few iterations
 
 The paper's Table 3 reports FPS at 1024² (Lite, Plus) and 1536² (Pro) on an A100; this script
 times the same forward (backbone, early fusion with ``--names`` category names, 6-layer encoder,
 9-layer decoder, heads; text embeddings computed once, as the adapter caches them) on random
-weights and a random image, after warm-up, and prints images/s. Post-processing (top-k, mask
-upsampling) is excluded, as in the paper's model FPS.
+weights and a random image, after warm-up, and prints images/s for each precision (fp32, then
+autocast fp16/bf16) and their ratio to the first, measured in one run. Post-processing (top-k,
+mask upsampling) is excluded, as in the paper's model FPS.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def main() -> None:
     ap.add_argument("--names", type=int, default=80, help="category names in the prompt (COCO: 80)")
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--dtype", default="fp32", choices=("fp32", "fp16", "bf16"))
+    ap.add_argument("--dtypes", default=None, help="comma-separated precisions (default fp32,fp16 on GPU, "
+                    "fp32,bf16 on CPU)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--smoke", action="store_true", help="CPU, reduced model, 128² input")
     args = ap.parse_args()
@@ -44,29 +46,31 @@ def main() -> None:
         size = args.size or (1536 if args.variant == "pro" else 1024)
         iters, warmup = args.iters, args.warmup
         model = build_glee(args.variant, backbone)
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
     model = model.to(device).eval()
     g = torch.Generator().manual_seed(0)
     image = torch.randn(1, 3, size, size, generator=g).to(device)
-    ids = torch.randint(0, model.text_encoder.text_model.config.vocab_size - 2, (args.names, 4), generator=g).to(device)
-    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-    with torch.no_grad(), autocast:
-        text = model.category_prompt(ids, torch.ones_like(ids), 1)
-
-        def step():
-            out = model(image, text)
+    vocab = model.text_encoder.text_model.config.vocab_size
+    ids = torch.randint(0, vocab - 2, (args.names, 4), generator=g).to(device)
+    names = (args.dtypes or ("fp32,fp16" if device.type == "cuda" else "fp32,bf16")).split(",")
+    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    rates = {}
+    for name in names:
+        dtype = dtypes[name]
+        with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+            text = model.category_prompt(ids, torch.ones_like(ids), 1)
+            for i in range(warmup + iters):
+                if i == warmup:
+                    if device.type == "cuda":
+                        torch.cuda.synchronize()
+                    t0 = time.perf_counter()
+                model(image, text)
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            return out
-
-        for _ in range(warmup):
-            step()
-        t0 = time.perf_counter()
-        for _ in range(iters):
-            step()
-        dt = (time.perf_counter() - t0) / iters
-    print(f"GLEE-{args.variant}{' (smoke, reduced)' if args.smoke else ''} {size}x{size} {args.dtype} on "
-          f"{device}: {1 / dt:.3f} images/s ({dt * 1000:.1f} ms/image, {args.names} names, {iters} iterations)")
+            rates[name] = iters / (time.perf_counter() - t0)
+    label = f"GLEE-{args.variant}{' (smoke, reduced)' if args.smoke else ''} {size}x{size} on {device}"
+    for name, r in rates.items():
+        print(f"{label} {name}: {r:.3f} images/s ({1000 / r:.1f} ms/image, {args.names} names, {iters} iterations), "
+              f"x{r / rates[names[0]]:.2f} vs {names[0]}")
 
 
 if __name__ == "__main__":

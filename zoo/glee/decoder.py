@@ -62,7 +62,16 @@ class DecoderLayer(nn.Module):
     def forward(self, tgt, query_pos, reference_points, memory, spatial_shapes, level_start_index,
                 prompt: tuple[torch.Tensor, torch.Tensor] | None = None):
         """``tgt``/``query_pos`` ``B×Q×C``; ``reference_points`` ``B×Q×L×4`` normalised cxcywh;
-        ``memory`` ``B×S×C``; ``prompt`` optional ``(B×P×C tokens, B×P padding)``."""
+        ``memory`` ``B×S×C``; ``prompt`` optional ``(B×P×C tokens, B×P padding)``.
+
+        Float32 even under autocast (the official layer is ``autocast(enabled=False)``)."""
+        with torch.autocast(tgt.device.type, enabled=False):
+            if prompt is not None:
+                prompt = (prompt[0].float(), prompt[1])
+            return self._forward(tgt.float(), query_pos.float(), reference_points.float(), memory.float(),
+                                 spatial_shapes, level_start_index, prompt)
+
+    def _forward(self, tgt, query_pos, reference_points, memory, spatial_shapes, level_start_index, prompt):
         q_len = tgt.shape[1]
         if prompt is not None:
             tokens, pad = prompt

@@ -156,7 +156,15 @@ class MaskDINOEncoder(nn.Module):
 
         Returns:
             ``(mask_features B×mask_dim×H/4×W/4, [4 maps B×conv_dim×H_l×W_l, strides 8..64])``.
+
+        Runs in float32 even under autocast, as the official ``forward_features``
+        (``autocast(enabled=False)``: deformable attention is kept out of half precision).
         """
+        device = next(iter(features.values())).device.type
+        with torch.autocast(device, enabled=False):
+            return self._forward(features, None if prompt is None else prompt.float())
+
+    def _forward(self, features, prompt):
         srcs, pos = [], []
         for i, f in enumerate(self.encoder_in_features):
             x = features[f].float()
