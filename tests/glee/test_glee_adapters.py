@@ -6,14 +6,16 @@ import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from evalkit.errors import UnsupportedTaskError
-from evalkit.types import Categories, Expression, Frames, Reference, rle_to_mask
+from evalkit.adapters.glee import GLEEAdapter
 from evalkit.adapters.glee_image import boxes_to_original, prompt_masks, to_instances
 from evalkit.adapters.glee_video import associate, tao_frame_keep, track
 from evalkit.adapters.glee_vos import select_referred, soft_aggregate
+from evalkit.errors import EvalkitError, UnsupportedTaskError
+from evalkit.types import Categories, Expression, Frames, Reference, rle_to_mask
+from evalkit.zoo.api import get_card
 from evalkit.zoo.ops import ImageTransform, nms
 
-from glee_helpers import frames_array, tiny_adapter
+from glee_helpers import frames_array, tiny_adapter, tiny_glee, tiny_tokenizer
 
 H, W = 50, 70
 CATS = Categories(("cat", "dog", "object"), (5, 9, 11))
@@ -159,3 +161,17 @@ def test_mask_logits_map_to_the_original_frame():
     assert abs(ys.min() - 16 * 50 / 64) <= 1 and abs(ys.max() + 1 - 48 * 50 / 64) <= 1
     # score = class probability x mean foreground probability (sigmoid(5) inside, up to edges)
     assert 0.45 < inst.scores[0] < 0.5 and inst.labels.tolist() == [3]
+
+
+def test_test_sizes_come_from_the_card_and_the_dataset_option():
+    model, tok = tiny_glee(), tiny_tokenizer()
+    lite = get_card("glee-lite").input_sizes
+    assert GLEEAdapter(model, tok, input_sizes=lite).input_size("inst-seg") == (800, 1333, 32)
+    assert GLEEAdapter(model, tok, input_sizes=lite).input_size("vis") == (480, 1333, 32)
+    assert GLEEAdapter(model, tok, input_sizes=lite, dataset="ovis").input_size("vis") == (720, 1333, 32)
+    assert GLEEAdapter(model, tok, input_sizes=lite).input_size("ow-track") == (640, 1333, 32)
+    assert GLEEAdapter(model, tok, input_sizes=lite, dataset="burst").input_size("ow-track") == (720, 1333, 32)
+    pro = get_card("glee-pro").input_sizes
+    assert GLEEAdapter(model, tok, input_sizes=pro).input_size("det") == (800, 1333, 1536)
+    with pytest.raises(EvalkitError, match="unknown GLEE adapter option"):
+        GLEEAdapter(model, tok, input_sizes=lite, bogus=1)
