@@ -20,8 +20,9 @@ and the released training code of the visual prompt (``GLEE_Model.video_visualP`
    with its prompt tokens in the self-attention of every decoder layer (layer ``i`` uses level
    ``i mod 3``); the query with the highest ``confidence_score`` is the object; its mask
    probability (sigmoid of the logits, brought to the original frame) is the object's map.
-3. *Merging* the objects of a frame: soft aggregation (background = ``Π(1 − p_k)``, then the
-   arg-max label); a key frame keeps its given mask, painted over the predictions.
+3. *Merging* the objects of a frame: background = ``Π(1 − p_k)``, then the arg-max label (the
+   shared :func:`~evalkit.adapters.trackers.merge_probabilities`); a key frame keeps its given
+   mask, painted over the predictions. Object ids must lie in 1..255 (palette PNG labels).
 
 No score threshold and no memory of predicted masks are used (the text describes none; GLEE is
 "non-memory-based"). Non-mask references (boxes, points, scribbles) are turned into prompt masks
@@ -42,15 +43,9 @@ import torch.nn.functional as F
 from ..types import ContractError, Expression, Frames, Instances, Reference
 from ..zoo.ops import masks_to_rles
 from .glee_image import OBJECT_CHUNK, boxes_to_original, canvas_masks, prepare, prompt_masks
+from .trackers import merge_probabilities, split_label_map
 
-__all__ = ["vos", "rvos", "soft_aggregate", "select_referred"]
-
-
-def soft_aggregate(probs: torch.Tensor) -> torch.Tensor:
-    """``K×H×W`` object probabilities → ``H×W`` label map (0 background, k+1 object k):
-    background probability ``Π(1 − p_k)``, then arg-max."""
-    bg = (1 - probs).prod(0, keepdim=True)
-    return torch.cat([bg, probs]).argmax(0)
+__all__ = ["vos", "rvos", "select_referred"]
 
 
 def _pad_tokens(parts: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -111,16 +106,13 @@ def _merge(size, probs: dict[int, torch.Tensor], scores: dict[int, float], given
     order = sorted(set(probs) | set(given))
     if not order:
         return Instances(tuple(size), masks=[], scores=np.zeros(0, np.float32), track_ids=np.zeros(0, np.int64))
-    labels = torch.zeros(tuple(size), dtype=torch.long)
-    if probs:
-        pk = sorted(probs)
-        agg = soft_aggregate(torch.stack([probs[k].cpu() for k in pk]))
-        for j, k in enumerate(pk):
-            labels[agg == j + 1] = k + 1
+    pk = sorted(probs)
+    labels = (merge_probabilities(torch.stack([probs[k].cpu() for k in pk]), [int(ids[k]) for k in pk]) if pk
+              else np.zeros(tuple(size), np.uint8))
     for k, m in given.items():
-        labels[torch.as_tensor(m)] = k + 1
-    masks = torch.stack([labels == k + 1 for k in order])
-    return Instances(tuple(size), masks=masks_to_rles(masks),
+        labels[m] = ids[k]
+    masks = split_label_map(labels, [int(ids[k]) for k in order])
+    return Instances(tuple(size), masks=masks_to_rles(torch.from_numpy(masks)),
                      scores=np.asarray([scores.get(k, 1.0) for k in order], np.float32), track_ids=ids[order])
 
 

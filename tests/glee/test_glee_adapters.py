@@ -4,16 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from evalkit.adapters.glee import GLEEAdapter
 from evalkit.adapters.glee_image import boxes_to_original, prompt_masks, to_instances
-from evalkit.adapters.glee_video import associate, tao_frame_keep, track
-from evalkit.adapters.glee_vos import select_referred, soft_aggregate
+from evalkit.adapters.glee_video import associate, track
+from evalkit.adapters.glee_vos import select_referred
 from evalkit.errors import EvalkitError, UnsupportedTaskError
 from evalkit.types import Categories, Expression, Frames, Reference, rle_to_mask
 from evalkit.zoo.api import get_card
-from evalkit.zoo.ops import ImageTransform, nms
+from evalkit.zoo.ops import ImageTransform
 
 from glee_helpers import frames_array, tiny_adapter, tiny_glee, tiny_tokenizer
 
@@ -29,11 +28,6 @@ def adapter():
 def _run(adapter, task, frames, prompt):
     adapter.task = task
     return adapter.predict(frames, prompt)
-
-
-def _hungarian(target, current):
-    cost = 1 - torch.nn.functional.normalize(current, dim=1) @ torch.nn.functional.normalize(target, dim=1).T
-    return linear_sum_assignment(cost.T.numpy())[1]
 
 
 def test_box_mapping_through_the_padded_canvas():
@@ -105,7 +99,7 @@ def test_minvis_association_recovers_permuted_queries():
     masks = [torch.arange(q, dtype=torch.float32)[p].view(q, 1, 1).expand(q, 2, 2) for p in perms]
     boxes = [torch.rand(q, 4, generator=g)[p] for p in perms]
     embeds = [emb[p] + 0.01 * torch.randn(q, 8, generator=g) for p in perms]
-    m, b, lg, video = associate(logits, masks, boxes, embeds, _hungarian)
+    m, b, video = associate(logits, masks, boxes, embeds)
     for t in range(3):  # every frame's queries are put back in frame 0's order
         torch.testing.assert_close(m[t], masks[0])
     torch.testing.assert_close(video, logits[0])
@@ -115,8 +109,8 @@ def test_video_tracking_outputs(adapter):
     frames = Frames(frames_array(3, H, W))
     adapter.task = "vis"
     with torch.no_grad():
-        vis = track(adapter, frames, CATS, "vis", _hungarian)
-        tao = track(adapter, frames, CATS, "ow-track", _hungarian)
+        vis = track(adapter, frames, CATS, "vis")
+        tao = track(adapter, frames, CATS, "ow-track")
     assert [len(x) for x in vis] == [30, 30, 30]
     assert vis[0].track_ids.tolist() == list(range(1, 31))
     np.testing.assert_array_equal(vis[0].scores, vis[2].scores)  # one score per video track
@@ -130,24 +124,11 @@ def test_wrong_prompt_for_task_is_an_error(adapter):
     adapter.task = None
 
 
-def test_soft_aggregation_and_referred_query_choice():
-    p = torch.tensor([[[0.9, 0.2], [0.3, 0.6]], [[0.5, 0.1], [0.6, 0.7]]])
-    # background = (1-p1)(1-p2): [[0.05, 0.72], [0.28, 0.12]]
-    assert soft_aggregate(p).tolist() == [[1, 0], [2, 2]]
+def test_referred_query_choice():
     emb = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]), dim=-1)
     probs = torch.tensor([0.5, 0.52, 0.1])
     assert select_referred(probs, emb, None) == 1  # first frame: the score alone
     assert select_referred(probs, emb, emb[0]) == 0  # then the previous query's similarity counts
-
-
-def test_tao_suppression_uses_the_official_box_reading():
-    # true IoU 42.25 / 121.75 = 0.35 (a true-box NMS at 0.5 keeps both); read as centre and size
-    # the boxes become [-5,-5,5,5] and [-5.5,-5.5,2.5,2.5], IoU 56.25 / 107.75 = 0.52: one goes
-    xyxy = torch.tensor([[0.0, 0.0, 10.0, 10.0], [-1.5, -1.5, 6.5, 6.5]])
-    scores = torch.tensor([0.9, 0.8])
-    assert nms(xyxy, scores, 0.5).tolist() == [0, 1]
-    assert tao_frame_keep(xyxy, scores, np.array([True, True])).tolist() == [0]
-    assert tao_frame_keep(xyxy, scores, np.array([False, True])).tolist() == [1]
 
 
 def test_mask_logits_map_to_the_original_frame():

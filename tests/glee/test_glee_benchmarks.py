@@ -20,7 +20,6 @@ GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "gen.py"
 TINY_ID = "glee-tiny-bench-test"
 SPLITS = ["coco-val2017-seg", "lvis-v1-val-seg", "refcoco-val-res", "ytvis19-dev", "ovis-val", "tao-val",
           "burst-val", "davis17-val", "ref-ytvos-val"]
-VIDEO_TRACKING = {"ytvis19-dev", "ovis-val", "tao-val", "burst-val"}
 OPTIONS = {"ovis-val": {"dataset": "ovis"}, "burst-val": {"dataset": "burst"}, "tao-val": {"dataset": "tao"}}
 
 
@@ -62,11 +61,6 @@ def test_tiny_glee_on_mini_benchmark(bid, data_root, tmp_path):
             METRICS.load(metric)
         except (UnknownNameError, ImportError):
             pytest.skip(f"metric {metric} is not available in this checkout")
-    if bid in VIDEO_TRACKING:
-        pytest.importorskip("evalkit.adapters.trackers", reason="shared trackers not in this checkout")
-        from evalkit.adapters import trackers
-        if not hasattr(trackers, "match_from_embeds"):
-            pytest.skip("the shared MinVIS matcher is not in this checkout")
     res = run_evaluation(RunConfig(model=TINY_ID, benchmark=bid, data_root=str(data_root),
                                    output_dir=str(tmp_path / "run"), limit=1, quiet=True, num_workers=0,
                                    model_options=OPTIONS.get(bid, {})))
