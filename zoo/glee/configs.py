@@ -32,7 +32,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 #: object-decoder settings shared by every released GLEE model
 DECODER_DEFAULTS: dict[str, Any] = dict(
     hidden_dim=256, num_heads=8, dim_feedforward=2048, enc_layers=6, dec_layers=9,
-    num_queries=300, num_levels=4, n_points=4, common_stride=4, lang_dim=512,
+    num_queries=300, num_levels=4, n_points=4, common_stride=4,
     vl_embed_dim=2048, vl_heads=8, template_size=256, search_area_factor=2.0,
     max_prompt_points=512,
 )

@@ -52,7 +52,7 @@ class GLEE(nn.Module):
 
     def __init__(self, backbone: nn.Module, variant: dict, *, hidden_dim: int, num_heads: int, dim_feedforward: int,
                  enc_layers: int, dec_layers: int, num_queries: int, num_levels: int, n_points: int, common_stride: int,
-                 lang_dim: int, vl_embed_dim: int, vl_heads: int, template_size: int, search_area_factor: float,
+                 vl_embed_dim: int, vl_heads: int, template_size: int, search_area_factor: float,
                  max_prompt_points: int, text_config: dict | None = None,
                  tokenizer: str = "openai/clip-vit-base-patch32", visual_prompt: bool = True):
         super().__init__()
