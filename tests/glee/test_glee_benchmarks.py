@@ -20,9 +20,6 @@ GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "gen.py"
 TINY_ID = "glee-tiny-bench-test"
 SPLITS = ["coco-val2017-seg", "lvis-v1-val-seg", "refcoco-val-res", "ytvis19-dev", "ovis-val", "tao-val",
           "burst-val", "davis17-val", "ref-ytvos-val"]
-#: BURST is run without scoring: its metric reports NaN for class groups absent from a one-video
-#: subset, which run records (strict JSON) cannot hold
-MODES = {"burst-val": "infer"}
 LIMITS = {"refcoco-val-res": None}
 OPTIONS = {"ovis-val": {"dataset": "ovis"}, "burst-val": {"dataset": "burst"}, "tao-val": {"dataset": "tao"}}
 
@@ -60,17 +57,15 @@ def test_tiny_glee_on_mini_benchmark(bid, data_root, tmp_path):
     except UnknownNameError:
         pytest.skip(f"benchmark {bid} is not in this checkout")
     metric = entry.meta.get("metric")
-    mode = MODES.get(bid, "all")
-    if metric and mode == "all":
+    if metric:
         try:
             METRICS.load(metric)
         except (UnknownNameError, ImportError):
             pytest.skip(f"metric {metric} is not available in this checkout")
     res = run_evaluation(RunConfig(model=TINY_ID, benchmark=bid, data_root=str(data_root),
                                    output_dir=str(tmp_path / "run"), limit=LIMITS.get(bid, 1), quiet=True,
-                                   num_workers=0, mode=mode, model_options=OPTIONS.get(bid, {})))
+                                   num_workers=0, model_options=OPTIONS.get(bid, {})))
     limited = LIMITS.get(bid, 1) is not None
-    expected = "inferred" if mode == "infer" else ("partial" if limited else "complete")
-    assert res.status in (expected, "server-pending")
+    assert res.status in ("partial" if limited else "complete", "server-pending")
     assert res.samples["failed"] == 0 and (res.samples["done"] == 1 or not limited)
     assert any((res.run_dir / "results").iterdir())
