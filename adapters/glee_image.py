@@ -11,8 +11,8 @@ Post-processing follows the official ``GLEE.instance_inference``:
   for LVIS-sized vocabularies), no NMS; REC/RES: the top-1 query.
 
 Interactive segmentation follows the official demo: the prompt becomes a mask on the canvas
-(a box its rectangle; a click a rectangle of ``H/40 × W/40`` half-size around the centroid of the
-positive clicks; a scribble its stroke; a mask itself), the text "object" joins the early fusion,
+(a box its rectangle; a click a rectangle of ``H/40 × W/40`` half-size — at least one pixel —
+around the centroid of the positive clicks; a scribble its stroke; a mask itself), the text "object" joins the early fusion,
 and the top-1 query is ranked by the confidence head (``interactive_score="ffn"``) or by the
 "object" class score (``"object"``).
 """
@@ -116,7 +116,8 @@ def prompt_masks(ref: Reference, size: tuple[int, int]) -> tuple[np.ndarray, str
             if len(pts) == 0:
                 raise ContractError(f"Reference object {ref.object_ids[k]}: no positive point")
             cx, cy = (int(v) for v in pts.mean(0))
-            m = _rect((h, w), cx - w // 40, cy - h // 40, cx + w // 40, cy + h // 40)
+            rx, ry = max(1, w // 40), max(1, h // 40)  # at least one pixel on images under 40 px
+            m = _rect((h, w), cx - rx, cy - ry, cx + rx, cy + ry)
         else:
             import cv2
 

@@ -1,7 +1,8 @@
 """A tiny random-weight GLEE through ``run_evaluation`` on the generated mini benchmarks (the
 official layouts written by ``tests/benchmarks/gen.py``): results files are written and scored
 without error. Weights are random, so the numbers themselves are not checked. Runs are limited to
-one sample to keep the suite fast, except RefCOCO, whose metric needs every expression."""
+one sample to keep the suite fast, except RefCOCO and COCO interactive, whose metric needs every
+expression / click."""
 from __future__ import annotations
 
 import importlib.util
@@ -18,9 +19,9 @@ from glee_helpers import tiny_adapter
 
 GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "gen.py"
 TINY_ID = "glee-tiny-bench-test"
-SPLITS = ["coco-val2017-seg", "lvis-v1-val-seg", "refcoco-val-res", "ytvis19-dev", "ovis-val", "tao-val",
+SPLITS = ["coco-val2017-seg", "coco-val2017-interactive", "lvis-v1-val-seg", "refcoco-val-res", "ytvis19-dev", "ovis-val", "tao-val",
           "burst-val", "davis17-val", "ref-ytvos-val"]
-LIMITS = {"refcoco-val-res": None}
+LIMITS = {"refcoco-val-res": None, "coco-val2017-interactive": None}
 OPTIONS = {"ovis-val": {"dataset": "ovis"}, "burst-val": {"dataset": "burst"}, "tao-val": {"dataset": "tao"}}
 
 
