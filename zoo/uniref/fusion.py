@@ -17,8 +17,9 @@ two results are added.
 The attention is 8 heads of width 256 (a 2048-wide projection). The official code runs it with
 the flash-attn package on variable-length, unpadded keys in bf16; here it runs on
 :func:`torch.nn.functional.scaled_dot_product_attention`: for one sample the padded key tokens
-are removed so no mask is needed (the flash / fused CPU kernels apply); for a batch a boolean
-key mask is passed. On CUDA the attention is computed in bf16 like the official one
+are removed so no mask is needed (the flash / fused CPU kernels apply) — also for a batch whose
+samples share their padding (several objects on one frame); otherwise a boolean key mask is
+passed. On CUDA the attention is computed in bf16 like the official one
 (``attn_dtype``), on CPU in the input precision.
 """
 from __future__ import annotations
@@ -66,6 +67,24 @@ class ReferenceFeatures:
             [torch.cat([r.padding[i] for r in refs], 1) for i in range(n)],
             [torch.stack([r.embeds[i] for r in refs], 1).mean(1) for i in range(n)])
 
+    def split(self) -> list["ReferenceFeatures"]:
+        """One reference per sample of the batch (views, no copy)."""
+        n = self.keys[0].shape[0]
+        return [ReferenceFeatures([k[i:i + 1] for k in self.keys], [v[i:i + 1] for v in self.values],
+                                  [p[i:i + 1] for p in self.padding], [e[i:i + 1] for e in self.embeds])
+                for i in range(n)]
+
+    @staticmethod
+    def stack(refs: Sequence["ReferenceFeatures"]) -> "ReferenceFeatures | None":
+        """Several samples' references as one batch, or None when their token counts differ."""
+        if len({tuple(tuple(k.shape[1:]) for k in r.keys) for r in refs}) != 1:
+            return None
+        n = len(refs[0].keys)
+        return ReferenceFeatures([torch.cat([r.keys[i] for r in refs]) for i in range(n)],
+                                 [torch.cat([r.values[i] for r in refs]) for i in range(n)],
+                                 [torch.cat([r.padding[i] for r in refs]) for i in range(n)],
+                                 [torch.cat([r.embeds[i] for r in refs]) for i in range(n)])
+
     def merge_batch(self) -> "ReferenceFeatures":
         """The ``B`` samples of this reference as one sample (few-shot supports: tokens of all
         shots concatenated, conditions averaged; official ``aggregate=True``)."""
@@ -108,7 +127,8 @@ class UniFusion(nn.Module):
         q, k, v = a.q_proj(query), a.k_proj(key), a.v_proj(value)
         b, nq, inner = q.shape
         mask = None
-        if b == 1:
+        if b == 1 or bool((padding == padding[:1]).all()):
+            # the same keys are padding in every sample: drop them, no mask needed
             keep = ~padding[0]
             if not bool(keep.all()):
                 k, v = k[:, keep], v[:, keep]
