@@ -74,19 +74,21 @@ def manifest(name: str = MANIFEST_R50) -> list[tuple[str, tuple[int, ...], str]]
 
 def synthetic_checkpoint(rows, seed: int = 0) -> dict:
     """A detectron2-style checkpoint with tensors of exactly the manifest's names, shapes and
-    dtypes (values in [-0.02, 0.02] tiled from a random pool at a per-key offset, so same-shaped
-    tensors differ; BatchNorm variances positive); the decoder's aliased head keys hold the
-    same tensors as the heads, as in a real checkpoint."""
+    dtypes: views into one tiled random buffer (values in [-0.02, 0.02]) at a per-key offset, so
+    same-shaped tensors differ; BatchNorm variances positive; the decoder's aliased head keys
+    hold the same tensors as the heads, as in a real checkpoint."""
     g = torch.Generator().manual_seed(seed)
     pool = (torch.rand(1 << 16, generator=g) * 2 - 1) * 0.02
+    largest = max(int(np.prod(shape)) if shape else 1 for _, shape, _ in rows)
+    big = pool.repeat(-(-(largest + len(pool)) // len(pool)))
     sd = {}
     for i, (key, shape, dtype) in enumerate(rows):
         dt = getattr(torch, dtype)
         n = int(np.prod(shape)) if shape else 1
         if dt.is_floating_point:
             start = (i * 7919) % len(pool)
-            t = pool.repeat(-(-(n + start) // len(pool)))[start:start + n].reshape(shape).to(dt)
-            sd[key] = t.abs() + 1.0 if key.endswith("running_var") else t.clone()
+            t = big[start:start + n].view(shape).to(dt)
+            sd[key] = t.abs() + 1.0 if key.endswith("running_var") else t
         else:
             sd[key] = torch.arange(n, dtype=dt).reshape(shape)
     alias = "detr.detr.transformer.decoder."
