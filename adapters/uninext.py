@@ -22,7 +22,6 @@ Factory options (besides ``model_id``, ``device``, ``weights``):
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Iterable
 
 import numpy as np
@@ -91,6 +90,7 @@ class UninextAdapter(Adapter):
         self.task: str | None = options.get("task")
         self.dataset: str | None = options.get("dataset")
         self.num_queries: int | None = options.get("num_queries")
+        self._prompt_cache: dict = {}
 
     # -- contract ---------------------------------------------------------------------------
     def check(self, task: str, prompt) -> None:
@@ -150,7 +150,8 @@ class UninextAdapter(Adapter):
         """The network on one preprocessed frame with one prompt (masks decoded on demand)."""
         sizes = torch.tensor([t.resized_size for t in batch.transforms], device=batch.images.device)
         out = self.model(batch.images, batch.padding_mask, prompt, prompt_mask, sizes, pooled=pooled,
-                         compute_masks=False, num_queries=self.num_queries)
+                         compute_masks=False, num_queries=self.num_queries,
+                         mask_fusion=task not in ("sot", "vos"))
         out["iou"] = out["iou"] if self.use_iou_branch(task) else None
         return out
 
@@ -158,23 +159,33 @@ class UninextAdapter(Adapter):
         """The official VIS / OVIS / MOT evaluations pass ``MODEL.USE_IOU_BRANCH False``."""
         return bool(self.options.get("use_iou_branch", task not in ("vis", "mot", "mots")))
 
-    @functools.lru_cache(maxsize=8)
     def encode_categories(self, names: tuple[str, ...]):
-        """Category prompt: ``(tokens 1×L×768, mask 1×L, token groups per category)``."""
+        """Category prompt: ``(tokens 1×L×768, mask 1×L, token groups per category)``; the last
+        few are cached (a benchmark prompts every image with the same categories)."""
         from evalkit.zoo.uninext.prompt import category_caption, positive_map
 
-        caption, spans = category_caption(names)
-        groups = positive_map(self.tokenizer(caption), spans)
-        limit = self.model.cfg.max_query_len
-        groups = [[t for t in g if t < limit] for g in groups]
-        return (*self._encode_text(caption), groups)
+        key = ("categories", tuple(names))
+        if key not in self._prompt_cache:
+            caption, spans = category_caption(names)
+            groups = positive_map(self.tokenizer(caption), spans)
+            limit = self.model.cfg.max_query_len  # tokens past the text length are truncated
+            groups = [[t for t in g if t < limit] for g in groups]
+            self._remember(key, (*self._encode_text(caption), groups))
+        return self._prompt_cache[key]
 
-    @functools.lru_cache(maxsize=8)
     def encode_expression(self, text: str):
         """Expression prompt (cleaned as the official mapper): ``(1×L×768, 1×L)``."""
         from evalkit.zoo.uninext.prompt import clean_expression
 
-        return self._encode_text(clean_expression(text))
+        key = ("expression", text)
+        if key not in self._prompt_cache:
+            self._remember(key, self._encode_text(clean_expression(text)))
+        return self._prompt_cache[key]
+
+    def _remember(self, key, value, size: int = 8) -> None:
+        if len(self._prompt_cache) >= size:
+            self._prompt_cache.pop(next(iter(self._prompt_cache)))
+        self._prompt_cache[key] = value
 
     @torch.no_grad()
     def _encode_text(self, text: str):

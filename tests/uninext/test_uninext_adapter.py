@@ -43,8 +43,8 @@ def test_input_sizes_come_from_the_card(tmp_path):
 
 
 def test_unsupported_requests_are_clear_errors(adapter):
-    with pytest.raises(UnsupportedTaskError, match="mot"):  # needs the shared trackers
-        adapter.check("mot", Categories(("car",), (3,)))
+    with pytest.raises(UnsupportedTaskError, match="vss"):
+        adapter.check("vss", Categories(("car",), (3,)))
     adapter.check("det", Categories(("car",), (3,)))
     with pytest.raises(UnsupportedTaskError, match="Categories"):
         adapter.predict(Frames(_frames(1)), Expression("a car"))

@@ -110,3 +110,22 @@ def test_prompt_helpers():
     x = torch.randn(1, 1, 3, 4)
     up = aligned_bilinear(x, 2)
     assert up.shape == (1, 1, 6, 8) and torch.allclose(up[..., 1::2, 1::2], x)
+
+
+def test_early_fusion_masks_prompt_padding_only_when_asked():
+    from evalkit.zoo.uninext.fusion import BiAttentionBlock
+
+    torch.manual_seed(0)
+    block = BiAttentionBlock(v_dim=16, l_dim=8, embed_dim=32, num_heads=4, init_values=1.0).eval()
+    v, l = torch.randn(1, 10, 16), torch.randn(1, 5, 8)
+    mask = torch.tensor([[True, True, True, False, False]])
+    l2 = l.clone()
+    l2[:, 3:] = torch.randn(1, 2, 8)  # change only the padding tokens
+    with torch.no_grad():
+        v_a, l_a = block(v, l, mask)
+        v_b, l_b = block(v, l2, mask)
+        v_c, _ = block(v, l2, None)
+        v_d, _ = block(v, l, None)
+    assert torch.allclose(v_a, v_b, atol=1e-6)  # visual tokens never see masked padding
+    assert torch.allclose(l_a[:, :3], l_b[:, :3], atol=1e-6)  # tokens are updated independently
+    assert not torch.allclose(v_c, v_d)  # without the mask (annotation prompts) padding counts

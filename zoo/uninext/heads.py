@@ -179,9 +179,12 @@ class DynamicMaskHead(nn.Module):
 
 
 class ReidHead(nn.Module):
-    """Association embeddings (video stage): ``decoder`` — deformable decoder layers attending
-    from the last decoder queries, at their final boxes, to the encoder memory — then ``embed``
-    (MLP d→d→d, 3 layers).
+    """Association embeddings (video stage): deformable decoder ``layers`` attending from the
+    last decoder queries, at their final boxes, to the encoder memory, then ``embed`` (MLP
+    d→d→d, 3 layers).
+
+    The official call passes the padding mask in the position of the (recomputed) query
+    position, so its deformable attention sees no padding mask; so does this one.
 
     ``forward(hs B×Q×d, boxes B×Q×4 normalised cxcywh, memory)`` → ``B×Q×d``.
     """
@@ -197,6 +200,7 @@ class ReidHead(nn.Module):
         ref_in = boxes[:, :, None] * torch.cat([mem.valid_ratios, mem.valid_ratios], -1)[:, None]
         pos = sine_embed_for_boxes(ref_in[:, :, 0, :], num_pos_feats=self.ref_point_head.layers[0].in_features // 4)
         query_pos = self.ref_point_head(pos)
+        mem = MultiScaleMemory(mem.src, None, mem.spatial_shapes, mem.level_start_index, mem.valid_ratios)
         out = hs
         for layer in self.layers:
             out = layer(out, query_pos, ref_in, mem)

@@ -159,7 +159,8 @@ class UNINEXT(nn.Module):
     # -- forward --------------------------------------------------------------------------
     def forward(self, images: torch.Tensor, padding_mask: torch.Tensor, prompt: torch.Tensor,
                 prompt_mask: torch.Tensor, image_sizes: torch.Tensor, *, pooled: bool,
-                compute_masks: bool = True, num_queries: int | None = None) -> dict[str, Any]:
+                compute_masks: bool = True, num_queries: int | None = None,
+                mask_fusion: bool = True) -> dict[str, Any]:
         """One inference pass.
 
         Args:
@@ -174,6 +175,11 @@ class UNINEXT(nn.Module):
             compute_masks: also decode the masks of all queries (else call
                 :meth:`decode_masks` for the queries kept).
             num_queries: keep fewer than the configured queries (tests, speed studies).
+            mask_fusion: hide padding tokens from the visual side of early fusion. The official
+                code passes annotation-prompt masks as booleans, which its fusion turns into
+                "no mask" (``masked_fill(mask == 0, -9e15)`` on a bool tensor fills ``True``):
+                template padding is attended to. ``False`` reproduces that for annotation
+                prompts; pooling always uses ``prompt_mask``.
 
         Returns:
             dict of
@@ -187,7 +193,8 @@ class UNINEXT(nn.Module):
         """
         srcs, masks, poses = self.features(images, padding_mask)
         prompt_mask = prompt_mask.bool()
-        out = self.transformer(srcs, masks, poses, prompt, prompt_mask, self.enc_class_embed,
+        fusion_mask = prompt_mask if mask_fusion else torch.ones_like(prompt_mask)
+        out = self.transformer(srcs, masks, poses, prompt, fusion_mask, self.enc_class_embed,
                                self.enc_bbox_embed, self.bbox_embed, num_queries)
         hs, last = out["hs"], len(self.class_embed) - 1
         fused = out["prompt"]
