@@ -161,3 +161,22 @@ def test_bad_config_is_a_clear_error():
         build_uniref("vit-h")
     with pytest.raises(TypeError, match="unknown UniRef"):
         build_uniref("r50", n_queries=3)
+
+
+@torch.no_grad()
+def test_swin_layout_forward_on_a_reduced_config():
+    """The Swin-L variant's wiring (res2 to the mask FPN, res3-res5 + extra level to the
+    transformer) runs on a reduced Swin (the full one is checked on the meta device)."""
+    torch.manual_seed(0)
+    cfg = {k: v for k, v in TINY.items() if k != "backbone_overrides"}
+    model = build_uniref("swin-l", backbone_overrides=dict(embed_dim=32, depths=(2, 2, 2, 2),
+                                                           num_heads=(1, 2, 4, 8), window_size=4),
+                         **cfg).eval()
+    img, pad, sizes = _inputs()
+    vis = model.features(img, pad)
+    assert vis.res2.shape == (1, 32, 16, 24)
+    masks = torch.zeros(1, 64, 96)
+    masks[0, 10:40, 20:60] = 1
+    out = model(vis, sizes, language=model.encode_text(*_text()), mask=model.encode_mask_reference(vis, masks))
+    assert out["logits"].shape == (1, TINY["num_queries"]) and torch.isfinite(out["boxes"]).all()
+    assert model.decode_masks(out, 0, torch.tensor([1]), 1).shape == (1, 64, 96)
