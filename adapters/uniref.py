@@ -149,13 +149,15 @@ class UnirefAdapter(Adapter):
         return self.model(vis, sizes, language=language, mask=mask, num_queries=self.num_queries)
 
     @torch.no_grad()
-    def mask_reference(self, vis, batch, masks: list[torch.Tensor]):
-        """Mask references on the frame of ``vis`` from original-frame masks (``H×W`` bool each):
-        each mask is nearest-resized to the resized image and zero-padded to the canvas (as the
-        official data pipeline and its ``nested_tensor_from_tensor_list``)."""
-        return self.model.encode_mask_reference(vis, torch.stack([canvas_mask(m, batch.transforms[0],
-                                                                              tuple(batch.images.shape[-2:]))
-                                                                  for m in masks]))
+    def mask_reference(self, vis, batch, masks: list[torch.Tensor], given: bool = False):
+        """Mask references on the frame of ``vis`` from original-frame masks (``H×W`` bool each),
+        resized to the resized image and zero-padded to the canvas (:func:`canvas_mask`):
+        ``given`` masks (annotations) as the official data pipeline resizes them, predicted
+        ones as its inference loop does."""
+        canvas = tuple(batch.images.shape[-2:])
+        mode = "nearest-exact" if given else "nearest"
+        return self.model.encode_mask_reference(
+            vis, torch.stack([canvas_mask(m, batch.transforms[0], canvas, mode) for m in masks]))
 
     @functools.lru_cache(maxsize=16)
     def encode_expression(self, text: str):
@@ -173,11 +175,13 @@ class UnirefAdapter(Adapter):
         return d
 
 
-def canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int]) -> torch.Tensor:
+def canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int], mode: str = "nearest") -> torch.Tensor:
     """Original-frame mask ``H×W`` → ``Hp×Wp`` float mask of the resized image on the canvas
-    (nearest resize, zero padding)."""
+    (zero padding). ``mode``: ``nearest-exact`` samples pixel centres like PIL's NEAREST, which
+    detectron2 uses to resize annotation masks with their image; ``nearest`` (torch's legacy
+    rule) is what the official inference loops use on predicted masks."""
     h, w = tf.resized_size
-    m = F.interpolate(mask[None, None].float(), size=(h, w), mode="nearest")[0, 0]
+    m = F.interpolate(mask[None, None].float(), size=(h, w), mode=mode)[0, 0]
     out = m.new_zeros(canvas)
     out[:h, :w] = m
     return out

@@ -64,7 +64,8 @@ def support_reference(adapter, task: str, prompt: Reference):
     from .uniref import canvas_mask
 
     canvas = tuple(batch.images.shape[-2:])
-    masks = torch.stack([canvas_mask(torch.as_tensor(m, device=batch.images.device), tf, canvas)
+    masks = torch.stack([canvas_mask(torch.as_tensor(m, device=batch.images.device), tf, canvas,
+                                     "nearest-exact")
                          for m, tf in zip(prompt.masks, batch.transforms)])
     with torch.no_grad():
         return adapter.model.encode_mask_reference(vis, masks).merge_batch()

@@ -162,7 +162,7 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
                 raise EvalkitError(f"VOS: mask of object {oid} is {tuple(given.shape)}, frame {i} is {size}")
             new[oid] = given
         if new:
-            refs = adapter.mask_reference(vis, batch, list(new.values())).split()
+            refs = adapter.mask_reference(vis, batch, list(new.values()), given=True).split()
             for oid, ref in zip(new, refs):
                 init[oid] = prev[oid] = ref
         active = sorted(init)
@@ -178,7 +178,7 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
         canvas = tuple(batch.images.shape[-2:])
         for oid, given in new.items():
             # the given mask stands for the prediction, through the network's resolution as officially
-            cm = canvas_mask(given, tf, canvas)[:h, :w]
+            cm = canvas_mask(given, tf, canvas, "nearest-exact")[:h, :w]
             p = F.interpolate(cm[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
             by_id[oid] = (p, 1.0)
         labels = _soft_aggregate(torch.stack([by_id[o][0] for o in active]))
