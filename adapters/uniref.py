@@ -16,8 +16,8 @@ Factory options (besides ``model_id``, ``device``, ``weights``):
     ``task``: the task when :meth:`check` was not called; ``dataset``: dataset name for
     per-dataset rules (VOS score thresholds: ``ytvos``/``youtube-vos`` 0.4, ``davis`` 0.3,
     ``lvos`` 0.5, ``mose`` 0.4; Ref-DAVIS procedure for ``ref-davis``); ``score_threshold``:
-    override the VOS / R-VOS score threshold; ``rvos_propagation``: use mask references in R-VOS (default: True except for
-    Ref-DAVIS, as the official evaluation); ``tokenizer``: a ``vocab.txt`` file or a folder
+    override the VOS / R-VOS score threshold; ``rvos_propagation``: use mask references in
+    R-VOS (default: True except for Ref-DAVIS, as the official evaluation); ``tokenizer``: a ``vocab.txt`` file or a folder
     (default: the card's file); ``random_weights``: skip loading (tests, speed);
     ``overrides``: builder overrides (tiny test configurations); ``input_size``:
     ``(short_edge, max_size)`` for every task; ``num_queries``: fewer decoder queries;

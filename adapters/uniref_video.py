@@ -84,7 +84,8 @@ def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iter
     language = adapter.encode_expression(prompt.text)
     propagate = adapter.options.get("rvos_propagation")
     if propagate is None:
-        propagate = not (adapter.dataset or "").lower().replace("_", "-").startswith(("ref-davis", "refdavis"))
+        name = (adapter.dataset or "").lower().replace("_", "-")
+        propagate = not name.startswith(("ref-davis", "refdavis"))
     thr = float(adapter.options.get("score_threshold", RVOS_SCORE_THRESHOLD)) if propagate else None
     init: ReferenceFeatures | None = None
     prev: ReferenceFeatures | None = None
@@ -98,7 +99,8 @@ def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iter
         box = boxes_to_original(out["boxes"][0, q], tf)
         if thr is None or score > thr:
             with torch.no_grad():
-                mask = mask_probabilities(adapter.model.decode_masks(out, 0, q), tf, "bilinear")[0] > _MASK_THRESHOLD
+                logits = adapter.model.decode_masks(out, 0, q)
+            mask = mask_probabilities(logits, tf, "bilinear")[0] > _MASK_THRESHOLD
         else:
             mask = torch.zeros(tf.original_size, dtype=torch.bool, device=box.device)
         if propagate and bool(mask.any()):

@@ -73,7 +73,8 @@ def _objects(k: int, h: int, w: int):
 
     masks = np.zeros((k, h, w), bool)
     for j in range(k):
-        masks[j, (h * j) // (2 * k): (h * j) // (2 * k) + h // 4, (w * j) // (2 * k): (w * j) // (2 * k) + w // 5] = True
+        y, x = (h * j) // (2 * k), (w * j) // (2 * k)
+        masks[j, y:y + h // 4, x:x + w // 5] = True
     return Reference(object_ids=tuple(range(1, k + 1)), masks=masks)
 
 

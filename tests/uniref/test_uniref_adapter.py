@@ -45,7 +45,9 @@ def adapter(tmp_path_factory):
 
 
 def _masks(inst: Instances) -> np.ndarray:
-    return np.stack([rle_to_mask(r) for r in inst.masks]) if len(inst.masks) else np.zeros((0, *inst.image_size), bool)
+    if not len(inst.masks):
+        return np.zeros((0, *inst.image_size), bool)
+    return np.stack([rle_to_mask(r) for r in inst.masks])
 
 
 def test_res_contract_and_determinism(adapter):
@@ -135,7 +137,8 @@ def test_vos_thresholds_per_dataset(tmp_path):
     for name, thr in (("davis17-val", 0.3), ("ytvos18", 0.4), ("youtube-vos-2019", 0.4),
                       ("lvos-val", 0.5), ("mose-val", 0.4)):
         assert vos_score_threshold(types.SimpleNamespace(options={}, dataset=name)) == thr
-    assert vos_score_threshold(types.SimpleNamespace(options={"score_threshold": 0.9}, dataset="davis")) == 0.9
+    override = types.SimpleNamespace(options={"score_threshold": 0.9}, dataset="davis")
+    assert vos_score_threshold(override) == 0.9
     ad = tiny_adapter(tmp_path, score_threshold=1.01)
     ad.check("vos", "reference")
     out = list(ad.predict(Frames([frame(i) for i in range(3)]),

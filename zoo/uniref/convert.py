@@ -48,7 +48,8 @@ def uniref_key_map(variant: str = "r50", dec_layers: int = 6) -> KeyMap:
             .nested("text_encoder.", "text_encoder.", bert_key_map())
             .prefix("resizer.", "text_projection.")
             .prefix("value_encoder.", "mask_encoder.")
-            .nested("detr.detr.backbone.0.backbone.", "backbone.", backbone_key_map(UNIREF_VARIANTS[variant][0]))
+            .nested("detr.detr.backbone.0.backbone.", "backbone.",
+                    backbone_key_map(UNIREF_VARIANTS[variant][0]))
             .prefix("detr.detr.input_proj.", "input_proj.")
             .prefix("detr.detr.query_embed.", "query_embed.")
             # the two-stage proposal heads, then the per-layer heads (aliases checked equal)

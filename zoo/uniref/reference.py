@@ -154,7 +154,8 @@ class MaskReferenceEncoder(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(m.bias)
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, srcs: list[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, image: torch.Tensor, mask: torch.Tensor,
+                srcs: list[torch.Tensor]) -> list[torch.Tensor]:
         x = F.relu(self.bn1(self.conv1(torch.cat([image, mask], 1))))
         x = F.max_pool2d(x, 3, stride=2, padding=1)
         x2 = self.layer2(self.layer1(x))  # stride 8
