@@ -3,15 +3,16 @@ segmentation (``fss``, support images with masks), one query image at a time.
 
 Both follow the official ``UniRef.inference`` for a single target: the query with the highest
 class-agnostic score (the official NMS 0.7 before top-k cannot remove the best one), its box
-scaled to the original image and clipped (an empty box drops the prediction, as detectron2's
-``detector_postprocess``), its mask ``sigmoid > 0.5`` on the stride-4 logits upsampled ×4 to the
-canvas, cropped to the image and nearest-resized to the original size.
+scaled to the original image and clipped, its mask ``sigmoid > 0.5`` on the stride-4 logits
+upsampled ×4 to the canvas, cropped to the image and nearest-resized to the original size.
+When the clipped box is empty detectron2's ``detector_postprocess`` drops the prediction; here
+the instance is kept with an empty mask, which scores the same in the IoU metrics (nothing
+predicted) and keeps one prediction per image for the results writers.
 """
 from __future__ import annotations
 
 from typing import Iterator
 
-import numpy as np
 import torch
 
 from evalkit.errors import EvalkitError
@@ -25,13 +26,13 @@ __all__ = ["predict_res", "predict_fss", "top1_instance"]
 
 def top1_instance(adapter, out: dict, tf) -> Instances:
     """The best query of sample 0 of ``out`` as one instance in the original frame (box, mask,
-    score), or no instance when its clipped box is empty."""
+    score); its mask is empty when its clipped box is (see the module docstring)."""
     scores = out["logits"][0].sigmoid()
     score, q = scores.max(0, keepdim=True)
     boxes = boxes_to_original(out["boxes"][0, q], tf)
-    if not bool(((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all()):
-        return Instances(tf.original_size, np.zeros((0, 4), np.float32), [], np.zeros(0, np.float32))
     masks = binary_masks(adapter.model.decode_masks(out, 0, q), tf)
+    if not bool(((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all()):
+        masks = torch.zeros_like(masks)
     return Instances(tf.original_size, boxes.cpu().numpy(), to_rles(masks), score.cpu().numpy())
 
 
