@@ -20,7 +20,7 @@ if not GEN.is_file():
     pytest.skip("the benchmark generator (tests/benchmarks/gen.py) is not in this checkout",
                 allow_module_level=True)
 
-from evalkit.registry import BENCHMARKS, MODELS  # noqa: E402
+from evalkit.registry import BENCHMARKS, METRICS, MODELS  # noqa: E402
 from evalkit.runner import RunConfig, run_evaluation  # noqa: E402
 
 #: benchmark id → the ``dataset`` adapter option (per-dataset thresholds / procedures)
@@ -72,11 +72,15 @@ def tiny_model(tmp_path_factory):
 def test_run_evaluation_tiny_uniref(bid, data, tiny_model, tmp_path):
     if bid not in BENCHMARKS:
         pytest.skip(f"benchmark {bid} is not registered in this checkout")
+    metric = BENCHMARKS.get(bid).meta.get("metric")
+    # a split whose metric is not in this checkout still runs inference and writes its store
+    mode = "all" if metric is None or metric in METRICS else "infer"
     res = run_evaluation(RunConfig(model=tiny_model, benchmark=bid, data_root=str(data),
                                    output_dir=str(tmp_path / "run"), limit=2, num_workers=0,
-                                   on_error="raise", quiet=True, model_options={"dataset": SPLITS[bid]}))
+                                   on_error="raise", quiet=True, mode=mode,
+                                   model_options={"dataset": SPLITS[bid]}))
     assert res.samples["failed"] == 0 and res.samples["done"] >= 1
     record = json.loads((res.run_dir / "run.json").read_text())
-    assert record["benchmark"] == bid
+    assert record["config"]["benchmark"] == bid and record["model"]["options"]["dataset"] == SPLITS[bid]
     if res.metrics:
         assert all(not math.isnan(v) for v in res.metrics.values() if isinstance(v, (int, float)))
