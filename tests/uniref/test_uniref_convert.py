@@ -89,3 +89,29 @@ def test_aliased_heads_must_agree(rows, meta_r50):
     ckpt["detr.detr.transformer.decoder.bbox_embed.1.layers.0.bias"] = torch.ones(256)
     with pytest.raises(WeightsError, match="aliased"):
         convert_uniref(ckpt, meta_r50)
+
+
+def test_zoo_api_and_swin_variant(rows):
+    """``evalkit.zoo.convert_checkpoint`` goes through the card's converter; the Swin-L
+    checkpoint (no manifest published) is the R50 one with the official ``D2SwinTransformer``
+    backbone keys, including the buffers the converter drops."""
+    from evalkit.zoo.api import convert_checkpoint
+
+    sd = {k: torch.empty(s, dtype=getattr(torch, d), device="meta") for k, s, d in rows}
+    ours = convert_checkpoint("uniref-pp-r50", {"model": sd})
+    assert "mask_encoder.fuser5.block2.conv2.weight" in ours
+    with torch.device("meta"):
+        swin = build_uniref("swin-l")
+    prefix = "detr.detr.backbone.0.backbone."
+    official = {k: v for k, v in sd.items() if not k.startswith(prefix)}
+    official.update({prefix + k[len("backbone."):]: torch.empty(v.shape, device="meta")
+                     for k, v in swin.state_dict().items() if k.startswith("backbone.")})
+    official[prefix + "layers.0.blocks.0.attn.relative_position_index"] = torch.empty(144, 144, device="meta")
+    official[prefix + "layers.0.blocks.1.attn_mask"] = torch.empty(4, 144, 144, device="meta")
+    for k in ("detr.detr.input_proj.0.0.weight", "detr.detr.input_proj.1.0.weight",
+              "detr.detr.input_proj.2.0.weight", "detr.detr.input_proj.3.0.weight",
+              "detr.lateral_conv.weight"):
+        official[k] = torch.empty(swin.state_dict()[k.replace("detr.detr.", "").replace(
+            "detr.lateral_conv", "mask_fpn.lateral_conv")].shape, device="meta")
+    ours, rep = convert_uniref(official, swin)
+    assert rep.ok and len(rep.dropped) == 3 and set(ours) == set(swin.state_dict())
