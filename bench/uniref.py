@@ -118,6 +118,9 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     args = ap.parse_args(argv)
+    # the CPU runs use tiny models: one intra-op thread avoids oversubscribing shared machines
+    if args.smoke or args.memory_only or not torch.cuda.is_available():
+        torch.set_num_threads(1)
     if not args.memory_only:
         if args.smoke:
             device, h, w, tiny, frames, warmup = "cpu", 48, 64, True, 6, 2
