@@ -6,9 +6,10 @@ official inference settings (``uninext_img.py`` / ``uninext_vid.py``; models.md 
 | ``det`` / ``inst-seg`` | :class:`Categories` | class-aware NMS 0.7, top-100 (:mod:`.uninext_image`) |
 | ``rec`` / ``res`` | :class:`Expression` | top-1 (:mod:`.uninext_image`) |
 | ``sot`` | :class:`Reference` box | top-1 box, template update every 200 frames if score > 0.7 (:mod:`.uninext_sot`) |
-| ``vos`` | :class:`Reference` masks | first + previous-frame templates, one pass per object, soft aggregation (:mod:`.uninext_sot`) |
+| ``vos`` | :class:`Reference` masks | first + previous templates, a pass per object, merge (:mod:`.uninext_sot`) |
 | ``rvos`` | :class:`Expression` | top-1 per frame (:mod:`.uninext_video`) |
-| ``mot`` / ``mots`` / ``vis`` | :class:`Categories` | trackers (:mod:`.uninext_video`) |
+| ``mot`` / ``mots`` | :class:`Categories` | quasi-dense bi-softmax tracker (:mod:`.uninext_video`) |
+| ``vis`` | :class:`Categories` | IDOL tracker, video-level scores (:mod:`.uninext_video`) |
 
 Test-time sizes per task (and dataset) come from the model card. Videos are processed frame by
 frame and yielded as they are done (masks as COCO RLE), so memory does not grow with length.
@@ -18,7 +19,9 @@ Factory options (besides ``model_id``, ``device``, ``weights``):
     per-dataset sizes and rules (``ovis``, ``ytvos``...); ``tokenizer``: a ``vocab.txt`` file
     or a folder (default: the card's file); ``random_weights``: skip loading (tests, speed);
     ``overrides``: builder overrides (tiny test configurations); ``input_size``:
-    ``(short_edge, max_size)`` for every task; ``num_queries``: fewer decoder queries.
+    ``(short_edge, max_size)`` for every task; ``num_queries``: fewer decoder queries;
+    ``precision``: ``"fp32"`` (default) or ``"bf16"`` (autocast on the device; the deformable
+    attention then runs its Triton kernels in bf16 on CUDA).
 """
 from __future__ import annotations
 
@@ -75,14 +78,12 @@ class UninextAdapter(Adapter):
     def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
         super().__init__(model_id=model_id, device=device, weights=weights, **options)
-        tokenizer = text_tokenizer
         self.card = card
         self.model = model.to(device).eval()
-        self.model.text_encoder._tokenizer = tokenizer
-        self.tokenizer = tokenizer
-        from .uninext_video import UNFINISHED_TASKS
-
-        self.tasks = frozenset(card.tasks) - UNFINISHED_TASKS
+        # the text encoder loads its tokenizer lazily by name; hand it the resolved one
+        self.model.text_encoder._tokenizer = text_tokenizer
+        self.tokenizer = text_tokenizer
+        self.tasks = frozenset(card.tasks)
         kinds = {"categories", "expression"}
         if model.video:
             kinds.add("reference")
@@ -147,13 +148,28 @@ class UninextAdapter(Adapter):
     @torch.no_grad()
     def run(self, batch, prompt: torch.Tensor, prompt_mask: torch.Tensor, *, pooled: bool,
             task: str) -> dict[str, Any]:
-        """The network on one preprocessed frame with one prompt (masks decoded on demand)."""
+        """The network on one preprocessed frame with one prompt (masks decoded on demand; the
+        mask branch is skipped for box-only tasks)."""
         sizes = torch.tensor([t.resized_size for t in batch.transforms], device=batch.images.device)
-        out = self.model(batch.images, batch.padding_mask, prompt, prompt_mask, sizes, pooled=pooled,
-                         compute_masks=False, num_queries=self.num_queries,
-                         mask_fusion=task not in ("sot", "vos"))
+        with self.autocast():
+            out = self.model(batch.images, batch.padding_mask, prompt, prompt_mask, sizes,
+                             pooled=pooled, compute_masks=False, num_queries=self.num_queries,
+                             mask_fusion=task not in ("sot", "vos"),
+                             with_masks=task not in ("det", "rec", "sot", "mot"))
+        # post-processing runs in float32 whatever precision the network ran in
+        for k in ("logits", "boxes", "iou", "embeddings"):
+            if k in out:
+                out[k] = out[k].float()
         out["iou"] = out["iou"] if self.use_iou_branch(task) else None
         return out
+
+    def autocast(self):
+        """The precision context of network calls (option ``precision``)."""
+        precision = self.options.get("precision", "fp32")
+        if precision not in ("fp32", "bf16"):
+            raise EvalkitError(f"UNINEXT option precision must be 'fp32' or 'bf16', got {precision!r}")
+        device_type = torch.device(self.device).type
+        return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
     def use_iou_branch(self, task: str) -> bool:
         """The official VIS / OVIS / MOT evaluations pass ``MODEL.USE_IOU_BRANCH False``."""
@@ -190,7 +206,8 @@ class UninextAdapter(Adapter):
     @torch.no_grad()
     def _encode_text(self, text: str):
         tok = self.model.text_encoder.tokenize([text], device=self.device)
-        return self.model.encode_text(tok["input_ids"], tok["attention_mask"])
+        with self.autocast():
+            return self.model.encode_text(tok["input_ids"], tok["attention_mask"])
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

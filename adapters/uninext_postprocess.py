@@ -7,9 +7,10 @@ resized, unpadded image; mask logits are at stride 4 of the padded canvas.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from evalkit.zoo.ops import ImageTransform, batched_nms, box_convert
+
+from .trackers import upsample_crop_resize
 
 __all__ = ["category_scores", "prompt_scores", "select_detections", "boxes_to_original",
            "mask_probabilities", "binary_masks"]
@@ -77,18 +78,8 @@ def mask_probabilities(logits: torch.Tensor, tf: ImageTransform, final: str = "n
     """Stride-4 mask logits ``N×Hp/4×Wp/4`` → probabilities ``N×H×W`` of the original frame:
     bilinear ×4 to the canvas, sigmoid, crop to the valid area, resize to the original size
     (``final``: ``nearest`` as the image / R-VOS pipelines, ``bilinear`` as the VOS one)."""
-    if logits.shape[0] == 0:
-        return logits.new_zeros((0, *tf.original_size))
-    h4, w4 = logits.shape[-2:]
-    x = F.interpolate(logits[:, None].float(), size=(h4 * 4, w4 * 4), mode="bilinear",
-                      align_corners=False).sigmoid()
-    h, w = tf.resized_size
-    x = x[..., :h, :w]
-    if final == "nearest":
-        x = F.interpolate(x, size=tf.original_size, mode="nearest")
-    else:
-        x = F.interpolate(x, size=tf.original_size, mode="bilinear", align_corners=False)
-    return x[:, 0]
+    return upsample_crop_resize(logits, tf.resized_size, tf.original_size, stride=4,
+                                resize_mode=final, threshold=None)
 
 
 def binary_masks(logits: torch.Tensor, tf: ImageTransform) -> torch.Tensor:

@@ -21,10 +21,11 @@ from evalkit.types import Frames, Instances, Reference
 from evalkit.zoo.ops import masks_to_boxes
 from evalkit.zoo.uninext.prompt import crop_template
 
+from .trackers import merge_probabilities
 from .uninext_image import to_rles
 from .uninext_postprocess import boxes_to_original, mask_probabilities, prompt_scores
 
-__all__ = ["make_template", "predict_sot", "predict_vos", "soft_aggregate"]
+__all__ = ["make_template", "predict_sot", "predict_vos"]
 
 UPDATE_INTERVAL_SOT = 200
 UPDATE_THRESHOLD = 0.7
@@ -49,7 +50,8 @@ def make_template(adapter, batch, box_xyxy: torch.Tensor, canvas_mask: torch.Ten
     x1, y1, x2, y2 = (float(v) for v in box_xyxy)
     tpl, pad = crop_template(batch.images[0], batch.padding_mask[0], (x1, y1, x2 - x1, y2 - y1),
                              canvas_mask, cfg.template_size, cfg.search_area_factor)
-    return adapter.model.encode_template(tpl[None], pad[None])
+    with adapter.autocast():
+        return adapter.model.encode_template(tpl[None], pad[None])
 
 
 def _concat(a, b):
@@ -98,18 +100,13 @@ def predict_sot(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             prev = make_template(adapter, batch, tf.boxes_to_resized(box)[0], None)
 
 
-def soft_aggregate(probs: torch.Tensor) -> torch.Tensor:
-    """Merge ``K×H×W`` object probabilities into a label map ``H×W`` (0 = background, k+1 =
-    object k): background probability ``Π(1 − p_k)``, then argmax (ties to the lower index)."""
-    background = torch.prod(1 - probs, 0, keepdim=True)
-    return torch.cat([background, probs], 0).argmax(0)
-
-
-def _canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int]) -> torch.Tensor:
+def _canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int], mode: str) -> torch.Tensor:
     """Original-frame bool mask ``H×W`` → ``Hp×Wp`` float mask of the resized image on the
-    canvas (nearest resize, as masks are resized by the official data pipeline)."""
+    canvas. ``mode``: ``nearest-exact`` for given masks (= PIL ``NEAREST``, how the official
+    data pipeline resizes annotations), ``nearest`` for the model's own masks (the official
+    template refresh uses ``F.interpolate``'s default)."""
     h, w = tf.resized_size
-    m = F.interpolate(mask[None, None].float(), size=(h, w), mode="nearest")[0, 0]
+    m = F.interpolate(mask[None, None].float(), size=(h, w), mode=mode)[0, 0]
     out = m.new_zeros(canvas)
     out[:h, :w] = m
     return out
@@ -145,13 +142,16 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             given = torch.as_tensor(prompt.masks[k], device=dev)
             if tuple(given.shape) != tuple(size):
                 raise EvalkitError(f"VOS: mask of object {oid} is {tuple(given.shape)}, frame {i} is {size}")
-            cm = _canvas_mask(given, tf, canvas)
+            cm = _canvas_mask(given, tf, canvas, "nearest-exact")
             box = _resized_box(cm)
             if box is None:
                 continue
             init = make_template(adapter, batch, box, cm)
             templates[oid] = [init, init]
-            new[oid] = given.float()
+            # the official code outputs the resized annotation, resized back (bilinear)
+            h, w = tf.resized_size
+            new[oid] = F.interpolate(cm[None, None, :h, :w], size=tuple(size), mode="bilinear",
+                                     align_corners=False)[0, 0]
         active = list(templates)
         if not active:
             yield Instances(size, np.zeros((0, 4), np.float32), [], np.zeros(0, np.float32), None,
@@ -169,8 +169,9 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
                 p = torch.zeros_like(p)
             probs.append(p)
             scores.append(score)
-        labels = soft_aggregate(torch.stack(probs))
-        masks = torch.stack([labels == j + 1 for j in range(len(active))])
+        # background Π(1 − p), argmax over [background, objects by id] (official merge)
+        labels = torch.from_numpy(merge_probabilities(torch.stack(probs), active)).to(dev)
+        masks = torch.stack([labels == oid for oid in active])
         boxes = torch.zeros((len(active), 4), device=dev)
         nonempty = masks.flatten(1).any(1)
         if nonempty.any():
@@ -184,4 +185,4 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             ob = masks_to_boxes(masks[j][None])[0].float()
             ob[2:] -= 1
             rb = tf.boxes_to_resized(ob[None])[0]
-            templates[oid][1] = make_template(adapter, batch, rb, _canvas_mask(masks[j], tf, canvas))
+            templates[oid][1] = make_template(adapter, batch, rb, _canvas_mask(masks[j], tf, canvas, "nearest"))

@@ -2,12 +2,10 @@
 top-1 per frame), MOT / MOTS (categories; quasi-dense bi-softmax tracker on the ReID
 embeddings) and VIS (categories; IDOL tracker and its video-level post-processing).
 
-The trackers are the shared ones (:mod:`evalkit.adapters.trackers`); when that package is not
-installed MOT, MOTS and VIS are not offered by the adapter (``check`` rejects them).
+The trackers are the shared ones (:mod:`evalkit.adapters.trackers`).
 """
 from __future__ import annotations
 
-import importlib.util
 from typing import Iterator
 
 import numpy as np
@@ -16,14 +14,11 @@ import torch
 from evalkit.types import Categories, Expression, Frames, Instances
 from evalkit.zoo.ops import batched_nms, box_convert
 
+from .trackers import IDOLTracker, IDOLVideoAccumulator, QuasiDenseEmbedTracker
 from .uninext_image import ground_frame, to_rles
 from .uninext_postprocess import binary_masks, category_scores
 
-__all__ = ["predict_rvos", "predict_mot", "predict_vis", "UNFINISHED_TASKS", "select_for_tracking"]
-
-_HAVE_TRACKERS = importlib.util.find_spec("evalkit.adapters.trackers") is not None
-#: tasks whose procedure cannot run in this installation (they need the shared trackers)
-UNFINISHED_TASKS = frozenset() if _HAVE_TRACKERS else frozenset({"mot", "mots", "vis"})
+__all__ = ["predict_rvos", "predict_mot", "predict_vis", "select_for_tracking"]
 
 #: ``MODEL.IDOL.INFERENCE_SELECT_THRES``: queries kept for the trackers
 SELECT_THRESHOLD = 0.1
@@ -76,8 +71,6 @@ def predict_mot(adapter, task: str, frames: Frames, prompt: Categories) -> Itera
     """MOT (``mot``: boxes) / MOTS (``mots``: boxes and masks): tracked detections per frame,
     ``track_ids`` from the quasi-dense tracker (official BDD100K settings), labels = dataset
     category ids. Boxes are in original pixels, not clipped (as the official results)."""
-    from .trackers import QuasiDenseEmbedTracker
-
     opts = adapter.options
     tracker = QuasiDenseEmbedTracker(
         init_score_thr=float(opts.get("mot_init_score_thr", MOT_INIT_SCORE)),
@@ -105,8 +98,6 @@ def predict_vis(adapter, task: str, frames: Frames, prompt: Categories) -> Itera
     post-processing (short tracklets dropped, class scores averaged over frames, one output per
     (track, class) above 0.05). All frames are yielded at the end, every instance of a track
     carrying the video score and its dataset category id."""
-    from .trackers import IDOLTracker, IDOLVideoAccumulator
-
     tracker = IDOLTracker(init_score_thr=0.2, obj_score_thr=0.1, nms_thr_pre=0.5, nms_thr_post=0.05,
                           addnew_score_thr=0.2, match_score_thr=0.5, memo_tracklet_frames=10,
                           memo_momentum=0.8, match_metric="bisoftmax", long_match=True,

@@ -9,7 +9,7 @@ from evalkit.errors import WeightsError
 from evalkit.zoo.uninext import build_uninext, load_uninext
 from evalkit.zoo.uninext.convert import convert_uninext
 
-from uninext_helpers import manifest, synthetic_checkpoint
+from uninext_helpers import manifest, official_names, synthetic_checkpoint
 
 
 @pytest.mark.parametrize("stage", ["image", "video"])
@@ -73,3 +73,14 @@ def test_unknown_missing_or_conflicting_keys_are_errors():
         video_model = build_uninext("r50", video=True)
     with pytest.raises(WeightsError, match="template_backbone"):  # a stage-2 checkpoint
         convert_uninext(sd, video_model)
+
+
+@pytest.mark.parametrize("variant", ["convnext-l", "vit-h"])
+def test_big_variants_convert_on_meta(variant):
+    """ConvNeXt-L / ViT-H checkpoints (shapes only): every key maps, template stem included."""
+    with torch.device("meta"):
+        model = build_uninext(variant, video=True)
+    official = official_names(model.state_dict())
+    ours, report = convert_uninext({"model": official}, model)
+    assert report.ok and set(ours) == set(model.state_dict())
+    assert sum(len(v) for v in report.aliases.values()) == 74

@@ -41,10 +41,13 @@ def test_forward_shapes(variant, video):
         prompt, mask = model.encode_text(ids, am)
         sizes = torch.tensor([[64, 96], [64, 80]])
         out = model(images, pad, prompt, mask, sizes, pooled=False)
-        pooled = model(images, pad, prompt, mask, sizes, pooled=True, compute_masks=False, num_queries=7)
+        pooled = model(images, pad, prompt, mask, sizes, pooled=True, num_queries=7, with_masks=False)
     q, d = TINY["num_queries"], TINY["d_model"]
     assert prompt.shape == (b, 7, 32) and mask.dtype == torch.bool
     assert out["logits"].shape == (b, q, 7) and pooled["logits"].shape == (b, 7, 1)
+    assert not any(k.startswith("mask") for k in pooled)  # box-only pass: no mask branch
+    with pytest.raises(ValueError, match="with_masks"):
+        model.decode_masks(pooled, 0, torch.tensor([0]))
     assert out["boxes"].shape == (b, q, 4) and ((out["boxes"] >= 0) & (out["boxes"] <= 1)).all()
     assert out["iou"].shape == (b, q, 1)
     assert out["masks"].shape == (b, q, h // 4, w // 4)

@@ -7,12 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("evalkit.adapters.trackers")
+from evalkit.adapters.uninext import build_adapter
+from evalkit.types import Categories, Frames, rle_to_mask
 
-from evalkit.adapters.uninext import build_adapter  # noqa: E402
-from evalkit.types import Categories, Frames, rle_to_mask  # noqa: E402
-
-from uninext_helpers import TINY, write_vocab  # noqa: E402
+from uninext_helpers import TINY, write_vocab
 
 H, W = 100, 150
 PROMPT = Categories(("person", "car"), (7, 42))  # tokens: person = 1, car = 3

@@ -162,6 +162,8 @@ class DynamicMaskHead(nn.Module):
         Returns:
             ``N×(H·8/out_stride)×(W·8/out_stride)`` logits covering the padded canvas.
         """
+        # float32 whatever the network precision: coordinates reach hundreds of pixels
+        mask_feats, params, centers = mask_feats.float(), params.float(), centers.float()
         c, h, w = mask_feats.shape
         n = params.shape[0]
         rel = centers[:, :, None] - self._locations(h, w, mask_feats.device)[None]  # N×2×HW

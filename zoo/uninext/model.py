@@ -160,7 +160,7 @@ class UNINEXT(nn.Module):
     def forward(self, images: torch.Tensor, padding_mask: torch.Tensor, prompt: torch.Tensor,
                 prompt_mask: torch.Tensor, image_sizes: torch.Tensor, *, pooled: bool,
                 compute_masks: bool = True, num_queries: int | None = None,
-                mask_fusion: bool = True) -> dict[str, Any]:
+                mask_fusion: bool = True, with_masks: bool = True) -> dict[str, Any]:
         """One inference pass.
 
         Args:
@@ -174,6 +174,8 @@ class UNINEXT(nn.Module):
                 per query); False for category prompts (one logit per token).
             compute_masks: also decode the masks of all queries (else call
                 :meth:`decode_masks` for the queries kept).
+            with_masks: run the mask branch at all (``False``: box-only tasks skip it; no
+                ``mask_*`` entries are returned).
             num_queries: keep fewer than the configured queries (tests, speed studies).
             mask_fusion: hide padding tokens from the visual side of early fusion. The official
                 code passes annotation-prompt masks as booleans, which its fusion turns into
@@ -207,11 +209,12 @@ class UNINEXT(nn.Module):
             "logits": self.class_embed[last](hs, tokens),
             "boxes": boxes,
             "iou": self.iou_head[last](hs),
-            "mask_features": self.mask_branch(out["memory"].levels(3)),
-            "mask_params": self.dynamic_mask_head.controller(hs),
-            "mask_centers": prev[..., :2] * wh,
         }
-        if compute_masks:
+        if with_masks:
+            result["mask_features"] = self.mask_branch(out["memory"].levels(3))
+            result["mask_params"] = self.dynamic_mask_head.controller(hs)
+            result["mask_centers"] = prev[..., :2] * wh
+        if compute_masks and with_masks:
             result["masks"] = torch.stack([
                 self.decode_masks(result, b, torch.arange(hs.shape[1], device=hs.device))
                 for b in range(hs.shape[0])])
@@ -223,6 +226,8 @@ class UNINEXT(nn.Module):
                      chunk: int = 100) -> torch.Tensor:
         """Mask logits ``N×Hp/4×Wp/4`` of queries ``queries`` (``N`` int64) of image ``b``,
         computed ``chunk`` queries at a time to bound memory."""
+        if "mask_features" not in result:
+            raise ValueError("no mask features: the forward pass ran with with_masks=False")
         feats = result["mask_features"][b]
         parts = [self.dynamic_mask_head(feats, result["mask_params"][b, q], result["mask_centers"][b, q])
                  for q in queries.split(chunk)]
