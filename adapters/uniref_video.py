@@ -32,6 +32,7 @@ from evalkit.types import Expression, Frames, Instances, Reference
 from evalkit.zoo.ops import masks_to_boxes
 from evalkit.zoo.uniref.fusion import ReferenceFeatures
 
+from .trackers.vos import merge_probabilities
 from .uniref import canvas_mask
 from .uninext_image import to_rles
 from .uninext_postprocess import boxes_to_original, mask_probabilities
@@ -61,15 +62,6 @@ def vos_score_threshold(adapter) -> float:
     log.warning("UniRef++ VOS: no score threshold known for dataset %r; using %.1f (pass "
                 "dataset=... or score_threshold=...)", adapter.dataset, _DEFAULT_VOS_THRESHOLD)
     return _DEFAULT_VOS_THRESHOLD
-
-
-def _soft_aggregate(probs: torch.Tensor) -> torch.Tensor:
-    """Merge ``K×H×W`` object probabilities (objects by increasing id) into a label map ``H×W``
-    (0 = background, k+1 = object k): background ``Π(1 − p_k)``, argmax, ties to the lower
-    index. Private stand-in: to be replaced by the shared soft aggregation of
-    ``evalkit.adapters.trackers`` once that is available."""
-    background = torch.prod(1 - probs, 0, keepdim=True)
-    return torch.cat([background, probs], 0).argmax(0)
 
 
 def _top1(out: dict, b: int) -> tuple[float, torch.Tensor]:
@@ -183,8 +175,9 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             cm = canvas_mask(given, tf, canvas, "nearest-exact")[:h, :w]
             p = F.interpolate(cm[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
             by_id[oid] = (p, 1.0)
-        labels = _soft_aggregate(torch.stack([by_id[o][0] for o in active]))
-        masks = torch.stack([labels == j + 1 for j in range(len(active))])
+        labels = torch.from_numpy(merge_probabilities(torch.stack([by_id[o][0] for o in active]),
+                                                      active)).to(dev)
+        masks = torch.stack([labels == oid for oid in active])
         boxes = torch.zeros((len(active), 4), device=dev)
         nonempty = masks.flatten(1).any(1)
         if bool(nonempty.any()):
