@@ -18,7 +18,6 @@ Numbers are reported as measured in one run; compare ratios, not absolute times.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time

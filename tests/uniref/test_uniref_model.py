@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from evalkit.zoo.uniref import build_uniref
 from evalkit.zoo.uniref.fusion import ReferenceFeatures, UniFusion

@@ -17,6 +17,7 @@ live in :mod:`evalkit.adapters.uniref`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,8 +126,6 @@ class UniRef(nn.Module):
                                                  feat_stride=4, out_stride=4)
 
     def _class_head(self) -> nn.Linear:
-        import math
-
         head = nn.Linear(self.cfg.d_model, 1)
         nn.init.constant_(head.bias, -math.log((1 - self.cfg.prior_prob) / self.cfg.prior_prob))
         return head
