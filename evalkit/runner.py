@@ -247,6 +247,7 @@ def _run(cfg, bench, ids, ctx: DistContext, t_start, started, argv) -> RunResult
     if cfg.mode != "score":
         adapter = _build_adapter(cfg)
         adapter.check(bench.task, bench.prompt)
+        adapter.bind(cfg.benchmark, bench.task)
     t_fp = time.perf_counter()
     fingerprint = bench.fingerprint()
     data_s = time.perf_counter() - t_fp

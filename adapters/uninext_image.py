@@ -1,0 +1,86 @@
+"""UNINEXT image tasks: detection / instance segmentation (category prompts) and referring
+expression comprehension / segmentation (expression prompts), one frame at a time."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from evalkit.types import Categories, Expression, Frames, Instances
+from evalkit.zoo.ops import masks_to_rles
+
+from .uninext_postprocess import (binary_masks, boxes_to_original, category_scores, prompt_scores,
+                                  select_detections)
+
+__all__ = ["predict_categories", "predict_expression", "detect_frame", "ground_frame", "to_rles"]
+
+
+def to_rles(masks: torch.Tensor) -> list[dict]:
+    """``N×H×W`` bool masks → COCO RLE dicts (compact: what a streamed video keeps)."""
+    return masks_to_rles(masks) if len(masks) else []
+
+
+def detect_frame(adapter, task: str, image: np.ndarray, prompt: Categories, *, with_masks: bool,
+                 max_instances: int = 100, nms_iou: float = 0.7) -> tuple[Instances, dict]:
+    """Detections of one frame in the original frame with dataset category ids.
+
+    Returns ``(instances, extras)``; ``extras`` holds the kept query indices and, in the video
+    stage, their ReID ``embeddings`` (``K×d`` tensor) for trackers.
+    """
+    batch = adapter.preprocess(image, task)
+    tokens, mask, groups = adapter.encode_categories(tuple(prompt.names))
+    out = adapter.run(batch, tokens, mask, pooled=False, task=task)
+    iou = None if out["iou"] is None else out["iou"][0]
+    prob = category_scores(out["logits"][0], groups, iou)
+    q, cls, scores = select_detections(prob, out["boxes"][0], nms_iou, max_instances)
+    tf = batch.transforms[0]
+    boxes = boxes_to_original(out["boxes"][0, q], tf)
+    # detectron2 drops boxes that became empty after clipping
+    nonempty = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    q, cls, scores, boxes = q[nonempty], cls[nonempty], scores[nonempty], boxes[nonempty]
+    ids = np.asarray(prompt.ids, dtype=np.int64)
+    masks = None
+    if with_masks:
+        masks = to_rles(binary_masks(adapter.model.decode_masks(out, 0, q), tf))
+    inst = Instances(tf.original_size, boxes.cpu().numpy(), masks, scores.cpu().numpy(),
+                     ids[cls.cpu().numpy()])
+    extras = {"queries": q}
+    if "embeddings" in out:
+        extras["embeddings"] = out["embeddings"][0, q]
+    return inst, extras
+
+
+def predict_categories(adapter, task: str, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+    """Detection (``det``) or instance segmentation (``inst-seg``) of every frame."""
+    for image in frames:
+        yield detect_frame(adapter, task, image, prompt, with_masks=task == "inst-seg")[0]
+
+
+def ground_frame(adapter, task: str, image: np.ndarray, prompt: Expression, *, with_masks: bool,
+                 final: str = "nearest") -> tuple[Instances, torch.Tensor | None]:
+    """Top-1 query for an expression: ``(instances with one box/score, mask probabilities
+    1×H×W or None)``."""
+    from .uninext_postprocess import mask_probabilities
+
+    batch = adapter.preprocess(image, task)
+    tokens, mask = adapter.encode_expression(prompt.text)
+    out = adapter.run(batch, tokens, mask, pooled=True, task=task)
+    iou = None if out["iou"] is None else out["iou"][0]
+    scores = prompt_scores(out["logits"][0], iou)
+    score, q = scores.max(0, keepdim=True)
+    tf = batch.transforms[0]
+    boxes = boxes_to_original(out["boxes"][0, q], tf)
+    probs = None
+    if with_masks:
+        probs = mask_probabilities(adapter.model.decode_masks(out, 0, q), tf, final)
+    return Instances(tf.original_size, boxes.cpu().numpy(), None, score.cpu().numpy()), probs
+
+
+def predict_expression(adapter, task: str, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+    """REC (``rec``: one box) or RES (``res``: one box and mask) on every frame."""
+    for image in frames:
+        inst, probs = ground_frame(adapter, task, image, prompt, with_masks=task == "res")
+        if probs is not None:
+            inst = Instances(inst.image_size, inst.boxes, to_rles(probs > 0.5), inst.scores)
+        yield inst

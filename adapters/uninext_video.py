@@ -1,0 +1,126 @@
+"""UNINEXT video tasks with text prompts (``uninext_vid.py``): referring VOS (an expression,
+top-1 per frame), MOT / MOTS (categories; quasi-dense bi-softmax tracker on the ReID
+embeddings) and VIS (categories; IDOL tracker and its video-level post-processing).
+
+The trackers are the shared ones (:mod:`evalkit.adapters.trackers`).
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from evalkit.types import Categories, Expression, Frames, Instances
+from evalkit.zoo.ops import batched_nms, box_convert
+
+from .trackers import IDOLTracker, IDOLVideoAccumulator, QuasiDenseEmbedTracker
+from .uninext_image import ground_frame, to_rles
+from .uninext_postprocess import binary_masks, category_scores
+
+__all__ = ["predict_rvos", "predict_mot", "predict_vis", "select_for_tracking"]
+
+#: ``MODEL.IDOL.INFERENCE_SELECT_THRES``: queries kept for the trackers
+SELECT_THRESHOLD = 0.1
+MOT_NMS_IOU, VIS_NMS_IOU = 0.7, 0.9
+#: ``TRACK.INIT_SCORE_THR`` / ``TRACK.OBJ_SCORE_THR`` defaults (the released BDD grid search
+#: found 0.4 / 0.3; pass ``mot_init_score_thr`` / ``mot_obj_score_thr`` to change them)
+MOT_INIT_SCORE, MOT_OBJ_SCORE = 0.5, 0.3
+
+
+def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+    """R-VOS: on every frame the best query for the expression, mask probability > 0.5 (bilinear
+    ×4, sigmoid, crop, nearest resize; official ``inference_rvos``). ``track_ids`` = 1."""
+    for image in frames:
+        inst, probs = ground_frame(adapter, task, image, prompt, with_masks=True, final="nearest")
+        yield Instances(inst.image_size, inst.boxes, to_rles(probs > 0.5), inst.scores, None,
+                        np.ones(1, np.int64))
+
+
+def select_for_tracking(prob: torch.Tensor, boxes: torch.Tensor, nms_iou: float,
+                        threshold: float = SELECT_THRESHOLD) -> torch.Tensor:
+    """Queries handed to a tracker: best-class score ``> threshold`` then class-aware box NMS
+    (by decreasing score); when none passes, the single best query.
+
+    Args:
+        prob: ``Q×C`` scores; boxes: ``Q×4`` normalised ``cxcywh``.
+
+    Returns:
+        ``K`` query indices, by decreasing score (the order the trackers expect).
+    """
+    best, cls = prob.max(1)
+    idx = torch.nonzero(best > threshold).flatten()
+    if idx.numel() == 0:
+        return best.argmax()[None]
+    keep = batched_nms(box_convert(boxes[idx], "cxcywh", "xyxy"), best[idx], cls[idx], nms_iou)
+    return idx[keep]
+
+
+def _frame_detections(adapter, task, image, prompt: Categories, nms_iou: float):
+    batch = adapter.preprocess(image, task)
+    tokens, mask, groups = adapter.encode_categories(tuple(prompt.names))
+    out = adapter.run(batch, tokens, mask, pooled=False, task=task)
+    iou = None if out["iou"] is None else out["iou"][0]
+    prob = category_scores(out["logits"][0], groups, iou)
+    idx = select_for_tracking(prob, out["boxes"][0], nms_iou,
+                              float(adapter.options.get("select_threshold", SELECT_THRESHOLD)))
+    return batch.transforms[0], out, prob, idx
+
+
+def predict_mot(adapter, task: str, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+    """MOT (``mot``: boxes) / MOTS (``mots``: boxes and masks): tracked detections per frame,
+    ``track_ids`` from the quasi-dense tracker (official BDD100K settings), labels = dataset
+    category ids. Boxes are in original pixels, not clipped (as the official results)."""
+    opts = adapter.options
+    tracker = QuasiDenseEmbedTracker(
+        init_score_thr=float(opts.get("mot_init_score_thr", MOT_INIT_SCORE)),
+        obj_score_thr=float(opts.get("mot_obj_score_thr", MOT_OBJ_SCORE)),
+        match_score_thr=0.5, memo_tracklet_frames=10, memo_backdrop_frames=1, memo_momentum=1.0,
+        nms_conf_thr=0.5, nms_backdrop_iou_thr=0.3, nms_class_iou_thr=0.7, with_cats=True,
+        match_metric="bisoftmax")
+    ids_map = np.asarray(prompt.ids, np.int64)
+    for t, image in enumerate(frames):
+        tf, out, prob, idx = _frame_detections(adapter, task, image, prompt, MOT_NMS_IOU)
+        best, cls = prob[idx].max(1)
+        boxes = tf.normalized_to_original(out["boxes"][0, idx], clip=False)
+        res = tracker.match(boxes.cpu(), best.cpu(), cls.cpu(), out["embeddings"][0, idx].cpu(), t)
+        k, track_ids = res.tracked()
+        k = k.to(idx.device)
+        masks = None
+        if task == "mots":
+            masks = to_rles(binary_masks(adapter.model.decode_masks(out, 0, idx[k]), tf))
+        yield Instances(tf.original_size, boxes[k].cpu().numpy(), masks, best[k].cpu().numpy(),
+                        ids_map[cls[k].cpu().numpy()], track_ids.cpu().numpy())
+
+
+def predict_vis(adapter, task: str, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+    """VIS: the IDOL tracker frame by frame (masks kept as RLE), then the video-level
+    post-processing (short tracklets dropped, class scores averaged over frames, one output per
+    (track, class) above 0.05). All frames are yielded at the end, every instance of a track
+    carrying the video score and its dataset category id."""
+    tracker = IDOLTracker(init_score_thr=0.2, obj_score_thr=0.1, nms_thr_pre=0.5, nms_thr_post=0.05,
+                          addnew_score_thr=0.2, match_score_thr=0.5, memo_tracklet_frames=10,
+                          memo_momentum=0.8, match_metric="bisoftmax", long_match=True,
+                          frame_weight=True, temporal_weight=True, memory_len=3)
+    acc = IDOLVideoAccumulator()
+    sizes = []
+    for t, image in enumerate(frames):
+        tf, out, prob, idx = _frame_detections(adapter, task, image, prompt, VIS_NMS_IOU)
+        best, cls = prob[idx].max(1)
+        logits = adapter.model.decode_masks(out, 0, idx)
+        res = tracker.match(out["boxes"][0, idx].cpu(), best.cpu(), cls.cpu(), logits.cpu(),
+                            out["embeddings"][0, idx].cpu(), t)
+        k, track_ids = res.tracked()
+        k = k.to(idx.device)
+        boxes = tf.normalized_to_original(out["boxes"][0, idx[k]], clip=True).cpu().numpy()
+        acc.add_frame(track_ids, prob[idx[k]].cpu(), to_rles(binary_masks(logits[k], tf)), list(boxes))
+        sizes.append(tf.original_size)
+    videos = acc.finalize(apply_cls_thres=0.05, multi_cls=True)
+    ids_map = np.asarray(prompt.ids, np.int64)
+    for t, size in enumerate(sizes):
+        present = [v for v in videos if v.masks[t] is not None]
+        yield Instances(size, np.asarray([v.boxes[t] for v in present], np.float32).reshape(-1, 4),
+                        [v.masks[t] for v in present],
+                        np.asarray([v.score for v in present], np.float32),
+                        ids_map[np.asarray([v.label for v in present], np.int64)],
+                        np.asarray([v.track_id for v in present], np.int64))
