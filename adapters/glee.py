@@ -15,11 +15,14 @@ inferred from the prompt and the number of frames (table above).
 Category names are encoded as the dataset spells them (the official model reads the raw names,
 ``giant_panda`` included), except GLEE's rewrites of four ODinW vocabularies (:data:`PROMPT_NAMES`).
 
-Test sizes come from the model card (``input_sizes[task]``, with ``per_dataset`` entries selected
-by the ``dataset`` option, e.g. ``dataset="ovis"`` → 720). Options (all part of the prediction
-store key): ``dataset``, ``min_size``/``max_size`` (override the card), ``max_detections``
-(image top-k; default 100, 300 for LVIS-sized vocabularies of ≥ 1000 names as the official
-``lvis`` task), ``interactive_score`` (``ffn``: the confidence head, default; ``object``: the
+Per-dataset rules use :attr:`GLEEAdapter.dataset`: the ``dataset`` option, else the benchmark id
+the runner binds (``ovis-val``...); a rule keyed ``ovis`` applies to every name starting with it.
+Test sizes come from the model card (``input_sizes[task]`` and its ``per_dataset`` entries: OVIS
+720, BURST 720, TAO 640...); BURST takes the YouTube-VIS output path, TAO its own; LVIS keeps the
+top 300 detections (as do vocabularies of ≥ 1000 names without a dataset), others 100.
+
+Options (all part of the prediction store key): ``dataset``, ``min_size``/``max_size`` (override
+the card), ``max_detections`` (image top-k), ``interactive_score`` (``ffn``: the confidence head, default; ``object``: the
 similarity to the text "object", the two rows of the paper's Table 7), ``window`` (frames per
 forward pass in videos, 10).
 """
@@ -77,12 +80,21 @@ class GLEEAdapter(Adapter):
         self.input_sizes = dict(input_sizes)
         self.tasks = frozenset(tasks)
         self.task: str | None = None
+        self.dataset: str | None = options.get("dataset")
         self._class_cache: tuple[tuple[str, ...], Any] | None = None
 
     # -- configuration --------------------------------------------------------------------------
     def check(self, task: str, prompt: Prompt | str) -> None:
         super().check(task, prompt)
         self.task = task
+
+    def bind(self, benchmark_id: str, task: str) -> None:
+        super().bind(benchmark_id, task)
+        self.task = task
+
+    def dataset_is(self, prefix: str) -> bool:
+        """Whether the bound dataset / benchmark is ``prefix`` or starts with it."""
+        return bool(self.dataset) and self.dataset.startswith(prefix)
 
     def resolve_task(self, frames: Frames, prompt: Prompt) -> str:
         kind = prompt_kind(prompt)
@@ -93,9 +105,10 @@ class GLEEAdapter(Adapter):
     def input_size(self, task: str) -> tuple[int, int, int]:
         """``(short edge, max size, size divisibility)`` of ``task`` (card + options)."""
         spec = dict(self.input_sizes.get(task) or self.input_sizes.get("inst-seg") or {})
-        per = (spec.pop("per_dataset", None) or {}).get(self.options.get("dataset") or "")
-        if per:
-            spec.update(per)
+        per = spec.pop("per_dataset", None) or {}
+        keys = [k for k in per if self.dataset_is(k)]
+        if keys:
+            spec.update(per[max(keys, key=len)])
         short = int(self.options.get("min_size") or spec.get("min_size", 800))
         longest = int(self.options.get("max_size") or spec.get("max_size", 1333))
         div = max(int(spec.get("pad_square") or 0), self.model.size_divisibility)

@@ -70,7 +70,7 @@ def detect(adapter, frames: Frames, categories: Categories, task: str) -> list[I
     out = adapter.model(batch.images, adapter.class_prompt(categories, 1))
     probs = out.logits[0].sigmoid()  # Q×N
     n = probs.shape[1]
-    default_k = 300 if n >= 1000 else 100
+    default_k = 300 if adapter.dataset_is("lvis") or (adapter.dataset is None and n >= 1000) else 100
     k = min(int(adapter.options.get("max_detections") or default_k), probs.numel())
     scores, idx = probs.flatten().topk(k)
     q = idx // n

@@ -9,7 +9,7 @@
 4. YouTube-VIS / OVIS / BURST: the top 30 (query, category) pairs of the sigmoid video scores;
    per frame, the pair's mask (logit > 0 at the original resolution) and box; ``track_ids`` are
    ranks 1..30 and every frame carries the video score.
-   TAO (``ow-track`` unless ``dataset="burst"``): the top 50 queries by their best class, labelled
+   TAO (``ow-track`` unless the dataset is BURST): the top 50 queries by their best class, labelled
    with that class; per frame, instances whose mask has more than 5 pixels on the mask-feature
    grid are kept, then box NMS at IoU 0.5 (boxes only, as the TETA evaluation reads).
 
@@ -73,7 +73,7 @@ def track(adapter, frames: Frames, categories: Categories, task: str) -> list[In
     logits, masks, boxes, embeds, tfs = decode_video(adapter, frames, categories, task)
     masks, boxes, video_logits = associate(logits, masks, boxes, embeds)
     ids = np.asarray(categories.ids, np.int64)
-    if task == "ow-track" and adapter.options.get("dataset") != "burst":
+    if task == "ow-track" and not adapter.dataset_is("burst"):
         return _tao_output(video_logits, masks, boxes, tfs, ids)
     scores, cls, q = video_topk(video_logits, VIS_TOPK)
     labels = ids[cls.numpy()]

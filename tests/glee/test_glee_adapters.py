@@ -152,6 +152,12 @@ def test_test_sizes_come_from_the_card_and_the_dataset_option():
     assert GLEEAdapter(model, tok, input_sizes=lite, dataset="ovis").input_size("vis") == (720, 1333, 32)
     assert GLEEAdapter(model, tok, input_sizes=lite).input_size("ow-track") == (640, 1333, 32)
     assert GLEEAdapter(model, tok, input_sizes=lite, dataset="burst").input_size("ow-track") == (720, 1333, 32)
+    bound = GLEEAdapter(model, tok, input_sizes=lite)
+    bound.bind("ovis-val", "vis")  # the runner binds the benchmark: its id selects the OVIS size
+    assert bound.task == "vis" and bound.input_size("vis") == (720, 1333, 32)
+    pinned = GLEEAdapter(model, tok, input_sizes=lite, dataset="ytvis19")
+    pinned.bind("ovis-val", "vis")  # an explicit dataset option wins
+    assert pinned.input_size("vis") == (480, 1333, 32)
     pro = get_card("glee-pro").input_sizes
     assert GLEEAdapter(model, tok, input_sizes=pro).input_size("det") == (800, 1333, 1536)
     with pytest.raises(EvalkitError, match="unknown GLEE adapter option"):

@@ -22,7 +22,6 @@ TINY_ID = "glee-tiny-bench-test"
 SPLITS = ["coco-val2017-seg", "coco-val2017-interactive", "lvis-v1-val-seg", "refcoco-val-res", "ytvis19-dev", "ovis-val", "tao-val",
           "burst-val", "davis17-val", "ref-ytvos-val"]
 LIMITS = {"refcoco-val-res": None, "coco-val2017-interactive": None}
-OPTIONS = {"ovis-val": {"dataset": "ovis"}, "burst-val": {"dataset": "burst"}, "tao-val": {"dataset": "tao"}}
 
 
 def make_tiny(*, model_id: str = TINY_ID, device: str = "cpu", weights=None, **options):
@@ -65,7 +64,7 @@ def test_tiny_glee_on_mini_benchmark(bid, data_root, tmp_path):
             pytest.skip(f"metric {metric} is not available in this checkout")
     res = run_evaluation(RunConfig(model=TINY_ID, benchmark=bid, data_root=str(data_root),
                                    output_dir=str(tmp_path / "run"), limit=LIMITS.get(bid, 1), quiet=True,
-                                   num_workers=0, model_options=OPTIONS.get(bid, {})))
+                                   num_workers=0))
     limited = LIMITS.get(bid, 1) is not None
     assert res.status in ("partial" if limited else "complete", "server-pending")
     assert res.samples["failed"] == 0 and (res.samples["done"] == 1 or not limited)
