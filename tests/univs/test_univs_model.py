@@ -7,7 +7,7 @@ import torch
 
 from evalkit.zoo.univs.model import build_univs
 
-TINY = dict(conv_dim=32, mask_dim=32, hidden_dim=32, enc_layers=1, enc_ffn=64, dec_layers=3, dec_ffn=64,
+TINY = dict(backbone_args={"width_per_group": 8, "stem_out_channels": 8}, conv_dim=32, mask_dim=32, hidden_dim=32, enc_layers=1, enc_ffn=64, dec_layers=3, dec_ffn=64,
             num_queries=10, num_dense_points=4, gn_groups=8, text_dim=48)
 
 
@@ -66,14 +66,14 @@ def test_swin_variants_on_meta(variant, channels):
     with torch.device("meta"):
         model = build_univs(variant)
     sd = model.state_dict()
-    r50 = {k for k in build_univs("r50", **{}).state_dict() if not k.startswith("backbone.")} \
-        if variant == "swin-t" else None
+    with torch.device("meta"):
+        r50 = {k for k in build_univs("r50").state_dict() if not k.startswith("backbone.")}
     assert sd["pixel_decoder.adapter_1.weight"].shape == (256, channels, 1, 1)
     assert sd["pixel_decoder.input_proj.0.0.weight"].shape == (256, channels * 8, 1, 1)
     assert sd["mask_decoder.query_feat.weight"].shape == (200, 256)
     assert len([k for k in sd if k.startswith("mask_decoder.layers.") and k.endswith("ffn.norm.weight")]) == 9
-    if r50 is not None:  # everything but the backbone is shared with R50
-        assert {k for k in sd if not k.startswith("backbone.")} == r50
+    # everything but the backbone is shared with R50
+    assert {k for k in sd if not k.startswith("backbone.")} == r50
     with torch.device("meta"):
         out = model.mask_decoder.classifier.categories(torch.empty(2, 5, 256), torch.empty(7, 640))
     assert out.shape == (5, 7)
