@@ -1,0 +1,167 @@
+"""BURST (Athar et al., WACV 2023): HOTA / DetA / AssA / AP for all, common and uncommon classes.
+
+The official evaluator (``Ali2500/BURST-benchmark``, ``burstapi/eval/run.py``) runs a TrackEval
+copy whose ``BURST`` / ``BURST_OW`` datasets are also in ``trackeval`` 1.3.0 (same semantics; only
+file handling differs). This wraps those datasets and reproduces ``run.py``'s summary:
+
+- **Class-guided** (and exemplar-guided) tasks: TrackEval ``HOTA`` and ``TrackMAP`` per class
+  (mask IoU), combined over videos; ``HOTA``, ``DetA``, ``AssA`` (each the mean over the 19 α)
+  and ``AP`` (TrackMAP ``AP_all``, mean over IoU thresholds) are then averaged with equal weight
+  over the classes of a split: ``all`` (every evaluated class), ``common`` (the 78 TAO category
+  ids that are COCO classes, hard-coded in ``run.py``) and ``uncommon`` (the rest).
+  Keys: ``HOTA_all``, ``HOTA_common``, ``HOTA_uncommon``, ``DetA_*``, ``AssA_*``, ``AP_*``.
+- **Open-world** task: class-agnostic ``BURST_OW`` run separately on ``all_classes.json``,
+  ``common_classes.json`` and ``uncommon_classes.json``; keys ``OWTA_*``, ``DetRe_*``,
+  ``AssA_*`` from the class-averaged HOTA fields.
+
+Values are percent (``run.py`` prints ×100). Quirks kept by the reused dataset code: at most
+``MAX_DETECTIONS = 300`` predictions per image (highest scores); the TAO distractor categories
+are dropped from ground truth and never evaluated; only classes with ground truth are evaluated;
+predictions on frames that are not annotated in the ground truth are ignored; prediction
+track ids are made unique across videos; exemplar-guided predictions take the category of the
+ground-truth track with the same id and are dropped when no such track exists.
+
+Inputs: ``gt``: the BURST annotation folder of a split (holding ``all_classes.json`` and, for
+the open-world task, ``common_classes.json`` / ``uncommon_classes.json``) or, for the
+class/exemplar-guided tasks, one annotation JSON file. ``results``: a prediction JSON in the
+BURST annotation format (path or loaded dict).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ResultsError
+
+__all__ = ["burst", "COMMON_CATEGORY_IDS"]
+
+#: TAO category ids of the COCO classes ("common" in BURST), as listed in ``run.py``
+COMMON_CATEGORY_IDS = frozenset({
+    4, 13, 1038, 544, 1057, 34, 35, 36, 41, 45, 58, 60, 579, 1091, 1097, 1099, 78, 79, 81, 91, 1115, 1117, 95, 1122,
+    99, 1132, 621, 1135, 625, 118, 1144, 126, 642, 1155, 133, 1162, 139, 154, 174, 185, 699, 1215, 714, 717, 1229,
+    211, 729, 221, 229, 747, 235, 237, 779, 276, 805, 299, 829, 852, 347, 371, 382, 896, 392, 926, 937, 428, 429,
+    961, 452, 979, 980, 982, 475, 480, 993, 1001, 502, 1018,
+})
+TASKS = ("class_guided", "exemplar_guided", "open_world")
+
+
+def _validate(data: Any, where: str) -> None:
+    """Structural checks with the location of the first problem."""
+    if not isinstance(data, dict) or not isinstance(data.get("sequences"), list):
+        raise ResultsError(f"{where}: expected a BURST annotation object with a 'sequences' list")
+    for k, seq in enumerate(data["sequences"]):
+        for key in ("id", "dataset", "seq_name", "annotated_image_paths", "segmentations", "track_category_ids"):
+            if key not in seq:
+                raise ResultsError(f"{where}: sequence #{k} has no '{key}'")
+        name = f"{seq['dataset']}/{seq['seq_name']}"
+        if len(seq["segmentations"]) != len(seq["annotated_image_paths"]):
+            raise ResultsError(
+                f"{where}: sequence {name!r} has {len(seq['segmentations'])} segmentation frames but "
+                f"{len(seq['annotated_image_paths'])} annotated_image_paths"
+            )
+        for f, frame in enumerate(seq["segmentations"]):
+            for tid, det in frame.items():
+                if not str(tid).lstrip("-").isdigit():
+                    raise ResultsError(f"{where}: sequence {name!r}, frame #{f}: track id {tid!r} is not an integer")
+                if not isinstance(det, dict) or not isinstance(det.get("rle"), str):
+                    raise ResultsError(f"{where}: sequence {name!r}, frame #{f}, track {tid}: expected {{'rle': str}}")
+                if str(tid) not in {str(t) for t in seq["track_category_ids"]} and "category_id" not in det:
+                    raise ResultsError(
+                        f"{where}: sequence {name!r}, frame #{f}: track {tid} has no entry in track_category_ids"
+                    )
+
+
+def _load(src: Any, what: str) -> tuple[Any, str]:
+    if isinstance(src, (str, Path)):
+        p = Path(src)
+        try:
+            return json.loads(p.read_text()), str(p)
+        except FileNotFoundError:
+            raise ResultsError(f"{what}: {p} does not exist") from None
+        except json.JSONDecodeError as e:
+            raise ResultsError(f"{what}: {p} is not valid JSON ({e})") from None
+    return src, f"<{what}>"
+
+
+def _run(gt_data: dict, pred_data: dict, tmp: Path, tag: str, open_world: bool, exemplar: bool, max_det: int):
+    """Evaluate one ground-truth file with TrackEval; returns ``res['COMBINED_SEQ']``."""
+    import trackeval
+
+    gt_dir, tr_dir = tmp / tag / "gt", tmp / tag / "trackers" / "tracker" / "data"
+    gt_dir.mkdir(parents=True)
+    tr_dir.mkdir(parents=True)
+    (gt_dir / "gt.json").write_text(json.dumps(gt_data))
+    (tr_dir / "pred.json").write_text(json.dumps(pred_data))
+    cls = trackeval.datasets.BURST_OW if open_world else trackeval.datasets.BURST
+    config = {
+        "GT_FOLDER": str(gt_dir), "TRACKERS_FOLDER": str(tr_dir.parent.parent), "TRACKERS_TO_EVAL": ["tracker"],
+        "PRINT_CONFIG": False, "MAX_DETECTIONS": int(max_det), "OUTPUT_FOLDER": str(tmp / tag / "out"),
+    }
+    if not open_world:
+        config["EXEMPLAR_GUIDED"] = bool(exemplar)
+    metrics = [trackeval.metrics.HOTA({"PRINT_CONFIG": False})]
+    if not open_world:
+        metrics.append(trackeval.metrics.TrackMAP({"PRINT_CONFIG": False}))
+    evaluator = trackeval.Evaluator({
+        "USE_PARALLEL": False, "PRINT_RESULTS": False, "PRINT_CONFIG": False, "TIME_PROGRESS": False,
+        "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False, "PLOT_CURVES": False, "LOG_ON_ERROR": None,
+        "BREAK_ON_ERROR": True, "OUTPUT_EMPTY_CLASSES": True,
+    })
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            dataset = cls(config)
+            res, _ = evaluator.evaluate([dataset], metrics)
+    except (trackeval.utils.TrackEvalException, AssertionError, KeyError) as e:
+        raise ResultsError(f"BURST evaluation rejected the input ({type(e).__name__}: {e})") from None
+    out = res[dataset.get_name()]["tracker"]["COMBINED_SEQ"]
+    return out, {c["name"]: c["id"] for c in dataset.gt_data["categories"]}
+
+
+def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int = 300) -> dict[str, float]:
+    """BURST evaluation (see module docstring). ``task``: ``class_guided``, ``exemplar_guided``
+    or ``open_world``; ``max_detections``: predictions kept per image (0 = unlimited)."""
+    if task not in TASKS:
+        raise ResultsError(f"unknown BURST task {task!r}; expected one of {TASKS}")
+    pred, pwhere = _load(results, "results")
+    _validate(pred, pwhere)
+    gt_path = Path(gt) if isinstance(gt, (str, Path)) else None
+    if task == "open_world":
+        if gt_path is None or not gt_path.is_dir():
+            raise ResultsError("ground truth: the open-world task needs the split folder holding "
+                               "all_classes.json, common_classes.json and uncommon_classes.json")
+        splits = {s: gt_path / f"{s}_classes.json" for s in ("all", "common", "uncommon")}
+    else:
+        if gt_path is not None and gt_path.is_dir():
+            gt_path = gt_path / "all_classes.json"
+        splits = {"all": gt_path if gt_path is not None else gt}
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for split, src in splits.items():
+            data, where = _load(src, "ground truth")
+            _validate(data, where)
+            res, name_to_id = _run(data, pred, Path(tmp), split, task == "open_world", task == "exemplar_guided",
+                                   max_detections)
+            if task == "open_world":
+                hota = res["cls_comb_cls_av"]["HOTA"]
+                for key in ("OWTA", "DetRe", "AssA"):
+                    out[f"{key}_{split}"] = float(np.mean(hota[key]) * 100)
+                continue
+            classes = [c for c in res if c not in ("cls_comb_cls_av", "cls_comb_det_av")]
+            groups = {
+                "all": classes,
+                "common": [c for c in classes if name_to_id[c] in COMMON_CATEGORY_IDS],
+                "uncommon": [c for c in classes if name_to_id[c] not in COMMON_CATEGORY_IDS],
+            }
+            for group, members in groups.items():
+                for key in ("HOTA", "DetA", "AssA"):
+                    vals = [res[c]["HOTA"][key].mean() for c in members]
+                    out[f"{key}_{group}"] = float(100 * sum(vals) / len(vals)) if vals else float("nan")
+                vals = [res[c]["TrackMAP"]["AP_all"].mean() for c in members]
+                out[f"AP_{group}"] = float(100 * sum(vals) / len(vals)) if vals else float("nan")
+    return out

@@ -1,0 +1,243 @@
+"""DAVIS 2017 semi-supervised J&F (``davis2017-evaluation``) and Ref-DAVIS17.
+
+Inputs (``davis_semi(gt, results)``):
+
+* ``gt`` — a DAVIS root (``Annotations/<resolution>/<seq>/<frame>.png`` and
+  ``ImageSets/2017/<subset>.txt``), or a folder of sequence folders of GT PNGs (every
+  sub-folder is a sequence), or ``{seq: {frame_id: HxW uint8}}`` / ``{seq: TxHxW uint8}``.
+* ``results`` — a folder ``<seq>/<frame_id>.png`` of indexed PNGs (value k = object k), or the
+  same mappings.
+
+Returned keys, as the official ``global_results-<set>.csv``: ``J&F-Mean``, ``J-Mean``,
+``J-Recall``, ``J-Decay``, ``F-Mean``, ``F-Recall``, ``F-Decay`` (fractions). With
+``per_object=True`` the per-object rows of ``per-sequence_results-<set>.csv`` are added as flat
+keys ``seq/<sequence>_<k>/J-Mean`` and ``seq/<sequence>_<k>/F-Mean``; :func:`davis_semi_table`
+returns the same rows (plus recall and decay) as a list of dicts.
+
+Official semantics reproduced (master ac7c43f):
+
+* The object count K of a sequence is the largest label in its **first** GT frame; GT value 255
+  (void) becomes background, and void pixels are *not* excluded from J/F in the
+  semi-supervised task. GT labels above K in later frames are not objects.
+* The first and the last frame are not evaluated (``GT[:, 1:-1]``); only those result frames
+  are read. A sequence with fewer than 3 frames has nothing to evaluate (the official code
+  crashes); it is refused with a :class:`ResultsError`.
+* A result label above K (255 included) aborts the official evaluation; here it is a
+  ``ResultsError`` naming the frame. Objects absent from every result frame score as empty masks.
+* Per-object M/R/D statistics, then J-Mean etc. = plain mean over *all objects of all
+  sequences* (object-weighted); J&F-Mean = (J-Mean + F-Mean) / 2.
+* Decay bins use the official ``uint8`` cast, which wraps for more than 256 evaluated frames
+  (reproduced by default; ``fix_decay_wrap=True`` uses integer bins).
+
+Sequences are evaluated in parallel processes (``workers``; 0 = one per CPU core).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ResultsError
+from ._masks_io import MaskSource
+from .jf import bound_pixels, db_statistics, disk, jf_frame
+
+__all__ = ["davis_semi", "davis_semi_table", "ref_davis", "evaluate_semi", "sequence_jf"]
+
+def _resolve_gt(
+    gt: Any, subset: str, resolution: str, sequences, annotations: str = "Annotations"
+) -> tuple[MaskSource, list[str]]:
+    if isinstance(gt, (str, os.PathLike)) and (Path(gt) / annotations).is_dir():
+        root = Path(gt)
+        src = MaskSource(root / annotations / resolution, "ground truth")
+        if sequences is None:
+            lst = root / "ImageSets" / "2017" / f"{subset}.txt"
+            if not lst.is_file():
+                raise ResultsError(f"ground truth: sequence list {lst} is missing")
+            sequences = [x.strip() for x in lst.read_text().splitlines() if x.strip()]
+    else:
+        src = MaskSource(gt, "ground truth")
+    if sequences is None:
+        sequences = src.sequences()
+    elif isinstance(sequences, str):
+        sequences = [s for s in sequences.split(",") if s]
+    return src, list(sequences)
+
+
+def sequence_jf(gt: MaskSource, res: MaskSource, seq: str, bound_th: float = 0.008) -> tuple[np.ndarray, np.ndarray]:
+    """Per-object, per-frame J and F of one sequence: two ``K x T'`` float64 arrays, ``T'`` =
+    number of GT frames minus the first and the last."""
+    ids = gt.frame_ids(seq)
+    if not ids:
+        raise ResultsError(f"ground truth: sequence {seq!r} has no annotation PNGs")
+    first = gt.read(seq, ids[0])
+    size = first.shape
+    first = np.where(first == 255, 0, first)
+    n_obj = int(first.max()) if first.size else 0
+    eval_ids = ids[1:-1]
+    if not eval_ids:
+        raise ResultsError(
+            f"ground truth: sequence {seq!r} has {len(ids)} frame(s); the semi-supervised "
+            f"protocol drops the first and last frame and needs at least 3"
+        )
+    radius = bound_pixels(size, bound_th)
+    kernel = disk(radius)
+    J = np.empty((n_obj, len(eval_ids)))
+    F = np.empty((n_obj, len(eval_ids)))
+    for t, fid in enumerate(eval_ids):
+        # GT void (255) and GT labels above K never equal an object id 1..K: no need to clear
+        g = gt.read(seq, fid, size)
+        r = res.read(seq, fid, size)
+        top = int(r.max()) if r.size else 0
+        if top > n_obj:
+            raise ResultsError(
+                f"results {res.path(seq, fid)}: object id {top} but sequence {seq!r} has only "
+                f"{n_obj} object(s) in its first ground-truth frame"
+            )
+        J[:, t], F[:, t] = jf_frame(g, r, n_obj, kernel, radius)
+    return J, F
+
+
+# -- parallel driver ---------------------------------------------------------------------------
+_JOB: tuple | None = None
+
+
+def _work(seq: str):
+    gt, res, bound_th = _JOB
+    return sequence_jf(gt, res, seq, bound_th)
+
+
+def _map_sequences(gt: MaskSource, res: MaskSource, seqs: list[str], bound_th: float, workers: int):
+    global _JOB
+    if workers <= 0:
+        workers = os.cpu_count() or 1
+    workers = min(workers, len(seqs))
+    _JOB = (gt, res, bound_th)
+    try:
+        import multiprocessing as mp
+
+        if workers <= 1 or "fork" not in mp.get_all_start_methods():
+            return [_work(s) for s in seqs]
+        from concurrent.futures import ProcessPoolExecutor
+
+        # fork: the children inherit _JOB (in-memory inputs included) without pickling it
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
+            return list(ex.map(_work, seqs, chunksize=1))
+    finally:
+        _JOB = None
+
+
+def evaluate_semi(
+    gt: Any,
+    results: Any,
+    *,
+    subset: str = "val",
+    resolution: str = "480p",
+    sequences=None,
+    bound_th: float = 0.008,
+    fix_decay_wrap: bool = False,
+    workers: int = 0,
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Global measures and per-object rows (``Sequence`` = ``<seq>_<k>``, k from 1)."""
+    gt_src, seqs = _resolve_gt(gt, subset, resolution, sequences)
+    res_src = MaskSource(results, "results")
+    for s in seqs:
+        if not res_src.has_sequence(s):
+            raise ResultsError(f"results: sequence {s!r} is missing (expected {res_src.path(s, '<frame>')})")
+    per_seq = _map_sequences(gt_src, res_src, seqs, bound_th, workers)
+    rows: list[dict[str, Any]] = []
+    stats = {"J": ([], [], []), "F": ([], [], [])}
+    for seq, (J, F) in zip(seqs, per_seq):
+        for k in range(J.shape[0]):
+            row: dict[str, Any] = {"Sequence": f"{seq}_{k + 1}"}
+            for name, vals in (("J", J[k]), ("F", F[k])):
+                m, o, d = db_statistics(vals, uint8_wrap=not fix_decay_wrap)
+                stats[name][0].append(m)
+                stats[name][1].append(o)
+                stats[name][2].append(d)
+                row.update({f"{name}-Mean": m, f"{name}-Recall": o, f"{name}-Decay": d})
+            rows.append(row)
+    if not rows:
+        raise ResultsError("ground truth: no object to evaluate (every first frame is empty)")
+    out = {
+        "J-Mean": float(np.mean(stats["J"][0])),
+        "J-Recall": float(np.mean(stats["J"][1])),
+        "J-Decay": float(np.mean(stats["J"][2])),
+        "F-Mean": float(np.mean(stats["F"][0])),
+        "F-Recall": float(np.mean(stats["F"][1])),
+        "F-Decay": float(np.mean(stats["F"][2])),
+    }
+    out = {"J&F-Mean": float((np.mean(stats["J"][0]) + np.mean(stats["F"][0])) / 2.0), **out}
+    return out, rows
+
+
+def davis_semi(gt: Any, results: Any, *, per_object: bool = False, **options: Any) -> dict[str, float]:
+    """DAVIS-2017 semi-supervised J&F (see the module docstring for inputs and quirks).
+
+    Options: ``subset`` (``val``), ``resolution`` (``480p``), ``sequences`` (list or
+    comma-separated), ``bound_th`` (0.008), ``fix_decay_wrap`` (False), ``workers`` (0 = all
+    cores), ``per_object`` (add ``seq/<seq>_<k>/J-Mean`` and ``.../F-Mean`` keys).
+    """
+    out, rows = evaluate_semi(gt, results, **options)
+    if per_object:
+        for r in rows:
+            out[f"seq/{r['Sequence']}/J-Mean"] = r["J-Mean"]
+            out[f"seq/{r['Sequence']}/F-Mean"] = r["F-Mean"]
+    return out
+
+
+def davis_semi_table(gt: Any, results: Any, **options: Any) -> list[dict[str, Any]]:
+    """Per-object rows ``{"Sequence": "<seq>_<k>", "J-Mean", "J-Recall", "J-Decay", "F-Mean", ...}``."""
+    return evaluate_semi(gt, results, **options)[1]
+
+
+def ref_davis(gt: Any, results: Any, *, splits=None, task: str = "unsupervised", **options: Any) -> dict[str, float]:
+    """Ref-DAVIS17: the DAVIS J&F run once per referring-annotator split, then averaged.
+
+    As UniRef documents it (and UNINEXT/ReferFormer-style codebases do it): the results of
+    each of the 4 annotators' expressions are written as a DAVIS results folder
+    (``<seq>/<frame>.png``, one label per referred object) and scored by
+    ``davis2017-evaluation``'s ``evaluation_method.py`` *without* ``--task``, i.e. with its
+    default ``unsupervised`` task on the Ref-DAVIS copy of DAVIS-17 val
+    (``Annotations_unsupervised``; see :mod:`evalkit.metrics.davis_unsup`); the 4 global
+    results are averaged. ``task="semi-supervised"`` scores each split with the
+    semi-supervised protocol instead.
+
+    Args:
+        results: a folder containing one folder per split, or ``{split: results}``.
+        splits: the split names (default: every sub-folder, sorted, e.g. ``refdavis-val-0`` ..
+            ``refdavis-val-3`` or ``anno_0`` .. ``anno_3``).
+
+    Returns:
+        ``J&F``, ``J``, ``F`` (means over the splits) and ``<split>/J&F``, ``<split>/J``,
+        ``<split>/F`` for each split.
+    """
+    if task == "unsupervised":
+        from .davis_unsup import davis_unsup as run
+    elif task == "semi-supervised":
+        run = davis_semi
+    else:
+        raise ResultsError(f"ref-davis: task must be 'unsupervised' or 'semi-supervised', got {task!r}")
+    if isinstance(results, (str, os.PathLike)):
+        root = Path(results)
+        if not root.is_dir():
+            raise ResultsError(f"results folder {root} does not exist")
+        names = splits or sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        runs = {n: root / n for n in names}
+    else:
+        runs = dict(results) if splits is None else {n: results[n] for n in splits}
+    if not runs:
+        raise ResultsError("results: no annotator split folder found")
+    if task == "unsupervised":
+        options.pop("workers", None)
+        options.pop("per_object", None)
+    out: dict[str, float] = {}
+    jf, j, f = [], [], []
+    for name, res in runs.items():
+        r = run(gt, res, **options)
+        out[f"{name}/J&F"], out[f"{name}/J"], out[f"{name}/F"] = r["J&F-Mean"], r["J-Mean"], r["F-Mean"]
+        jf.append(r["J&F-Mean"])
+        j.append(r["J-Mean"])
+        f.append(r["F-Mean"])
+    return {"J&F": float(np.mean(jf)), "J": float(np.mean(j)), "F": float(np.mean(f)), **out}

@@ -1,0 +1,114 @@
+"""LVOS semi-supervised J&F, seen/unseen, and the V (J&F variance) score (``lvos-evaluation``).
+
+Inputs: ``gt`` — the LVOS split root holding ``<subset>_meta.json`` (``videos → <video> →
+objects → <id> → frame_range {start, end, frame_nums}``), ``Annotations/<video>/<8-digit
+frame>.png`` and optionally ``unseen_videos.txt`` (also accepted as the ``unseen`` option: a
+path or a list of names). ``results`` — ``<video>/<8-digit frame>.png`` indexed PNGs.
+
+Official semantics reproduced:
+
+* Object ``o`` is evaluated on frames ``range(start, end, 5)`` of its ``frame_range``; the
+  first of those and the one at position ``frame_nums − 1`` (the last when the range holds
+  ``frame_nums`` frames) are skipped, so ``frame_nums − 2`` values are kept.
+* GT mask = ``GT == o``, result mask = ``result == o`` (other result ids are simply ignored);
+  J and F exactly as DAVIS (``jf.py``), no void handling.
+* Per object, M = mean of the values. The official code keeps the values in a ``1 x n`` row,
+  so its decay/recall bins see a single element: only the means are used.
+* V per object = sqrt(round(Σ (mean(JF) − JF)² / n, 4)) with JF = (J + F)/2 per frame
+  (quirk: the variance is rounded to 4 decimals before the square root).
+* Objects are split seen/unseen by video name (``unseen_videos.txt``). Reported:
+  ``J&F-Mean`` = (J_seen + F_seen + J_unseen + F_unseen)/4, ``J-Mean`` = (J_seen + J_unseen)/2,
+  likewise ``F-Mean`` and ``V-Mean``, plus the ``-seen-``/``-unseen-`` means (object-weighted).
+  With no unseen (or no seen) object the official means are NaN, and so are ours.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ResultsError
+from ._masks_io import MaskSource
+from .jf import bound_pixels, disk, jf_frame
+
+__all__ = ["lvos"]
+
+
+def _nanmean(x):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        return float(np.mean(x)) if len(x) else float("nan")
+
+
+def lvos(gt: Any, results: Any, *, subset: str = "valid", meta=None, unseen=None, bound_th: float = 0.008) -> dict[str, float]:
+    """LVOS J&F / V (see the module docstring). ``meta``: the parsed ``<subset>_meta.json``
+    (``{"videos": ...}``) when ``gt`` is an in-memory mapping."""
+    if isinstance(gt, (str, os.PathLike)):
+        root = Path(gt)
+        mpath = root / f"{subset}_meta.json"
+        if meta is None:
+            if not mpath.is_file():
+                raise ResultsError(f"ground truth: {mpath} is missing")
+            meta = json.loads(mpath.read_text())
+        gt_src = MaskSource(root / "Annotations", "ground truth")
+        if unseen is None and (root / "unseen_videos.txt").is_file():
+            unseen = root / "unseen_videos.txt"
+    else:
+        gt_src = MaskSource(gt, "ground truth")
+    if meta is None:
+        raise ResultsError("lvos: the split's meta (videos -> objects -> frame_range) is required")
+    if isinstance(unseen, (str, os.PathLike)):
+        unseen = [x.strip() for x in Path(unseen).read_text().splitlines()]
+    unseen = set(unseen or ())
+    res_src = MaskSource(results, "results")
+    videos = meta.get("videos", meta)
+    stats = {(m, s): [] for m in "JFV" for s in ("seen", "unseen")}
+    for video in sorted(videos):
+        split = "unseen" if video in unseen else "seen"
+        for obj, info in videos[video]["objects"].items():
+            fr = info["frame_range"]
+            n = int(fr["frame_nums"])
+            frames = list(range(int(fr["start"]), int(fr["end"]), 5))
+            kept = [f for i, f in enumerate(frames) if i != 0 and i != n - 1]
+            if n - 2 < 1 or len(kept) != n - 2:
+                raise ResultsError(
+                    f"ground truth meta: video {video!r} object {obj}: frame_range gives "
+                    f"{len(frames)} frames for frame_nums {n}"
+                )
+            J = np.zeros(n - 2)
+            F = np.zeros(n - 2)
+            k = int(obj)
+            for t, f in enumerate(kept):
+                name = f"{f:08d}"
+                g = gt_src.read(video, name)
+                r = res_src.read(video, name, g.shape)
+                radius = bound_pixels(g.shape, bound_th)
+                # single-object view: object o becomes label 1 on both sides
+                gk = (g == k).astype(np.uint8)
+                rk = (r == k).astype(np.uint8)
+                j, fm = jf_frame(gk, rk, 1, disk(radius), radius)
+                J[t], F[t] = j[0], fm[0]
+            jf = (J + F) / 2
+            var = np.nansum((np.nanmean(jf) - jf) ** 2) / len(jf)
+            stats[("J", split)].append(float(np.nanmean(J)))
+            stats[("F", split)].append(float(np.nanmean(F)))
+            stats[("V", split)].append(math.sqrt(round(var, 4)))
+    m = {key: _nanmean(v) for key, v in stats.items()}
+    out = {
+        "J&F-Mean": ((m["J", "seen"] + m["F", "seen"]) + (m["J", "unseen"] + m["F", "unseen"])) / 4.0,
+        "J-Mean": (m["J", "seen"] + m["J", "unseen"]) / 2,
+        "J-seen-Mean": m["J", "seen"],
+        "J-unseen-Mean": m["J", "unseen"],
+        "F-Mean": (m["F", "seen"] + m["F", "unseen"]) / 2,
+        "F-seen-Mean": m["F", "seen"],
+        "F-unseen-Mean": m["F", "unseen"],
+        "V-Mean": (m["V", "seen"] + m["V", "unseen"]) / 2,
+        "V-seen-Mean": m["V", "seen"],
+        "V-unseen-Mean": m["V", "unseen"],
+    }
+    return {k: float(v) for k, v in out.items()}

@@ -1,0 +1,121 @@
+"""VSPW video semantic segmentation: mIoU and video consistency mVC8 / mVC16
+(Miao et al., CVPR 2021; ``sssdddwww2/CVPR2021_VSPW_Implement``).
+
+Inputs: ``gt`` — the VSPW root with ``data/<video>/mask/<frame>.png`` (raw labels: 0 = other,
+1..124 = classes, 255 = void) and ``<split>.txt`` listing the videos, or a mapping
+``{video: {frame: HxW}}``; ``results`` — ``<video>/<frame>.png`` predictions in the model's
+label space 0..123 (as the official test script writes them), or the same mapping.
+
+* **mIoU** (``utils.Evaluator`` fed by the official ``ValDataset``): GT labels become
+  ``raw − 1`` (so raw 0 and 255 fall outside ``[0, 124)`` and are ignored); one confusion
+  matrix is pooled over every frame of every video; IoU_c = diag / (row + col − diag);
+  mIoU = Σ over classes *with GT pixels* of IoU_c / (number of such classes). A prediction
+  outside 0..123 on a scored pixel is an error (the official bincount would break).
+* **mVC_n** (``VC_perclip.py``, n = 8, 16): videos with at most n mask files are skipped; for
+  each window start i in ``[0, L − n)`` (quirk: the last possible window is not used), gt_c =
+  pixels whose GT label is the same in frames i..i+n−1, pred_c likewise for the prediction;
+  acc_i = |gt_c ∧ pred_c| / |gt_c| (NaN when gt_c is empty, then ignored). Only consistency is
+  measured, not correctness; void pixels are not excluded. mVC_n = nanmean over all windows
+  of all videos (window-weighted).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ResultsError
+from ._masks_io import MaskSource
+
+__all__ = ["vspw"]
+
+N_CLASSES = 124
+
+
+class _GT(MaskSource):
+    """VSPW's ``data/<video>/mask/<frame>.png`` layout."""
+
+    def frame_ids(self, seq):
+        if self.root is None:
+            return super().frame_ids(seq)
+        d = self.root / seq / "mask"
+        if not d.is_dir():
+            raise ResultsError(f"ground truth: {d} is missing")
+        return [n[:-4] for n in sorted(os.listdir(d)) if n.endswith(".png") and not n.startswith(".")]
+
+    def n_files(self, seq):
+        if self.root is None:
+            return len(self.frame_ids(seq))
+        return len(os.listdir(self.root / seq / "mask"))
+
+    def read(self, seq, frame_id, size=None):
+        if self.root is None:
+            return super().read(seq, frame_id, size)
+        from ._masks_io import read_label_png
+
+        return read_label_png(self.root / seq / "mask" / f"{frame_id}.png", self.what, size)
+
+
+def _window_consistency(labels: np.ndarray, n: int) -> np.ndarray:
+    """``(L - n) x H x W`` bool: pixel keeps the label of frame i through frames i..i+n-1."""
+    L = len(labels)
+    same = labels[1:] == labels[:-1]  # (L-1, H, W): frame t equals frame t+1
+    out = np.empty((L - n, *labels.shape[1:]), bool)
+    # equal to frame i in i+1..i+n-1  <=>  consecutive equalities over i..i+n-2
+    for i in range(L - n):
+        out[i] = same[i : i + n - 1].all(0)
+    return out
+
+
+def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16)) -> dict[str, float]:
+    """VSPW ``mIoU``, ``mVC8`` and ``mVC16`` (fractions); see the module docstring."""
+    if isinstance(gt, (str, os.PathLike)):
+        root = Path(gt)
+        src = _GT(root / "data", "ground truth")
+        if videos is None:
+            lst = root / f"{split}.txt"
+            if not lst.is_file():
+                raise ResultsError(f"ground truth: video list {lst} is missing")
+            videos = [v.strip() for v in lst.read_text().splitlines() if v.strip() and not v.startswith(".")]
+    else:
+        src = _GT(gt, "ground truth")
+        videos = videos or src.sequences()
+    res = MaskSource(results, "results")
+    conf = np.zeros(N_CLASSES * N_CLASSES, np.int64)
+    accs: dict[int, list[np.ndarray]] = {n: [] for n in vc}
+    for video in videos:
+        frames = src.frame_ids(video)
+        gts, preds = [], []
+        for f in frames:
+            g = src.read(video, f)
+            p = res.read(video, f, g.shape)
+            gl = g.astype(np.int64) - 1
+            m = (gl >= 0) & (gl < N_CLASSES)
+            pv = p[m]
+            if pv.size and pv.max() >= N_CLASSES:
+                raise ResultsError(f"results {res.path(video, f)}: class {int(pv.max())} outside 0..{N_CLASSES - 1}")
+            conf += np.bincount(N_CLASSES * gl[m] + pv, minlength=N_CLASSES**2)
+            gts.append(g)
+            preds.append(p)
+        n_files = src.n_files(video)
+        for n in vc:
+            if n_files <= n:
+                continue
+            G = _window_consistency(np.stack(gts), n)
+            P = _window_consistency(np.stack(preds), n)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=RuntimeWarning)
+                accs[n].append((G & P).sum((1, 2)) / G.sum((1, 2)))
+    cm = conf.reshape(N_CLASSES, N_CLASSES).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        iou = np.diag(cm) / (cm.sum(1) + cm.sum(0) - np.diag(cm))
+        isval = cm.sum(1) > 0
+        out = {"mIoU": float(np.nansum(iou * isval) / isval.sum())}
+        for n in vc:
+            a = np.concatenate(accs[n]) if accs[n] else np.zeros(0)
+            out[f"mVC{n}"] = float(np.nanmean(a)) if a.size else float("nan")
+    return out
