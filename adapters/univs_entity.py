@@ -1,0 +1,294 @@
+"""Category-specified video segmentation with UniVS (VIS, VPS, VSS), paper §4.2.
+
+**VIS / VPS** — the video is streamed in clips as for prompt-specified tasks, but the targets
+(*entities*) are discovered by the model itself:
+
+1. every ``detect_interval`` frames the learnable queries detect: class scores (CLIP cosine
+   similarity, sigmoid) are weighted by a mask stability score, low-stability masks and all but
+   the ``topk`` best are dropped, and a box NMS over the clip (max IoU over frames) removes
+   duplicates; stuff categories (VPS) keep their best detection per category;
+2. detections are told apart from the known entities by bi-softmax similarity of their
+   embeddings (softmax over entities and over detections, averaged; Hungarian matching;
+   ``newly_threshold``). Matched detections refresh the entity's class scores and embedding;
+   unmatched ones scoring above ``cls_threshold`` whose masks overlap no entity (IoU < 0.5)
+   become new entities, prompted by tokens sampled inside their mask;
+3. every clip, each entity is re-segmented by its prompt query (the mean of its memory pool)
+   when its prediction is consistent with its memory embedding (``temporal_consistency``);
+   final masks feed the pools back, as in :mod:`.univs_prompted`.
+
+Outputs per frame: VIS — one instance per visible entity (overlaps resolved by score-weighted
+arg-max; an entity keeping less than ``overlap`` of its mask is dropped on that frame), label =
+arg-max of its running class scores, track id = entity id. VPS — every pixel goes to the
+best entity above 0.5; thing entities give one segment each (track id = entity id); stuff
+entities of one category are merged into one segment whose track id is the category id;
+``extra["is_thing"]`` flags the two.
+
+**VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference:
+``P(k | pixel) = Σ_q score(q, k) · sigmoid(mask_q(pixel))``, arg-max per pixel; one segment per
+present category.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
+
+from evalkit.zoo.ops import box_iou, mask_iou
+from evalkit.zoo.ops.boxes import masks_to_boxes
+
+from ..types import Categories, Instances
+from .univs_memory import MaskAccumulator, PromptPool
+from .univs_prompted import _consistent, _pool_prompts
+
+__all__ = ["predict_categories", "bisoftmax_similarity", "stability_scores", "clip_box_nms"]
+
+
+def bisoftmax_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Bi-softmax similarity of ``N×C`` and ``M×C`` embeddings: the mean of the softmax of
+    their dot products over ``N`` and over ``M`` (``N×M``, in ``[0, 1]``)."""
+    s = a @ b.t()
+    return (s.softmax(0) + s.softmax(1)) / 2
+
+
+def stability_scores(masks: torch.Tensor, offset: float = 1.0) -> torch.Tensor:
+    """Mask quality of ``Q×T×h×w`` logits: ``|m > offset| / |m > -offset|`` (the stability
+    score of SAM), averaged over the frames where the mask is not empty; ``Q`` values."""
+    hi = (masks > offset).flatten(2).sum(-1).float()
+    lo = (masks > -offset).flatten(2).sum(-1).float()
+    present = lo > 0
+    s = torch.where(present, hi / lo.clamp(min=1), torch.zeros_like(hi))
+    return s.sum(1) / present.sum(1).clamp(min=1)
+
+
+def clip_box_nms(masks: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Indices kept by greedy NMS on the boxes of ``Q×T×h×w`` mask logits: two detections
+    overlap by the maximum over frames of their box IoUs (official ``video_box_iou``)."""
+    q, t = masks.shape[:2]
+    if q == 0:
+        return torch.zeros(0, dtype=torch.long, device=masks.device)
+    boxes = masks_to_boxes((masks > 0).flatten(0, 1)).view(q, t, 4)
+    iou = torch.stack([box_iou(boxes[:, i], boxes[:, i]) for i in range(t)], -1).amax(-1)
+    order = scores.argsort(descending=True)
+    iou = iou[order][:, order]
+    max_prev = torch.triu(iou, diagonal=1).amax(0)  # best overlap with any higher-scored one
+    return order[max_prev < threshold]
+
+
+@dataclass
+class _Entity:
+    eid: int
+    pool: PromptPool
+    scores: torch.Tensor  # K running class scores in [0, 1]
+    embed: torch.Tensor  # C memory embedding (unit norm)
+    thing: bool
+    started_at: int
+
+
+def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances]:
+    model = adapter.model
+    s = adapter.current
+    t = s.clip_len
+    ql = model.num_queries
+    ids = np.asarray(cats.ids)
+    out: list[Instances] = []
+    for s0 in range(0, len(stream), t):
+        idx = list(range(s0, min(s0 + t, len(stream))))
+        res = model.decode(stream.clip(idx), None, class_embeddings=emb)
+        scores = res["pred_logits"][:ql].sigmoid()  # Q×K
+        masks = res["pred_masks"][:ql].sigmoid()  # Q×T×h×w
+        for ti, f in enumerate(idx):
+            sem = torch.einsum("qk,qhw->khw", scores, masks[:, ti])
+            prob = stream.transform(f).masks_to_original(sem)
+            label = prob.argmax(0)
+            present = torch.unique(label)
+            segs = torch.stack([label == k for k in present]) if len(present) else torch.zeros(0, *prob.shape[1:])
+            sc = torch.stack([prob[k][label == k].mean() for k in present]) if len(present) else torch.zeros(0)
+            out.append(Instances(tuple(stream.frames.sizes[f]), boxes=stream.boxes(segs), masks=segs.cpu().numpy(),
+                                 scores=sc.cpu().numpy(), labels=ids[present.cpu().numpy()]))
+    adapter.last_stats = {"cached_frames": len(stream.cache), "pending_frames": 0, "pool_len": 0}
+    return out
+
+
+def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Instances]:
+    """VIS / VPS / VSS on one video (see module docstring)."""
+    model = adapter.model
+    s = adapter.settings(task)
+    adapter.current = s
+    model.visual_sampler.num_points = s.num_points
+    model.mask_decoder.self_attn_mask = s.self_attn_mask
+    emb = adapter.class_embeddings_for(cats)
+    if task == "vss":
+        return _vss(adapter, stream, cats, emb)
+    thing = torch.tensor(cats.thing if cats.thing is not None else [True] * len(cats.ids))
+    if task == "vis":
+        thing[:] = True
+    ql = model.num_queries
+    n = len(stream)
+    entities: list[_Entity] = []
+    acc = MaskAccumulator()
+    out: list[Instances | None] = [None] * n
+    peak = {"cached_frames": 0, "pending_frames": 0, "pool_len": 0}
+    s0 = 0
+    while s0 < n:
+        idx = list(range(s0, min(s0 + s.clip_len, n)))
+        feats = stream.clip(idx)
+        prompts = _pool_prompts(model, entities, len(idx)) if entities else None
+        res = model.decode(feats, prompts, class_embeddings=emb)
+        masks, embds = res["pred_masks"], res["pred_embds"]
+        scores = res["pred_logits"].sigmoid()
+        h4, w4 = masks.shape[-2:]
+        clip_logits = torch.full((len(idx), len(entities), h4, w4), float("nan"), device=masks.device)
+        thr = s.temporal_consistency * (0.5 if s0 < s.clip_len else 1.0)
+        for j, ent in enumerate(entities):
+            if _consistent(ent, embds[ql + j], thr):
+                clip_logits[:, j] = masks[ql + j]
+        if s0 % s.detect_interval == 0 or not entities:
+            clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
+                                  feats, s0)
+        for ti, f in enumerate(idx):
+            acc.add(f, clip_logits[ti])
+        last = idx[-1] == n - 1
+        for f in (idx if last else idx[:s.clip_stride]):
+            logits = acc.pop(f, len(entities))
+            out[f] = _emit_vps(stream, f, logits, entities, cats) if task == "vps" else \
+                _emit_vis(stream, f, logits, entities, cats, s.overlap)
+            tok = model.sample_visual_prompt(feats, idx.index(f), (logits.sigmoid() > 0.5).float())
+            for k, ent in enumerate(entities):
+                if ent.started_at < f and bool(tok.valid[k]):
+                    ent.pool.push(tok.feats[k], tok.pos[k])
+        peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
+        peak["pending_frames"] = max(peak["pending_frames"], len(acc))
+        peak["pool_len"] = max([peak["pool_len"]] + [len(e.pool) for e in entities])
+        if last:
+            break
+        s0 += s.clip_stride
+    peak["entities"] = len(entities)
+    adapter.last_stats = peak
+    return out
+
+
+def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, s0):
+    """Steps 1–2 of the module docstring; returns ``clip_logits`` extended by new entities."""
+    quality = stability_scores(masks)
+    scores = scores * quality[:, None]
+    keep = torch.nonzero(quality > s.stability)[:, 0] if s.stability > 0 else torch.arange(len(scores))
+    best, label = scores[keep].max(-1)
+    keep = keep[best.argsort(descending=True)[:s.topk]]
+    best, label = scores[keep].max(-1)
+    is_thing = thing[label.cpu()].to(keep.device)
+    kept = []
+    if is_thing.any():
+        t_idx = keep[is_thing]
+        kept.append(t_idx[clip_box_nms(masks[t_idx], scores[t_idx].max(-1).values, s.box_nms)])
+    for k in label[~is_thing].unique():  # one detection per stuff category
+        cand = keep[(~is_thing) & (label == k)]
+        kept.append(cand[scores[cand, k].argmax()][None])
+    keep = torch.cat(kept) if kept else keep[:0]
+    if len(keep) == 0:
+        return clip_logits
+    det_emb = F.normalize(embds[keep].mean(1), dim=-1)
+    det_score = scores[keep].max(-1).values
+    matched = set()
+    if entities:
+        mem = torch.stack([e.embed for e in entities])
+        sim = bisoftmax_similarity(mem, det_emb)
+        sim = torch.where(sim < s.newly_threshold, torch.zeros_like(sim), sim)
+        rows, cols = linear_sum_assignment((1 - sim).cpu().numpy())
+        for r, c in zip(rows, cols):
+            if sim[r, c] > s.newly_threshold:
+                ent = entities[r]
+                ent.scores = 0.5 * (ent.scores + scores[keep[c]])
+                ent.embed = F.normalize(ent.embed + det_emb[c], dim=-1)
+                matched.add(int(c))
+                if sim[r, c] > 2 * s.newly_threshold:  # the detection also votes for the masks
+                    cur = clip_logits[:, r]
+                    clip_logits[:, r] = torch.where(torch.isnan(cur), masks[keep[c]], (cur + masks[keep[c]]) / 2)
+    first = not entities
+    min_score = max(s.cls_threshold, 0.1) if first else s.cls_threshold
+    existing = (torch.nan_to_num(clip_logits, nan=-1.0) > 0).transpose(0, 1).flatten(1)  # E×(T·hw)
+    new = []
+    for c in range(len(keep)):
+        if c in matched or det_score[c] <= min_score:
+            continue
+        m = (masks[keep[c]] > 0).flatten()[None]
+        if len(existing) and mask_iou(m.view(1, 1, -1), existing.view(len(existing), 1, -1)).max() >= 0.5:
+            continue
+        new.append(c)
+    for c in new:
+        q = keep[c]
+        areas = (masks[q] > 0).flatten(1).sum(1)
+        if areas.max() == 0:
+            continue
+        ti = int(areas.argmax())
+        tok = model.sample_visual_prompt(feats, ti, (masks[q, ti] > 0).float()[None])
+        pool = PromptPool(s.memory)
+        pool.push(tok.feats[0], tok.pos[0])
+        entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(), det_emb[c], bool(thing[int(scores[q].argmax())]),
+                                int(feats.frame_indices[ti])))
+        clip_logits = torch.cat([clip_logits, masks[q][:, None]], 1)
+        existing = torch.cat([existing, (masks[q] > 0).flatten()[None]])
+    return clip_logits
+
+
+def _resolve(stream, f, logits, entities):
+    """Probabilities on frame ``f`` and the score-weighted arg-max owner of each pixel."""
+    probs = stream.to_original(f, logits)
+    weights = torch.stack([e.scores.max() for e in entities]) if entities else probs.new_zeros(0)
+    owner = (probs * weights[:, None, None]).argmax(0) if len(entities) else None
+    fg = probs.max(0).values > 0.5 if len(entities) else None
+    return probs, owner, fg
+
+
+def _emit_vis(stream, f, logits, entities, cats, overlap):
+    size = tuple(stream.frames.sizes[f])
+    if not entities:
+        return Instances.empty(size)
+    probs, owner, fg = _resolve(stream, f, logits, entities)
+    keep, masks = [], []
+    for j in range(len(entities)):
+        own = (probs[j] > 0.5)
+        vis = own & (owner == j)
+        if own.sum() == 0 or vis.sum() / own.sum() <= overlap:
+            continue
+        keep.append(j)
+        masks.append(vis)
+    if not keep:
+        return Instances.empty(size)
+    m = torch.stack(masks)
+    ids = np.asarray(cats.ids)
+    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(),
+                     scores=np.array([float(entities[j].scores.max()) for j in keep], np.float32),
+                     labels=ids[[int(entities[j].scores.argmax()) for j in keep]],
+                     track_ids=np.array([entities[j].eid for j in keep]))
+
+
+def _emit_vps(stream, f, logits, entities, cats):
+    size = tuple(stream.frames.sizes[f])
+    if not entities:
+        return Instances.empty(size)
+    probs, owner, fg = _resolve(stream, f, logits, entities)
+    ids = np.asarray(cats.ids)
+    segs, labels, tracks, scores, things = [], [], [], [], []
+    stuff: dict[int, int] = {}
+    for j, ent in enumerate(entities):
+        m = (owner == j) & fg
+        if m.sum() == 0:
+            continue
+        k = int(ent.scores.argmax())
+        if ent.thing:
+            segs.append(m), labels.append(ids[k]), tracks.append(ent.eid)
+            scores.append(float(ent.scores.max())), things.append(True)
+        elif k in stuff:
+            segs[stuff[k]] = segs[stuff[k]] | m
+        else:
+            stuff[k] = len(segs)
+            segs.append(m), labels.append(ids[k]), tracks.append(int(ids[k]))
+            scores.append(float(ent.scores.max())), things.append(False)
+    if not segs:
+        return Instances.empty(size)
+    m = torch.stack(segs)
+    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(), scores=np.array(scores, np.float32),
+                     labels=np.array(labels), track_ids=np.array(tracks), extra={"is_thing": things})
