@@ -1,0 +1,40 @@
+"""Units of the streaming inference: memory pool, accumulator, bi-softmax, stability, NMS."""
+import torch
+
+from evalkit.adapters.univs_entity import bisoftmax_similarity, clip_box_nms, stability_scores
+from evalkit.adapters.univs_memory import MaskAccumulator, PromptPool
+
+
+def test_prompt_pool_keeps_first_and_recent():
+    pool = PromptPool(memory=2)
+    for i in range(5):
+        pool.push(torch.full((3, 4), float(i)), torch.full((3, 4), -float(i)))
+    feats, pos, valid = pool.tokens(4)
+    assert len(pool) == 3 and feats.shape == (12, 4)
+    assert feats[:, 0].tolist() == [0] * 3 + [3] * 3 + [4] * 3 + [0] * 3
+    assert valid.tolist() == [True] * 9 + [False] * 3 and pos[3, 0] == -3
+
+
+def test_mask_accumulator_means_and_late_targets():
+    acc = MaskAccumulator()
+    acc.add(0, torch.tensor([[[1.0]], [[float("nan")]]]))
+    acc.add(0, torch.tensor([[[3.0]], [[4.0]], [[5.0]]]))
+    out = acc.pop(0, 4)
+    assert out[:, 0, 0].tolist() == [2.0, 4.0, 5.0, -float("inf")] and len(acc) == 0
+
+
+def test_bisoftmax_prefers_mutual_best_match():
+    a = torch.eye(3) * 5
+    s = bisoftmax_similarity(a, a[[2, 0]])
+    assert s.shape == (3, 2) and s[2, 0] > 0.9 and s[0, 1] > 0.9 and s[1, 0] < 0.3  # no mutual match: at most a half of one direction
+
+
+def test_stability_scores_and_clip_nms():
+    m = torch.full((3, 2, 10, 10), -5.0)
+    m[0, :, :5, :5] = 5.0  # crisp
+    m[1, :, :5, :5] = 0.5  # fuzzy: above -1, below +1
+    m[2, :, :5, :6] = 5.0  # duplicate of 0
+    q = stability_scores(m)
+    assert q[0] == 1.0 and q[1] == 0.0
+    keep = clip_box_nms(m, torch.tensor([0.9, 0.1, 0.8]), 0.75)
+    assert keep.tolist() == [0, 1]
