@@ -32,7 +32,7 @@ def test_bisoftmax_prefers_mutual_best_match():
 def test_stability_scores_and_clip_nms():
     m = torch.full((3, 2, 10, 10), -5.0)
     m[0, :, :5, :5] = 5.0  # crisp
-    m[1, :, :5, :5] = 0.5  # fuzzy: above -1, below +1
+    m[1, :, 6:, 6:] = 0.5  # fuzzy: above -1, below +1
     m[2, :, :5, :6] = 5.0  # duplicate of 0
     q = stability_scores(m)
     assert q[0] == 1.0 and q[1] == 0.0
