@@ -100,8 +100,10 @@ class UniVSAdapter(Adapter):
 
     Args:
         model: a :class:`~evalkit.zoo.univs.model.UniVS` (weights loaded).
-        text_encoder: a RegionCLIP text tower (``encode_text``/``tokenize``) or ``None``.
-        class_embeddings: ``N×640`` CLIP embeddings of the training vocabularies or ``None``.
+        text_encoder: a RegionCLIP text tower (``encode_text``/``tokenize``), a zero-argument
+            callable returning one (loaded on first use), or ``None``.
+        class_embeddings: ``N×640`` CLIP embeddings of the training vocabularies, a callable
+            returning them (loaded on first use), or ``None``.
         input_sizes: task → ``{"min_size", "max_size"}`` or ``{"square"}`` (model card).
         options: ``task``, ``vocabulary`` (a key of :data:`VOCABULARIES`) and any
             :class:`UniVSSettings` field, applied to every task.
@@ -119,10 +121,33 @@ class UniVSAdapter(Adapter):
             raise EvalkitError(f"unknown UniVS option(s) {sorted(unknown)}; expected 'task', 'vocabulary' "
                                f"or settings {sorted(_SETTING_NAMES)}")
         self.model = model.to(device).eval()
-        self.text_encoder = None if text_encoder is None else text_encoder.to(device).eval()
-        self.class_embeddings = class_embeddings
+        self._text_encoder = text_encoder
+        self._class_embeddings = class_embeddings
         self.input_sizes = input_sizes or {}
         self._task: str | None = options.get("task")
+
+    # -- lazily loaded weights (a VOS run never needs the text tower) -------------------------
+    @property
+    def text_encoder(self):
+        if callable(self._text_encoder) and not isinstance(self._text_encoder, torch.nn.Module):
+            self._text_encoder = self._text_encoder()
+        if self._text_encoder is not None:
+            self._text_encoder = self._text_encoder.to(self.device).eval()
+        return self._text_encoder
+
+    @text_encoder.setter
+    def text_encoder(self, value) -> None:
+        self._text_encoder = value
+
+    @property
+    def class_embeddings(self) -> torch.Tensor | None:
+        if callable(self._class_embeddings):
+            self._class_embeddings = self._class_embeddings()
+        return self._class_embeddings
+
+    @class_embeddings.setter
+    def class_embeddings(self, value) -> None:
+        self._class_embeddings = value
 
     # -- contract -----------------------------------------------------------------------------
     def check(self, task: str, prompt) -> None:
@@ -218,30 +243,36 @@ def _load_file(card, name: str):
 
 def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None,
                   **options: Any) -> UniVSAdapter:
-    """Card adapter factory: builds the model, loads (and converts) its weights strictly, the
-    class embeddings and — when a referring task may need it — the text tower."""
+    """Card adapter factory: builds the model and loads (converts) its checkpoint strictly; the
+    class embeddings and the text tower (with its BPE merges) are fetched on first use."""
     from evalkit.zoo import load_model
     from evalkit.zoo.api import get_card
-    from evalkit.zoo.convert_utils import load_strict
-    from evalkit.zoo.text.regionclip import build_regionclip_rn50x4_text
-    from evalkit.zoo.univs.convert import convert_text_encoder, load_class_embeddings
 
     card = get_card(model_id)
     model = load_model(model_id, weights, device=device)
     roles = {w.role: w.name for w in card.weights}
-    class_embeddings = load_class_embeddings(_load_file(card, roles["class-embeddings"]))
-    text_encoder = None
-    if options.get("task", "rvos") == "rvos" and "text-encoder" in roles:
-        tokenizer = [w for w in card.weights if w.role == "tokenizer"]
-        text_encoder = build_regionclip_rn50x4_text()
-        sd, _ = convert_text_encoder(_load_file(card, roles["text-encoder"]), text_encoder)
-        load_strict(text_encoder, sd, what=f"text encoder of {model_id!r}")
-        if tokenizer:
-            from evalkit.hub import fetch_weights
 
-            merges = [w for w in tokenizer if w.name.endswith(".txt")]
-            if merges:
-                text_encoder.bpe = str(fetch_weights(card, None, merges[0].name))
-    return UniVSAdapter(model, model_id=model_id, device=device, weights=weights, text_encoder=text_encoder,
-                        class_embeddings=class_embeddings, input_sizes=dict(card.input_sizes), **options)
+    def class_embeddings() -> torch.Tensor:
+        from evalkit.hub import fetch_weights
+        from evalkit.zoo.univs.convert import read_class_embeddings
 
+        return read_class_embeddings(fetch_weights(card, None, roles["class-embeddings"]))
+
+    def text_encoder():
+        from evalkit.hub import fetch_weights
+        from evalkit.zoo.convert_utils import load_strict
+        from evalkit.zoo.text.regionclip import build_regionclip_rn50x4_text
+        from evalkit.zoo.univs.convert import convert_text_encoder
+
+        enc = build_regionclip_rn50x4_text()
+        sd, _ = convert_text_encoder(_load_file(card, roles["text-encoder"]), enc)
+        load_strict(enc, sd, what=f"text encoder of {model_id!r}")
+        merges = [w for w in card.weights if w.role == "tokenizer" and w.name.endswith(".txt")]
+        if merges:
+            enc.bpe = str(fetch_weights(card, None, merges[0].name))
+        return enc
+
+    return UniVSAdapter(model, model_id=model_id, device=device, weights=weights,
+                        text_encoder=text_encoder if "text-encoder" in roles else None,
+                        class_embeddings=class_embeddings if "class-embeddings" in roles else None,
+                        input_sizes=dict(card.input_sizes), **options)

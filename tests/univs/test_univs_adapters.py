@@ -134,3 +134,35 @@ def test_class_embedding_slices(adapter):
     b = build_tiny_adapter(vocabulary="coco")
     b.class_embeddings = a.class_embeddings
     assert b.class_embeddings_for(ovis)[0, 0] == 2641
+
+
+def test_card_factory_loads_class_embeddings_lazily(monkeypatch, tmp_path):
+    """``build_adapter`` of the card: the checkpoint through ``load_model``, the class-embedding
+    file (a bare tensor, as released) only when a category prompt needs it."""
+    import evalkit.hub
+    import evalkit.zoo
+    from evalkit.adapters.univs import build_adapter
+    from evalkit.zoo.univs.convert import read_class_embeddings
+    from evalkit.zoo.univs.model import build_univs
+    from univs_tiny import TINY
+
+    emb = torch.randn(3938, 48)
+    torch.save(emb, tmp_path / "cls.pth")
+    fetched = []
+
+    def fake_fetch(card, weights=None, name=None):
+        fetched.append(name)
+        return tmp_path / "cls.pth"
+
+    monkeypatch.setattr(evalkit.zoo, "load_model", lambda model_id, weights, device: build_univs("r50", **TINY))
+    monkeypatch.setattr(evalkit.hub, "fetch_weights", fake_fetch)
+    a = build_adapter(model_id="univs-r50", clip_len=2, stability=0.0, cls_threshold=0.0, task="vis")
+    assert fetched == [] and a.input_sizes["pvos"]["min_size"] == 720
+    a.input_sizes = {"vis": {"min_size": 64, "max_size": 128}}
+    ovis = Categories([f"c{i}" for i in range(25)], list(range(1, 26)))
+    out = a.predict(random_video(3), ovis)
+    assert fetched == ["combined_datasets_cls_emb_rn50x4.pth"] and len(out) == 3
+    assert torch.equal(a.class_embeddings, emb)
+    (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(EvalkitError, match="class-embedding"):
+        read_class_embeddings(tmp_path / "bad.pth")

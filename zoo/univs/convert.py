@@ -20,7 +20,7 @@ from ..backbones import backbone_key_map
 from ..convert_utils import ConversionReport, KeyMap, squeeze_leading, unwrap_checkpoint
 
 __all__ = ["univs_key_map", "convert_univs", "convert_text_encoder", "text_encoder_key_map",
-           "load_class_embeddings"]
+           "load_class_embeddings", "read_class_embeddings"]
 
 _P = r"sem_seg_head\.predictor\."
 _ATTN = r"(?P<p>in_proj_weight|in_proj_bias|out_proj\.weight|out_proj\.bias)"
@@ -106,3 +106,25 @@ def load_class_embeddings(obj) -> torch.Tensor:
         raise WeightsError(f"class-embedding file: expected an N×D tensor, got "
                            f"{getattr(obj, 'shape', type(obj).__name__)}")
     return obj.float()
+
+
+def read_class_embeddings(path) -> torch.Tensor:
+    """Read the class-embedding file: the official one is a bare tensor saved with
+    ``torch.save`` (read with ``weights_only=True``: no code runs); safetensors files with one
+    tensor are accepted too."""
+    import pickle
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"class-embedding file not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        raise WeightsError(f"{path}: not a readable class-embedding file ({exc})") from None
+    return load_class_embeddings(obj)
