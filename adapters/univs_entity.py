@@ -40,27 +40,26 @@ from evalkit.zoo.ops import box_iou, mask_iou
 from evalkit.zoo.ops.boxes import masks_to_boxes
 
 from ..types import Categories, Instances
-from .univs_memory import MaskAccumulator, PromptPool
+from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 from .univs_prompted import _consistent, _pool_prompts
 
 __all__ = ["predict_categories", "bisoftmax_similarity", "stability_scores", "clip_box_nms"]
 
 
-def bisoftmax_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Bi-softmax similarity of ``N×C`` and ``M×C`` embeddings: the mean of the softmax of
-    their dot products over ``N`` and over ``M`` (``N×M``, in ``[0, 1]``)."""
-    s = a @ b.t()
-    return (s.softmax(0) + s.softmax(1)) / 2
+def bisoftmax_similarity(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+    """Bi-softmax similarity of ``N×T×C`` memory and ``M×F×C`` new embeddings: dot products of
+    every (slot, frame) pair, softmax over the entities and over the detections, averaged
+    (``N×M``, in ``[0, 1]``)."""
+    s = torch.einsum("ntc,mfc->nmtf", old, new).flatten(2)
+    return ((s.softmax(1) + s.softmax(0)) / 2).mean(-1)
 
 
 def stability_scores(masks: torch.Tensor, offset: float = 1.0) -> torch.Tensor:
-    """Mask quality of ``Q×T×h×w`` logits: ``|m > offset| / |m > -offset|`` (the stability
-    score of SAM), averaged over the frames where the mask is not empty; ``Q`` values."""
-    hi = (masks > offset).flatten(2).sum(-1).float()
-    lo = (masks > -offset).flatten(2).sum(-1).float()
-    present = lo > 0
-    s = torch.where(present, hi / lo.clamp(min=1), torch.zeros_like(hi))
-    return s.sum(1) / present.sum(1).clamp(min=1)
+    """Mask quality of ``Q×...`` logits: ``|m > offset| / |m > -offset|`` over all frames and
+    pixels (SAM's stability score; official ``calculate_mask_quality_scores``); ``Q`` values."""
+    hi = (masks > offset).flatten(1).sum(-1).float()
+    lo = (masks > -offset).flatten(1).sum(-1).float()
+    return hi / lo.clamp(min=1)
 
 
 def clip_box_nms(masks: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -82,7 +81,7 @@ class _Entity:
     eid: int
     pool: PromptPool
     scores: torch.Tensor  # K running class scores in [0, 1]
-    embed: torch.Tensor  # C memory embedding (unit norm)
+    memory: EmbeddingMemory
     thing: bool
     started_at: int
 
@@ -142,12 +141,13 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         h4, w4 = masks.shape[-2:]
         clip_logits = torch.full((len(idx), len(entities), h4, w4), float("nan"), device=masks.device)
         thr = s.temporal_consistency * (0.5 if s0 < s.clip_len else 1.0)
+        slots = s.memory // s.clip_stride
         for j, ent in enumerate(entities):
-            if _consistent(ent, embds[ql + j], thr):
+            if _consistent(ent, embds[ql + j], thr, slots):
                 clip_logits[:, j] = masks[ql + j]
         if s0 % s.detect_interval == 0 or not entities:
             clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
-                                  feats, s0)
+                                  feats, pixel=task == "vps")
         for ti, f in enumerate(idx):
             acc.add(f, clip_logits[ti])
         last = idx[-1] == n - 1
@@ -170,66 +170,88 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
     return out
 
 
-def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, s0):
-    """Steps 1–2 of the module docstring; returns ``clip_logits`` extended by new entities."""
-    quality = stability_scores(masks)
-    scores = scores * quality[:, None]
-    keep = torch.nonzero(quality > s.stability)[:, 0] if s.stability > 0 else torch.arange(len(scores))
-    best, label = scores[keep].max(-1)
-    keep = keep[best.argsort(descending=True)[:s.topk]]
-    best, label = scores[keep].max(-1)
-    is_thing = thing[label.cpu()].to(keep.device)
-    kept = []
-    if is_thing.any():
-        t_idx = keep[is_thing]
-        kept.append(t_idx[clip_box_nms(masks[t_idx], scores[t_idx].max(-1).values, s.box_nms)])
-    for k in label[~is_thing].unique():  # one detection per stuff category
-        cand = keep[(~is_thing) & (label == k)]
-        kept.append(cand[scores[cand, k].argmax()][None])
-    keep = torch.cat(kept) if kept else keep[:0]
+def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tensor:
+    """Step 1: indices of the learnable queries that may become entities.
+
+    VIS (``pixel`` False): stability filter, ``topk`` best, box NMS — every clip. VPS: on the
+    first clip the 70 best thing detections go through box NMS and the 30 best stuff ones
+    through a mask-IoU NMS (0.6, first frame); later clips keep every query (official
+    ``detect_newly_entities_per_clip_pixel``).
+    """
+    best, label = scores.max(-1)
+    if pixel and not first:
+        return torch.arange(len(scores), device=scores.device)
+    order = best.argsort(descending=True)
+    if not pixel:
+        if s.stability > 0:
+            order = order[stability_scores(masks[order]) > s.stability]
+        order = order[:s.topk]
+        return order[clip_box_nms(masks[order], best[order], s.box_nms)]
+    order = order[:100]
+    is_thing = thing.to(order.device)[label[order]]
+    things, stuff = order[is_thing][:70], order[~is_thing][:30]
+    things = things[clip_box_nms(masks[things], best[things], s.box_nms)]
+    if len(stuff):
+        first_frame = (masks[stuff, 0] > 0).flatten(1)[:, None]
+        iou = mask_iou(first_frame.view(len(stuff), 1, -1), first_frame.view(len(stuff), 1, -1)).float()
+        stuff = stuff[torch.triu(iou, diagonal=1).amax(0) < 0.6]
+    return torch.cat([things, stuff])
+
+
+def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, pixel: bool):
+    """Steps 1–2 of the module docstring; returns ``clip_logits`` extended by new entities.
+
+    ``scores`` ``Q×K`` (sigmoid) are first weighted by the mask stability score.
+    """
+    first = not entities
+    scores = scores * stability_scores(masks)[:, None]
+    keep = _candidates(s, scores, masks, thing, first, pixel)
     if len(keep) == 0:
         return clip_logits
-    det_emb = F.normalize(embds[keep].mean(1), dim=-1)
     det_score = scores[keep].max(-1).values
     matched = set()
     if entities:
-        mem = torch.stack([e.embed for e in entities])
-        sim = bisoftmax_similarity(mem, det_emb)
+        mem = torch.stack([e.memory.history(3) for e in entities])
+        sim = bisoftmax_similarity(mem, embds[keep])
         sim = torch.where(sim < s.newly_threshold, torch.zeros_like(sim), sim)
-        rows, cols = linear_sum_assignment((1 - sim).cpu().numpy())
+        rows, cols = linear_sum_assignment((1 - sim).double().cpu().numpy())
         for r, c in zip(rows, cols):
             if sim[r, c] > s.newly_threshold:
                 ent = entities[r]
                 ent.scores = 0.5 * (ent.scores + scores[keep[c]])
-                ent.embed = F.normalize(ent.embed + det_emb[c], dim=-1)
+                ent.memory.write(embds[keep[c]].mean(0))
                 matched.add(int(c))
-                if sim[r, c] > 2 * s.newly_threshold:  # the detection also votes for the masks
+                # a confident match also votes for the entity's masks (VPS: every match)
+                if pixel or sim[r, c] > 2 * s.newly_threshold:
                     cur = clip_logits[:, r]
                     clip_logits[:, r] = torch.where(torch.isnan(cur), masks[keep[c]], (cur + masks[keep[c]]) / 2)
-    first = not entities
-    min_score = max(s.cls_threshold, 0.1) if first else s.cls_threshold
-    existing = (torch.nan_to_num(clip_logits, nan=-1.0) > 0).transpose(0, 1).flatten(1)  # E×(T·hw)
-    new = []
+    if first:
+        min_score = s.cls_threshold if pixel else max(s.cls_threshold, 0.1)
+    else:
+        min_score = 2 * s.cls_threshold if pixel else s.cls_threshold
+    existing = (torch.nan_to_num(clip_logits, nan=-1.0) > 0).transpose(0, 1)  # E×T×h×w
     for c in range(len(keep)):
         if c in matched or det_score[c] <= min_score:
             continue
-        m = (masks[keep[c]] > 0).flatten()[None]
-        if len(existing) and mask_iou(m.view(1, 1, -1), existing.view(len(existing), 1, -1)).max() >= 0.5:
-            continue
-        new.append(c)
-    for c in new:
         q = keep[c]
-        areas = (masks[q] > 0).flatten(1).sum(1)
+        cur = masks[q] > 0
+        if len(existing):  # overlap with a known entity on any frame: not new
+            ious = torch.stack([mask_iou(cur[t].flatten()[None, None], existing[:, t].flatten(1)[:, None])
+                                for t in range(cur.shape[0])])
+            if ious.max() >= 0.5:
+                continue
+        areas = cur.flatten(1).sum(1)
         if areas.max() == 0:
             continue
         ti = int(areas.argmax())
-        tok = model.sample_visual_prompt(feats, ti, (masks[q, ti] > 0).float()[None])
+        tok = model.sample_visual_prompt(feats, ti, cur[ti].float()[None])
         pool = PromptPool(s.memory)
         pool.push(tok.feats[0], tok.pos[0])
-        entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(), det_emb[c], bool(thing[int(scores[q].argmax())]),
-                                int(feats.frame_indices[ti])))
+        entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(),
+                                EmbeddingMemory(s.memory // s.clip_stride, embds[q].mean(0)),
+                                bool(thing[int(scores[q].argmax())]), int(feats.frame_indices[ti])))
         clip_logits = torch.cat([clip_logits, masks[q][:, None]], 1)
-        existing = torch.cat([existing, (masks[q] > 0).flatten()[None]])
+        existing = torch.cat([existing, cur[None]])
     return clip_logits
 
 

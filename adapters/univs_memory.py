@@ -127,3 +127,44 @@ class MaskAccumulator:
         out = self.peek(frame, num_targets)
         del self._sum[frame], self._count[frame]
         return out
+
+
+class EmbeddingMemory:
+    """A target's query embeddings, one slot per clip step (the official ``embds`` memory).
+
+    Each clip opens a blank (zero) slot; a consistent prompt prediction fills it with its mean
+    embedding over the clip and a matching detection is averaged into it. At most ``slots``
+    slots are kept (``max(memory / stride, 3)`` officially).
+    """
+
+    def __init__(self, slots: int, first: torch.Tensor):
+        self.slots: deque[torch.Tensor] = deque([first], maxlen=max(slots, 3))
+
+    def open_slot(self) -> None:
+        self.slots.append(torch.zeros_like(self.slots[-1]))
+
+    def write(self, embed: torch.Tensor) -> None:
+        """Average ``embed`` (``C``) into the newest slot (a blank slot takes it as is)."""
+        last = self.slots[-1]
+        nonblank = bool((last != 0).any())
+        self.slots[-1] = (last + embed) / (2.0 if nonblank else 1.0)
+
+    def history(self, n: int = 3) -> torch.Tensor:
+        """The last ``n`` slots, ``n×C`` (zeros where blank or missing)."""
+        h = list(self.slots)[-n:]
+        return torch.stack([torch.zeros_like(h[0])] * (n - len(h)) + h)
+
+    def consistency(self, embeds: torch.Tensor) -> float:
+        """Similarity of a new prediction (``T×C`` per-frame embeddings) with the memory: cosine
+        similarity with each slot averaged over the frames, then over the non-blank slots with
+        weights ``exp(10·i/n)`` favouring recent ones (official
+        ``check_consistency_with_prev_frames``)."""
+        prev = torch.stack(list(self.slots))
+        nonblank = (prev != 0).any(-1).float()
+        prev = prev / prev.norm(dim=-1, keepdim=True).clamp(min=1e-3)
+        cur = embeds / embeds.norm(dim=-1, keepdim=True).clamp(min=1e-3)
+        cos = (prev @ cur.t()).mean(-1)
+        n = len(prev)
+        w = (torch.arange(1, n + 1, dtype=cos.dtype, device=cos.device) / n * 10.0).exp() * nonblank
+        w = w / w.sum().clamp(min=1e-3)
+        return float((cos * w).sum())

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Instances, Reference
-from .univs_memory import MaskAccumulator, PromptPool
+from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 
 __all__ = ["predict_reference", "predict_expression", "reference_masks"]
 
@@ -61,7 +61,7 @@ class _Target:
     obj_id: int
     frame: int
     pool: PromptPool
-    embed: torch.Tensor | None = None
+    memory: EmbeddingMemory | None = None
     started: bool = False
     given: torch.Tensor | None = None  # reference mask at stride 4 of the canvas
     given_mask: np.ndarray | None = None  # reference mask in the original frame
@@ -76,16 +76,17 @@ def _pool_prompts(model, targets: list[_Target], t: int):
     return model.prompt_encoder.visual(feats, pos, valid, t)
 
 
-def _consistent(tg: _Target, embds: torch.Tensor, threshold: float) -> bool:
-    """Memory check of paper §4.2: the new prediction's embedding (mean over the clip) must
-    be similar enough to the target's memory embedding; the memory is then updated."""
-    new = F.normalize(embds.mean(0), dim=-1)
-    if tg.embed is None:
-        tg.embed = new
+def _consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
+    """Memory check of paper §4.2: a new prediction (``T×C`` embeddings) updates the target
+    only when it is similar enough to the target's embedding memory
+    (:meth:`EmbeddingMemory.consistency`); the first prediction starts the memory."""
+    if tg.memory is None:
+        tg.memory = EmbeddingMemory(slots, embds.mean(0))
         return True
-    ok = bool((tg.embed * new).sum() >= threshold)
+    tg.memory.open_slot()
+    ok = tg.memory.consistency(embds) > threshold
     if ok:
-        tg.embed = F.normalize(tg.embed + new, dim=-1)
+        tg.memory.write(embds.mean(0))
     return ok
 
 
@@ -163,7 +164,7 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         thr = s.temporal_consistency * (0.5 if idx[0] < s.clip_len else 1.0)
         for j, k in enumerate(active):
             tg = targets[k]
-            if not _consistent(tg, embds[j], thr):
+            if not _consistent(tg, embds[j], thr, s.memory // s.clip_stride):
                 continue
             for ti, f in enumerate(idx):
                 if f < tg.frame:

@@ -2,7 +2,7 @@
 import torch
 
 from evalkit.adapters.univs_entity import bisoftmax_similarity, clip_box_nms, stability_scores
-from evalkit.adapters.univs_memory import MaskAccumulator, PromptPool
+from evalkit.adapters.univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 
 
 def test_prompt_pool_keeps_first_and_recent():
@@ -24,7 +24,7 @@ def test_mask_accumulator_means_and_late_targets():
 
 
 def test_bisoftmax_prefers_mutual_best_match():
-    a = torch.eye(3) * 5
+    a = (torch.eye(3) * 5)[:, None]  # N×T×C with one memory slot / frame each
     s = bisoftmax_similarity(a, a[[2, 0]])
     assert s.shape == (3, 2) and s[2, 0] > 0.9 and s[0, 1] > 0.9 and s[1, 0] < 0.3  # no mutual match: at most a half of one direction
 
@@ -38,3 +38,13 @@ def test_stability_scores_and_clip_nms():
     assert q[0] == 1.0 and q[1] == 0.0
     keep = clip_box_nms(m, torch.tensor([0.9, 0.1, 0.8]), 0.75)
     assert keep.tolist() == [0, 1]
+
+
+def test_embedding_memory_consistency_weights_recent_slots():
+    mem = EmbeddingMemory(slots=3, first=torch.tensor([1.0, 0.0]))
+    mem.open_slot()
+    assert mem.consistency(torch.tensor([[1.0, 0.0]])) > 0.99  # the blank slot has no weight
+    mem.write(torch.tensor([0.0, 2.0]))
+    sim = mem.consistency(torch.tensor([[0.0, 1.0]]))
+    assert 0.99 < sim < 1.0  # the recent slot dominates: exp(10) vs exp(5)
+    assert mem.history(3).shape == (3, 2) and mem.history(3)[0].abs().sum() == 0
