@@ -65,6 +65,9 @@ class UniVSSettings:
             (``OVERLAP_THRESHOLD_ENTITY`` for VIS, ``OVERLAP_THRESHOLD`` for VPS).
         detect_interval: frames between detections of new entities (``DETECT_NEWLY_INTERVAL_FRAMES``).
         self_attn_mask: 'sep' or 'sep-blocked' (``MASKDEC_SELF_ATTN_MASK_TYPE``).
+        text_feedback: R-VOS only — add the visual tokens of the masks predicted so far to the
+            expression's tokens (paper §4.2; ``ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING``, off
+            in the released configs, hence off by default).
     """
 
     clip_len: int = 5
@@ -80,6 +83,7 @@ class UniVSSettings:
     overlap: float = 0.5
     detect_interval: int = 1
     self_attn_mask: str = "sep"
+    text_feedback: bool = False
 
 
 TASK_SETTINGS: dict[str, UniVSSettings] = {
@@ -227,11 +231,15 @@ class UniVSAdapter(Adapter):
         return self.text_encoder.encode_text(self.text_encoder.tokenize(texts))
 
     def encode_expression(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(words 1×77×640, sentence 1×640)`` CLIP features of an expression."""
+        """``(words 1×77×640, sentence 1×640)`` CLIP features of ``"<expression>."``.
+
+        The official encoder averages the sentence (end-of-text) feature over 81 CLIP prompt
+        templates, and takes the word features from the first template, ``"{}."``; here both
+        come from that first template only (one text-encoder pass instead of 81)."""
         if self.text_encoder is None:
             raise EvalkitError("referring segmentation needs the RegionCLIP text encoder "
                                "(weight file with role 'text-encoder')")
-        words, sentence = self.text_encoder.encode_text(self.text_encoder.tokenize([text]), only_eot=False)
+        words, sentence = self.text_encoder.encode_text(self.text_encoder.tokenize([f"{text}."]), only_eot=False)
         return words, sentence
 
 

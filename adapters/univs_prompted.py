@@ -6,8 +6,9 @@ visual prompt tokens (:class:`~.univs_memory.PromptPool`); its prompt query is t
 pool. Every clip the decoder predicts the targets' masks on all its frames; the logits of the
 overlapping clips are averaged per frame. A frame the window has left is final: its masks are
 emitted and fed back — tokens sampled inside each target's final mask join its pool — so the
-masks of frame ``t`` prompt the clips that follow. R-VOS starts from the expression (CLIP
-sentence + word tokens) and adds the fed-back visual tokens to the expression's tokens.
+masks of frame ``t`` prompt the clips that follow. R-VOS prompts every clip with the expression
+(CLIP sentence + word tokens); with the ``text_feedback`` setting the fed-back visual tokens
+join the expression's tokens (off in the released configs).
 
 Deviation from the official loop, stated: the official code also resamples tokens on frames of
 the current clip from masks accumulated by earlier clips; here only final frames feed the pool,
@@ -213,7 +214,7 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
 
     def decode_clip(feats, idx):
         prompts = model.prompt_encoder.expressions(words, sentence, feats.src)
-        if len(target.pool):
+        if s.text_feedback and len(target.pool):
             # the expression's tokens plus the visual tokens of the masks predicted so far
             vis = _pool_prompts(model, [target], len(idx))
             prompts.tokens = torch.cat([vis.tokens, prompts.tokens], 1)

@@ -64,11 +64,13 @@ def test_streaming_memory_is_flat_in_video_length(adapter):
     assert stats[1]["pool_len"] == 1 + s.memory  # first frame + the most recent frames
 
 
-def test_rvos_expression(adapter):
-    out = adapter.predict(random_video(5), Expression("the cat"))
+@pytest.mark.parametrize("feedback", [False, True])
+def test_rvos_expression(feedback):
+    a = build_tiny_adapter(text_feedback=feedback)
+    out = a.predict(random_video(5), Expression("the cat"))
     assert [i.track_ids.tolist() for i in out] == [[1]] * 5
     assert all(i.masks.shape == (1, H, W) for i in out)
-    assert adapter.last_stats["pool_len"] <= 1 + adapter.settings("rvos").memory
+    assert a.last_stats["pool_len"] <= 1 + a.settings("rvos").memory
 
 
 def _cats(thing=None):
