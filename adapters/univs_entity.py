@@ -24,8 +24,9 @@ entities of one category are merged into one segment whose track id is the categ
 ``extra["is_thing"]`` flags the two.
 
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference:
-``P(k | pixel) = Σ_q score(q, k) · sigmoid(mask_q(pixel))``, arg-max per pixel; one segment per
-present category.
+``P(k | pixel) = Σ_q score(q, k) · quality(q) · sigmoid(mask_q(pixel))`` (mask logits resized
+bilinearly to the canvas, cropped, then nearest to the original size, as officially), arg-max per
+pixel; one segment per present category, scored by its best query.
 """
 from __future__ import annotations
 
@@ -96,15 +97,18 @@ def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances
     for s0 in range(0, len(stream), t):
         idx = list(range(s0, min(s0 + t, len(stream))))
         res = model.decode(stream.clip(idx), None, class_embeddings=emb)
-        scores = res["pred_logits"][:ql].sigmoid()  # Q×K
-        masks = res["pred_masks"][:ql].sigmoid()  # Q×T×h×w
+        masks = res["pred_masks"][:ql]  # Q×T×h×w logits on the canvas
+        # scores weighted by the clip's mask quality, as the official save_results_vss
+        scores = res["pred_logits"][:ql].sigmoid() * stability_scores(masks)[:, None]
         for ti, f in enumerate(idx):
-            sem = torch.einsum("qk,qhw->khw", scores, masks[:, ti])
-            prob = stream.transform(f).masks_to_original(sem)
-            label = prob.argmax(0)
+            tr = stream.transform(f)
+            m = F.interpolate(masks[:, ti][None], size=tr.padded_size, mode="bilinear", align_corners=False)
+            m = m[..., :tr.resized_size[0], :tr.resized_size[1]]
+            m = F.interpolate(m, size=tr.original_size, mode="nearest")[0].sigmoid()
+            label = torch.einsum("qk,qhw->khw", scores, m).argmax(0)
             present = torch.unique(label)
-            segs = torch.stack([label == k for k in present]) if len(present) else torch.zeros(0, *prob.shape[1:])
-            sc = torch.stack([prob[k][label == k].mean() for k in present]) if len(present) else torch.zeros(0)
+            segs = label[None] == present[:, None, None]
+            sc = torch.stack([scores[:, k].max() for k in present])
             out.append(Instances(tuple(stream.frames.sizes[f]), boxes=stream.boxes(segs), masks=segs.cpu().numpy(),
                                  scores=sc.cpu().numpy(), labels=ids[present.cpu().numpy()]))
     adapter.last_stats = {"cached_frames": len(stream.cache), "pending_frames": 0, "pool_len": 0}
