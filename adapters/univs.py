@@ -129,6 +129,9 @@ class UniVSAdapter(Adapter):
         self._class_embeddings = class_embeddings
         self.input_sizes = input_sizes or {}
         self._task: str | None = options.get("task")
+        #: settings of the running prediction and peak sizes of its streaming state
+        self.active_settings: UniVSSettings | None = None
+        self.last_stats: dict[str, int] = {}
 
     # -- lazily loaded weights (a VOS run never needs the text tower) -------------------------
     @property

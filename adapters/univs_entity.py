@@ -89,7 +89,7 @@ class _Entity:
 
 def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances]:
     model = adapter.model
-    s = adapter.current
+    s = adapter.active_settings
     t = s.clip_len
     ql = model.num_queries
     ids = np.asarray(cats.ids)
@@ -119,7 +119,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
     """VIS / VPS / VSS on one video (see module docstring)."""
     model = adapter.model
     s = adapter.settings(task)
-    adapter.current = s
+    adapter.active_settings = s
     model.visual_sampler.num_points = s.num_points
     model.mask_decoder.self_attn_mask = s.self_attn_mask
     emb = adapter.class_embeddings_for(cats)

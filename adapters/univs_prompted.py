@@ -102,7 +102,7 @@ def _feed_back(model, stream, feats, idx, f, logits, targets):
 
 def _run(adapter, stream, targets, start, decode_clip, emit):
     """The sliding-window loop shared by VOS and R-VOS; returns per-frame outputs."""
-    s = adapter.current
+    s = adapter.active_settings
     n = len(stream)
     acc = MaskAccumulator()
     out: list[Instances | None] = [None] * n
@@ -134,7 +134,7 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
     """VOS / PVOS: targets given by masks, boxes, points or scribbles on their first frame."""
     model = adapter.model
     s = adapter.settings(task)
-    adapter.current = s
+    adapter.active_settings = s
     model.visual_sampler.num_points = s.num_points
     model.mask_decoder.self_attn_mask = s.self_attn_mask
     ql = model.num_queries
@@ -204,7 +204,7 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
     """R-VOS: one target named by an expression; output one mask per frame (track id 1)."""
     model = adapter.model
     s = adapter.settings("rvos")
-    adapter.current = s
+    adapter.active_settings = s
     model.visual_sampler.num_points = s.num_points
     model.mask_decoder.self_attn_mask = s.self_attn_mask
     ql = model.num_queries
