@@ -77,3 +77,15 @@ def test_swin_variants_on_meta(variant, channels):
     with torch.device("meta"):
         out = model.mask_decoder.classifier.categories(torch.empty(2, 5, 256), torch.empty(7, 640))
     assert out.shape == (5, 7)
+
+
+def test_position_code_depends_on_absolute_frame_index():
+    """'ArbitraryT' codes: frame 7's code is the same whichever clip it is in, so prompt tokens
+    sampled on it stay valid for later clips; different frames differ."""
+    from evalkit.zoo.univs.position_encoding import PositionEmbeddingSine3D
+
+    pe = PositionEmbeddingSine3D(16)
+    a = pe((4, 5), torch.tensor([5, 6, 7]))
+    b = pe((4, 5), torch.tensor([7]))
+    assert a.shape == (3, 32, 4, 5)
+    assert torch.equal(a[2], b[0]) and not torch.allclose(a[0], a[1])
