@@ -8,8 +8,8 @@
    the ``topk`` best are dropped, and a box NMS over the clip (max IoU over frames) removes
    duplicates; stuff categories (VPS) keep their best detection per category;
 2. detections are told apart from the known entities by bi-softmax similarity of their
-   embeddings (softmax over entities and over detections, averaged; Hungarian matching;
-   ``newly_threshold``). Matched detections refresh the entity's class scores and embedding;
+   embeddings (:func:`evalkit.adapters.trackers.match_entities`: softmax over entities and over
+   detections, averaged over memory slots × frames; Hungarian matching; ``newly_threshold``). Matched detections refresh the entity's class scores and embedding;
    unmatched ones scoring above ``cls_threshold`` whose masks overlap no entity (IoU < 0.5)
    become new entities, prompted by tokens sampled inside their mask;
 3. every clip, each entity is re-segmented by its prompt query (the mean of its memory pool)
@@ -35,24 +35,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
 
 from evalkit.zoo.ops import box_iou, mask_iou
 from evalkit.zoo.ops.boxes import masks_to_boxes
 
 from ..types import Categories, Instances
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
+from .trackers import match_entities, newly_detected, update_entity_memory
 from .univs_prompted import _consistent, _pool_prompts
 
-__all__ = ["predict_categories", "bisoftmax_similarity", "stability_scores", "clip_box_nms"]
-
-
-def bisoftmax_similarity(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
-    """Bi-softmax similarity of ``N×T×C`` memory and ``M×F×C`` new embeddings: dot products of
-    every (slot, frame) pair, softmax over the entities and over the detections, averaged
-    (``N×M``, in ``[0, 1]``)."""
-    s = torch.einsum("ntc,mfc->nmtf", old, new).flatten(2)
-    return ((s.softmax(1) + s.softmax(0)) / 2).mean(-1)
+__all__ = ["predict_categories", "stability_scores", "clip_box_nms"]
 
 
 def stability_scores(masks: torch.Tensor, offset: float = 1.0) -> torch.Tensor:
@@ -212,38 +204,32 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
     keep = _candidates(s, scores, masks, thing, first, pixel)
     if len(keep) == 0:
         return clip_logits
-    det_score = scores[keep].max(-1).values
-    matched = set()
+    matched: list[int] = []
     if entities:
         mem = torch.stack([e.memory.history(3) for e in entities])
-        sim = bisoftmax_similarity(mem, embds[keep])
-        sim = torch.where(sim < s.newly_threshold, torch.zeros_like(sim), sim)
-        rows, cols = linear_sum_assignment((1 - sim).double().cpu().numpy())
-        for r, c in zip(rows, cols):
-            if sim[r, c] > s.newly_threshold:
-                ent = entities[r]
-                ent.scores = 0.5 * (ent.scores + scores[keep[c]])
-                ent.memory.write(embds[keep[c]].mean(0))
-                matched.add(int(c))
-                # a confident match also votes for the entity's masks (VPS: every match)
-                if pixel or sim[r, c] > 2 * s.newly_threshold:
-                    cur = clip_logits[:, r]
-                    clip_logits[:, r] = torch.where(torch.isnan(cur), masks[keep[c]], (cur + masks[keep[c]]) / 2)
+        match = match_entities(mem, embds[keep], threshold=s.newly_threshold, history=3)
+        old_scores = torch.stack([e.scores for e in entities])
+        last = torch.stack([e.memory.slots[-1] for e in entities])
+        new_scores, new_last = update_entity_memory(match, old_scores, last, scores[keep], embds[keep])
+        for r, c, sim in zip(match.old.tolist(), match.new.tolist(), match.similarity.tolist()):
+            entities[r].scores = new_scores[r]
+            entities[r].memory.slots[-1] = new_last[r]
+            matched.append(c)
+            # a confident match also votes for the entity's masks (VPS: every match)
+            if pixel or sim > 2 * s.newly_threshold:
+                cur = clip_logits[:, r]
+                q = keep[c]
+                clip_logits[:, r] = torch.where(torch.isnan(cur), masks[q], (cur + masks[q]) / 2)
     if first:
         min_score = s.cls_threshold if pixel else max(s.cls_threshold, 0.1)
-    else:
-        min_score = 2 * s.cls_threshold if pixel else s.cls_threshold
-    existing = (torch.nan_to_num(clip_logits, nan=-1.0) > 0).transpose(0, 1)  # E×T×h×w
-    for c in range(len(keep)):
-        if c in matched or det_score[c] <= min_score:
-            continue
+        new = [c for c in range(len(keep)) if scores[keep[c]].max() > min_score]
+    else:  # unmatched, confident, and overlapping no entity on any frame of the clip
+        memory_masks = (torch.nan_to_num(clip_logits, nan=-1.0) > 0).transpose(0, 1)  # E×T×h×w
+        new = newly_detected(scores[keep], masks[keep] > 0, memory_masks, torch.tensor(matched, dtype=torch.long),
+                             score_thr=(2 if pixel else 1) * s.cls_threshold)
+    for c in new:
         q = keep[c]
         cur = masks[q] > 0
-        if len(existing):  # overlap with a known entity on any frame: not new
-            ious = torch.stack([mask_iou(cur[t].flatten()[None, None], existing[:, t].flatten(1)[:, None])
-                                for t in range(cur.shape[0])])
-            if ious.max() >= 0.5:
-                continue
         areas = cur.flatten(1).sum(1)
         if areas.max() == 0:
             continue
@@ -255,7 +241,6 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
                                 EmbeddingMemory(s.memory // s.clip_stride, embds[q].mean(0)),
                                 bool(thing[int(scores[q].argmax())]), int(feats.frame_indices[ti])))
         clip_logits = torch.cat([clip_logits, masks[q][:, None]], 1)
-        existing = torch.cat([existing, cur[None]])
     return clip_logits
 
 

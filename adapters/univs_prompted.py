@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Instances, Reference
+from .trackers import soft_aggregate
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 
 __all__ = ["predict_reference", "predict_expression", "reference_masks"]

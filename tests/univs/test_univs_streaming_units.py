@@ -1,7 +1,7 @@
 """Units of the streaming inference: memory pool, accumulator, bi-softmax, stability, NMS."""
 import torch
 
-from evalkit.adapters.univs_entity import bisoftmax_similarity, clip_box_nms, stability_scores
+from evalkit.adapters.univs_entity import clip_box_nms, stability_scores
 from evalkit.adapters.univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 
 
@@ -21,12 +21,6 @@ def test_mask_accumulator_means_and_late_targets():
     acc.add(0, torch.tensor([[[3.0]], [[4.0]], [[5.0]]]))
     out = acc.pop(0, 4)
     assert out[:, 0, 0].tolist() == [2.0, 4.0, 5.0, -float("inf")] and len(acc) == 0
-
-
-def test_bisoftmax_prefers_mutual_best_match():
-    a = (torch.eye(3) * 5)[:, None]  # N×T×C with one memory slot / frame each
-    s = bisoftmax_similarity(a, a[[2, 0]])
-    assert s.shape == (3, 2) and s[2, 0] > 0.9 and s[0, 1] > 0.9 and s[1, 0] < 0.3  # no mutual match: at most a half of one direction
 
 
 def test_stability_scores_and_clip_nms():
