@@ -46,11 +46,12 @@ def test_run_evaluation(bid, data, tmp_path):
         pytest.skip(f"{bid} is not generated in this checkout")
     bench = build_benchmark(bid, root)
     mode = "all"
-    if getattr(bench, "metric", None) is not None:
-        try:
-            METRICS.load(bench.metric)
-        except (UnknownNameError, ImportError):
-            mode = "infer"  # no metric in this checkout: write the official files only
+    try:
+        if bench.metric is None:
+            raise UnknownNameError(f"{bid} has no metric")
+        METRICS.load(bench.metric)
+    except (UnknownNameError, ImportError):
+        mode = "infer"  # no metric in this checkout: write the official files only
     res = runner.run_evaluation(runner.RunConfig(
         model=MODEL_ID, benchmark=bid, data_root=str(root), output_dir=str(tmp_path / "run"), mode=mode,
         limit=None, resume=False, device="cpu", seed=0, on_error="raise", quiet=True))
