@@ -53,7 +53,10 @@ def main() -> None:
     ap.add_argument("--objects", type=int, default=3)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--smoke", action="store_true", help="tiny model, 64-pixel frames, CPU")
+    ap.add_argument("--threads", type=int, default=None, help="CPU intra-op threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.smoke:
         args.device, args.size, args.frames = "cpu", 64, 6
@@ -79,9 +82,11 @@ def main() -> None:
         t = timed(lambda: [model.encode(batch) for _ in range(args.frames)], args.device)
         print(f"  encode: {args.frames / t:8.2f} frames/s")
         adapter.check("vos", ref)
+        adapter.predict(Frames([frames[0], frames[1]]), ref)  # warm-up (lazy imports, allocator)
         t = timed(lambda: adapter.predict(frames, ref), args.device)
         print(f"  vos ({args.objects} objects): {args.frames / t:8.2f} frames/s  peak {adapter.last_stats}")
         adapter.check("vis", cats)
+        adapter.predict(Frames([frames[0], frames[1]]), cats)
         t = timed(lambda: adapter.predict(frames, cats), args.device)
         print(f"  vis: {args.frames / t:8.2f} frames/s  peak {adapter.last_stats}")
     if args.device.startswith("cuda"):
