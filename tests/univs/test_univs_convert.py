@@ -76,3 +76,24 @@ def test_regionclip_text_tower_file_loads_strictly():
     assert report.ok and len(ours) == 149
     ours2, _ = convert_text_encoder({f"lang_encoder.{k}": v for k, v in sd.items()}, meta)
     assert set(ours2) == set(ours)
+
+
+def test_swin_checkpoint_layout_converts_on_meta():
+    """A Swin-L UniVS checkpoint: the R50 manifest's head keys plus D2 Swin backbone keys
+    (their derived ``relative_position_index`` buffers are dropped with a reason)."""
+    sd = _manifest("univs_r50_stage3.tsv")
+    with torch.device("meta"):
+        model = build_univs("swin-l")
+    official = {k: v for k, v in sd.items() if not k.startswith("backbone.")}
+    for k, v in model.backbone.state_dict().items():
+        official[f"backbone.{k}"] = torch.empty(v.shape, device="meta")
+    for i, layer in enumerate(model.backbone.layers):
+        for j, _ in enumerate(layer.blocks):
+            official[f"backbone.layers.{i}.blocks.{j}.attn.relative_position_index"] = torch.empty(144, 144, device="meta")
+    # the pixel decoder's input widths follow the backbone (Swin-L: 192·2^i channels)
+    for lvl, ch in ((0, 1536), (1, 768), (2, 384)):
+        official[f"sem_seg_head.pixel_decoder.input_proj.{lvl}.0.weight"] = torch.empty(256, ch, 1, 1, device="meta")
+    official["sem_seg_head.pixel_decoder.adapter_1.weight"] = torch.empty(256, 192, 1, 1, device="meta")
+    ours, report = convert_univs(official, model)
+    assert report.ok and len(ours) == len(model.state_dict())
+    assert all("relative_position_index" in k for k in report.dropped)
