@@ -23,6 +23,11 @@ best entity above 0.5; thing entities give one segment each (track id = entity i
 entities of one category are merged into one segment whose track id is the category id;
 ``extra["is_thing"]`` flags the two.
 
+Simplifications against ``univs/inference/inference_video_entity.py``: the official VIS path
+also checks, before writing a prompt prediction into memory, that the entity keeps enough of
+its mask after overlap removal; here overlap is resolved when a frame is emitted. Memory masks
+are averaged (not summed) over the overlapping clips.
+
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference:
 ``P(k | pixel) = Σ_q score(q, k) · quality(q) · sigmoid(mask_q(pixel))`` (mask logits resized
 bilinearly to the canvas, cropped, then nearest to the original size, as officially), arg-max per

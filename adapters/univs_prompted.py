@@ -10,9 +10,16 @@ masks of frame ``t`` prompt the clips that follow. R-VOS prompts every clip with
 (CLIP sentence + word tokens); with the ``text_feedback`` setting the fed-back visual tokens
 join the expression's tokens (off in the released configs).
 
-Deviation from the official loop, stated: the official code also resamples tokens on frames of
-the current clip from masks accumulated by earlier clips; here only final frames feed the pool,
-so inference is causal at the granularity of the stride.
+Deviations from the official loop (``univs/inference/inference_video_vos.py``), stated:
+
+* the official code also resamples tokens on frames of the current clip from masks accumulated
+  by earlier clips; here only final frames feed the pool, so inference is causal at the
+  granularity of the stride;
+* the official VOS path additionally matches the learnable queries' masks to the targets
+  (semantic-map and IoU heuristics) to refine them; here the targets' masks come from their
+  prompt queries only — the paper's §4.2 procedure;
+* overlapping targets are resolved by STM soft aggregation
+  (:func:`evalkit.adapters.trackers.soft_aggregate`).
 """
 from __future__ import annotations
 
