@@ -9,7 +9,8 @@
    duplicates; stuff categories (VPS) keep their best detection per category;
 2. detections are told apart from the known entities by bi-softmax similarity of their
    embeddings (:func:`evalkit.adapters.trackers.match_entities`: softmax over entities and over
-   detections, averaged over memory slots × frames; Hungarian matching; ``newly_threshold``). Matched detections refresh the entity's class scores and embedding;
+   detections, averaged over memory slots × frames; Hungarian matching; ``newly_threshold``).
+   Matched detections refresh the entity's class scores and embedding;
    unmatched ones scoring above ``cls_threshold`` whose masks overlap no entity (IoU < 0.5)
    become new entities, prompted by tokens sampled inside their mask;
 3. every clip, each entity is re-segmented by its prompt query (the mean of its memory pool)

@@ -51,7 +51,9 @@ def reference_masks(ref: Reference, k: int, size: tuple[int, int]) -> np.ndarray
     out = np.zeros((h, w), dtype=bool)
     if ref.boxes is not None:
         x0, y0, x1, y1 = ref.boxes[k]
-        out[max(int(np.floor(y0)), 0):max(int(np.ceil(y1)), 0), max(int(np.floor(x0)), 0):max(int(np.ceil(x1)), 0)] = True
+        r0, r1 = max(int(np.floor(y0)), 0), max(int(np.ceil(y1)), 0)
+        c0, c1 = max(int(np.floor(x0)), 0), max(int(np.ceil(x1)), 0)
+        out[r0:r1, c0:c1] = True
         return out
     pts = ref.points[k] if ref.points is not None else ref.scribbles[k]
     labels = ref.point_labels[k] if (ref.points is not None and ref.point_labels is not None) else None
@@ -159,12 +161,12 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
                   for f in idx}
         for k, tg in enumerate(targets):
             if not tg.started and tg.frame in idx:
-                m = stream.canvas_masks(tg.frame, reference_masks(ref, k, tuple(stream.frames.sizes[tg.frame]))[None])
+                tg.given_mask = reference_masks(ref, k, tuple(stream.frames.sizes[tg.frame]))
+                m = stream.canvas_masks(tg.frame, tg.given_mask[None])
                 tok = model.sample_visual_prompt(feats, idx.index(tg.frame), m)
                 tg.pool.push(tok.feats[0], tok.pos[0])
                 tg.started = True
                 tg.given = F.interpolate(m[None], size=(h4, w4), mode="bilinear", align_corners=False)[0, 0]
-                tg.given_mask = reference_masks(ref, k, tuple(stream.frames.sizes[tg.frame]))
         active = [k for k, tg in enumerate(targets) if tg.started]
         if not active:
             return logits

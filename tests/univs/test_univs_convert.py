@@ -39,8 +39,8 @@ def test_r50_stage3_converts_loads_strictly_and_runs():
     load_strict(model, ours)
     assert torch.equal(model.mask_decoder.classifier.cls_temp,
                        sd["sem_seg_head.predictor.cls_temp.weight"].reshape(()))
-    assert torch.equal(model.mask_decoder.layers[3].prompt_cross_attn.attn.in_proj_weight,
-                       sd["sem_seg_head.predictor.transformer_prompt_self_attention_layers.3.multihead_attn.in_proj_weight"])
+    proca = "sem_seg_head.predictor.transformer_prompt_self_attention_layers.3.multihead_attn.in_proj_weight"
+    assert torch.equal(model.mask_decoder.layers[3].prompt_cross_attn.attn.in_proj_weight, sd[proca])
     model.eval()
     with torch.no_grad():
         out = model(torch.randn(2, 3, 64, 64), class_embeddings=torch.randn(3, 640))
@@ -89,10 +89,12 @@ def test_swin_checkpoint_layout_converts_on_meta():
         official[f"backbone.{k}"] = torch.empty(v.shape, device="meta")
     for i, layer in enumerate(model.backbone.layers):
         for j, _ in enumerate(layer.blocks):
-            official[f"backbone.layers.{i}.blocks.{j}.attn.relative_position_index"] = torch.empty(144, 144, device="meta")
+            key = f"backbone.layers.{i}.blocks.{j}.attn.relative_position_index"
+            official[key] = torch.empty(144, 144, device="meta")
     # the pixel decoder's input widths follow the backbone (Swin-L: 192·2^i channels)
     for lvl, ch in ((0, 1536), (1, 768), (2, 384)):
-        official[f"sem_seg_head.pixel_decoder.input_proj.{lvl}.0.weight"] = torch.empty(256, ch, 1, 1, device="meta")
+        key = f"sem_seg_head.pixel_decoder.input_proj.{lvl}.0.weight"
+        official[key] = torch.empty(256, ch, 1, 1, device="meta")
     official["sem_seg_head.pixel_decoder.adapter_1.weight"] = torch.empty(256, 192, 1, 1, device="meta")
     ours, report = convert_univs(official, model)
     assert report.ok and len(ours) == len(model.state_dict())
