@@ -8,7 +8,7 @@ import torch
 from evalkit.zoo.univs.model import build_univs
 
 TINY = dict(backbone_args={"width_per_group": 8, "stem_out_channels": 8}, conv_dim=32,
- mask_dim=32, hidden_dim=32, enc_layers=1, enc_ffn=64, dec_layers=3, dec_ffn=64,
+            mask_dim=32, hidden_dim=32, enc_layers=1, enc_ffn=64, dec_layers=3, dec_ffn=64,
             num_queries=10, num_dense_points=4, gn_groups=8, text_dim=48)
 
 
