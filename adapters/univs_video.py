@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from evalkit.errors import EvalkitError
 from evalkit.zoo.ops import ImageTransform, preprocess
@@ -21,7 +22,9 @@ class VideoStream:
     Args:
         model: the UniVS network.
         frames: the video (decoded lazily, one frame at a time).
-        size: ``{"min_size", "max_size"}`` (shortest-edge resize) or ``{"square": s}``.
+        size: ``{"min_size", "max_size"}`` (shortest-edge resize), optionally with ``"square": s``
+            (stage-2 Swin models: the long side is capped at ``s`` and the canvas padded to
+            ``s×s``, the official ``LSJ_AUG.SQUARE_ENABLED`` test path).
         device: where tensors live.
         window: frames whose encoder outputs are kept (the clip length).
 
@@ -35,14 +38,13 @@ class VideoStream:
         self.device = device
         self.cache = FrameCache(max(window, 1))
         first = frames[0]
-        if "square" in size:
-            self._kw = dict(fixed_size=(size["square"], size["square"]))
-        else:
-            self._kw = dict(short_edge=size.get("min_size", 640), max_size=size.get("max_size", 1333))
-        probe = preprocess([first], **self._kw, mean=model.pixel_mean, std=model.pixel_std,
-                           size_divisibility=model.size_divisibility)
+        square = size.get("square")
+        max_size = size.get("max_size", 1333)
+        probe = preprocess([first], short_edge=size.get("min_size", 640),
+                           max_size=min(max_size, square) if square else max_size,
+                           mean=model.pixel_mean, std=model.pixel_std, size_divisibility=model.size_divisibility)
         self.resized = probe.transforms[0].resized_size
-        self.canvas = probe.transforms[0].padded_size
+        self.canvas = (square, square) if square else probe.transforms[0].padded_size
         self._sizes = frames.sizes
 
     def __len__(self) -> int:
@@ -58,7 +60,10 @@ class VideoStream:
         batch = preprocess([np.ascontiguousarray(img)], fixed_size=self.resized, mean=self.model.pixel_mean,
                            std=self.model.pixel_std, size_divisibility=self.model.size_divisibility,
                            device=self.device)
-        return self.model.encode(batch.images, torch.tensor([i], device=self.device))
+        images = batch.images
+        if tuple(images.shape[-2:]) != self.canvas:  # square canvas: pad right / bottom
+            images = F.pad(images, (0, self.canvas[1] - images.shape[-1], 0, self.canvas[0] - images.shape[-2]))
+        return self.model.encode(images, torch.tensor([i], device=self.device))
 
     def clip(self, indices: list[int]):
         """:class:`~evalkit.zoo.univs.model.ClipFeatures` of absolute frames ``indices``."""

@@ -168,3 +168,16 @@ def test_card_factory_loads_class_embeddings_lazily(monkeypatch, tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(EvalkitError, match="class-embedding"):
         read_class_embeddings(tmp_path / "bad.pth")
+
+
+def test_square_canvas_of_stage2_swin_inputs():
+    """Stage-2 Swin cards ask for a square canvas: long side capped, padded to s×s."""
+    a = build_tiny_adapter()
+    a.input_sizes = {"vos": {"min_size": 40, "square": 64}}
+    from evalkit.adapters.univs_video import VideoStream
+
+    stream = VideoStream(a.model, random_video(2), a.input_sizes["vos"], "cpu", 2)
+    assert stream.canvas == (64, 64) and stream.resized == (40, 53)
+    assert stream.clip([0, 1]).mask_features.shape[-2:] == (16, 16)
+    out = a.predict(random_video(3), Reference(object_ids=(1,), masks=_masks()[:1]))
+    assert out[0].masks.shape == (1, H, W)
