@@ -2,8 +2,8 @@
 
 Every variant shares the Mask2Former neck and the unified video mask decoder; only the backbone
 differs. Stage 2 and stage 3 have the same module tree (stage 3 is trained on long clips and its
-released weights are EMA weights); ``long_video`` only tells the adapter which inference
-settings the weights were trained for.
+released weights are EMA weights); ``long_video`` records which stage a model is (the official
+``ENABLED_PREV_FRAMES_MEMORY`` switch that would differ is read by no code there either).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class UniVSConfig:
             (``TEXT_PROMPT_TO_IMAGE_ENABLE``).
         self_attn_mask: 'sep' (learnable and prompt queries attend within their own stream) or
             'sep-blocked' (each prompt attends only to itself over time).
-        long_video: stage-3 weights (see module docstring).
+        long_video: stage-3 weights (provenance only, see module docstring).
     """
 
     backbone: str = "resnet50"

@@ -52,11 +52,3 @@ class PositionEmbeddingSine3D(nn.Module):
         spatial = torch.cat([pos_y, pos_x], -1)  # H×W×C
         pos = spatial[None] + self._temporal(frame_indices)[:, None, None]
         return pos.permute(0, 3, 1, 2).contiguous()
-
-    def forward_points(self, points: torch.Tensor, frame_index: int) -> torch.Tensor:
-        """Codes of ``N×2`` normalised ``(x, y)`` points on frame ``frame_index``: ``N×C``."""
-        dim_t = self._dim_t(self.num_pos_feats, points.device)
-        pos_x = self._sincos(points[:, 0:1] * self.scale / dim_t)
-        pos_y = self._sincos(points[:, 1:2] * self.scale / dim_t)
-        t = self._temporal(torch.as_tensor([frame_index], device=points.device))
-        return torch.cat([pos_y, pos_x], -1) + t
