@@ -99,3 +99,13 @@ def test_swin_checkpoint_layout_converts_on_meta():
     ours, report = convert_univs(official, model)
     assert report.ok and len(ours) == len(model.state_dict())
     assert all("relative_position_index" in k for k in report.dropped)
+
+
+@pytest.mark.parametrize("model_id", ["univs-r50", "univs-r50-stage2"])
+def test_card_converter_through_the_zoo_api(model_id):
+    """``evalkit.zoo.convert_checkpoint`` finds the builder and converter from the card."""
+    from evalkit.zoo import convert_checkpoint
+
+    sd = _manifest("univs_r50_stage3.tsv")
+    ours = convert_checkpoint(model_id, {"model": sd})
+    assert len(ours) == 626 and ours["mask_decoder.classifier.cls_temp"].dim() == 0
