@@ -18,7 +18,7 @@ embeddings of the training vocabularies (rows sliced per dataset as
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -160,6 +160,14 @@ class UniVSAdapter(Adapter):
     def check(self, task: str, prompt) -> None:
         super().check(task, prompt)
         self._task = task
+
+    def describe(self) -> dict[str, Any]:
+        """Adds the resolved inference settings of the task being run (run.json)."""
+        out = super().describe()
+        if self._task in TASK_SETTINGS:
+            out["task"] = self._task
+            out["settings"] = asdict(self.settings(self._task))
+        return out
 
     def settings(self, task: str) -> UniVSSettings:
         s = TASK_SETTINGS[task]

@@ -92,6 +92,8 @@ def test_vis_entities(adapter):
 
 def test_vps_things_and_stuff():
     a = build_tiny_adapter(stability=0.0, cls_threshold=0.0, task="vps")
+    desc = a.describe()
+    assert desc["task"] == "vps" and desc["settings"]["num_points"] == 64 and desc["settings"]["stability"] == 0.0
     out = a.predict(random_video(5), _cats(thing=[True, True, False]))
     for inst in out:
         if len(inst):
