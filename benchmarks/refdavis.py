@@ -1,0 +1,130 @@
+"""Ref-DAVIS17 val (referring VOS), scored locally: J&F of each of the 4 annotators'
+expression sets (DAVIS toolkit on the merged object masks), averaged.
+
+Layout (``datasets/ref-davis``, the ReferFormer/UNINEXT preparation of DAVIS-17 val)::
+
+    ref-davis/valid/JPEGImages/<video>/00000.jpg ...
+    ref-davis/meta_expressions/valid/meta_expressions.json
+        {"videos": {<video>: {"expressions": {"0": {"exp": ..., "obj_id": "1"}, ...},
+                              "frames": [...]}}}
+    ref-davis/DAVIS/Annotations_unsupervised/480p/<video>/*.png   (ground truth)
+    ref-davis/DAVIS/ImageSets/2017/val.txt
+
+Each video lists 4 expressions per object: the ``i``-th expression (in file order) belongs to
+object ``i // 4`` and annotator ``i % 4`` (the ordering ReferFormer's Ref-DAVIS inference
+relies on). One sample per expression: id ``<video>/<exp_id>``. Results: per annotator ``k``,
+``anno_<k>/<video>/<frame>.png`` indexed PNGs where object ``j`` (0-based, file order) is
+painted with value ``j + 1`` (higher score on top where masks overlap).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DatasetError, ResultsError
+from ..types import Expression, Instances, Sample
+from ._common import OfficialBenchmark, single_instance
+from ._io import davis_palette, video_frames, write_indexed_png
+from .refytvos import read_meta_expressions
+
+__all__ = ["RefDavis17"]
+
+ANNOTATORS = 4
+
+
+class RefDavis17(OfficialBenchmark):
+    task = "rvos"
+    prompt = "expression"
+    results_name = "."
+
+    def __init__(self, root: Path, id: str = "", split: str = "valid", **options: Any):
+        super().__init__(root, id, **options)
+        self.image_dir = self.root / split / "JPEGImages"
+        self.meta_file = self.root / "meta_expressions" / split / "meta_expressions.json"
+
+    def annotation_files(self) -> list[Path]:
+        return [self.meta_file]
+
+    def _build_index(self) -> dict[str, dict]:
+        videos = read_meta_expressions(self.meta_file)
+        for v, d in videos.items():
+            if len(d["expressions"]) % ANNOTATORS:
+                raise DatasetError(
+                    f"{self.meta_file}: video {v!r} has {len(d['expressions'])} expressions; Ref-DAVIS "
+                    f"lists {ANNOTATORS} per object (one per annotator)"
+                )
+        return videos
+
+    def validate(self) -> None:
+        for v, d in self.index.items():
+            for f in d["frames"]:
+                p = self.image_dir / v / f"{f}.jpg"
+                if not p.is_file():
+                    raise DatasetError(f"missing frame {p} (listed for video {v} in {self.meta_file})")
+        gt = self.gt_path()
+        for v in self.index:
+            if not (gt / v).is_dir():
+                raise DatasetError(f"missing Ref-DAVIS ground truth of video {v}: expected {gt / v}/<frame>.png")
+
+    def sample_ids(self) -> list[str]:
+        return [f"{v}/{e}" for v in sorted(self.index) for e in self.index[v]["expressions"]]
+
+    def slot(self, video: str, exp_id: str) -> tuple[int, int]:
+        """(annotator, object index) of an expression."""
+        i = list(self.index[video]["expressions"]).index(exp_id)
+        return i % ANNOTATORS, i // ANNOTATORS
+
+    def load_sample(self, sample_id: str) -> Sample:
+        v, _, e = sample_id.rpartition("/")
+        try:
+            d = self.index[v]
+            text = d["expressions"][e]["exp"]
+        except KeyError:
+            raise DatasetError(f"{self.id}: no expression {sample_id!r} (expected '<video>/<exp_id>')") from None
+        anno, obj = self.slot(v, e)
+        frames = [self.image_dir / v / f"{f}.jpg" for f in d["frames"]]
+        return Sample(sample_id, video_frames(frames), Expression(text),
+                      {"video": v, "exp_id": e, "annotator": anno, "object": obj, "frames": list(d["frames"])})
+
+    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+        # group expressions by (annotator, video): their masks are merged into one PNG per frame
+        groups: dict[tuple[int, str], list[tuple[int, list[Instances]]]] = {}
+        for sid, preds in predictions.items():
+            v, _, e = sid.rpartition("/")
+            if v not in self.index or e not in self.index[v]["expressions"]:
+                raise ResultsError(f"predictions for unknown expression {sid!r}")
+            if len(preds) != len(self.index[v]["frames"]):
+                raise ResultsError(f"sample {sid}: {len(preds)} per-frame predictions for {len(self.index[v]['frames'])} frames")
+            anno, obj = self.slot(v, e)
+            groups.setdefault((anno, v), []).append((obj, preds))
+        out_dir = Path(results_dir)
+        pal = davis_palette()
+        written = []
+        for (anno, v), objs in sorted(groups.items()):
+            for t, stem in enumerate(self.index[v]["frames"]):
+                size = objs[0][1][t].image_size
+                lab = np.zeros(size, np.uint8)
+                order = []
+                for obj, preds in objs:
+                    top = single_instance(preds[t], v)
+                    if len(top) and top.masks is not None:
+                        s = float(top.scores[0]) if top.scores is not None else 1.0
+                        order.append((s, obj, top.dense_masks()[0]))
+                for s, obj, m in sorted(order, key=lambda x: (x[0], x[1])):
+                    lab[m] = obj + 1
+                written.append(write_indexed_png(out_dir / f"anno_{anno}" / v / f"{stem}.png", lab, pal))
+        return written
+
+    def gt_path(self) -> Path:
+        """The object masks the expressions refer to (DAVIS-17 "unsupervised" annotations)."""
+        return self.root / "DAVIS" / "Annotations_unsupervised" / "480p"
+
+    def results_options(self, results_dir: Path) -> dict[str, Any]:
+        # the GT folder holds all DAVIS-17 videos: score the val videos that have results
+        res = Path(results_dir) / "anno_0"
+        return {"sequences": [v for v in sorted(self.index) if (res / v).is_dir()]}
+
+    def results_path(self, results_dir: Path) -> Path:
+        return Path(results_dir)

@@ -1,0 +1,194 @@
+"""Loading and validation of COCO-style ground truth and results for the image metrics.
+
+The official tools accept broken results quietly: pycocotools drops detections of unknown
+categories, asserts (with no entry named) on unknown image ids and decodes a corrupt RLE into
+some other mask. Here every result entry is checked first and a :class:`ResultsError` names
+the file, the entry index and the field.
+
+Shapes and frames: COCO ``bbox`` is ``[x, y, width, height]`` in original-image pixels
+(continuous coordinates, no +1); segmentations are RLE of the image's ``[height, width]``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ResultsError
+from ._rle import check_compressed, normalise_rle
+
+__all__ = ["Detections", "is_path", "load_json", "load_gt", "prepare_results"]
+
+
+@dataclass
+class Detections:
+    """Validated COCO results as columns.
+
+    Attributes:
+        image_id, category_id: ``N`` ids as in the files.
+        score: ``N`` float64.
+        bbox: ``N x 4`` float64 ``[x, y, w, h]`` (box results) or ``None``.
+        segmentation: ``N`` compressed RLE dicts (``bytes`` counts; mask results) or ``None``.
+    """
+
+    image_id: list
+    category_id: list
+    score: np.ndarray
+    bbox: np.ndarray | None = None
+    segmentation: list[dict] | None = None
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def dicts(self) -> list[dict]:
+        """One new dict per detection, as the official tools take them."""
+        cols = [self.image_id, self.category_id, self.score.tolist()]
+        if self.bbox is not None:
+            return [{"image_id": i, "category_id": c, "score": s, "bbox": b}
+                    for i, c, s, b in zip(*cols, self.bbox.tolist())]
+        return [{"image_id": i, "category_id": c, "score": s, "segmentation": r}
+                for i, c, s, r in zip(*cols, self.segmentation)]
+
+
+def is_path(obj: Any) -> bool:
+    """True for a file path (which is read fresh), False for an in-memory object (which the
+    official tools would modify in place, so callers copy it)."""
+    return isinstance(obj, (str, Path))
+
+
+def load_json(obj: Any, what: str) -> tuple[Any, str]:
+    """``obj`` (a path or an already-loaded object) as a Python object, and its name for
+    error messages."""
+    if isinstance(obj, (str, Path)):
+        path = Path(obj)
+        if not path.is_file():
+            raise ResultsError(f"{what} file not found: {path}")
+        try:
+            with open(path) as f:
+                return json.load(f), str(path)
+        except json.JSONDecodeError as e:
+            raise ResultsError(f"{what} file {path} is not valid JSON: {e}") from None
+    return obj, f"{what} (in-memory object)"
+
+
+def load_gt(gt: Any, *, require: tuple[str, ...] = ("images", "annotations", "categories")) -> tuple[dict, str]:
+    """A COCO-format ground-truth dict (``images``, ``annotations``, ``categories``)."""
+    data, name = load_json(gt, "ground truth")
+    if not isinstance(data, dict):
+        raise ResultsError(f"{name}: ground truth must be a JSON object, got {type(data).__name__}")
+    missing = [k for k in require if k not in data]
+    if missing:
+        raise ResultsError(f"{name}: ground truth lacks the field(s) {missing}")
+    for i, a in enumerate(data["annotations"]):
+        for k in ("image_id", "category_id", "area", "id"):
+            if k not in a:
+                raise ResultsError(f"{name}: annotations[{i}] lacks '{k}'")
+    return data, name
+
+
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+
+
+def _is_number(x) -> bool:
+    """A real number (Python or numpy), not a bool and not a numeric string."""
+    return isinstance(x, _NUMBER_TYPES) and not isinstance(x, (bool, np.bool_))
+
+
+def _finite(x) -> bool:
+    return _is_number(x) and math.isfinite(x)
+
+
+def prepare_results(gt: dict, results: Any, iou_type: str) -> Detections:
+    """Validated copies of COCO results entries (the caller's objects are never modified).
+
+    Each entry needs ``image_id`` (an image of ``gt``), ``category_id`` (a category of
+    ``gt``), a finite ``score`` and, for ``iou_type == "bbox"``, ``bbox`` = ``[x, y, w, h]``
+    finite with ``w, h >= 0``; for ``"segm"``, ``segmentation`` = an RLE of the image's size
+    (compressed; uncompressed RLE and polygons are compressed here). For ``"segm"`` any
+    ``bbox`` in the entry is dropped so the mask area decides the area range (as detectron2
+    does before calling pycocotools; pycocotools would otherwise take the box area).
+
+    The checks run vectorised over all entries; the first bad entry is then re-checked alone
+    to say what is wrong with it.
+
+    Returns:
+        the entries as :class:`Detections` columns (new objects).
+
+    Raises:
+        ResultsError: naming the entry index and field of the first bad entry.
+    """
+    data, name = load_json(results, "results")
+    if isinstance(data, dict) and "annotations" in data:
+        data = data["annotations"]
+    if not isinstance(data, list):
+        raise ResultsError(f"{name}: results must be a JSON list of detections, got {type(data).__name__}")
+    images = {im["id"]: im for im in gt["images"]}
+    cats = {c["id"] for c in gt["categories"]}
+    field = "bbox" if iou_type == "bbox" else "segmentation"
+
+    def explain(first: int = 0):
+        for i in range(first, len(data)):
+            _check_entry(f"{name}: entry {i}", data[i], images, cats, field)
+        raise AssertionError("a results entry failed the bulk checks but not the single one")
+
+    n = len(data)
+    try:
+        img = [r["image_id"] for r in data]
+        cat = [r["category_id"] for r in data]
+        score = np.array([r["score"] for r in data], dtype=np.float64).reshape(n)
+        vals = [r[field] for r in data]
+        if field == "bbox":
+            box = np.array(vals, dtype=np.float64).reshape(n, 4)
+    except (KeyError, TypeError, ValueError, IndexError):
+        explain()
+    bad = np.fromiter((i not in images for i in img), bool, n)
+    bad |= np.fromiter((c not in cats for c in cat), bool, n)
+    bad |= ~np.isfinite(score)
+    # numpy would also convert bools and numeric strings: check the types too (one set of the
+    # types seen first; entry by entry only when something unusual is there)
+    if not {type(r["score"]) for r in data} <= {int, float}:
+        bad |= np.fromiter((not _is_number(r["score"]) for r in data), bool, n)
+    if field == "bbox":
+        bad |= ~np.isfinite(box).all(1) | (box[:, 2] < 0) | (box[:, 3] < 0)
+        if not {type(v) for b in vals for v in b} <= {int, float}:
+            bad |= np.fromiter((not all(map(_is_number, b)) for b in vals), bool, n)
+        if bad.any():
+            explain(int(np.argmax(bad)))
+        return Detections(img, cat, score, bbox=box)
+    if bad.any():
+        explain(int(np.argmax(bad)))
+    rles = []
+    for i, (im_id, seg) in enumerate(zip(img, vals)):
+        im = images[im_id]
+        h, w = im["height"], im["width"]
+        if type(seg) is dict and type(seg.get("counts")) is str and seg.get("size") == [h, w] and seg["counts"].isascii():
+            rles.append({"size": [h, w], "counts": seg["counts"].encode("ascii")})
+        else:  # other encodings, or a wrong size: the careful path names the problem
+            rles.append(normalise_rle(seg, int(h), int(w), f"{name}: entry {i}"))
+    check_compressed(rles, lambda i: f"{name}: entry {i}")
+    return Detections(img, cat, score, segmentation=rles)
+
+
+def _check_entry(at: str, r: Any, images: dict, cats: set, field: str) -> None:
+    """Raise the ResultsError that describes what is wrong with one results entry."""
+    if not isinstance(r, dict):
+        raise ResultsError(f"{at}: expected an object, got {type(r).__name__}")
+    for k in ("image_id", "category_id", "score", field):
+        if k not in r:
+            raise ResultsError(f"{at}: missing field {k!r}")
+    if r["image_id"] not in images:
+        raise ResultsError(f"{at}: image_id {r['image_id']!r} is not an image of the ground truth")
+    if r["category_id"] not in cats:
+        raise ResultsError(f"{at}: category_id {r['category_id']!r} is not a category of the ground truth")
+    if not _finite(r["score"]):
+        raise ResultsError(f"{at}: score must be a finite number, got {r['score']!r}")
+    if field == "bbox":
+        b = r["bbox"]
+        if not (isinstance(b, (list, tuple)) and len(b) == 4 and all(_finite(v) for v in b)):
+            raise ResultsError(f"{at}: bbox must be 4 finite numbers [x, y, w, h], got {b!r}")
+        if b[2] < 0 or b[3] < 0:
+            raise ResultsError(f"{at}: bbox has a negative width or height: {list(b)}")
