@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -57,4 +58,8 @@ def test_run_evaluation(bid, data, tmp_path):
         limit=None, resume=False, device="cpu", seed=0, on_error="raise", quiet=True))
     assert bench.results_path(res.run_dir / "results").exists()
     record = json.loads((res.run_dir / "metrics.json").read_text())
-    assert record
+    assert record["task"] == bench.task
+    if mode == "all" and not bench.server:  # scored locally: every number is finite
+        assert record["metrics"] and all(v is None or math.isfinite(v) for v in record["metrics"].values())
+    else:  # server-scored or no metric here: the upload file only
+        assert record["metrics"] is None
