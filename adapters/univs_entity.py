@@ -17,17 +17,17 @@
    when its prediction is consistent with its memory embedding (``temporal_consistency``);
    final masks feed the pools back, as in :mod:`.univs_prompted`.
 
-Outputs per frame: VIS — one instance per visible entity (overlaps resolved by score-weighted
-arg-max; an entity keeping less than ``overlap`` of its mask is dropped on that frame), label =
-arg-max of its running class scores, track id = entity id. VPS — every pixel goes to the
+Outputs per frame: VIS — each entity's own mask once per category it scores at least
+``0.1·cls_threshold`` for (class score × mask quality; track id = entity id), masks may
+overlap as in the official results; an entity's prediction only enters its memory when it
+keeps more than ``overlap`` of its mask after score-weighted arg-max over the entities. VPS — every pixel goes to the
 best entity above 0.5; thing entities give one segment each (track id = entity id); stuff
 entities of one category are merged into one segment whose track id is the category id;
 ``extra["is_thing"]`` flags the two.
 
-Simplifications against ``univs/inference/inference_video_entity.py``: the official VIS path
-also checks, before writing a prompt prediction into memory, that the entity keeps enough of
-its mask after overlap removal; here overlap is resolved when a frame is emitted. Memory masks
-are averaged (not summed) over the overlapping clips.
+Simplifications against ``univs/inference/inference_video_entity.py``: memory masks are
+averaged (not summed) over the overlapping clips; the official per-video top-k of the VIS
+results (``max(1.5·#confident, 25)``) is left to the ranking of the metric.
 
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference:
 ``P(k | pixel) = Σ_q score(q, k) · quality(q) · sigmoid(mask_q(pixel))`` (mask logits resized
@@ -36,7 +36,7 @@ pixel; one segment per present category, scored by its best query.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -83,6 +83,28 @@ class _Entity:
     memory: EmbeddingMemory
     thing: bool
     started_at: int
+    quality: list[float] = field(default_factory=list)  # stability of its accepted masks
+
+    @property
+    def mask_quality(self) -> float:
+        return float(np.mean(self.quality)) if self.quality else 1.0
+
+
+def _visible_enough(masks: torch.Tensor, entities: list[_Entity], overlap: float) -> torch.Tensor:
+    """VIS memory check (official ``write_prompt_predictions_into_annotations_per_clip``): after
+    giving each pixel of the clip to the entity with the largest ``score · sigmoid(mask)``,
+    an entity must keep more than ``overlap`` of its own (``> 0.5``) mask. ``masks``:
+    ``E×T×h×w`` logits of the entities' prompt queries; returns ``E`` bool."""
+    if len(entities) == 0:
+        return torch.zeros(0, dtype=torch.bool)
+    prob = masks.sigmoid().flatten(1)
+    own = prob > 0.5
+    w = torch.stack([e.scores.max() for e in entities]).to(prob)
+    owner = (prob * w[:, None]).argmax(0)
+    owner = torch.where(own.any(0), owner, torch.full_like(owner, -1))
+    kept = (owner[None] == torch.arange(len(entities), device=prob.device)[:, None]) & own
+    area = own.sum(1).clamp(min=1)
+    return (kept.sum(1) / area > overlap) & kept.any(1)
 
 
 def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances]:
@@ -144,9 +166,11 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         clip_logits = torch.full((len(idx), len(entities), h4, w4), float("nan"), device=masks.device)
         thr = s.temporal_consistency * (0.5 if s0 < s.clip_len else 1.0)
         slots = s.memory // s.clip_stride
+        visible = _visible_enough(masks[ql:], entities, s.overlap) if task == "vis" else None
         for j, ent in enumerate(entities):
-            if _consistent(ent, embds[ql + j], thr, slots):
+            if (visible is None or visible[j]) and _consistent(ent, embds[ql + j], thr, slots):
                 clip_logits[:, j] = masks[ql + j]
+                ent.quality.append(float(stability_scores(masks[ql + j][None])[0]))
         if s0 % s.detect_interval == 0 or not entities:
             clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
                                   feats, pixel=task == "vps")
@@ -156,7 +180,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         for f in (idx if last else idx[:s.clip_stride]):
             logits = acc.pop(f, len(entities))
             out[f] = _emit_vps(stream, f, logits, entities, cats) if task == "vps" else \
-                _emit_vis(stream, f, logits, entities, cats, s.overlap)
+                _emit_vis(stream, f, logits, entities, cats, 0.1 * s.cls_threshold)
             tok = model.sample_visual_prompt(feats, idx.index(f), (logits.sigmoid() > 0.5).float())
             for k, ent in enumerate(entities):
                 if ent.started_at < f and bool(tok.valid[k]):
@@ -259,27 +283,32 @@ def _resolve(stream, f, logits, entities):
     return probs, owner, fg
 
 
-def _emit_vis(stream, f, logits, entities, cats, overlap):
+def _emit_vis(stream, f, logits, entities, cats, min_score: float):
+    """VIS output of frame ``f``: every entity's own mask (``> 0.5``; masks may overlap, as the
+    official results do), once per category scoring at least ``min_score`` (official
+    ``vis_clip_instances_to_coco_json_video``: ``0.1 · APPLY_CLS_THRES``), scored
+    ``class score × mask quality``; track id = entity id. The writer joins the frames of one
+    (track, category) into one video-level result."""
     size = tuple(stream.frames.sizes[f])
     if not entities:
         return Instances.empty(size)
-    probs, owner, fg = _resolve(stream, f, logits, entities)
-    keep, masks = [], []
-    for j in range(len(entities)):
-        own = (probs[j] > 0.5)
-        vis = own & (owner == j)
-        if own.sum() == 0 or vis.sum() / own.sum() <= overlap:
+    probs = stream.to_original(f, logits)
+    ids = np.asarray(cats.ids)
+    masks, labels, scores, tracks = [], [], [], []
+    for j, ent in enumerate(entities):
+        m = probs[j] > 0.5
+        if not bool(m.any()):
             continue
-        keep.append(j)
-        masks.append(vis)
-    if not keep:
+        for k in torch.nonzero(ent.scores >= min_score)[:, 0].tolist():
+            masks.append(m)
+            labels.append(ids[k])
+            scores.append(float(ent.scores[k]) * ent.mask_quality)
+            tracks.append(ent.eid)
+    if not masks:
         return Instances.empty(size)
     m = torch.stack(masks)
-    ids = np.asarray(cats.ids)
-    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(),
-                     scores=np.array([float(entities[j].scores.max()) for j in keep], np.float32),
-                     labels=ids[[int(entities[j].scores.argmax()) for j in keep]],
-                     track_ids=np.array([entities[j].eid for j in keep]))
+    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(), scores=np.array(scores, np.float32),
+                     labels=np.array(labels), track_ids=np.array(tracks))
 
 
 def _emit_vps(stream, f, logits, entities, cats):

@@ -84,8 +84,11 @@ def test_vis_entities(adapter):
     assert len(out) == 6 and a.last_stats["entities"] >= 1
     for inst in out:
         assert set(inst.labels.tolist()) <= {1, 2, 5}
-        if len(inst) > 1:
-            assert not np.logical_and.reduce(inst.masks[:2]).any()
+        pairs = list(zip(inst.track_ids.tolist(), inst.labels.tolist()))
+        assert len(pairs) == len(set(pairs))  # one instance per (entity, category)
+        for t in set(inst.track_ids.tolist()):  # an entity's categories share its mask
+            same = inst.masks[inst.track_ids == t]
+            assert (same == same[:1]).all()
     tracks = {t for inst in out for t in inst.track_ids.tolist()}
     assert tracks <= set(range(1, a.last_stats["entities"] + 1))
 
