@@ -36,7 +36,7 @@ pixel; one segment per present category, scored by its best query.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -46,8 +46,8 @@ from evalkit.zoo.ops import box_iou, mask_iou
 from evalkit.zoo.ops.boxes import masks_to_boxes
 
 from ..types import Categories, Instances
-from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 from .trackers import match_entities, newly_detected, update_entity_memory
+from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 from .univs_prompted import _consistent, _pool_prompts
 
 __all__ = ["predict_categories", "stability_scores", "clip_box_nms"]
@@ -83,11 +83,12 @@ class _Entity:
     memory: EmbeddingMemory
     thing: bool
     started_at: int
-    quality: list[float] = field(default_factory=list)  # stability of its accepted masks
+    quality_sum: float = 0.0  # stability scores of its accepted masks (running mean)
+    quality_n: int = 0
 
     @property
     def mask_quality(self) -> float:
-        return float(np.mean(self.quality)) if self.quality else 1.0
+        return self.quality_sum / self.quality_n if self.quality_n else 1.0
 
 
 def _visible_enough(masks: torch.Tensor, entities: list[_Entity], overlap: float) -> torch.Tensor:
@@ -170,7 +171,8 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         for j, ent in enumerate(entities):
             if (visible is None or visible[j]) and _consistent(ent, embds[ql + j], thr, slots):
                 clip_logits[:, j] = masks[ql + j]
-                ent.quality.append(float(stability_scores(masks[ql + j][None])[0]))
+                ent.quality_sum += float(stability_scores(masks[ql + j][None])[0])
+                ent.quality_n += 1
         if s0 % s.detect_interval == 0 or not entities:
             clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
                                   feats, pixel=task == "vps")
