@@ -3,7 +3,7 @@
 | prompt | task | procedure (paper §4.2) | module |
 |---|---|---|---|
 | :class:`Reference` (masks/boxes/points/scribbles) | ``vos``, ``pvos`` | prompt-specified streaming | :mod:`.univs_prompted` |
-| :class:`Expression` | ``rvos`` | text prompt, then predicted masks as visual prompts | :mod:`.univs_prompted` |
+| :class:`Expression` | ``rvos`` | expression prompt per clip (+ fed-back visual tokens, optional) | :mod:`.univs_prompted` |
 | :class:`Categories` | ``vis``, ``vps`` | periodic detection + prompt-guided re-segmentation | :mod:`.univs_entity` |
 | :class:`Categories` | ``vss`` | clip-wise semantic inference | :mod:`.univs_entity` |
 
