@@ -360,8 +360,13 @@ def gen_vos(root: Path, rng, out: dict):
     _text(d / "unseen_videos.txt", "1ZwLr2dT\n")
     out["lvos-val"] = lor
     # VIPOSeg valid (panoptic VOS, first appearances)
-    vids = {"1_abcd": _vos_video(rng, 3, 3, late=True)}
+    vids = {"1_abcd": _vos_video(rng, 3, 3, late=True), "2_efgh": _vos_video(rng, 3, 1)}
     _write_vos(root / "VIPOSeg", "valid/JPEGImages", "valid/Annotations", vids, ann_mode="appear")
+    for v, labs in vids.items():  # full ground truth + object classes (one thing, one stuff, one unseen)
+        for t, lab in enumerate(labs):
+            _pal_png(root / "VIPOSeg/valid/Annotations_gt" / v / f"{t:05d}.png", lab)
+    # classes: thing seen, stuff seen, thing unseen; stuff unseen in the second video
+    _json(root / "VIPOSeg/valid/obj_class.json", {"1_abcd": {"1": 60, "2": 28, "3": 102}, "2_efgh": {"1": 9}})
     out["viposeg-val"] = {v: _vos_oracle(l) for v, l in vids.items()}
 
 

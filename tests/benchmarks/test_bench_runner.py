@@ -59,9 +59,8 @@ def _register_oracle(bid, root, oracle) -> str:
     return mid
 
 
-# every registered split except those without a metric in this version (VIPOSeg)
-RUNNER_SPLITS = [b for b in __import__("evalkit.registry", fromlist=["BENCHMARKS"]).BENCHMARKS.ids()
-                 if b != "viposeg-val"]
+# every registered split
+RUNNER_SPLITS = __import__("evalkit.registry", fromlist=["BENCHMARKS"]).BENCHMARKS.ids()
 
 
 @pytest.mark.parametrize("bid", RUNNER_SPLITS)
