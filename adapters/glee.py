@@ -22,9 +22,9 @@ Test sizes come from the model card (``input_sizes[task]`` and its ``per_dataset
 top 300 detections (as do vocabularies of ≥ 1000 names without a dataset), others 100.
 
 Options (all part of the prediction store key): ``dataset``, ``min_size``/``max_size`` (override
-the card), ``max_detections`` (image top-k), ``interactive_score`` (``ffn``: the confidence head, default; ``object``: the
-similarity to the text "object", the two rows of the paper's Table 7), ``window`` (frames per
-forward pass in videos, 10).
+the card), ``max_detections`` (image top-k), ``interactive_score`` (``ffn``: the confidence head,
+default; ``object``: the similarity to the text "object", the two rows of the paper's Table 7),
+``window`` (frames per forward pass in videos, 10).
 """
 from __future__ import annotations
 
