@@ -9,6 +9,7 @@ a locally scored split must score perfectly when they are written and scored. Fr
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -308,7 +309,8 @@ def _write_vos(root: Path, img_rel: str, ann_rel: str, videos: dict, stride: int
         seen: set[int] = set()
         for t, lab in enumerate(labs):
             stem = stem_fmt.format(t * stride)
-            rng = np.random.default_rng(hash((v, t)) % 2**32)
+            # crc32, not hash(): str hashes are salted per process
+            rng = np.random.default_rng(zlib.crc32(f"{v}/{t}".encode()))
             _jpg(root / img_rel / v / f"{stem}.jpg", rng)
             ids = set(int(i) for i in np.unique(lab) if i)
             if ann_mode == "all" or (ann_mode == "first" and t == 0):
