@@ -242,17 +242,20 @@ class UniVSAdapter(Adapter):
         return self.text_encoder.encode_text(self.text_encoder.tokenize(texts))
 
     def encode_expression(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(words 1×77×640, sentence 1×640)`` CLIP features of ``"<expression>."``.
+        """``(words 1×77×640, sentence 1×640)`` CLIP features of an expression, as officially
+        (``TextPromptEncoder.get_expression_prompt``): the expression is put into each of the 81
+        prompt templates (:data:`~.univs_templates.EXPRESSION_TEMPLATES`, one batched pass of
+        the text tower); the sentence feature is the mean of the 81 end-of-text features, the
+        word features are those of the first template, ``"<expression>."``."""
+        from .univs_templates import EXPRESSION_TEMPLATES
 
-        The official encoder averages the sentence (end-of-text) feature over 81 CLIP prompt
-        templates, and takes the word features from the first template, ``"{}."``; here both
-        come from that first template only (one text-encoder pass instead of 81)."""
         if self.text_encoder is None:
             raise EvalkitError("referring segmentation needs the RegionCLIP text encoder "
                                "(weight file with role 'text-encoder')")
-        words, sentence = self.text_encoder.encode_text(self.text_encoder.tokenize([f"{text}."]), only_eot=False)
-        return words, sentence
-
+        # str.replace, not format: an expression may contain braces
+        texts = [t.replace("{}", text) for t in EXPRESSION_TEMPLATES]
+        words, sentences = self.text_encoder.encode_text(self.text_encoder.tokenize(texts), only_eot=False)
+        return words[:1], sentences.mean(0, keepdim=True)
 
 def _load_file(card, name: str):
     from evalkit.hub import fetch_weights, load_state_dict_safely
