@@ -15,7 +15,8 @@
    become new entities, prompted by tokens sampled inside their mask;
 3. every clip, each entity is re-segmented by its prompt query (the mean of its memory pool)
    when its prediction is consistent with its memory embedding (``temporal_consistency``);
-   final masks feed the pools back, as in :mod:`.univs_prompted`.
+   the masks accumulated on the frames a clip shares with the previous one feed the pools
+   (:func:`.univs_prompted.refresh_pools`, the official memory rule).
 
 Outputs per frame: VIS — each entity's own mask once per category it scores at least
 ``0.1·cls_threshold`` for (class score × mask quality; track id = entity id), masks may
@@ -48,7 +49,7 @@ from evalkit.zoo.ops.boxes import masks_to_boxes
 from ..types import Categories, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
-from .univs_prompted import _consistent, _pool_prompts
+from .univs_prompted import _consistent, _pool_prompts, refresh_pools
 
 __all__ = ["predict_categories", "stability_scores", "clip_box_nms"]
 
@@ -159,6 +160,8 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
     while s0 < n:
         idx = list(range(s0, min(s0 + s.clip_len, n)))
         feats = stream.clip(idx)
+        if s0 > 0:
+            refresh_pools(model, feats, idx, acc, [e.pool for e in entities], s.clip_stride)
         prompts = _pool_prompts(model, entities, len(idx)) if entities else None
         res = model.decode(feats, prompts, class_embeddings=emb)
         masks, embds = res["pred_masks"], res["pred_embds"]
@@ -183,10 +186,6 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
             logits = acc.pop(f, len(entities))
             out[f] = _emit_vps(stream, f, logits, entities, cats) if task == "vps" else \
                 _emit_vis(stream, f, logits, entities, cats, 0.1 * s.cls_threshold)
-            tok = model.sample_visual_prompt(feats, idx.index(f), (logits.sigmoid() > 0.5).float())
-            for k, ent in enumerate(entities):
-                if ent.started_at < f and bool(tok.valid[k]):
-                    ent.pool.push(tok.feats[k], tok.pos[k])
         peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
         peak["pending_frames"] = max(peak["pending_frames"], len(acc))
         peak["pool_len"] = max([peak["pool_len"]] + [len(e.pool) for e in entities])
@@ -267,8 +266,8 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
             continue
         ti = int(areas.argmax())
         tok = model.sample_visual_prompt(feats, ti, cur[ti].float()[None])
-        pool = PromptPool(s.memory)
-        pool.push(tok.feats[0], tok.pos[0])
+        pool = PromptPool(max(s.memory, s.clip_len))
+        pool.start(tok.feats[0], tok.pos[0])
         entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(),
                                 EmbeddingMemory(s.memory // s.clip_stride, embds[q].mean(0)),
                                 bool(thing[int(scores[q].argmax())]), int(feats.frame_indices[ti])))

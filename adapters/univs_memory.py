@@ -3,7 +3,7 @@
 * :class:`FrameCache` keeps the image-encoder output of the last ``T`` frames (every frame is
   encoded once even though clips overlap).
 * :class:`PromptPool` is one target's memory pool of visual prompt tokens: the tokens of the
-  frame where the target first appeared plus those of the ``M`` most recent frames.
+  frame where the target first appeared plus one slot per frame of the last ``M`` frames.
 * :class:`MaskAccumulator` sums the mask logits every overlapping clip predicts for a frame;
   a frame is final once the window has passed it.
 """
@@ -49,29 +49,40 @@ class FrameCache:
 
 
 class PromptPool:
-    """Memory pool of one target: tokens ``R×C`` (features and position codes) per frame.
+    """Memory pool of one target (the official prompt memory): tokens ``R×C`` (features and
+    position codes) of the frame where the target first appeared, plus one slot per absolute
+    frame of the last ``window`` frames up to the current clip's last frame.
 
-    The pool holds the first frame's tokens and the last ``memory`` frames' tokens, so its size
-    never exceeds ``(1 + memory)·R`` however long the video.
+    A frame's slot is (re)written before every clip in whose overlap with the previous clip the
+    frame lies, from the target's mask accumulated on it so far (:meth:`put`); slots of frames
+    that left the window are dropped (:meth:`slide`), so the pool never exceeds
+    ``(1 + window)·R`` tokens however long the video.
     """
 
-    def __init__(self, memory: int):
+    def __init__(self, window: int):
+        self.window = window
         self.first: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=memory)
+        self.frames: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def push(self, feats: torch.Tensor, pos: torch.Tensor) -> None:
-        if self.first is None:
-            self.first = (feats, pos)
-        else:
-            self.recent.append((feats, pos))
+    def start(self, feats: torch.Tensor, pos: torch.Tensor) -> None:
+        """Tokens of the target's first frame (its given prompt, or its first detection)."""
+        self.first = (feats, pos)
+
+    def put(self, frame: int, feats: torch.Tensor, pos: torch.Tensor) -> None:
+        self.frames[frame] = (feats, pos)
+
+    def slide(self, last: int) -> None:
+        """Keep the slots of frames ``last - window + 1 .. last``."""
+        for f in [f for f in self.frames if f <= last - self.window]:
+            del self.frames[f]
 
     def __len__(self) -> int:
-        return (self.first is not None) + len(self.recent)
+        return (self.first is not None) + len(self.frames)
 
     def tokens(self, length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(feats, pos, valid)`` padded with blanks to ``length`` frames: ``(length·R)×C``
-        twice and a ``length·R`` bool mask."""
-        entries = ([self.first] if self.first is not None else []) + list(self.recent)
+        twice and a ``length·R`` bool mask (first frame, then the slots in frame order)."""
+        entries = ([self.first] if self.first is not None else []) + [self.frames[f] for f in sorted(self.frames)]
         r, c = entries[0][0].shape
         feats = entries[0][0].new_zeros(length * r, c)
         pos = feats.clone()

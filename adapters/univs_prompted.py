@@ -4,17 +4,16 @@ paper §4.2.
 A window of ``clip_len`` frames slides by ``clip_stride``. Each target keeps a memory pool of
 visual prompt tokens (:class:`~.univs_memory.PromptPool`); its prompt query is the mean of the
 pool. Every clip the decoder predicts the targets' masks on all its frames; the logits of the
-overlapping clips are averaged per frame. A frame the window has left is final: its masks are
-emitted and fed back — tokens sampled inside each target's final mask join its pool — so the
-masks of frame ``t`` prompt the clips that follow. R-VOS prompts every clip with the expression
-(CLIP sentence + word tokens); with the ``text_feedback`` setting the fed-back visual tokens
-join the expression's tokens (off in the released configs).
+overlapping clips are summed per frame (:class:`~.univs_memory.MaskAccumulator`). Before each clip,
+the frames it shares with the previous clip are resampled into the pools from the masks accumulated
+on them so far (:func:`refresh_pools`, the official memory rule); a pool holds the target's first
+frame and the last ``max(memory, clip_len)`` frames, so the masks of frame ``t`` prompt the clips
+that follow. A frame the window has left is final and emitted. R-VOS prompts every clip with the
+expression (CLIP sentence + word tokens); with the ``text_feedback`` setting the pooled visual
+tokens join the expression's tokens (off in the released configs).
 
 Deviations from the official loop (``univs/inference/inference_video_vos.py``), stated:
 
-* the official code also resamples tokens on frames of the current clip from masks accumulated
-  by earlier clips; here only final frames feed the pool, so inference is causal at the
-  granularity of the stride;
 * the official VOS path additionally matches the learnable queries' masks to the targets
   (semantic-map and IoU heuristics) to refine them; here the targets' masks come from their
   prompt queries only — the paper's §4.2 procedure;
@@ -101,13 +100,27 @@ def _consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
     return ok
 
 
-def _feed_back(model, stream, feats, idx, f, logits, targets):
-    """Tokens sampled inside each started target's final mask on frame ``f`` join its pool."""
-    probs = logits.sigmoid()
-    tok = model.sample_visual_prompt(feats, idx.index(f), (probs > 0.5).float())
-    for k, tg in enumerate(targets):
-        if tg.started and tg.frame < f and bool(tok.valid[k]):
-            tg.pool.push(tok.feats[k], tok.pos[k])
+def refresh_pools(model, feats, idx: list[int], acc: MaskAccumulator, pools: list[PromptPool],
+                  num_new: int) -> None:
+    """The official prompt-memory rule, applied before a clip is decoded.
+
+    Every frame the clip shares with the previous clip (all but its last ``num_new`` frames) is
+    resampled: tokens drawn inside each target's mask accumulated on it so far (summed logits
+    ``> 0``, i.e. by all earlier clips that covered it) overwrite that frame's slot in the
+    target's pool; an empty mask leaves the slot as it was. Pools then forget the frames older
+    than their window, which ends at the clip's last frame. ``pools`` is indexed like the
+    accumulator's targets; ``idx`` are the clip's absolute frame indices.
+    """
+    for f in idx[:len(idx) - num_new]:
+        if f not in acc.pending():
+            continue
+        masks = (acc.peek(f, len(pools)) > 0).float()
+        tok = model.sample_visual_prompt(feats, idx.index(f), masks)
+        for k, pool in enumerate(pools):
+            if bool(tok.valid[k]):
+                pool.put(f, tok.feats[k], tok.pos[k])
+    for pool in pools:
+        pool.slide(idx[-1])
 
 
 def _run(adapter, stream, targets, start, decode_clip, emit):
@@ -123,13 +136,13 @@ def _run(adapter, stream, targets, start, decode_clip, emit):
     while s0 < n:
         idx = list(range(s0, min(s0 + s.clip_len, n)))
         feats = stream.clip(idx)
+        if s0 > start:
+            refresh_pools(adapter.model, feats, idx, acc, [tg.pool for tg in targets], s.clip_stride)
         for f, logits in decode_clip(feats, idx).items():
             acc.add(f, logits)
         last = idx[-1] == n - 1
         for f in (idx if last else idx[:s.clip_stride]):
-            logits = acc.pop(f, len(targets))
-            out[f] = emit(f, logits)
-            _feed_back(adapter.model, stream, feats, idx, f, logits, targets)
+            out[f] = emit(f, acc.pop(f, len(targets)))
         peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
         peak["pending_frames"] = max(peak["pending_frames"], len(acc))
         peak["pool_len"] = max([peak["pool_len"]] + [len(tg.pool) for tg in targets])
@@ -149,7 +162,8 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
     model.mask_decoder.self_attn_mask = s.self_attn_mask
     ql = model.num_queries
     frames_of = ref.frames_of_objects or (ref.frame,) * len(ref.object_ids)
-    targets = [_Target(int(o), int(f), PromptPool(s.memory)) for o, f in zip(ref.object_ids, frames_of)]
+    window = max(s.memory, s.clip_len)  # officially never shorter than a clip
+    targets = [_Target(int(o), int(f), PromptPool(window)) for o, f in zip(ref.object_ids, frames_of)]
     for tg in targets:
         if not 0 <= tg.frame < len(stream):
             raise ContractError(f"Reference: object {tg.obj_id} is given on frame {tg.frame}, the video has "
@@ -164,7 +178,7 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
                 tg.given_mask = reference_masks(ref, k, tuple(stream.frames.sizes[tg.frame]))
                 m = stream.canvas_masks(tg.frame, tg.given_mask[None])
                 tok = model.sample_visual_prompt(feats, idx.index(tg.frame), m)
-                tg.pool.push(tok.feats[0], tok.pos[0])
+                tg.pool.start(tok.feats[0], tok.pos[0])
                 tg.started = True
                 tg.given = F.interpolate(m[None], size=(h4, w4), mode="bilinear", align_corners=False)[0, 0]
         active = [k for k, tg in enumerate(targets) if tg.started]
@@ -219,7 +233,7 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
     model.mask_decoder.self_attn_mask = s.self_attn_mask
     ql = model.num_queries
     words, sentence = adapter.encode_expression(prompt.text)
-    target = _Target(1, -1, PromptPool(s.memory), started=True)
+    target = _Target(1, -1, PromptPool(max(s.memory, s.clip_len)), started=True)
     scores: dict[int, list[float]] = {}
 
     def decode_clip(feats, idx):

@@ -61,7 +61,8 @@ def test_streaming_memory_is_flat_in_video_length(adapter):
     assert stats[0] == stats[1]
     s = adapter.settings("vos")
     assert stats[1]["cached_frames"] <= s.clip_len and stats[1]["pending_frames"] <= s.clip_len
-    assert stats[1]["pool_len"] == 1 + s.memory  # first frame + the most recent frames
+    # first frame + the frames a clip shares with the previous one (window max(memory, clip_len))
+    assert stats[1]["pool_len"] == 1 + min(max(s.memory, s.clip_len), s.clip_len - s.clip_stride)
 
 
 @pytest.mark.parametrize("feedback", [False, True])

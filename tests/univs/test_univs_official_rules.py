@@ -2,10 +2,11 @@
 summary: expression templates, prompt memory over clip overlaps, summed clip logits."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from evalkit.adapters.univs_templates import EXPRESSION_TEMPLATES
-from evalkit.types import Expression
+from evalkit.types import Expression, Reference
 from univs_tiny import build_tiny_adapter, random_video
 
 
@@ -36,3 +37,43 @@ def test_expression_with_braces_is_inserted_literally():
     torch.testing.assert_close(s1[0], ref.mean(0), rtol=1e-5, atol=1e-6)
     out = a.predict(random_video(4), Expression("a {cat}"))
     assert len(out) == 4
+
+
+def _log_prompt_memory(adapter):
+    """Wrap the model so each decode records the frames sampled into the pools since the
+    previous decode, with the masks used (absolute frame indices)."""
+    model = adapter.model
+    events: list = []
+    sample, decode = model.sample_visual_prompt, model.decode
+
+    def sample_spy(feats, frame, masks):
+        events.append(("sample", int(feats.frame_indices[frame]), masks.clone()))
+        return sample(feats, frame, masks)
+
+    def decode_spy(feats, prompts=None, **kw):
+        res = decode(feats, prompts, **kw)
+        events.append(("decode", feats.frame_indices.tolist(), res["pred_masks"][model.num_queries:].clone()))
+        return res
+
+    model.sample_visual_prompt, model.decode = sample_spy, decode_spy
+    return events
+
+
+def test_vos_pools_take_the_overlap_frames_from_the_accumulated_masks():
+    """Official rule: before clip ``[s, s+T)`` the frames it shares with clip ``s-1`` are
+    resampled from the masks summed over the clips that covered them so far."""
+    a = build_tiny_adapter(temporal_consistency=-2.0)  # every prediction enters the memory
+    events = _log_prompt_memory(a)
+    m = np.zeros((1, 48, 64), bool)
+    m[0, 10:30, 10:40] = True
+    a.predict(random_video(5), Reference(object_ids=(1,), frame=0, masks=m))
+    order = [(e[0], e[1]) for e in events]
+    # clip 0 samples the given frame; clip s samples frames s and s+1 (clip_len 3, stride 1)
+    assert order == [("sample", 0), ("decode", [0, 1, 2]), ("sample", 1), ("sample", 2), ("decode", [1, 2, 3]),
+                     ("sample", 2), ("sample", 3), ("decode", [2, 3, 4])]
+    # the mask resampled on frame 2 before the last clip: logits of clips 0 and 1 summed, > 0
+    decodes = [e[2] for e in events if e[0] == "decode"]
+    expected = (decodes[0][0, 2] + decodes[1][0, 1]) > 0
+    assert torch.equal(events[5][2][0] > 0, expected)
+    # and before the second clip, from clip 0 alone
+    assert torch.equal(events[3][2][0] > 0, decodes[0][0, 2] > 0)
