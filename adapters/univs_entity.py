@@ -26,8 +26,9 @@ best entity above 0.5; thing entities give one segment each (track id = entity i
 entities of one category are merged into one segment whose track id is the category id;
 ``extra["is_thing"]`` flags the two.
 
-Simplifications against ``univs/inference/inference_video_entity.py``: memory masks are
-averaged (not summed) over the overlapping clips; the official per-video top-k of the VIS
+Masks accumulate as officially: the logits of every overlapping clip (and of a matching
+detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). Simplification
+against ``univs/inference/inference_video_entity.py``: the official per-video top-k of the VIS
 results (``max(1.5·#confident, 25)``) is left to the ranking of the metric.
 
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference:
@@ -250,7 +251,8 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
             if pixel or sim > 2 * s.newly_threshold:
                 cur = clip_logits[:, r]
                 q = keep[c]
-                clip_logits[:, r] = torch.where(torch.isnan(cur), masks[q], (cur + masks[q]) / 2)
+                # summed with the entity's own prediction, as the official accumulation
+                clip_logits[:, r] = torch.where(torch.isnan(cur), masks[q], cur + masks[q])
     if first:
         min_score = s.cls_threshold if pixel else max(s.cls_threshold, 0.1)
         new = [c for c in range(len(keep)) if scores[keep[c]].max() > min_score]

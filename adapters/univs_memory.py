@@ -97,8 +97,13 @@ class MaskAccumulator:
     """Sum and count of the mask logits each target receives on each pending frame.
 
     ``add(frame, logits)`` with ``logits`` ``K×h×w`` (``K`` targets, a row of ``NaN`` meaning
-    "no prediction from this clip"); ``pop(frame)`` returns the mean ``K'×h×w`` logits (targets
-    registered later are padded with ``-inf``: absent) and forgets the frame.
+    "no prediction from this clip"); ``pop(frame)`` returns the summed ``K'×h×w`` logits, as the
+    official inference accumulates them, and forgets the frame. Targets without any prediction
+    on the frame (including those registered later) get ``-inf``: the official sum is 0 there,
+    which its ``> 0`` threshold also reads as background. The official VIS output divides the
+    sum by the number of predictions first; the mean has the sign of the sum, so every ``> 0``
+    decision is the same, and the sum is used throughout. Magnitudes matter only where they are
+    compared across targets (the VPS pixel assignment, which officially uses the sum).
     """
 
     def __init__(self):
@@ -127,9 +132,9 @@ class MaskAccumulator:
         return len(self._sum)
 
     def peek(self, frame: int, num_targets: int) -> torch.Tensor:
-        """Current mean logits ``num_targets×h×w`` (``-inf`` where nothing was predicted)."""
+        """Current summed logits ``num_targets×h×w`` (``-inf`` where nothing was predicted)."""
         s, c = self._sum[frame], self._count[frame]
-        out = torch.where(c[:, None, None] > 0, s / c.clamp(min=1)[:, None, None], torch.full_like(s, -float("inf")))
+        out = torch.where(c[:, None, None] > 0, s, torch.full_like(s, -float("inf")))
         if len(out) < num_targets:
             out = torch.cat([out, out.new_full((num_targets - len(out), *out.shape[1:]), -float("inf"))])
         return out

@@ -17,8 +17,10 @@ Deviations from the official loop (``univs/inference/inference_video_vos.py``), 
 * the official VOS path additionally matches the learnable queries' masks to the targets
   (semantic-map and IoU heuristics) to refine them; here the targets' masks come from their
   prompt queries only — the paper's §4.2 procedure;
-* overlapping targets are resolved by STM soft aggregation
-  (:func:`evalkit.adapters.trackers.soft_aggregate`).
+* the official VOS path also makes each clip's prompt predictions exclusive before summing them
+  (pixel to the target of largest ``sigmoid · similarity² · quality``, targets keeping < 25 % of
+  their area dropped); here every consistent prediction is summed as is, and overlaps are
+  resolved once per final frame as the official output does (first target in object-id order).
 """
 from __future__ import annotations
 
@@ -29,7 +31,6 @@ import torch
 import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Instances, Reference
-from .trackers import soft_aggregate
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 
 __all__ = ["predict_reference", "predict_expression", "reference_masks"]
@@ -207,10 +208,15 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         if not ids:
             return Instances.empty(size)
         p = probs[ids]
-        # soft aggregation: each pixel goes to the most probable target when it is above 0.5
-        best = p.argmax(0)
-        fg = p.max(0).values > 0.5
-        masks = torch.stack([(best == j) & fg for j in range(len(ids))])
+        # official resolution (save_vos_results): each target's summed logits > 0, and a pixel
+        # claimed by several targets goes to the first in ascending object-id order
+        pos = p > 0.5
+        order = sorted(range(len(ids)), key=lambda j: targets[ids[j]].obj_id)
+        claimed = torch.zeros_like(pos[0])
+        masks = torch.zeros_like(pos)
+        for j in order:
+            masks[j] = pos[j] & ~claimed
+            claimed |= pos[j]
         for j, k in enumerate(ids):  # the given mask is returned unchanged on its own frame
             if targets[k].frame == f:
                 given = torch.as_tensor(targets[k].given_mask, device=masks.device)

@@ -77,3 +77,50 @@ def test_vos_pools_take_the_overlap_frames_from_the_accumulated_masks():
     assert torch.equal(events[5][2][0] > 0, expected)
     # and before the second clip, from clip 0 alone
     assert torch.equal(events[3][2][0] > 0, decodes[0][0, 2] > 0)
+
+
+def test_summed_and_mean_clip_logits_threshold_alike():
+    """The official VIS output divides the summed logits by the number of predictions, the VOS
+    and VPS outputs do not; the ``> 0`` decisions (also after resizing to the original frame,
+    a linear map) are the same for both, which is why the accumulator only sums."""
+    from evalkit.adapters.univs_memory import MaskAccumulator
+    from evalkit.zoo.ops import ImageTransform
+
+    g = torch.Generator().manual_seed(0)
+    acc = MaskAccumulator()
+    counts = torch.zeros(3)
+    for clip in range(4):
+        x = torch.randn(3, 8, 8, generator=g) * 3
+        x[clip % 3] = float("nan")  # that target is inconsistent in this clip
+        acc.add(0, x)
+        counts += ~torch.isnan(x[:, 0, 0])
+    total = acc.peek(0, 3)
+    mean = total / counts[:, None, None]
+    assert torch.equal(total > 0, mean > 0)
+    t = ImageTransform((30, 20), (32, 21), (32, 32))
+    up_sum = t.masks_to_original(total.repeat_interleave(4, 1).repeat_interleave(4, 2))
+    up_mean = t.masks_to_original(mean.repeat_interleave(4, 1).repeat_interleave(4, 2))
+    assert torch.equal(up_sum > 0, up_mean > 0)
+
+
+def test_vos_overlaps_go_to_the_first_object_id_as_officially():
+    """Two targets predicted everywhere; the one with the larger logits has the larger object
+    id. Officially (binary masks, arg-max of the first) the smaller id wins every pixel."""
+    a = build_tiny_adapter(temporal_consistency=-2.0)
+    model = a.model
+    ql = model.num_queries
+
+    def fake_decode(feats, prompts=None, **kw):
+        t, (h, w) = len(feats.frame_indices), feats.mask_features.shape[-2:]
+        masks = torch.full((ql + 2, t, h, w), -5.0)
+        masks[ql], masks[ql + 1] = 5.0, 1.0  # target 0 (object 9) dominates target 1 (object 4)
+        return {"pred_masks": masks, "pred_embds": torch.ones(ql + 2, t, 32),
+                "pred_logits": torch.zeros(ql + 2, 1)}
+
+    model.decode = fake_decode
+    m = np.zeros((2, 48, 64), bool)
+    m[0, :20], m[1, 30:] = True, True
+    out = a.predict(random_video(4), Reference(object_ids=(9, 4), frame=0, masks=m))
+    for inst in out[1:]:
+        owner = dict(zip(inst.track_ids.tolist(), inst.masks))
+        assert owner[4].all() and not owner[9].any()

@@ -18,12 +18,12 @@ def test_prompt_pool_keeps_first_and_a_window_of_frame_slots():
     assert valid.tolist() == [True] * 9 + [False] * 3 and pos[3, 0] == -3
 
 
-def test_mask_accumulator_means_and_late_targets():
+def test_mask_accumulator_sums_and_late_targets():
     acc = MaskAccumulator()
     acc.add(0, torch.tensor([[[1.0]], [[float("nan")]]]))
     acc.add(0, torch.tensor([[[3.0]], [[4.0]], [[5.0]]]))
     out = acc.pop(0, 4)
-    assert out[:, 0, 0].tolist() == [2.0, 4.0, 5.0, -float("inf")] and len(acc) == 0
+    assert out[:, 0, 0].tolist() == [4.0, 4.0, 5.0, -float("inf")] and len(acc) == 0
 
 
 def test_stability_scores_and_clip_nms():
