@@ -27,9 +27,12 @@ entities of one category are merged into one segment whose track id is the categ
 ``extra["is_thing"]`` flags the two.
 
 Masks accumulate as officially: the logits of every overlapping clip (and of a matching
-detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). Simplification
-against ``univs/inference/inference_video_entity.py``: the official per-video top-k of the VIS
-results (``max(1.5·#confident, 25)``) is left to the ranking of the metric.
+detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). VIS results are cut
+to the official per-video top-k, ``max(1.5·#confident, topk)`` (:func:`video_topk`).
+Differences from ``univs/inference/inference_video_entity.py``: the video-level VIS score is the
+mean of the per-frame scores (officially: class scores weighted by temporal consistency, times
+the mean mask quality); the VPS pixel assignment weighs probabilities, not logits, and skips
+the official overlap filter of thing segments.
 
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference:
 ``P(k | pixel) = Σ_q score(q, k) · quality(q) · sigmoid(mask_q(pixel))`` (mask logits resized
@@ -52,7 +55,7 @@ from .trackers import match_entities, newly_detected, update_entity_memory
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 from .univs_prompted import _consistent, _pool_prompts, refresh_pools
 
-__all__ = ["predict_categories", "stability_scores", "clip_box_nms"]
+__all__ = ["predict_categories", "stability_scores", "clip_box_nms", "video_topk"]
 
 
 def stability_scores(masks: torch.Tensor, offset: float = 1.0) -> torch.Tensor:
@@ -157,6 +160,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
     acc = MaskAccumulator()
     out: list[Instances | None] = [None] * n
     peak = {"cached_frames": 0, "pending_frames": 0, "pool_len": 0}
+    class_log: dict[tuple[int, int], list[float]] = {}  # VIS: (entity, category) → class scores
     s0 = 0
     while s0 < n:
         idx = list(range(s0, min(s0 + s.clip_len, n)))
@@ -186,7 +190,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         for f in (idx if last else idx[:s.clip_stride]):
             logits = acc.pop(f, len(entities))
             out[f] = _emit_vps(stream, f, logits, entities, cats) if task == "vps" else \
-                _emit_vis(stream, f, logits, entities, cats, 0.1 * s.cls_threshold)
+                _emit_vis(stream, f, logits, entities, cats, 0.1 * s.cls_threshold, class_log)
         peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
         peak["pending_frames"] = max(peak["pending_frames"], len(acc))
         peak["pool_len"] = max([peak["pool_len"]] + [len(e.pool) for e in entities])
@@ -195,7 +199,32 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         s0 += s.clip_stride
     peak["entities"] = len(entities)
     adapter.last_stats = peak
-    return out
+    return video_topk(out, class_log, s.cls_threshold, s.topk) if task == "vis" else out
+
+
+def video_topk(out: list[Instances], class_log: dict[tuple[int, int], list[float]], cls_threshold: float,
+               topk: int) -> list[Instances]:
+    """Per-video top-k of the VIS results (official ``vis_clip_instances_to_coco_json_video``).
+
+    A result is one (track id, category) over the video, scored as the writer scores it: the
+    mean of its per-frame scores. With ``n`` results whose mean class score (``class_log``) is
+    above ``cls_threshold``, ``k = max(int(1.5·n), topk)`` and the results scoring at least the
+    ``k``-th best score (0-based, so ``k + 1`` results and ties; all when ``k`` reaches the
+    last) are kept; the others are removed from every frame.
+    """
+    scores: dict[tuple[int, int], list[float]] = {}
+    for inst in out:
+        for k in range(len(inst)):
+            scores.setdefault((int(inst.track_ids[k]), int(inst.labels[k])), []).append(float(inst.scores[k]))
+    if not scores:
+        return out
+    video = {key: float(np.mean(v)) for key, v in scores.items()}
+    confident = sum(float(np.mean(class_log[key])) > cls_threshold for key in video)
+    ranked = sorted(video.values(), reverse=True)
+    cut = ranked[min(max(int(confident * 1.5), topk), len(ranked) - 1)]
+    kept = {key for key, v in video.items() if v >= cut}
+    return [inst.select(np.array([(int(t), int(c)) in kept for t, c in zip(inst.track_ids, inst.labels)], bool))
+            if len(inst) else inst for inst in out]
 
 
 def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tensor:
@@ -286,12 +315,13 @@ def _resolve(stream, f, logits, entities):
     return probs, owner, fg
 
 
-def _emit_vis(stream, f, logits, entities, cats, min_score: float):
+def _emit_vis(stream, f, logits, entities, cats, min_score: float, class_log: dict):
     """VIS output of frame ``f``: every entity's own mask (``> 0.5``; masks may overlap, as the
     official results do), once per category scoring at least ``min_score`` (official
     ``vis_clip_instances_to_coco_json_video``: ``0.1 · APPLY_CLS_THRES``), scored
     ``class score × mask quality``; track id = entity id. The writer joins the frames of one
-    (track, category) into one video-level result."""
+    (track, category) into one video-level result. Appends each class score to
+    ``class_log[(entity id, category id)]``."""
     size = tuple(stream.frames.sizes[f])
     if not entities:
         return Instances.empty(size)
@@ -307,6 +337,7 @@ def _emit_vis(stream, f, logits, entities, cats, min_score: float):
             labels.append(ids[k])
             scores.append(float(ent.scores[k]) * ent.mask_quality)
             tracks.append(ent.eid)
+            class_log.setdefault((ent.eid, int(ids[k])), []).append(float(ent.scores[k]))
     if not masks:
         return Instances.empty(size)
     m = torch.stack(masks)

@@ -124,3 +124,48 @@ def test_vos_overlaps_go_to_the_first_object_id_as_officially():
     for inst in out[1:]:
         owner = dict(zip(inst.track_ids.tolist(), inst.masks))
         assert owner[4].all() and not owner[9].any()
+
+
+def _vis_frames(scores, n_frames=2):
+    from evalkit.types import Instances
+
+    k = len(scores)
+    masks = np.zeros((k, 4, 4), bool)
+    masks[:, 1:3, 1:3] = True
+    return [Instances((4, 4), boxes=np.tile(np.array([[1, 1, 3, 3]], np.float32), (k, 1)), masks=masks,
+                      scores=np.array(scores, np.float32), labels=np.ones(k, int), track_ids=np.arange(1, k + 1))
+            for _ in range(n_frames)]
+
+
+def test_vis_per_video_topk_follows_the_official_cut():
+    from evalkit.adapters.univs_entity import video_topk
+
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5]
+    # one confident result: k = max(int(1.5), 2) = 2 → every result scoring ≥ the 3rd best
+    log = {(t, 1): [0.9 if t == 1 else 0.3] for t in range(1, 6)}
+    out = video_topk(_vis_frames(scores), log, cls_threshold=0.5, topk=2)
+    assert [i.track_ids.tolist() for i in out] == [[1, 2, 3]] * 2
+    # four confident: k = 6 reaches the last result, all are kept
+    log = {(t, 1): [0.9 if t < 5 else 0.3] for t in range(1, 6)}
+    out = video_topk(_vis_frames(scores), log, cls_threshold=0.5, topk=2)
+    assert [i.track_ids.tolist() for i in out] == [[1, 2, 3, 4, 5]] * 2
+
+
+def test_vis_prediction_applies_the_topk(monkeypatch):
+    import evalkit.adapters.univs_entity as entity
+    from evalkit.types import Categories
+
+    calls = []
+
+    def spy(out, log, cls_threshold, topk):
+        calls.append((len(out), dict(log), cls_threshold, topk))
+        return entity.video_topk.__wrapped__(out, log, cls_threshold, topk)
+
+    spy.__wrapped__ = entity.video_topk
+    monkeypatch.setattr(entity, "video_topk", spy)
+    a = build_tiny_adapter(task="vis", topk=3, cls_threshold=0.0)
+    a.class_embeddings = torch.randn(40, 48, generator=torch.Generator().manual_seed(1))
+    out = a.predict(random_video(4), Categories([f"c{i}" for i in range(40)], list(range(1, 41))))
+    assert len(calls) == 1 and calls[0][0] == 4 and calls[0][2:] == (0.0, 3)
+    results = {(int(t), int(c)) for i in out if len(i) for t, c in zip(i.track_ids, i.labels)}
+    assert results and results <= set(calls[0][1])  # every result has its class scores logged
