@@ -52,18 +52,10 @@ from evalkit.zoo.ops.boxes import masks_to_boxes
 
 from ..types import Categories, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
-from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
+from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 from .univs_prompted import _consistent, _pool_prompts, refresh_pools
 
 __all__ = ["predict_categories", "stability_scores", "clip_box_nms", "video_topk"]
-
-
-def stability_scores(masks: torch.Tensor, offset: float = 1.0) -> torch.Tensor:
-    """Mask quality of ``Q×...`` logits: ``|m > offset| / |m > -offset|`` over all frames and
-    pixels (SAM's stability score; official ``calculate_mask_quality_scores``); ``Q`` values."""
-    hi = (masks > offset).flatten(1).sum(-1).float()
-    lo = (masks > -offset).flatten(1).sum(-1).float()
-    return hi / lo.clamp(min=1)
 
 
 def clip_box_nms(masks: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:

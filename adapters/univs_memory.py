@@ -15,7 +15,15 @@ import torch
 
 from evalkit.zoo.univs.model import ClipFeatures
 
-__all__ = ["FrameCache", "PromptPool", "MaskAccumulator"]
+__all__ = ["FrameCache", "PromptPool", "MaskAccumulator", "EmbeddingMemory", "stability_scores"]
+
+
+def stability_scores(masks: torch.Tensor, offset: float = 1.0) -> torch.Tensor:
+    """Mask quality of ``Q×...`` logits: ``|m > offset| / |m > -offset|`` over all frames and
+    pixels (SAM's stability score; official ``calculate_mask_quality_scores``); ``Q`` values."""
+    hi = (masks > offset).flatten(1).sum(-1).float()
+    lo = (masks > -offset).flatten(1).sum(-1).float()
+    return hi / lo.clamp(min=1)
 
 
 class FrameCache:

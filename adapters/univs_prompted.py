@@ -12,15 +12,28 @@ that follow. A frame the window has left is final and emitted. R-VOS prompts eve
 expression (CLIP sentence + word tokens); with the ``text_feedback`` setting the pooled visual
 tokens join the expression's tokens (off in the released configs).
 
-Deviations from the official loop (``univs/inference/inference_video_vos.py``), stated:
+Each clip's prompt predictions are made exclusive before they are summed (:func:`exclusive_masks`,
+official task 'sot'): targets appearing in the clip are weighted by mask quality × IoU² with their
+given mask (and not written after their frame when that IoU is too low), known targets by mask
+quality × memory similarity². A final frame's masks are each target's summed logits ``> 0``; a
+pixel still claimed by several targets goes to the smallest object id (the official output).
 
-* the official VOS path additionally matches the learnable queries' masks to the targets
-  (semantic-map and IoU heuristics) to refine them; here the targets' masks come from their
-  prompt queries only — the paper's §4.2 procedure;
-* the official VOS path also makes each clip's prompt predictions exclusive before summing them
-  (pixel to the target of largest ``sigmoid · similarity² · quality``, targets keeping < 25 % of
-  their area dropped); here every consistent prediction is summed as is, and overlaps are
-  resolved once per final frame as the official output does (first target in object-id order).
+The official ``VIDEO_UNIFIED_INFERENCE_QUERIES`` is 'prompt' in every released VOS, PVOS and R-VOS
+config, so its matching of learnable queries to targets is not used there and not implemented
+here (the R-VOS learnable-for-prompt mask averaging inside the decoder is, see
+:mod:`evalkit.zoo.univs.mask_decoder`). Remaining differences from
+``univs/inference/inference_video_vos.py``, stated:
+
+* a clip containing a target's given frame after the clip that introduced it overwrites, there,
+  the target's logits after that frame, without a consistency check; here they are summed and
+  checked like every later clip's;
+* mask quality and the IoU with the given mask are computed at the mask stride (1/4 of the
+  canvas), officially at canvas resolution;
+* the consistency threshold is ``temporal_consistency`` (halved on the first clip), against the
+  clip-slot embedding memory of :class:`~.univs_memory.EmbeddingMemory`; officially 0.5 against
+  the last per-frame embeddings;
+* the official PVOS (VIPOSeg) path forces stuff targets onto the pixels of their category in
+  the learnable queries' semantic map (``use_semseg_pvos``, always on); not implemented.
 """
 from __future__ import annotations
 
@@ -31,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Instances, Reference
-from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
+from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 
 __all__ = ["predict_reference", "predict_expression", "reference_masks"]
 
@@ -76,6 +89,7 @@ class _Target:
     started: bool = False
     given: torch.Tensor | None = None  # reference mask at stride 4 of the canvas
     given_mask: np.ndarray | None = None  # reference mask in the original frame
+    given_area: float = 0.0  # its area on the input canvas (pixels)
 
 
 def _pool_prompts(model, targets: list[_Target], t: int):
@@ -87,18 +101,39 @@ def _pool_prompts(model, targets: list[_Target], t: int):
     return model.prompt_encoder.visual(feats, pos, valid, t)
 
 
-def _consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
+def _consistency(tg, embds: torch.Tensor, threshold: float, slots: int) -> tuple[bool, float]:
     """Memory check of paper §4.2: a new prediction (``T×C`` embeddings) updates the target
     only when it is similar enough to the target's embedding memory
-    (:meth:`EmbeddingMemory.consistency`); the first prediction starts the memory."""
+    (:meth:`EmbeddingMemory.consistency`); the first prediction starts the memory (similarity
+    1). Returns (consistent, similarity)."""
     if tg.memory is None:
         tg.memory = EmbeddingMemory(slots, embds.mean(0))
-        return True
+        return True, 1.0
     tg.memory.open_slot()
-    ok = tg.memory.consistency(embds) > threshold
-    if ok:
+    sim = tg.memory.consistency(embds)
+    if sim > threshold:
         tg.memory.write(embds.mean(0))
-    return ok
+    return sim > threshold, sim
+
+
+def _consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
+    return _consistency(tg, embds, threshold, slots)[0]
+
+
+def exclusive_masks(masks: torch.Tensor, weights: torch.Tensor, min_kept: float = 0.25) -> torch.Tensor:
+    """Official per-clip VOS exclusivity (``write_predictions_into_annotations_per_clip``, task
+    'sot'): each pixel of the clip belongs to the target of largest ``sigmoid(logit) · weight``
+    (to none where every logit is ``≤ 0``); a target keeping at most ``min_kept`` of its own
+    ``> 0`` area is dropped. ``masks`` ``K×T×h×w`` logits, ``weights`` ``K``; returns the logits
+    kept on the owned pixels and 0 elsewhere (0 adds nothing to the summed logits)."""
+    if len(masks) == 0:
+        return masks
+    bg = (masks <= 0).all(0)
+    owner = (masks.sigmoid() * weights.to(masks)[:, None, None, None]).argmax(0)
+    own = (owner[None] == torch.arange(len(masks), device=masks.device)[:, None, None, None]) & ~bg
+    area, original = own.flatten(1).sum(1), (masks > 0).flatten(1).sum(1)
+    keep = (area > 0) & (original > 0) & (area / original.clamp(min=1) > min_kept)
+    return masks * (own & keep[:, None, None, None])
 
 
 def refresh_pools(model, feats, idx: list[int], acc: MaskAccumulator, pools: list[PromptPool],
@@ -182,24 +217,48 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
                 tg.pool.start(tok.feats[0], tok.pos[0])
                 tg.started = True
                 tg.given = F.interpolate(m[None], size=(h4, w4), mode="bilinear", align_corners=False)[0, 0]
+                tg.given_area = float(m.sum())
         active = [k for k, tg in enumerate(targets) if tg.started]
         if not active:
             return logits
         res = model.decode(feats, _pool_prompts(model, [targets[k] for k in active], len(idx)))
         masks, embds = res["pred_masks"][ql:], res["pred_embds"][ql:]
         thr = s.temporal_consistency * (0.5 if idx[0] < s.clip_len else 1.0)
-        for j, k in enumerate(active):
-            tg = targets[k]
-            if not _consistent(tg, embds[j], thr, s.memory // s.clip_stride):
+        checks = [_consistency(targets[k], embds[j], thr, s.memory // s.clip_stride) for j, k in enumerate(active)]
+        quality = stability_scores(masks)
+        # official: targets appearing in this clip and those known before are made exclusive
+        # separately, weighted by quality × IoU² (prediction vs given mask on the given frame)
+        # and by quality × similarity² respectively
+        for appearing in (True, False):
+            js = [j for j, k in enumerate(active)
+                  if (targets[k].frame >= idx[0]) == appearing and checks[j][0]]
+            if not js:
                 continue
-            for ti, f in enumerate(idx):
-                if f < tg.frame:
-                    logits[f][k] = -_BIG
-                elif f == tg.frame:  # the given mask is the answer on its own frame
-                    logits[f][k] = torch.where(tg.given > 0.5, _BIG, -_BIG)
-                else:
-                    logits[f][k] = masks[j, ti]
+            fit = [_given_iou(targets[active[j]], masks[j, idx.index(targets[active[j]].frame)]) if appearing
+                   else checks[j][1] for j in js]
+            kept = exclusive_masks(masks[js], quality[js] * torch.as_tensor(fit).to(quality) ** 2)
+            for j, m in zip(js, kept):
+                k = active[j]
+                tg = targets[k]
+                # officially a prediction missing the given mask is not written after its frame
+                written = not appearing or _above_iou(tg, m[idx.index(tg.frame)])
+                for ti, f in enumerate(idx):
+                    if f < tg.frame:
+                        logits[f][k] = -_BIG
+                    elif f == tg.frame:  # the given mask is the answer on its own frame
+                        logits[f][k] = torch.where(tg.given > 0.5, _BIG, -_BIG)
+                    elif written:
+                        logits[f][k] = m[ti]
         return logits
+
+    def _given_iou(tg, pred: torch.Tensor) -> float:
+        """IoU of the given mask and ``pred`` (``h×w`` logits > 0) at the mask stride."""
+        a, b = tg.given > 0.5, pred > 0
+        return float((a & b).sum() / (a | b).sum().clamp(min=1))
+
+    def _above_iou(tg, pred: torch.Tensor) -> bool:
+        # official: IoU > 0.15 · min(area / 96², 1), the area in input-canvas pixels
+        return _given_iou(tg, pred) > 0.15 * min(tg.given_area / 96 ** 2, 1.0)
 
     def emit(f, logits):
         probs = stream.to_original(f, logits)
@@ -207,7 +266,7 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         size = tuple(stream.frames.sizes[f])
         if not ids:
             return Instances.empty(size)
-        p = probs[ids]
+        p = torch.nan_to_num(probs[ids], nan=0.0)  # resizing -inf (no prediction) may give NaN
         # official resolution (save_vos_results): each target's summed logits > 0, and a pixel
         # claimed by several targets goes to the first in ascending object-id order
         pos = p > 0.5

@@ -104,8 +104,9 @@ def test_summed_and_mean_clip_logits_threshold_alike():
 
 
 def test_vos_overlaps_go_to_the_first_object_id_as_officially():
-    """Two targets predicted everywhere; the one with the larger logits has the larger object
-    id. Officially (binary masks, arg-max of the first) the smaller id wins every pixel."""
+    """Clip 0 gives every pixel to object 9 (logit 5), the later clips to object 4 (logit 1.5):
+    the summed logits of frames 1–2 are positive for both, larger for object 9. Officially
+    (binary masks, arg-max of the first) the smaller id wins, not the more probable one."""
     a = build_tiny_adapter(temporal_consistency=-2.0)
     model = a.model
     ql = model.num_queries
@@ -113,17 +114,31 @@ def test_vos_overlaps_go_to_the_first_object_id_as_officially():
     def fake_decode(feats, prompts=None, **kw):
         t, (h, w) = len(feats.frame_indices), feats.mask_features.shape[-2:]
         masks = torch.full((ql + 2, t, h, w), -5.0)
-        masks[ql], masks[ql + 1] = 5.0, 1.0  # target 0 (object 9) dominates target 1 (object 4)
+        first = int(feats.frame_indices[0]) == 0
+        masks[ql if first else ql + 1] = 5.0 if first else 1.5  # target 0 is object 9, target 1 object 4
         return {"pred_masks": masks, "pred_embds": torch.ones(ql + 2, t, 32),
                 "pred_logits": torch.zeros(ql + 2, 1)}
 
     model.decode = fake_decode
     m = np.zeros((2, 48, 64), bool)
     m[0, :20], m[1, 30:] = True, True
-    out = a.predict(random_video(4), Reference(object_ids=(9, 4), frame=0, masks=m))
+    out = a.predict(random_video(5), Reference(object_ids=(9, 4), frame=0, masks=m))
     for inst in out[1:]:
         owner = dict(zip(inst.track_ids.tolist(), inst.masks))
         assert owner[4].all() and not owner[9].any()
+
+
+def test_vos_clip_predictions_are_made_exclusive_before_summing():
+    from evalkit.adapters.univs_prompted import exclusive_masks
+
+    x = torch.tensor([[[[3.0, 3.0, -1.0, 2.0]]], [[[2.0, -4.0, 5.0, 0.5]]], [[[0.5, -1.0, -1.0, -1.0]]]])
+    out = exclusive_masks(x, torch.tensor([1.0, 1.0, 1.0]))
+    # pixel 0 → target 0 (largest sigmoid), pixel 2 → target 1; target 2 owns nothing: dropped;
+    # target 1 keeps 1 of its 3 positive pixels (≤ 25 % would drop it; 1/3 does not)
+    assert out[:, 0, 0].tolist() == [[3.0, 3.0, 0.0, 2.0], [0.0, 0.0, 5.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    # weights decide between targets: a low-weight target loses its pixels, below 25 % it is dropped
+    out = exclusive_masks(x[:2], torch.tensor([1.0, 0.01]))
+    assert out[1].abs().sum() == 0 and out[0, 0, 0].tolist() == [3.0, 3.0, -1.0, 2.0]  # owner keeps its logit
 
 
 def _vis_frames(scores, n_frames=2):
