@@ -59,7 +59,8 @@ class UniVSSettings:
         newly_threshold: bi-softmax similarity above which a detection is an old entity
             (``DETECT_NEWLY_OBJECT_THRESHOLD``).
         cls_threshold: minimum class score of a new entity (``APPLY_CLS_THRES``).
-        topk: detections kept per clip before NMS (``DETECTIONS_PER_IMAGE``).
+        topk: detections kept per clip before NMS, and the floor of the per-video top-k of VIS
+            results (``DETECTIONS_PER_IMAGE``).
         stability: minimum mask quality (stability) score (``STABILITY_SCORE_THRESH``).
         overlap: minimum visible fraction of an entity after overlap removal
             (``OVERLAP_THRESHOLD_ENTITY`` for VIS, ``OVERLAP_THRESHOLD`` for VPS).

@@ -21,18 +21,20 @@
 Outputs per frame: VIS — each entity's own mask once per category it scores at least
 ``0.1·cls_threshold`` for (class score × mask quality; track id = entity id), masks may
 overlap as in the official results; an entity's prediction only enters its memory when it
-keeps more than ``overlap`` of its mask after score-weighted arg-max over the entities. VPS — every pixel goes to the
-best entity above 0.5; thing entities give one segment each (track id = entity id); stuff
-entities of one category are merged into one segment whose track id is the category id;
-``extra["is_thing"]`` flags the two.
+keeps more than ``overlap`` of its mask after score-weighted arg-max over the entities. VPS — every
+pixel goes to the entity of largest ``score · logit`` (:func:`_emit_vps`); thing entities give one
+segment each (track id = entity id) when they keep enough of their mask; stuff entities of one
+category are merged into one segment whose track id is the category id; ``extra["is_thing"]``
+flags the two.
 
 Masks accumulate as officially: the logits of every overlapping clip (and of a matching
 detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). VIS results are cut
 to the official per-video top-k, ``max(1.5·#confident, topk)`` (:func:`video_topk`).
 Differences from ``univs/inference/inference_video_entity.py``: the video-level VIS score is the
 mean of the per-frame scores (officially: class scores weighted by temporal consistency, times
-the mean mask quality); the VPS pixel assignment weighs probabilities, not logits, and skips
-the official overlap filter of thing segments.
+the mean mask quality); VPS scores use the mask stability of one frame (officially of the output
+window) and a thing/stuff flag fixed at the entity's detection (officially from its current
+best class).
 
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference:
 ``P(k | pixel) = Σ_q score(q, k) · quality(q) · sigmoid(mask_q(pixel))`` (mask logits resized
@@ -153,6 +155,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
     out: list[Instances | None] = [None] * n
     peak = {"cached_frames": 0, "pending_frames": 0, "pool_len": 0}
     class_log: dict[tuple[int, int], list[float]] = {}  # VIS: (entity, category) → class scores
+    output_things: set[int] = set()  # VPS: thing entities output so far
     s0 = 0
     while s0 < n:
         idx = list(range(s0, min(s0 + s.clip_len, n)))
@@ -181,7 +184,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         last = idx[-1] == n - 1
         for f in (idx if last else idx[:s.clip_stride]):
             logits = acc.pop(f, len(entities))
-            out[f] = _emit_vps(stream, f, logits, entities, cats) if task == "vps" else \
+            out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap, output_things) if task == "vps" else \
                 _emit_vis(stream, f, logits, entities, cats, 0.1 * s.cls_threshold, class_log)
         peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
         peak["pending_frames"] = max(peak["pending_frames"], len(acc))
@@ -298,15 +301,6 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
     return clip_logits
 
 
-def _resolve(stream, f, logits, entities):
-    """Probabilities on frame ``f`` and the score-weighted arg-max owner of each pixel."""
-    probs = stream.to_original(f, logits)
-    weights = torch.stack([e.scores.max() for e in entities]) if entities else probs.new_zeros(0)
-    owner = (probs * weights[:, None, None]).argmax(0) if len(entities) else None
-    fg = probs.max(0).values > 0.5 if len(entities) else None
-    return probs, owner, fg
-
-
 def _emit_vis(stream, f, logits, entities, cats, min_score: float, class_log: dict):
     """VIS output of frame ``f``: every entity's own mask (``> 0.5``; masks may overlap, as the
     official results do), once per category scoring at least ``min_score`` (official
@@ -337,28 +331,43 @@ def _emit_vis(stream, f, logits, entities, cats, min_score: float, class_log: di
                      labels=np.array(labels), track_ids=np.array(tracks))
 
 
-def _emit_vps(stream, f, logits, entities, cats):
+def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: set[int]):
+    """VPS output of frame ``f`` (official ``save_results_vps``) from the entities' summed logits
+    ``E×h×w``: an entity scores its best class score × the stability of its mask on the frame
+    (× 0.75 for stuff, which gives things priority); each pixel goes to the entity of largest
+    ``score · logit``, to none where every logit is negative; a thing keeps its segment only when
+    it owns at least ``overlap`` of its own mask (half that once it has been output before,
+    tracked in ``output_things``)."""
     size = tuple(stream.frames.sizes[f])
     if not entities:
         return Instances.empty(size)
-    probs, owner, fg = _resolve(stream, f, logits, entities)
+    # resizing -inf (no prediction) may give NaN: both mean "certainly not"
+    x = torch.nan_to_num(stream.transform(f).masks_to_original(logits), nan=-1e4, neginf=-1e4)
+    own = x >= 0
+    score = torch.stack([e.scores.max() for e in entities]).to(x) * stability_scores(x)
+    score = score * torch.tensor([1.0 if e.thing else 0.75 for e in entities], device=x.device)
+    owner = torch.where(own.any(0), (score[:, None, None] * x).argmax(0), torch.full_like(x[0], -1, dtype=torch.long))
     ids = np.asarray(cats.ids)
     segs, labels, tracks, scores, things = [], [], [], [], []
     stuff: dict[int, int] = {}
     for j, ent in enumerate(entities):
-        m = (owner == j) & fg
-        if m.sum() == 0:
+        m = (owner == j) & own[j]
+        if not bool(m.any()):
             continue
         k = int(ent.scores.argmax())
         if ent.thing:
+            need = overlap * (0.5 if ent.eid in output_things else 1.0)
+            if float((owner == j).sum()) / float(own[j].sum()) < need:
+                continue
+            output_things.add(ent.eid)
             segs.append(m), labels.append(ids[k]), tracks.append(ent.eid)
-            scores.append(float(ent.scores.max())), things.append(True)
+            scores.append(float(score[j])), things.append(True)
         elif k in stuff:
             segs[stuff[k]] = segs[stuff[k]] | m
         else:
             stuff[k] = len(segs)
             segs.append(m), labels.append(ids[k]), tracks.append(int(ids[k]))
-            scores.append(float(ent.scores.max())), things.append(False)
+            scores.append(float(score[j])), things.append(False)
     if not segs:
         return Instances.empty(size)
     m = torch.stack(segs)

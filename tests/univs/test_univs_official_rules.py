@@ -184,3 +184,24 @@ def test_vis_prediction_applies_the_topk(monkeypatch):
     assert len(calls) == 1 and calls[0][0] == 4 and calls[0][2:] == (0.0, 3)
     results = {(int(t), int(c)) for i in out if len(i) for t, c in zip(i.track_ids, i.labels)}
     assert results and results <= set(calls[0][1])  # every result has its class scores logged
+
+
+def test_vps_pixels_go_to_the_largest_score_times_logit():
+    """Entity 1 (score 0.9, logit 1.5) against entity 2 (score 0.5, logit 4) on one region:
+    officially the product with the logit decides (entity 2), not with the probability; the
+    thing entity 1 then keeps none of its mask and gives no segment."""
+    from types import SimpleNamespace
+
+    from evalkit.adapters.univs_entity import _emit_vps, _Entity
+    from evalkit.adapters.univs_video import VideoStream
+    from evalkit.types import Categories
+    from evalkit.zoo.ops import ImageTransform
+
+    stream = SimpleNamespace(frames=SimpleNamespace(sizes=[(8, 8)]), boxes=VideoStream.boxes,
+                             transform=lambda f: ImageTransform((8, 8), (8, 8), (8, 8)))
+    ents = [_Entity(i + 1, None, torch.tensor([0.0, sc]), None, True, 0) for i, sc in enumerate((0.9, 0.5))]
+    logits = torch.full((2, 8, 8), -5.0)
+    logits[0, 2:6, 2:6], logits[1, 2:6, 2:6] = 1.5, 4.0
+    seen: set[int] = set()
+    out = _emit_vps(stream, 0, logits, ents, Categories(["a", "b"], [1, 2]), 0.6, seen)
+    assert out.track_ids.tolist() == [2] and out.masks[0].sum() == 16 and seen == {2}
