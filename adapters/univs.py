@@ -258,6 +258,7 @@ class UniVSAdapter(Adapter):
         words, sentences = self.text_encoder.encode_text(self.text_encoder.tokenize(texts), only_eot=False)
         return words[:1], sentences.mean(0, keepdim=True)
 
+
 def _load_file(card, name: str):
     from evalkit.hub import fetch_weights, load_state_dict_safely
 
