@@ -57,6 +57,15 @@ class Adapter:
                 f"(accepted: {', '.join(sorted(self.prompt_kinds))})"
             )
 
+    def bind(self, benchmark_id: str, task: str) -> None:
+        """Called by the runner before inference: which benchmark (and task) the samples come
+        from. Adapters with per-dataset rules (test sizes, thresholds) read ``self.dataset``,
+        which defaults to the benchmark id (``davis17-val``, ``ovis-val``...) unless the user set
+        the ``dataset`` option."""
+        self.benchmark = benchmark_id
+        if getattr(self, "dataset", None) is None:
+            self.dataset = benchmark_id
+
     def predict(self, frames: Frames, prompt: Prompt) -> list[Instances] | Iterable[Instances]:
         """One :class:`Instances` per frame of ``frames``, in the original-image frame."""
         raise NotImplementedError

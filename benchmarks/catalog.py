@@ -215,8 +215,8 @@ _reg("vipseg-val", "vipseg:VipSeg", task="vps", prompt="categories", dataset="VI
      description="VIPSeg val video panoptic segmentation (VPQ, STQ)", tags=("vps"),
      paper=_p("UniVS", "Table 1a", "VIPSeg", "val", "VPQ", "STQ") + _p("UniVS", "Table 2", "VIPSeg", "val", "VPQ", "STQ")
      + _p("UniVS", "Table 3a", "VIPSeg", "val", "VPQ", "STQ") + _p("UniVS", "Table 3b", "VIPSeg", "val", "VPQ", "STQ"))
-_reg("viposeg-val", "viposeg:VipOSeg", task="pvos", prompt="reference", dataset="VIPOSeg", metric=None,
-     description="VIPOSeg val panoptic VOS (G; no local metric yet)", tags=("pvos"),
+_reg("viposeg-val", "viposeg:VipOSeg", task="pvos", prompt="reference", dataset="VIPOSeg", metric="viposeg",
+     description="VIPOSeg val panoptic VOS (G over thing/stuff x seen/unseen)", tags=("pvos",),
      paper=_p("UniVS", "Table 1b", "VIPOSeg", "val", "G") + _p("UniVS", "Table 2", "VIPOSeg", "val", "G"))
 
 # ---------------------------------------------------------------------------------------------

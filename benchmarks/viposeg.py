@@ -1,20 +1,21 @@
-"""VIPOSeg val (panoptic VOS: first-frame masks of things and stuff), G score.
+"""VIPOSeg val (panoptic VOS: first-appearance masks of things and stuff), scored with G.
 
 Layout (``datasets/VIPOSeg``, the official release, YouTube-VOS style)::
 
     VIPOSeg/valid/JPEGImages/<video>/<frame>.jpg
-    VIPOSeg/valid/Annotations/<video>/<frame>.png    (first-appearance masks, indexed PNGs)
+    VIPOSeg/valid/Annotations/<video>/<frame>.png      (first-appearance masks: the prompts)
+    VIPOSeg/valid/Annotations_gt/<video>/<frame>.png   (every frame: the ground truth)
+    VIPOSeg/valid/obj_class.json                       ({video: {object id: class id}})
 
-Results: ``Annotations/<video>/<frame>.png`` indexed PNGs of object ids (as for YouTube-VOS).
-No local metric is registered for VIPOSeg's G (seen/unseen thing/stuff J&F) yet: the split
-reads and writes, and :meth:`score` says the metric is missing.
+Results: ``Annotations/<video>/<frame>.png`` indexed PNGs of object ids (as for YouTube-VOS),
+scored by the ``viposeg`` metric (G over thing/stuff x seen/unseen).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from ..errors import EvalkitError
+from ..errors import DatasetError
 from ._vos import VosVideos
 
 __all__ = ["VipOSeg"]
@@ -27,9 +28,18 @@ class VipOSeg(VosVideos):
         options.setdefault("images", f"{split}/JPEGImages")
         options.setdefault("annotations", f"{split}/Annotations")
         super().__init__(root, id, **options)
+        self.split = split
 
-    def score(self, results_dir: Path) -> dict[str, float]:
-        if self.metric is None:
-            raise EvalkitError(f"{self.id}: no VIPOSeg metric is implemented yet; the result PNGs are in "
-                               f"{self.results_path(results_dir)}")
-        return super().score(results_dir)
+    def validate(self) -> None:
+        super().validate()
+        base = self.root / self.split
+        for need in (base / "Annotations_gt", base / "obj_class.json"):
+            if not need.exists():
+                raise DatasetError(f"{self.id}: missing {need} (VIPOSeg {self.split}/ needs Annotations/, "
+                                   f"Annotations_gt/ and obj_class.json for local scoring)")
+        for v in self.sample_ids():
+            if not (base / "Annotations_gt" / v).is_dir():
+                raise DatasetError(f"{self.id}: video {v} has no ground truth folder {base / 'Annotations_gt' / v}")
+
+    def gt_path(self) -> Path:
+        return self.root / self.split

@@ -247,6 +247,7 @@ def _run(cfg, bench, ids, ctx: DistContext, t_start, started, argv) -> RunResult
     if cfg.mode != "score":
         adapter = _build_adapter(cfg)
         adapter.check(bench.task, bench.prompt)
+        adapter.bind(cfg.benchmark, bench.task)
     t_fp = time.perf_counter()
     fingerprint = bench.fingerprint()
     data_s = time.perf_counter() - t_fp
@@ -370,7 +371,8 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
         )
     failed_ids = [i for i in ids if i in failed]
     predictions = {i: [Instances.from_json(d) for d in done[i]["instances"]] for i in ids if i in done}
-    metas = {i: done[i].get("meta", {}) for i in ids if i in done}
+    # the inference time of each sample reaches the writers (GOT-10k's *_time.txt files)
+    metas = {i: {**done[i].get("meta", {}), "time_s": done[i].get("time_s")} for i in ids if i in done}
 
     t_score = time.perf_counter()
     metrics = None
@@ -406,7 +408,7 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
         "model": cfg.model,
         "task": bench.task,
         "metric": bench.metric,
-        "metrics": metrics,
+        "metrics": _json_safe(metrics),
         "scale": metric_meta.get("scale", "fraction"),
         "status": status,
         "limit": cfg.limit,
@@ -442,6 +444,16 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
     })
     log.info("finished: status %s, metrics %s", status, metrics)
     return RunResult(run_dir, metrics, status, samples)
+
+
+def _json_safe(metrics: dict | None) -> dict | None:
+    """NaN/inf (e.g. a per-class value for a class absent from the GT) become ``null``: JSON
+    has no NaN, and readers must see "undefined", not a number."""
+    if metrics is None:
+        return None
+    import math
+
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
 
 
 def store_parts(store: PredictionStore) -> dict:

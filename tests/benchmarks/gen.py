@@ -9,6 +9,7 @@ a locally scored split must score perfectly when they are written and scored. Fr
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -308,7 +309,8 @@ def _write_vos(root: Path, img_rel: str, ann_rel: str, videos: dict, stride: int
         seen: set[int] = set()
         for t, lab in enumerate(labs):
             stem = stem_fmt.format(t * stride)
-            rng = np.random.default_rng(hash((v, t)) % 2**32)
+            # crc32, not hash(): str hashes are salted per process
+            rng = np.random.default_rng(zlib.crc32(f"{v}/{t}".encode()))
             _jpg(root / img_rel / v / f"{stem}.jpg", rng)
             ids = set(int(i) for i in np.unique(lab) if i)
             if ann_mode == "all" or (ann_mode == "first" and t == 0):
@@ -360,8 +362,13 @@ def gen_vos(root: Path, rng, out: dict):
     _text(d / "unseen_videos.txt", "1ZwLr2dT\n")
     out["lvos-val"] = lor
     # VIPOSeg valid (panoptic VOS, first appearances)
-    vids = {"1_abcd": _vos_video(rng, 3, 3, late=True)}
+    vids = {"1_abcd": _vos_video(rng, 3, 3, late=True), "2_efgh": _vos_video(rng, 3, 1)}
     _write_vos(root / "VIPOSeg", "valid/JPEGImages", "valid/Annotations", vids, ann_mode="appear")
+    for v, labs in vids.items():  # full ground truth + object classes (one thing, one stuff, one unseen)
+        for t, lab in enumerate(labs):
+            _pal_png(root / "VIPOSeg/valid/Annotations_gt" / v / f"{t:05d}.png", lab)
+    # classes: thing seen, stuff seen, thing unseen; stuff unseen in the second video
+    _json(root / "VIPOSeg/valid/obj_class.json", {"1_abcd": {"1": 60, "2": 28, "3": 102}, "2_efgh": {"1": 9}})
     out["viposeg-val"] = {v: _vos_oracle(l) for v, l in vids.items()}
 
 

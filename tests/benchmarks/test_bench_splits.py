@@ -32,7 +32,7 @@ def test_groups_resolve():
     # every server split has no local metric and every local split has one (VIPOSeg: none yet)
     for i in ALL:
         meta = BENCHMARKS.get(i).meta
-        assert (meta["metric"] is None) == (meta["server"] or i == "viposeg-val"), i
+        assert (meta["metric"] is None) == meta["server"], i
     # the UNINEXT-20 group spans the 20 benchmarks (datasets) of its Tables 1-10
     # (COCO det and seg, RefCOCO/+/g REC and RES count separately)
     assert len({(m["benchmark"], BENCHMARKS.get(i).task) for i in groups["uninext-20"]

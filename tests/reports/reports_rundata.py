@@ -16,8 +16,8 @@ RUNS = [
     ("davis17-val", "glee-lite-vos", "c" * 64, "vos", "davis-semi",
      {"J&F": 0.60, "J-Mean": 0.58, "F-Mean": 0.62}, "fraction", "partial", 5, (30, 5, 0), "2026-11-20T11:00:00Z"),
     ("ytvos18-val", "uninext-r50", SHA_A, "vos", None, {}, "fraction", "server-pending", None, (474, 474, 0), "2026-11-20T12:00:00Z"),
-    ("refcoco-val-rec", "uninext-r50", SHA_A, "rec", "refcoco-rec", {"P@0.5": 0.8931}, "fraction", "complete", None, (10834, 10834, 0), "2026-11-20T10:00:00Z"),
-    ("refcoco-testA-rec", "uninext-r50", SHA_A, "rec", "refcoco-rec", {"P@0.5": 0.9100}, "fraction", "complete", None, (5657, 5657, 0), "2026-11-20T10:00:00Z"),
+    ("refcoco-val-rec", "uninext-r50", SHA_A, "rec", "refcoco-rec", {"P@0.5": 89.31}, "percent", "complete", None, (10834, 10834, 0), "2026-11-20T10:00:00Z"),
+    ("refcoco-testA-rec", "uninext-r50", SHA_A, "rec", "refcoco-rec", {"P@0.5": 91.00}, "percent", "complete", None, (5657, 5657, 0), "2026-11-20T10:00:00Z"),
     ("bdd100k-box-track-val", "uninext-convnext-l", SHA_B, "mot", "bdd100k-box-track",
      {"mMOTA": 44.2, "mIDF1": 56.7, "MOTA": 67.1, "IDF1": 69.9, "IDSw": 10222}, "percent", "complete", None, (200, 200, 0), "2026-11-20T10:00:00Z"),
 ]
@@ -46,8 +46,8 @@ NEWER_PARTIAL = ("davis17-val", "uninext-r50", SHA_A, "vos", "davis-semi",
                  {"J&F": 0.30, "J-Mean": 0.29, "F-Mean": 0.31}, "fraction", "partial", 2, (30, 2, 0),
                  "2026-11-21T09:00:00Z")
 # The same model with other weights: a row of its own.
-OTHER_WEIGHTS = ("refcoco-val-rec", "uninext-r50", "d" * 64, "rec", "refcoco-rec", {"P@0.5": 0.75},
-                 "fraction", "complete", None, (10834, 10834, 0), "2026-11-20T10:00:00Z")
+OTHER_WEIGHTS = ("refcoco-val-rec", "uninext-r50", "d" * 64, "rec", "refcoco-rec", {"P@0.5": 75.0},
+                 "percent", "complete", None, (10834, 10834, 0), "2026-11-20T10:00:00Z")
 
 
 def make_runs(root: Path) -> Path:

@@ -57,7 +57,7 @@ def test_builder_and_converter_resolve_or_fail_clearly(model_id):
 
 
 def test_missing_module_attribute_and_dependency(tmp_path, monkeypatch):
-    card = make_card([W])
+    card = make_card([W], builder="evalkit.zoo.nofamily.model:build_nofamily")
     with pytest.raises(EvalkitError, match="architecture not implemented.*no module"):
         resolve_target("evalkit.zoo.nofamily.model:build", card, "builder")
     with pytest.raises(EvalkitError, match="not implemented.*has no 'build_nothing'"):

@@ -127,7 +127,12 @@ class Card:
         if task not in self.input_sizes:
             self.weights_for(task)  # raises the unsupported-task error
         size = self.input_sizes[task]
-        size = size.get("per_dataset", {}).get(dataset, size) if dataset else size
+        per = size.get("per_dataset", {})
+        if dataset:
+            # an exact key, else the longest key the name starts with ("ovis" for "ovis-val")
+            keys = [k for k in per if dataset == k or dataset.startswith(k)]
+            if keys:
+                size = per[max(keys, key=len)]
         return {k: v for k, v in size.items() if k != "per_dataset"}
 
     def build(self, **overrides: Any) -> Any:

@@ -1,0 +1,192 @@
+"""UniRef++ video tasks: referring VOS (``rvos``) and semi-supervised VOS (``vos``), online and
+frame by frame (official ``inference_rvos_vl``, ``inference_rvos``, ``inference_vos_3f``).
+
+Each frame goes once through the backbone; the references are the only state carried between
+frames — per target the first-frame and the previous-frame mask references — so memory is
+constant over the video's length (the paper's point against memory-bank VOS methods).
+
+* R-VOS (Ref-YouTube-VOS): the expression alone until a frame has a confident prediction
+  (score > 0.3; else an empty mask); from then on the expression together with the mask
+  references of that first predicted frame and of the latest frame with a non-empty mask.
+  Masks: ``sigmoid`` of the ×4 bilinear stride-4 logits, cropped, bilinear-resized to the
+  original frame, > 0.5. Ref-DAVIS is evaluated officially with the expression alone on every
+  frame and no score threshold (``rvos_propagation=False``, the default for ``ref-davis``).
+* VOS: each object is segmented with its given first mask and its previous prediction as
+  references (top-1 query; stride-1 masks; probabilities zeroed below the dataset's score
+  threshold), objects are merged by soft aggregation (background = Π(1 − p), argmax), and an
+  object's previous-frame reference is re-encoded from its merged mask when non-empty. An
+  object given on a later frame (YouTube-VOS) starts there, its given mask standing for the
+  prediction on that frame.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from evalkit.errors import EvalkitError
+from evalkit.types import Expression, Frames, Instances, Reference
+from evalkit.zoo.ops import masks_to_boxes
+from evalkit.zoo.uniref.fusion import ReferenceFeatures
+
+from .trackers.vos import merge_probabilities
+from .uniref import canvas_mask
+from .uninext_image import to_rles
+from .uninext_postprocess import boxes_to_original, mask_probabilities
+
+__all__ = ["predict_rvos", "predict_vos", "vos_score_threshold", "RVOS_SCORE_THRESHOLD",
+           "VOS_SCORE_THRESHOLDS"]
+
+log = logging.getLogger(__name__)
+
+#: official ``inference_rvos_vl`` threshold
+RVOS_SCORE_THRESHOLD = 0.3
+#: official ``inference_vos_3f`` thresholds per dataset (name prefixes)
+VOS_SCORE_THRESHOLDS = {"ytvos": 0.4, "ytbvos": 0.4, "youtube-vos": 0.4, "youtubevos": 0.4,
+                        "davis": 0.3, "lvos": 0.5, "mose": 0.4}
+_DEFAULT_VOS_THRESHOLD = 0.4
+_MASK_THRESHOLD = 0.5
+
+
+def vos_score_threshold(adapter) -> float:
+    """The VOS score threshold: option ``score_threshold``, else by ``dataset`` name prefix."""
+    if "score_threshold" in adapter.options:
+        return float(adapter.options["score_threshold"])
+    name = (adapter.dataset or "").lower()
+    for prefix, thr in VOS_SCORE_THRESHOLDS.items():
+        if name.startswith(prefix):
+            return thr
+    log.warning("UniRef++ VOS: no score threshold known for dataset %r; using %.1f (pass "
+                "dataset=... or score_threshold=...)", adapter.dataset, _DEFAULT_VOS_THRESHOLD)
+    return _DEFAULT_VOS_THRESHOLD
+
+
+def _top1(out: dict, b: int) -> tuple[float, torch.Tensor]:
+    score, q = out["logits"][b].sigmoid().max(0, keepdim=True)
+    return float(score), q
+
+
+# -- R-VOS -------------------------------------------------------------------------------------
+def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+    """Referring VOS of one expression: one instance per frame (``track_ids`` = 1; its mask
+    may be empty), see the module docstring."""
+    language = adapter.encode_expression(prompt.text)
+    propagate = adapter.options.get("rvos_propagation")
+    if propagate is None:
+        name = (adapter.dataset or "").lower().replace("_", "-")
+        propagate = not name.startswith(("ref-davis", "refdavis"))
+    thr = float(adapter.options.get("score_threshold", RVOS_SCORE_THRESHOLD)) if propagate else None
+    init: ReferenceFeatures | None = None
+    prev: ReferenceFeatures | None = None
+    for image in frames:
+        batch = adapter.preprocess([image], task)
+        tf = batch.transforms[0]
+        vis = adapter.features(batch)
+        refs = None if init is None else ReferenceFeatures.concat([init, prev])
+        out = adapter.run(vis, batch, language=language, mask=refs)
+        score, q = _top1(out, 0)
+        box = boxes_to_original(out["boxes"][0, q], tf)
+        if thr is None or score > thr:
+            with torch.no_grad():
+                logits = adapter.model.decode_masks(out, 0, q)
+            mask = mask_probabilities(logits, tf, "bilinear")[0] > _MASK_THRESHOLD
+        else:
+            mask = torch.zeros(tf.original_size, dtype=torch.bool, device=box.device)
+        if propagate and bool(mask.any()):
+            ref = adapter.mask_reference(vis, batch, [mask])
+            init, prev = (ref, ref) if init is None else (init, ref)
+        yield Instances(tf.original_size, box.cpu().numpy(), to_rles(mask[None]),
+                        np.asarray([score], np.float32), None, np.ones(1, np.int64))
+
+
+# -- VOS ---------------------------------------------------------------------------------------
+def _segment_objects(adapter, vis, batch, refs: list[ReferenceFeatures], thr: float
+                     ) -> tuple[list[torch.Tensor], list[float]]:
+    """Top-1 mask probability (original frame, zero below ``thr``) and score of each object."""
+    tf = batch.transforms[0]
+    h, w = tf.resized_size
+    step = max(1, int(adapter.options.get("object_batch", 8)))
+    probs, scores = [], []
+    i = 0
+    while i < len(refs):
+        group = refs[i:i + step]
+        ref = ReferenceFeatures.stack(group)
+        if ref is None:  # frames of different sizes: one object at a time
+            group, ref = group[:1], group[0]
+        out = adapter.run(vis, batch, mask=ref)
+        for b in range(len(group)):
+            score, q = _top1(out, b)
+            if score > thr:
+                with torch.no_grad():
+                    logits = adapter.model.decode_masks(out, b, q, adapter.model.cfg.mask_out_stride_vos)
+                p = logits.sigmoid()[:, :h, :w]
+                p = F.interpolate(p[None], size=tf.original_size, mode="bilinear", align_corners=False)[0, 0]
+            else:
+                p = torch.zeros(tf.original_size, device=batch.images.device)
+            probs.append(p)
+            scores.append(score)
+        i += len(group)
+    return probs, scores
+
+
+def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+    """Semi-supervised VOS: per frame one mask per active object (exclusive after soft
+    aggregation), ``track_ids`` = object ids; an object is absent before its given frame."""
+    if prompt.masks is None:
+        raise EvalkitError("VOS expects a Reference with one mask per object (K x H x W, original frame)")
+    ids = list(prompt.object_ids)
+    starts = list(prompt.frames_of_objects or [prompt.frame] * len(ids))
+    thr = vos_score_threshold(adapter)
+    init: dict[int, ReferenceFeatures] = {}
+    prev: dict[int, ReferenceFeatures] = {}
+    for i, image in enumerate(frames):
+        size = tuple(image.shape[:2])
+        batch = adapter.preprocess([image], task)
+        tf, dev = batch.transforms[0], batch.images.device
+        vis = adapter.features(batch)
+        new: dict[int, torch.Tensor] = {}
+        for k, (oid, s) in enumerate(zip(ids, starts)):
+            if s != i:
+                continue
+            given = torch.as_tensor(prompt.masks[k], device=dev)
+            if tuple(given.shape) != size:
+                raise EvalkitError(f"VOS: mask of object {oid} is {tuple(given.shape)}, frame {i} is {size}")
+            new[oid] = given
+        if new:
+            refs = adapter.mask_reference(vis, batch, list(new.values()), given=True).split()
+            for oid, ref in zip(new, refs):
+                init[oid] = prev[oid] = ref
+        active = sorted(init)
+        if not active:
+            yield Instances(size, np.zeros((0, 4), np.float32), [], np.zeros(0, np.float32), None,
+                            np.zeros(0, np.int64))
+            continue
+        tracked = [oid for oid in active if oid not in new]
+        probs_t, scores_t = _segment_objects(
+            adapter, vis, batch, [ReferenceFeatures.concat([init[o], prev[o]]) for o in tracked], thr)
+        by_id = dict(zip(tracked, zip(probs_t, scores_t)))
+        h, w = tf.resized_size
+        canvas = tuple(batch.images.shape[-2:])
+        for oid, given in new.items():
+            # the given mask stands for the prediction, through the network's resolution as officially
+            cm = canvas_mask(given, tf, canvas, "nearest-exact")[:h, :w]
+            p = F.interpolate(cm[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+            by_id[oid] = (p, 1.0)
+        labels = torch.from_numpy(merge_probabilities(torch.stack([by_id[o][0] for o in active]),
+                                                      active)).to(dev)
+        masks = torch.stack([labels == oid for oid in active])
+        boxes = torch.zeros((len(active), 4), device=dev)
+        nonempty = masks.flatten(1).any(1)
+        if bool(nonempty.any()):
+            boxes[nonempty] = masks_to_boxes(masks[nonempty]).float()
+        yield Instances(size, boxes.cpu().numpy(), to_rles(masks),
+                        np.asarray([by_id[o][1] for o in active], np.float32), None,
+                        np.asarray(active, np.int64))
+        update = [j for j, oid in enumerate(active) if oid not in new and bool(nonempty[j])]
+        if update:
+            refs = adapter.mask_reference(vis, batch, [masks[j] for j in update]).split()
+            for j, ref in zip(update, refs):
+                prev[active[j]] = ref

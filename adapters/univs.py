@@ -1,0 +1,302 @@
+"""UniVS adapter: one model, six video tasks behind ``predict(frames, prompt)``.
+
+| prompt | task | procedure (paper §4.2) | module |
+|---|---|---|---|
+| :class:`Reference` (masks/boxes/points/scribbles) | ``vos``, ``pvos`` | prompt-specified streaming | :mod:`.univs_prompted` |
+| :class:`Expression` | ``rvos`` | expression prompt per clip (+ fed-back visual tokens, optional) | :mod:`.univs_prompted` |
+| :class:`Categories` | ``vis``, ``vps`` | periodic detection + prompt-guided re-segmentation | :mod:`.univs_entity` |
+| :class:`Categories` | ``vss`` | clip-wise semantic inference | :mod:`.univs_entity` |
+
+The task of a Categories prompt is the one the runner passed to :meth:`UniVSAdapter.check`
+(or the ``task`` option); without either, ``vps`` when the prompt flags thing/stuff categories,
+else ``vis``.
+
+Weights: the checkpoint (converted and strictly loaded), the RegionCLIP text tower (only for
+``rvos``, or to embed category names missing from the class-embedding file) and the CLIP class
+embeddings of the training vocabularies (rows sliced per dataset as
+``combined_datasets_category_info`` of the official release lays them out).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import torch
+
+from evalkit.errors import EvalkitError, WeightsError
+
+from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
+from .base import Adapter
+
+__all__ = ["UniVSAdapter", "UniVSSettings", "TASK_SETTINGS", "VOCABULARIES", "build_adapter"]
+
+#: vocabulary → (number of categories, first row) in the class-embedding file
+VOCABULARIES: dict[str, tuple[int, int]] = {
+    "imagenet": (1000, 0), "lvis": (1203, 1000), "burst": (1203, 1000), "ytvis21": (40, 2203),
+    "ovis": (25, 2243), "bdd_track": (8, 2268), "objects365": (365, 2276), "coco_panoptic": (133, 2641),
+    "coco": (80, 2641), "ade20k": (150, 2774), "vipseg": (124, 2924), "vspw": (124, 2924),
+    "viposeg": (124, 2924), "ytvis19": (40, 3048), "entityseg_instance": (206, 3088),
+    "entityseg_panoptic": (644, 3294),
+}
+# names present in only one of the two 40-class YouTube-VIS vocabularies
+_YTVIS19_ONLY = {"sedan", "hand", "ape", "eagle", "owl"}
+_YTVIS21_ONLY = {"flying_disc", "whale", "squirrel", "bird", "car"}
+
+
+@dataclass(frozen=True)
+class UniVSSettings:
+    """Inference settings (official config key; values of the R50 test scripts, models.md §2.2).
+
+    Attributes:
+        clip_len: frames per clip (``INPUT.SAMPLING_FRAME_NUM`` 5).
+        clip_stride: frames the window advances (``CLIP_STRIDE`` 1; VSS uses ``clip_len``).
+        memory: recent frames in each prompt pool (``NUM_PREV_FRAMES_MEMORY`` 5).
+        num_points: prompt tokens sampled per target and frame (``VISUAL_PROMPT_PIXELS_PER_IMAGE``).
+        temporal_consistency: minimum cosine similarity between a target's memory embedding and
+            its new prediction for the prediction to update the memory
+            (``TEMPORAL_CONSISTENCY_THRESHOLD``).
+        box_nms: box-IoU NMS threshold on new detections (``BOX_NMS_THRESH``).
+        newly_threshold: bi-softmax similarity above which a detection is an old entity
+            (``DETECT_NEWLY_OBJECT_THRESHOLD``).
+        cls_threshold: minimum class score of a new entity (``APPLY_CLS_THRES``).
+        topk: detections kept per clip before NMS, and the floor of the per-video top-k of VIS
+            results (``DETECTIONS_PER_IMAGE``).
+        stability: minimum mask quality (stability) score (``STABILITY_SCORE_THRESH``).
+        overlap: minimum visible fraction of an entity after overlap removal
+            (``OVERLAP_THRESHOLD_ENTITY`` for VIS, ``OVERLAP_THRESHOLD`` for VPS).
+        detect_interval: frames between detections of new entities (``DETECT_NEWLY_INTERVAL_FRAMES``).
+        self_attn_mask: 'sep' or 'sep-blocked' (``MASKDEC_SELF_ATTN_MASK_TYPE``).
+        text_feedback: R-VOS only — add the visual tokens of the masks predicted so far to the
+            expression's tokens (paper §4.2; ``ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING``, off
+            in the released configs, hence off by default).
+    """
+
+    clip_len: int = 5
+    clip_stride: int = 1
+    memory: int = 5
+    num_points: int = 128
+    temporal_consistency: float = 0.5
+    box_nms: float = 0.85
+    newly_threshold: float = 0.1
+    cls_threshold: float = 0.25
+    topk: int = 100
+    stability: float = 0.5
+    overlap: float = 0.5
+    detect_interval: int = 1
+    self_attn_mask: str = "sep"
+    text_feedback: bool = False
+
+
+TASK_SETTINGS: dict[str, UniVSSettings] = {
+    "vis": UniVSSettings(num_points=128, temporal_consistency=0.25, cls_threshold=0.25, topk=35, stability=0.5),
+    "vps": UniVSSettings(num_points=64, temporal_consistency=0.05, box_nms=0.75, newly_threshold=0.05,
+                         cls_threshold=0.15, stability=0.25, overlap=0.6),
+    "vss": UniVSSettings(num_points=128, clip_stride=5, stability=0.0),
+    "vos": UniVSSettings(num_points=128, temporal_consistency=0.5),
+    "pvos": UniVSSettings(num_points=256, temporal_consistency=0.5, cls_threshold=0.25, topk=75),
+    "rvos": UniVSSettings(num_points=32, temporal_consistency=0.5, self_attn_mask="sep-blocked",
+                          cls_threshold=0.05),
+}
+_SETTING_NAMES = {f.name for f in fields(UniVSSettings)}
+
+
+class UniVSAdapter(Adapter):
+    """UniVS behind the evalkit contract.
+
+    Args:
+        model: a :class:`~evalkit.zoo.univs.model.UniVS` (weights loaded).
+        text_encoder: a RegionCLIP text tower (``encode_text``/``tokenize``), a zero-argument
+            callable returning one (loaded on first use), or ``None``.
+        class_embeddings: ``N×640`` CLIP embeddings of the training vocabularies, a callable
+            returning them (loaded on first use), or ``None``.
+        input_sizes: task → ``{"min_size", "max_size"}`` or ``{"square"}`` (model card).
+        options: ``task``, ``vocabulary`` (a key of :data:`VOCABULARIES`) and any
+            :class:`UniVSSettings` field, applied to every task.
+    """
+
+    tasks = frozenset(TASK_SETTINGS)
+    prompt_kinds = frozenset({"categories", "expression", "reference"})
+
+    def __init__(self, model, *, model_id: str, device: str = "cpu", weights: str | None = None,
+                 text_encoder=None, class_embeddings: torch.Tensor | None = None,
+                 input_sizes: dict[str, dict[str, int]] | None = None, **options: Any):
+        super().__init__(model_id=model_id, device=device, weights=weights, **options)
+        unknown = set(options) - _SETTING_NAMES - {"task", "vocabulary"}
+        if unknown:
+            raise EvalkitError(f"unknown UniVS option(s) {sorted(unknown)}; expected 'task', 'vocabulary' "
+                               f"or settings {sorted(_SETTING_NAMES)}")
+        self.model = model.to(device).eval()
+        self._text_encoder = text_encoder
+        self._class_embeddings = class_embeddings
+        self.input_sizes = input_sizes or {}
+        self._task: str | None = options.get("task")
+        #: settings of the running prediction and peak sizes of its streaming state
+        self.active_settings: UniVSSettings | None = None
+        self.last_stats: dict[str, int] = {}
+
+    # -- lazily loaded weights (a VOS run never needs the text tower) -------------------------
+    @property
+    def text_encoder(self):
+        if callable(self._text_encoder) and not isinstance(self._text_encoder, torch.nn.Module):
+            self._text_encoder = self._text_encoder()
+        if self._text_encoder is not None:
+            self._text_encoder = self._text_encoder.to(self.device).eval()
+        return self._text_encoder
+
+    @text_encoder.setter
+    def text_encoder(self, value) -> None:
+        self._text_encoder = value
+
+    @property
+    def class_embeddings(self) -> torch.Tensor | None:
+        if callable(self._class_embeddings):
+            self._class_embeddings = self._class_embeddings()
+        return self._class_embeddings
+
+    @class_embeddings.setter
+    def class_embeddings(self, value) -> None:
+        self._class_embeddings = value
+
+    # -- contract -----------------------------------------------------------------------------
+    def check(self, task: str, prompt) -> None:
+        super().check(task, prompt)
+        self._task = task
+
+    def describe(self) -> dict[str, Any]:
+        """Adds the resolved inference settings of the task being run (run.json)."""
+        out = super().describe()
+        if self._task in TASK_SETTINGS:
+            out["task"] = self._task
+            out["settings"] = asdict(self.settings(self._task))
+        return out
+
+    def settings(self, task: str) -> UniVSSettings:
+        s = TASK_SETTINGS[task]
+        over = {k: v for k, v in self.options.items() if k in _SETTING_NAMES}
+        return replace(s, **over) if over else s
+
+    def task_of(self, prompt: Prompt) -> str:
+        if isinstance(prompt, Reference):
+            return self._task if self._task in ("vos", "pvos") else "vos"
+        if isinstance(prompt, Expression):
+            return "rvos"
+        if self._task in ("vis", "vps", "vss"):
+            return self._task
+        return "vps" if prompt.thing is not None else "vis"
+
+    @torch.no_grad()
+    def predict(self, frames: Frames, prompt: Prompt) -> list[Instances]:
+        kind = prompt_kind(prompt)
+        task = self.task_of(prompt)
+        self.check(task, kind)
+        if len(frames) == 0:
+            return []
+        from .univs_video import VideoStream
+
+        stream = VideoStream(self.model, frames, self.input_sizes.get(task, {"min_size": 640, "max_size": 1333}),
+                             self.device, self.settings(task).clip_len)
+        if isinstance(prompt, Categories):
+            from .univs_entity import predict_categories
+
+            return predict_categories(self, stream, prompt, task)
+        from .univs_prompted import predict_expression, predict_reference
+
+        if isinstance(prompt, Expression):
+            return predict_expression(self, stream, prompt)
+        return predict_reference(self, stream, prompt, task)
+
+    # -- text ---------------------------------------------------------------------------------
+    def vocabulary_of(self, categories: Categories) -> str | None:
+        """The class-embedding slice for ``categories`` (option ``vocabulary``, else the only
+        vocabulary of that size; the two 40-class YouTube-VIS ones are told apart by names)."""
+        if "vocabulary" in self.options:
+            v = self.options["vocabulary"]
+            if v not in VOCABULARIES:
+                raise EvalkitError(f"unknown vocabulary {v!r}; expected one of {sorted(VOCABULARIES)}")
+            return v
+        n = len(categories.names)
+        sizes = {VOCABULARIES[k] for k in VOCABULARIES if VOCABULARIES[k][0] == n}
+        if len(sizes) == 1:
+            return next(k for k in VOCABULARIES if VOCABULARIES[k] in sizes)
+        if n == 40:
+            names = {x.strip().lower().replace(" ", "_") for x in categories.names}
+            if names & _YTVIS19_ONLY:
+                return "ytvis19"
+            if names & _YTVIS21_ONLY:
+                return "ytvis21"
+        return None
+
+    def class_embeddings_for(self, categories: Categories) -> torch.Tensor:
+        """``K×640`` CLIP embeddings of the prompt's categories (rows in prompt order)."""
+        vocab = self.vocabulary_of(categories)
+        if self.class_embeddings is not None and vocab is not None:
+            n, start = VOCABULARIES[vocab]
+            if start + n > len(self.class_embeddings):
+                raise WeightsError(f"class-embedding file has {len(self.class_embeddings)} rows; vocabulary "
+                                   f"{vocab!r} needs rows {start}..{start + n - 1}")
+            return self.class_embeddings[start:start + n].to(self.device)
+        if self.text_encoder is None:
+            raise EvalkitError(
+                f"no CLIP embeddings for these {len(categories.names)} categories: pass the option "
+                f"'vocabulary' (one of {sorted(VOCABULARIES)}) or provide the RegionCLIP text encoder")
+        texts = [f"a photo of a {name.replace('_', ' ')}." for name in categories.names]
+        return self.text_encoder.encode_text(self.text_encoder.tokenize(texts))
+
+    def encode_expression(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(words 1×77×640, sentence 1×640)`` CLIP features of an expression, as officially
+        (``TextPromptEncoder.get_expression_prompt``): the expression is put into each of the 81
+        prompt templates (:data:`~.univs_templates.EXPRESSION_TEMPLATES`, one batched pass of
+        the text tower); the sentence feature is the mean of the 81 end-of-text features, the
+        word features are those of the first template, ``"<expression>."``."""
+        from .univs_templates import EXPRESSION_TEMPLATES
+
+        if self.text_encoder is None:
+            raise EvalkitError("referring segmentation needs the RegionCLIP text encoder "
+                               "(weight file with role 'text-encoder')")
+        # str.replace, not format: an expression may contain braces
+        texts = [t.replace("{}", text) for t in EXPRESSION_TEMPLATES]
+        words, sentences = self.text_encoder.encode_text(self.text_encoder.tokenize(texts), only_eot=False)
+        return words[:1], sentences.mean(0, keepdim=True)
+
+
+def _load_file(card, name: str):
+    from evalkit.hub import fetch_weights, load_state_dict_safely
+
+    return load_state_dict_safely(fetch_weights(card, None, name))
+
+
+def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None,
+                  **options: Any) -> UniVSAdapter:
+    """Card adapter factory: builds the model and loads (converts) its checkpoint strictly; the
+    class embeddings and the text tower (with its BPE merges) are fetched on first use."""
+    from evalkit.zoo import load_model
+    from evalkit.zoo.api import get_card
+
+    card = get_card(model_id)
+    model = load_model(model_id, weights, device=device)
+    roles = {w.role: w.name for w in card.weights}
+
+    def class_embeddings() -> torch.Tensor:
+        from evalkit.hub import fetch_weights
+        from evalkit.zoo.univs.convert import read_class_embeddings
+
+        return read_class_embeddings(fetch_weights(card, None, roles["class-embeddings"]))
+
+    def text_encoder():
+        from evalkit.hub import fetch_weights
+        from evalkit.zoo.convert_utils import load_strict
+        from evalkit.zoo.text.regionclip import build_regionclip_rn50x4_text
+        from evalkit.zoo.univs.convert import convert_text_encoder
+
+        enc = build_regionclip_rn50x4_text()
+        sd, _ = convert_text_encoder(_load_file(card, roles["text-encoder"]), enc)
+        load_strict(enc, sd, what=f"text encoder of {model_id!r}")
+        merges = [w for w in card.weights if w.role == "tokenizer" and w.name.endswith(".txt")]
+        if merges:
+            enc.bpe = str(fetch_weights(card, None, merges[0].name))
+        return enc
+
+    return UniVSAdapter(model, model_id=model_id, device=device, weights=weights,
+                        text_encoder=text_encoder if "text-encoder" in roles else None,
+                        class_embeddings=class_embeddings if "class-embeddings" in roles else None,
+                        input_sizes=dict(card.input_sizes), **options)

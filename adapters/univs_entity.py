@@ -1,0 +1,375 @@
+"""Category-specified video segmentation with UniVS (VIS, VPS, VSS), paper §4.2.
+
+**VIS / VPS** — the video is streamed in clips as for prompt-specified tasks, but the targets
+(*entities*) are discovered by the model itself:
+
+1. every ``detect_interval`` frames the learnable queries detect: class scores (CLIP cosine
+   similarity, sigmoid) are weighted by a mask stability score, low-stability masks and all but
+   the ``topk`` best are dropped, and a box NMS over the clip (max IoU over frames) removes
+   duplicates; stuff categories (VPS) keep their best detection per category;
+2. detections are told apart from the known entities by bi-softmax similarity of their
+   embeddings (:func:`evalkit.adapters.trackers.match_entities`: softmax over entities and over
+   detections, averaged over memory slots × frames; Hungarian matching; ``newly_threshold``).
+   Matched detections refresh the entity's class scores and embedding;
+   unmatched ones scoring above ``cls_threshold`` whose masks overlap no entity (IoU < 0.5)
+   become new entities, prompted by tokens sampled inside their mask;
+3. every clip, each entity is re-segmented by its prompt query (the mean of its memory pool)
+   when its prediction is consistent with its memory embedding (``temporal_consistency``);
+   the masks accumulated on the frames a clip shares with the previous one feed the pools
+   (:func:`.univs_prompted.refresh_pools`, the official memory rule).
+
+Outputs per frame: VIS — each entity's own mask once per category it scores at least
+``0.1·cls_threshold`` for (class score × mask quality; track id = entity id), masks may
+overlap as in the official results; an entity's prediction only enters its memory when it
+keeps more than ``overlap`` of its mask after score-weighted arg-max over the entities. VPS — every
+pixel goes to the entity of largest ``score · logit`` (:func:`_emit_vps`); thing entities give one
+segment each (track id = entity id) when they keep enough of their mask; stuff entities of one
+category are merged into one segment whose track id is the category id; ``extra["is_thing"]``
+flags the two.
+
+Masks accumulate as officially: the logits of every overlapping clip (and of a matching
+detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). VIS results are cut
+to the official per-video top-k, ``max(1.5·#confident, topk)`` (:func:`video_topk`).
+Differences from ``univs/inference/inference_video_entity.py``: the video-level VIS score is the
+mean of the per-frame scores (officially: class scores weighted by temporal consistency, times
+the mean mask quality); VPS scores use the mask stability of one frame (officially of the output
+window) and a thing/stuff flag fixed at the entity's detection (officially from its current
+best class).
+
+**VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference:
+``P(k | pixel) = Σ_q score(q, k) · quality(q) · sigmoid(mask_q(pixel))`` (mask logits resized
+bilinearly to the canvas, cropped, then nearest to the original size, as officially), arg-max per
+pixel; one segment per present category, scored by its best query.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from evalkit.zoo.ops import box_iou, mask_iou
+from evalkit.zoo.ops.boxes import masks_to_boxes
+
+from ..types import Categories, Instances
+from .trackers import match_entities, newly_detected, update_entity_memory
+from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
+from .univs_prompted import _consistent, _pool_prompts, refresh_pools
+
+__all__ = ["predict_categories", "stability_scores", "clip_box_nms", "video_topk"]
+
+
+def clip_box_nms(masks: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Indices kept by greedy NMS on the boxes of ``Q×T×h×w`` mask logits: two detections
+    overlap by the maximum over frames of their box IoUs (official ``video_box_iou``)."""
+    q, t = masks.shape[:2]
+    if q == 0:
+        return torch.zeros(0, dtype=torch.long, device=masks.device)
+    boxes = masks_to_boxes((masks > 0).flatten(0, 1)).view(q, t, 4)
+    iou = torch.stack([box_iou(boxes[:, i], boxes[:, i]) for i in range(t)], -1).amax(-1)
+    order = scores.argsort(descending=True)
+    iou = iou[order][:, order]
+    max_prev = torch.triu(iou, diagonal=1).amax(0)  # best overlap with any higher-scored one
+    return order[max_prev < threshold]
+
+
+@dataclass
+class _Entity:
+    eid: int
+    pool: PromptPool
+    scores: torch.Tensor  # K running class scores in [0, 1]
+    memory: EmbeddingMemory
+    thing: bool
+    started_at: int
+    quality_sum: float = 0.0  # stability scores of its accepted masks (running mean)
+    quality_n: int = 0
+
+    @property
+    def mask_quality(self) -> float:
+        return self.quality_sum / self.quality_n if self.quality_n else 1.0
+
+
+def _visible_enough(masks: torch.Tensor, entities: list[_Entity], overlap: float) -> torch.Tensor:
+    """VIS memory check (official ``write_prompt_predictions_into_annotations_per_clip``): after
+    giving each pixel of the clip to the entity with the largest ``score · sigmoid(mask)``,
+    an entity must keep more than ``overlap`` of its own (``> 0.5``) mask. ``masks``:
+    ``E×T×h×w`` logits of the entities' prompt queries; returns ``E`` bool."""
+    if len(entities) == 0:
+        return torch.zeros(0, dtype=torch.bool)
+    prob = masks.sigmoid().flatten(1)
+    own = prob > 0.5
+    w = torch.stack([e.scores.max() for e in entities]).to(prob)
+    owner = (prob * w[:, None]).argmax(0)
+    owner = torch.where(own.any(0), owner, torch.full_like(owner, -1))
+    kept = (owner[None] == torch.arange(len(entities), device=prob.device)[:, None]) & own
+    area = own.sum(1).clamp(min=1)
+    return (kept.sum(1) / area > overlap) & kept.any(1)
+
+
+def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances]:
+    model = adapter.model
+    s = adapter.active_settings
+    t = s.clip_len
+    ql = model.num_queries
+    ids = np.asarray(cats.ids)
+    out: list[Instances] = []
+    for s0 in range(0, len(stream), t):
+        idx = list(range(s0, min(s0 + t, len(stream))))
+        res = model.decode(stream.clip(idx), None, class_embeddings=emb)
+        masks = res["pred_masks"][:ql]  # Q×T×h×w logits on the canvas
+        # scores weighted by the clip's mask quality, as the official save_results_vss
+        scores = res["pred_logits"][:ql].sigmoid() * stability_scores(masks)[:, None]
+        for ti, f in enumerate(idx):
+            tr = stream.transform(f)
+            m = F.interpolate(masks[:, ti][None], size=tr.padded_size, mode="bilinear", align_corners=False)
+            m = m[..., :tr.resized_size[0], :tr.resized_size[1]]
+            m = F.interpolate(m, size=tr.original_size, mode="nearest")[0].sigmoid()
+            label = torch.einsum("qk,qhw->khw", scores, m).argmax(0)
+            present = torch.unique(label)
+            segs = label[None] == present[:, None, None]
+            sc = torch.stack([scores[:, k].max() for k in present])
+            out.append(Instances(tuple(stream.frames.sizes[f]), boxes=stream.boxes(segs), masks=segs.cpu().numpy(),
+                                 scores=sc.cpu().numpy(), labels=ids[present.cpu().numpy()]))
+    adapter.last_stats = {"cached_frames": len(stream.cache), "pending_frames": 0, "pool_len": 0}
+    return out
+
+
+def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Instances]:
+    """VIS / VPS / VSS on one video (see module docstring)."""
+    model = adapter.model
+    s = adapter.settings(task)
+    adapter.active_settings = s
+    model.visual_sampler.num_points = s.num_points
+    model.mask_decoder.self_attn_mask = s.self_attn_mask
+    emb = adapter.class_embeddings_for(cats)
+    if task == "vss":
+        return _vss(adapter, stream, cats, emb)
+    thing = torch.tensor(cats.thing if cats.thing is not None else [True] * len(cats.ids))
+    if task == "vis":
+        thing[:] = True
+    ql = model.num_queries
+    n = len(stream)
+    entities: list[_Entity] = []
+    acc = MaskAccumulator()
+    out: list[Instances | None] = [None] * n
+    peak = {"cached_frames": 0, "pending_frames": 0, "pool_len": 0}
+    class_log: dict[tuple[int, int], list[float]] = {}  # VIS: (entity, category) → class scores
+    output_things: set[int] = set()  # VPS: thing entities output so far
+    s0 = 0
+    while s0 < n:
+        idx = list(range(s0, min(s0 + s.clip_len, n)))
+        feats = stream.clip(idx)
+        if s0 > 0:
+            refresh_pools(model, feats, idx, acc, [e.pool for e in entities], s.clip_stride)
+        prompts = _pool_prompts(model, entities, len(idx)) if entities else None
+        res = model.decode(feats, prompts, class_embeddings=emb)
+        masks, embds = res["pred_masks"], res["pred_embds"]
+        scores = res["pred_logits"].sigmoid()
+        h4, w4 = masks.shape[-2:]
+        clip_logits = torch.full((len(idx), len(entities), h4, w4), float("nan"), device=masks.device)
+        thr = s.temporal_consistency * (0.5 if s0 < s.clip_len else 1.0)
+        slots = s.memory // s.clip_stride
+        visible = _visible_enough(masks[ql:], entities, s.overlap) if task == "vis" else None
+        for j, ent in enumerate(entities):
+            if (visible is None or visible[j]) and _consistent(ent, embds[ql + j], thr, slots):
+                clip_logits[:, j] = masks[ql + j]
+                ent.quality_sum += float(stability_scores(masks[ql + j][None])[0])
+                ent.quality_n += 1
+        if s0 % s.detect_interval == 0 or not entities:
+            clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
+                                  feats, pixel=task == "vps")
+        for ti, f in enumerate(idx):
+            acc.add(f, clip_logits[ti])
+        last = idx[-1] == n - 1
+        for f in (idx if last else idx[:s.clip_stride]):
+            logits = acc.pop(f, len(entities))
+            out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap, output_things) if task == "vps" else \
+                _emit_vis(stream, f, logits, entities, cats, 0.1 * s.cls_threshold, class_log)
+        peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
+        peak["pending_frames"] = max(peak["pending_frames"], len(acc))
+        peak["pool_len"] = max([peak["pool_len"]] + [len(e.pool) for e in entities])
+        if last:
+            break
+        s0 += s.clip_stride
+    peak["entities"] = len(entities)
+    adapter.last_stats = peak
+    return video_topk(out, class_log, s.cls_threshold, s.topk) if task == "vis" else out
+
+
+def video_topk(out: list[Instances], class_log: dict[tuple[int, int], list[float]], cls_threshold: float,
+               topk: int) -> list[Instances]:
+    """Per-video top-k of the VIS results (official ``vis_clip_instances_to_coco_json_video``).
+
+    A result is one (track id, category) over the video, scored as the writer scores it: the
+    mean of its per-frame scores. With ``n`` results whose mean class score (``class_log``) is
+    above ``cls_threshold``, ``k = max(int(1.5·n), topk)`` and the results scoring at least the
+    ``k``-th best score (0-based, so ``k + 1`` results and ties; all when ``k`` reaches the
+    last) are kept; the others are removed from every frame.
+    """
+    scores: dict[tuple[int, int], list[float]] = {}
+    for inst in out:
+        for k in range(len(inst)):
+            scores.setdefault((int(inst.track_ids[k]), int(inst.labels[k])), []).append(float(inst.scores[k]))
+    if not scores:
+        return out
+    video = {key: float(np.mean(v)) for key, v in scores.items()}
+    confident = sum(float(np.mean(class_log[key])) > cls_threshold for key in video)
+    ranked = sorted(video.values(), reverse=True)
+    cut = ranked[min(max(int(confident * 1.5), topk), len(ranked) - 1)]
+    kept = {key for key, v in video.items() if v >= cut}
+    return [inst.select(np.array([(int(t), int(c)) in kept for t, c in zip(inst.track_ids, inst.labels)], bool))
+            if len(inst) else inst for inst in out]
+
+
+def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tensor:
+    """Step 1: indices of the learnable queries that may become entities.
+
+    VIS (``pixel`` False): stability filter, ``topk`` best, box NMS — every clip. VPS: on the
+    first clip the 70 best thing detections go through box NMS and the 30 best stuff ones
+    through a mask-IoU NMS (0.6, first frame); later clips keep every query (official
+    ``detect_newly_entities_per_clip_pixel``).
+    """
+    best, label = scores.max(-1)
+    if pixel and not first:
+        return torch.arange(len(scores), device=scores.device)
+    order = best.argsort(descending=True)
+    if not pixel:
+        if s.stability > 0:
+            order = order[stability_scores(masks[order]) > s.stability]
+        order = order[:s.topk]
+        return order[clip_box_nms(masks[order], best[order], s.box_nms)]
+    order = order[:100]
+    is_thing = thing.to(order.device)[label[order]]
+    things, stuff = order[is_thing][:70], order[~is_thing][:30]
+    things = things[clip_box_nms(masks[things], best[things], s.box_nms)]
+    if len(stuff):
+        first_frame = (masks[stuff, 0] > 0).flatten(1)[:, None]
+        iou = mask_iou(first_frame.view(len(stuff), 1, -1), first_frame.view(len(stuff), 1, -1)).float()
+        stuff = stuff[torch.triu(iou, diagonal=1).amax(0) < 0.6]
+    return torch.cat([things, stuff])
+
+
+def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, pixel: bool):
+    """Steps 1–2 of the module docstring; returns ``clip_logits`` extended by new entities.
+
+    ``scores`` ``Q×K`` (sigmoid) are first weighted by the mask stability score.
+    """
+    first = not entities
+    scores = scores * stability_scores(masks)[:, None]
+    keep = _candidates(s, scores, masks, thing, first, pixel)
+    if len(keep) == 0:
+        return clip_logits
+    matched: list[int] = []
+    if entities:
+        mem = torch.stack([e.memory.history(3) for e in entities])
+        match = match_entities(mem, embds[keep], threshold=s.newly_threshold, history=3)
+        old_scores = torch.stack([e.scores for e in entities])
+        last = torch.stack([e.memory.slots[-1] for e in entities])
+        new_scores, new_last = update_entity_memory(match, old_scores, last, scores[keep], embds[keep])
+        for r, c, sim in zip(match.old.tolist(), match.new.tolist(), match.similarity.tolist()):
+            entities[r].scores = new_scores[r]
+            entities[r].memory.slots[-1] = new_last[r]
+            matched.append(c)
+            # a confident match also votes for the entity's masks (VPS: every match)
+            if pixel or sim > 2 * s.newly_threshold:
+                cur = clip_logits[:, r]
+                q = keep[c]
+                # summed with the entity's own prediction, as the official accumulation
+                clip_logits[:, r] = torch.where(torch.isnan(cur), masks[q], cur + masks[q])
+    if first:
+        min_score = s.cls_threshold if pixel else max(s.cls_threshold, 0.1)
+        new = [c for c in range(len(keep)) if scores[keep[c]].max() > min_score]
+    else:  # unmatched, confident, and overlapping no entity on any frame of the clip
+        memory_masks = (torch.nan_to_num(clip_logits, nan=-1.0) > 0).transpose(0, 1)  # E×T×h×w
+        new = newly_detected(scores[keep], masks[keep] > 0, memory_masks, torch.tensor(matched, dtype=torch.long),
+                             score_thr=(2 if pixel else 1) * s.cls_threshold)
+    for c in new:
+        q = keep[c]
+        cur = masks[q] > 0
+        areas = cur.flatten(1).sum(1)
+        if areas.max() == 0:
+            continue
+        ti = int(areas.argmax())
+        tok = model.sample_visual_prompt(feats, ti, cur[ti].float()[None])
+        pool = PromptPool(max(s.memory, s.clip_len))
+        pool.start(tok.feats[0], tok.pos[0])
+        entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(),
+                                EmbeddingMemory(s.memory // s.clip_stride, embds[q].mean(0)),
+                                bool(thing[int(scores[q].argmax())]), int(feats.frame_indices[ti])))
+        clip_logits = torch.cat([clip_logits, masks[q][:, None]], 1)
+    return clip_logits
+
+
+def _emit_vis(stream, f, logits, entities, cats, min_score: float, class_log: dict):
+    """VIS output of frame ``f``: every entity's own mask (``> 0.5``; masks may overlap, as the
+    official results do), once per category scoring at least ``min_score`` (official
+    ``vis_clip_instances_to_coco_json_video``: ``0.1 · APPLY_CLS_THRES``), scored
+    ``class score × mask quality``; track id = entity id. The writer joins the frames of one
+    (track, category) into one video-level result. Appends each class score to
+    ``class_log[(entity id, category id)]``."""
+    size = tuple(stream.frames.sizes[f])
+    if not entities:
+        return Instances.empty(size)
+    probs = stream.to_original(f, logits)
+    ids = np.asarray(cats.ids)
+    masks, labels, scores, tracks = [], [], [], []
+    for j, ent in enumerate(entities):
+        m = probs[j] > 0.5
+        if not bool(m.any()):
+            continue
+        for k in torch.nonzero(ent.scores >= min_score)[:, 0].tolist():
+            masks.append(m)
+            labels.append(ids[k])
+            scores.append(float(ent.scores[k]) * ent.mask_quality)
+            tracks.append(ent.eid)
+            class_log.setdefault((ent.eid, int(ids[k])), []).append(float(ent.scores[k]))
+    if not masks:
+        return Instances.empty(size)
+    m = torch.stack(masks)
+    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(), scores=np.array(scores, np.float32),
+                     labels=np.array(labels), track_ids=np.array(tracks))
+
+
+def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: set[int]):
+    """VPS output of frame ``f`` (official ``save_results_vps``) from the entities' summed logits
+    ``E×h×w``: an entity scores its best class score × the stability of its mask on the frame
+    (× 0.75 for stuff, which gives things priority); each pixel goes to the entity of largest
+    ``score · logit``, to none where every logit is negative; a thing keeps its segment only when
+    it owns at least ``overlap`` of its own mask (half that once it has been output before,
+    tracked in ``output_things``)."""
+    size = tuple(stream.frames.sizes[f])
+    if not entities:
+        return Instances.empty(size)
+    # resizing -inf (no prediction) may give NaN: both mean "certainly not"
+    x = torch.nan_to_num(stream.transform(f).masks_to_original(logits), nan=-1e4, neginf=-1e4)
+    own = x >= 0
+    score = torch.stack([e.scores.max() for e in entities]).to(x) * stability_scores(x)
+    score = score * torch.tensor([1.0 if e.thing else 0.75 for e in entities], device=x.device)
+    owner = torch.where(own.any(0), (score[:, None, None] * x).argmax(0), torch.full_like(x[0], -1, dtype=torch.long))
+    ids = np.asarray(cats.ids)
+    segs, labels, tracks, scores, things = [], [], [], [], []
+    stuff: dict[int, int] = {}
+    for j, ent in enumerate(entities):
+        m = (owner == j) & own[j]
+        if not bool(m.any()):
+            continue
+        k = int(ent.scores.argmax())
+        if ent.thing:
+            need = overlap * (0.5 if ent.eid in output_things else 1.0)
+            if float((owner == j).sum()) / float(own[j].sum()) < need:
+                continue
+            output_things.add(ent.eid)
+            segs.append(m), labels.append(ids[k]), tracks.append(ent.eid)
+            scores.append(float(score[j])), things.append(True)
+        elif k in stuff:
+            segs[stuff[k]] = segs[stuff[k]] | m
+        else:
+            stuff[k] = len(segs)
+            segs.append(m), labels.append(ids[k]), tracks.append(int(ids[k]))
+            scores.append(float(score[j])), things.append(False)
+    if not segs:
+        return Instances.empty(size)
+    m = torch.stack(segs)
+    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(), scores=np.array(scores, np.float32),
+                     labels=np.array(labels), track_ids=np.array(tracks), extra={"is_thing": things})

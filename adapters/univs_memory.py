@@ -1,0 +1,194 @@
+"""Streaming state of UniVS inference (paper §4.2), bounded in the video length.
+
+* :class:`FrameCache` keeps the image-encoder output of the last ``T`` frames (every frame is
+  encoded once even though clips overlap).
+* :class:`PromptPool` is one target's memory pool of visual prompt tokens: the tokens of the
+  frame where the target first appeared plus one slot per frame of the last ``M`` frames.
+* :class:`MaskAccumulator` sums the mask logits every overlapping clip predicts for a frame;
+  a frame is final once the window has passed it.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+import torch
+
+from evalkit.zoo.univs.model import ClipFeatures
+
+__all__ = ["FrameCache", "PromptPool", "MaskAccumulator", "EmbeddingMemory", "stability_scores"]
+
+
+def stability_scores(masks: torch.Tensor, offset: float = 1.0) -> torch.Tensor:
+    """Mask quality of ``Q×...`` logits: ``|m > offset| / |m > -offset|`` over all frames and
+    pixels (SAM's stability score; official ``calculate_mask_quality_scores``); ``Q`` values."""
+    hi = (masks > offset).flatten(1).sum(-1).float()
+    lo = (masks > -offset).flatten(1).sum(-1).float()
+    return hi / lo.clamp(min=1)
+
+
+class FrameCache:
+    """Per-frame encoder outputs keyed by absolute frame index (at most ``capacity``)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._frames: OrderedDict[int, ClipFeatures] = OrderedDict()
+
+    def __contains__(self, index: int) -> bool:
+        return index in self._frames
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def put(self, index: int, feats: ClipFeatures) -> None:
+        self._frames[index] = feats
+        while len(self._frames) > self.capacity:
+            self._frames.popitem(last=False)
+
+    def clip(self, indices: list[int]) -> ClipFeatures:
+        """Concatenate single-frame features along time into one ``T``-frame clip."""
+        parts = [self._frames[i] for i in indices]
+        return ClipFeatures(
+            src=[torch.cat([p.src[lvl] for p in parts], 1) for lvl in range(len(parts[0].src))],
+            pos=[torch.cat([p.pos[lvl] for p in parts], 1) for lvl in range(len(parts[0].pos))],
+            sizes=parts[0].sizes,
+            mask_features=torch.cat([p.mask_features for p in parts]),
+            frame_indices=torch.cat([p.frame_indices for p in parts]),
+        )
+
+
+class PromptPool:
+    """Memory pool of one target (the official prompt memory): tokens ``R×C`` (features and
+    position codes) of the frame where the target first appeared, plus one slot per absolute
+    frame of the last ``window`` frames up to the current clip's last frame.
+
+    A frame's slot is (re)written before every clip in whose overlap with the previous clip the
+    frame lies, from the target's mask accumulated on it so far (:meth:`put`); slots of frames
+    that left the window are dropped (:meth:`slide`), so the pool never exceeds
+    ``(1 + window)·R`` tokens however long the video.
+    """
+
+    def __init__(self, window: int):
+        self.window = window
+        self.first: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.frames: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def start(self, feats: torch.Tensor, pos: torch.Tensor) -> None:
+        """Tokens of the target's first frame (its given prompt, or its first detection)."""
+        self.first = (feats, pos)
+
+    def put(self, frame: int, feats: torch.Tensor, pos: torch.Tensor) -> None:
+        self.frames[frame] = (feats, pos)
+
+    def slide(self, last: int) -> None:
+        """Keep the slots of frames ``last - window + 1 .. last``."""
+        for f in [f for f in self.frames if f <= last - self.window]:
+            del self.frames[f]
+
+    def __len__(self) -> int:
+        return (self.first is not None) + len(self.frames)
+
+    def tokens(self, length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(feats, pos, valid)`` padded with blanks to ``length`` frames: ``(length·R)×C``
+        twice and a ``length·R`` bool mask (first frame, then the slots in frame order)."""
+        entries = ([self.first] if self.first is not None else []) + [self.frames[f] for f in sorted(self.frames)]
+        r, c = entries[0][0].shape
+        feats = entries[0][0].new_zeros(length * r, c)
+        pos = feats.clone()
+        valid = torch.zeros(length * r, dtype=torch.bool, device=feats.device)
+        for i, (f, p) in enumerate(entries[:length]):
+            feats[i * r:(i + 1) * r], pos[i * r:(i + 1) * r] = f, p
+            valid[i * r:(i + 1) * r] = True
+        return feats, pos, valid
+
+
+class MaskAccumulator:
+    """Sum and count of the mask logits each target receives on each pending frame.
+
+    ``add(frame, logits)`` with ``logits`` ``K×h×w`` (``K`` targets, a row of ``NaN`` meaning
+    "no prediction from this clip"); ``pop(frame)`` returns the summed ``K'×h×w`` logits, as the
+    official inference accumulates them, and forgets the frame. Targets without any prediction
+    on the frame (including those registered later) get ``-inf``: the official sum is 0 there,
+    which its ``> 0`` threshold also reads as background. The official VIS output divides the
+    sum by the number of predictions first; the mean has the sign of the sum, so every ``> 0``
+    decision is the same, and the sum is used throughout. Magnitudes matter only where they are
+    compared across targets (the VPS pixel assignment, which officially uses the sum).
+    """
+
+    def __init__(self):
+        self._sum: dict[int, torch.Tensor] = {}
+        self._count: dict[int, torch.Tensor] = {}
+
+    def add(self, frame: int, logits: torch.Tensor) -> None:
+        ok = ~torch.isnan(logits.flatten(1)).any(1)
+        x = torch.nan_to_num(logits, nan=0.0)
+        if frame in self._sum:
+            s, c = self._sum[frame], self._count[frame]
+            if len(s) < len(x):
+                pad = len(x) - len(s)
+                s = torch.cat([s, s.new_zeros(pad, *s.shape[1:])])
+                c = torch.cat([c, c.new_zeros(pad)])
+            s[:len(x)] += x
+            c[:len(x)] += ok.to(c.dtype)
+            self._sum[frame], self._count[frame] = s, c
+        else:
+            self._sum[frame], self._count[frame] = x.clone(), ok.to(x.dtype)
+
+    def pending(self) -> list[int]:
+        return sorted(self._sum)
+
+    def __len__(self) -> int:
+        return len(self._sum)
+
+    def peek(self, frame: int, num_targets: int) -> torch.Tensor:
+        """Current summed logits ``num_targets×h×w`` (``-inf`` where nothing was predicted)."""
+        s, c = self._sum[frame], self._count[frame]
+        out = torch.where(c[:, None, None] > 0, s, torch.full_like(s, -float("inf")))
+        if len(out) < num_targets:
+            out = torch.cat([out, out.new_full((num_targets - len(out), *out.shape[1:]), -float("inf"))])
+        return out
+
+    def pop(self, frame: int, num_targets: int) -> torch.Tensor:
+        out = self.peek(frame, num_targets)
+        del self._sum[frame], self._count[frame]
+        return out
+
+
+class EmbeddingMemory:
+    """A target's query embeddings, one slot per clip step (the official ``embds`` memory).
+
+    Each clip opens a blank (zero) slot; a consistent prompt prediction fills it with its mean
+    embedding over the clip and a matching detection is averaged into it. At most ``slots``
+    slots are kept (``max(memory / stride, 3)`` officially).
+    """
+
+    def __init__(self, slots: int, first: torch.Tensor):
+        self.slots: deque[torch.Tensor] = deque([first], maxlen=max(slots, 3))
+
+    def open_slot(self) -> None:
+        self.slots.append(torch.zeros_like(self.slots[-1]))
+
+    def write(self, embed: torch.Tensor) -> None:
+        """Average ``embed`` (``C``) into the newest slot (a blank slot takes it as is)."""
+        last = self.slots[-1]
+        nonblank = bool((last != 0).any())
+        self.slots[-1] = (last + embed) / (2.0 if nonblank else 1.0)
+
+    def history(self, n: int = 3) -> torch.Tensor:
+        """The last ``n`` slots, ``n×C`` (zeros where blank or missing)."""
+        h = list(self.slots)[-n:]
+        return torch.stack([torch.zeros_like(h[0])] * (n - len(h)) + h)
+
+    def consistency(self, embeds: torch.Tensor) -> float:
+        """Similarity of a new prediction (``T×C`` per-frame embeddings) with the memory: cosine
+        similarity with each slot averaged over the frames, then over the non-blank slots with
+        weights ``exp(10·i/n)`` favouring recent ones (official
+        ``check_consistency_with_prev_frames``)."""
+        prev = torch.stack(list(self.slots))
+        nonblank = (prev != 0).any(-1).float()
+        prev = prev / prev.norm(dim=-1, keepdim=True).clamp(min=1e-3)
+        cur = embeds / embeds.norm(dim=-1, keepdim=True).clamp(min=1e-3)
+        cos = (prev @ cur.t()).mean(-1)
+        n = len(prev)
+        w = (torch.arange(1, n + 1, dtype=cos.dtype, device=cos.device) / n * 10.0).exp() * nonblank
+        w = w / w.sum().clamp(min=1e-3)
+        return float((cos * w).sum())

@@ -1,0 +1,323 @@
+"""Prompt-specified video segmentation with UniVS (VOS, PVOS, R-VOS): the streaming inference of
+paper §4.2.
+
+A window of ``clip_len`` frames slides by ``clip_stride``. Each target keeps a memory pool of
+visual prompt tokens (:class:`~.univs_memory.PromptPool`); its prompt query is the mean of the
+pool. Every clip the decoder predicts the targets' masks on all its frames; the logits of the
+overlapping clips are summed per frame (:class:`~.univs_memory.MaskAccumulator`). Before each clip,
+the frames it shares with the previous clip are resampled into the pools from the masks accumulated
+on them so far (:func:`refresh_pools`, the official memory rule); a pool holds the target's first
+frame and the last ``max(memory, clip_len)`` frames, so the masks of frame ``t`` prompt the clips
+that follow. A frame the window has left is final and emitted. R-VOS prompts every clip with the
+expression (CLIP sentence + word tokens); with the ``text_feedback`` setting the pooled visual
+tokens join the expression's tokens (off in the released configs).
+
+Each clip's prompt predictions are made exclusive before they are summed (:func:`exclusive_masks`,
+official task 'sot'): targets appearing in the clip are weighted by mask quality × IoU² with their
+given mask (and not written after their frame when that IoU is too low), known targets by mask
+quality × memory similarity². A final frame's masks are each target's summed logits ``> 0``; a
+pixel still claimed by several targets goes to the smallest object id (the official output).
+
+The official ``VIDEO_UNIFIED_INFERENCE_QUERIES`` is 'prompt' in every released VOS, PVOS and R-VOS
+config, so its matching of learnable queries to targets is not used there and not implemented
+here (the R-VOS learnable-for-prompt mask averaging inside the decoder is, see
+:mod:`evalkit.zoo.univs.mask_decoder`). Remaining differences from
+``univs/inference/inference_video_vos.py``, stated:
+
+* a clip containing a target's given frame after the clip that introduced it overwrites, there,
+  the target's logits after that frame, without a consistency check; here they are summed and
+  checked like every later clip's;
+* mask quality and the IoU with the given mask are computed at the mask stride (1/4 of the
+  canvas), officially at canvas resolution;
+* the consistency threshold is ``temporal_consistency`` (halved on the first clip), against the
+  clip-slot embedding memory of :class:`~.univs_memory.EmbeddingMemory`; officially 0.5 against
+  the last per-frame embeddings;
+* the official PVOS (VIPOSeg) path forces stuff targets onto the pixels of their category in
+  the learnable queries' semantic map (``use_semseg_pvos``, always on); not implemented.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..types import ContractError, Expression, Instances, Reference
+from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
+
+__all__ = ["predict_reference", "predict_expression", "reference_masks"]
+
+_BIG = 1e4  # logit magnitude of "certainly in / certainly out"
+
+
+def reference_masks(ref: Reference, k: int, size: tuple[int, int]) -> np.ndarray:
+    """Target ``k``'s prompt as a boolean ``H×W`` mask of its reference frame: the mask itself,
+    the box interior, a disk of radius ``max(H, W)/64`` around each positive point, or the
+    scribble's vertices dilated the same way."""
+    h, w = size
+    if ref.masks is not None:
+        m = np.asarray(ref.masks[k], dtype=bool)
+        if m.shape != (h, w):
+            raise ContractError(f"Reference: mask {k} is {m.shape[0]}x{m.shape[1]}, its frame is {h}x{w}")
+        return m
+    out = np.zeros((h, w), dtype=bool)
+    if ref.boxes is not None:
+        x0, y0, x1, y1 = ref.boxes[k]
+        r0, r1 = max(int(np.floor(y0)), 0), max(int(np.ceil(y1)), 0)
+        c0, c1 = max(int(np.floor(x0)), 0), max(int(np.ceil(x1)), 0)
+        out[r0:r1, c0:c1] = True
+        return out
+    pts = ref.points[k] if ref.points is not None else ref.scribbles[k]
+    labels = ref.point_labels[k] if (ref.points is not None and ref.point_labels is not None) else None
+    r = max(h, w) / 64
+    yy, xx = np.mgrid[0:h, 0:w]
+    for j, (x, y) in enumerate(np.asarray(pts, dtype=np.float32).reshape(-1, 2)):
+        if labels is None or labels[j] > 0:
+            out |= (xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= r * r
+    return out
+
+
+@dataclass
+class _Target:
+    """One prompted target: id, reference frame, memory pool, memory embedding."""
+
+    obj_id: int
+    frame: int
+    pool: PromptPool
+    memory: EmbeddingMemory | None = None
+    started: bool = False
+    given: torch.Tensor | None = None  # reference mask at stride 4 of the canvas
+    given_mask: np.ndarray | None = None  # reference mask in the original frame
+    given_area: float = 0.0  # its area on the input canvas (pixels)
+
+
+def _pool_prompts(model, targets: list[_Target], t: int):
+    length = max(len(tg.pool) for tg in targets)
+    parts = [tg.pool.tokens(length) for tg in targets]
+    feats = torch.stack([p[0] for p in parts])
+    pos = torch.stack([p[1] for p in parts])
+    valid = torch.stack([p[2] for p in parts])
+    return model.prompt_encoder.visual(feats, pos, valid, t)
+
+
+def _consistency(tg, embds: torch.Tensor, threshold: float, slots: int) -> tuple[bool, float]:
+    """Memory check of paper §4.2: a new prediction (``T×C`` embeddings) updates the target
+    only when it is similar enough to the target's embedding memory
+    (:meth:`EmbeddingMemory.consistency`); the first prediction starts the memory (similarity
+    1). Returns (consistent, similarity)."""
+    if tg.memory is None:
+        tg.memory = EmbeddingMemory(slots, embds.mean(0))
+        return True, 1.0
+    tg.memory.open_slot()
+    sim = tg.memory.consistency(embds)
+    if sim > threshold:
+        tg.memory.write(embds.mean(0))
+    return sim > threshold, sim
+
+
+def _consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
+    return _consistency(tg, embds, threshold, slots)[0]
+
+
+def exclusive_masks(masks: torch.Tensor, weights: torch.Tensor, min_kept: float = 0.25) -> torch.Tensor:
+    """Official per-clip VOS exclusivity (``write_predictions_into_annotations_per_clip``, task
+    'sot'): each pixel of the clip belongs to the target of largest ``sigmoid(logit) · weight``
+    (to none where every logit is ``≤ 0``); a target keeping at most ``min_kept`` of its own
+    ``> 0`` area is dropped. ``masks`` ``K×T×h×w`` logits, ``weights`` ``K``; returns the logits
+    kept on the owned pixels and 0 elsewhere (0 adds nothing to the summed logits)."""
+    if len(masks) == 0:
+        return masks
+    bg = (masks <= 0).all(0)
+    owner = (masks.sigmoid() * weights.to(masks)[:, None, None, None]).argmax(0)
+    own = (owner[None] == torch.arange(len(masks), device=masks.device)[:, None, None, None]) & ~bg
+    area, original = own.flatten(1).sum(1), (masks > 0).flatten(1).sum(1)
+    keep = (area > 0) & (original > 0) & (area / original.clamp(min=1) > min_kept)
+    return masks * (own & keep[:, None, None, None])
+
+
+def refresh_pools(model, feats, idx: list[int], acc: MaskAccumulator, pools: list[PromptPool],
+                  num_new: int) -> None:
+    """The official prompt-memory rule, applied before a clip is decoded.
+
+    Every frame the clip shares with the previous clip (all but its last ``num_new`` frames) is
+    resampled: tokens drawn inside each target's mask accumulated on it so far (summed logits
+    ``> 0``, i.e. by all earlier clips that covered it) overwrite that frame's slot in the
+    target's pool; an empty mask leaves the slot as it was. Pools then forget the frames older
+    than their window, which ends at the clip's last frame. ``pools`` is indexed like the
+    accumulator's targets; ``idx`` are the clip's absolute frame indices.
+    """
+    for f in idx[:len(idx) - num_new]:
+        if f not in acc.pending():
+            continue
+        masks = (acc.peek(f, len(pools)) > 0).float()
+        tok = model.sample_visual_prompt(feats, idx.index(f), masks)
+        for k, pool in enumerate(pools):
+            if bool(tok.valid[k]):
+                pool.put(f, tok.feats[k], tok.pos[k])
+    for pool in pools:
+        pool.slide(idx[-1])
+
+
+def _run(adapter, stream, targets, start, decode_clip, emit):
+    """The sliding-window loop shared by VOS and R-VOS; returns per-frame outputs."""
+    s = adapter.active_settings
+    n = len(stream)
+    acc = MaskAccumulator()
+    out: list[Instances | None] = [None] * n
+    for f in range(min(start, n)):
+        out[f] = Instances.empty(tuple(stream.frames.sizes[f]))
+    s0 = start
+    peak = {"cached_frames": 0, "pending_frames": 0, "pool_len": 0}
+    while s0 < n:
+        idx = list(range(s0, min(s0 + s.clip_len, n)))
+        feats = stream.clip(idx)
+        if s0 > start:
+            refresh_pools(adapter.model, feats, idx, acc, [tg.pool for tg in targets], s.clip_stride)
+        for f, logits in decode_clip(feats, idx).items():
+            acc.add(f, logits)
+        last = idx[-1] == n - 1
+        for f in (idx if last else idx[:s.clip_stride]):
+            out[f] = emit(f, acc.pop(f, len(targets)))
+        peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
+        peak["pending_frames"] = max(peak["pending_frames"], len(acc))
+        peak["pool_len"] = max([peak["pool_len"]] + [len(tg.pool) for tg in targets])
+        if last:
+            break
+        s0 += s.clip_stride
+    adapter.last_stats = peak
+    return out
+
+
+def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instances]:
+    """VOS / PVOS: targets given by masks, boxes, points or scribbles on their first frame."""
+    model = adapter.model
+    s = adapter.settings(task)
+    adapter.active_settings = s
+    model.visual_sampler.num_points = s.num_points
+    model.mask_decoder.self_attn_mask = s.self_attn_mask
+    ql = model.num_queries
+    frames_of = ref.frames_of_objects or (ref.frame,) * len(ref.object_ids)
+    window = max(s.memory, s.clip_len)  # officially never shorter than a clip
+    targets = [_Target(int(o), int(f), PromptPool(window)) for o, f in zip(ref.object_ids, frames_of)]
+    for tg in targets:
+        if not 0 <= tg.frame < len(stream):
+            raise ContractError(f"Reference: object {tg.obj_id} is given on frame {tg.frame}, the video has "
+                             f"{len(stream)} frames")
+
+    def decode_clip(feats, idx):
+        h4, w4 = feats.mask_features.shape[-2:]
+        logits = {f: torch.full((len(targets), h4, w4), float("nan"), device=feats.mask_features.device)
+                  for f in idx}
+        for k, tg in enumerate(targets):
+            if not tg.started and tg.frame in idx:
+                tg.given_mask = reference_masks(ref, k, tuple(stream.frames.sizes[tg.frame]))
+                m = stream.canvas_masks(tg.frame, tg.given_mask[None])
+                tok = model.sample_visual_prompt(feats, idx.index(tg.frame), m)
+                tg.pool.start(tok.feats[0], tok.pos[0])
+                tg.started = True
+                tg.given = F.interpolate(m[None], size=(h4, w4), mode="bilinear", align_corners=False)[0, 0]
+                tg.given_area = float(m.sum())
+        active = [k for k, tg in enumerate(targets) if tg.started]
+        if not active:
+            return logits
+        res = model.decode(feats, _pool_prompts(model, [targets[k] for k in active], len(idx)))
+        masks, embds = res["pred_masks"][ql:], res["pred_embds"][ql:]
+        thr = s.temporal_consistency * (0.5 if idx[0] < s.clip_len else 1.0)
+        checks = [_consistency(targets[k], embds[j], thr, s.memory // s.clip_stride) for j, k in enumerate(active)]
+        quality = stability_scores(masks)
+        # official: targets appearing in this clip and those known before are made exclusive
+        # separately, weighted by quality × IoU² (prediction vs given mask on the given frame)
+        # and by quality × similarity² respectively
+        for appearing in (True, False):
+            js = [j for j, k in enumerate(active)
+                  if (targets[k].frame >= idx[0]) == appearing and checks[j][0]]
+            if not js:
+                continue
+            fit = [_given_iou(targets[active[j]], masks[j, idx.index(targets[active[j]].frame)]) if appearing
+                   else checks[j][1] for j in js]
+            kept = exclusive_masks(masks[js], quality[js] * torch.as_tensor(fit).to(quality) ** 2)
+            for j, m in zip(js, kept):
+                k = active[j]
+                tg = targets[k]
+                # officially a prediction missing the given mask is not written after its frame
+                written = not appearing or _above_iou(tg, m[idx.index(tg.frame)])
+                for ti, f in enumerate(idx):
+                    if f < tg.frame:
+                        logits[f][k] = -_BIG
+                    elif f == tg.frame:  # the given mask is the answer on its own frame
+                        logits[f][k] = torch.where(tg.given > 0.5, _BIG, -_BIG)
+                    elif written:
+                        logits[f][k] = m[ti]
+        return logits
+
+    def _given_iou(tg, pred: torch.Tensor) -> float:
+        """IoU of the given mask and ``pred`` (``h×w`` logits > 0) at the mask stride."""
+        a, b = tg.given > 0.5, pred > 0
+        return float((a & b).sum() / (a | b).sum().clamp(min=1))
+
+    def _above_iou(tg, pred: torch.Tensor) -> bool:
+        # official: IoU > 0.15 · min(area / 96², 1), the area in input-canvas pixels
+        return _given_iou(tg, pred) > 0.15 * min(tg.given_area / 96 ** 2, 1.0)
+
+    def emit(f, logits):
+        probs = stream.to_original(f, logits)
+        ids = [k for k, tg in enumerate(targets) if tg.started and tg.frame <= f]
+        size = tuple(stream.frames.sizes[f])
+        if not ids:
+            return Instances.empty(size)
+        p = torch.nan_to_num(probs[ids], nan=0.0)  # resizing -inf (no prediction) may give NaN
+        # official resolution (save_vos_results): each target's summed logits > 0, and a pixel
+        # claimed by several targets goes to the first in ascending object-id order
+        pos = p > 0.5
+        order = sorted(range(len(ids)), key=lambda j: targets[ids[j]].obj_id)
+        claimed = torch.zeros_like(pos[0])
+        masks = torch.zeros_like(pos)
+        for j in order:
+            masks[j] = pos[j] & ~claimed
+            claimed |= pos[j]
+        for j, k in enumerate(ids):  # the given mask is returned unchanged on its own frame
+            if targets[k].frame == f:
+                given = torch.as_tensor(targets[k].given_mask, device=masks.device)
+                masks[:, given] = False
+                masks[j] = given
+        area = masks.flatten(1).sum(1).clamp(min=1)
+        scores = (p * masks).flatten(1).sum(1) / area
+        return Instances(size, boxes=stream.boxes(masks), masks=masks.cpu().numpy(),
+                         scores=scores.cpu().numpy(), track_ids=np.array([targets[k].obj_id for k in ids]))
+
+    return _run(adapter, stream, targets, min(tg.frame for tg in targets), decode_clip, emit)
+
+
+def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
+    """R-VOS: one target named by an expression; output one mask per frame (track id 1)."""
+    model = adapter.model
+    s = adapter.settings("rvos")
+    adapter.active_settings = s
+    model.visual_sampler.num_points = s.num_points
+    model.mask_decoder.self_attn_mask = s.self_attn_mask
+    ql = model.num_queries
+    words, sentence = adapter.encode_expression(prompt.text)
+    target = _Target(1, -1, PromptPool(max(s.memory, s.clip_len)), started=True)
+    scores: dict[int, list[float]] = {}
+
+    def decode_clip(feats, idx):
+        prompts = model.prompt_encoder.expressions(words, sentence, feats.src)
+        if s.text_feedback and len(target.pool):
+            # the expression's tokens plus the visual tokens of the masks predicted so far
+            vis = _pool_prompts(model, [target], len(idx))
+            prompts.tokens = torch.cat([vis.tokens, prompts.tokens], 1)
+        res = model.decode(feats, prompts, sentence_embeddings=sentence)
+        score = float(res["pred_logits"][ql, 0].sigmoid())
+        for f in idx:
+            scores.setdefault(f, []).append(score)
+        return {f: res["pred_masks"][ql:ql + 1, ti] for ti, f in enumerate(idx)}
+
+    def emit(f, logits):
+        size = tuple(stream.frames.sizes[f])
+        mask = stream.to_original(f, logits) > 0.5
+        sc = np.array([np.mean(scores.pop(f, [0.0]))], np.float32)
+        return Instances(size, boxes=stream.boxes(mask), masks=mask.cpu().numpy(), scores=sc,
+                         track_ids=np.array([1]))
+
+    return _run(adapter, stream, [target], 0, decode_clip, emit)

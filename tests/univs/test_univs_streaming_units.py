@@ -1,0 +1,61 @@
+"""Units of the streaming inference: memory pool, accumulator, bi-softmax, stability, NMS."""
+import torch
+
+from evalkit.adapters.univs_entity import clip_box_nms, stability_scores
+from evalkit.adapters.univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
+
+
+def test_prompt_pool_keeps_first_and_a_window_of_frame_slots():
+    pool = PromptPool(window=2)
+    pool.start(torch.full((3, 4), 9.0), torch.full((3, 4), -9.0))
+    for i in range(5):
+        pool.put(i, torch.full((3, 4), float(i)), torch.full((3, 4), -float(i)))
+        pool.slide(i)
+    pool.put(4, torch.full((3, 4), 7.0), torch.full((3, 4), -7.0))  # a slot is rewritten
+    feats, pos, valid = pool.tokens(4)
+    assert len(pool) == 3 and feats.shape == (12, 4)
+    assert feats[:, 0].tolist() == [9] * 3 + [3] * 3 + [7] * 3 + [0] * 3
+    assert valid.tolist() == [True] * 9 + [False] * 3 and pos[3, 0] == -3
+
+
+def test_mask_accumulator_sums_and_late_targets():
+    acc = MaskAccumulator()
+    acc.add(0, torch.tensor([[[1.0]], [[float("nan")]]]))
+    acc.add(0, torch.tensor([[[3.0]], [[4.0]], [[5.0]]]))
+    out = acc.pop(0, 4)
+    assert out[:, 0, 0].tolist() == [4.0, 4.0, 5.0, -float("inf")] and len(acc) == 0
+
+
+def test_stability_scores_and_clip_nms():
+    m = torch.full((3, 2, 10, 10), -5.0)
+    m[0, :, :5, :5] = 5.0  # crisp
+    m[1, :, 6:, 6:] = 0.5  # fuzzy: above -1, below +1
+    m[2, :, :5, :6] = 5.0  # duplicate of 0
+    q = stability_scores(m)
+    assert q[0] == 1.0 and q[1] == 0.0
+    keep = clip_box_nms(m, torch.tensor([0.9, 0.1, 0.8]), 0.75)
+    assert keep.tolist() == [0, 1]
+
+
+def test_embedding_memory_consistency_weights_recent_slots():
+    mem = EmbeddingMemory(slots=3, first=torch.tensor([1.0, 0.0]))
+    mem.open_slot()
+    assert mem.consistency(torch.tensor([[1.0, 0.0]])) > 0.99  # the blank slot has no weight
+    mem.write(torch.tensor([0.0, 2.0]))
+    sim = mem.consistency(torch.tensor([[0.0, 1.0]]))
+    assert 0.99 < sim < 1.0  # the recent slot dominates: exp(10) vs exp(5)
+    assert mem.history(3).shape == (3, 2) and mem.history(3)[0].abs().sum() == 0
+
+
+def test_vis_memory_check_drops_entities_hidden_by_stronger_ones():
+    from types import SimpleNamespace
+
+    from evalkit.adapters.univs_entity import _visible_enough
+
+    m = torch.full((3, 1, 4, 4), -9.0)
+    m[0, :, :2] = 9.0  # rows 0-1
+    m[1, :, :3] = 9.0  # rows 0-2, weaker: keeps only row 2 (1/3 of its mask)
+    m[2, :, 3:] = 9.0  # alone
+    ents = [SimpleNamespace(scores=torch.tensor([s])) for s in (0.9, 0.5, 0.2)]
+    assert _visible_enough(m, ents, 0.5).tolist() == [True, False, True]
+    assert _visible_enough(m, ents, 0.3).tolist() == [True, True, True]

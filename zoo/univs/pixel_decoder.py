@@ -1,0 +1,134 @@
+"""The image encoder's neck: Mask2Former's multi-scale deformable-attention pixel decoder
+("Masked-attention Mask Transformer", Cheng et al. 2022, §3.2; UniVS §3.1).
+
+Backbone maps res3–res5 are projected to ``conv_dim`` (1×1 conv + GroupNorm), refined jointly by
+``enc_layers`` deformable self-attention layers (Deformable DETR encoder, post-norm), and res2 is
+added by one FPN step (``adapter_1`` lateral 1×1 conv, ``layer_1`` 3×3 conv) to give stride-4
+per-pixel embeddings (``mask_features``). Parameter names equal the official
+``sem_seg_head.pixel_decoder.*`` names.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..backbones import ShapeSpec
+from ..layers import Conv2d, PositionEmbeddingSine, c2_xavier_fill
+from ..ops import MSDeformAttn
+
+__all__ = ["MSDeformAttnPixelDecoder", "PixelDecoderOutput"]
+
+
+class DeformableEncoderLayer(nn.Module):
+    """``norm1(x + MSDeformAttn(x + pos))`` then ``norm2(x + FFN(x))`` (ReLU FFN)."""
+
+    def __init__(self, d_model: int, d_ffn: int, n_levels: int, n_heads: int, n_points: int):
+        super().__init__()
+        self.self_attn = MSDeformAttn(d_model, n_levels, n_heads, n_points)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.linear1 = nn.Linear(d_model, d_ffn)
+        self.linear2 = nn.Linear(d_ffn, d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+
+    def forward(self, src, pos, reference_points, spatial_shapes, level_start_index):
+        src = self.norm1(src + self.self_attn(src + pos, reference_points, src, spatial_shapes, level_start_index))
+        return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
+
+
+class DeformableEncoder(nn.Module):
+    """Deformable DETR's encoder-only transformer (``transformer.{level_embed, encoder.layers}``)."""
+
+    def __init__(self, d_model: int, d_ffn: int, n_levels: int, n_heads: int, n_points: int, num_layers: int):
+        super().__init__()
+        self.level_embed = nn.Parameter(torch.empty(n_levels, d_model))
+        nn.init.normal_(self.level_embed)
+        self.encoder = nn.Module()
+        self.encoder.layers = nn.ModuleList(
+            DeformableEncoderLayer(d_model, d_ffn, n_levels, n_heads, n_points) for _ in range(num_layers))
+
+    @staticmethod
+    def reference_points(spatial_shapes: list[tuple[int, int]], device) -> torch.Tensor:
+        """Pixel centres of every level, normalised to ``[0, 1]``: ``S×L×2`` (x, y).
+
+        Mask2Former passes an all-false padding mask, so the valid ratios are 1 and the same
+        normalised point is used on every level.
+        """
+        pts = []
+        for h, w in spatial_shapes:
+            y, x = torch.meshgrid(torch.linspace(0.5, h - 0.5, h, device=device) / h,
+                                  torch.linspace(0.5, w - 0.5, w, device=device) / w, indexing="ij")
+            pts.append(torch.stack([x.reshape(-1), y.reshape(-1)], -1))
+        pts = torch.cat(pts)
+        return pts[:, None].expand(-1, len(spatial_shapes), -1)
+
+    def forward(self, srcs: list[torch.Tensor], pos: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+        """``srcs``/``pos``: per level ``B×C×H_l×W_l`` → ``B×S×C`` (levels concatenated)."""
+        shapes = [tuple(s.shape[-2:]) for s in srcs]
+        flat = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
+        pos_flat = torch.cat([p.flatten(2).transpose(1, 2) + self.level_embed[i] for i, p in enumerate(pos)], 1)
+        device = flat.device
+        spatial = torch.as_tensor(shapes, dtype=torch.long, device=device)
+        start = torch.cat([spatial.new_zeros(1), (spatial[:, 0] * spatial[:, 1]).cumsum(0)[:-1]])
+        ref = self.reference_points(shapes, device)[None].expand(flat.shape[0], -1, -1, -1).to(flat.dtype)
+        for layer in self.encoder.layers:
+            flat = layer(flat, pos_flat, ref, spatial, start)
+        return flat, shapes
+
+
+class PixelDecoderOutput(dict):
+    """``mask_features`` ``B×mask_dim×H/4×W/4`` and ``multi_scale`` (strides 32, 16, 8, each
+    ``B×conv_dim×H_l×W_l``, lowest resolution first, as the decoder consumes them)."""
+
+
+class MSDeformAttnPixelDecoder(nn.Module):
+    """Mask2Former's ``MSDeformAttnPixelDecoder`` with three transformer levels (res3–res5) and
+    one FPN level (res2).
+
+    Args:
+        input_shape: backbone outputs ``res2..res5`` → :class:`ShapeSpec`.
+        conv_dim / mask_dim: widths (256); enc_*: encoder settings; gn_groups: 32.
+
+    ``forward(features)`` takes ``{res2..res5: B×C_k×H_k×W_k}`` and returns a
+    :class:`PixelDecoderOutput`.
+    """
+
+    def __init__(self, input_shape: dict[str, ShapeSpec], conv_dim: int = 256, mask_dim: int = 256,
+                 enc_layers: int = 6, enc_ffn: int = 1024, enc_heads: int = 8, enc_points: int = 4,
+                 gn_groups: int = 32):
+        super().__init__()
+        names = sorted(input_shape, key=lambda k: input_shape[k].stride)
+        self.fpn_in = names[0]
+        self.transformer_in = names[1:][::-1]  # res5, res4, res3: low resolution first
+        self.input_proj = nn.ModuleList()
+        for name in self.transformer_in:
+            proj = nn.Sequential(nn.Conv2d(input_shape[name].channels, conv_dim, 1), nn.GroupNorm(gn_groups, conv_dim))
+            nn.init.xavier_uniform_(proj[0].weight, gain=1)
+            nn.init.zeros_(proj[0].bias)
+            self.input_proj.append(proj)
+        self.pe_layer = PositionEmbeddingSine(conv_dim // 2, normalize=True)
+        self.transformer = DeformableEncoder(conv_dim, enc_ffn, len(self.transformer_in), enc_heads,
+                                             enc_points, enc_layers)
+        self.mask_features = nn.Conv2d(conv_dim, mask_dim, 1)
+        c2_xavier_fill(self.mask_features)
+        self.adapter_1 = Conv2d(input_shape[self.fpn_in].channels, conv_dim, 1, bias=False,
+                                norm=nn.GroupNorm(gn_groups, conv_dim))
+        self.layer_1 = Conv2d(conv_dim, conv_dim, 3, padding=1, bias=False,
+                              norm=nn.GroupNorm(gn_groups, conv_dim), activation=F.relu)
+        c2_xavier_fill(self.adapter_1)
+        c2_xavier_fill(self.layer_1)
+
+    def forward(self, features: dict[str, torch.Tensor]) -> PixelDecoderOutput:
+        srcs, pos = [], []
+        for proj, name in zip(self.input_proj, self.transformer_in):
+            x = features[name].float()  # deformable attention runs in float32, as officially
+            srcs.append(proj(x))
+            pos.append(self.pe_layer(x))
+        y, shapes = self.transformer(srcs, pos)
+        b = y.shape[0]
+        outs = [z.transpose(1, 2).reshape(b, -1, h, w)
+                for z, (h, w) in zip(y.split([h * w for h, w in shapes], 1), shapes)]
+        lateral = self.adapter_1(features[self.fpn_in].float())
+        fine = self.layer_1(lateral + F.interpolate(outs[-1], size=lateral.shape[-2:], mode="bilinear",
+                                                    align_corners=False))
+        return PixelDecoderOutput(mask_features=self.mask_features(fine), multi_scale=outs[:3])
