@@ -30,6 +30,8 @@ from .errors import EvalkitError
 _EXTERNAL = {
     "download": ("evalkit.cli_download", "prefetch a model's weights (for offline machines)"),
     "report": ("evalkit.reports.cli", "render paper-style leaderboards from run directories"),
+    "demo": ("evalkit.demo", "evaluate the bundled tiny model on the synthetic shapes suite"),
+    "train": ("evalkit.train.loop", "train a tiny model on the shapes suite (reproduces the shipped one)"),
 }
 
 
@@ -281,7 +283,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------
 # entry point
 # ------------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. External subcommands are imported only when ``command`` names them
+    (so ``evalkit ls`` never imports the training or demo code, nor torch)."""
     def common_flags(default):
         p = argparse.ArgumentParser(add_help=False)
         p.add_argument("--quiet", "-q", action="store_true", default=default,
@@ -311,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=fn)
     for name, (module, help_) in _EXTERNAL.items():
         p = sub.add_parser(name, help=help_, parents=[common])
+        if name != command:
+            continue
         try:
             mod = importlib.import_module(module)
         except ImportError:
@@ -330,7 +336,8 @@ def _unavailable(name: str) -> Callable[[argparse.Namespace], int]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
