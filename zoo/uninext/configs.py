@@ -7,8 +7,10 @@ adds them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
+
+from ..configs_common import check_d_model, check_variant, with_overrides
 
 __all__ = ["UninextConfig", "UNINEXT_VARIANTS", "make_config"]
 
@@ -67,21 +69,12 @@ class UninextConfig:
     search_area_factor: float = 2.0
 
     def __post_init__(self):
-        if self.variant not in UNINEXT_VARIANTS:
-            raise ValueError(f"unknown UNINEXT variant {self.variant!r}; expected one of "
-                             f"{sorted(UNINEXT_VARIANTS)}")
-        if self.d_model % 32:
-            raise ValueError(f"d_model must be a multiple of 32 (GroupNorm(32) and the 8-channel "
-                             f"mask features), got {self.d_model}")
+        check_variant(self.variant, UNINEXT_VARIANTS, "UNINEXT")
+        check_d_model(self.d_model)
         if self.num_vl_layers > self.enc_layers:
             raise ValueError("num_vl_layers cannot exceed enc_layers")
 
 
 def make_config(variant: str = "r50", video: bool = True, **overrides: Any) -> UninextConfig:
     """A :class:`UninextConfig`; ``overrides`` replace fields (unknown names are an error)."""
-    cfg = UninextConfig(variant=variant, video=video)
-    unknown = sorted(set(overrides) - set(cfg.__dataclass_fields__))
-    if unknown:
-        raise TypeError(f"unknown UNINEXT config field(s) {unknown}; known: "
-                        f"{sorted(cfg.__dataclass_fields__)}")
-    return replace(cfg, **overrides)
+    return with_overrides(UninextConfig(variant=variant, video=video), overrides, "UNINEXT")

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import build_backbone
+from ..configs_common import variant_backbone
 from ..layers import MLP, PositionEmbeddingSine
 from ..text import BertTextEncoder
 from .configs import UNINEXT_VARIANTS, UninextConfig, make_config
@@ -60,8 +61,7 @@ class UNINEXT(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        backbone_name, backbone_kw = UNINEXT_VARIANTS[cfg.variant]
-        kw = {**backbone_kw, **cfg.backbone_overrides}
+        backbone_name, kw = variant_backbone(UNINEXT_VARIANTS, cfg)
         self.backbone = build_backbone(backbone_name, **kw)
         shapes = list(self.backbone.output_shape().values())
         projs = [_input_proj(s.channels, d) for s in shapes]
@@ -258,21 +258,8 @@ def load_uninext(state_dict: dict[str, torch.Tensor], variant: str = "r50", vide
     on the ``meta`` device and ``state_dict`` (our names, e.g. from
     :func:`evalkit.zoo.uninext.convert.convert_uninext`) is loaded strictly, in place. Returns
     the model in ``eval()`` mode on the weights' device."""
-    from ..convert_utils import check_state_dict
+    from ..convert_utils import load_into_meta
 
     with torch.device("meta"):
         model = build_uninext(variant, video, **overrides)
-    check_state_dict(state_dict, model, f"UNINEXT-{variant} weights")
-    model.load_state_dict(state_dict, strict=True, assign=True)
-    # BERT's index buffers are not in state dicts (non-persistent): recreate them
-    emb = model.text_encoder.model.embeddings
-    n = emb.position_embeddings.num_embeddings
-    device = emb.position_embeddings.weight.device
-    for name, value in (("position_ids", torch.arange(n, device=device)[None]),
-                        ("token_type_ids", torch.zeros((1, n), dtype=torch.long, device=device))):
-        if name in emb._buffers:
-            emb.register_buffer(name, value, persistent=False)
-    leftover = [k for k, b in model.named_buffers() if b.is_meta]
-    if leftover:
-        raise RuntimeError(f"buffers left uninitialised after loading: {leftover}")
-    return model.eval()
+    return load_into_meta(model, state_dict, f"UNINEXT-{variant} weights")

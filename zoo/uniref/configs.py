@@ -8,8 +8,10 @@ mask FPN).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
+
+from ..configs_common import check_d_model, check_variant, with_overrides
 
 __all__ = ["UnirefConfig", "UNIREF_VARIANTS", "make_config"]
 
@@ -64,12 +66,8 @@ class UnirefConfig:
     prior_prob: float = 0.01
 
     def __post_init__(self):
-        if self.variant not in UNIREF_VARIANTS:
-            raise ValueError(f"unknown UniRef++ variant {self.variant!r}; expected one of "
-                             f"{sorted(UNIREF_VARIANTS)}")
-        if self.d_model % 32:
-            raise ValueError(f"d_model must be a multiple of 32 (GroupNorm(32) and the 8-channel "
-                             f"mask features), got {self.d_model}")
+        check_variant(self.variant, UNIREF_VARIANTS, "UniRef++")
+        check_d_model(self.d_model)
         if self.num_feature_levels != 4:
             raise ValueError("UniRef++ uses 4 feature levels (res3-res5 + one extra); the mask "
                              f"reference encoder has one fuser per level, got {self.num_feature_levels}")
@@ -80,9 +78,4 @@ class UnirefConfig:
 
 def make_config(variant: str = "r50", **overrides: Any) -> UnirefConfig:
     """A :class:`UnirefConfig`; ``overrides`` replace fields (unknown names are an error)."""
-    cfg = UnirefConfig(variant=variant)
-    unknown = sorted(set(overrides) - set(cfg.__dataclass_fields__))
-    if unknown:
-        raise TypeError(f"unknown UniRef++ config field(s) {unknown}; known: "
-                        f"{sorted(cfg.__dataclass_fields__)}")
-    return replace(cfg, **overrides)
+    return with_overrides(UnirefConfig(variant=variant), overrides, "UniRef++")

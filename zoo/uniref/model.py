@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import build_backbone
+from ..configs_common import variant_backbone
 from ..layers import MLP, PositionEmbeddingSine
 from ..text import BertTextEncoder
 from ..uninext.heads import DynamicMaskHead, MaskBranch, aligned_bilinear
@@ -100,8 +101,8 @@ class UniRef(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        name, kw = UNIREF_VARIANTS[cfg.variant]
-        self.backbone = build_backbone(name, **{**kw, **cfg.backbone_overrides})
+        name, kw = variant_backbone(UNIREF_VARIANTS, cfg)
+        self.backbone = build_backbone(name, **kw)
         shapes = self.backbone.output_shape()
         projs = [_input_proj(shapes[n].channels, d) for n in _LEVELS]
         projs.append(_input_proj(shapes["res5"].channels, d, kernel=3, stride=2))
@@ -259,28 +260,8 @@ def load_uniref(state_dict: dict[str, torch.Tensor], variant: str = "r50", **ove
     on the ``meta`` device and ``state_dict`` (our names, e.g. from
     :func:`evalkit.zoo.uniref.convert.convert_uniref`) is loaded strictly, in place. Returns the
     model in ``eval()`` mode on the weights' device."""
-    from ..convert_utils import check_state_dict
+    from ..convert_utils import load_into_meta
 
     with torch.device("meta"):
         model = build_uniref(variant, **overrides)
-    check_state_dict(state_dict, model, f"UniRef++-{variant} weights")
-    model.load_state_dict(state_dict, strict=True, assign=True)
-    # non-persistent buffers are not in state dicts: recreate them
-    emb = model.text_encoder.model.embeddings
-    n = emb.position_embeddings.num_embeddings
-    device = emb.position_embeddings.weight.device
-    for name, value in (("position_ids", torch.arange(n, device=device)[None]),
-                        ("token_type_ids", torch.zeros((1, n), dtype=torch.long, device=device))):
-        if name in emb._buffers:
-            emb.register_buffer(name, value, persistent=False)
-    for m in model.modules():
-        idx = getattr(m, "relative_position_index", None)
-        if isinstance(idx, torch.Tensor) and idx.is_meta:
-            from ..backbones.swin import relative_position_index
-
-            m.register_buffer("relative_position_index", relative_position_index(m.window_size).to(device),
-                              persistent=False)
-    leftover = [k for k, b in model.named_buffers() if b.is_meta]
-    if leftover:
-        raise RuntimeError(f"buffers left uninitialised after loading: {leftover}")
-    return model.eval()
+    return load_into_meta(model, state_dict, f"UniRef++-{variant} weights")
