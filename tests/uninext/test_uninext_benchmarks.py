@@ -3,24 +3,16 @@ the generated mini benchmarks of its tasks — the official-format results are w
 scored (the scores of random weights mean nothing; the run must complete)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
+from evalkit.registry import MODELS
+from evalkit.runner import RunConfig, run_evaluation
+
 from uninext_helpers import TINY, write_vocab
-
-GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "gen.py"
-if not GEN.is_file():
-    pytest.skip("the benchmark generator (tests/benchmarks/gen.py) is not in this checkout",
-                allow_module_level=True)
-
-from evalkit.registry import MODELS  # noqa: E402
-from evalkit.runner import RunConfig, run_evaluation  # noqa: E402
 
 #: benchmark id → adapter options (generated frames are 24×32: run them at a 64-pixel short side)
 SPLITS = ["coco-val2017-det", "coco-val2017-seg", "refcoco-val-rec", "refcoco-val-res", "lasot-test",
@@ -28,21 +20,10 @@ SPLITS = ["coco-val2017-det", "coco-val2017-seg", "refcoco-val-rec", "refcoco-va
           "bdd100k-box-track-val", "bdd100k-seg-track-val"]
 
 
-def _load_gen():
-    name = "evalkit_tests_benchmarks_gen"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, GEN)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("uninext_datasets")
-    _load_gen().generate(root)
-    return root
+def data(generated_datasets):
+    """The data root of the generated mini datasets (generated once per session)."""
+    return generated_datasets[0]
 
 
 @pytest.fixture(scope="module")
