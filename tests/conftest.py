@@ -50,3 +50,9 @@ def generated_datasets(tmp_path_factory) -> tuple[Path, dict]:
         pytest.skip("the benchmark generator (tests/benchmarks/gen.py) is not in this checkout")
     root = tmp_path_factory.mktemp("generated_datasets")
     return root, load_benchmark_generator().generate(root)
+
+
+@pytest.fixture(scope="session")
+def generated_data_root(generated_datasets) -> Path:
+    """The data root of :func:`generated_datasets`."""
+    return generated_datasets[0]
