@@ -27,9 +27,9 @@ from torch import nn
 
 from ..backbones import build_backbone
 from ..configs_common import variant_backbone
-from ..layers import MLP, PositionEmbeddingSine
+from ..layers import PositionEmbeddingSine
 from ..text import BertTextEncoder
-from ..uninext.heads import DynamicMaskHead, MaskBranch, aligned_bilinear
+from ..uninext.heads import DynamicMaskHead, MaskBranch, aligned_bilinear, box_head, input_projection
 from ..uninext.transformer import FeatureResizer
 from .configs import UNIREF_VARIANTS, UnirefConfig, make_config
 from .fusion import ReferenceFeatures, UniFusion
@@ -74,13 +74,6 @@ class VisualFeatures:
                               [e(t) for t in self.masks], [e(t) for t in self.poses], e(self.res2))
 
 
-def _input_proj(cin: int, d: int, kernel: int = 1, stride: int = 1) -> nn.Sequential:
-    conv = nn.Conv2d(cin, d, kernel, stride=stride, padding=kernel // 2)
-    nn.init.xavier_uniform_(conv.weight, gain=1)
-    nn.init.zeros_(conv.bias)
-    return nn.Sequential(conv, nn.GroupNorm(32, d))
-
-
 class UniRef(nn.Module):
     """UniRef++ (sub-modules; official names in parentheses).
 
@@ -104,8 +97,8 @@ class UniRef(nn.Module):
         name, kw = variant_backbone(UNIREF_VARIANTS, cfg)
         self.backbone = build_backbone(name, **kw)
         shapes = self.backbone.output_shape()
-        projs = [_input_proj(shapes[n].channels, d) for n in _LEVELS]
-        projs.append(_input_proj(shapes["res5"].channels, d, kernel=3, stride=2))
+        projs = [input_projection(shapes[n].channels, d) for n in _LEVELS]
+        projs.append(input_projection(shapes["res5"].channels, d, kernel=3, stride=2))
         self.input_proj = nn.ModuleList(projs)
         self.position_embedding = PositionEmbeddingSine(d // 2, normalize=True, offset=0.5)
         self.text_encoder = BertTextEncoder(cfg.text_config, add_pooling_layer=True,
@@ -118,9 +111,9 @@ class UniRef(nn.Module):
             d, cfg.nheads, cfg.enc_layers, cfg.dec_layers, cfg.dim_feedforward,
             cfg.num_feature_levels, cfg.enc_n_points, cfg.dec_n_points, cfg.num_queries)
         self.class_embed = nn.ModuleList(self._class_head() for _ in range(cfg.dec_layers))
-        self.bbox_embed = nn.ModuleList(self._box_head() for _ in range(cfg.dec_layers))
+        self.bbox_embed = nn.ModuleList(box_head(self.cfg.d_model) for _ in range(cfg.dec_layers))
         self.enc_class_embed = self._class_head()
-        self.enc_bbox_embed = self._box_head()
+        self.enc_bbox_embed = box_head(self.cfg.d_model)
         self.mask_branch = MaskBranch(d)
         self.mask_fpn = MaskFPN(shapes["res2"].channels, d // 32)
         self.dynamic_mask_head = DynamicMaskHead(d, d // 32, 8, cfg.controller_layers,
@@ -130,12 +123,6 @@ class UniRef(nn.Module):
         head = nn.Linear(self.cfg.d_model, 1)
         nn.init.constant_(head.bias, -math.log((1 - self.cfg.prior_prob) / self.cfg.prior_prob))
         return head
-
-    def _box_head(self) -> MLP:
-        mlp = MLP(self.cfg.d_model, self.cfg.d_model, 4, 3)
-        nn.init.zeros_(mlp.layers[-1].weight)
-        nn.init.zeros_(mlp.layers[-1].bias)
-        return mlp
 
     @property
     def size_divisibility(self) -> int:
