@@ -5,7 +5,8 @@ tokenizer, device, test-time sizes and the task → procedure dispatch of ``pred
 A family subclasses :class:`CardAdapter`, names its loader and converter (``"module:function"``,
 imported on first use so listing adapters does not import the model code), and supplies its
 procedures (:meth:`CardAdapter.procedures`) and its task inference for prompts without a task
-(:meth:`CardAdapter._infer_task`); its factory is ``build_adapter = Family.from_card``.
+(:meth:`CardAdapter._infer_task`); its factory is ``build_adapter = Family.from_card``. A family
+with another text tokenizer overrides :meth:`CardAdapter.load_tokenizer`.
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class CardAdapter(Adapter):
                                f"(family {card.family!r})")
         overrides = dict(options.get("overrides") or {})
         model = cls.load_model(card, weights, overrides, bool(options.get("random_weights", False)))
-        tokenizer = bert_tokenizer(card, options.get("tokenizer"))
+        tokenizer = cls.load_tokenizer(card, options.get("tokenizer"))
         adapter = cls(model_id=model_id, model=model, text_tokenizer=tokenizer, card=card,
                       device=device, weights=weights, **options)
         if not options.get("random_weights"):
@@ -119,6 +120,11 @@ class CardAdapter(Adapter):
             expected = build_model(card.id, **overrides)
         state = load_converted(card.id, weights, lambda sd: convert(sd, expected)[0], version=version)
         return import_target(cls.loader)(state, **args)
+
+    @classmethod
+    def load_tokenizer(cls, card, option: str | None):
+        """The text tokenizer (option ``tokenizer``); BERT WordPiece unless a family overrides it."""
+        return bert_tokenizer(card, option)
 
     # -- contract ---------------------------------------------------------------------------
     def check(self, task: str, prompt) -> None:
