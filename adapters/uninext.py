@@ -25,98 +25,47 @@ Factory options (besides ``model_id``, ``device``, ``weights``):
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
-import numpy as np
 import torch
 
-from evalkit.errors import EvalkitError, UnsupportedTaskError
-from evalkit.types import Categories, Expression, Frames, Instances, Prompt, Reference
+from evalkit.errors import EvalkitError
+from evalkit.types import Categories, Expression, Frames, Prompt, Reference
 
-from .base import Adapter
+from ._card_adapter import CardAdapter
 
 __all__ = ["UninextAdapter", "build_adapter"]
 
 
-def _tokenizer(card, option: str | None):
-    from pathlib import Path
-
-    from transformers import BertTokenizerFast
-
-    if option is None:
-        from evalkit.hub import fetch_weights
-
-        option = str(fetch_weights(card, name="bert-base-uncased-vocab.txt"))
-    path = Path(option)
-    if path.is_file():
-        return BertTokenizerFast(vocab_file=str(path), do_lower_case=True)
-    if path.is_dir():
-        return BertTokenizerFast.from_pretrained(str(path))
-    return BertTokenizerFast.from_pretrained(option)  # a hub id
-
-
-def _load_model(card, weights: str | None, overrides: dict[str, Any], random_weights: bool):
-    from evalkit.zoo.api import build_model
-    from evalkit.zoo.uninext import load_uninext
-
-    if random_weights:
-        return build_model(card.id, **overrides).eval()
-    from evalkit.hub import load_converted
-    from evalkit.zoo.uninext.convert import CONVERTER_VERSION, convert_uninext
-
-    args = {**dict(card.builder_args or {}), **overrides}
-    with torch.device("meta"):
-        expected = build_model(card.id, **overrides)
-    state = load_converted(card.id, weights, lambda sd: convert_uninext(sd, expected)[0],
-                           version=CONVERTER_VERSION)
-    return load_uninext(state, **args)
-
-
-class UninextAdapter(Adapter):
+class UninextAdapter(CardAdapter):
     """UNINEXT inference procedures (see the module docstring)."""
+
+    family_name = "UNINEXT"
+    loader = "evalkit.zoo.uninext:load_uninext"
+    converter = "evalkit.zoo.uninext.convert:convert_uninext"
 
     def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
-        super().__init__(model_id=model_id, device=device, weights=weights, **options)
-        self.card = card
-        self.model = model.to(device).eval()
-        # the text encoder loads its tokenizer lazily by name; hand it the resolved one
-        self.model.text_encoder._tokenizer = text_tokenizer
-        self.tokenizer = text_tokenizer
-        self.tasks = frozenset(card.tasks)
+        super().__init__(model_id=model_id, model=model, text_tokenizer=text_tokenizer, card=card,
+                         device=device, weights=weights, **options)
         kinds = {"categories", "expression"}
         if model.video:
             kinds.add("reference")
         self.prompt_kinds = frozenset(kinds)
-        self.task: str | None = options.get("task")
-        self.dataset: str | None = options.get("dataset")
-        self.num_queries: int | None = options.get("num_queries")
         self._prompt_cache: dict = {}
 
-    # -- contract ---------------------------------------------------------------------------
-    def check(self, task: str, prompt) -> None:
-        super().check(task, prompt)
-        self.task = task
-
-    def predict(self, frames: Frames, prompt: Prompt) -> Iterable[Instances]:
-        task = self.task or self._infer_task(frames, prompt)
-        if task not in self.tasks:
-            raise UnsupportedTaskError(f"model {self.model_id!r} does not support task {task!r} "
-                                       f"(supported: {', '.join(sorted(self.tasks))})")
+    def procedures(self):
         from . import uninext_image, uninext_sot, uninext_video
 
-        handlers = {"det": uninext_image.predict_categories, "inst-seg": uninext_image.predict_categories,
-                    "rec": uninext_image.predict_expression, "res": uninext_image.predict_expression,
-                    "sot": uninext_sot.predict_sot, "vos": uninext_sot.predict_vos,
-                    "rvos": uninext_video.predict_rvos, "mot": uninext_video.predict_mot,
-                    "mots": uninext_video.predict_mot, "vis": uninext_video.predict_vis}
-        expected = {"det": Categories, "inst-seg": Categories, "rec": Expression, "res": Expression,
-                    "sot": Reference, "vos": Reference, "rvos": Expression, "mot": Categories,
-                    "mots": Categories, "vis": Categories}[task]
-        if not isinstance(prompt, expected):
-            raise UnsupportedTaskError(f"task {task!r} of {self.model_id!r} expects a "
-                                       f"{expected.__name__} prompt, got {type(prompt).__name__}")
-        return handlers[task](self, task, frames, prompt)
+        return {"det": (uninext_image.predict_categories, Categories),
+                "inst-seg": (uninext_image.predict_categories, Categories),
+                "rec": (uninext_image.predict_expression, Expression),
+                "res": (uninext_image.predict_expression, Expression),
+                "sot": (uninext_sot.predict_sot, Reference), "vos": (uninext_sot.predict_vos, Reference),
+                "rvos": (uninext_video.predict_rvos, Expression),
+                "mot": (uninext_video.predict_mot, Categories),
+                "mots": (uninext_video.predict_mot, Categories),
+                "vis": (uninext_video.predict_vis, Categories)}
 
     def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
         if isinstance(prompt, Categories):
@@ -129,22 +78,6 @@ class UninextAdapter(Adapter):
         return "vos" if prompt.masks is not None else "sot"
 
     # -- shared steps -----------------------------------------------------------------------
-    def input_size(self, task: str) -> tuple[int, int | None]:
-        """``(short_edge, max_size)`` of ``task`` (card, per dataset; option ``input_size``)."""
-        if "input_size" in self.options:
-            short, longest = self.options["input_size"]
-            return int(short), (None if longest is None else int(longest))
-        size = self.card.input_size(task, self.dataset)
-        return int(size["min_size"]), size.get("max_size")
-
-    def preprocess(self, image: np.ndarray, task: str):
-        """One ``H×W×3`` uint8 frame → :class:`~evalkit.zoo.ops.ImageBatch` on the device."""
-        from evalkit.zoo.ops import preprocess
-
-        short, longest = self.input_size(task)
-        return preprocess([image], short_edge=short, max_size=longest,
-                          size_divisibility=self.model.size_divisibility, device=self.device)
-
     @torch.no_grad()
     def run(self, batch, prompt: torch.Tensor, prompt_mask: torch.Tensor, *, pooled: bool,
             task: str) -> dict[str, Any]:
@@ -209,25 +142,6 @@ class UninextAdapter(Adapter):
         with self.autocast():
             return self.model.encode_text(tok["input_ids"], tok["attention_mask"])
 
-    def describe(self) -> dict[str, Any]:
-        d = super().describe()
-        d["options"] = {k: v for k, v in self.options.items() if k != "overrides"}
-        return d
 
-
-def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None,
-                  **options: Any) -> UninextAdapter:
-    """Factory named by the UNINEXT model cards (``evalkit.adapters.uninext:build_adapter``)."""
-    from evalkit.zoo.cards import get_card
-
-    card = get_card(model_id)
-    overrides = dict(options.get("overrides") or {})
-    model = _load_model(card, weights, overrides, bool(options.get("random_weights", False)))
-    tokenizer = _tokenizer(card, options.get("tokenizer"))
-    adapter = UninextAdapter(model_id=model_id, model=model, text_tokenizer=tokenizer, card=card,
-                             device=device, weights=weights, **options)
-    if not options.get("random_weights"):
-        from evalkit.hub import weights_sha256
-
-        adapter.weights_sha256 = weights_sha256(card, weights)
-    return adapter
+#: factory named by the UNINEXT model cards (``evalkit.adapters.uninext:build_adapter``)
+build_adapter = UninextAdapter.from_card

@@ -28,7 +28,7 @@ def detect_frame(adapter, task: str, image: np.ndarray, prompt: Categories, *, w
     Returns ``(instances, extras)``; ``extras`` holds the kept query indices and, in the video
     stage, their ReID ``embeddings`` (``K×d`` tensor) for trackers.
     """
-    batch = adapter.preprocess(image, task)
+    batch = adapter.preprocess([image], task)
     tokens, mask, groups = adapter.encode_categories(tuple(prompt.names))
     out = adapter.run(batch, tokens, mask, pooled=False, task=task)
     iou = None if out["iou"] is None else out["iou"][0]
@@ -63,7 +63,7 @@ def ground_frame(adapter, task: str, image: np.ndarray, prompt: Expression, *, w
     1×H×W or None)``."""
     from .uninext_postprocess import mask_probabilities
 
-    batch = adapter.preprocess(image, task)
+    batch = adapter.preprocess([image], task)
     tokens, mask = adapter.encode_expression(prompt.text)
     out = adapter.run(batch, tokens, mask, pooled=True, task=task)
     iou = None if out["iou"] is None else out["iou"][0]

@@ -82,7 +82,7 @@ def predict_sot(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
         if i < start:
             yield Instances.empty(size)
             continue
-        batch = adapter.preprocess(image, task)
+        batch = adapter.preprocess([image], task)
         tf = batch.transforms[0]
         if i == start:
             box = torch.as_tensor(prompt.boxes[:1], dtype=torch.float32, device=batch.images.device)
@@ -132,7 +132,7 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
     templates: dict[int, list] = {}  # object id -> [init, prev]
     for i, image in enumerate(frames):
         size = image.shape[:2]
-        batch = adapter.preprocess(image, task)
+        batch = adapter.preprocess([image], task)
         tf, dev = batch.transforms[0], batch.images.device
         canvas = tuple(batch.images.shape[-2:])
         new = {}

@@ -57,7 +57,7 @@ def select_for_tracking(prob: torch.Tensor, boxes: torch.Tensor, nms_iou: float,
 
 
 def _frame_detections(adapter, task, image, prompt: Categories, nms_iou: float):
-    batch = adapter.preprocess(image, task)
+    batch = adapter.preprocess([image], task)
     tokens, mask, groups = adapter.encode_categories(tuple(prompt.names))
     out = adapter.run(batch, tokens, mask, pooled=False, task=task)
     iou = None if out["iou"] is None else out["iou"][0]

@@ -26,89 +26,33 @@ Factory options (besides ``model_id``, ``device``, ``weights``):
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable
+from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from evalkit.errors import EvalkitError, UnsupportedTaskError
-from evalkit.types import Expression, Frames, Instances, Prompt, Reference
+from evalkit.errors import UnsupportedTaskError
+from evalkit.types import Expression, Frames, Prompt, Reference
 
-from .base import Adapter
+from ._card_adapter import CardAdapter
 
 __all__ = ["UnirefAdapter", "build_adapter"]
 
 
-def _tokenizer(card, option: str | None):
-    from pathlib import Path
-
-    from transformers import BertTokenizerFast
-
-    if option is None:
-        from evalkit.hub import fetch_weights
-
-        option = str(fetch_weights(card, name="bert-base-uncased-vocab.txt"))
-    path = Path(option)
-    if path.is_file():
-        return BertTokenizerFast(vocab_file=str(path), do_lower_case=True)
-    if path.is_dir():
-        return BertTokenizerFast.from_pretrained(str(path))
-    return BertTokenizerFast.from_pretrained(option)  # a hub id
-
-
-def _load_model(card, weights: str | None, overrides: dict[str, Any], random_weights: bool):
-    from evalkit.zoo.api import build_model
-    from evalkit.zoo.uniref import load_uniref
-
-    if random_weights:
-        return build_model(card.id, **overrides).eval()
-    from evalkit.hub import load_converted
-    from evalkit.zoo.uniref.convert import CONVERTER_VERSION, convert_uniref
-
-    args = {**dict(card.builder_args or {}), **overrides}
-    with torch.device("meta"):
-        expected = build_model(card.id, **overrides)
-    state = load_converted(card.id, weights, lambda sd: convert_uniref(sd, expected)[0],
-                           version=CONVERTER_VERSION)
-    return load_uniref(state, **args)
-
-
-class UnirefAdapter(Adapter):
+class UnirefAdapter(CardAdapter):
     """UniRef++ inference procedures (see the module docstring)."""
 
     prompt_kinds = frozenset({"expression", "reference"})
+    family = "uniref"
+    family_name = "UniRef++"
+    loader = "evalkit.zoo.uniref:load_uniref"
+    converter = "evalkit.zoo.uniref.convert:convert_uniref"
 
-    def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
-                 weights: str | None = None, **options: Any):
-        super().__init__(model_id=model_id, device=device, weights=weights, **options)
-        self.card = card
-        self.model = model.to(device).eval()
-        self.model.text_encoder._tokenizer = text_tokenizer
-        self.tasks = frozenset(card.tasks)
-        self.task: str | None = options.get("task")
-        self.dataset: str | None = options.get("dataset")
-        self.num_queries: int | None = options.get("num_queries")
-
-    # -- contract ---------------------------------------------------------------------------
-    def check(self, task: str, prompt) -> None:
-        super().check(task, prompt)
-        self.task = task
-
-    def predict(self, frames: Frames, prompt: Prompt) -> Iterable[Instances]:
-        task = self.task or self._infer_task(frames, prompt)
-        if task not in self.tasks:
-            raise UnsupportedTaskError(f"model {self.model_id!r} does not support task {task!r} "
-                                       f"(supported: {', '.join(sorted(self.tasks))})")
+    def procedures(self):
         from . import uniref_image, uniref_video
 
-        handlers = {"res": uniref_image.predict_res, "fss": uniref_image.predict_fss,
-                    "rvos": uniref_video.predict_rvos, "vos": uniref_video.predict_vos}
-        expected = {"res": Expression, "fss": Reference, "rvos": Expression, "vos": Reference}[task]
-        if not isinstance(prompt, expected):
-            raise UnsupportedTaskError(f"task {task!r} of {self.model_id!r} expects a "
-                                       f"{expected.__name__} prompt, got {type(prompt).__name__}")
-        return handlers[task](self, task, frames, prompt)
+        return {"res": (uniref_image.predict_res, Expression), "fss": (uniref_image.predict_fss, Reference),
+                "rvos": (uniref_video.predict_rvos, Expression), "vos": (uniref_video.predict_vos, Reference)}
 
     def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
         if isinstance(prompt, Expression):
@@ -119,23 +63,6 @@ class UnirefAdapter(Adapter):
                                    f"prompts (accepted: expression, reference)")
 
     # -- shared steps -----------------------------------------------------------------------
-    def input_size(self, task: str) -> tuple[int, int | None]:
-        """``(short_edge, max_size)`` of ``task`` (card; option ``input_size``)."""
-        if "input_size" in self.options:
-            short, longest = self.options["input_size"]
-            return int(short), (None if longest is None else int(longest))
-        size = self.card.input_size(task, self.dataset)
-        return int(size["min_size"]), size.get("max_size")
-
-    def preprocess(self, images: list[np.ndarray], task: str):
-        """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` on the device (one
-        canvas, padded to a multiple of 32)."""
-        from evalkit.zoo.ops import preprocess
-
-        short, longest = self.input_size(task)
-        return preprocess(images, short_edge=short, max_size=longest,
-                          size_divisibility=self.model.size_divisibility, device=self.device)
-
     @torch.no_grad()
     def features(self, batch):
         """Visual features of a preprocessed batch (:class:`~evalkit.zoo.uniref.model.VisualFeatures`)."""
@@ -169,11 +96,6 @@ class UnirefAdapter(Adapter):
             tok = self.model.text_encoder.tokenize([clean_expression(text)], device=self.device)
             return self.model.encode_text(tok["input_ids"], tok["attention_mask"])
 
-    def describe(self) -> dict[str, Any]:
-        d = super().describe()
-        d["options"] = {k: v for k, v in self.options.items() if k != "overrides"}
-        return d
-
 
 def canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int], mode: str = "nearest") -> torch.Tensor:
     """Original-frame mask ``H×W`` → ``Hp×Wp`` float mask of the resized image on the canvas
@@ -187,21 +109,5 @@ def canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int], mode: str = "ne
     return out
 
 
-def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None,
-                  **options: Any) -> UnirefAdapter:
-    """Factory named by the UniRef++ model cards (``evalkit.adapters.uniref:build_adapter``)."""
-    from evalkit.zoo.cards import get_card
-
-    card = get_card(model_id)
-    if card.family != "uniref":
-        raise EvalkitError(f"model {model_id!r} is not a UniRef++ model (family {card.family!r})")
-    overrides = dict(options.get("overrides") or {})
-    model = _load_model(card, weights, overrides, bool(options.get("random_weights", False)))
-    tokenizer = _tokenizer(card, options.get("tokenizer"))
-    adapter = UnirefAdapter(model_id=model_id, model=model, text_tokenizer=tokenizer, card=card,
-                            device=device, weights=weights, **options)
-    if not options.get("random_weights"):
-        from evalkit.hub import weights_sha256
-
-        adapter.weights_sha256 = weights_sha256(card, weights)
-    return adapter
+#: factory named by the UniRef++ model cards (``evalkit.adapters.uniref:build_adapter``)
+build_adapter = UnirefAdapter.from_card

@@ -31,6 +31,8 @@ import torch
 
 from evalkit.zoo.uninext import build_uninext
 
+from bench_utils import rss_mib
+
 #: a ~1.6 M-parameter configuration for CPU runs (same layout as the R50 model)
 TINY = dict(
     backbone_overrides=dict(width_per_group=8, stem_out_channels=8),
@@ -114,11 +116,6 @@ def run_throughput(smoke: bool, warmup: int, iters: int) -> None:
         print(f"  triton+bf16 / reference fp32: speed x{t_ips / r_ips:.2f}, memory x{t_mem / r_mem:.2f}")
 
 
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def run_vos_memory(n_frames: int, checkpoints: list[int]) -> None:
     from evalkit.adapters.uninext import build_adapter
     from evalkit.types import Frames, Reference
@@ -144,11 +141,11 @@ def run_vos_memory(n_frames: int, checkpoints: list[int]) -> None:
     adapter.check("vos", prompt)
     kept, rows = [], []
     t0 = time.perf_counter()
-    base = _rss_mib()
+    base = rss_mib()
     for i, inst in enumerate(adapter.predict(frames, prompt), 1):
         kept.append(inst.to_json())  # what the prediction store keeps
         if i in checkpoints:
-            rows.append((i, _rss_mib(), time.perf_counter() - t0))
+            rows.append((i, rss_mib(), time.perf_counter() - t0))
     print(f"streaming VOS (tiny model, CPU, {h}x{w} frames, 2 objects): RSS before {base:.1f} MiB")
     for i, rss, t in rows:
         print(f"  after {i:4d} frames: RSS {rss:8.1f} MiB  ({t:6.1f} s)")

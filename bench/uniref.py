@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench_utils import rss_mib
+
 #: a ~2 M-parameter configuration for CPU runs (same layout as the R50 model)
 TINY = dict(
     backbone_overrides=dict(width_per_group=8, stem_out_channels=8),
@@ -105,8 +107,7 @@ def streaming_rss(n: int = 600, every: int = 100) -> list[tuple[int, float]]:
     out = []
     for i, _inst in enumerate(adapter.predict(_video(n, 48, 64), _objects(2, 48, 64)), 1):
         if i % every == 0:
-            with open("/proc/self/statm") as f:
-                out.append((i, int(f.read().split()[1]) * 4096 / 2**20))
+            out.append((i, rss_mib()))
     return out
 
 

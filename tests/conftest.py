@@ -4,6 +4,8 @@
   plugins (hidden models/benchmarks) can be registered.
 * ``shared_dir`` gives ``../shared`` (reference files and real fixtures beside the checkout) or
   skips the test when it is absent (a user's clone has no ``../shared``).
+* ``generated_datasets`` writes the tiny datasets of ``tests/benchmarks/gen.py`` (official
+  layouts) once per session; the end-to-end tests of every model family run on them.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ SHARED = REPO.parent / "shared"
 
 if str(PLUGINS) not in sys.path:
     sys.path.insert(0, str(PLUGINS))
+
+from benchmark_generator import GEN, load_benchmark_generator  # noqa: E402  (from PLUGINS)
 
 
 @pytest.fixture
@@ -36,3 +40,19 @@ def subprocess_env() -> dict[str, str]:
     env["EVALKIT_PLUGINS"] = "evalkit_testkit"
     env.setdefault("HF_HUB_OFFLINE", "1")
     return env
+
+
+@pytest.fixture(scope="session")
+def generated_datasets(tmp_path_factory) -> tuple[Path, dict]:
+    """``(data root, benchmark id → sample id → oracle predictions)`` of the generated mini
+    datasets; skips when the generator is not in this checkout. Tests must not modify them."""
+    if not GEN.is_file():
+        pytest.skip("the benchmark generator (tests/benchmarks/gen.py) is not in this checkout")
+    root = tmp_path_factory.mktemp("generated_datasets")
+    return root, load_benchmark_generator().generate(root)
+
+
+@pytest.fixture(scope="session")
+def generated_data_root(generated_datasets) -> Path:
+    """The data root of :func:`generated_datasets`."""
+    return generated_datasets[0]

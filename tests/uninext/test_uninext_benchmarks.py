@@ -3,24 +3,15 @@ the generated mini benchmarks of its tasks — the official-format results are w
 scored (the scores of random weights mean nothing; the run must complete)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
-import torch
 
+from evalkit.runner import RunConfig, run_evaluation
+
+from hidden_models import hidden_model
 from uninext_helpers import TINY, write_vocab
-
-GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "gen.py"
-if not GEN.is_file():
-    pytest.skip("the benchmark generator (tests/benchmarks/gen.py) is not in this checkout",
-                allow_module_level=True)
-
-from evalkit.registry import MODELS  # noqa: E402
-from evalkit.runner import RunConfig, run_evaluation  # noqa: E402
 
 #: benchmark id → adapter options (generated frames are 24×32: run them at a 64-pixel short side)
 SPLITS = ["coco-val2017-det", "coco-val2017-seg", "refcoco-val-rec", "refcoco-val-res", "lasot-test",
@@ -28,49 +19,23 @@ SPLITS = ["coco-val2017-det", "coco-val2017-seg", "refcoco-val-rec", "refcoco-va
           "bdd100k-box-track-val", "bdd100k-seg-track-val"]
 
 
-def _load_gen():
-    name = "evalkit_tests_benchmarks_gen"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, GEN)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("uninext_datasets")
-    _load_gen().generate(root)
-    return root
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     from evalkit.adapters.uninext import build_adapter
 
     vocab = write_vocab(tmp_path_factory.mktemp("uninext_vocab_e2e"))
-    mid = "test-uninext-tiny"
-
-    def factory(**kw):
-        torch.manual_seed(0)
-        kw = {**kw, "model_id": "uninext-r50", "random_weights": True, "tokenizer": str(vocab),
-              "overrides": {**TINY, "template_size": 64}, "input_size": (64, 128)}
-        adapter = build_adapter(**kw)
-        adapter.model_id = mid
-        return adapter
-
-    MODELS.register(mid, factory, hidden=True, overwrite=True)
-    yield mid
-    MODELS.unregister(mid)
+    with hidden_model("test-uninext-tiny", build_adapter, model_id="uninext-r50", random_weights=True,
+                      tokenizer=str(vocab), overrides={**TINY, "template_size": 64},
+                      input_size=(64, 128)) as mid:
+        yield mid
 
 
 @pytest.mark.parametrize("bid", SPLITS)
-def test_run_evaluation_tiny_uninext(bid, data, tiny_model, tmp_path):
+def test_run_evaluation_tiny_uninext(bid, generated_data_root, tiny_model, tmp_path):
     from evalkit.benchmarks.base import build_benchmark
 
-    bench = build_benchmark(bid, data)
-    res = run_evaluation(RunConfig(model=tiny_model, benchmark=bid, data_root=str(data),
+    bench = build_benchmark(bid, generated_data_root)
+    res = run_evaluation(RunConfig(model=tiny_model, benchmark=bid, data_root=str(generated_data_root),
                                    output_dir=str(tmp_path / "run"), limit=None, num_workers=0,
                                    on_error="raise", quiet=True, mode="all"))
     assert res.samples["failed"] == 0 and res.samples["done"] >= 1

@@ -9,12 +9,13 @@ from evalkit.errors import WeightsError
 from evalkit.zoo.uninext import build_uninext, load_uninext
 from evalkit.zoo.uninext.convert import convert_uninext
 
-from uninext_helpers import manifest, official_names, synthetic_checkpoint
+from manifest_helpers import manifest_rows, synthetic_checkpoint
+from uninext_helpers import official_names
 
 
 @pytest.mark.parametrize("stage", ["image", "video"])
 def test_synthetic_official_checkpoint_converts_loads_and_runs(stage):
-    rows = manifest(f"uninext_r50_{stage}_joint.tsv")
+    rows = manifest_rows(f"uninext_r50_{stage}_joint.tsv")
     ckpt = synthetic_checkpoint(rows)
     with torch.device("meta"):
         expected = build_uninext("r50", video=stage == "video")
@@ -47,7 +48,7 @@ def test_synthetic_official_checkpoint_converts_loads_and_runs(stage):
 
 
 def test_unknown_missing_or_conflicting_keys_are_errors():
-    rows = manifest("uninext_r50_image_joint.tsv")
+    rows = manifest_rows("uninext_r50_image_joint.tsv")
     # shapes only (meta tensors), except one head and its decoder alias, whose values are compared
     sd = {k: torch.empty(shape, dtype=getattr(torch, dt), device="meta") for k, shape, dt in rows}
     head, alias = ("detr.detr.bbox_embed.0.layers.0.bias",

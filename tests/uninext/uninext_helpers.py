@@ -1,15 +1,11 @@
 """Helpers for the UNINEXT tests: a tiny configuration, an offline WordPiece vocabulary and the
-official key manifests read in place from ``../shared``."""
+inverse of the converter's key rules (manifests: ``tests/plugins/manifest_helpers.py``)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import re
-
-import pytest
 import torch
-
-MANIFESTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "official_keys"
 
 WORDS = ["person", "car", "dog", "cat", "bus", "traffic", "light", "the", "left", "right", "man",
          "woman", "red", "blue", "on", "a", "in", "white", "shirt", "bicycle", "##s", "##ing"]
@@ -30,43 +26,6 @@ def write_vocab(folder: Path) -> Path:
     path = folder / "vocab.txt"
     path.write_text("\n".join(VOCAB) + "\n")
     return path
-
-
-def manifest(name: str) -> list[tuple[str, tuple[int, ...], str]]:
-    """``(key, shape, dtype)`` rows of an official manifest; skip when ``../shared`` is absent."""
-    path = MANIFESTS / name
-    if not path.is_file():
-        pytest.skip(f"official key manifest {name} not available")
-    rows = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            key, shape, dtype = line.split("\t")
-            rows.append((key, tuple(int(s) for s in shape.split(",")), dtype))
-    return rows
-
-
-def synthetic_checkpoint(rows, seed: int = 0) -> dict:
-    """A detectron2-style checkpoint with tensors of exactly the manifest's names, shapes and
-    dtypes (values in [-0.02, 0.02] tiled from a random pool at a per-key offset, so same-shaped
-    tensors differ; variances positive); the decoder's aliased head keys hold the same tensors as
-    the heads, as in a real checkpoint."""
-    g = torch.Generator().manual_seed(seed)
-    pool = (torch.rand(1 << 16, generator=g) * 2 - 1) * 0.02
-    sd = {}
-    for i, (key, shape, dtype) in enumerate(rows):
-        dt = getattr(torch, dtype)
-        n = int(torch.tensor(shape).prod())
-        if dt.is_floating_point:
-            start = (i * 7919) % len(pool)
-            t = pool.repeat(-(-(n + start) // len(pool)))[start:start + n].reshape(shape).to(dt)
-            sd[key] = t.abs() + 1.0 if key.endswith("running_var") else t.clone()
-        else:
-            sd[key] = torch.arange(n, dtype=dt).reshape(shape)
-    alias = "detr.detr.transformer.decoder."
-    for key in sd:
-        if key.startswith(alias + "bbox_embed.") or key.startswith(alias + "class_embed."):
-            sd[key] = sd["detr.detr." + key[len(alias):]]
-    return {"model": sd, "iteration": 0}
 
 
 # ours → official (the inverse of the converter's rules, for writing a checkpoint)

@@ -1,12 +1,2 @@
-"""UniRef++ tests run tiny models: one intra-op thread is several times faster than many on a
-shared machine (and keeps results bit-reproducible)."""
-import pytest
-import torch
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+"""UniRef++ tests run tiny models with one intra-op thread (see ``tests/plugins/torch_threads.py``)."""
+from torch_threads import _one_thread  # noqa: F401  (an autouse fixture)

@@ -4,24 +4,16 @@ DAVIS-17, YouTube-VOS, LVOS, MOSE: the official-format results are written and s
 scores of random weights mean nothing; the run must complete)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
-import torch
 
+from evalkit.registry import BENCHMARKS, METRICS
+from evalkit.runner import RunConfig, run_evaluation
+
+from hidden_models import hidden_model
 from uniref_helpers import TINY, write_vocab
-
-GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "gen.py"
-if not GEN.is_file():
-    pytest.skip("the benchmark generator (tests/benchmarks/gen.py) is not in this checkout",
-                allow_module_level=True)
-
-from evalkit.registry import BENCHMARKS, METRICS, MODELS  # noqa: E402
-from evalkit.runner import RunConfig, run_evaluation  # noqa: E402
 
 #: benchmark id → the ``dataset`` adapter option (per-dataset thresholds / procedures)
 SPLITS = {
@@ -31,53 +23,26 @@ SPLITS = {
 }
 
 
-def _load_gen():
-    name = "evalkit_tests_benchmarks_gen"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, GEN)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("uniref_datasets")
-    _load_gen().generate(root)
-    return root
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     from evalkit.adapters.uniref import build_adapter
 
     vocab = write_vocab(tmp_path_factory.mktemp("uniref_vocab_e2e"))
-    mid = "test-uniref-tiny"
-
-    def factory(**kw):
-        torch.manual_seed(0)
-        kw = {**kw, "model_id": "uniref-pp-r50", "random_weights": True, "tokenizer": str(vocab),
-              "overrides": TINY, "input_size": (64, 128)}
-        adapter = build_adapter(**kw)
-        adapter.model_id = mid
-        return adapter
-
-    MODELS.register(mid, factory, hidden=True, overwrite=True)
-    yield mid
-    MODELS.unregister(mid)
+    with hidden_model("test-uniref-tiny", build_adapter, model_id="uniref-pp-r50", random_weights=True,
+                      tokenizer=str(vocab), overrides=TINY, input_size=(64, 128)) as mid:
+        yield mid
 
 
 @pytest.mark.parametrize("bid", sorted(SPLITS))
-def test_run_evaluation_tiny_uniref(bid, data, tiny_model, tmp_path):
+def test_run_evaluation_tiny_uniref(bid, generated_data_root, tiny_model, tmp_path):
     from evalkit.benchmarks.base import build_benchmark
 
     if bid not in BENCHMARKS:
         pytest.skip(f"benchmark {bid} is not registered in this checkout")
-    bench = build_benchmark(bid, data)
+    bench = build_benchmark(bid, generated_data_root)
     # a split whose metric is not in this checkout still runs inference and writes its results
     mode = "all" if bench.metric is None or bench.metric in METRICS else "infer"
-    res = run_evaluation(RunConfig(model=tiny_model, benchmark=bid, data_root=str(data),
+    res = run_evaluation(RunConfig(model=tiny_model, benchmark=bid, data_root=str(generated_data_root),
                                    output_dir=str(tmp_path / "run"), limit=None, num_workers=0,
                                    on_error="raise", quiet=True, mode=mode,
                                    model_options={"dataset": SPLITS[bid]}))

@@ -10,12 +10,13 @@ from evalkit.errors import WeightsError
 from evalkit.zoo.uniref import build_uniref, load_uniref
 from evalkit.zoo.uniref.convert import convert_uniref
 
-from uniref_helpers import manifest, synthetic_checkpoint
+from manifest_helpers import manifest_rows, synthetic_checkpoint
+from uniref_helpers import MANIFEST_R50
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return manifest()
+    return manifest_rows(MANIFEST_R50)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,19 +11,14 @@ from evalkit.zoo.convert_utils import load_strict
 from evalkit.zoo.univs.convert import convert_text_encoder, convert_univs
 from evalkit.zoo.univs.model import build_univs
 
-KEYS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "official_keys"
+from manifest_helpers import manifest_rows
 
 
 @functools.lru_cache(maxsize=None)
 def _manifest(name: str) -> dict[str, torch.Tensor]:
-    path = KEYS / name
-    if not path.exists():
-        pytest.skip(f"manifest {name} not available")
     g = torch.Generator().manual_seed(0)
     sd = {}
-    for line in path.read_text().splitlines():
-        key, shape, dtype = line.split("\t")
-        shape = tuple(int(s) for s in shape.split(","))
+    for key, shape, dtype in manifest_rows(name):
         sd[key] = torch.randn(shape, generator=g, dtype=getattr(torch, dtype)) * 0.02
         if key.endswith("running_var"):  # a variance must be positive for a finite forward
             sd[key] = sd[key].abs() + 1.0

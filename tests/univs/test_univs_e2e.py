@@ -3,19 +3,13 @@ mini benchmarks in their official layouts. Random weights make the numbers meani
 runs check that every task path produces the official result files and is scored."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
 from evalkit.registry import MODELS
 from univs_tiny import build_tiny_adapter
-
-GEN = Path(__file__).resolve().parents[1] / "benchmarks" / "gen.py"
-pytestmark = pytest.mark.skipif(not GEN.exists(), reason="the benchmark generator is not in this checkout")
 
 SPLITS = ["ytvis19-val", "ytvis21-val", "ovis-val", "vspw-val", "vipseg-val", "davis17-val", "ytvos18-val",
           "ref-ytvos-val", "ref-davis17-val", "viposeg-val"]
@@ -23,15 +17,9 @@ MODEL_ID = "univs-tiny-test"
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    name = "evalkit_tests_benchmarks_gen"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, GEN)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    root = tmp_path_factory.mktemp("univs_datasets")
-    oracle = sys.modules[name].generate(root)
+def data(generated_datasets):
+    """(data root, oracle) of the generated mini datasets, with the tiny model registered."""
+    root, oracle = generated_datasets
     MODELS.register(MODEL_ID, lambda **kw: build_tiny_adapter(**{"clip_len": 2, **kw}), hidden=True, overwrite=True)
     return root, oracle
 

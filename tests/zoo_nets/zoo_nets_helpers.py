@@ -1,26 +1,13 @@
 """Helpers for the zoo-nets tests: official key manifests and synthetic state dicts."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import torch
-
-MANIFESTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "official_keys"
+from manifest_helpers import manifest_rows
 
 
 def manifest(name: str) -> dict[str, tuple[tuple[int, ...], str]]:
     """key → (shape, dtype) of an official manifest; skips the test when shared/ is absent."""
-    path = MANIFESTS / name
-    if not path.is_file():
-        pytest.skip(f"official key manifest {name} not available")
-    out = {}
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        key, shape, dtype = line.split("\t")
-        out[key] = (tuple(int(s) for s in shape.split(",")) if shape else (), dtype)
-    return out
+    return {key: (shape, dtype) for key, shape, dtype in manifest_rows(name)}
 
 
 def synthetic_state_dict(entries: dict[str, tuple[tuple[int, ...], str]], prefix: str = "",

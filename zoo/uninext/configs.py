@@ -7,8 +7,10 @@ adds them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..configs_common import DeformableDetrConfig, with_overrides
 
 __all__ = ["UninextConfig", "UNINEXT_VARIANTS", "make_config"]
 
@@ -21,67 +23,42 @@ UNINEXT_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 @dataclass(frozen=True)
-class UninextConfig:
-    """Architecture hyper-parameters (defaults: the official R50 configs).
+class UninextConfig(DeformableDetrConfig):
+    """Architecture hyper-parameters (defaults: the official R50 configs); the common ones are
+    those of :class:`~evalkit.zoo.configs_common.DeformableDetrConfig`.
 
     Attributes:
         variant: ``r50`` | ``convnext-l`` | ``vit-h``; video: stage-3 (video-joint) modules.
-        backbone_overrides: keyword overrides of the backbone constructor (tests shrink it).
-        d_model, nheads, dim_feedforward, enc_layers, dec_layers, num_feature_levels,
-        enc_n_points, dec_n_points, num_queries: deformable transformer (256, 8, 2048, 6, 6, 4,
-            4, 4, 900).
+        num_queries: decoder queries (900).
         vl_hidden_dim, num_vl_layers: early fusion width (2048) and how many encoder layers
             have it (1).
-        text_config: overrides of the BERT configuration (bert-base-uncased by default);
-            the text width (768) is the "language" width every prompt is projected to.
+        text_config: the text width (768) is the "language" width every prompt is projected to.
         max_query_len: tokens per text prompt (256).
         log_scale, prior_prob: retrieval-head initialisation (0.0, 0.01).
-        controller_layers: dynamic mask convolutions (3); mask_out_stride: 4.
         reid_layers: deformable ReID decoder layers (2).
         template_size, search_area_factor: template crop 256×256 of a square of side
             ``factor·sqrt(w·h)`` around the target box (2).
     """
 
-    variant: str = "r50"
+    VARIANTS: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = UNINEXT_VARIANTS
+    FAMILY: ClassVar[str] = "UNINEXT"
+
     video: bool = True
-    backbone_overrides: dict[str, Any] = field(default_factory=dict)
-    d_model: int = 256
-    nheads: int = 8
-    dim_feedforward: int = 2048
-    enc_layers: int = 6
-    dec_layers: int = 6
-    num_feature_levels: int = 4
-    enc_n_points: int = 4
-    dec_n_points: int = 4
     num_queries: int = 900
     vl_hidden_dim: int = 2048
     num_vl_layers: int = 1
-    text_config: dict[str, Any] = field(default_factory=dict)
     max_query_len: int = 256
     log_scale: float = 0.0
-    prior_prob: float = 0.01
-    controller_layers: int = 3
-    mask_out_stride: int = 4
     reid_layers: int = 2
     template_size: int = 256
     search_area_factor: float = 2.0
 
     def __post_init__(self):
-        if self.variant not in UNINEXT_VARIANTS:
-            raise ValueError(f"unknown UNINEXT variant {self.variant!r}; expected one of "
-                             f"{sorted(UNINEXT_VARIANTS)}")
-        if self.d_model % 32:
-            raise ValueError(f"d_model must be a multiple of 32 (GroupNorm(32) and the 8-channel "
-                             f"mask features), got {self.d_model}")
+        super().__post_init__()
         if self.num_vl_layers > self.enc_layers:
             raise ValueError("num_vl_layers cannot exceed enc_layers")
 
 
 def make_config(variant: str = "r50", video: bool = True, **overrides: Any) -> UninextConfig:
     """A :class:`UninextConfig`; ``overrides`` replace fields (unknown names are an error)."""
-    cfg = UninextConfig(variant=variant, video=video)
-    unknown = sorted(set(overrides) - set(cfg.__dataclass_fields__))
-    if unknown:
-        raise TypeError(f"unknown UNINEXT config field(s) {unknown}; known: "
-                        f"{sorted(cfg.__dataclass_fields__)}")
-    return replace(cfg, **overrides)
+    return with_overrides(UninextConfig(variant=variant, video=video), overrides, "UNINEXT")

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..backbones import backbone_key_map
-from ..convert_utils import ConversionReport, KeyMap, unwrap_checkpoint
+from ..convert_utils import ConversionReport, KeyMap, convert_by_config
 from ..text.bert import bert_key_map
 from .configs import UNINEXT_VARIANTS
 
@@ -74,9 +74,4 @@ def convert_uninext(official: Mapping[str, Any], expected: nn.Module | None = No
     Returns:
         ``(our state dict, report)``.
     """
-    sd = unwrap_checkpoint(official, what="UNINEXT checkpoint")
-    cfg = getattr(expected, "cfg", None)
-    variant = cfg.variant if cfg is not None else "r50"
-    dec_layers = cfg.dec_layers if cfg is not None else 6
-    return uninext_key_map(variant, dec_layers).convert(sd, expected, what="UNINEXT checkpoint",
-                                                        strict=strict)
+    return convert_by_config(official, expected, uninext_key_map, what="UNINEXT checkpoint", strict=strict)

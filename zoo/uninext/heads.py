@@ -9,6 +9,8 @@
   8-channel stride-8 mask feature map; each query's controller output parameterises three
   1×1 dynamic convolutions over [relative coordinates to its box centre, mask features].
 * :class:`ReidHead` (``DeformableReidHead`` + MLP) — per-query embeddings for association.
+* :func:`input_projection` / :func:`box_head` — the Deformable-DETR input projections and box
+  regression MLPs (also used by UniRef++).
 """
 from __future__ import annotations
 
@@ -22,9 +24,27 @@ from ..layers import MLP, sine_embed_for_boxes
 from .transformer import DeformableDecoderLayer, MultiScaleMemory
 
 __all__ = ["RetrievalHead", "ObjectnessHead", "MaskBranch", "DynamicMaskHead", "ReidHead",
-           "aligned_bilinear", "pool_prompt"]
+           "aligned_bilinear", "box_head", "input_projection", "pool_prompt"]
 
 _CLAMP = 50000.0
+
+
+def input_projection(in_channels: int, d_model: int, kernel: int = 1, stride: int = 1) -> nn.Sequential:
+    """Conv (Xavier-uniform, zero bias) + GroupNorm(32): a backbone level ``B×C×H×W`` →
+    ``B×d_model×H'×W'`` (a ``kernel`` 3, ``stride`` 2 conv makes the extra coarser level)."""
+    conv = nn.Conv2d(in_channels, d_model, kernel_size=kernel, stride=stride, padding=kernel // 2)
+    nn.init.xavier_uniform_(conv.weight, gain=1)
+    nn.init.zeros_(conv.bias)
+    return nn.Sequential(conv, nn.GroupNorm(32, d_model))
+
+
+def box_head(d_model: int) -> MLP:
+    """3-layer MLP ``…×d_model`` → ``…×4`` box refinement (cxcywh deltas in inverse-sigmoid
+    space); the last layer starts at zero, so the initial boxes are the references."""
+    mlp = MLP(d_model, d_model, 4, 3)
+    nn.init.zeros_(mlp.layers[-1].weight)
+    nn.init.zeros_(mlp.layers[-1].bias)
+    return mlp
 
 
 def pool_prompt(prompt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

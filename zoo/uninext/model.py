@@ -17,10 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import build_backbone
-from ..layers import MLP, PositionEmbeddingSine
+from ..configs_common import variant_backbone
+from ..layers import PositionEmbeddingSine
 from ..text import BertTextEncoder
 from .configs import UNINEXT_VARIANTS, UninextConfig, make_config
-from .heads import DynamicMaskHead, MaskBranch, ObjectnessHead, ReidHead, RetrievalHead, pool_prompt
+from .heads import (DynamicMaskHead, MaskBranch, ObjectnessHead, ReidHead, RetrievalHead, box_head,
+                    input_projection, pool_prompt)
 from .prompt import TemplateFuser
 from .transformer import DeformableTransformer, FeatureResizer
 
@@ -28,13 +30,6 @@ __all__ = ["UNINEXT", "build_uninext", "load_uninext"]
 
 # the keyword naming a backbone's input channels (4 for the RGB + target-mask template encoder)
 _IN_CHANNELS_ARG = {"resnet50": "in_channels", "convnext-large": "in_chans", "vit-huge": "in_chans"}
-
-
-def _input_proj(in_channels: int, d_model: int, kernel: int = 1, stride: int = 1) -> nn.Sequential:
-    conv = nn.Conv2d(in_channels, d_model, kernel_size=kernel, stride=stride, padding=kernel // 2)
-    nn.init.xavier_uniform_(conv.weight, gain=1)
-    nn.init.zeros_(conv.bias)
-    return nn.Sequential(conv, nn.GroupNorm(32, d_model))
 
 
 class UNINEXT(nn.Module):
@@ -60,13 +55,12 @@ class UNINEXT(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        backbone_name, backbone_kw = UNINEXT_VARIANTS[cfg.variant]
-        kw = {**backbone_kw, **cfg.backbone_overrides}
+        backbone_name, kw = variant_backbone(UNINEXT_VARIANTS, cfg)
         self.backbone = build_backbone(backbone_name, **kw)
         shapes = list(self.backbone.output_shape().values())
-        projs = [_input_proj(s.channels, d) for s in shapes]
-        projs += [_input_proj(shapes[-1].channels, d, kernel=3, stride=2)]
-        projs += [_input_proj(d, d, kernel=3, stride=2)
+        projs = [input_projection(s.channels, d) for s in shapes]
+        projs += [input_projection(shapes[-1].channels, d, kernel=3, stride=2)]
+        projs += [input_projection(d, d, kernel=3, stride=2)
                   for _ in range(cfg.num_feature_levels - len(projs))]
         self.input_proj = nn.ModuleList(projs)
         self.position_embedding = PositionEmbeddingSine(d // 2, normalize=True, offset=0.5)
@@ -80,12 +74,12 @@ class UNINEXT(nn.Module):
         n = cfg.dec_layers
         self.class_embed = nn.ModuleList(RetrievalHead(d, lang_dim, cfg.log_scale, cfg.prior_prob)
                                          for _ in range(n))
-        self.bbox_embed = nn.ModuleList(self._box_head() for _ in range(n))
+        self.bbox_embed = nn.ModuleList(box_head(self.cfg.d_model) for _ in range(n))
         self.iou_head = nn.ModuleList(nn.Linear(d, 1) for _ in range(n))
         for head in self.iou_head:
             nn.init.constant_(head.bias, -math.log((1 - cfg.prior_prob) / cfg.prior_prob))
         self.enc_class_embed = ObjectnessHead(d, cfg.prior_prob)
-        self.enc_bbox_embed = self._box_head()
+        self.enc_bbox_embed = box_head(self.cfg.d_model)
         self.mask_branch = MaskBranch(d)
         self.dynamic_mask_head = DynamicMaskHead(d, d // 32, 8, cfg.controller_layers, 8,
                                                  cfg.mask_out_stride)
@@ -98,12 +92,6 @@ class UNINEXT(nn.Module):
             self.prompt_adjust = nn.Linear(d, lang_dim)
             self.reid_head = ReidHead(d, cfg.dim_feedforward, cfg.num_feature_levels, cfg.nheads,
                                       cfg.dec_n_points, cfg.reid_layers)
-
-    def _box_head(self) -> MLP:
-        mlp = MLP(self.cfg.d_model, self.cfg.d_model, 4, 3)
-        nn.init.zeros_(mlp.layers[-1].weight)
-        nn.init.zeros_(mlp.layers[-1].bias)
-        return mlp
 
     @property
     def lang_dim(self) -> int:
@@ -258,21 +246,8 @@ def load_uninext(state_dict: dict[str, torch.Tensor], variant: str = "r50", vide
     on the ``meta`` device and ``state_dict`` (our names, e.g. from
     :func:`evalkit.zoo.uninext.convert.convert_uninext`) is loaded strictly, in place. Returns
     the model in ``eval()`` mode on the weights' device."""
-    from ..convert_utils import check_state_dict
+    from ..convert_utils import load_into_meta
 
     with torch.device("meta"):
         model = build_uninext(variant, video, **overrides)
-    check_state_dict(state_dict, model, f"UNINEXT-{variant} weights")
-    model.load_state_dict(state_dict, strict=True, assign=True)
-    # BERT's index buffers are not in state dicts (non-persistent): recreate them
-    emb = model.text_encoder.model.embeddings
-    n = emb.position_embeddings.num_embeddings
-    device = emb.position_embeddings.weight.device
-    for name, value in (("position_ids", torch.arange(n, device=device)[None]),
-                        ("token_type_ids", torch.zeros((1, n), dtype=torch.long, device=device))):
-        if name in emb._buffers:
-            emb.register_buffer(name, value, persistent=False)
-    leftover = [k for k, b in model.named_buffers() if b.is_meta]
-    if leftover:
-        raise RuntimeError(f"buffers left uninitialised after loading: {leftover}")
-    return model.eval()
+    return load_into_meta(model, state_dict, f"UNINEXT-{variant} weights")

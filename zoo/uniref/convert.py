@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..backbones import backbone_key_map
-from ..convert_utils import ConversionReport, KeyMap, unwrap_checkpoint
+from ..convert_utils import ConversionReport, KeyMap, convert_by_config
 from ..text.bert import bert_key_map
 from .configs import UNIREF_VARIANTS
 
@@ -76,9 +76,4 @@ def convert_uniref(official: Mapping[str, Any], expected: nn.Module | None = Non
     Returns:
         ``(our state dict, report)``.
     """
-    sd = unwrap_checkpoint(official, what="UniRef++ checkpoint")
-    cfg = getattr(expected, "cfg", None)
-    variant = cfg.variant if cfg is not None else "r50"
-    dec_layers = cfg.dec_layers if cfg is not None else 6
-    return uniref_key_map(variant, dec_layers).convert(sd, expected, what="UniRef++ checkpoint",
-                                                       strict=strict)
+    return convert_by_config(official, expected, uniref_key_map, what="UniRef++ checkpoint", strict=strict)

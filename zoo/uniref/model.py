@@ -26,9 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import build_backbone
-from ..layers import MLP, PositionEmbeddingSine
+from ..configs_common import variant_backbone
+from ..layers import PositionEmbeddingSine
 from ..text import BertTextEncoder
-from ..uninext.heads import DynamicMaskHead, MaskBranch, aligned_bilinear
+from ..uninext.heads import DynamicMaskHead, MaskBranch, aligned_bilinear, box_head, input_projection
 from ..uninext.transformer import FeatureResizer
 from .configs import UNIREF_VARIANTS, UnirefConfig, make_config
 from .fusion import ReferenceFeatures, UniFusion
@@ -73,13 +74,6 @@ class VisualFeatures:
                               [e(t) for t in self.masks], [e(t) for t in self.poses], e(self.res2))
 
 
-def _input_proj(cin: int, d: int, kernel: int = 1, stride: int = 1) -> nn.Sequential:
-    conv = nn.Conv2d(cin, d, kernel, stride=stride, padding=kernel // 2)
-    nn.init.xavier_uniform_(conv.weight, gain=1)
-    nn.init.zeros_(conv.bias)
-    return nn.Sequential(conv, nn.GroupNorm(32, d))
-
-
 class UniRef(nn.Module):
     """UniRef++ (sub-modules; official names in parentheses).
 
@@ -100,11 +94,11 @@ class UniRef(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        name, kw = UNIREF_VARIANTS[cfg.variant]
-        self.backbone = build_backbone(name, **{**kw, **cfg.backbone_overrides})
+        name, kw = variant_backbone(UNIREF_VARIANTS, cfg)
+        self.backbone = build_backbone(name, **kw)
         shapes = self.backbone.output_shape()
-        projs = [_input_proj(shapes[n].channels, d) for n in _LEVELS]
-        projs.append(_input_proj(shapes["res5"].channels, d, kernel=3, stride=2))
+        projs = [input_projection(shapes[n].channels, d) for n in _LEVELS]
+        projs.append(input_projection(shapes["res5"].channels, d, kernel=3, stride=2))
         self.input_proj = nn.ModuleList(projs)
         self.position_embedding = PositionEmbeddingSine(d // 2, normalize=True, offset=0.5)
         self.text_encoder = BertTextEncoder(cfg.text_config, add_pooling_layer=True,
@@ -117,9 +111,9 @@ class UniRef(nn.Module):
             d, cfg.nheads, cfg.enc_layers, cfg.dec_layers, cfg.dim_feedforward,
             cfg.num_feature_levels, cfg.enc_n_points, cfg.dec_n_points, cfg.num_queries)
         self.class_embed = nn.ModuleList(self._class_head() for _ in range(cfg.dec_layers))
-        self.bbox_embed = nn.ModuleList(self._box_head() for _ in range(cfg.dec_layers))
+        self.bbox_embed = nn.ModuleList(box_head(self.cfg.d_model) for _ in range(cfg.dec_layers))
         self.enc_class_embed = self._class_head()
-        self.enc_bbox_embed = self._box_head()
+        self.enc_bbox_embed = box_head(self.cfg.d_model)
         self.mask_branch = MaskBranch(d)
         self.mask_fpn = MaskFPN(shapes["res2"].channels, d // 32)
         self.dynamic_mask_head = DynamicMaskHead(d, d // 32, 8, cfg.controller_layers,
@@ -129,12 +123,6 @@ class UniRef(nn.Module):
         head = nn.Linear(self.cfg.d_model, 1)
         nn.init.constant_(head.bias, -math.log((1 - self.cfg.prior_prob) / self.cfg.prior_prob))
         return head
-
-    def _box_head(self) -> MLP:
-        mlp = MLP(self.cfg.d_model, self.cfg.d_model, 4, 3)
-        nn.init.zeros_(mlp.layers[-1].weight)
-        nn.init.zeros_(mlp.layers[-1].bias)
-        return mlp
 
     @property
     def size_divisibility(self) -> int:
@@ -259,28 +247,8 @@ def load_uniref(state_dict: dict[str, torch.Tensor], variant: str = "r50", **ove
     on the ``meta`` device and ``state_dict`` (our names, e.g. from
     :func:`evalkit.zoo.uniref.convert.convert_uniref`) is loaded strictly, in place. Returns the
     model in ``eval()`` mode on the weights' device."""
-    from ..convert_utils import check_state_dict
+    from ..convert_utils import load_into_meta
 
     with torch.device("meta"):
         model = build_uniref(variant, **overrides)
-    check_state_dict(state_dict, model, f"UniRef++-{variant} weights")
-    model.load_state_dict(state_dict, strict=True, assign=True)
-    # non-persistent buffers are not in state dicts: recreate them
-    emb = model.text_encoder.model.embeddings
-    n = emb.position_embeddings.num_embeddings
-    device = emb.position_embeddings.weight.device
-    for name, value in (("position_ids", torch.arange(n, device=device)[None]),
-                        ("token_type_ids", torch.zeros((1, n), dtype=torch.long, device=device))):
-        if name in emb._buffers:
-            emb.register_buffer(name, value, persistent=False)
-    for m in model.modules():
-        idx = getattr(m, "relative_position_index", None)
-        if isinstance(idx, torch.Tensor) and idx.is_meta:
-            from ..backbones.swin import relative_position_index
-
-            m.register_buffer("relative_position_index", relative_position_index(m.window_size).to(device),
-                              persistent=False)
-    leftover = [k for k, b in model.named_buffers() if b.is_meta]
-    if leftover:
-        raise RuntimeError(f"buffers left uninitialised after loading: {leftover}")
-    return model.eval()
+    return load_into_meta(model, state_dict, f"UniRef++-{variant} weights")
