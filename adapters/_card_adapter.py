@@ -36,7 +36,12 @@ def bert_tokenizer(card, option: str | None):
         option = str(fetch_weights(card, name="bert-base-uncased-vocab.txt"))
     path = Path(option)
     if path.is_file():
-        return BertTokenizerFast(vocab_file=str(path), do_lower_case=True)
+        import transformers
+
+        # transformers 5 reads a word-piece vocabulary from ``vocab`` and silently ignores
+        # ``vocab_file`` (every token would become [UNK]); 4.x takes ``vocab_file``
+        key = "vocab" if int(transformers.__version__.split(".")[0]) >= 5 else "vocab_file"
+        return BertTokenizerFast(**{key: str(path)}, do_lower_case=True)
     if path.is_dir():
         return BertTokenizerFast.from_pretrained(str(path))
     return BertTokenizerFast.from_pretrained(option)  # a hub id

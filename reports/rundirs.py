@@ -145,6 +145,8 @@ def load_run(path: str | Path) -> RunRecord:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ResultsError(f"{mfile}: metrics[{k!r}] should be a number, got {v!r}")
         v = float(v)
+        if v == -1.0 and k not in counts and metric_info(k).kind == "score":
+            continue  # COCO-style "undefined" (no ground truth in that area range): no cell
         if math.isfinite(v) and scale == "fraction" and k not in counts and metric_info(k).kind == "score":
             v *= 100.0
         values[resolve_metric_key(k) or k] = v

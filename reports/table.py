@@ -146,9 +146,22 @@ def _metric_keys(info: BenchmarkInfo, runs: list[RunRecord], models: Iterable[st
     have = {k for r in runs for k in r.values}
     keys = [k for k in info.metrics if k in have or (paper and any(_paper_value(m, info, k) for m in models))]
     if not keys:
-        listed_in_runs = [k for r in runs for k in r.values]
-        keys = list(dict.fromkeys(listed_in_runs)) or list(info.metrics[:1])
+        listed_in_runs = list(dict.fromkeys(k for r in runs for k in r.values))
+        # a benchmark without a paper layout: the metric's declared headline keys, in its order
+        declared = _declared_keys(runs)
+        keys = [k for k in declared if k in listed_in_runs] or listed_in_runs or list(info.metrics[:1])
     return keys
+
+
+def _declared_keys(runs: list[RunRecord]) -> list[str]:
+    """The ``reports`` list of the runs' metric in the metric registry (empty when unknown)."""
+    from evalkit.registry import METRICS
+
+    for r in runs:
+        metric = r.metric_id
+        if metric and metric in METRICS:
+            return list(METRICS.get(metric).meta.get("reports", []))
+    return []
 
 
 def _build_columns(benches: list[BenchmarkInfo], keys: dict[str, list[str]], paper: bool) -> tuple[list[Column], str]:

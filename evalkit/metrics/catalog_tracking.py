@@ -42,7 +42,8 @@ register_metric(
     options=_BDD_OPTIONS,
 )
 
-_TE_COUNTS = ("CLR_TP", "CLR_FN", "CLR_FP", "IDSW", "MT", "PT", "ML", "Frag", "IDTP", "IDFN", "IDFP")
+_TE_COUNTS = ("CLR_TP", "CLR_FN", "CLR_FP", "IDSW", "MT", "PT", "ML", "Frag", "IDTP", "IDFN", "IDFP",
+              "HOTA_TP", "HOTA_FN", "HOTA_FP", "CLR_Frames", "Dets", "GT_Dets", "IDs", "GT_IDs")
 register_metric(
     "mot-challenge",
     "evalkit.metrics.motchallenge:mot_challenge",
