@@ -33,6 +33,7 @@ class Detections:
         score: ``N`` float64.
         bbox: ``N x 4`` float64 ``[x, y, w, h]`` (box results) or ``None``.
         segmentation: ``N`` compressed RLE dicts (``bytes`` counts; mask results) or ``None``.
+        area: ``N`` int64 mask pixel counts (mask results, from the RLE check) or ``None``.
     """
 
     image_id: list
@@ -40,6 +41,7 @@ class Detections:
     score: np.ndarray
     bbox: np.ndarray | None = None
     segmentation: list[dict] | None = None
+    area: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.score)
@@ -169,8 +171,8 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> Detections:
             rles.append({"size": [h, w], "counts": seg["counts"].encode("ascii")})
         else:  # other encodings, or a wrong size: the careful path names the problem
             rles.append(normalise_rle(seg, int(h), int(w), f"{name}: entry {i}"))
-    check_compressed(rles, lambda i: f"{name}: entry {i}")
-    return Detections(img, cat, score, segmentation=rles)
+    area = check_compressed(rles, lambda i: f"{name}: entry {i}")
+    return Detections(img, cat, score, segmentation=rles, area=area)
 
 
 def _check_entry(at: str, r: Any, images: dict, cats: set, field: str) -> None:

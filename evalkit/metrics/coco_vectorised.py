@@ -74,7 +74,7 @@ def run_vectorised(gt: dict, dets: Detections, iou_type: str, cat_ids=None, p: E
         ious = box_iou_coco(d_box[di], g_box[gi], g_crowd[gi])
     else:
         d_rles = [dets.segmentation[i] for i in d_order]
-        d_area = areas(d_rles).astype(np.float64)
+        d_area = (dets.area[d_order] if dets.area is not None else areas(d_rles)).astype(np.float64)
         g_rles = [gt_to_rle(a["segmentation"], int(images[a["image_id"]]["height"]), int(images[a["image_id"]]["width"]),
                             f"ground-truth annotation id {a['id']!r}") for a in g_anns]
         # one pycocotools call per image (all its detections x GTs, the same C rleIou), then
