@@ -4,7 +4,8 @@ This is pycocotools' ``COCOeval`` (iouType bbox/segm, default ``Params``) with t
 Python loops replaced by array code: detections and GTs are grouped into (image, category)
 pairs with one sort each, box IoUs of all pairs are computed in one call (the float64
 operations of pycocotools' C ``bbIou``, in the same order, so bit-identical), mask IoUs with
-pycocotools' ``iou`` once per image, and the greedy matching runs over chunks of pairs at once.
+pycocotools' ``iou`` once per image (on large inputs half of the images in a forked second
+process), and the greedy matching runs over chunks of pairs at once.
 
 Inputs are the validated GT dict and result entries of :mod:`evalkit.metrics.coco`; the
 semantics (and the parity tests) are those of that module.
@@ -20,7 +21,7 @@ import numpy as np
 from ._apeval import EvalParams, FlatData, evaluate, summarize12
 from ._coco_io import Detections
 from ._iou import box_iou_coco
-from ._rle import areas, gt_to_rle
+from ._rle import gt_to_rle
 
 #: IoU cells above which the mask IoUs are split over two processes (a fork costs ~0.1 s)
 _PARALLEL_CELLS = 100_000
@@ -84,7 +85,7 @@ def run_vectorised(gt: dict, dets: Detections, iou_type: str, cat_ids=None, p: E
         ious = box_iou_coco(d_box[di], g_box[gi], g_crowd[gi])
     else:
         d_rles = [dets.segmentation[i] for i in d_order]
-        d_area = (dets.area[d_order] if dets.area is not None else areas(d_rles)).astype(np.float64)
+        d_area = dets.area[d_order].astype(np.float64)  # pixel counts from the RLE check
         g_rles = [gt_to_rle(a["segmentation"], int(images[a["image_id"]]["height"]), int(images[a["image_id"]]["width"]),
                             f"ground-truth annotation id {a['id']!r}") for a in g_anns]
         # one pycocotools call per image (all its detections x GTs, the same C rleIou), then
