@@ -240,27 +240,32 @@ def evaluate(data: list[PairData] | FlatData, n_cats: int, p: EvalParams, chunk:
     # pooled per category, by score; ties keep (image order, rank) as the official stable
     # mergesort over the per-image lists does. A smaller maxDet keeps a subset of this order.
     o_all = np.lexsort((rank, d_img, -f.dt_score, d_cat))
-    tp_sorted = (dt_m & ~dt_ig)[:, :, o_all]  # A x T x N
-    kept_sorted = ~dt_ig[:, :, o_all]  # TP or FP
-    for mi, max_det in enumerate(p.max_dets):
-        sel = rank[o_all] < max_det
-        o = o_all[sel]
-        bounds = np.searchsorted(d_cat[o], np.arange(K + 1))
-        # integer running counts; FP = counted detections - TP
-        tp_cum = np.cumsum(tp_sorted[:, :, sel], axis=-1, dtype=np.int32)
-        fp_cum = np.cumsum(kept_sorted[:, :, sel], axis=-1, dtype=np.int32) - tp_cum
-        for k in np.flatnonzero(has_pair):
-            s, e = bounds[k], bounds[k + 1]
-            nk = e - s
-            reg = np.flatnonzero(npig[k] > 0)  # area ranges with a regular GT
-            if len(reg) == 0:
-                continue
+    tp_all = dt_m & ~dt_ig  # A x T x N
+    kept_all = ~dt_ig  # TP or FP
+    bounds = np.searchsorted(d_cat[o_all], np.arange(K + 1))
+    # One category at a time: its arrays stay small. (Whole-run A x T x N running sums would
+    # be as much arithmetic but far more fresh memory, whose first touch costs more than
+    # the sums themselves.)
+    for k in np.flatnonzero(has_pair):
+        reg = np.flatnonzero(npig[k] > 0)  # area ranges with a regular GT
+        if len(reg) == 0:
+            continue
+        ok = o_all[bounds[k] : bounds[k + 1]]
+        tp_k = np.take(tp_all, ok, axis=-1)[reg]  # a x T x n_k
+        kept_k = np.take(kept_all, ok, axis=-1)[reg]
+        rank_k = rank[ok]
+        for mi, max_det in enumerate(p.max_dets):
+            sel = rank_k < max_det
+            nk = int(sel.sum())
             if nk == 0:
                 recall[:, k, reg, mi] = 0
                 precision[:, :, k, reg, mi] = 0
                 continue
-            tps = (tp_cum[reg, :, s:e] - (tp_cum[reg, :, s - 1 : s] if s else 0)).astype(np.float64)  # a x T x nk
-            fps = (fp_cum[reg, :, s:e] - (fp_cum[reg, :, s - 1 : s] if s else 0)).astype(np.float64)
+            # integer running counts; FP = counted detections - TP
+            tp_i = np.cumsum(np.compress(sel, tp_k, axis=-1), axis=-1, dtype=np.int32)
+            fp_i = np.cumsum(np.compress(sel, kept_k, axis=-1), axis=-1, dtype=np.int32) - tp_i
+            tps = tp_i.astype(np.float64)  # a x T x nk
+            fps = fp_i.astype(np.float64)
             n = npig[k, reg].astype(np.float64)[:, None, None]
             rc = tps / n
             pr = tps / (fps + tps + np.spacing(1))

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._coco_io import is_path, load_gt, prepare_results
+from ._coco_io import gc_paused, is_path, load_gt, prepare_results
 from ._rle import areas
 
 __all__ = ["COCO_STATS", "coco_bbox", "coco_segm", "evaluate_coco"]
@@ -87,18 +87,19 @@ def evaluate_coco(
         raise ResultsError(f"coco: unknown backend {backend!r}; expected one of {BACKENDS}")
     if iou_type not in ("bbox", "segm"):
         raise ResultsError(f"coco: iou_type must be 'bbox' or 'segm', got {iou_type!r}")
-    gt_data, _ = load_gt(gt)
-    dets = prepare_results(gt_data, results, iou_type)
-    if not is_path(gt):  # the official tools set keys of the GT annotations (ignore, RLE)
-        gt_data = {**gt_data, "annotations": [dict(a) for a in gt_data["annotations"]]}
-    if backend == "official":
-        stats = _run_pycocotools(gt_data, dets.dicts(), iou_type, cat_ids)
-    elif backend == "faster-coco-eval":
-        stats = _run_faster(gt_data, dets.dicts(), iou_type, cat_ids)
-    else:
-        from .coco_vectorised import run_vectorised
+    with gc_paused():
+        gt_data, _ = load_gt(gt)
+        dets = prepare_results(gt_data, results, iou_type)
+        if not is_path(gt):  # the official tools set keys of the GT annotations (ignore, RLE)
+            gt_data = {**gt_data, "annotations": [dict(a) for a in gt_data["annotations"]]}
+        if backend == "official":
+            stats = _run_pycocotools(gt_data, dets.dicts(), iou_type, cat_ids)
+        elif backend == "faster-coco-eval":
+            stats = _run_faster(gt_data, dets.dicts(), iou_type, cat_ids)
+        else:
+            from .coco_vectorised import run_vectorised
 
-        stats = run_vectorised(gt_data, dets, iou_type, cat_ids)
+            stats = run_vectorised(gt_data, dets, iou_type, cat_ids)
     return {k: float(v) for k, v in zip(COCO_STATS, stats)}
 
 

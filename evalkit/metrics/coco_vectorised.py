@@ -4,19 +4,30 @@ This is pycocotools' ``COCOeval`` (iouType bbox/segm, default ``Params``) with t
 Python loops replaced by array code: detections and GTs are grouped into (image, category)
 pairs with one sort each, box IoUs of all pairs are computed in one call (the float64
 operations of pycocotools' C ``bbIou``, in the same order, so bit-identical), mask IoUs with
-pycocotools' ``iou`` once per image, and the greedy matching runs over chunks of pairs at once.
+pycocotools' ``iou`` once per image (on large inputs half of the images in a forked second
+process), and the greedy matching runs over chunks of pairs at once.
 
 Inputs are the validated GT dict and result entries of :mod:`evalkit.metrics.coco`; the
 semantics (and the parity tests) are those of that module.
 """
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+
 import numpy as np
 
 from ._apeval import EvalParams, FlatData, evaluate, summarize12
 from ._coco_io import Detections
 from ._iou import box_iou_coco
-from ._rle import areas, gt_to_rle
+from ._rle import gt_to_rle
+
+#: IoU cells above which the mask IoUs are split over two processes (a fork costs ~0.1 s)
+_PARALLEL_CELLS = 100_000
+
+# the arrays of the evaluation in progress, seen by the forked worker without pickling
+_WORK: tuple = ()
 
 __all__ = ["COCO_PARAMS", "run_vectorised"]
 
@@ -74,21 +85,16 @@ def run_vectorised(gt: dict, dets: Detections, iou_type: str, cat_ids=None, p: E
         ious = box_iou_coco(d_box[di], g_box[gi], g_crowd[gi])
     else:
         d_rles = [dets.segmentation[i] for i in d_order]
-        d_area = areas(d_rles).astype(np.float64)
+        d_area = dets.area[d_order].astype(np.float64)  # pixel counts from the RLE check
         g_rles = [gt_to_rle(a["segmentation"], int(images[a["image_id"]]["height"]), int(images[a["image_id"]]["width"]),
                             f"ground-truth annotation id {a['id']!r}") for a in g_anns]
         # one pycocotools call per image (all its detections x GTs, the same C rleIou), then
         # the category blocks are cut out: far fewer Python calls than one per pair
-        crowd = g_crowd.astype(np.uint8).tolist()
-        blocks = []
         img_of = keys[both] // K
         cuts = np.flatnonzero(np.diff(img_of)) + 1
-        for group in np.split(both, cuts) if len(both) else []:
-            da, db = d0[group[0]], d0[group[-1]] + nd[group[-1]]
-            ga, gb = g0[group[0]], g0[group[-1]] + ng[group[-1]]
-            full = np.asarray(mask_utils.iou(d_rles[da:db], g_rles[ga:gb], crowd[ga:gb]), np.float64).reshape(db - da, gb - ga)
-            for k in group:
-                blocks.append(full[d0[k] - da : d0[k] - da + nd[k], g0[k] - ga : g0[k] - ga + ng[k]].ravel())
+        groups = np.split(both, cuts) if len(both) else []
+        blocks = _mask_blocks(groups, (d_rles, g_rles, g_crowd.astype(np.uint8).tolist(), d0, nd, g0, ng),
+                              int(sizes.sum()))
         ious = np.concatenate(blocks) if blocks else np.zeros(0)
     flat = FlatData(
         pair_img=keys // K,
@@ -104,3 +110,40 @@ def run_vectorised(gt: dict, dets: Detections, iou_type: str, cat_ids=None, p: E
         iou_off=iou_off,
     )
     return summarize12(evaluate(flat, K, p), p)
+
+
+def _mask_blocks(groups: list[np.ndarray], work: tuple, n_cells: int) -> list[np.ndarray]:
+    """The flat ``nd x ng`` mask IoU blocks of every pair of ``groups`` (pairs of one image
+    per group), in order, concatenated into one or two arrays. Large problems run the second half of the images in a forked
+    process (where the platform forks and two CPUs exist); the blocks are the same."""
+    global _WORK
+    _WORK = work
+    try:
+        if n_cells < _PARALLEL_CELLS or len(groups) < 2 or (os.cpu_count() or 1) < 2 \
+                or "fork" not in mp.get_all_start_methods():
+            return [_image_blocks(groups)]
+        # split where half the IoU cells are done
+        d0, nd, g0, ng = work[3:]
+        cells = np.array([int((nd[g] * ng[g]).sum()) for g in groups])
+        half = int(np.searchsorted(np.cumsum(cells), cells.sum() / 2)) + 1
+        with ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
+            second = pool.submit(_image_blocks, groups[half:])
+            first = _image_blocks(groups[:half])
+            return [first, second.result()]
+    finally:
+        _WORK = ()
+
+
+def _image_blocks(groups: list[np.ndarray]) -> np.ndarray:
+    """:func:`_mask_blocks` for one run of images (reads :data:`_WORK`): its blocks, flat."""
+    from pycocotools import mask as mask_utils
+
+    d_rles, g_rles, crowd, d0, nd, g0, ng = _WORK
+    blocks = []
+    for group in groups:
+        da, db = d0[group[0]], d0[group[-1]] + nd[group[-1]]
+        ga, gb = g0[group[0]], g0[group[-1]] + ng[group[-1]]
+        full = np.asarray(mask_utils.iou(d_rles[da:db], g_rles[ga:gb], crowd[ga:gb]), np.float64).reshape(db - da, gb - ga)
+        for k in group:
+            blocks.append(full[d0[k] - da : d0[k] - da + nd[k], g0[k] - ga : g0[k] - ga + ng[k]].ravel())
+    return np.concatenate(blocks) if blocks else np.zeros(0)

@@ -167,3 +167,15 @@ def test_official_quirks(iou_type):
     for backend in ("fast", "faster-coco-eval", "official"):
         got = as_array(evaluate_coco(gt, res, iou_type, backend=backend))
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, err_msg=backend)
+
+
+@pytest.mark.parametrize("seed", [1, 5])
+def test_two_process_mask_ious_match_the_official_numbers(seed, monkeypatch):
+    # large problems compute mask IoUs in a forked second process; force it on a small one
+    from evalkit.metrics import coco_vectorised
+
+    monkeypatch.setattr(coco_vectorised, "_PARALLEL_CELLS", 0)
+    gt, res = coco_case(seed, n_images=20)
+    res = only(res, "segm")
+    got = as_array(evaluate_coco(gt, res, "segm"))
+    np.testing.assert_array_equal(got, oracle(gt, res, "segm"))

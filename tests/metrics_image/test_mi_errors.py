@@ -100,14 +100,16 @@ def test_check_compressed_accepts_what_pycocotools_writes():
         m = rng.random((h, w)) < rng.uniform(0, 1)
         rles.append(mask_utils.encode(np.asfortranarray(m.astype(np.uint8))))
     rles.append(mask_utils.encode(np.zeros((3, 4), np.uint8, order="F")))
-    check_compressed(rles)
+    rles.append(mask_utils.encode(np.ones((5, 3), np.uint8, order="F")))  # starts with an empty run
+    # the pixel counts it returns are pycocotools' areas
+    np.testing.assert_array_equal(check_compressed(rles), [mask_utils.area(r) for r in rles])
 
 
 def test_check_compressed_names_the_entry_across_blocks():
     rng = np.random.default_rng(3)
     rles = [mask_utils.encode(np.asfortranarray((rng.random((60, 60)) < 0.5).astype(np.uint8))) for _ in range(600)]
     assert sum(len(r["counts"]) for r in rles) > 2 * (1 << 17)  # several blocks
-    check_compressed(rles)
+    np.testing.assert_array_equal(check_compressed(rles), [mask_utils.area(r) for r in rles])
     bad = [dict(r) for r in rles]
     bad[555]["counts"] = bad[555]["counts"][:-4]
     with pytest.raises(ResultsError, match=r"^entry 555: malformed RLE"):
