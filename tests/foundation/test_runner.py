@@ -193,4 +193,4 @@ def test_torchrun_hung_rank_gives_clear_timeout(data_root, tmp_path, subprocess_
         env=env, capture_output=True, text=True, timeout=200)
     assert proc.returncode != 0
     assert "timed out after 4 s waiting for the other ranks at 'end of inference'" in proc.stderr
-    assert "Traceback" not in proc.stderr.split("evalkit: error:")[0][-200:] or True
+    assert "evalkit: error: rank 0: timed out" in proc.stderr  # one clear line from rank 0
