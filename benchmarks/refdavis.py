@@ -24,31 +24,24 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, ResultsError
-from ..types import Expression, Instances, Sample
-from ._common import OfficialBenchmark, single_instance
-from ._io import davis_palette, video_frames, write_indexed_png
-from .refytvos import read_meta_expressions
+from ..types import Instances, Sample
+from ._common import single_instance
+from ._io import davis_palette, write_indexed_png
+from .refytvos import RefYouTubeVOS
 
 __all__ = ["RefDavis17"]
 
 ANNOTATORS = 4
 
 
-class RefDavis17(OfficialBenchmark):
-    task = "rvos"
-    prompt = "expression"
+class RefDavis17(RefYouTubeVOS):
+    """Ref-YouTube-VOS's layout and reader; local scoring per annotator on the DAVIS masks."""
+
+    server = False
     results_name = "."
 
-    def __init__(self, root: Path, id: str = "", split: str = "valid", **options: Any):
-        super().__init__(root, id, **options)
-        self.image_dir = self.root / split / "JPEGImages"
-        self.meta_file = self.root / "meta_expressions" / split / "meta_expressions.json"
-
-    def annotation_files(self) -> list[Path]:
-        return [self.meta_file]
-
     def _build_index(self) -> dict[str, dict]:
-        videos = read_meta_expressions(self.meta_file)
+        videos = super()._build_index()
         for v, d in videos.items():
             if len(d["expressions"]) % ANNOTATORS:
                 raise DatasetError(
@@ -58,11 +51,7 @@ class RefDavis17(OfficialBenchmark):
         return videos
 
     def validate(self) -> None:
-        for v, d in self.index.items():
-            for f in d["frames"]:
-                p = self.image_dir / v / f"{f}.jpg"
-                if not p.is_file():
-                    raise DatasetError(f"missing frame {p} (listed for video {v} in {self.meta_file})")
+        super().validate()
         gt = self.gt_path()
         for v in self.index:
             if not (gt / v).is_dir():
@@ -77,16 +66,10 @@ class RefDavis17(OfficialBenchmark):
         return i % ANNOTATORS, i // ANNOTATORS
 
     def load_sample(self, sample_id: str) -> Sample:
-        v, _, e = sample_id.rpartition("/")
-        try:
-            d = self.index[v]
-            text = d["expressions"][e]["exp"]
-        except KeyError:
-            raise DatasetError(f"{self.id}: no expression {sample_id!r} (expected '<video>/<exp_id>')") from None
-        anno, obj = self.slot(v, e)
-        frames = [self.image_dir / v / f"{f}.jpg" for f in d["frames"]]
-        return Sample(sample_id, video_frames(frames), Expression(text),
-                      {"video": v, "exp_id": e, "annotator": anno, "object": obj, "frames": list(d["frames"])})
+        sample = super().load_sample(sample_id)
+        anno, obj = self.slot(sample.meta["video"], sample.meta["exp_id"])
+        sample.meta.update(annotator=anno, object=obj)
+        return sample
 
     def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
         # group expressions by (annotator, video): their masks are merged into one PNG per frame
