@@ -30,8 +30,6 @@ def test_run_evaluation(bid, data, tmp_path):
     from evalkit.benchmarks.base import build_benchmark
 
     root, oracle = data
-    if bid not in oracle:
-        pytest.skip(f"{bid} is not generated in this checkout")
     bench = build_benchmark(bid, root)
     mode = "all"
     res = runner.run_evaluation(runner.RunConfig(
