@@ -13,7 +13,7 @@ from typing import Any
 
 from evalkit.errors import WeightsError
 
-__all__ = ["build_adapter", "load_tiny"]
+__all__ = ["build_adapter", "load_tiny", "load_state"]
 
 
 def _sha256(path: Path) -> str:
@@ -24,24 +24,32 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_tiny(card, weights: str | None = None):
-    """``(model in eval mode, sha256)`` of the card's shipped file (or ``weights``), checked
-    against the card's pin."""
+def load_state(card, weights: str | None = None):
+    """``(state dict, sha256)`` of a tiny model's shipped file (or ``weights``), checked against
+    the card's pin."""
     from safetensors.torch import load_file
 
     from evalkit.zoo.tiny import weights_file
-    from evalkit.zoo.uninext import load_uninext
 
-    path = Path(weights) if weights else weights_file()
+    path = Path(weights) if weights else weights_file(card.id)
     if not path.is_file():
         raise WeightsError(f"model {card.id!r}: weights file {path} is missing (train it with "
-                           f"`python -m evalkit.train`)")
+                           f"`python -m evalkit.train --model {card.id}`)")
     sha = _sha256(path)
     pin = card.model_weights.sha256
     if weights is None and pin and sha != pin:
         raise WeightsError(f"model {card.id!r}: {path} has sha256 {sha}, the card pins {pin} "
-                           f"(retrain with `python -m evalkit.train` or restore the file)")
-    return load_uninext(load_file(str(path)), **dict(card.builder_args)), sha
+                           f"(retrain with `python -m evalkit.train --model {card.id}` or restore the file)")
+    return load_file(str(path)), sha
+
+
+def load_tiny(card, weights: str | None = None):
+    """``(model in eval mode, sha256)`` of the card's shipped file (or ``weights``), checked
+    against the card's pin."""
+    from evalkit.zoo.uninext import load_uninext
+
+    state, sha = load_state(card, weights)
+    return load_uninext(state, **dict(card.builder_args)), sha
 
 
 def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None, **options: Any):

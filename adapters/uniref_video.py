@@ -55,7 +55,8 @@ def vos_score_threshold(adapter) -> float:
     """The VOS score threshold: option ``score_threshold``, else by ``dataset`` name prefix."""
     if "score_threshold" in adapter.options:
         return float(adapter.options["score_threshold"])
-    name = (adapter.dataset or "").lower()
+    # a shapes-suite split follows the rules of the dataset whose layout it mirrors
+    name = (adapter.dataset or "").lower().removeprefix("shapes-")
     for prefix, thr in VOS_SCORE_THRESHOLDS.items():
         if name.startswith(prefix):
             return thr

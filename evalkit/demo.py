@@ -1,9 +1,9 @@
-"""``evalkit demo``: the end-to-end example that needs no download — evaluate the tiny UNINEXT
-on the embedded shapes suite (generated on first use) for every task the model supports, then
-print the leaderboard.
+"""``evalkit demo``: the end-to-end example that needs no download — evaluate the tiny models
+(UNINEXT and UniRef++ trained on the shapes suite, shipped in the package) on the embedded shapes
+suite (generated on first use) for every task each model supports, then print the leaderboards.
 
-Equivalent to ``evalkit run -m uninext-tiny -b <each supported shapes benchmark>`` followed by
-``evalkit report <runs-root> --format md``.
+Equivalent to ``evalkit run -m <model> -b <each supported shapes benchmark>`` for each model,
+followed by ``evalkit report <the run directories> --format md``.
 """
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["add_arguments", "main", "supported_benchmarks"]
+__all__ = ["add_arguments", "main", "supported_benchmarks", "DEFAULT_MODELS"]
+
+#: the models the demo evaluates by default: the tiny models shipped in the package
+DEFAULT_MODELS = ("uninext-tiny", "uniref-pp-tiny")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", default="uninext-tiny", help="model id (default: uninext-tiny)")
+    parser.add_argument("--model", "-m", default=",".join(DEFAULT_MODELS),
+                        help=f"model ids, tags or patterns, comma-separated (default: {','.join(DEFAULT_MODELS)})")
     parser.add_argument("--benchmark", "-b", default="shapes", help="benchmark group or id (default: shapes)")
     parser.add_argument("--runs-root", default="runs", help="where the run directories go (default: runs)")
     parser.add_argument("--limit", "-L", type=int, help="only the first N samples of each benchmark")
@@ -49,24 +53,31 @@ def main(args: argparse.Namespace) -> int:
 
     import torch
 
+    from .registry import MODELS
+
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    run, skipped = supported_benchmarks(args.model, args.benchmark)
-    for bench, why in skipped:
-        print(f"skip {bench}: {why}", file=sys.stderr)
     runs = Path(args.runs_root)
     dirs = []
-    for bench in run:
-        cfg = RunConfig(model=args.model, benchmark=bench, runs_root=str(runs), limit=args.limit,
-                        num_workers=args.num_workers, quiet=True)
-        res = run_evaluation(cfg)
-        dirs.append(str(res.run_dir))
-        print(f"{bench}: {res.status} {res.run_dir}", file=sys.stderr)
+    for model in [e.id for e in MODELS.select(args.model)]:
+        run, skipped = supported_benchmarks(model, args.benchmark)
+        for bench, why in skipped:
+            print(f"skip {bench}: {why}", file=sys.stderr)
+        for bench in run:
+            cfg = RunConfig(model=model, benchmark=bench, runs_root=str(runs), limit=args.limit,
+                            num_workers=args.num_workers, quiet=True)
+            res = run_evaluation(cfg)
+            dirs.append(str(res.run_dir))
+            print(f"{model} on {bench}: {res.status} {res.run_dir}", file=sys.stderr)
+    if not dirs:
+        from .errors import EvalkitError
+
+        raise EvalkitError(f"none of the models {args.model!r} supports a task of the benchmarks {args.benchmark!r}")
     parser = argparse.ArgumentParser()
     report_arguments(parser)
     text, _ = render(parser.parse_args([*dirs, "--format", args.format]))
     print(text)
-    print(f"{len(dirs)} benchmarks in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    print(f"{len(dirs)} runs in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0
 
 

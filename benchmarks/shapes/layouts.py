@@ -34,8 +34,8 @@ H = W = 128
 #: (dataset, split) → number of images / expressions / videos, and video length
 SIZES = {
     ("shapes-coco", "train"): 600, ("shapes-coco", "val"): 30,
-    ("shapes-refcoco", "train"): 600, ("shapes-refcoco", "val"): 30,
-    ("shapes-davis", "train"): 60, ("shapes-davis", "val"): 4,
+    ("shapes-refcoco", "train"): 600, ("shapes-refcoco", "val"): 100,
+    ("shapes-davis", "train"): 60, ("shapes-davis", "val"): 10,
     ("shapes-ytvis", "train"): 60, ("shapes-ytvis", "val"): 4,
     ("shapes-sot", "train"): 60, ("shapes-sot", "val"): 4,
     ("shapes-mot", "train"): 60, ("shapes-mot", "val"): 4,

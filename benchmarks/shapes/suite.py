@@ -26,7 +26,7 @@ __all__ = ["VERSION", "suite_root", "ensure_split", "ShapesCoco", "ShapesRefCoco
            "ShapesYtvis", "ShapesSot", "ShapesMot"]
 
 #: bump when the generator's output changes (a new folder is generated beside the old one)
-VERSION = 3
+VERSION = 4
 
 
 def suite_root() -> Path:

@@ -98,20 +98,24 @@ class TrainData:
         return imgs, texts, tg
 
     def references(self, n: int):
-        """Annotation-prompted pairs (VOS/SOT): ``(template frames, template masks, search
-        frames, [Targets with one object])``; the template is the object on the first frame."""
-        tpl, tmasks, search, tg = [], [], [], []
-        while len(tpl) < n:
+        """Annotation-prompted triplets (VOS/SOT), as the tracker sees them: ``(first-frame
+        templates, previous-frame templates, search frames, [Targets with one object])``; each
+        template is ``(frame, mask)``. The search frame ``t`` is a random later frame; the
+        previous template is the object on frame ``t − 1`` (the tracker's refreshed template),
+        or the first one when it is hidden there."""
+        first, prev, search, tg = [], [], [], []
+        while len(first) < n:
             frames, _, masks = self.videos[int(self.rng.integers(len(self.videos)))]
             o = int(self.rng.integers(len(masks[0])))
             t = int(self.rng.integers(1, len(frames)))
             if not masks[0][o].any() or not masks[t][o].any():
                 continue
-            tpl.append(frames[0])
-            tmasks.append(masks[0][o])
+            p = t - 1 if masks[t - 1][o].any() else 0
+            first.append((frames[0], masks[0][o]))
+            prev.append((frames[p], masks[p][o]))
             search.append(frames[t])
             tg.append(targets_from_masks([masks[t][o]], [0]))
-        return tpl, tmasks, search, tg
+        return first, prev, search, tg
 
     def video_pairs(self, n: int):
         """Two frames of a video each (VIS/MOT association): ``(frames 2n, [Targets] 2n)``

@@ -131,28 +131,70 @@ def _weighted(losses: dict) -> torch.Tensor:
     return sum((WEIGHTS.get(k, 1.0) * v for k, v in losses.items() if not k.startswith("_")), torch.zeros(()))
 
 
-def _save(model, out: Path, step: int, meta: dict) -> None:
+def _templates(model, pairs):
+    """Template tokens of ``[(frame H×W×3 uint8, mask H×W bool)]``: ``(B×N×C, B×N bool)``."""
+    from evalkit.zoo.uninext.prompt import crop_template
+
+    from .data import images_tensor
+
+    tx, tpm, _ = images_tensor([f for f, _ in pairs])
+    temps, tpads = [], []
+    for b, (_, m) in enumerate(pairs):
+        ys, xs = m.nonzero()
+        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1 - xs.min()), float(ys.max() + 1 - ys.min()))
+        tp, pad = crop_template(tx[b], tpm[b], box, torch.from_numpy(m).float(),
+                                model.cfg.template_size, model.cfg.search_area_factor)
+        temps.append(tp)
+        tpads.append(pad)
+    return model.encode_template(torch.stack(temps), torch.stack(tpads))
+
+
+def _parse_sizes(spec: str, tasks) -> dict[str, int]:
+    out = {}
+    for item in filter(None, (s.strip() for s in (spec or "").split(","))):
+        key, _, value = item.partition("=")
+        if key not in tasks or not value.isdigit() or int(value) < 1:
+            raise ValueError(f"--task-batch: expected task=N with task in {sorted(tasks)} and N >= 1, got {item!r}")
+        out[key] = int(value)
+    return out
+
+
+def task_batches(batch: int, spec: str = "") -> dict[str, int]:
+    """Batch size of each task: ``batch`` images for ``det``/``rec``, ``batch // 2`` templates for
+    ``ref`` and frame pairs for ``vis``, overridden by ``spec`` (``"ref=8,rec=6"``)."""
+    out = {"det": batch, "rec": batch, "ref": max(batch // 2, 1), "vis": max(batch // 2, 1)}
+    out.update(_parse_sizes(spec, tuple(out)))
+    return out
+
+
+def save_weights(model, out: Path, step: int, meta: dict) -> None:
+    """Write the state dict as safetensors (atomically: a temporary file, then renamed) with
+    ``meta`` (``model`` defaults to ``uninext-tiny``) and the step as metadata."""
     from safetensors.torch import save_file
 
     was_training = model.training
     model.eval()
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(out), metadata={"format": "pt", "model": "uninext-tiny", "step": str(step),
+    tmp = out.with_name(f".{out.name}.tmp")
+    save_file(state, str(tmp), metadata={"format": "pt", "model": "uninext-tiny", "step": str(step),
                                          **{k: str(v) for k, v in meta.items()}})
+    tmp.replace(out)
     model.train(was_training)
 
 
 def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4, log_every: int = 20,
           tasks: tuple[str, ...] = ("det", "rec", "ref", "vis"), stop_after: int | None = None,
-          save_every: int = 0, on_save=None, init: Path | None = None) -> dict:
+          save_every: int = 0, on_save=None, init: Path | None = None, task_batch: str = "") -> dict:
     """Train for ``steps`` (learning-rate schedule) or until ``stop_after`` steps are done and
     write ``out`` (safetensors; also every ``save_every`` steps, calling ``on_save(step)``);
-    returns the training log. ``init``: start from these weights (a second training stage)."""
+    returns the training log. ``init``: start from these weights (a second training stage);
+    ``task_batch``: per-task batch sizes (:func:`task_batches`)."""
     from evalkit.zoo.tiny import INPUT_SIZE  # noqa: F401  (the size the data is made at)
-    from evalkit.zoo.uninext.prompt import crop_template
-
     from .data import TrainData, images_tensor
+
+    sizes_of = task_batches(batch, task_batch)
 
     model = build_tiny(seed)
     if init is not None:
@@ -173,13 +215,14 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
         tok = model.text_encoder.tokenize(texts)
         return model.encode_text(tok["input_ids"], tok["attention_mask"])
 
-    meta = {"steps": steps, "seed": seed, "lr": lr, "batch": batch, "tasks": ",".join(tasks)}
+    meta = {"steps": steps, "seed": seed, "lr": lr, "batch": batch, "tasks": ",".join(tasks),
+            "task_batch": ",".join(f"{k}={v}" for k, v in sizes_of.items())}
     done = min(steps, stop_after or steps)
     for step in range(done):
         losses: dict[str, torch.Tensor] = {}
         total = torch.zeros(())
         if "det" in tasks:
-            imgs, tg = data.detection(batch)
+            imgs, tg = data.detection(sizes_of["det"])
             x, pm, sizes = images_tensor(imgs)
             pr, pmask = text([caption] * len(imgs))
             o = model(x, pm, pr, pmask, sizes, pooled=False, compute_masks=False)
@@ -187,7 +230,7 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
             total = total + _weighted(ls)
             losses.update({f"det/{k}": v for k, v in ls.items() if not k.startswith("_")})
         if "rec" in tasks:
-            imgs, texts, tg = data.expressions(batch)
+            imgs, texts, tg = data.expressions(sizes_of["rec"])
             x, pm, sizes = images_tensor(imgs)
             pr, pmask = text(texts)
             o = model(x, pm, pr, pmask, sizes, pooled=True, compute_masks=False)
@@ -195,26 +238,18 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
             total = total + _weighted(ls)
             losses.update({f"rec/{k}": v for k, v in ls.items() if not k.startswith("_")})
         if "ref" in tasks:
-            tpl_imgs, tmasks, search, tg = data.references(max(batch // 2, 1))
-            tx, tpm, _ = images_tensor(tpl_imgs)
-            temps, tpads = [], []
-            for b, m in enumerate(tmasks):
-                ys, xs = m.nonzero()
-                box = (float(xs.min()), float(ys.min()), float(xs.max() + 1 - xs.min()), float(ys.max() + 1 - ys.min()))
-                tp, pad = crop_template(tx[b], tpm[b], box, torch.from_numpy(m).float(),
-                                        model.cfg.template_size, model.cfg.search_area_factor)
-                temps.append(tp)
-                tpads.append(pad)
-            pr, pmask = model.encode_template(torch.stack(temps), torch.stack(tpads))
-            # the adapter concatenates the first-frame and the previous-frame templates
-            pr, pmask = torch.cat([pr, pr], 1), torch.cat([pmask, pmask], 1)
+            first, prev, search, tg = data.references(sizes_of["ref"])
+            pr0, pmask0 = _templates(model, first)
+            pr1, pmask1 = _templates(model, prev)
+            # the tracker concatenates the first-frame and the previous-frame templates
+            pr, pmask = torch.cat([pr0, pr1], 1), torch.cat([pmask0, pmask1], 1)
             x, pm, sizes = images_tensor(search)
             o = model(x, pm, pr, pmask, sizes, pooled=True, compute_masks=False, mask_fusion=False)
             ls = _set_losses(model, o, taps, tg)
             total = total + _weighted(ls)
             losses.update({f"ref/{k}": v for k, v in ls.items() if not k.startswith("_")})
         if "vis" in tasks:
-            imgs, tg = data.video_pairs(max(batch // 2, 1))
+            imgs, tg = data.video_pairs(sizes_of["vis"])
             x, pm, sizes = images_tensor(imgs)
             pr, pmask = text([caption] * len(imgs))
             o = model(x, pm, pr, pmask, sizes, pooled=False, compute_masks=False)
@@ -243,22 +278,32 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
             log.append(rec)
             print(json.dumps(rec), flush=True)
         if save_every and (step + 1) % save_every == 0 and step + 1 < done:
-            _save(model, out, step + 1, meta)
+            save_weights(model, out, step + 1, meta)
             if on_save is not None:
                 on_save(step + 1)
-    _save(model, out, done, meta)
+    save_weights(model, out, done, meta)
     if on_save is not None:
         on_save(done)
     return {"log": log, "seconds": time.time() - t0}
 
 
+#: per model: the defaults of the command line (the recipe of the shipped weights)
+RECIPES = {
+    "uninext-tiny": {"steps": 1500, "lr": 1e-3, "batch": 4, "tasks": "det,rec,ref,vis", "task_batch": "ref=6,rec=6"},
+    "uniref-pp-tiny": {"steps": 1500, "lr": 1e-3, "batch": 4, "tasks": "res,vos", "task_batch": ""},
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=1500, help="optimizer steps (default 1500)")
+    parser.add_argument("--model", default="uninext-tiny", choices=sorted(RECIPES),
+                        help="which tiny model (default uninext-tiny); every default below is that model's "
+                             "recipe of the shipped weights")
+    parser.add_argument("--steps", type=int, default=None, help="optimizer steps (learning-rate schedule)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="output safetensors (default: the shipped file of the tiny model)")
+                        help="output safetensors (default: the shipped file of the tiny model, and its card is rewritten)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--batch", type=int, default=4, help="images per prompt kind and step")
+    parser.add_argument("--lr", type=float, default=None, help="AdamW learning rate (x0.1 at 80%% of --steps)")
+    parser.add_argument("--batch", type=int, default=None, help="samples per prompt kind and step")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: fixed for bitwise reproducibility; more threads on a shared machine mostly spin)")
     parser.add_argument("--stop-after", type=int, default=None,
@@ -266,8 +311,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, default=None,
                         help="start from these weights (e.g. a second stage on some tasks)")
     parser.add_argument("--save-every", type=int, default=0, help="also write the weights every N steps")
-    parser.add_argument("--tasks", default="det,rec,ref,vis",
-                        help="batch kinds: det (categories), rec (expressions), ref (templates), vis (pairs)")
+    parser.add_argument("--tasks", default=None,
+                        help="batch kinds; uninext-tiny: det (categories), rec (expressions), ref (templates), "
+                             "vis (frame pairs); uniref-pp-tiny: res (expressions), vos (mask references)")
+    parser.add_argument("--task-batch", default=None,
+                        help="per-task batch sizes overriding --batch, e.g. 'ref=8,rec=6' (uninext-tiny "
+                             "without it: det and rec --batch, ref and vis --batch // 2)")
+
+
+def command_line(args: argparse.Namespace, step: int) -> str:
+    """The command that reproduces the weights of ``step`` (written into the card)."""
+    cmd = (f"python -m evalkit.train --model {args.model} --steps {args.steps} --stop-after {step} "
+           f"--batch {args.batch} --lr {args.lr} --seed {args.seed} --threads {args.threads} --tasks {args.tasks}")
+    if args.task_batch:
+        cmd += f" --task-batch {args.task_batch}"
+    if args.init:
+        cmd += f" --init {args.init}"
+    return cmd
 
 
 def main(args: argparse.Namespace) -> int:
@@ -275,20 +335,29 @@ def main(args: argparse.Namespace) -> int:
     torch.use_deterministic_algorithms(True)
     from evalkit.zoo.tiny import weights_file
 
-    out = args.out or weights_file()
+    for key, value in RECIPES[args.model].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    out = args.out or weights_file(args.model)
+    tasks = tuple(t for t in args.tasks.split(",") if t)
 
     def on_save(step: int) -> None:
         print(f"wrote {out} (step {step})", flush=True)
         if args.out is None:  # the shipped file: pin it in the card
             from .card import write_card
 
-            cmd = (f"python -m evalkit.train --steps {args.steps} --stop-after {step} --batch {args.batch} "
-                   f"--lr {args.lr} --seed {args.seed} --threads {args.threads} --tasks {args.tasks}"
-                   + (f" --init {args.init}" if args.init else ""))
-            write_card(out, step, cmd)
+            write_card(args.model, out, step, command_line(args, step))
 
-    res = train(args.steps, out, seed=args.seed, lr=args.lr, batch=args.batch,
-                tasks=tuple(t for t in args.tasks.split(",") if t), stop_after=args.stop_after,
-                save_every=args.save_every, on_save=on_save, init=args.init)
+    if args.model == "uniref-pp-tiny":
+        from .uniref_loop import train_uniref
+
+        sizes = {"res": args.batch, "vos": args.batch, **_parse_sizes(args.task_batch, ("res", "vos"))}
+        res = train_uniref(args.steps, out, seed=args.seed, lr=args.lr, sizes_of=sizes, tasks=tasks,
+                           stop_after=args.stop_after, save_every=args.save_every, on_save=on_save,
+                           init=args.init, log=lambda line: print(line, flush=True))
+    else:
+        res = train(args.steps, out, seed=args.seed, lr=args.lr, batch=args.batch, tasks=tasks,
+                    stop_after=args.stop_after, save_every=args.save_every, on_save=on_save, init=args.init,
+                    task_batch=args.task_batch)
     print(f"done in {res['seconds']:.0f} s")
     return 0

@@ -48,3 +48,45 @@ def test_short_training_is_reproducible(tmp_path):
 
     init = build_tiny(3).state_dict()
     assert any(not torch.equal(init[k], outs[0][k]) for k in outs[0] if k.startswith("class_embed"))
+
+
+def test_uniref_short_training_is_reproducible(tmp_path):
+    from safetensors.torch import load_file
+
+    from evalkit.train.uniref_loop import build_tiny_uniref, train_uniref
+
+    torch.set_num_threads(1)
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"u{k}.safetensors"
+        train_uniref(1, out, seed=3, sizes_of={"res": 1, "vos": 1}, log=lambda line: None)
+        outs.append(load_file(str(out)))
+    assert outs[0].keys() == outs[1].keys()
+    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+    init = build_tiny_uniref(3).state_dict()
+    # both reference kinds were trained: the text side and the mask-reference encoder moved
+    for prefix in ("text_projection", "mask_encoder", "class_embed"):
+        assert any(not torch.equal(init[k], outs[0][k]) for k in outs[0] if k.startswith(prefix)), prefix
+
+
+def test_task_batch_spec():
+    from evalkit.train.loop import task_batches
+
+    assert task_batches(4) == {"det": 4, "rec": 4, "ref": 2, "vis": 2}
+    assert task_batches(4, "ref=8, rec=6") == {"det": 4, "rec": 6, "ref": 8, "vis": 2}
+    for bad in ("ref=0", "foo=2", "ref", "ref=x"):
+        with pytest.raises(ValueError, match="task=N"):
+            task_batches(4, bad)
+
+
+def test_reference_triplets_follow_the_tracker():
+    """Annotation-prompt batches pair the first-frame template with the previous frame's (or
+    the first one's when the object is hidden there), and the search frame comes later."""
+    from evalkit.train.data import TrainData
+
+    data = TrainData(0)
+    first, prev, search, tg = data.references(6)
+    assert len(first) == len(prev) == len(search) == len(tg) == 6
+    for (f0, m0), (fp, mp), s, t in zip(first, prev, search, tg):
+        assert f0.shape == fp.shape == s.shape == (128, 128, 3)
+        assert m0.any() and mp.any() and len(t.boxes) == 1

@@ -1,0 +1,180 @@
+"""Training of the tiny UniRef++ (``python -m evalkit.train --model uniref-pp-tiny``) on the shapes
+train splits (CPU, deterministic).
+
+Each step runs two batches, the model's two reference kinds:
+
+* ``res``: language references — an expression and its image (RefCOCO-style REC/RES);
+* ``vos``: mask references — a video object given by its masks on the first frame and on the
+  previous frame (the two references the tracker concatenates), to be found on a later frame.
+
+Losses (UniRef++ §3.4, the Deformable-DETR / CondInst set it inherits): sigmoid focal loss on
+the class-agnostic "is the referred object" logit of every query, L1 + GIoU on the boxes of
+every decoder layer, focal + dice on the stride-4 masks of the matched query, and the
+two-stage encoder proposals' objectness and boxes; one target per sample, assigned by the
+Hungarian matcher with the same costs (:mod:`.losses`).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .losses import WEIGHTS, box_losses, dice, hungarian_match, sigmoid_focal
+
+__all__ = ["build_tiny_uniref", "train_uniref", "TASKS"]
+
+TASKS = ("res", "vos")
+
+
+def build_tiny_uniref(seed: int = 0):
+    from evalkit.zoo.tiny import UNIREF_TINY_OVERRIDES, tokenizer
+    from evalkit.zoo.uniref.model import build_uniref
+
+    torch.manual_seed(seed)
+    model = build_uniref("r50", **UNIREF_TINY_OVERRIDES)
+    model.text_encoder._tokenizer = tokenizer()
+    return model
+
+
+class _Taps:
+    """What :meth:`UniRef.forward` does not return but training needs: the encoder proposals'
+    logits and boxes and the boxes of every decoder layer."""
+
+    def __init__(self, model):
+        self.store: dict[str, Any] = {}
+        tr = model.transformer
+        original = tr.encoder_proposals
+
+        def proposals(mem):
+            out, props = original(mem)
+            self.store["proposals"] = props
+            return out, props
+
+        tr.encoder_proposals = proposals
+        model.enc_class_embed.register_forward_hook(lambda m, i, o: self.store.__setitem__("enc_logits", o))
+        model.enc_bbox_embed.register_forward_hook(lambda m, i, o: self.store.__setitem__("enc_delta", o))
+        tr.register_forward_hook(lambda m, i, o: self.store.__setitem__("dec_boxes", o["boxes"]))
+
+
+def _losses(model, out, taps, targets) -> dict[str, torch.Tensor]:
+    """Losses of one forward over ``B`` samples with one target each (``targets``: ``B``
+    :class:`~.data.Targets`)."""
+    logits, boxes = out["logits"], out["boxes"]  # B×Q, B×Q×4
+    num = max(sum(len(t.boxes) for t in targets), 1)
+    tot = {k: logits.new_zeros(()) for k in ("retrieve", "l1", "giou", "mask", "dice", "enc")}
+    enc_logits = taps.store["enc_logits"][..., 0]
+    enc_boxes = (taps.store["enc_delta"] + taps.store["proposals"]).sigmoid()
+    enc_valid = torch.isfinite(taps.store["proposals"]).all(-1)
+    for b, t in enumerate(targets):
+        prob = logits[b].sigmoid()[:, None].expand(-1, len(t.boxes))
+        qi, gi = hungarian_match(prob.detach(), boxes[b].detach(), t.boxes)
+        qi_t, gi_t = torch.from_numpy(qi), torch.from_numpy(gi)
+        target = torch.zeros_like(logits[b])
+        target[qi_t] = 1.0
+        tot["retrieve"] = tot["retrieve"] + sigmoid_focal(logits[b], target).sum()
+        if len(qi) == 0:
+            continue
+        for layer_boxes in taps.store["dec_boxes"]:  # every decoder layer, one assignment
+            l1, giou = box_losses(layer_boxes[b][qi_t], t.boxes[gi_t])
+            tot["l1"] = tot["l1"] + l1.sum()
+            tot["giou"] = tot["giou"] + giou.sum()
+        m = model.decode_masks(out, b, qi_t, 4).flatten(1)
+        mt = (t.masks[gi_t].flatten(1) > 0.5).float()
+        tot["mask"] = tot["mask"] + sigmoid_focal(m, mt).mean(1).sum()
+        tot["dice"] = tot["dice"] + dice(m, mt).sum()
+        ev = enc_valid[b]
+        eb = enc_boxes[b].masked_fill(~ev[:, None], 0.5)
+        ep = enc_logits[b].sigmoid()[:, None].expand(-1, len(t.boxes)).masked_fill(~ev[:, None], 0.0)
+        eq, eg = hungarian_match(ep.detach(), eb.detach(), t.boxes)
+        eq_t, eg_t = torch.from_numpy(eq), torch.from_numpy(eg)
+        obj = torch.zeros_like(enc_logits[b])
+        obj[eq_t] = 1.0
+        tot["enc"] = tot["enc"] + WEIGHTS["retrieve"] * sigmoid_focal(enc_logits[b][ev], obj[ev]).sum()
+        l1, giou = box_losses(eb[eq_t], t.boxes[eg_t])
+        tot["enc"] = tot["enc"] + WEIGHTS["l1"] * l1.sum() + WEIGHTS["giou"] * giou.sum()
+    return {k: v / num for k, v in tot.items()}
+
+
+def _mask_references(model, pairs):
+    """Mask references of ``[(frame H×W×3 uint8, mask H×W bool)]`` (batch ``len(pairs)``)."""
+    from .data import images_tensor
+
+    x, pm, _ = images_tensor([f for f, _ in pairs])
+    masks = torch.zeros(x.shape[0], *x.shape[-2:])
+    for b, (_, m) in enumerate(pairs):
+        masks[b, :m.shape[0], :m.shape[1]] = torch.from_numpy(m).float()
+    return model.encode_mask_reference(model.features(x, pm), masks)
+
+
+def train_uniref(steps: int, out: Path, seed: int = 0, lr: float = 1e-3, sizes_of: dict[str, int] | None = None,
+                 log_every: int = 20, tasks: tuple[str, ...] = TASKS, stop_after: int | None = None,
+                 save_every: int = 0, on_save=None, init: Path | None = None, log=print) -> dict:
+    """Train the tiny UniRef++ for ``steps`` (schedule) or until ``stop_after`` steps; write
+    ``out`` (also every ``save_every`` steps, calling ``on_save(step)``). ``sizes_of``: batch
+    size per task (``res``, ``vos``). Returns the training log."""
+    import json
+
+    from evalkit.zoo.uniref.fusion import ReferenceFeatures
+
+    from .data import TrainData, images_tensor
+    from .loop import _weighted, save_weights
+
+    unknown = set(tasks) - set(TASKS)
+    if unknown:
+        raise ValueError(f"uniref-pp-tiny trains on {', '.join(TASKS)}; got {', '.join(sorted(unknown))}")
+    sizes_of = {"res": 4, "vos": 4, **(sizes_of or {})}
+    model = build_tiny_uniref(seed)
+    if init is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(init)), strict=True)
+    model.train()
+    taps = _Taps(model)
+    data = TrainData(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(steps * 0.8)], 0.1)
+    history, t0 = [], time.time()
+    meta = {"steps": steps, "seed": seed, "lr": lr, "tasks": ",".join(tasks),
+            "task_batch": ",".join(f"{k}={v}" for k, v in sizes_of.items())}
+    done = min(steps, stop_after or steps)
+    for step in range(done):
+        losses: dict[str, torch.Tensor] = {}
+        total = torch.zeros(())
+        if "res" in tasks:
+            imgs, texts, tg = data.expressions(sizes_of["res"])
+            x, pm, sizes = images_tensor(imgs)
+            tok = model.text_encoder.tokenize(texts)
+            language = model.encode_text(tok["input_ids"], tok["attention_mask"])
+            o = model(model.features(x, pm), sizes, language=language)
+            ls = _losses(model, o, taps, tg)
+            total = total + _weighted(ls)
+            losses.update({f"res/{k}": v for k, v in ls.items()})
+        if "vos" in tasks:
+            first, prev, search, tg = data.references(sizes_of["vos"])
+            refs = ReferenceFeatures.concat([_mask_references(model, first), _mask_references(model, prev)])
+            x, pm, sizes = images_tensor(search)
+            o = model(model.features(x, pm), sizes, mask=refs)
+            ls = _losses(model, o, taps, tg)
+            total = total + _weighted(ls)
+            losses.update({f"vos/{k}": v for k, v in ls.items()})
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(params, 0.1)
+        opt.step()
+        sched.step()
+        if step % log_every == 0 or step == steps - 1:
+            rec = {"step": step, "loss": round(float(total.detach()), 4), "s": round(time.time() - t0, 1),
+                   **{k: round(float(v.detach()), 4) for k, v in losses.items()}}
+            history.append(rec)
+            log(json.dumps(rec))
+        if save_every and (step + 1) % save_every == 0 and step + 1 < done:
+            save_weights(model, out, step + 1, {"model": "uniref-pp-tiny", **meta})
+            if on_save is not None:
+                on_save(step + 1)
+    save_weights(model, out, done, {"model": "uniref-pp-tiny", **meta})
+    if on_save is not None:
+        on_save(done)
+    return {"log": history, "seconds": time.time() - t0}
