@@ -68,8 +68,20 @@ class OfficialBenchmark(Benchmark):
             gt = results_dir / self.derived_gt
             if not gt.is_file():
                 raise DatasetError(f"{self.id}: {gt} is missing; it is written with the results by write_results")
+        if self.scored_samples is not None:
+            gt = self.subset_gt(gt, self.scored_samples, results_dir)
         options = {**self.metric_options(), **self.results_options(results_dir)}
         return compute(self.metric, gt, self.results_path(results_dir), **options)
+
+    #: set by the runner on a ``--limit`` run: the sample ids inferred, which are all the
+    #: ground truth scored when :meth:`subset_gt` can restrict it
+    scored_samples: list[str] | None = None
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> Path:
+        """The ground truth restricted to ``sample_ids`` (a file written into ``results_dir``),
+        or ``gt`` itself where the metric already scores only what the results hold (the
+        video benchmarks: :meth:`results_options`)."""
+        return gt
 
 
 class CocoIndex:

@@ -107,6 +107,17 @@ class CocoStyleImages(OfficialBenchmark):
     def gt_path(self) -> Path:
         return self.ann_file
 
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> Path:
+        """A ``--limit`` run is scored on its images only: the annotation file with just those
+        image entries and their annotations (``gt_subset.json`` beside the results)."""
+        import json
+
+        keep = {self.index.images[int(s)]["id"] for s in sample_ids}
+        data = json.loads(Path(gt).read_text())
+        data["images"] = [im for im in data["images"] if im["id"] in keep]
+        data["annotations"] = [a for a in data.get("annotations", []) if a["image_id"] in keep]
+        return atomic_write_json(Path(results_dir) / "gt_subset.json", data)
+
 
 class CocoInstances(CocoStyleImages):
     """COCO val2017 box AP (``masks=False``, metric ``coco-bbox``) or mask AP (``coco-segm``)."""

@@ -81,24 +81,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .registry import BENCHMARKS, MODELS
     from .runner import RunConfig, run_evaluation
 
-    models = [e.id for e in MODELS.select(args.model)]
-    benches = [e.id for e in BENCHMARKS.select(args.benchmark)]
+    model_entries = MODELS.select(args.model)
+    bench_entries = BENCHMARKS.select(args.benchmark)
+    models = [e.id for e in model_entries]
+    benches = [e.id for e in bench_entries]
     if args.output_dir and len(models) * len(benches) > 1:
         raise EvalkitError("--output-dir names one run; it cannot be used with several models/benchmarks")
+    pairs = [(m, b) for m in model_entries for b in bench_entries]
+    if len(pairs) > 1:
+        # several pairs (groups, patterns): skip those whose task the model's card does not list
+        kept = [(m, b) for m, b in pairs if not m.meta.get("tasks") or b.task in m.meta["tasks"]]
+        for m, b in pairs:
+            if (m, b) not in kept:
+                print(f"skip {m.id} on {b.id}: {m.id} has no {b.task} task", file=sys.stderr)
+        if not kept:
+            raise EvalkitError(f"none of the models {args.model!r} has a task of the benchmarks {args.benchmark!r}")
+        pairs = kept
     results = []
-    for model in models:
-        for bench in benches:
-            cfg = RunConfig(
-                model=model, benchmark=bench, data_root=args.data_root, output_dir=args.output_dir,
-                runs_root=args.runs_root, mode=args.mode, limit=args.limit,
-                resume=args.resume if args.resume != "latest" else True, device=args.device,
-                batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed,
-                on_error=args.on_error, quiet=args.quiet, weights=args.weights,
-                model_options=_kv_pairs(args.model_arg, "--model-arg"),
-                dist_timeout_s=args.dist_timeout,
-            )
-            res = run_evaluation(cfg, argv=sys.argv)
-            results.append((model, bench, res))
+    for model_entry, bench_entry in pairs:
+        model, bench = model_entry.id, bench_entry.id
+        cfg = RunConfig(
+            model=model, benchmark=bench, data_root=args.data_root, output_dir=args.output_dir,
+            runs_root=args.runs_root, mode=args.mode, limit=args.limit,
+            resume=args.resume if args.resume != "latest" else True, device=args.device,
+            batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed,
+            on_error=args.on_error, quiet=args.quiet, weights=args.weights,
+            model_options=_kv_pairs(args.model_arg, "--model-arg"),
+            dist_timeout_s=args.dist_timeout,
+        )
+        res = run_evaluation(cfg, argv=sys.argv)
+        results.append((model, bench, res))
     if int(os.environ.get("RANK", "0")) == 0:
         _print_results(results, args.quiet)
     return 0
@@ -149,6 +161,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
         bench = build_benchmark(cfg["benchmark"], cfg.get("data_root"))
         if not (run / "results").is_dir():
             raise EvalkitError(f"--run {run}: no results/ folder")
+        if cfg.get("limit") is not None and hasattr(bench, "subset_gt") and (run / "predictions").is_dir():
+            from .store import PredictionStore
+
+            # a --limit run is scored on the samples it ran, as the run itself did
+            done, _ = PredictionStore(run / "predictions").read()
+            bench.scored_samples = sorted(done)
         out = bench.score(run / "results")
     else:
         missing = [f for f in ("metric", "gt", "results") if not getattr(args, f)]

@@ -384,6 +384,8 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
     elif cfg.mode == "infer":
         status = "inferred"
     else:
+        if cfg.limit is not None and hasattr(bench, "subset_gt"):
+            bench.scored_samples = [i for i in ids if i in done]  # score the samples run, not the split
         try:
             metrics = bench.score(results_dir)
         except EvalkitError as e:

@@ -61,9 +61,13 @@ def images_tensor(images: list[np.ndarray]):
 class TrainData:
     """Seeded sampler of the four kinds of training batches."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, hard_negatives: float = 0.0):
+        """``hard_negatives``: the fraction of annotation-prompt samples whose target has an
+        object of the same colour (another shape) in its video — the distractor a template
+        must tell apart by shape alone (the first mistakes a tracker makes)."""
         self.rng = np.random.default_rng(seed)
         self.category_names = tuple(c["name"] for c in CATEGORIES)
+        self.hard_negatives = float(hard_negatives)
 
     # the splits are rendered on first use (a run that trains one kind renders one split)
     @functools.cached_property
@@ -97,6 +101,15 @@ class TrainData:
             tg.append(targets_from_masks([vis[target]], [0]))
         return imgs, texts, tg
 
+    @functools.cached_property
+    def same_colour_targets(self) -> list[tuple[int, int]]:
+        """``(video, object)`` pairs whose video has another object of the object's colour."""
+        out = []
+        for v, (_, seq, _) in enumerate(self.videos):
+            colours = [s.colour for s in seq[0]]
+            out += [(v, o) for o, c in enumerate(colours) if colours.count(c) > 1]
+        return out
+
     def references(self, n: int):
         """Annotation-prompted triplets (VOS/SOT), as the tracker sees them: ``(first-frame
         templates, previous-frame templates, search frames, [Targets with one object])``; each
@@ -105,8 +118,12 @@ class TrainData:
         or the first one when it is hidden there."""
         first, prev, search, tg = [], [], [], []
         while len(first) < n:
-            frames, _, masks = self.videos[int(self.rng.integers(len(self.videos)))]
-            o = int(self.rng.integers(len(masks[0])))
+            if self.hard_negatives > 0 and self.rng.random() < self.hard_negatives:
+                v, o = self.same_colour_targets[int(self.rng.integers(len(self.same_colour_targets)))]
+                frames, _, masks = self.videos[v]
+            else:
+                frames, _, masks = self.videos[int(self.rng.integers(len(self.videos)))]
+                o = int(self.rng.integers(len(masks[0])))
             t = int(self.rng.integers(1, len(frames)))
             if not masks[0][o].any() or not masks[t][o].any():
                 continue

@@ -186,11 +186,13 @@ def save_weights(model, out: Path, step: int, meta: dict) -> None:
 
 def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4, log_every: int = 20,
           tasks: tuple[str, ...] = ("det", "rec", "ref", "vis"), stop_after: int | None = None,
-          save_every: int = 0, on_save=None, init: Path | None = None, task_batch: str = "") -> dict:
+          save_every: int = 0, on_save=None, init: Path | None = None, task_batch: str = "",
+          hard_negatives: float = 0.0) -> dict:
     """Train for ``steps`` (learning-rate schedule) or until ``stop_after`` steps are done and
     write ``out`` (safetensors; also every ``save_every`` steps, calling ``on_save(step)``);
     returns the training log. ``init``: start from these weights (a second training stage);
-    ``task_batch``: per-task batch sizes (:func:`task_batches`)."""
+    ``task_batch``: per-task batch sizes (:func:`task_batches`); ``hard_negatives``: fraction of
+    annotation-prompt samples with a same-colour distractor (:class:`~.data.TrainData`)."""
     from evalkit.zoo.tiny import INPUT_SIZE  # noqa: F401  (the size the data is made at)
     from .data import TrainData, images_tensor
 
@@ -203,7 +205,7 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
         model.load_state_dict(load_file(str(init)), strict=True)
     model.train()
     taps = _Taps(model)
-    data = TrainData(seed)
+    data = TrainData(seed, hard_negatives)
     names = data.category_names
     caption, groups = _token_groups(model, names)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -216,7 +218,7 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
         return model.encode_text(tok["input_ids"], tok["attention_mask"])
 
     meta = {"steps": steps, "seed": seed, "lr": lr, "batch": batch, "tasks": ",".join(tasks),
-            "task_batch": ",".join(f"{k}={v}" for k, v in sizes_of.items())}
+            "task_batch": ",".join(f"{k}={v}" for k, v in sizes_of.items()), "hard_negatives": hard_negatives}
     done = min(steps, stop_after or steps)
     for step in range(done):
         losses: dict[str, torch.Tensor] = {}
@@ -289,8 +291,10 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
 
 #: per model: the defaults of the command line (the recipe of the shipped weights)
 RECIPES = {
-    "uninext-tiny": {"steps": 1500, "lr": 1e-3, "batch": 4, "tasks": "det,rec,ref,vis", "task_batch": "ref=6,rec=6"},
-    "uniref-pp-tiny": {"steps": 1500, "lr": 1e-3, "batch": 4, "tasks": "res,vos", "task_batch": ""},
+    "uninext-tiny": {"steps": 1600, "lr": 1e-3, "batch": 4, "tasks": "det,rec,ref,vis", "task_batch": "ref=8,rec=6",
+                     "hard_negatives": 0.5},
+    "uniref-pp-tiny": {"steps": 3000, "lr": 1e-3, "batch": 4, "tasks": "res,vos", "task_batch": "",
+                       "hard_negatives": 0.5, "pretrained": "uninext-tiny@300"},
 }
 
 
@@ -317,6 +321,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task-batch", default=None,
                         help="per-task batch sizes overriding --batch, e.g. 'ref=8,rec=6' (uninext-tiny "
                              "without it: det and rec --batch, ref and vis --batch // 2)")
+    parser.add_argument("--hard-negatives", type=float, default=None,
+                        help="fraction of annotation-prompt (ref/vos) samples whose target has a same-colour "
+                             "distractor in its video")
+    parser.add_argument("--pretrained", default=None,
+                        help="uniref-pp-tiny: tiny-UNINEXT weights (a file, or 'uninext-tiny' for the shipped "
+                             "one) whose backbone and text encoder start the training")
+
+
+def _pretrained_weights(spec: str | None, seed: int, folder: Path) -> Path | None:
+    """The tiny-UNINEXT weights a UniRef++ training starts from: ``None``; ``uninext-tiny`` (the
+    shipped file); ``uninext-tiny@N`` (the uninext-tiny recipe trained for its first ``N`` steps
+    here, written to ``folder/uninext-tiny-stepN.safetensors`` and reused when present); or a path."""
+    if not spec:
+        return None
+    from evalkit.zoo.tiny import weights_file
+
+    if spec == "uninext-tiny":
+        return weights_file("uninext-tiny")
+    if spec.startswith("uninext-tiny@"):
+        n = spec.split("@", 1)[1]
+        if not n.isdigit() or int(n) < 1:
+            raise ValueError(f"--pretrained: expected uninext-tiny@N with N >= 1 steps, got {spec!r}")
+        path = folder / f"uninext-tiny-step{n}.safetensors"
+        if not path.is_file():
+            r = RECIPES["uninext-tiny"]
+            print(f"training the first {n} steps of the uninext-tiny recipe -> {path}", flush=True)
+            train(r["steps"], path, seed=seed, lr=r["lr"], batch=r["batch"], tasks=tuple(r["tasks"].split(",")),
+                  stop_after=int(n), task_batch=r["task_batch"], hard_negatives=r["hard_negatives"])
+        return path
+    return Path(spec)
 
 
 def command_line(args: argparse.Namespace, step: int) -> str:
@@ -325,6 +359,10 @@ def command_line(args: argparse.Namespace, step: int) -> str:
            f"--batch {args.batch} --lr {args.lr} --seed {args.seed} --threads {args.threads} --tasks {args.tasks}")
     if args.task_batch:
         cmd += f" --task-batch {args.task_batch}"
+    if args.hard_negatives:
+        cmd += f" --hard-negatives {args.hard_negatives}"
+    if getattr(args, "pretrained", None):
+        cmd += f" --pretrained {args.pretrained}"
     if args.init:
         cmd += f" --init {args.init}"
     return cmd
@@ -335,6 +373,8 @@ def main(args: argparse.Namespace) -> int:
     torch.use_deterministic_algorithms(True)
     from evalkit.zoo.tiny import weights_file
 
+    if args.model == "uninext-tiny" and args.pretrained:
+        raise ValueError("--pretrained is for uniref-pp-tiny (uninext-tiny starts from scratch or --init)")
     for key, value in RECIPES[args.model].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -352,12 +392,18 @@ def main(args: argparse.Namespace) -> int:
         from .uniref_loop import train_uniref
 
         sizes = {"res": args.batch, "vos": args.batch, **_parse_sizes(args.task_batch, ("res", "vos"))}
+        from evalkit.hub import cache_root
+
+        # an intermediate uninext-tiny goes beside --out, or into the cache (never the package)
+        pretrained = _pretrained_weights(args.pretrained, args.seed,
+                                         Path(args.out).parent if args.out else cache_root() / "train")
         res = train_uniref(args.steps, out, seed=args.seed, lr=args.lr, sizes_of=sizes, tasks=tasks,
                            stop_after=args.stop_after, save_every=args.save_every, on_save=on_save,
-                           init=args.init, log=lambda line: print(line, flush=True))
+                           init=args.init, log=lambda line: print(line, flush=True),
+                           hard_negatives=args.hard_negatives, pretrained=pretrained)
     else:
         res = train(args.steps, out, seed=args.seed, lr=args.lr, batch=args.batch, tasks=tasks,
                     stop_after=args.stop_after, save_every=args.save_every, on_save=on_save, init=args.init,
-                    task_batch=args.task_batch)
+                    task_batch=args.task_batch, hard_negatives=args.hard_negatives)
     print(f"done in {res['seconds']:.0f} s")
     return 0

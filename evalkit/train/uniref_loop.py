@@ -40,7 +40,8 @@ def build_tiny_uniref(seed: int = 0):
 
 class _Taps:
     """What :meth:`UniRef.forward` does not return but training needs: the encoder proposals'
-    logits and boxes and the boxes of every decoder layer."""
+    logits and boxes, the boxes of every decoder layer and the query features of the earlier
+    layers (their class heads, ``class_embed.{0..L-2}``, get the auxiliary retrieval loss)."""
 
     def __init__(self, model):
         self.store: dict[str, Any] = {}
@@ -56,6 +57,8 @@ class _Taps:
         model.enc_class_embed.register_forward_hook(lambda m, i, o: self.store.__setitem__("enc_logits", o))
         model.enc_bbox_embed.register_forward_hook(lambda m, i, o: self.store.__setitem__("enc_delta", o))
         tr.register_forward_hook(lambda m, i, o: self.store.__setitem__("dec_boxes", o["boxes"]))
+        for lid, layer in enumerate(tr.decoder.layers):
+            layer.register_forward_hook(lambda m, i, o, lid=lid: self.store.__setitem__(f"hs{lid}", o))
 
 
 def _losses(model, out, taps, targets) -> dict[str, torch.Tensor]:
@@ -74,6 +77,9 @@ def _losses(model, out, taps, targets) -> dict[str, torch.Tensor]:
         target = torch.zeros_like(logits[b])
         target[qi_t] = 1.0
         tot["retrieve"] = tot["retrieve"] + sigmoid_focal(logits[b], target).sum()
+        for lid in range(len(model.class_embed) - 1):  # auxiliary: earlier layers, same assignment
+            aux = model.class_embed[lid](taps.store[f"hs{lid}"][b])[..., 0]
+            tot["retrieve"] = tot["retrieve"] + sigmoid_focal(aux, target).sum()
         if len(qi) == 0:
             continue
         for layer_boxes in taps.store["dec_boxes"]:  # every decoder layer, one assignment
@@ -97,6 +103,31 @@ def _losses(model, out, taps, targets) -> dict[str, torch.Tensor]:
     return {k: v / num for k, v in tot.items()}
 
 
+#: the parts of a tiny UNINEXT that a tiny UniRef++ shares (same module trees and shapes)
+PRETRAINED_PARTS = ("backbone.", "text_encoder.")
+
+
+def load_pretrained(model, path: Path) -> int:
+    """Copy the backbone and text encoder of tiny-UNINEXT weights ``path`` into ``model`` (the
+    official UniRef++ also starts from a pretrained backbone and text encoder); returns the
+    number of tensors copied. A missing or differently shaped tensor is an error naming it."""
+    from safetensors.torch import load_file
+
+    src = load_file(str(path))
+    state = model.state_dict()
+    copied = 0
+    for k, v in state.items():
+        if not k.startswith(PRETRAINED_PARTS) or k.startswith("text_encoder.model.pooler."):
+            continue  # UniRef++ adds BERT's pooler, which UNINEXT does not have
+        if k not in src or tuple(src[k].shape) != tuple(v.shape):
+            got = "missing" if k not in src else f"shape {tuple(src[k].shape)}"
+            raise ValueError(f"{path}: tensor {k!r} is {got}, expected shape {tuple(v.shape)} "
+                             f"(pretrained weights must be a tiny UNINEXT's)")
+        v.copy_(src[k])
+        copied += 1
+    return copied
+
+
 def _mask_references(model, pairs):
     """Mask references of ``[(frame H×W×3 uint8, mask H×W bool)]`` (batch ``len(pairs)``)."""
     from .data import images_tensor
@@ -110,10 +141,14 @@ def _mask_references(model, pairs):
 
 def train_uniref(steps: int, out: Path, seed: int = 0, lr: float = 1e-3, sizes_of: dict[str, int] | None = None,
                  log_every: int = 20, tasks: tuple[str, ...] = TASKS, stop_after: int | None = None,
-                 save_every: int = 0, on_save=None, init: Path | None = None, log=print) -> dict:
+                 save_every: int = 0, on_save=None, init: Path | None = None, log=print,
+                 hard_negatives: float = 0.0, pretrained: Path | None = None) -> dict:
     """Train the tiny UniRef++ for ``steps`` (schedule) or until ``stop_after`` steps; write
     ``out`` (also every ``save_every`` steps, calling ``on_save(step)``). ``sizes_of``: batch
-    size per task (``res``, ``vos``). Returns the training log."""
+    size per task (``res``, ``vos``); ``hard_negatives``: fraction of VOS samples with a
+    same-colour distractor (:class:`~.data.TrainData`); ``pretrained``: weights of a tiny
+    UNINEXT whose backbone and text encoder start the training (:func:`load_pretrained`).
+    Returns the training log."""
     import json
 
     from evalkit.zoo.uniref.fusion import ReferenceFeatures
@@ -126,19 +161,21 @@ def train_uniref(steps: int, out: Path, seed: int = 0, lr: float = 1e-3, sizes_o
         raise ValueError(f"uniref-pp-tiny trains on {', '.join(TASKS)}; got {', '.join(sorted(unknown))}")
     sizes_of = {"res": 4, "vos": 4, **(sizes_of or {})}
     model = build_tiny_uniref(seed)
+    if pretrained is not None:
+        load_pretrained(model, pretrained)
     if init is not None:
         from safetensors.torch import load_file
 
         model.load_state_dict(load_file(str(init)), strict=True)
     model.train()
     taps = _Taps(model)
-    data = TrainData(seed)
+    data = TrainData(seed, hard_negatives)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(steps * 0.8)], 0.1)
     history, t0 = [], time.time()
     meta = {"steps": steps, "seed": seed, "lr": lr, "tasks": ",".join(tasks),
-            "task_batch": ",".join(f"{k}={v}" for k, v in sizes_of.items())}
+            "task_batch": ",".join(f"{k}={v}" for k, v in sizes_of.items()), "hard_negatives": hard_negatives}
     done = min(steps, stop_after or steps)
     for step in range(done):
         losses: dict[str, torch.Tensor] = {}

@@ -160,8 +160,8 @@ def test_listing_models_and_status_do_not_import_torch(tmp_path):
         from evalkit.cli_download import model_status
         ids = MODELS.ids()
         states = {i: model_status(i) for i in ids}
-        shipped = states.pop("uninext-tiny")  # bundled with the package: always present
-        assert shipped == "cached" and set(states.values()) == {"not cached"}, states
+        shipped = [states.pop(m) for m in ("uninext-tiny", "uniref-pp-tiny")]  # bundled: always present
+        assert shipped == ["cached", "cached"] and set(states.values()) == {"not cached"}, states
         entry = MODELS.get("uninext-r50")
         assert entry.target == "evalkit.adapters.uninext:build_adapter"
         assert {"uninext", "vos", "video-joint"} <= set(entry.tags)

@@ -40,9 +40,11 @@ TINY_OVERRIDES = {
 _TEXT = {"vocab_size": len(VOCAB), "hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
          "intermediate_size": 128, "max_position_embeddings": 48}
 
+#: the backbone and text encoder are those of ``uninext-tiny`` (same shapes), so the UniRef++
+#: training can start from them as the official one starts from pretrained components
 UNIREF_TINY_OVERRIDES = {
     "backbone_overrides": {"width_per_group": 8, "stem_out_channels": 16, "norm": "BN"},
-    "d_model": 96, "nheads": 3, "dim_feedforward": 192, "enc_layers": 1, "dec_layers": 2,
+    "d_model": 64, "nheads": 4, "dim_feedforward": 128, "enc_layers": 1, "dec_layers": 2,
     "num_queries": 50, "fusion_heads": 2, "fusion_head_dim": 32, "mask_encoder_width": 16,
     "context_len": 16, "text_config": dict(_TEXT),
 }
