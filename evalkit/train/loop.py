@@ -169,7 +169,8 @@ def task_batches(batch: int, spec: str = "") -> dict[str, int]:
 
 def save_weights(model, out: Path, step: int, meta: dict) -> None:
     """Write the state dict as safetensors (atomically: a temporary file, then renamed) with
-    ``meta`` (``model`` defaults to ``uninext-tiny``) and the step as metadata."""
+    ``meta`` (``model`` defaults to ``uninext-tiny``) and the step as metadata (one ``evalkit``
+    entry holding a JSON object, so that the bytes are reproducible)."""
     from safetensors.torch import save_file
 
     was_training = model.training
@@ -178,8 +179,10 @@ def save_weights(model, out: Path, step: int, meta: dict) -> None:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    save_file(state, str(tmp), metadata={"format": "pt", "model": "uninext-tiny", "step": str(step),
-                                         **{k: str(v) for k, v in meta.items()}})
+    # one metadata entry, a JSON object with sorted keys: safetensors writes several entries in
+    # no fixed order, and the same training must give the same bytes (the card pins the sha256)
+    info = {"model": "uninext-tiny", "step": step, **meta}
+    save_file(state, str(tmp), metadata={"evalkit": json.dumps(info, sort_keys=True, default=str)})
     tmp.replace(out)
     model.train(was_training)
 
@@ -355,13 +358,14 @@ def _pretrained_weights(spec: str | None, seed: int, folder: Path) -> Path | Non
 
 def command_line(args: argparse.Namespace, step: int) -> str:
     """The command that reproduces the weights of ``step`` (written into the card)."""
-    cmd = (f"python -m evalkit.train --model {args.model} --steps {args.steps} --stop-after {step} "
+    stop = f" --stop-after {step}" if step < args.steps else ""
+    cmd = (f"python -m evalkit.train --model {args.model} --steps {args.steps}{stop} "
            f"--batch {args.batch} --lr {args.lr} --seed {args.seed} --threads {args.threads} --tasks {args.tasks}")
     if args.task_batch:
         cmd += f" --task-batch {args.task_batch}"
     if args.hard_negatives:
         cmd += f" --hard-negatives {args.hard_negatives}"
-    if getattr(args, "pretrained", None):
+    if getattr(args, "pretrained", None) and not args.init:
         cmd += f" --pretrained {args.pretrained}"
     if args.init:
         cmd += f" --init {args.init}"
@@ -395,8 +399,9 @@ def main(args: argparse.Namespace) -> int:
         from evalkit.hub import cache_root
 
         # an intermediate uninext-tiny goes beside --out, or into the cache (never the package)
-        pretrained = _pretrained_weights(args.pretrained, args.seed,
-                                         Path(args.out).parent if args.out else cache_root() / "train")
+        # with --init every weight comes from there: no pretrained parts to prepare
+        pretrained = None if args.init else _pretrained_weights(
+            args.pretrained, args.seed, Path(args.out).parent if args.out else cache_root() / "train")
         res = train_uniref(args.steps, out, seed=args.seed, lr=args.lr, sizes_of=sizes, tasks=tasks,
                            stop_after=args.stop_after, save_every=args.save_every, on_save=on_save,
                            init=args.init, log=lambda line: print(line, flush=True),
