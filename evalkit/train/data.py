@@ -61,13 +61,17 @@ def images_tensor(images: list[np.ndarray]):
 class TrainData:
     """Seeded sampler of the four kinds of training batches."""
 
-    def __init__(self, seed: int = 0, hard_negatives: float = 0.0):
+    def __init__(self, seed: int = 0, hard_negatives: float = 0.0, fresh_expressions: bool = False):
         """``hard_negatives``: the fraction of annotation-prompt samples whose target has an
         object of the same colour (another shape) in its video — the distractor a template
-        must tell apart by shape alone (the first mistakes a tracker makes)."""
+        must tell apart by shape alone (the first mistakes a tracker makes).
+        ``fresh_expressions``: expression batches draw a new target and a new expression (the
+        generator of the suite) on a scene of the shapes-refcoco or shapes-coco train split each
+        time, instead of the 600 fixed train expressions."""
         self.rng = np.random.default_rng(seed)
         self.category_names = tuple(c["name"] for c in CATEGORIES)
         self.hard_negatives = float(hard_negatives)
+        self.fresh_expressions = bool(fresh_expressions)
 
     # the splits are rendered on first use (a run that trains one kind renders one split)
     @functools.cached_property
@@ -92,10 +96,28 @@ class TrainData:
 
     def expressions(self, n: int):
         """Expression-prompted images: ``(images, texts, [Targets with one object])``."""
+        if self.fresh_expressions:
+            return self._fresh_expressions(n)
         picks = self.rng.integers(len(self.ref), size=n)
         imgs, texts, tg = [], [], []
         for i in picks:
             img, _, vis, target, text = self.ref[i]
+            imgs.append(img)
+            texts.append(text)
+            tg.append(targets_from_masks([vis[target]], [0]))
+        return imgs, texts, tg
+
+    def _fresh_expressions(self, n: int):
+        from evalkit.benchmarks.shapes.scenes import expression
+
+        scenes = [(img, shapes, vis) for img, shapes, vis, _, _ in self.ref] + self.coco
+        imgs, texts, tg = [], [], []
+        while len(imgs) < n:
+            img, shapes, vis = scenes[int(self.rng.integers(len(scenes)))]
+            target = int(self.rng.integers(len(shapes)))
+            text = expression(shapes, target, self.rng) if vis[target].any() else ""
+            if not text:
+                continue
             imgs.append(img)
             texts.append(text)
             tg.append(targets_from_masks([vis[target]], [0]))

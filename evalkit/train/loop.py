@@ -20,10 +20,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from evalkit.errors import EvalkitError
+
 from .losses import (WEIGHTS, box_losses, contrastive_embed, dice, hungarian_match, matched_iou,
                      sigmoid_focal)
 
-__all__ = ["add_arguments", "main", "build_tiny", "train"]
+__all__ = ["add_arguments", "main", "build_tiny", "train", "run_recipe", "RECIPES", "TrainingConfigError"]
+
+
+class TrainingConfigError(EvalkitError, ValueError):
+    """A bad training option (named in the message)."""
 
 
 def build_tiny(seed: int = 0):
@@ -154,7 +160,7 @@ def _parse_sizes(spec: str, tasks) -> dict[str, int]:
     for item in filter(None, (s.strip() for s in (spec or "").split(","))):
         key, _, value = item.partition("=")
         if key not in tasks or not value.isdigit() or int(value) < 1:
-            raise ValueError(f"--task-batch: expected task=N with task in {sorted(tasks)} and N >= 1, got {item!r}")
+            raise TrainingConfigError(f"--task-batch: expected task=N with task in {sorted(tasks)} and N >= 1, got {item!r}")
         out[key] = int(value)
     return out
 
@@ -292,17 +298,23 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
     return {"log": log, "seconds": time.time() - t0}
 
 
-#: per model: the defaults of the command line (the recipe of the shipped weights)
-RECIPES = {
-    "uninext-tiny": {"steps": 1600, "lr": 1e-3, "batch": 4, "tasks": "det,rec,ref,vis", "task_batch": "ref=8,rec=6",
-                     "hard_negatives": 0.5},
-    "uniref-pp-tiny": {"steps": 3000, "lr": 1e-3, "batch": 4, "tasks": "res,vos", "task_batch": "",
-                       "hard_negatives": 0.5, "pretrained": "uninext-tiny@300"},
+#: training recipes: ``model`` (which trainer) and the defaults of the command line. The entry
+#: named after a model is the recipe of its shipped weights; a ``<recipe>@N`` spec (``--init``,
+#: ``--pretrained``) stands for the weights of that recipe after ``N`` steps, trained on demand.
+RECIPES: dict[str, dict] = {
+    "uninext-tiny": {"model": "uninext-tiny", "steps": 1600, "lr": 1e-3, "batch": 4, "tasks": "det,rec,ref,vis",
+                     "task_batch": "ref=8,rec=6", "hard_negatives": 0.5},
+    "uniref-pp-tiny-stage1": {"model": "uniref-pp-tiny", "steps": 3000, "lr": 1e-3, "batch": 4, "tasks": "res,vos",
+                              "task_batch": "", "hard_negatives": 0.5, "pretrained": "uninext-tiny@300"},
+    "uniref-pp-tiny": {"model": "uniref-pp-tiny", "steps": 3000, "lr": 1e-3, "batch": 4, "tasks": "res,vos",
+                       "task_batch": "", "hard_negatives": 0.5, "pretrained": "uninext-tiny@300"},
 }
+_SETTINGS = ("steps", "lr", "batch", "tasks", "task_batch", "hard_negatives", "pretrained", "init",
+             "fresh_expressions")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="uninext-tiny", choices=sorted(RECIPES),
+    parser.add_argument("--model", default="uninext-tiny", choices=("uninext-tiny", "uniref-pp-tiny"),
                         help="which tiny model (default uninext-tiny); every default below is that model's "
                              "recipe of the shipped weights")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (learning-rate schedule)")
@@ -315,8 +327,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default 1: fixed for bitwise reproducibility; more threads on a shared machine mostly spin)")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop after this many steps (the schedule is still that of --steps)")
-    parser.add_argument("--init", type=Path, default=None,
-                        help="start from these weights (e.g. a second stage on some tasks)")
+    parser.add_argument("--init", default=None,
+                        help="start from these weights: a file, a tiny model id (its shipped file) or <recipe>@N "
+                             "(that recipe's first N steps, trained on demand; recipes: " + ", ".join(RECIPES) + ")")
     parser.add_argument("--save-every", type=int, default=0, help="also write the weights every N steps")
     parser.add_argument("--tasks", default=None,
                         help="batch kinds; uninext-tiny: det (categories), rec (expressions), ref (templates), "
@@ -327,88 +340,109 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hard-negatives", type=float, default=None,
                         help="fraction of annotation-prompt (ref/vos) samples whose target has a same-colour "
                              "distractor in its video")
+    parser.add_argument("--fresh-expressions", action="store_const", const=True, default=None,
+                        help="uniref-pp-tiny: draw a new target and expression on a shapes-refcoco/coco train "
+                             "scene for each sample (instead of the 600 fixed train expressions)")
     parser.add_argument("--pretrained", default=None,
-                        help="uniref-pp-tiny: tiny-UNINEXT weights (a file, or 'uninext-tiny' for the shipped "
-                             "one) whose backbone and text encoder start the training")
+                        help="uniref-pp-tiny: tiny-UNINEXT weights whose backbone and text encoder start the "
+                             "training (a file, uninext-tiny, or uninext-tiny@N)")
 
 
-def _pretrained_weights(spec: str | None, seed: int, folder: Path) -> Path | None:
-    """The tiny-UNINEXT weights a UniRef++ training starts from: ``None``; ``uninext-tiny`` (the
-    shipped file); ``uninext-tiny@N`` (the uninext-tiny recipe trained for its first ``N`` steps
-    here, written to ``folder/uninext-tiny-stepN.safetensors`` and reused when present); or a path."""
+def resolve_weights(spec: str | None, seed: int, folder: Path, flag: str) -> Path | None:
+    """Weights named by ``--init`` / ``--pretrained``: ``None``; a shipped model id (its file);
+    ``<recipe>@N`` (that recipe's first ``N`` steps, trained here into
+    ``folder/<recipe>-stepN.safetensors``, reused when present); or a file path."""
     if not spec:
         return None
-    from evalkit.zoo.tiny import weights_file
+    from evalkit.zoo.tiny import TINY_MODELS, weights_file
 
-    if spec == "uninext-tiny":
-        return weights_file("uninext-tiny")
-    if spec.startswith("uninext-tiny@"):
-        n = spec.split("@", 1)[1]
+    if spec in TINY_MODELS:
+        return weights_file(spec)
+    name, at, n = spec.partition("@")
+    if at and name in RECIPES:
         if not n.isdigit() or int(n) < 1:
-            raise ValueError(f"--pretrained: expected uninext-tiny@N with N >= 1 steps, got {spec!r}")
-        path = folder / f"uninext-tiny-step{n}.safetensors"
+            raise TrainingConfigError(f"{flag}: expected <recipe>@N with N >= 1 steps, got {spec!r}")
+        path = Path(folder) / f"{name}-step{n}.safetensors"
         if not path.is_file():
-            r = RECIPES["uninext-tiny"]
-            print(f"training the first {n} steps of the uninext-tiny recipe -> {path}", flush=True)
-            train(r["steps"], path, seed=seed, lr=r["lr"], batch=r["batch"], tasks=tuple(r["tasks"].split(",")),
-                  stop_after=int(n), task_batch=r["task_batch"], hard_negatives=r["hard_negatives"])
+            print(f"{flag} {spec}: training the first {n} steps of the {name} recipe -> {path}", flush=True)
+            run_recipe(dict(RECIPES[name]), path, seed=seed, stop_after=int(n), folder=folder)
         return path
-    return Path(spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise TrainingConfigError(f"{flag} {spec!r}: no such file, and not a model id or <recipe>@N "
+                         f"(recipes: {', '.join(RECIPES)})")
+    return path
 
 
-def command_line(args: argparse.Namespace, step: int) -> str:
+def run_recipe(settings: dict, out: Path, *, seed: int = 0, stop_after: int | None = None, save_every: int = 0,
+               on_save=None, folder: Path | None = None) -> dict:
+    """Train with ``settings`` (a :data:`RECIPES` entry, possibly overridden) into ``out``;
+    ``folder`` holds the intermediate weights its ``init``/``pretrained`` specs need."""
+    folder = Path(folder) if folder is not None else Path(out).parent
+    tasks = tuple(t for t in settings["tasks"].split(",") if t)
+    init = resolve_weights(settings.get("init"), seed, folder, "--init")
+    if settings["model"] == "uniref-pp-tiny":
+        from .uniref_loop import train_uniref
+
+        sizes = {"res": settings["batch"], "vos": settings["batch"],
+                 **_parse_sizes(settings.get("task_batch"), ("res", "vos"))}
+        # with an init every weight comes from there: no pretrained parts to prepare
+        pretrained = None if init else resolve_weights(settings.get("pretrained"), seed, folder, "--pretrained")
+        return train_uniref(settings["steps"], out, seed=seed, lr=settings["lr"], sizes_of=sizes, tasks=tasks,
+                            stop_after=stop_after, save_every=save_every, on_save=on_save, init=init,
+                            log=lambda line: print(line, flush=True),
+                            hard_negatives=settings.get("hard_negatives") or 0.0, pretrained=pretrained,
+                            fresh_expressions=bool(settings.get("fresh_expressions")))
+    if settings.get("fresh_expressions"):
+        raise TrainingConfigError("--fresh-expressions is for uniref-pp-tiny")
+    if settings.get("pretrained"):
+        raise TrainingConfigError("--pretrained is for uniref-pp-tiny (uninext-tiny starts from scratch or --init)")
+    return train(settings["steps"], out, seed=seed, lr=settings["lr"], batch=settings["batch"], tasks=tasks,
+                 stop_after=stop_after, save_every=save_every, on_save=on_save, init=init,
+                 task_batch=settings.get("task_batch") or "", hard_negatives=settings.get("hard_negatives") or 0.0)
+
+
+def command_line(model: str, settings: dict, seed: int, threads: int, step: int) -> str:
     """The command that reproduces the weights of ``step`` (written into the card)."""
-    stop = f" --stop-after {step}" if step < args.steps else ""
-    cmd = (f"python -m evalkit.train --model {args.model} --steps {args.steps}{stop} "
-           f"--batch {args.batch} --lr {args.lr} --seed {args.seed} --threads {args.threads} --tasks {args.tasks}")
-    if args.task_batch:
-        cmd += f" --task-batch {args.task_batch}"
-    if args.hard_negatives:
-        cmd += f" --hard-negatives {args.hard_negatives}"
-    if getattr(args, "pretrained", None) and not args.init:
-        cmd += f" --pretrained {args.pretrained}"
-    if args.init:
-        cmd += f" --init {args.init}"
+    stop = f" --stop-after {step}" if step < settings["steps"] else ""
+    cmd = (f"python -m evalkit.train --model {model} --steps {settings['steps']}{stop} --batch {settings['batch']} "
+           f"--lr {settings['lr']} --seed {seed} --threads {threads} --tasks {settings['tasks']}")
+    if settings.get("task_batch"):
+        cmd += f" --task-batch {settings['task_batch']}"
+    if settings.get("hard_negatives"):
+        cmd += f" --hard-negatives {settings['hard_negatives']}"
+    if settings.get("fresh_expressions"):
+        cmd += " --fresh-expressions"
+    if settings.get("init"):
+        cmd += f" --init {settings['init']}"
+    elif settings.get("pretrained"):
+        cmd += f" --pretrained {settings['pretrained']}"
     return cmd
 
 
 def main(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
+    from evalkit.hub import cache_root
     from evalkit.zoo.tiny import weights_file
 
-    if args.model == "uninext-tiny" and args.pretrained:
-        raise ValueError("--pretrained is for uniref-pp-tiny (uninext-tiny starts from scratch or --init)")
-    for key, value in RECIPES[args.model].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    recipe = RECIPES[args.model]
+    settings = {"model": recipe["model"]}
+    for key in _SETTINGS:
+        given = getattr(args, key)
+        settings[key] = recipe.get(key) if given is None else (str(given) if isinstance(given, Path) else given)
     out = args.out or weights_file(args.model)
-    tasks = tuple(t for t in args.tasks.split(",") if t)
 
     def on_save(step: int) -> None:
         print(f"wrote {out} (step {step})", flush=True)
         if args.out is None:  # the shipped file: pin it in the card
             from .card import write_card
 
-            write_card(args.model, out, step, command_line(args, step))
+            write_card(args.model, out, step, command_line(args.model, settings, args.seed, args.threads, step))
 
-    if args.model == "uniref-pp-tiny":
-        from .uniref_loop import train_uniref
-
-        sizes = {"res": args.batch, "vos": args.batch, **_parse_sizes(args.task_batch, ("res", "vos"))}
-        from evalkit.hub import cache_root
-
-        # an intermediate uninext-tiny goes beside --out, or into the cache (never the package)
-        # with --init every weight comes from there: no pretrained parts to prepare
-        pretrained = None if args.init else _pretrained_weights(
-            args.pretrained, args.seed, Path(args.out).parent if args.out else cache_root() / "train")
-        res = train_uniref(args.steps, out, seed=args.seed, lr=args.lr, sizes_of=sizes, tasks=tasks,
-                           stop_after=args.stop_after, save_every=args.save_every, on_save=on_save,
-                           init=args.init, log=lambda line: print(line, flush=True),
-                           hard_negatives=args.hard_negatives, pretrained=pretrained)
-    else:
-        res = train(args.steps, out, seed=args.seed, lr=args.lr, batch=args.batch, tasks=tasks,
-                    stop_after=args.stop_after, save_every=args.save_every, on_save=on_save, init=args.init,
-                    task_batch=args.task_batch, hard_negatives=args.hard_negatives)
+    # intermediate weights (<recipe>@N) go beside --out, or into the cache (never the package)
+    folder = Path(args.out).parent if args.out else cache_root() / "train"
+    res = run_recipe(settings, out, seed=args.seed, stop_after=args.stop_after, save_every=args.save_every,
+                     on_save=on_save, folder=folder)
     print(f"done in {res['seconds']:.0f} s")
     return 0

@@ -142,12 +142,14 @@ def _mask_references(model, pairs):
 def train_uniref(steps: int, out: Path, seed: int = 0, lr: float = 1e-3, sizes_of: dict[str, int] | None = None,
                  log_every: int = 20, tasks: tuple[str, ...] = TASKS, stop_after: int | None = None,
                  save_every: int = 0, on_save=None, init: Path | None = None, log=print,
-                 hard_negatives: float = 0.0, pretrained: Path | None = None) -> dict:
+                 hard_negatives: float = 0.0, pretrained: Path | None = None,
+                 fresh_expressions: bool = False) -> dict:
     """Train the tiny UniRef++ for ``steps`` (schedule) or until ``stop_after`` steps; write
     ``out`` (also every ``save_every`` steps, calling ``on_save(step)``). ``sizes_of``: batch
     size per task (``res``, ``vos``); ``hard_negatives``: fraction of VOS samples with a
     same-colour distractor (:class:`~.data.TrainData`); ``pretrained``: weights of a tiny
     UNINEXT whose backbone and text encoder start the training (:func:`load_pretrained`).
+    ``fresh_expressions``: a new expression for each sample (:class:`~.data.TrainData`).
     Returns the training log."""
     import json
 
@@ -158,7 +160,9 @@ def train_uniref(steps: int, out: Path, seed: int = 0, lr: float = 1e-3, sizes_o
 
     unknown = set(tasks) - set(TASKS)
     if unknown:
-        raise ValueError(f"uniref-pp-tiny trains on {', '.join(TASKS)}; got {', '.join(sorted(unknown))}")
+        from .loop import TrainingConfigError
+
+        raise TrainingConfigError(f"uniref-pp-tiny trains on {', '.join(TASKS)}; got {', '.join(sorted(unknown))}")
     sizes_of = {"res": 4, "vos": 4, **(sizes_of or {})}
     model = build_tiny_uniref(seed)
     if pretrained is not None:
@@ -169,13 +173,14 @@ def train_uniref(steps: int, out: Path, seed: int = 0, lr: float = 1e-3, sizes_o
         model.load_state_dict(load_file(str(init)), strict=True)
     model.train()
     taps = _Taps(model)
-    data = TrainData(seed, hard_negatives)
+    data = TrainData(seed, hard_negatives, fresh_expressions)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(steps * 0.8)], 0.1)
     history, t0 = [], time.time()
     meta = {"steps": steps, "seed": seed, "lr": lr, "tasks": ",".join(tasks),
-            "task_batch": ",".join(f"{k}={v}" for k, v in sizes_of.items()), "hard_negatives": hard_negatives}
+            "task_batch": ",".join(f"{k}={v}" for k, v in sizes_of.items()), "hard_negatives": hard_negatives,
+            "fresh_expressions": fresh_expressions}
     done = min(steps, stop_after or steps)
     for step in range(done):
         losses: dict[str, torch.Tensor] = {}

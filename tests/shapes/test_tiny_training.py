@@ -90,3 +90,53 @@ def test_reference_triplets_follow_the_tracker():
     for (f0, m0), (fp, mp), s, t in zip(first, prev, search, tg):
         assert f0.shape == fp.shape == s.shape == (128, 128, 3)
         assert m0.any() and mp.any() and len(t.boxes) == 1
+
+
+def test_fresh_expressions_single_out_their_target():
+    """Fresh expressions name the target's category and come with one target box."""
+    from evalkit.benchmarks.shapes.scenes import CATEGORIES
+    from evalkit.train.data import TrainData
+
+    data = TrainData(1, fresh_expressions=True)
+    imgs, texts, tg = data.expressions(12)
+    names = {c["name"] for c in CATEGORIES}
+    assert len(imgs) == len(texts) == len(tg) == 12
+    for text, t in zip(texts, tg):
+        assert text.startswith("the ") and " ".join(text.split()[1:3]) in names, text
+        assert len(t.boxes) == 1
+    assert len(set(texts)) > 3  # drawn afresh, not one fixed expression
+
+
+def test_recipe_specs_resolve_and_fail_clearly(tmp_path):
+    """``<recipe>@N`` trains that recipe's first N steps once (then reuses the file); unknown
+    specs name the recipes."""
+    from evalkit.train.loop import RECIPES, TrainingConfigError, resolve_weights
+    from evalkit.zoo.tiny import weights_file
+
+    torch.set_num_threads(1)
+    assert resolve_weights("uninext-tiny", 0, tmp_path, "--init") == weights_file("uninext-tiny")
+    assert resolve_weights(None, 0, tmp_path, "--init") is None
+    for bad in ("nope@3", "uninext-tiny@0", "uninext-tiny@x", str(tmp_path / "missing.safetensors")):
+        with pytest.raises(TrainingConfigError, match="--init"):
+            resolve_weights(bad, 0, tmp_path, "--init")
+    assert "uniref-pp-tiny-stage1" in RECIPES and RECIPES["uniref-pp-tiny"]["model"] == "uniref-pp-tiny"
+
+
+def test_uniref_starts_from_the_uninext_backbone(tmp_path):
+    from evalkit.train.loop import build_tiny
+    from evalkit.train.uniref_loop import build_tiny_uniref, load_pretrained
+    from safetensors.torch import save_file
+
+    src = build_tiny(5).state_dict()
+    path = tmp_path / "n.safetensors"
+    save_file({k: v.contiguous() for k, v in src.items()}, str(path))
+    model = build_tiny_uniref(0)
+    n = load_pretrained(model, path)
+    state = model.state_dict()
+    assert n > 100
+    assert all(torch.equal(state[k], src[k]) for k in state if k.startswith(("backbone.", "text_encoder.model.embeddings")))
+    bad = dict(src)
+    bad.pop("backbone.stem.conv1.weight")
+    save_file({k: v.contiguous() for k, v in bad.items()}, str(path))
+    with pytest.raises(ValueError, match="backbone.stem.conv1.weight"):
+        load_pretrained(build_tiny_uniref(0), path)
