@@ -306,8 +306,10 @@ RECIPES: dict[str, dict] = {
                      "task_batch": "ref=8,rec=6", "hard_negatives": 0.5},
     "uniref-pp-tiny-stage1": {"model": "uniref-pp-tiny", "steps": 3000, "lr": 1e-3, "batch": 4, "tasks": "res,vos",
                               "task_batch": "", "hard_negatives": 0.5, "pretrained": "uninext-tiny@300"},
-    "uniref-pp-tiny": {"model": "uniref-pp-tiny", "steps": 3000, "lr": 1e-3, "batch": 4, "tasks": "res,vos",
-                       "task_batch": "", "hard_negatives": 0.5, "pretrained": "uninext-tiny@300"},
+    # stage 2: expressions drawn afresh (the 600 fixed ones are learnt by heart by then), more of them
+    "uniref-pp-tiny": {"model": "uniref-pp-tiny", "steps": 1200, "lr": 3e-4, "batch": 4, "tasks": "res,vos",
+                       "task_batch": "res=8,vos=2", "hard_negatives": 0.5, "fresh_expressions": True,
+                       "init": "uniref-pp-tiny-stage1@3000"},
 }
 _SETTINGS = ("steps", "lr", "batch", "tasks", "task_batch", "hard_negatives", "pretrained", "init",
              "fresh_expressions")
