@@ -30,7 +30,7 @@ from .errors import EvalkitError
 _EXTERNAL = {
     "download": ("evalkit.cli_download", "prefetch a model's weights (for offline machines)"),
     "report": ("evalkit.reports.cli", "render paper-style leaderboards from run directories"),
-    "demo": ("evalkit.demo", "evaluate the bundled tiny model on the synthetic shapes suite"),
+    "demo": ("evalkit.demo", "evaluate the bundled tiny models on the synthetic shapes suite"),
     "train": ("evalkit.train.loop", "train a tiny model on the shapes suite (reproduces the shipped one)"),
 }
 

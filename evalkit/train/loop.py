@@ -285,7 +285,7 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
         sched.step()
         if step % log_every == 0 or step == steps - 1:
             rec = {"step": step, "loss": round(float(total.detach()), 4), "s": round(time.time() - t0, 1),
-                   **{k: round(float(v), 4) for k, v in losses.items()}}
+                   **{k: round(float(v.detach()), 4) for k, v in losses.items()}}
             log.append(rec)
             print(json.dumps(rec), flush=True)
         if save_every and (step + 1) % save_every == 0 and step + 1 < done:
