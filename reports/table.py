@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .mapping import (BenchmarkInfo, all_models, benchmark_info, families, family, fallback_benchmarks,
-                      metric_info, model_info)
+                      metric_info, model_info, resolve_metric_key)
 from .paper import PaperValue, load_paper_results, lookup, row_to_value
 from .rundirs import RunRecord, select_latest
 
@@ -160,7 +160,8 @@ def _declared_keys(runs: list[RunRecord]) -> list[str]:
     for r in runs:
         metric = r.metric_id
         if metric and metric in METRICS:
-            return list(METRICS.get(metric).meta.get("reports", []))
+            # run values carry canonical keys (``J&F-Mean`` is ``J&F``): declare them the same way
+            return [resolve_metric_key(k) or k for k in METRICS.get(metric).meta.get("reports", [])]
     return []
 
 

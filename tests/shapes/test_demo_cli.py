@@ -26,6 +26,8 @@ def test_demo_runs_both_tiny_models(tmp_path, subprocess_env):
     assert out.returncode == 0, out.stderr[-3000:]
     # one leaderboard row per model, partial runs (--limit) marked as such by the report
     assert "uninext-tiny" in out.stdout and "uniref-pp-tiny" in out.stdout, out.stdout
+    # the metric's headline (J&F-Mean, reported under its canonical name) leads the table
+    assert "| shapes J&F | shapes J |" in out.stdout, out.stdout
     assert "2 runs in" in out.stderr
     assert sorted(p.name for p in (tmp_path / "runs" / "shapes-davis").iterdir()) == ["uninext-tiny", "uniref-pp-tiny"]
 
