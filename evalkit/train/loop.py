@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from evalkit.errors import EvalkitError
 
 from .losses import (WEIGHTS, box_losses, contrastive_embed, dice, hungarian_match, matched_iou,
-                     sigmoid_focal)
+                     proposal_loss, sigmoid_focal)
 
 __all__ = ["add_arguments", "main", "build_tiny", "train", "run_recipe", "RECIPES", "TrainingConfigError"]
 
@@ -42,9 +42,10 @@ def build_tiny(seed: int = 0):
     return model
 
 
-class _Taps:
-    """Captures what :meth:`UNINEXT.forward` does not return but training needs: the encoder
-    proposals and their objectness / box deltas, and the boxes of every decoder layer."""
+class Taps:
+    """Captures what the forward of a two-stage model (UNINEXT, UniRef++) does not return but
+    training needs: the encoder proposals and their objectness / box deltas, and the boxes of
+    every decoder layer."""
 
     def __init__(self, model):
         self.store: dict[str, Any] = {}
@@ -118,16 +119,7 @@ def _set_losses(model, out, taps, targets, *, groups=None, prompt_mask=None) -> 
         tot["mask"] = tot["mask"] + sigmoid_focal(m, mt).mean(1).sum()
         tot["dice"] = tot["dice"] + dice(m, mt).sum()
         # two-stage proposals: objectness + boxes of the encoder tokens
-        ev = enc_valid[b]
-        eb = enc_boxes[b].masked_fill(~ev[:, None], 0.5)
-        ep = enc_logits[b].sigmoid()[:, None].expand(-1, len(t.boxes)).masked_fill(~ev[:, None], 0.0)
-        eq, eg = hungarian_match(ep.detach(), eb.detach(), t.boxes)
-        eq_t, eg_t = torch.from_numpy(eq), torch.from_numpy(eg)
-        obj = torch.zeros_like(enc_logits[b])
-        obj[eq_t] = 1.0
-        tot["enc"] = tot["enc"] + WEIGHTS["retrieve"] * sigmoid_focal(enc_logits[b][ev], obj[ev]).sum()
-        l1, giou = box_losses(eb[eq_t], t.boxes[eg_t])
-        tot["enc"] = tot["enc"] + WEIGHTS["l1"] * l1.sum() + WEIGHTS["giou"] * giou.sum()
+        tot["enc"] = tot["enc"] + proposal_loss(enc_logits[b], enc_boxes[b], enc_valid[b], t.boxes)
     losses = {k: v / num for k, v in tot.items()}
     losses["_matches"] = matches  # type: ignore[assignment]
     return losses
@@ -213,7 +205,7 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
 
         model.load_state_dict(load_file(str(init)), strict=True)
     model.train()
-    taps = _Taps(model)
+    taps = Taps(model)
     data = TrainData(seed, hard_negatives)
     names = data.category_names
     caption, groups = _token_groups(model, names)
@@ -433,6 +425,8 @@ def main(args: argparse.Namespace) -> int:
     for key in _SETTINGS:
         given = getattr(args, key)
         settings[key] = recipe.get(key) if given is None else (str(given) if isinstance(given, Path) else given)
+    if args.pretrained is not None and args.init is None:
+        settings["init"] = None  # an explicit --pretrained starts a new first stage
     out = args.out or weights_file(args.model)
 
     def on_save(step: int) -> None:

@@ -18,7 +18,8 @@ from scipy.optimize import linear_sum_assignment
 
 from evalkit.zoo.ops.boxes import box_convert, box_iou, generalized_box_iou
 
-__all__ = ["WEIGHTS", "sigmoid_focal", "dice", "box_losses", "hungarian_match", "contrastive_embed"]
+__all__ = ["WEIGHTS", "sigmoid_focal", "dice", "box_losses", "hungarian_match", "contrastive_embed",
+           "proposal_loss"]
 
 #: loss weights: the DETR-family values the paper builds on (retrieval 2, L1 5, GIoU 2, mask
 #: focal 2, dice 5); IoU branch 2 and embedding 0.25 are our choices for the tiny model
@@ -101,3 +102,23 @@ def contrastive_embed(key: torch.Tensor, ref: torch.Tensor, key_ids: torch.Tenso
     diff = diff.masked_fill(~valid, float("-inf"))
     flat = torch.cat([diff.flatten(1), diff.new_zeros(diff.shape[0], 1)], 1)
     return torch.logsumexp(flat, 1).mean()
+
+
+def proposal_loss(logits: torch.Tensor, boxes: torch.Tensor, valid: torch.Tensor, gt_boxes: torch.Tensor
+                  ) -> torch.Tensor:
+    """Weighted loss of the two-stage encoder proposals of one image: objectness focal loss (the
+    proposals assigned to the targets are positive) + L1 + GIoU of the assigned boxes.
+
+    Args:
+        logits: ``S`` objectness logits; boxes: ``S×4`` normalised ``cxcywh``; valid: ``S`` bool
+            (False: padding tokens, never assigned); gt_boxes: ``G×4``.
+    """
+    eb = boxes.masked_fill(~valid[:, None], 0.5)
+    ep = logits.sigmoid()[:, None].expand(-1, len(gt_boxes)).masked_fill(~valid[:, None], 0.0)
+    eq, eg = hungarian_match(ep.detach(), eb.detach(), gt_boxes)
+    eq_t, eg_t = torch.from_numpy(eq), torch.from_numpy(eg)
+    obj = torch.zeros_like(logits)
+    obj[eq_t] = 1.0
+    loss = WEIGHTS["retrieve"] * sigmoid_focal(logits[valid], obj[valid]).sum()
+    l1, giou = box_losses(eb[eq_t], gt_boxes[eg_t])
+    return loss + WEIGHTS["l1"] * l1.sum() + WEIGHTS["giou"] * giou.sum()

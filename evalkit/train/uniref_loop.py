@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from .losses import WEIGHTS, box_losses, dice, hungarian_match, sigmoid_focal
+from .loop import Taps
+from .losses import box_losses, dice, hungarian_match, proposal_loss, sigmoid_focal
 
 __all__ = ["build_tiny_uniref", "train_uniref", "TASKS"]
 
@@ -38,26 +38,13 @@ def build_tiny_uniref(seed: int = 0):
     return model
 
 
-class _Taps:
-    """What :meth:`UniRef.forward` does not return but training needs: the encoder proposals'
-    logits and boxes, the boxes of every decoder layer and the query features of the earlier
-    layers (their class heads, ``class_embed.{0..L-2}``, get the auxiliary retrieval loss)."""
+class _Taps(Taps):
+    """:class:`~.loop.Taps` plus the query features of the earlier decoder layers (their class
+    heads, ``class_embed.{0..L-2}``, get the auxiliary retrieval loss)."""
 
     def __init__(self, model):
-        self.store: dict[str, Any] = {}
-        tr = model.transformer
-        original = tr.encoder_proposals
-
-        def proposals(mem):
-            out, props = original(mem)
-            self.store["proposals"] = props
-            return out, props
-
-        tr.encoder_proposals = proposals
-        model.enc_class_embed.register_forward_hook(lambda m, i, o: self.store.__setitem__("enc_logits", o))
-        model.enc_bbox_embed.register_forward_hook(lambda m, i, o: self.store.__setitem__("enc_delta", o))
-        tr.register_forward_hook(lambda m, i, o: self.store.__setitem__("dec_boxes", o["boxes"]))
-        for lid, layer in enumerate(tr.decoder.layers):
+        super().__init__(model)
+        for lid, layer in enumerate(model.transformer.decoder.layers):
             layer.register_forward_hook(lambda m, i, o, lid=lid: self.store.__setitem__(f"hs{lid}", o))
 
 
@@ -90,16 +77,7 @@ def _losses(model, out, taps, targets) -> dict[str, torch.Tensor]:
         mt = (t.masks[gi_t].flatten(1) > 0.5).float()
         tot["mask"] = tot["mask"] + sigmoid_focal(m, mt).mean(1).sum()
         tot["dice"] = tot["dice"] + dice(m, mt).sum()
-        ev = enc_valid[b]
-        eb = enc_boxes[b].masked_fill(~ev[:, None], 0.5)
-        ep = enc_logits[b].sigmoid()[:, None].expand(-1, len(t.boxes)).masked_fill(~ev[:, None], 0.0)
-        eq, eg = hungarian_match(ep.detach(), eb.detach(), t.boxes)
-        eq_t, eg_t = torch.from_numpy(eq), torch.from_numpy(eg)
-        obj = torch.zeros_like(enc_logits[b])
-        obj[eq_t] = 1.0
-        tot["enc"] = tot["enc"] + WEIGHTS["retrieve"] * sigmoid_focal(enc_logits[b][ev], obj[ev]).sum()
-        l1, giou = box_losses(eb[eq_t], t.boxes[eg_t])
-        tot["enc"] = tot["enc"] + WEIGHTS["l1"] * l1.sum() + WEIGHTS["giou"] * giou.sum()
+        tot["enc"] = tot["enc"] + proposal_loss(enc_logits[b], enc_boxes[b], enc_valid[b], t.boxes)
     return {k: v / num for k, v in tot.items()}
 
 
