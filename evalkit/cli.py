@@ -78,25 +78,20 @@ def _add_run(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .registry import BENCHMARKS, MODELS
+    from .registry import task_pairs
     from .runner import RunConfig, run_evaluation
 
-    model_entries = MODELS.select(args.model)
-    bench_entries = BENCHMARKS.select(args.benchmark)
-    models = [e.id for e in model_entries]
-    benches = [e.id for e in bench_entries]
-    if args.output_dir and len(models) * len(benches) > 1:
+    pairs, skipped = task_pairs(args.model, args.benchmark)
+    if args.output_dir and len(pairs) + len(skipped) > 1:
         raise EvalkitError("--output-dir names one run; it cannot be used with several models/benchmarks")
-    pairs = [(m, b) for m in model_entries for b in bench_entries]
-    if len(pairs) > 1:
+    if len(pairs) + len(skipped) == 1:
+        pairs = pairs + skipped  # one explicit pair: the adapter says why it cannot run it
+    else:
         # several pairs (groups, patterns): skip those whose task the model's card does not list
-        kept = [(m, b) for m, b in pairs if not m.meta.get("tasks") or b.task in m.meta["tasks"]]
-        for m, b in pairs:
-            if (m, b) not in kept:
-                print(f"skip {m.id} on {b.id}: {m.id} has no {b.task} task", file=sys.stderr)
-        if not kept:
+        for m, b in skipped:
+            print(f"skip {m.id} on {b.id}: {m.id} has no {b.task} task", file=sys.stderr)
+        if not pairs:
             raise EvalkitError(f"none of the models {args.model!r} has a task of the benchmarks {args.benchmark!r}")
-        pairs = kept
     results = []
     for model_entry, bench_entry in pairs:
         model, bench = model_entry.id, bench_entry.id

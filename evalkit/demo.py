@@ -33,17 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def supported_benchmarks(model: str, pattern: str) -> tuple[list[str], list[tuple[str, str]]]:
     """``(benchmarks of the model's tasks, [(benchmark, reason) skipped])``."""
-    from .registry import BENCHMARKS, MODELS
-    from .zoo.cards import get_card
+    from .registry import task_pairs
 
-    card = get_card(MODELS.get(model).meta.get("model_id", model))
-    run, skipped = [], []
-    for e in BENCHMARKS.select(pattern):
-        if e.task in card.tasks:
-            run.append(e.id)
-        else:
-            skipped.append((e.id, f"{model} has no {e.task} task"))
-    return run, skipped
+    run, skipped = task_pairs(model, pattern)
+    return [b.id for _, b in run], [(b.id, f"{model} has no {b.task} task") for _, b in skipped]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -53,22 +46,21 @@ def main(args: argparse.Namespace) -> int:
 
     import torch
 
-    from .registry import MODELS
+    from .registry import task_pairs
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     runs = Path(args.runs_root)
     dirs = []
-    for model in [e.id for e in MODELS.select(args.model)]:
-        run, skipped = supported_benchmarks(model, args.benchmark)
-        for bench, why in skipped:
-            print(f"skip {bench}: {why}", file=sys.stderr)
-        for bench in run:
-            cfg = RunConfig(model=model, benchmark=bench, runs_root=str(runs), limit=args.limit,
-                            num_workers=args.num_workers, quiet=True)
-            res = run_evaluation(cfg)
-            dirs.append(str(res.run_dir))
-            print(f"{model} on {bench}: {res.status} {res.run_dir}", file=sys.stderr)
+    pairs, skipped = task_pairs(args.model, args.benchmark)
+    for m, b in skipped:
+        print(f"skip {m.id} on {b.id}: {m.id} has no {b.task} task", file=sys.stderr)
+    for m, b in pairs:
+        cfg = RunConfig(model=m.id, benchmark=b.id, runs_root=str(runs), limit=args.limit,
+                        num_workers=args.num_workers, quiet=True)
+        res = run_evaluation(cfg)
+        dirs.append(str(res.run_dir))
+        print(f"{m.id} on {b.id}: {res.status} {res.run_dir}", file=sys.stderr)
     if not dirs:
         from .errors import EvalkitError
 

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable
 
 from .errors import EvalkitError, UnknownNameError
 
-__all__ = ["Entry", "Registry", "MODELS", "ADAPTERS", "BENCHMARKS", "METRICS", "import_target"]
+__all__ = ["Entry", "Registry", "MODELS", "ADAPTERS", "BENCHMARKS", "METRICS", "import_target", "task_pairs"]
 
 
 def import_target(target: str | Callable) -> Any:
@@ -244,3 +244,11 @@ MODELS = Registry("model", ["evalkit.zoo.catalog"], "evalkit.models")
 ADAPTERS = Registry("adapter", ["evalkit.adapters.catalog"], "evalkit.adapters")
 BENCHMARKS = Registry("benchmark", ["evalkit.benchmarks.catalog"], "evalkit.benchmarks")
 METRICS = Registry("metric", ["evalkit.metrics.catalog"], "evalkit.metrics")
+
+
+def task_pairs(models: str, benchmarks: str) -> tuple[list[tuple[Entry, Entry]], list[tuple[Entry, Entry]]]:
+    """``(runnable, skipped)`` (model entry, benchmark entry) pairs of two selections: a pair is
+    skipped when the model declares its tasks (model cards do) and the benchmark's is not one."""
+    pairs = [(m, b) for m in MODELS.select(models) for b in BENCHMARKS.select(benchmarks)]
+    ok = [(m, b) for m, b in pairs if not m.meta.get("tasks") or b.task in m.meta["tasks"]]
+    return ok, [pair for pair in pairs if pair not in ok]

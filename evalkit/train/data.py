@@ -107,10 +107,15 @@ class TrainData:
             tg.append(targets_from_masks([vis[target]], [0]))
         return imgs, texts, tg
 
+    @functools.cached_property
+    def expression_scenes(self) -> list:
+        """``(image, shapes, visible masks)`` of the shapes-refcoco and shapes-coco train scenes."""
+        return [(img, shapes, vis) for img, shapes, vis, _, _ in self.ref] + self.coco
+
     def _fresh_expressions(self, n: int):
         from evalkit.benchmarks.shapes.scenes import expression
 
-        scenes = [(img, shapes, vis) for img, shapes, vis, _, _ in self.ref] + self.coco
+        scenes = self.expression_scenes
         imgs, texts, tg = [], [], []
         while len(imgs) < n:
             img, shapes, vis = scenes[int(self.rng.integers(len(scenes)))]

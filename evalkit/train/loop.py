@@ -194,7 +194,6 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
     returns the training log. ``init``: start from these weights (a second training stage);
     ``task_batch``: per-task batch sizes (:func:`task_batches`); ``hard_negatives``: fraction of
     annotation-prompt samples with a same-colour distractor (:class:`~.data.TrainData`)."""
-    from evalkit.zoo.tiny import INPUT_SIZE  # noqa: F401  (the size the data is made at)
     from .data import TrainData, images_tensor
 
     sizes_of = task_batches(batch, task_batch)
@@ -424,7 +423,7 @@ def main(args: argparse.Namespace) -> int:
     settings = {"model": recipe["model"]}
     for key in _SETTINGS:
         given = getattr(args, key)
-        settings[key] = recipe.get(key) if given is None else (str(given) if isinstance(given, Path) else given)
+        settings[key] = recipe.get(key) if given is None else given
     if args.pretrained is not None and args.init is None:
         settings["init"] = None  # an explicit --pretrained starts a new first stage
     out = args.out or weights_file(args.model)

@@ -120,6 +120,10 @@ def test_recipe_specs_resolve_and_fail_clearly(tmp_path):
         with pytest.raises(TrainingConfigError, match="--init"):
             resolve_weights(bad, 0, tmp_path, "--init")
     assert "uniref-pp-tiny-stage1" in RECIPES and RECIPES["uniref-pp-tiny"]["model"] == "uniref-pp-tiny"
+    # an intermediate already trained is reused, not trained again (no training happens here)
+    done = tmp_path / "uniref-pp-tiny-stage1-step7.safetensors"
+    done.write_bytes(b"x")
+    assert resolve_weights("uniref-pp-tiny-stage1@7", 0, tmp_path, "--init") == done
 
 
 def test_uniref_starts_from_the_uninext_backbone(tmp_path):

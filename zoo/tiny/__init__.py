@@ -26,19 +26,18 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "the", "red", "green
 #: (short edge, max size) of every task: the suite's frames are 128×128
 INPUT_SIZE = (128, 128)
 
+#: the text encoder both tiny models share (1 layer, width 64, the suite's vocabulary)
+_TEXT = {"vocab_size": len(VOCAB), "hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+         "intermediate_size": 128, "max_position_embeddings": 48}
+
 TINY_OVERRIDES = {
     "backbone_overrides": {"width_per_group": 8, "stem_out_channels": 16, "norm": "BN"},
     "d_model": 64, "nheads": 4, "dim_feedforward": 128, "enc_layers": 1, "dec_layers": 2,
     "num_queries": 50, "vl_hidden_dim": 128, "num_vl_layers": 1,
-    "text_config": {"vocab_size": len(VOCAB), "hidden_size": 64, "num_hidden_layers": 1,
-                    "num_attention_heads": 2, "intermediate_size": 128, "max_position_embeddings": 48},
+    "text_config": dict(_TEXT),
     "max_query_len": 48, "reid_layers": 1, "template_size": 64,
 }
 
-
-#: the text encoder both tiny models share (1 layer, width 64, the suite's vocabulary)
-_TEXT = {"vocab_size": len(VOCAB), "hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-         "intermediate_size": 128, "max_position_embeddings": 48}
 
 #: the backbone and text encoder are those of ``uninext-tiny`` (same shapes), so the UniRef++
 #: training can start from them as the official one starts from pretrained components
