@@ -1,34 +1,49 @@
 """Single-object tracking: success (AUC, OP50, OP75), precision and normalised precision.
 
-``sot(gt, results, protocol=...)`` with ``protocol`` one of
+``sot(gt, results, protocol=..., variant=...)`` with ``protocol`` one of
 
-* ``lasot`` / ``lasot-ext`` / ``tnl2k`` — pytracking's ``extract_results`` + ``print_results``
-  as vendored by OSTrack and UNINEXT (the numbers in the UNINEXT/UniRef/GLEE papers).
+* ``lasot`` / ``lasot-ext`` / ``tnl2k`` — pytracking's ``extract_results`` + ``print_results``.
+  Two official copies disagree; ``variant`` names which one runs:
+
+  - ``uninext`` (default; the copy vendored by OSTrack and UNINEXT, ``external/lib/test/analysis/
+    extract_results.py``, behind the numbers of the UNINEXT/UniRef/GLEE papers): a frame is
+    *valid* when GT w > 0 and h > 0; UNINEXT's LaSOT-ext loader (``lib/test/evaluation/
+    lasotextdataset.py``) names its sequences' dataset ``'lasot'``, so LaSOT-ext gets every
+    rule keyed on that name (below).
+  - ``pytracking`` (``visionml/pytracking`` master, ``pytracking/analysis/extract_results.py``):
+    a frame is valid only when all four GT values are > 0 (a box touching x = 0 or y = 0 is
+    invalid); its LaSOT-ext loader (``lasotextensionsubsetdataset.py``) names the dataset
+    ``'lasot_extension_subset'``, so LaSOT-ext follows the non-``lasot`` rules. Master ships
+    no TNL2K loader; for ``tnl2k`` this variant only changes the valid-frame rule.
+
   Per sequence: the first frame's prediction is replaced by the GT; a prediction with zero
-  width or height is replaced by the previous frame's (unless that GT row is NaN); a frame is
-  *valid* when GT w > 0 and h > 0 (and, for LaSOT and LaSOT-ext, the target is visible:
-  ``full_occlusion == 0 and out_of_view == 0``). Invalid frames get overlap −1 and centre error
-  +inf (failures) but normalised error −1, which *counts as a success* — except for
-  ``lasot`` where invisible frames get +inf (quirk: the override keys on the dataset name
-  ``lasot``, so ``lasot-ext`` and ``tnl2k`` keep the −1). Boxes use the ``x + w − 1`` pixel
-  convention; centre = ``x + (w − 1)/2``; normalised error divides centres by the GT w, h.
-  Curves: success = #(IoU > t)/N for t in ``arange(0, 1.05, 0.05)`` (strict ``>``), precision
-  = #(err <= t)/N for t = 0..50 px, normalised for t = 0..0.50; N = all GT frames. Per-sequence
-  curves are float32 (as the official tensors), averaged over sequences in float32 (torch, as
-  the official code), ×100. ``AUC`` = mean of the 21 success values, ``OP50``/``OP75`` = curve
-  at 0.5/0.75, ``Precision`` = curve at 20 px, ``Norm Precision`` = curve at 0.20.
-  LaSOT and LaSOT-ext: a results file longer than the GT is truncated, shorter is an error;
-  TNL2K pads a short file with zero boxes.
+  width or height is replaced by the previous frame's (unless that GT row is NaN); valid
+  frames also need, for LaSOT and LaSOT-ext, the target visible (``full_occlusion == 0 and
+  out_of_view == 0``). Invalid frames get overlap −1 and centre error +inf (failures) but
+  normalised error −1, which *counts as a success* — except where the dataset name is
+  ``'lasot'`` (LaSOT always; LaSOT-ext under ``uninext``): there invisible frames get +inf.
+  Boxes use the ``x + w − 1`` pixel convention; centre = ``x + (w − 1)/2``; normalised error
+  divides centres by the GT w, h. Curves: success = #(IoU > t)/N for t in ``arange(0, 1.05,
+  0.05)`` (strict ``>`` in both copies, so a perfect tracker scores 20/21 of 100 AUC),
+  precision = #(err <= t)/N for t = 0..50 px, normalised for t = 0..0.50; N = all GT frames.
+  Per-sequence curves are float32 (as the official tensors), averaged over sequences in
+  float32 (torch, as the official code), ×100. ``AUC`` = mean of the 21 success values,
+  ``OP50``/``OP75`` = curve at 0.5/0.75, ``Precision`` = curve at 20 px, ``Norm Precision`` =
+  curve at 0.20. Dataset name ``'lasot'``: a results file longer than the GT is truncated,
+  shorter is an error; otherwise a short file is padded with zero boxes.
 * ``got10k`` — the ``got10k`` toolkit (``ExperimentGOT10k.report`` on val): the first frame is
   dropped, every repetition ``<seq>/<seq>_NNN.txt`` is scored, boxes are clipped to the image
   (``meta_info.ini`` resolution), only frames with ``cover > 0`` count; IoUs of all repetitions
   and sequences are pooled: ``AO`` = mean IoU, ``SR0.5`` / ``SR0.75`` = fraction of IoU > 0.5 /
-  0.75 (strict). Reported ×100.
-* ``trackingnet`` — the TrackingNet devkit ``metrics.py``: all coordinates rounded
-  (half-to-even), first frame = GT, ``+1`` pixel convention, centre = ``x + (w + 1)/2``,
-  21-point curves, each score is the trapezoidal area over x in [0, 1] (quirk: also for the
-  precision curves, whose thresholds run over 0..50 px / 0..0.5), ×100, reported as ``AUC``,
-  ``Precision`` and ``Norm Precision``. A missing results file scores as all-zero boxes.
+  0.75 (strict, as ``ExperimentGOT10k._evaluate``: ``np.mean(ious > 0.5)`` and the
+  ``np.greater`` success curve). Reported ×100.
+* ``trackingnet`` — the TrackingNet devkit ``metrics.py`` (``evaluate``): all coordinates
+  rounded (half-to-even), first frame = GT, ``+1`` pixel convention, centre = ``x + (w + 1)/2``,
+  21-point curves; success counts IoU **>=** t (unlike pytracking, so a perfect tracker
+  scores 100), precision err <= t; each score is the trapezoidal area over x in [0, 1]
+  (quirk: also for the precision curves, whose thresholds run over 0..50 px / 0..0.5), ×100,
+  reported as ``AUC``, ``Precision`` and ``Norm Precision``. A missing results file scores as
+  all-zero boxes.
 
 Inputs: ``gt`` is a folder (sequence folders anywhere below it holding ``groundtruth.txt``;
 LaSOT's ``full_occlusion.txt``/``out_of_view.txt``; GOT-10k's ``meta_info.ini`` and
@@ -47,9 +62,19 @@ import numpy as np
 
 from ..errors import ResultsError
 
-__all__ = ["sot", "PROTOCOLS"]
+__all__ = ["sot", "PROTOCOLS", "VARIANTS"]
 
 PROTOCOLS = ("lasot", "lasot-ext", "tnl2k", "got10k", "trackingnet")
+#: the two official copies of pytracking's analysis code (see the module docstring)
+VARIANTS = ("uninext", "pytracking")
+_PYTRACKING = ("lasot", "lasot-ext", "tnl2k")
+
+
+def _dataset_name(protocol: str, variant: str) -> str:
+    """The ``seq.dataset`` string the official loader gives (its rules key on ``'lasot'``)."""
+    if protocol == "lasot" or (protocol == "lasot-ext" and variant == "uninext"):
+        return "lasot"  # UNINEXT lasotextdataset.py: Sequence(..., 'lasot', ...)
+    return {"lasot-ext": "lasot_extension_subset", "tnl2k": "tnl2k"}[protocol]
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -136,8 +161,12 @@ def _result(results: Any, seq: str, protocol: str, required: bool = True):
 
 
 # -- pytracking protocols --------------------------------------------------------------------
-def _pytracking_errors(pred: np.ndarray, anno: np.ndarray, visible, protocol: str, seq: str):
-    """Per-frame overlap, centre error and normalised centre error (float64, length N)."""
+def _pytracking_errors(pred: np.ndarray, anno: np.ndarray, visible, dataset: str, variant: str, seq: str):
+    """Per-frame overlap, centre error and normalised centre error (float64, length N).
+
+    ``pred``/``anno``: N x 4 xywh boxes in pixels; ``dataset``: the official loader's name
+    (``'lasot'`` switches the length and visibility rules); ``variant``: ``uninext`` or
+    ``pytracking`` (the valid-frame rule of ``calc_seq_err_robust``)."""
     pred = pred.copy()
     if np.isnan(pred).any() or (pred[:, 2:] < 0.0).any():
         raise ResultsError(f"results for {seq!r}: NaN or negative width/height (the official tool refuses them)")
@@ -151,12 +180,15 @@ def _pytracking_errors(pred: np.ndarray, anno: np.ndarray, visible, protocol: st
     if len(pred) != n:
         if len(pred) > n:
             pred = pred[:n]
-        elif protocol in ("lasot", "lasot-ext"):
+        elif dataset == "lasot":
             raise ResultsError(f"results for {seq!r} have {len(pred)} boxes but the ground truth has {n} frames")
         else:
             pred = np.concatenate([pred, np.zeros((n - len(pred), 4))])
     pred[0] = anno[0]
-    valid = (anno[:, 2:] > 0.0).sum(1) == 2
+    if variant == "uninext":  # UNINEXT extract_results.py: ((anno_bb[:, 2:] > 0.0).sum(1) == 2)
+        valid = (anno[:, 2:] > 0.0).sum(1) == 2
+    else:  # pytracking master extract_results.py: ((anno_bb > 0.0).sum(1) == 4)
+        valid = (anno > 0.0).sum(1) == 4
     if visible is not None:
         visible = np.asarray(visible, bool)
         if len(visible) != n:
@@ -176,7 +208,7 @@ def _pytracking_errors(pred: np.ndarray, anno: np.ndarray, visible, protocol: st
     err_center[~valid] = np.inf
     err_norm[~valid] = -1.0
     overlap[~valid] = -1.0
-    if protocol in ("lasot", "lasot-ext") and visible is not None:
+    if dataset == "lasot" and visible is not None:
         err_norm[~visible] = np.inf
         err_center[~visible] = np.inf
     if np.isnan(overlap).any():
@@ -184,7 +216,7 @@ def _pytracking_errors(pred: np.ndarray, anno: np.ndarray, visible, protocol: st
     return overlap, err_center, err_norm
 
 
-def _pytracking(gt: dict, results: Any, protocol: str) -> dict[str, float]:
+def _pytracking(gt: dict, results: Any, protocol: str, variant: str) -> dict[str, float]:
     import torch
 
     thr_overlap = torch.arange(0.0, 1.05, 0.05, dtype=torch.float64).numpy()
@@ -197,7 +229,8 @@ def _pytracking(gt: dict, results: Any, protocol: str) -> dict[str, float]:
         if len(anno) == 0:
             raise ResultsError(f"ground truth of {seq!r} has no frame")
         vis = g.get("visible") if protocol in ("lasot", "lasot-ext") else None
-        ov, ce, cn = _pytracking_errors(_result(results, seq, protocol), anno, vis, protocol, seq)
+        ov, ce, cn = _pytracking_errors(_result(results, seq, protocol), anno, vis,
+                                        _dataset_name(protocol, variant), variant, seq)
         n = np.float32(len(anno))
         curves[0, i, 0, :21] = (ov[:, None] > thr_overlap[None]).sum(0).astype(np.float32) / n
         curves[1, i, 0] = (ce[:, None] <= thr_center[None]).sum(0).astype(np.float32) / n
@@ -284,7 +317,9 @@ def _trackingnet(gt: dict, results: Any) -> dict[str, float]:
             iou = inter / (a[:, 3] * a[:, 2] + s[:, 3] * s[:, 2] - inter)
             dist = np.sqrt((acx - scx) * (acx - scx) + (acy - scy) * (acy - scy))
             ndist = np.sqrt((acx - scx) / a[:, 2] * (acx - scx) / a[:, 2] + (acy - scy) / a[:, 3] * (acy - scy) / a[:, 3])
-        acc[0] += np.array([np.sum(iou > t) / n for t in x_succ])
+        # metrics.py evaluate: np.sum(i >= thres for i in df["IoU"]) -- a frame exactly on a
+        # threshold (the GT first frame, IoU 1, at t = 1) is a success
+        acc[0] += np.array([np.sum(iou >= t) / n for t in x_succ])
         acc[1] += np.array([np.sum(dist <= t) / n for t in x_prec])
         acc[2] += np.array([np.sum(ndist <= t) / n for t in x_norm])
     acc /= len(gt)
@@ -296,8 +331,12 @@ def _trackingnet(gt: dict, results: Any) -> dict[str, float]:
     }
 
 
-def sot(gt: Any, results: Any, *, protocol: str = "lasot", sequences=None) -> dict[str, float]:
+def sot(gt: Any, results: Any, *, protocol: str = "lasot", variant: str = "uninext",
+        sequences=None) -> dict[str, float]:
     """Single-object tracking scores under ``protocol`` (see the module docstring).
+
+    ``variant`` (lasot / lasot-ext / tnl2k only): ``uninext`` (default, UNINEXT/OSTrack's copy
+    of pytracking's analysis code) or ``pytracking`` (pytracking master).
 
     Returns (percent): ``AUC``, ``OP50``, ``OP75``, ``Precision``, ``Norm Precision`` for
     lasot / lasot-ext / tnl2k; ``AO``, ``SR0.5``, ``SR0.75`` for got10k; ``AUC``,
@@ -305,6 +344,10 @@ def sot(gt: Any, results: Any, *, protocol: str = "lasot", sequences=None) -> di
     """
     if protocol not in PROTOCOLS:
         raise ResultsError(f"sot: unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    if variant not in VARIANTS:
+        raise ResultsError(f"sot: unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    if variant != "uninext" and protocol not in _PYTRACKING:
+        raise ResultsError(f"sot: variant {variant!r} applies to {', '.join(_PYTRACKING)}, not to {protocol!r}")
     g = _gt(gt, protocol)
     if sequences is not None:
         names = sequences.split(",") if isinstance(sequences, str) else list(sequences)
@@ -316,4 +359,4 @@ def sot(gt: Any, results: Any, *, protocol: str = "lasot", sequences=None) -> di
         return _got10k(g, results)
     if protocol == "trackingnet":
         return _trackingnet(g, results)
-    return _pytracking(g, results, protocol)
+    return _pytracking(g, results, protocol, variant)

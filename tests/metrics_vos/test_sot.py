@@ -28,7 +28,7 @@ def _pt_iou(p, a):
     return inter / (p[:, 2:].prod(dim=1) + a[:, 2:].prod(dim=1) - inter)
 
 
-def pytracking_oracle(seqs, dataset):
+def pytracking_oracle(seqs, dataset, variant="uninext"):
     thr_o = torch.arange(0.0, 1.0 + 0.05, 0.05, dtype=torch.float64)
     thr_c = torch.arange(0, 51, dtype=torch.float64)
     thr_n = torch.arange(0, 51, dtype=torch.float64) / 100.0
@@ -45,12 +45,14 @@ def pytracking_oracle(seqs, dataset):
                 if (pred[j, 2:] == 0.0).any() and not torch.isnan(anno[j, :]).any():
                     pred[j, :] = pred[j - 1, :]
         if pred.shape[0] != anno.shape[0]:
+            assert dataset != "lasot" or pred.shape[0] > anno.shape[0]
             if pred.shape[0] > anno.shape[0]:
                 pred = pred[: anno.shape[0]]
             else:
                 pred = torch.cat((pred, torch.zeros((anno.shape[0] - pred.shape[0], 4)).type_as(pred)))
         pred[0, :] = anno[0, :]
-        valid = (anno[:, 2:] > 0.0).sum(1) == 2
+        # UNINEXT's copy: ((anno_bb[:, 2:] > 0.0).sum(1) == 2); pytracking master: ((anno_bb > 0.0).sum(1) == 4)
+        valid = (anno[:, 2:] > 0.0).sum(1) == 2 if variant == "uninext" else (anno > 0.0).sum(1) == 4
         if tv is not None:
             tv = tv.bool()
             valid = valid & tv
@@ -96,24 +98,74 @@ def _tracker(rng, n, exact_thresholds=False):
     return anno, pred, vis
 
 
+@pytest.mark.parametrize("variant", ["uninext", "pytracking"])
 @pytest.mark.parametrize("protocol", ["lasot", "lasot-ext", "tnl2k"])
 @pytest.mark.parametrize("seed", range(6))
-def test_pytracking_parity(protocol, seed):
+def test_pytracking_parity(protocol, seed, variant):
     rng = np.random.default_rng(seed)
     seqs, gt, res = [], {}, {}
+    # the official loader's dataset name: UNINEXT's LaSOT-ext loader says 'lasot' as well,
+    # pytracking master's says 'lasot_extension_subset'
+    dataset = "lasot" if protocol == "lasot" or (protocol == "lasot-ext" and variant == "uninext") else protocol
     for s in range(int(rng.integers(1, 6))):
         n = int(rng.integers(1, 120))
         anno, pred, vis = _tracker(rng, n, exact_thresholds=seed % 2 == 0)
-        if protocol == "tnl2k" and rng.random() < 0.3:
+        if rng.random() < 0.3:
+            anno[rng.random(n) < 0.2, int(rng.integers(0, 2))] = 0  # boxes touching x = 0 or y = 0
+        if dataset != "lasot" and rng.random() < 0.3:
             pred = pred[: max(1, n - 5)]  # short results are zero-padded outside LaSOT
         use_vis = vis if protocol != "tnl2k" else None
         seqs.append((anno, pred, use_vis))
         gt[f"s{s}"] = {"boxes": anno, **({"visible": vis} if use_vis is not None else {})}
         res[f"s{s}"] = pred
-    # UNINEXT's LaSOT-ext loader names its sequences' dataset 'lasot' as well
-    ref = pytracking_oracle(seqs, "tnl2k" if protocol == "tnl2k" else "lasot")
-    out = sot(gt, res, protocol=protocol)
+    ref = pytracking_oracle(seqs, dataset, variant)
+    out = sot(gt, res, protocol=protocol, variant=variant)
     assert out == ref
+
+
+# Hand-derived cases on the edges where the two official copies of pytracking's analysis code
+# disagree (valid-frame rule; LaSOT-ext's dataset name). Success thresholds t_k = k/20, k = 0..20;
+# AUC = 100 * mean over the 21 values of #(IoU > t_k)/N.
+def test_variant_box_touching_the_image_border():
+    anno = np.array([[0, 5, 10, 10], [3, 3, 10, 10.0]])  # frame 0 has x = 0
+    res = {"a": anno.copy()}
+    # UNINEXT extract_results.py calc_seq_err_robust: valid = (anno_bb[:, 2:] > 0).sum(1) == 2 -> both
+    # frames valid, IoU 1 > t for 20 of the 21 thresholds: AUC 100 * 20/21; centre errors 0
+    u = sot({"a": {"boxes": anno}}, res, protocol="tnl2k")
+    assert u["AUC"] == pytest.approx(100 * 20 / 21, rel=1e-6) and u["Precision"] == pytest.approx(100)
+    # pytracking master calc_seq_err_robust: valid = (anno_bb > 0).sum(1) == 4 -> frame 0 invalid:
+    # overlap -1 (fails), centre error inf (fails), normalised error -1 (<= 0.2: success)
+    p = sot({"a": {"boxes": anno}}, res, protocol="tnl2k", variant="pytracking")
+    assert p["AUC"] == pytest.approx(100 * 0.5 * 20 / 21, rel=1e-6)
+    assert p["Precision"] == pytest.approx(50) and p["Norm Precision"] == pytest.approx(100)
+
+
+def test_variant_lasot_ext_invisible_frame_and_short_results():
+    anno = np.array([[10, 10, 20, 20], [10, 10, 20, 20.0]])
+    gt = {"a": {"boxes": anno, "visible": np.array([True, False])}}
+    res = {"a": np.array([[10, 10, 20, 20], [200, 200, 20, 20.0]])}
+    # UNINEXT lasotextdataset.py builds Sequence(..., 'lasot', ...), so extract_results' "if dataset ==
+    # 'lasot': err_center_normalized[~target_visible] = inf" applies: the invisible frame fails
+    u = sot(gt, res, protocol="lasot-ext")
+    assert u["Norm Precision"] == pytest.approx(50)
+    # pytracking master lasotextensionsubsetdataset.py names it 'lasot_extension_subset': the frame
+    # keeps normalised error -1, which is <= 0.2, a success
+    p = sot(gt, res, protocol="lasot-ext", variant="pytracking")
+    assert p["Norm Precision"] == pytest.approx(100)
+    assert u["AUC"] == p["AUC"] == pytest.approx(100 * 0.5 * 20 / 21, rel=1e-6)
+    # a short results file: an error where the dataset name is 'lasot', zero-padded otherwise
+    # (the padded frame is the invisible one, so AUC is unchanged)
+    short = {"a": anno[:1]}
+    with pytest.raises(ResultsError, match="1 boxes but the ground truth has 2"):
+        sot(gt, short, protocol="lasot-ext")
+    assert sot(gt, short, protocol="lasot-ext", variant="pytracking")["AUC"] == pytest.approx(100 * 0.5 * 20 / 21, rel=1e-6)
+
+
+def test_variant_names_are_checked():
+    with pytest.raises(ResultsError, match="unknown variant 'ostrack'"):
+        sot({"a": {"boxes": np.ones((1, 4))}}, {"a": np.ones((1, 4))}, protocol="lasot", variant="ostrack")
+    with pytest.raises(ResultsError, match="variant 'pytracking' applies to lasot, lasot-ext, tnl2k, not to 'trackingnet'"):
+        sot({"a": {"boxes": np.ones((1, 4))}}, {"a": np.ones((1, 4))}, protocol="trackingnet", variant="pytracking")
 
 
 def test_exact_threshold_is_failure():
@@ -215,7 +267,7 @@ def trackingnet_oracle(pairs):
         dist = ((acx - scx) * (acx - scx) + (acy - scy) * (acy - scy)).apply(np.sqrt)
         nd = ((acx - scx) / df["anno_w"] * (acx - scx) / df["anno_w"]
               + (acy - scy) / df["anno_h"] * (acy - scy) / df["anno_h"]).apply(np.sqrt)
-        S += np.array([np.sum([i > t for i in iou]) / len(iou) for t in xs])
+        S += np.array([np.sum([i >= t for i in iou]) / len(iou) for t in xs])  # metrics.py: i >= thres
         P += np.array([np.sum([i <= t for i in dist]) / len(dist) for t in xp])
         N += np.array([np.sum([i <= t for i in nd]) / len(nd) for t in xn])
     k = len(pairs)
@@ -243,6 +295,34 @@ def test_trackingnet_parity(seed):
     out = sot(gt, res, protocol="trackingnet")
     for k in ref:
         assert out[k] == pytest.approx(ref[k], abs=1e-10), k
+
+
+# Hand-derived from the devkit's metrics.py evaluate(): Success = np.sum(i >= thres ...) / len over
+# Success_X = linspace(0, 1, 21); score = np.trapz(curve, x=Success_X) * 100. (Checked against the
+# devkit itself: 100, 76.25, 26.875.)
+def test_trackingnet_perfect_single_frame_is_100():
+    # the first frame is replaced by the GT: IoU 1 >= t for all 21 thresholds, trapz of ones = 1
+    out = sot({"a": {"boxes": np.array([[3.0, 4, 10, 10]])}}, {"a": np.array([[3.0, 4, 10, 10]])}, protocol="trackingnet")
+    assert out["AUC"] == pytest.approx(100.0, abs=1e-12)  # strict > gave 97.5 (t = 1 missed)
+
+
+def test_trackingnet_iou_exactly_on_a_threshold():
+    anno = np.array([[0.0, 0, 10, 10], [0, 0, 10, 10]])
+    pred = np.array([[0.0, 0, 10, 10], [0, 0, 10, 5]])  # frame 1: inter 10*5, union 100 -> IoU 0.5 = t_10
+    out = sot({"a": {"boxes": anno}}, {"a": pred}, protocol="trackingnet")
+    # curve: 1 for t_0..t_10 (both frames), 1/2 for t_11..t_20 (frame 0 only);
+    # trapz = 0.05 * (11 + 10 * 0.5 - (1 + 0.5) / 2) = 0.7625
+    assert out["AUC"] == pytest.approx(76.25, abs=1e-9)  # strict > gave 72.5
+    # centre distance 2.5 px = Precision_X[1]; normalised 0.25 = NPrecision_X[10] (<= in the devkit)
+    assert out["Precision"] == pytest.approx(98.75, abs=1e-9)
+    assert out["Norm Precision"] == pytest.approx(76.25, abs=1e-9)
+
+
+def test_trackingnet_missing_results_file():
+    # no results file: all-zero boxes; frame 0 = GT (IoU 1), frames 1..3 IoU 0, which is >= t_0 = 0:
+    # curve 1 at t_0, 1/4 elsewhere; trapz = 0.05 * (1 + 20 * 0.25 - (1 + 0.25) / 2) = 0.26875
+    out = sot({"a": {"boxes": np.array([[5.0, 5, 10, 10]] * 4)}}, {}, protocol="trackingnet")
+    assert out["AUC"] == pytest.approx(26.875, abs=1e-9)  # strict > gave 24.375
 
 
 def test_unknown_protocol():
