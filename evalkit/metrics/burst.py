@@ -18,8 +18,22 @@ Values are percent (``run.py`` prints ×100). Quirks kept by the reused dataset 
 ``MAX_DETECTIONS = 300`` predictions per image (highest scores); the TAO distractor categories
 are dropped from ground truth and never evaluated; only classes with ground truth are evaluated;
 predictions on frames that are not annotated in the ground truth are ignored; prediction
-track ids are made unique across videos; exemplar-guided predictions take the category of the
-ground-truth track with the same id and are dropped when no such track exists.
+track ids are made unique across videos.
+
+**Exemplar-guided task** (``exemplar_classes`` names the variant):
+
+- ``predicted`` (default, = ``run.py``, behind the published numbers): ``run.py`` builds the
+  ``BURST`` dataset (whose constructor converts the predictions) with ``EXEMPLAR_GUIDED``
+  still False and only then sets ``dataset.config["EXEMPLAR_GUIDED"]``. So the predictions
+  keep their own ``track_category_ids`` and track ids, and the flag only switches off the
+  Hungarian pre-matching in ``get_preprocessed_seq_data`` (no unmatched prediction is
+  removed). A track labelled with another class than its GT object counts for that class;
+  a track id the GT lacks is scored like any other track.
+- ``ground_truth``: the converter's exemplar path (``PredictionBURSTFormatToTAOFormatConverter``
+  with ``exemplar_guided=True``), which implements ``ANNOTATION_FORMAT.md``'s "the value is
+  irrelevant, you can assign any class ID": each predicted track takes the category of the GT
+  track with the same id. A predicted id the GT lacks fails there (``KeyError`` in
+  ``_global_track_id``); here it is an error naming the track. Not what ``run.py`` computes.
 
 Inputs: ``gt``: the BURST annotation folder of a split (holding ``all_classes.json`` and, for
 the open-world task, ``common_classes.json`` / ``uncommon_classes.json``) or, for the
@@ -49,6 +63,8 @@ COMMON_CATEGORY_IDS = frozenset({
     961, 452, 979, 980, 982, 475, 480, 993, 1001, 502, 1018,
 })
 TASKS = ("class_guided", "exemplar_guided", "open_world")
+#: exemplar-guided class handling: run.py's (default) and the converter's documented intent
+EXEMPLAR_CLASSES = ("predicted", "ground_truth")
 
 
 def _validate(data: Any, where: str) -> None:
@@ -89,8 +105,33 @@ def _load(src: Any, what: str) -> tuple[Any, str]:
     return src, f"<{what}>"
 
 
-def _run(gt_data: dict, pred_data: dict, tmp: Path, tag: str, open_world: bool, exemplar: bool, max_det: int):
-    """Evaluate one ground-truth file with TrackEval; returns ``res['COMBINED_SEQ']``."""
+def _check_exemplar_ids(gt: dict, pred: dict, where: str) -> None:
+    """``exemplar_classes='ground_truth'``: every predicted track id on an annotated frame must
+    be a GT track of its sequence (the converter maps it through the GT's ``track_id_mapping``
+    after skipping frames the GT does not annotate)."""
+    gt_seqs = {str(s["id"]): ({str(t) for t in s["track_category_ids"]}, set(s["annotated_image_paths"]))
+               for s in gt["sequences"]}
+    for seq in pred["sequences"]:
+        name = f"{seq['dataset']}/{seq['seq_name']}"
+        if str(seq["id"]) not in gt_seqs:
+            raise ResultsError(f"{where}: sequence {name!r} has id {seq['id']}, which the ground truth lacks")
+        known, annotated = gt_seqs[str(seq["id"])]
+        for f, (frame, path) in enumerate(zip(seq["segmentations"], seq["annotated_image_paths"])):
+            for tid in frame if path in annotated else ():
+                if str(tid) not in known:
+                    raise ResultsError(
+                        f"{where}: sequence {name!r}, frame #{f}: track {tid} is not a ground-truth track "
+                        "(exemplar_classes='ground_truth' takes each track's class from the GT track with "
+                        "its id; the default 'predicted' scores it)")
+
+
+def _run(gt_data: dict, pred_data: dict, tmp: Path, tag: str, open_world: bool, exemplar: bool, max_det: int,
+         gt_classes: bool = False):
+    """Evaluate one ground-truth file with TrackEval; returns ``res['COMBINED_SEQ']``.
+
+    ``exemplar``: the flag ``run.py`` sets on the dataset after construction (no Hungarian
+    pre-matching); ``gt_classes``: set it before construction as well, so the prediction
+    converter substitutes the GT tracks' classes (``exemplar_classes='ground_truth'``)."""
     import trackeval
 
     gt_dir, tr_dir = tmp / tag / "gt", tmp / tag / "trackers" / "tracker" / "data"
@@ -104,7 +145,9 @@ def _run(gt_data: dict, pred_data: dict, tmp: Path, tag: str, open_world: bool, 
         "PRINT_CONFIG": False, "MAX_DETECTIONS": int(max_det), "OUTPUT_FOLDER": str(tmp / tag / "out"),
     }
     if not open_world:
-        config["EXEMPLAR_GUIDED"] = bool(exemplar)
+        # run.py main(): BURST(pred_path, gt_path, config=default) converts the predictions with
+        # EXEMPLAR_GUIDED False; only the GT-class variant converts with it True
+        config["EXEMPLAR_GUIDED"] = bool(exemplar and gt_classes)
     metrics = [trackeval.metrics.HOTA({"PRINT_CONFIG": False})]
     if not open_world:
         metrics.append(trackeval.metrics.TrackMAP({"PRINT_CONFIG": False}))
@@ -116,6 +159,10 @@ def _run(gt_data: dict, pred_data: dict, tmp: Path, tag: str, open_world: bool, 
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             dataset = cls(config)
+            if not open_world:
+                # run.py main(): dataset.config["EXEMPLAR_GUIDED"] = args.task == "exemplar_guided",
+                # read by get_preprocessed_seq_data (switches off the Hungarian pre-matching)
+                dataset.config["EXEMPLAR_GUIDED"] = bool(exemplar)
             res, _ = evaluator.evaluate([dataset], metrics)
     except (trackeval.utils.TrackEvalException, AssertionError, KeyError) as e:
         raise ResultsError(f"BURST evaluation rejected the input ({type(e).__name__}: {e})") from None
@@ -123,11 +170,18 @@ def _run(gt_data: dict, pred_data: dict, tmp: Path, tag: str, open_world: bool, 
     return out, {c["name"]: c["id"] for c in dataset.gt_data["categories"]}
 
 
-def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int = 300) -> dict[str, float]:
+def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int = 300,
+          exemplar_classes: str = "predicted") -> dict[str, float]:
     """BURST evaluation (see module docstring). ``task``: ``class_guided``, ``exemplar_guided``
-    or ``open_world``; ``max_detections``: predictions kept per image (0 = unlimited)."""
+    or ``open_world``; ``max_detections``: predictions kept per image (0 = unlimited);
+    ``exemplar_classes`` (exemplar-guided only): ``predicted`` (``run.py``) or ``ground_truth``."""
     if task not in TASKS:
         raise ResultsError(f"unknown BURST task {task!r}; expected one of {TASKS}")
+    if exemplar_classes not in EXEMPLAR_CLASSES:
+        raise ResultsError(f"unknown BURST exemplar_classes {exemplar_classes!r}; expected one of {EXEMPLAR_CLASSES}")
+    if exemplar_classes != "predicted" and task != "exemplar_guided":
+        raise ResultsError(f"BURST exemplar_classes={exemplar_classes!r} applies to the exemplar_guided task, "
+                           f"not to {task!r}")
     pred, pwhere = _load(results, "results")
     _validate(pred, pwhere)
     gt_path = Path(gt) if isinstance(gt, (str, Path)) else None
@@ -145,8 +199,11 @@ def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int
         for split, src in splits.items():
             data, where = _load(src, "ground truth")
             _validate(data, where)
+            gt_classes = task == "exemplar_guided" and exemplar_classes == "ground_truth"
+            if gt_classes:
+                _check_exemplar_ids(data, pred, pwhere)
             res, name_to_id = _run(data, pred, Path(tmp), split, task == "open_world", task == "exemplar_guided",
-                                   max_detections)
+                                   max_detections, gt_classes)
             if task == "open_world":
                 hota = res["cls_comb_cls_av"]["HOTA"]
                 for key in ("OWTA", "DetRe", "AssA"):

@@ -106,5 +106,7 @@ register_metric(
     options={
         "task": "class_guided (default), exemplar_guided or open_world (reports OWTA/DetRe/AssA)",
         "max_detections": "predictions kept per image, highest score first (default 300, 0 = unlimited)",
+        "exemplar_classes": "exemplar_guided only: predicted (default, run.py: tracks keep their own classes and ids) "
+                            "or ground_truth (each track takes its GT track's class, the converter's exemplar path)",
     },
 )

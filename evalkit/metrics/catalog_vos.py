@@ -99,6 +99,9 @@ register_metric(
     scale="percent",
     options={
         "protocol": "lasot | lasot-ext | tnl2k (AUC, OP50, OP75, Precision, Norm Precision) | got10k (AO, SR0.5, SR0.75) | trackingnet (AUC, Precision, Norm Precision)",
+        "variant": "lasot/lasot-ext/tnl2k: uninext (default, UNINEXT/OSTrack extract_results.py: valid frame = GT w, h > 0; "
+                   "LaSOT-ext uses the 'lasot' rules) or pytracking (pytracking master: all four GT values > 0; "
+                   "LaSOT-ext uses the non-lasot rules)",
         "sequences": "comma-separated subset of sequences",
     },
 )

@@ -127,3 +127,51 @@ def test_empty_predictions_and_unannotated_frames():
     pred = _burst({1: (cats, gt + [{1: _rect(0, 0)}])})
     pred["sequences"][0]["annotated_image_paths"][-1] = "frame9999.jpg"
     assert compute("burst", _burst({1: (cats, gt)}), pred)["HOTA_all"] == pytest.approx(100)
+
+
+# -- exemplar-guided: run.py's order of operations, hand-derived ---------------------------------
+# burstapi/eval/run.py main(): ``dataset = BURST(pred_path=..., gt_path=..., config=defaults)`` converts
+# the predictions with EXEMPLAR_GUIDED False (format_converter.py _visit_seq keeps each track's
+# ``track_category_ids`` entry and its local id), then ``dataset.config["EXEMPLAR_GUIDED"] = True``
+# only skips the Hungarian pre-matching in burst_base.py get_preprocessed_seq_data.
+def _two_frames(tracks):
+    return [dict(tracks) for _ in range(2)]
+
+
+def test_exemplar_guided_keeps_the_predicted_class():
+    g = {1: _rect(1, 1), 2: _rect(12, 20)}
+    gt = _burst({1: ({1: AIRPLANE, 2: ACORN}, _two_frames(g))})
+    pred = _burst({1: ({1: APPLE, 2: ACORN}, _two_frames(g))})  # exact masks, track 1 labelled apple
+    r = compute("burst", gt, pred, task="exemplar_guided")
+    # classes evaluated = classes with GT: airplane gets no prediction (HOTA 0), acorn is exact (100);
+    # apple has no GT and is not evaluated -> HOTA_all = (0 + 100) / 2
+    assert r["HOTA_all"] == pytest.approx(50.0)  # evalkit before: 100 (GT class substituted)
+    assert r["HOTA_common"] == pytest.approx(0.0) and r["HOTA_uncommon"] == pytest.approx(100.0)
+    # the documented intent ("the class value is irrelevant"), as a named variant
+    v = compute("burst", gt, pred, task="exemplar_guided", exemplar_classes="ground_truth")
+    assert v["HOTA_all"] == pytest.approx(100.0) and v["HOTA_common"] == pytest.approx(100.0)
+
+
+def test_exemplar_guided_scores_a_track_id_the_gt_lacks():
+    # an exact acorn track keeps every class split non-empty (run.py's print_results divides by
+    # the number of classes of a split and fails on an empty one)
+    gt = _burst({1: ({1: AIRPLANE, 2: ACORN}, _two_frames({1: _rect(1, 1), 2: _rect(12, 20)}))})
+    # track 9 (not in the GT) is an airplane mask away from every object in both frames
+    pred = _burst({1: ({1: AIRPLANE, 2: ACORN, 9: AIRPLANE},
+                       _two_frames({1: _rect(1, 1), 2: _rect(12, 20), 9: _rect(14, 2)}))})
+    r = compute("burst", gt, pred, task="exemplar_guided")
+    # airplane, every alpha: TP 2 (IoU 1), FP 2 (track 9, IoU 0), FN 0 -> DetA = 2 / 4; the matched
+    # pair is one GT id with one track id over both frames -> AssA 1; HOTA = sqrt(0.5 * 1)
+    assert r["DetA_common"] == pytest.approx(50.0) and r["AssA_common"] == pytest.approx(100.0)
+    assert r["HOTA_common"] == pytest.approx(100 * np.sqrt(0.5))  # evalkit before: ResultsError (KeyError: '9')
+    assert r["HOTA_all"] == pytest.approx((100 * np.sqrt(0.5) + 100) / 2)
+    with pytest.raises(ResultsError, match="track 9 is not a ground-truth track"):
+        compute("burst", gt, pred, task="exemplar_guided", exemplar_classes="ground_truth")
+
+
+def test_exemplar_classes_option_is_checked():
+    g = _burst({1: ({1: AIRPLANE}, _two_frames({1: _rect(1, 1)}))})
+    with pytest.raises(ResultsError, match="unknown BURST exemplar_classes 'gt'"):
+        compute("burst", g, g, task="exemplar_guided", exemplar_classes="gt")
+    with pytest.raises(ResultsError, match="applies to the exemplar_guided task, not to 'class_guided'"):
+        compute("burst", g, g, exemplar_classes="ground_truth")

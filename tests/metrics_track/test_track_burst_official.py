@@ -54,7 +54,7 @@ def random_burst(rng):
     return _burst(gt_seqs), _burst(pred_seqs)
 
 
-@pytest.mark.parametrize("task", ["class_guided", "open_world"])
+@pytest.mark.parametrize("task", ["class_guided", "exemplar_guided", "open_world"])
 @pytest.mark.parametrize("seed", range(2))
 def test_random_burst_equals_run_py(tmp_path, seed, task):
     gt, pred = random_burst(np.random.default_rng(seed))
