@@ -116,7 +116,10 @@ register_metric(
     primary="mIoU",
     oracle="sssdddwww2/CVPR2021_VSPW_Implement (Evaluator, VC_perclip.py)",
     tags=("vss",),
-    options={"split": "video list <split>.txt (default val)", "videos": "explicit video names"},
+    options={"split": "video list <split>.txt (default val)", "videos": "explicit video names",
+             "vc": "window lengths of mVC<n> (default 8,16; VC_perclip.py windows i in [0, L - n))",
+             "vc_labels": "GT labels of the VC test: raw (default, VC_perclip.py) or univs (UniVS map_category_id: "
+                          "'others' 0 and void 255 merged)"},
 )
 
 register_metric(

@@ -10,13 +10,26 @@ label space 0..123 (as the official test script writes them), or the same mappin
   ``raw − 1`` (so raw 0 and 255 fall outside ``[0, 124)`` and are ignored); one confusion
   matrix is pooled over every frame of every video; IoU_c = diag / (row + col − diag);
   mIoU = Σ over classes *with GT pixels* of IoU_c / (number of such classes). A prediction
-  outside 0..123 on a scored pixel is an error (the official bincount would break).
-* **mVC_n** (``VC_perclip.py``, n = 8, 16): videos with at most n mask files are skipped; for
-  each window start i in ``[0, L − n)`` (quirk: the last possible window is not used), gt_c =
-  pixels whose GT label is the same in frames i..i+n−1, pred_c likewise for the prediction;
+  outside 0..123 on a scored pixel is an error here, which is stricter than the official code:
+  ``utils.Evaluator._generate_matrix`` bincounts ``124·gt + pred`` unchecked, so such a pixel
+  is silently counted in another cell (gt 5, pred 130 lands on (6, 6)); only an index past
+  124² makes its ``reshape`` fail.
+* **mVC_n** (``VC_perclip.py`` ``get_common``, n in ``vc``, default 8 and 16): videos with at
+  most n mask files are skipped; for each window start i in ``[0, L − n)`` (quirk: the last
+  possible window is not used; every official copy — VSPW_code's ``VC_perclip.py`` /
+  ``utils.get_common``, UniVS's ``eval_vc_perclip_vss.py`` — uses this range), gt_c = pixels
+  whose GT label is the same in frames i..i+n−1, pred_c likewise for the prediction;
   acc_i = |gt_c ∧ pred_c| / |gt_c| (NaN when gt_c is empty, then ignored). Only consistency is
-  measured, not correctness; void pixels are not excluded. mVC_n = nanmean over all windows
-  of all videos (window-weighted).
+  measured, not correctness. mVC_n = nanmean over all windows of all videos (window-weighted).
+  The GT labels compared are named by ``vc_labels``:
+
+  - ``raw`` (default; ``VC_perclip.py`` of the dataset's authors, as the VSPW leaderboard):
+    the PNG values as read, so "others" (0) and void (255) are different labels and void
+    pixels are not excluded.
+  - ``univs`` (UniVS ``univs/evaluation/eval_vc_perclip_vss.py`` and ``vss_evaluation.py``,
+    which produced the UniVS paper's mVC): the GT first goes through ``map_category_id``
+    (0 → 255, −1, 254 → 255), which merges "others" and void, so a GT pixel that changes
+    between 0 and 255 counts as unchanged.
 """
 from __future__ import annotations
 
@@ -30,9 +43,11 @@ import numpy as np
 from ..errors import ResultsError
 from ._masks_io import MaskSource
 
-__all__ = ["vspw"]
+__all__ = ["vspw", "VC_LABELS"]
 
 N_CLASSES = 124
+#: GT labels of the consistency test: VC_perclip.py's raw values or UniVS's map_category_id
+VC_LABELS = ("raw", "univs")
 
 
 class _GT(MaskSource):
@@ -70,8 +85,21 @@ def _window_consistency(labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16)) -> dict[str, float]:
-    """VSPW ``mIoU``, ``mVC8`` and ``mVC16`` (fractions); see the module docstring."""
+def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16),
+         vc_labels: str = "raw") -> dict[str, float]:
+    """VSPW ``mIoU``, ``mVC8`` and ``mVC16`` (fractions); see the module docstring.
+
+    ``vc``: the window lengths n of ``mVC<n>``; ``vc_labels``: ``raw`` or ``univs``."""
+    if vc_labels not in VC_LABELS:
+        raise ResultsError(f"vspw: unknown vc_labels {vc_labels!r}; expected one of {', '.join(VC_LABELS)}")
+    if isinstance(vc, (str, int)):  # "8,16" from the command line, or one length
+        vc = [vc] if isinstance(vc, int) else [v for v in str(vc).split(",") if v.strip()]
+    try:
+        vc = tuple(int(n) for n in vc)
+    except (TypeError, ValueError):
+        raise ResultsError(f"vspw: vc must be window lengths such as 8,16; got {vc!r}") from None
+    if any(n < 1 for n in vc):
+        raise ResultsError(f"vspw: every vc window length must be at least 1; got {vc}")
     if isinstance(gt, (str, os.PathLike)):
         root = Path(gt)
         src = _GT(root / "data", "ground truth")
@@ -98,6 +126,8 @@ def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16)) 
             if pv.size and pv.max() >= N_CLASSES:
                 raise ResultsError(f"results {res.path(video, f)}: class {int(pv.max())} outside 0..{N_CLASSES - 1}")
             conf += np.bincount(N_CLASSES * gl[m] + pv, minlength=N_CLASSES**2)
+            if vc_labels == "univs":  # map_category_id: raw 0 and 255 both end as 255
+                g = np.where(g == 0, 255, g)
             gts.append(g)
             preds.append(p)
         n_files = src.n_files(video)

@@ -126,6 +126,50 @@ def test_vspw_class_out_of_range(tmp_path):
         vspw(g, p)
 
 
+def test_vspw_vc_window_edges_by_hand():
+    # VC_perclip.py: "if len(images) <= clip_num: continue" and "for i in range(len(list_) - clip_num)"
+    g = np.full((9, 1, 2), 3, np.uint8)  # GT constant: every pixel in gt_c
+    p = np.full((9, 1, 2), 2, np.uint8)
+    p[8, 0, 0] = 7  # the prediction changes only in the last frame
+    # L = 9, n = 8: one window, frames 0..7 (the window 1..8, where pixel 0 breaks, is not used)
+    out = vspw({"v": g}, {"v": p})
+    assert out["mVC8"] == 1.0 and np.isnan(out["mVC16"])  # 9 <= 16: skipped
+    out = vspw({"v": g[:8]}, {"v": p[:8]})  # L = 8 <= 8: no window at all
+    assert np.isnan(out["mVC8"])
+    out = vspw({"v": g}, {"v": p}, vc="7")  # n = 7: windows 0..6 and 1..7, both before frame 8
+    assert out["mVC7"] == 1.0 and set(out) == {"mIoU", "mVC7"}
+
+
+def test_vspw_vc_labels_variant_by_hand():
+    # pixel 0: GT "others" (0) in frames 0..4 then void (255); pixel 1: GT class 3 throughout.
+    # The prediction keeps pixel 1 and changes pixel 0 at the same time as the GT.
+    g = np.zeros((10, 1, 2), np.uint8)
+    g[5:, 0, 0] = 255
+    g[:, 0, 1] = 3
+    p = np.zeros((10, 1, 2), np.uint8)
+    p[5:, 0, 0] = 5
+    p[:, 0, 1] = 2
+    # raw labels (VC_perclip.py): pixel 0 is not in gt_c; gt_c = pred_c = {pixel 1} -> acc 1 in
+    # both windows (L - n = 2)
+    assert vspw({"v": g}, {"v": p})["mVC8"] == 1.0
+    # UniVS map_category_id: 0 -> 255, so pixel 0 is unchanged void in the GT: gt_c = {0, 1},
+    # pred_c = {1} -> acc 1/2 in both windows
+    u = vspw({"v": g}, {"v": p}, vc_labels="univs")
+    assert u["mVC8"] == 0.5
+    assert u["mIoU"] == vspw({"v": g}, {"v": p})["mIoU"]  # mIoU does not depend on it
+    with pytest.raises(ResultsError, match="unknown vc_labels 'void'"):
+        vspw({"v": g}, {"v": p}, vc_labels="void")
+
+
+def test_vspw_out_of_range_prediction_is_refused_where_the_official_count_shifts():
+    # utils.Evaluator._generate_matrix: bincount(124 * gt + pred) -- gt 5 (raw 6), pred 130 would
+    # be counted silently as (gt 6, pred 6); evalkit refuses the file instead
+    g = {"v": np.full((1, 2, 2), 6, np.uint8)}
+    p = {"v": np.full((1, 2, 2), 130, np.uint8)}
+    with pytest.raises(ResultsError, match="class 130 outside 0..123"):
+        vspw(g, p)
+
+
 # -- YouTube-VOS -----------------------------------------------------------------------------------
 def test_ytvos_definition():
     rng = np.random.default_rng(0)
