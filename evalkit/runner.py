@@ -432,6 +432,7 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
         "weights_sha256": weights_sha,
         "data_fingerprint": fingerprint,
         "store_key": key,
+        "metric": _metric_record(bench, results_dir),
         "timings": {"data_s": round(stats["data_s"], 4), "inference_s": round(inf_s, 4),
                     "scoring_s": round(scoring_s, 4), "total_s": round(total_s, 4),
                     "note": "data/inference of this invocation, rank 0 only"},
@@ -446,6 +447,23 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
     })
     log.info("finished: status %s, metrics %s", status, metrics)
     return RunResult(run_dir, metrics, status, samples)
+
+
+def _metric_record(bench, results_dir: Path) -> dict | None:
+    """The metric id and the options it ran with, defaults included (which variant ran)."""
+    from .registry import METRICS
+
+    if not bench.metric or bench.metric not in METRICS:
+        return None
+    from .metrics.resolved import resolved_options
+
+    options = dict(bench.metric_options())
+    if hasattr(bench, "results_options"):
+        try:
+            options.update(bench.results_options(results_dir))
+        except (EvalkitError, OSError):  # nothing scorable was written: the static options still say the variant
+            pass
+    return {"id": bench.metric, "options": resolved_options(bench.metric, options)}
 
 
 def _json_safe(metrics: dict | None) -> dict | None:

@@ -80,6 +80,14 @@ def test_runner_end_to_end(bid, data, tmp_path):
             assert zf.namelist()
         return
     assert res.status == "complete" and record["metric"] == bench.metric
+    # run.json names the metric variant that ran: every option, defaults included
+    run = json.loads((res.run_dir / "run.json").read_text())
+    assert run["metric"]["id"] == bench.metric
+    assert set(run["metric"]["options"]) >= set(bench.metric_options())
+    if bench.metric == "sot" and run["metric"]["options"]["protocol"] in ("lasot", "lasot-ext", "tnl2k"):
+        assert run["metric"]["options"]["variant"] == "uninext"
+    if bench.metric == "burst":
+        assert run["metric"]["options"]["exemplar_classes"] == "predicted"
     primary = METRICS.get(bench.metric).meta["primary"]
     if bench.metric.startswith("bdd100k"):
         # mMOTA averages over the 8 BDD classes and counts classes absent from the GT as 0
