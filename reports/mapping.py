@@ -6,9 +6,8 @@ The tables are package data in ``reports/data/`` (CSV, one row per name):
   printed in the column headers, the paper's benchmark/split names (as normalised in
   ``paper_results.csv``) and the ordered metric columns. A metric column may carry a
   benchmark-specific label as ``key:label`` (BDD100K MOTS prints ``mMOTA`` as ``mMOTSA``).
-- ``metrics.csv``: metric key (the official name our metrics return) → display label, LaTeX
-  label, aliases (other spellings found in metric outputs or papers), kind (``score`` = a
-  percentage-like quantity, ``count`` = never rescaled, ``speed``) and direction.
+- metric keys are not here: :mod:`evalkit.metrics.keys` (``evalkit/metrics/keys.csv``) is the
+  one table of keys, names, directions and scales, shared with the metrics and the run summary.
 - ``models.csv``: model id → family, the paper it is published in, the method name and backbone
   as printed, other printed names, and optionally the tables where a mapping applies only
   (``GLEE-Lite`` in GLEE Table 4 is the VOS fine-tuned checkpoint).
@@ -28,6 +27,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import EvalkitError
+from ..metrics import keys as metric_keys
 
 __all__ = [
     "BenchmarkInfo",
@@ -55,12 +55,19 @@ def read_data_csv(name: str) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class MetricInfo:
+    """Display information of one canonical metric key (from ``evalkit/metrics/keys.csv``).
+
+    ``kind``: ``score`` (a percentage-like quantity, shown in percent points), ``count``
+    (counts and sizes, shown as integers, never rescaled) or ``number`` (a real shown as is).
+    ``higher_is_better``: None for keys without a direction (sizes such as ``GT_Dets``).
+    """
+
     key: str
     label: str
     latex: str
-    aliases: tuple[str, ...]
-    kind: str  # "score" | "count" | "speed"
-    higher_is_better: bool
+    kind: str
+    higher_is_better: bool | None
+    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -111,42 +118,20 @@ class Family:
     hf_task: str = ""
 
 
-@functools.lru_cache(maxsize=None)
-def _metrics() -> dict[str, MetricInfo]:
-    out = {}
-    for r in read_data_csv("metrics.csv"):
-        out[r["key"]] = MetricInfo(
-            r["key"], r["label"], r["latex"], tuple(a for a in r["aliases"].split("|") if a),
-            r["kind"], r["higher_is_better"] == "1",
-        )
-    return out
-
-
-@functools.lru_cache(maxsize=None)
-def _alias_index() -> dict[str, str]:
-    """lower-cased key or alias → canonical key (a canonical key never loses to an alias)."""
-    idx: dict[str, str] = {}
-    for m in _metrics().values():
-        for a in m.aliases:
-            idx.setdefault(a.lower(), m.key)
-    for m in _metrics().values():
-        idx[m.key.lower()] = m.key
-    return idx
-
-
-def resolve_metric_key(name: str) -> str | None:
-    """Canonical metric key for ``name`` (a key, a paper name or an alias); None if unknown."""
-    if name in _metrics():
-        return name
-    return _alias_index().get(name.lower())
+def resolve_metric_key(name: str, metric: str | None = None) -> str | None:
+    """Canonical metric key for ``name``: a key of metric id ``metric``, a canonical key or a name
+    printed in the papers (exact names, see :mod:`evalkit.metrics.keys`); None if unknown."""
+    return metric_keys.resolve(name, metric)
 
 
 def metric_info(key: str) -> MetricInfo:
-    """Display information for a metric key; unknown keys get a plain score entry."""
-    canon = resolve_metric_key(key)
-    if canon is not None:
-        return _metrics()[canon]
-    return MetricInfo(key, key, _latex_escape(key), (), "score", True)
+    """Display information for a canonical key; an unknown key is shown under its own name,
+    as a score without a direction (never bold)."""
+    c = metric_keys.canonical(key)
+    if c is None:
+        return MetricInfo(key, key, _latex_escape(key), "score", None, known=False)
+    kind = "count" if c.count else "number" if c.number else "score"
+    return MetricInfo(c.key, c.label, c.latex, kind, c.higher_is_better)
 
 
 def _latex_escape(s: str) -> str:

@@ -13,8 +13,8 @@ fragment::
         source: {name: evalkit, url: ...}
 
 Only complete runs are exported (a partial or server-pending run has no number a card should
-carry); values are in the papers' scale (percent points; counts as counts), rounded to
-``decimals + 1`` places. ``verified: false``: the Hub reserves ``true`` for its own evaluations.
+carry); values are in the papers' scale (percent points; counts as integers), scores rounded to
+``decimals + 1`` places; the keys are the table's columns (the task's headline metrics). ``verified: false``: the Hub reserves ``true`` for its own evaluations.
 """
 from __future__ import annotations
 
@@ -38,14 +38,15 @@ def model_index(tables: list[Table], decimals: int = 1, source_url: str | None =
         for r in t.rows:
             doc = docs.setdefault((r.model, r.weights_sha256), {"name": r.model, "results": []})
             per_bench: dict[str, list[dict]] = {}
-            for (bench, key), (j,) in groups.items():
+            for (bench, key), js in groups.items():
                 run = r.runs.get(bench)
-                v = r.cells[j].value
+                col, v = t.columns[js[0]], r.cells[js[0]].value  # one "ours" leaf per (benchmark, key)
                 if run is None or run.status != "complete" or v is None:
                     continue
                 label = benchmark_info(bench).label(key)
+                value = int(v) if col.count and float(v).is_integer() else round(float(v), decimals + 1)
                 per_bench.setdefault(bench, []).append(
-                    {"type": key, "name": label, "value": round(float(v), decimals + 1), "verified": False})
+                    {"type": key, "name": label, "value": value, "verified": False})
             for bench, metrics in per_bench.items():
                 info = benchmark_info(bench)
                 res = {

@@ -12,13 +12,12 @@ import html
 from datetime import datetime, timezone
 
 from .radar import radar_svg
-from .render_text import format_value
+from .render_text import _LEFT, format_value  # one left block for every format
 from .rundirs import RunRecord
 from .table import FOOTNOTE_SYMBOLS, MARK_ORDER, Cell, Column, Table
 
 __all__ = ["render_html"]
 
-_LEFT = ("Method", "Backbone", "Model", "Weights")
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px;color:#222}

@@ -10,7 +10,7 @@ last header row. Best values ``\\textbf``, second best ``\\underline``; footnote
 from __future__ import annotations
 
 from .mapping import metric_info
-from .render_text import format_value
+from .render_text import _LEFT, format_value  # one left block for every format
 from .table import MARK_ORDER, Cell, Column, Table
 
 __all__ = ["render_latex", "latex_escape"]
@@ -18,7 +18,6 @@ __all__ = ["render_latex", "latex_escape"]
 _SYM = {"pending": r"$^\dagger$", "partial": r"$^\ddagger$", "flag": r"$^{*}$", "ambiguous": r"$^\S$",
         "unscored": r"$^\circ$"}
 _FOOT = {"†": r"$^\dagger$", "‡": r"$^\ddagger$", "*": r"$^{*}$", "§": r"$^\S$", "°": r"$^\circ$"}
-_LEFT = ("Method", "Backbone", "Model", "Weights")
 _WIDE = 12  # more metric columns than this: \resizebox to the line width
 
 

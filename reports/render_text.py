@@ -14,17 +14,20 @@ from .table import FOOTNOTE_SYMBOLS, MARK_ORDER, Cell, Column, Table
 
 __all__ = ["format_value", "render_markdown", "render_csv", "CSV_FIELDS"]
 
-_LEFT = ("Model", "Method", "Backbone", "Weights")
+# the left block, in the same order in every format (Markdown, LaTeX, HTML)
+_LEFT = ("Method", "Backbone", "Model", "Weights")
 
 
 def format_value(value: float | None, column: Column, decimals: int = 1) -> str:
-    """Display text of a number: counts as integers, scores with ``decimals``, Δ signed."""
+    """Display text of a number: counts as integers (a count that is a mean, such as TrackEval's
+    HOTA_TP, with ``decimals``), scores with ``decimals``, Δ signed."""
     if value is None:
         return "–"
+    whole = column.count and float(value).is_integer()
     if column.kind == "delta":
-        s = f"{value:+.0f}" if column.count else f"{value:+.{decimals}f}"
+        s = f"{value:+.0f}" if whole else f"{value:+.{decimals}f}"
         return s.lstrip("+-") if float(s) == 0 else s
-    return f"{value:.0f}" if column.count else f"{value:.{decimals}f}"
+    return f"{value:.0f}" if whole else f"{value:.{decimals}f}"
 
 
 def _suffix(cell: Cell) -> str:
@@ -53,7 +56,7 @@ def render_markdown(tables: list[Table], decimals: int = 1) -> str:
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "|".join([":---"] * len(_LEFT) + ["---:"] * len(t.columns)) + "|")
         for r in t.rows:
-            cells = [r.model, r.method, r.backbone or "–", f"`{r.sha_short}`"]
+            cells = [r.method, r.backbone or "–", r.model, f"`{r.sha_short}`"]
             cells += [_md_cell(cell, c, decimals) for cell, c in zip(r.cells, t.columns)]
             out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
         if t.footnotes:
@@ -71,22 +74,26 @@ CSV_FIELDS = [
 
 
 def render_csv(tables: list[Table]) -> str:
+    """Long CSV: the table's columns, then every other key of the runs (raw counts included)."""
     from .mapping import benchmark_info
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     w.writeheader()
     for t in tables:
-        # Group the leaf columns of one (benchmark, metric) together.
-        groups: dict[tuple[str, str], dict[str, int]] = {}
+        # Group the leaf columns of one (benchmark, metric) together; extra columns after them.
+        groups: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
         for j, c in enumerate(t.columns):
-            groups.setdefault((c.benchmark, c.key), {})[c.kind] = j
+            groups.setdefault((c.benchmark, c.key), {})[c.kind] = ("cells", j)
+        for j, c in enumerate(t.extra_columns):
+            groups.setdefault((c.benchmark, c.key), {})["ours"] = ("extra_cells", j)
+        cols = {(c.benchmark, c.key): c for c in [*t.extra_columns, *t.columns] if c.kind == "ours"}
         for r in t.rows:
             for (bench, key), idx in groups.items():
                 run = r.runs.get(bench)
-                ours = r.cells[idx["ours"]]
-                paper = r.cells[idx["paper"]] if "paper" in idx else None
-                delta = r.cells[idx["delta"]] if "delta" in idx else None
+                cell = {kind: getattr(r, where)[j] for kind, (where, j) in idx.items()}
+                ours, paper, delta = cell["ours"], cell.get("paper"), cell.get("delta")
+                count = cols[(bench, key)].count
                 if run is None and (paper is None or paper.value is None):
                     continue
                 info = benchmark_info(bench)
@@ -97,8 +104,8 @@ def render_csv(tables: list[Table]) -> str:
                     "limit": (run.limit if run and run.limit is not None else ""),
                     "samples_done": run.samples.get("done", "") if run else "",
                     "samples_total": run.samples.get("total", "") if run else "",
-                    "ours": _num(ours.value), "paper": _num(paper.value if paper else None),
-                    "delta": _num(delta.value if delta else None),
+                    "ours": _num(ours.value, count), "paper": _num(paper.value if paper else None, count),
+                    "delta": _num(delta.value if delta else None, count),
                     "flagged": int("flag" in delta.marks) if delta is not None and delta.value is not None else "",
                     "mark": "best" if "best" in ours.marks else "second" if "second" in ours.marks else "",
                     "paper_source": paper.source if paper else "",
@@ -108,5 +115,10 @@ def render_csv(tables: list[Table]) -> str:
     return buf.getvalue()
 
 
-def _num(v: float | None) -> str:
-    return "" if v is None else repr(round(v, 10))
+def _num(v: float | None, count: bool = False) -> str:
+    """Full precision; a count that is a whole number as an integer (``109``, not ``109.0``)."""
+    if v is None:
+        return ""
+    if count and float(v).is_integer():
+        return str(int(v))
+    return repr(round(v, 10))

@@ -4,9 +4,10 @@ A run directory is any folder holding a ``metrics.json``; ``run.json`` beside it
 reports (it adds provenance: hardware, timings). Values are converted to *display scale* here,
 once: scores in percent points as the papers print them, counts untouched.
 
-Scale rules, in order: the metric registry entry of ``metrics.json["metric"]`` (``scale``,
-``count_keys``) when the registry knows the metric; otherwise the run's own ``scale`` field and
-the count metrics listed in ``reports/data/metrics.csv`` (kind ``count``).
+Scale rules: the metric-key table (:mod:`evalkit.metrics.keys`) row of (``metrics.json["metric"]``,
+key) converts each value (fractions ×100, counts untouched, "undefined" sentinels and NaN
+dropped) and names it by its canonical key. Keys of a metric the table does not know fall back
+to the registry's ``scale``/``count_keys``, then to the run's own ``scale`` field.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import ResultsError
+from ..metrics import keys as metric_keys
 from .mapping import metric_info, resolve_metric_key
 
 __all__ = ["RunRecord", "find_run_dirs", "load_run", "load_runs", "select_latest"]
@@ -109,6 +111,50 @@ def _registry_scale(metric_id: str | None) -> tuple[str | None, frozenset[str] |
     return meta.get("scale"), (frozenset(meta["count_keys"]) if "count_keys" in meta else None)
 
 
+def _display_values(metrics: dict, metric_id: str | None, run_scale: str | None,
+                    mfile: Path) -> tuple[dict[str, float], frozenset[str], str]:
+    """(canonical key → value in display scale, canonical count keys, the run's scale).
+
+    A key the metric-key table lists for the run's metric id is converted by its row (scale,
+    "undefined" sentinel); per-class breakdowns are no leaderboard cells. A run of a metric the
+    table does not know (a plug-in) falls back to the registry's ``scale``/``count_keys``, then to
+    the run's own ``scale`` field; its keys keep their names."""
+    reg_scale, reg_counts = _registry_scale(metric_id)
+    scale = reg_scale or run_scale or "fraction"
+    if scale not in ("fraction", "percent"):
+        raise ResultsError(f"{mfile}: field 'scale' is {scale!r}; expected 'fraction' or 'percent'")
+    values: dict[str, float] = {}
+    counts: set[str] = set()
+    for k, v in metrics.items():
+        if v is None or isinstance(v, (dict, list)):
+            continue  # per-class / per-sequence breakdowns are not leaderboard cells
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ResultsError(f"{mfile}: metrics[{k!r}] should be a number, got {v!r}")
+        row = metric_keys.lookup(metric_id, k) if metric_id else None
+        if row is not None:
+            if row.is_breakdown:
+                continue
+            shown = metric_keys.to_display(row, v)
+            if shown is not None:
+                values.setdefault(row.canonical, shown)
+            if row.is_count:
+                counts.add(row.canonical)
+            continue
+        # not in the table for this metric id: its registry metadata, then the run's own scale
+        key = resolve_metric_key(k) or k
+        info = metric_info(key)
+        is_count = (k in reg_counts) if reg_counts is not None else info.kind == "count"
+        v = float(v)
+        if not math.isfinite(v) or (v == -1.0 and not is_count and info.kind == "score"):
+            continue  # NaN, or COCO-style "undefined" (no ground truth in that area range): no cell
+        if is_count:
+            counts.add(key)
+        elif info.kind == "score" and scale == "fraction":
+            v *= 100.0
+        values.setdefault(key, v)
+    return values, frozenset(counts), scale
+
+
 def load_run(path: str | Path) -> RunRecord:
     """Read one run directory; malformed records raise ResultsError naming file and field."""
     path = Path(path)
@@ -130,26 +176,7 @@ def load_run(path: str | Path) -> RunRecord:
     if not isinstance(metrics, dict):
         raise ResultsError(f"{mfile}: field 'metrics' should be an object of name → number")
     metric_id = m.get("metric")
-    reg_scale, reg_counts = _registry_scale(metric_id)
-    scale = reg_scale or m.get("scale") or "fraction"
-    if scale not in ("fraction", "percent"):
-        raise ResultsError(f"{mfile}: field 'scale' is {scale!r}; expected 'fraction' or 'percent'")
-    if reg_counts is not None:
-        counts = frozenset(reg_counts)
-    else:
-        counts = frozenset(k for k in metrics if metric_info(k).kind == "count")
-    values: dict[str, float] = {}
-    for k, v in metrics.items():
-        if v is None or isinstance(v, (dict, list)):
-            continue  # per-class / per-sequence breakdowns are not leaderboard cells
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ResultsError(f"{mfile}: metrics[{k!r}] should be a number, got {v!r}")
-        v = float(v)
-        if v == -1.0 and k not in counts and metric_info(k).kind == "score":
-            continue  # COCO-style "undefined" (no ground truth in that area range): no cell
-        if math.isfinite(v) and scale == "fraction" and k not in counts and metric_info(k).kind == "score":
-            v *= 100.0
-        values[resolve_metric_key(k) or k] = v
+    values, counts, scale = _display_values(metrics, metric_id, m.get("scale"), mfile)
     if status in ("server-pending", "inferred"):
         values = {}
     samples = m.get("samples") or {}
@@ -163,7 +190,7 @@ def load_run(path: str | Path) -> RunRecord:
     return RunRecord(
         path=path, benchmark=benchmark, model=model, task=m.get("task"), metric_id=metric_id,
         status=status, scale=scale, raw=dict(metrics), values=values,
-        count_keys=frozenset(resolve_metric_key(k) or k for k in counts), limit=m.get("limit"),
+        count_keys=counts, limit=m.get("limit"),
         samples={k: int(v) for k, v in samples.items() if isinstance(v, (int, float))},
         weights_sha256=m.get("weights_sha256") or run_json.get("weights_sha256"),
         created=str(m.get("created") or run_json.get("finished") or path.name), run_json=run_json,

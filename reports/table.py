@@ -48,8 +48,9 @@ class Column:
     key: str
     kind: str
     levels: tuple[str, ...]
-    count: bool = False
-    higher_is_better: bool = True
+    count: bool = False  # counts and sizes: printed as integers, never rescaled
+    higher_is_better: bool | None = True  # None: no direction, never ranked (sizes such as GT_Dets)
+    number: bool = False  # a real shown as is (FP per frame): decimals, not percent points
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Row:
     weights_sha256: str
     cells: list[Cell]
     runs: dict[str, RunRecord] = field(default_factory=dict)  # benchmark → run
+    extra_cells: list[Cell] = field(default_factory=list)  # cells of Table.extra_columns
 
     @property
     def sha_short(self) -> str:
@@ -91,6 +93,9 @@ class Table:
     rows: list[Row]
     footnotes: list[Footnote]
     caption_metric: str = ""  # the metric when the metric level was dropped
+    # every other leaderboard key of the runs (raw counts, recalls, ...): the csv export only.
+    # ``extra_columns[i]`` is an "ours" column; ``Row.extra_cells[i]`` its cell, ranked alike.
+    extra_columns: list[Column] = field(default_factory=list)
 
     @property
     def depth(self) -> int:
@@ -147,25 +152,43 @@ def _metric_keys(info: BenchmarkInfo, runs: list[RunRecord], models: Iterable[st
     keys = [k for k in info.metrics if k in have or (paper and any(_paper_value(m, info, k) for m in models))]
     if not keys:
         listed_in_runs = list(dict.fromkeys(k for r in runs for k in r.values))
-        # a benchmark without a paper layout: the metric's declared headline keys, in its order
+        # a benchmark without a paper layout: the task's headline keys (evalkit/metrics/keys.csv),
+        # in their rank order; raw counts and the rest stay in the csv export
         declared = _declared_keys(runs)
         keys = [k for k in declared if k in listed_in_runs] or listed_in_runs or list(info.metrics[:1])
-    return keys
+    return list(dict.fromkeys(keys))
 
 
 def _declared_keys(runs: list[RunRecord]) -> list[str]:
-    """The ``reports`` list of the runs' metric in the metric registry (empty when unknown)."""
+    """Canonical headline keys of the runs' metric: the key table's, else the registry's
+    ``reports`` list for a metric the table does not know (empty when neither knows it)."""
+    from evalkit.metrics import keys as metric_keys
     from evalkit.registry import METRICS
 
     for r in runs:
         metric = r.metric_id
-        if metric and metric in METRICS:
-            # run values carry canonical keys (``J&F-Mean`` is ``J&F``): declare them the same way
-            return [resolve_metric_key(k) or k for k in METRICS.get(metric).meta.get("reports", [])]
+        if not metric:
+            continue
+        if metric_keys.keys_of(metric):
+            return list(dict.fromkeys(row.canonical for row in metric_keys.headline(metric)))
+        if metric in METRICS:
+            return [resolve_metric_key(k, metric) or k for k in METRICS.get(metric).meta.get("reports", [])]
     return []
 
 
-def _build_columns(benches: list[BenchmarkInfo], keys: dict[str, list[str]], paper: bool) -> tuple[list[Column], str]:
+def all_keys(runs: Iterable[RunRecord], shown: list[str]) -> list[str]:
+    """Every leaderboard key of ``runs``: the shown columns first, then the rest in the metric's
+    table order (the csv export carries all of them, raw counts included)."""
+    out = list(shown)
+    for r in runs:
+        out += [k for k in r.values if k not in out]
+    return out
+
+
+def _build_columns(benches: list[BenchmarkInfo], keys: dict[str, list[str]], paper: bool,
+                   published: set[tuple[str, str]] = frozenset()) -> tuple[list[Column], str]:
+    """Leaf columns; with ``paper`` the Paper and Δ leaves are added only to the (benchmark, key)
+    pairs in ``published`` (a number printed in a paper for some row of the table)."""
     by_dataset: dict[str, set[str]] = {}
     for b in benches:
         by_dataset.setdefault(b.dataset, set()).add(b.split)
@@ -178,28 +201,33 @@ def _build_columns(benches: list[BenchmarkInfo], keys: dict[str, list[str]], pap
         for k in keys[b.id]:
             mi = metric_info(k)
             base = (b.dataset,) + ((b.split,) if show_split else ()) + ((b.label(k),) if show_metric else ())
-            kinds = ("ours", "paper", "delta") if paper else ("ours",)
+            kinds = ("ours", "paper", "delta") if paper and (b.id, k) in published else ("ours",)
             for kind in kinds:
                 levels = base + ({"ours": "Ours", "paper": "Paper", "delta": "Δ"}[kind],) if paper else base
-                cols.append(Column(b.id, k, kind, levels, mi.kind == "count", mi.higher_is_better))
+                cols.append(Column(b.id, k, kind, levels, mi.kind == "count", mi.higher_is_better,
+                                   mi.kind == "number"))
     return cols, caption
 
 
 def _rank(table: Table) -> None:
-    """Bold/underline the best and second-best 'ours' value per column among complete runs."""
-    for j, c in enumerate(table.columns):
-        if c.kind != "ours":
+    """Bold/underline the best and second-best 'ours' value per column among complete runs, on
+    the side the key's direction says (keys without a direction are never marked)."""
+    _rank_cells(table.columns, [r.cells for r in table.rows])
+    _rank_cells(table.extra_columns, [r.extra_cells for r in table.rows])
+
+
+def _rank_cells(columns: list[Column], rows: list[list[Cell]]) -> None:
+    """``rows[i][j]``: row i's cell of ``columns[j]``."""
+    for j, c in enumerate(columns):
+        if c.kind != "ours" or c.higher_is_better is None:
             continue
-        vals = [r.cells[j].value for r in table.rows if r.cells[j].value is not None and "partial" not in r.cells[j].marks]
-        if len(vals) < 2:
+        ranked = [r[j] for r in rows if r[j].value is not None and "partial" not in r[j].marks]
+        if len(ranked) < 2:
             continue
-        uniq = sorted(set(vals), reverse=c.higher_is_better)
+        uniq = sorted({cell.value for cell in ranked}, reverse=c.higher_is_better)
         best = uniq[0]
-        second = uniq[1] if len(uniq) > 1 and len(vals) >= 3 else None
-        for r in table.rows:
-            cell = r.cells[j]
-            if cell.value is None or "partial" in cell.marks:
-                continue
+        second = uniq[1] if len(uniq) > 1 and len(ranked) >= 3 else None
+        for cell in ranked:
             if cell.value == best:
                 cell.marks.add("best")
             elif second is not None and cell.value == second:
@@ -239,7 +267,13 @@ def build_tables(
         row_keys = sorted({r.row_key for rs in bench_runs.values() for r in rs}, key=lambda k: (_model_order(k[0]), k[1]))
         models = {m for m, _ in row_keys}
         keys = {b.id: _metric_keys(b, bench_runs[b.id], models, paper) for b in benches}
-        cols, caption = _build_columns(benches, keys, paper)
+        published = {(b.id, k) for b in benches for k in keys[b.id]
+                     if paper and any(_paper_value(m, b, k) is not None for m in models)}
+        # no published number for any cell: no Paper/Δ columns at all (and no "Ours" level)
+        cols, caption = _build_columns(benches, keys, paper and bool(published), published)
+        extra = [Column(b.id, k, "ours", (b.dataset, b.split, b.label(k)), metric_info(k).kind == "count",
+                        metric_info(k).higher_is_better, metric_info(k).kind == "number")
+                 for b in benches for k in all_keys(bench_runs[b.id], keys[b.id])[len(keys[b.id]):]]
         used: dict[str, list[str]] = {}
         rows = []
         for model, sha in row_keys:
@@ -251,9 +285,11 @@ def build_tables(
                     row.runs[b.id] = run
             for c in cols:
                 row.cells.append(_cell(c, row, benchmark_info(c.benchmark), paper, tolerance, count_tolerance, decimals, used))
+            row.extra_cells = [_cell(c, row, benchmark_info(c.benchmark), False, tolerance, count_tolerance,
+                                     decimals, {}) for c in extra]
             rows.append(row)
         f = family(fam)
-        table = Table(fam, f.title, f.paper_table, cols, rows, [], caption)
+        table = Table(fam, f.title, f.paper_table, cols, rows, [], caption, extra)
         _rank(table)
         table.footnotes = _footnotes(used, tolerance, count_tolerance)
         tables.append(table)

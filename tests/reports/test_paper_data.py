@@ -66,7 +66,9 @@ def test_lookup_by_our_ids(model, bench, metric, expected, source):
 def test_lookup_by_printed_names_and_aliases():
     assert lookup("UNINEXT-R50", "DAVIS-2017", "J").value == 71.3
     assert lookup("UNINEXT", "DAVIS-2017/val", "J&F", backbone="ResNet-50").value == 74.5
-    assert lookup("uninext-r50", "davis17-val", "J_mean").value == 71.3  # metric alias
+    assert lookup("uninext-r50", "davis17-val", "J-Mean").value == 71.3  # the canonical key
+    # names are matched exactly (keys.csv lists every spelling): no case folding, no guessing
+    assert lookup("uninext-r50", "davis17-val", "j-mean") is None
     assert lookup("uninext-r50", "lvis-v1-val", "AP") is None  # no paper prints it
     assert lookup("no-such-model", "davis17-val", "J&F") is None
 
