@@ -117,17 +117,9 @@ def _print_results(results, quiet: bool) -> None:
             print(json.dumps({"model": model, "benchmark": bench, "status": res.status,
                               "run_dir": str(res.run_dir), "metrics": res.metrics}))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from .reports.summary import print_summary
 
-    table = Table(title="evalkit results")
-    for col in ("model", "benchmark", "status", "metrics", "run dir"):
-        table.add_column(col)
-    for model, bench, res in results:
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in list((res.metrics or {}).items())[:6]
-                          if isinstance(v, (int, float)))
-        table.add_row(model, bench, res.status, shown or "-", str(res.run_dir))
-    Console().print(table)
+    print_summary(results)  # headline metrics in the papers' scale, full run directories
 
 
 # ------------------------------------------------------------------------------------------

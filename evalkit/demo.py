@@ -42,6 +42,7 @@ def supported_benchmarks(model: str, pattern: str) -> tuple[list[str], list[tupl
 def main(args: argparse.Namespace) -> int:
     from .reports.cli import add_arguments as report_arguments
     from .reports.cli import render
+    from .reports.summary import headline_text, metric_of
     from .runner import RunConfig, run_evaluation
 
     import torch
@@ -60,7 +61,8 @@ def main(args: argparse.Namespace) -> int:
                         num_workers=args.num_workers, quiet=True)
         res = run_evaluation(cfg)
         dirs.append(str(res.run_dir))
-        print(f"{m.id} on {b.id}: {res.status} {res.run_dir}", file=sys.stderr)
+        print(f"{m.id} on {b.id}: {res.status}  {headline_text(metric_of(res.run_dir, b.id), res.metrics)}  "
+              f"{res.run_dir}", file=sys.stderr)
     if not dirs:
         from .errors import EvalkitError
 
