@@ -222,7 +222,8 @@ _reg("viposeg-val", "viposeg:VipOSeg", task="pvos", prompt="reference", dataset=
 # ---------------------------------------------------------------------------------------------
 # groups (ordered as the papers' tables)
 # ---------------------------------------------------------------------------------------------
-UNINEXT_20 = (
+# Every split UNINEXT Tables 1-10 report (31 splits of its 20 benchmarks).
+UNINEXT_SPLITS = (
     "coco-val2017-det", "coco-val2017-seg", "coco-test-dev-seg",
     "refcoco-val-rec", "refcoco-testA-rec", "refcoco-testB-rec",
     "refcoco+-val-rec", "refcoco+-testA-rec", "refcoco+-testB-rec", "refcocog-val-u-rec", "refcocog-test-u-rec",
@@ -232,8 +233,23 @@ UNINEXT_20 = (
     "davis17-val", "ytvos18-val", "bdd100k-box-track-val", "bdd100k-seg-track-val",
     "ytvis19-val", "ovis-val", "ref-ytvos-val", "ref-davis17-val",
 )
+# "20 challenging benchmarks from 10 instance-level tasks" (UNINEXT abstract): one split per
+# benchmark, the one its section names first: detection on COCO val2017 and instance
+# segmentation on COCO test-dev ("on COCO val2017 and test-dev respectively", Sec. 4.2), the
+# val split of RefCOCO/+/g for REC and RES, the four SOT test sets, DAVIS-2017 val, YouTube-VOS
+# 2018 val, BDD100K MOT and MOTS val, YouTube-VIS 2019 and OVIS val, Ref-YouTube-VOS and
+# Ref-DAVIS17 val.
+UNINEXT_20 = (
+    "coco-val2017-det", "coco-test-dev-seg",
+    "refcoco-val-rec", "refcoco+-val-rec", "refcocog-val-u-rec",
+    "refcoco-val-res", "refcoco+-val-res", "refcocog-val-u-res",
+    "lasot-test", "lasot-ext-test", "tnl2k-test", "trackingnet-test",
+    "davis17-val", "ytvos18-val", "bdd100k-box-track-val", "bdd100k-seg-track-val",
+    "ytvis19-val", "ovis-val", "ref-ytvos-val", "ref-davis17-val",
+)
 BENCHMARKS.register_group("uninext-20", UNINEXT_20,
-                          "the 20 benchmarks of UNINEXT Tables 1-10 (every split they report)")
+                          "the 20 benchmarks of UNINEXT (one split each: COCO det val2017 and seg test-dev, RefCOCO/+/g val, ...)")
+BENCHMARKS.register_group("uninext", UNINEXT_SPLITS, "every split UNINEXT Tables 1-10 report (31 splits of its 20 benchmarks)")
 BENCHMARKS.register_group("uniref", (
     *(f"{v}-{s}-res" for v, ss in (("refcoco", ("val", "testA", "testB")), ("refcoco+", ("val", "testA", "testB")),
                                   ("refcocog", ("val-u", "test-u"))) for s in ss),
