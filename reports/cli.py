@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", action="append", metavar="PATTERN",
                         help="only these model ids (comma-separated, fnmatch patterns allowed; repeatable)")
     parser.add_argument("--radar", metavar="STEM",
-                        help="also write the task-level radar chart to STEM.png and STEM.svg")
+                        help="also write the task-level radar chart to STEM.png, STEM.svg and STEM.pdf")
     parser.add_argument("--title", default="evalkit leaderboard", help="title of the HTML report")
 
 
@@ -91,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
         if args.radar:
             from .radar import task_scores, write_radar
 
-            if task_scores(tables):
+            if any(task_scores(tables).values()):
                 for p in write_radar(tables, args.radar):
                     print(f"wrote {p}", file=sys.stderr)
             else:

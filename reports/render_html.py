@@ -40,7 +40,7 @@ table.lb td.paper{color:#555}table.lb td.delta{color:#555;font-size:12px}
 table.lb td.flag{color:#b00020;font-weight:600}
 table.lb tbody tr:hover{background:#f6f6f6}
 code{font-size:12px}.foot{font-size:12px;color:#444;margin:4px 0 0;max-width:1100px}
-.radar svg{max-width:560px;height:auto}
+.radar svg{max-width:780px;width:100%;height:auto}
 table.runs{border-collapse:collapse;font-size:12px}table.runs td,table.runs th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .mapping import metric_info
 from .render_text import _LEFT, format_value  # one left block for every format
-from .table import MARK_ORDER, Cell, Column, Table
+from .table import LOWER_MARK, MARK_ORDER, Cell, Column, Table
 
 __all__ = ["render_latex", "latex_escape"]
 
@@ -25,7 +25,7 @@ def latex_escape(s: str) -> str:
     """Escape text for LaTeX (not for already-LaTeX labels such as ``$\\mathcal{J}$``)."""
     rep = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
            "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "Δ": r"$\Delta$",
-           "–": "\0", "|": r"$|$", "›": ">"}
+           "–": "\0", "|": r"$|$", "›": ">", "↓": r"$\downarrow$"}
     # "--" in plain text (``--limit``) must not become an en dash; "–" must.
     return "".join(rep.get(ch, ch) for ch in s).replace("--", "-{}-").replace("\0", "--")
 
@@ -33,9 +33,11 @@ def latex_escape(s: str) -> str:
 def _header_label(label: str, col: Column, level: int, depth: int, paper: bool) -> str:
     # The metric level uses the papers' symbols (J&F → $\mathcal{J}\&\mathcal{F}$).
     metric_level = depth - (2 if paper else 1)
-    if level == metric_level and label == metric_info(col.key).label:
-        return metric_info(col.key).latex
-    return latex_escape(label)
+    arrow = label.endswith(LOWER_MARK)
+    base = label.removesuffix(LOWER_MARK)
+    if level == metric_level and base == metric_info(col.key).label:
+        return metric_info(col.key).latex + (r"$\downarrow$" if arrow else "")
+    return latex_escape(base) + (r"$\downarrow$" if arrow else "")
 
 
 def _cell(cell: Cell, col: Column, decimals: int) -> str:

@@ -185,6 +185,14 @@ def all_keys(runs: Iterable[RunRecord], shown: list[str]) -> list[str]:
     return out
 
 
+LOWER_MARK = " ↓"  # after the header of a lower-is-better key, as UNINEXT Tables 7-8 print ID Sw. ↓
+
+
+def header_label(info: BenchmarkInfo, key: str) -> str:
+    """The printed header of ``key`` on a benchmark: its label, with ``↓`` when lower is better."""
+    return info.label(key) + (LOWER_MARK if metric_info(key).higher_is_better is False else "")
+
+
 def _build_columns(benches: list[BenchmarkInfo], keys: dict[str, list[str]], paper: bool,
                    published: set[tuple[str, str]] = frozenset()) -> tuple[list[Column], str]:
     """Leaf columns; with ``paper`` the Paper and Δ leaves are added only to the (benchmark, key)
@@ -195,12 +203,12 @@ def _build_columns(benches: list[BenchmarkInfo], keys: dict[str, list[str]], pap
     show_split = any(len(s) > 1 for s in by_dataset.values())
     all_keys = {k for b in benches for k in keys[b.id]}
     show_metric = len(all_keys) > 1 or any(len(keys[b.id]) > 1 for b in benches)
-    caption = "" if show_metric else benches[0].label(next(iter(all_keys)))
+    caption = "" if show_metric else header_label(benches[0], next(iter(all_keys)))
     cols = []
     for b in benches:
         for k in keys[b.id]:
             mi = metric_info(k)
-            base = (b.dataset,) + ((b.split,) if show_split else ()) + ((b.label(k),) if show_metric else ())
+            base = (b.dataset,) + ((b.split,) if show_split else ()) + ((header_label(b, k),) if show_metric else ())
             kinds = ("ours", "paper", "delta") if paper and (b.id, k) in published else ("ours",)
             for kind in kinds:
                 levels = base + ({"ours": "Ours", "paper": "Paper", "delta": "Δ"}[kind],) if paper else base
@@ -289,7 +297,9 @@ def build_tables(
                                      decimals, {}) for c in extra]
             rows.append(row)
         f = family(fam)
-        table = Table(fam, f.title, f.paper_table, cols, rows, [], caption, extra)
+        # "Layout as in <paper table>" only where a benchmark of the table has that paper layout
+        source = f.paper_table if any(b.known for b in benches) else ""
+        table = Table(fam, f.title, source, cols, rows, [], caption, extra)
         _rank(table)
         table.footnotes = _footnotes(used, tolerance, count_tolerance)
         tables.append(table)
