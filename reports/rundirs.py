@@ -31,7 +31,7 @@ STATUSES = ("complete", "partial", "server-pending", "inferred")
 class RunRecord:
     """One run, with metric values in display scale.
 
-    ``values``: canonical metric key (see ``metrics.csv``; unknown keys kept as given) → value
+    ``values``: canonical metric key (``evalkit/metrics/keys.csv``; unknown keys kept as given) → value
     in percent points for scores, raw for counts. ``raw``: the metrics exactly as stored.
     """
 

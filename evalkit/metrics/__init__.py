@@ -6,7 +6,10 @@ A metric is a function ``fn(gt, results, **options) -> dict[str, float]`` regist
 the returned dict is keyed by the official metric names (``AP``, ``J&F``, ``HOTA`` ...).
 
 Metric entries carry metadata: ``inputs`` (what gt/results are), ``reports`` (the keys
-returned), ``primary`` (the headline key) and ``oracle`` (the official tool it equals).
+returned), ``primary`` (the headline key) and ``oracle`` (the official tool it equals). Every key a
+metric returns is a row of the metric-key table :mod:`evalkit.metrics.keys` (``keys.csv``: the
+canonical key, the papers' label, direction, scale, headline rank); the tests fail on a key the
+table lacks, and on a ``scale``/``count_keys``/``primary`` here that disagrees with it.
 """
 from __future__ import annotations
 
