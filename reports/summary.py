@@ -89,7 +89,10 @@ def print_summary(results: Iterable[tuple[str, str, Any]], file=None) -> None:
     if not tty:
         table.add_column("run dir", no_wrap=True)
     for model, bench, res in results:
-        text = headline_text(metric_of(res.run_dir, bench), res.metrics)
+        items = headline_items(metric_of(res.run_dir, bench), res.metrics)
+        # on a terminal a cell may wrap, but never between a metric's name and its value
+        glue = "\u00a0" if tty else " "
+        text = " · ".join(f"{k.replace(' ', glue)}{glue}{v}" for k, v in items) or "-"
         cells = [model, bench, res.status, text]
         table.add_row(*cells, *([] if tty else [str(res.run_dir)]))
     console.print(table)

@@ -47,6 +47,25 @@ def test_piped_summary_is_never_cut(tmp_path):
     assert "uninext-tiny-with-a-long-model-id" in out and "HOTA 94.3 · MOTA 97.3 · IDF1 98.6 · IDSw 2" in out
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:  # rich sizes its output to a terminal of COLUMNS columns
+        return True
+
+
+def test_terminal_summary_prints_full_run_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    deep = tmp_path / ("x" * 90) / "shapes-davis" / "uninext-tiny" / "20261208-011434"
+    res = RunResult(deep, {"J&F-Mean": 0.846, "J-Mean": 0.808, "F-Mean": 0.884}, "complete", {})
+    out = _Terminal()
+    print_summary([("uninext-tiny", "shapes-davis", res)], file=out)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # colours off
+    # the table fits 60 columns; the directory is on its own line, whole (soft-wrapped, not cut)
+    assert f"run dir (uninext-tiny on shapes-davis): {deep}" in text and "…" not in text
+    # a cell may wrap on a narrow terminal, but never between a metric's name and its value
+    for pair in ("J&F\u00a084.6", "J\u00a080.8", "F\u00a088.4"):
+        assert pair in text, text
+
+
 def _report(*argv: str) -> str:
     p = argparse.ArgumentParser()
     report_cli.add_arguments(p)
