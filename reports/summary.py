@@ -90,9 +90,9 @@ def print_summary(results: Iterable[tuple[str, str, Any]], file=None) -> None:
         table.add_column("run dir", no_wrap=True)
     for model, bench, res in results:
         items = headline_items(metric_of(res.run_dir, bench), res.metrics)
-        # on a terminal a cell may wrap, but never between a metric's name and its value
-        glue = "\u00a0" if tty else " "
-        text = " · ".join(f"{k.replace(' ', glue)}{glue}{v}" for k, v in items) or "-"
+        # on a terminal one metric per line of the cell (a name is never wrapped apart from its
+        # value); piped, one line per run
+        text = ("\n" if tty else " · ").join(f"{k} {v}" for k, v in items) or "-"
         cells = [model, bench, res.status, text]
         table.add_row(*cells, *([] if tty else [str(res.run_dir)]))
     console.print(table)

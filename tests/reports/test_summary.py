@@ -62,7 +62,7 @@ def test_terminal_summary_prints_full_run_dirs(tmp_path, monkeypatch):
     # the table fits 60 columns; the directory is on its own line, whole (soft-wrapped, not cut)
     assert f"run dir (uninext-tiny on shapes-davis): {deep}" in text and "…" not in text
     # a cell may wrap on a narrow terminal, but never between a metric's name and its value
-    for pair in ("J&F\u00a084.6", "J\u00a080.8", "F\u00a088.4"):
+    for pair in ("│ J&F 84.6 ", "│ J 80.8 ", "│ F 88.4 "):
         assert pair in text, text
 
 
