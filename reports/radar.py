@@ -173,7 +173,8 @@ def _bars(scores, names, title):
             if v is None:
                 ax.text(1, y, "not evaluated", va="center", fontsize=7, color=c)
                 continue
-            ax.barh(y, v, height=h * 0.9, color=c, label=m if j == 0 or m not in ax.get_legend_handles_labels()[1] else None)
+            first = not any(scores[m].get(b) is not None for b in names[:j])  # one legend entry per model
+            ax.barh(y, v, height=h * 0.9, color=c, label=m if first else None)
             ax.text(min(v + 1, 101), y, f"{v:.1f}", va="center", fontsize=7, color=c)
     ax.set_yticks(range(len(names)))
     ax.set_yticklabels(names, fontsize=10)
