@@ -30,7 +30,7 @@ def test_end_to_end_run_writes_metrics_and_provenance(data_root, tmp_path):
     assert res.status == "complete"
     m = json.loads((res.run_dir / "metrics.json").read_text())
     assert m["benchmark"] == "test-blobs-val" and m["model"] == "test-blobs"
-    assert m["samples"] == {"total": 12, "done": 12, "failed": 0}
+    assert m["samples"] == {"total": 12, "selected": 12, "done": 12, "failed": 0}
     # the detector finds every blob exactly but also emits low-score false positives
     assert 0.5 < m["metrics"]["AP"] <= 1.0
     assert m["metrics"]["AP50"] == pytest.approx(1.0)
@@ -49,7 +49,9 @@ def test_never_overwrites_and_limit_marks_partial(data_root, tmp_path):
     out = tmp_path / "run"
     run_evaluation(_cfg(data_root, out, limit=3))
     m = json.loads((out / "metrics.json").read_text())
-    assert m["status"] == "partial" and m["limit"] == 3 and m["samples"]["total"] == 3
+    # the record counts the split's samples, not only those selected
+    assert m["status"] == "partial" and m["limit"] == 3
+    assert m["samples"] == {"total": 12, "selected": 3, "done": 3, "failed": 0}
     from evalkit.errors import EvalkitError
 
     with pytest.raises(EvalkitError, match="never overwrites"):
@@ -68,7 +70,7 @@ def test_on_error_skip_counts_failures(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("EVALKIT_TESTKIT_FAIL", "3,5")
     res = run_evaluation(_cfg(data_root, tmp_path / "run", on_error="skip"))
     assert res.status == "partial"
-    assert res.samples == {"total": 12, "done": 10, "failed": 2}
+    assert res.samples == {"total": 12, "selected": 12, "done": 10, "failed": 2}
     run = json.loads((res.run_dir / "run.json").read_text())
     assert run["failures"]["count"] == 2 and sorted(run["failures"]["samples"]) == ["3", "5"]
     # the failed samples are retried by --resume and the run becomes complete
