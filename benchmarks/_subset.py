@@ -3,8 +3,8 @@
 the split that holds only the samples run, so each family writes that copy (or selects the
 samples with the metric's own sequence option, where the official tool has one).
 
-Copies go to ``<results>/gt_subset*`` beside the results they are scored with; folders of
-per-sequence files are linked, not copied (DAVIS-sized PNG folders stay on disk once).
+Copies go to ``<results>/gt_subset*`` beside the results they are scored with; the files of
+per-sequence folders are linked, not copied (PNG folders stay on disk once).
 """
 from __future__ import annotations
 
@@ -31,19 +31,22 @@ def fresh_dir(path: Path) -> Path:
 
 
 def link_children(src: Path, names: Iterable[str], dst: Path) -> Path:
-    """``dst/<name>`` → ``src/<name>`` for each name (a symbolic link; a copy where the file
-    system has none). ``dst`` is made fresh; names may hold ``/`` (nested folders)."""
+    """``dst/<name>`` mirroring ``src/<name>`` for each name: folders are made for real and
+    their files linked (symbolic links; copies where the file system has none), so that
+    tools walking the tree with ``rglob`` (which does not enter linked folders) see every
+    file. ``dst`` is made fresh; names may hold ``/`` (nested folders)."""
     dst = fresh_dir(dst)
     for name in names:
-        s, d = Path(src) / name, dst / name
-        d.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.symlink(s.resolve(), d, target_is_directory=s.is_dir())
-        except OSError:
-            if s.is_dir():
-                shutil.copytree(s, d)
-            else:
-                shutil.copy2(s, d)
+        s = Path(src) / name
+        files = [(p, p.relative_to(src)) for p in sorted(s.rglob("*")) if p.is_file()] if s.is_dir() \
+            else [(s, Path(name))]
+        for f, rel in files:
+            d = dst / rel
+            d.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.symlink(f.resolve(), d)
+            except OSError:
+                shutil.copy2(f, d)
     return dst
 
 
