@@ -399,8 +399,8 @@ def _finalise(cfg, bench, selection: Selection, store, run_dir, ctx, adapter, fi
             metrics = score_selection(bench, results_dir, selection)
         except EvalkitError as e:
             raise EvalkitError(
-                f"scoring failed ({e}); the predictions are kept in {store.dir}: re-score with "
-                f"`evalkit run --mode score --resume {run_dir}`"
+                f"scoring failed ({e}); the predictions are kept in {store.dir}: once the cause is "
+                f"fixed, re-score the same samples with `evalkit run --mode score --resume {run_dir}`"
             ) from e
         status = "partial" if (selection.partial or failed_ids) else "complete"
     scoring_s = time.perf_counter() - t_score

@@ -416,3 +416,12 @@ def test_server_split_partial_upload_holds_only_the_samples(bid, data, tmp_path)
         else:
             got = {n.split("/")[1] for n in names}
     assert got == set(chosen), (got, chosen)
+
+
+def test_score_names_an_id_the_split_lacks(data, tmp_path):
+    from evalkit.errors import DatasetError
+
+    root, _ = data
+    bench = build_benchmark("davis17-val", root)
+    with pytest.raises(DatasetError, match=r"davis17-val: 'no-such-video' is not a sample id of the split"):
+        bench.score(tmp_path, samples=["bike-packing", "no-such-video"])
