@@ -52,8 +52,8 @@ class OfficialBenchmark(Benchmark):
         return Path(results_dir) / self.results_name
 
     def results_options(self, results_dir: Path) -> dict[str, Any]:
-        """Metric options that depend on the results written (e.g. the sequences present when
-        a run was limited to some samples)."""
+        """Metric options that depend on the results written (e.g. the sequences that have
+        results; :meth:`subset_gt` cuts them to the samples of a partial run)."""
         return {}
 
     def score(self, results_dir: Path, samples: Sequence[str] | None = None) -> dict[str, float]:

@@ -374,11 +374,11 @@ def _finalise(cfg, bench, selection: Selection, store, run_dir, ctx, adapter, fi
     done, failed = store.read()
     missing = [i for i in ids if i not in done and i not in failed]
     if missing and cfg.mode != "infer":
-        how = ("infer them with `evalkit run --resume` (without --mode score)" if cfg.mode == "score"
-               else "continue the run with --resume")
+        how = (f"infer them first with `evalkit run --resume {run_dir}` without --mode score"
+               if cfg.mode == "score" else f"continue the run with --resume {run_dir}")
         raise EvalkitError(
             f"{len(missing)} of the {len(ids)} selected samples have no prediction in {store.dir} "
-            f"(first: {missing[0]}); {how} {run_dir}"
+            f"(first: {missing[0]}); {how}"
         )
     failed_ids = [i for i in ids if i in failed]
     predictions = {i: [Instances.from_json(d) for d in done[i]["instances"]] for i in ids if i in done}
