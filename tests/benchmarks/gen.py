@@ -336,7 +336,8 @@ def gen_vos(root: Path, rng, out: dict):
         _json(root / ds / "valid/meta.json", meta)
         out[bid] = {v: _vos_oracle(l) for v, l in vids.items()}
     # MOSE valid: first-frame masks
-    vids = {"00a3b6a2": _vos_video(rng, 3, 2)}
+    # (the second video from its own stream: the datasets generated after it stay as they were)
+    vids = {"00a3b6a2": _vos_video(rng, 3, 2), "00b1d4c7": _vos_video(np.random.default_rng(RNG_SEED + 11), 3, 1)}
     _write_vos(root / "mose", "valid/JPEGImages", "valid/Annotations", vids, ann_mode="first")
     out["mose-val"] = {v: _vos_oracle(l) for v, l in vids.items()}
     # LVOS valid: every frame, GT every 5th frame, an object appearing late, seen + unseen video

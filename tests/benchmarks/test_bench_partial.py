@@ -219,7 +219,7 @@ FAMILIES = {
 }
 SHAPES = ("shapes-mot", "shapes-ytvis", "shapes-coco-det", "shapes-davis", "shapes-sot", "shapes-refcoco-res")
 # YouTube-VOS, MOSE, Ref-YouTube-VOS, YouTube-VIS/OVIS val: the server scores the upload file
-SERVER = ("ytvos18-val", "ref-ytvos-val", "ytvis19-val", "ovis-val", "got10k-test")
+SERVER = ("ytvos18-val", "mose-val", "ref-ytvos-val", "ytvis19-val", "ovis-val", "got10k-test")
 
 
 def _every_other(ids: list[str]) -> list[str]:
@@ -395,7 +395,7 @@ def test_mot_limit_run_differs_from_the_whole_gt(shapes_cache, tmp_path):
 
 @pytest.mark.parametrize("bid", SERVER)
 def test_server_split_partial_upload_holds_only_the_samples(bid, data, tmp_path):
-    """Server-scored families (YouTube-VOS, Ref-YouTube-VOS, YouTube-VIS, OVIS, GOT-10k test):
+    """Server-scored families (YouTube-VOS, MOSE, Ref-YouTube-VOS, YouTube-VIS, OVIS, GOT-10k test):
     the upload file of a --samples run holds exactly those samples, and the record says so."""
     root, oracle = data
     bench = build_benchmark(bid, root)
