@@ -383,14 +383,25 @@ def test_shapes_limit_run_equals_scoring_the_restricted_gt(bid, shapes_cache, tm
     assert _same(json.loads(buf.getvalue()), res.metrics)
 
 
-def test_mot_limit_run_differs_from_the_whole_gt(shapes_cache, tmp_path):
-    """The restriction matters: scoring the 3 sequences run against all 4 of the GT is refused
-    by TrackEval (no results file for SHAPES-04), and YouTube-VIS AP over all 4 videos is lower."""
-    bench = build_benchmark("shapes-ytvis")
-    mid = _register(bench, lambda sid, s: _shapes_oracle(bench, sid, s))
-    res = _run(mid, bench.id, None, tmp_path / "run", limit=3)
-    whole = compute("ytvis", bench.gt_path(), bench.results_path(res.run_dir / "results"))
-    assert whole["AP"] < res.metrics["AP"]
+@pytest.mark.parametrize("bid,key", [("shapes-mot", "MOTA"), ("shapes-ytvis", "AP")])
+def test_perfect_answers_on_the_samples_run_score_exactly_one(bid, key, shapes_cache, tmp_path):
+    """Ground-truth answers on the 3 sequences of a --limit 3 run: MOTA = 1 - (FN + FP + IDSW) / GT
+    = 1 - 0 / GT = 1 and YouTube-VIS AP = 1 exactly, as on a split of those 3. Before, shapes-mot
+    failed (TrackEval refuses a GT sequence without results, ``MotChallenge2DBox``) and
+    shapes-ytvis gave the AP of all 4 GT videos with 3 answered (lower: the 4th video's tracks
+    are all missed, ``YTVOSeval`` evaluates every video of the GT file)."""
+    bench = build_benchmark(bid)
+    table = {}
+    for sid in bench.sample_ids():
+        s = bench.load_sample(sid)
+        table[_key(s.frames, s.prompt)] = _shapes_oracle(bench, sid, s)
+    mid = f"test-exact-{bid}"
+    MODELS.register(mid, lambda **kw: OracleAdapter(table, {bench.task}, **kw), hidden=True, overwrite=True)
+    res = _run(mid, bid, None, tmp_path / "run", limit=3)
+    assert res.metrics[key] == pytest.approx(1.0, abs=1e-12)
+    if bid == "shapes-ytvis":
+        whole = compute("ytvis", bench.gt_path(), bench.results_path(res.run_dir / "results"))
+        assert whole["AP"] < 1.0
 
 
 @pytest.mark.parametrize("bid", SERVER)
