@@ -263,7 +263,6 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
             if resumed:  # the run's own selection, or one that extends it (never another)
                 explicit = cfg.limit is not None or cfg.samples is not None
                 selection = resume_selection(run_dir, selection, explicit, split_ids)
-            atomic_write_json(run_dir / SELECTION_FILE, selection.record(max_ids=len(selection.ids)))
         except BaseException as e:  # noqa: BLE001 - re-raised after telling the other ranks
             error = e
     run_dir, resumed, selection, err_msg = ctx.broadcast(
@@ -288,6 +287,8 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
         key, parts = store_key(cfg.model, weights_sha, model_opts, cfg.benchmark, fingerprint)
         if ctx.is_main:
             store.init(key, parts)
+            # recorded once the store is known to hold this model and data
+            atomic_write_json(run_dir / SELECTION_FILE, selection.record(max_ids=len(selection.ids)))
             log.info("evalkit run: model %s on %s (%s), mode %s, %d samples%s", cfg.model,
                      cfg.benchmark, ctx.describe(), cfg.mode, len(ids),
                      f" (resuming {run_dir})" if resumed else "")
