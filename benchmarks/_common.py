@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Instances, box_convert
 from .base import Benchmark, file_fingerprint
 
-__all__ = ["OfficialBenchmark", "CocoIndex", "coco_records", "single_instance", "check_frames"]
+__all__ = ["OfficialBenchmark", "CocoIndex", "coco_records", "single_instance", "check_frames", "check_sample_ids"]
 
 
 class OfficialBenchmark(Benchmark):
@@ -52,11 +52,14 @@ class OfficialBenchmark(Benchmark):
         return Path(results_dir) / self.results_name
 
     def results_options(self, results_dir: Path) -> dict[str, Any]:
-        """Metric options that depend on the results written (e.g. the sequences present when
-        a run was limited to some samples)."""
+        """Metric options that depend on the results written (e.g. the sequences that have
+        results; :meth:`subset_gt` cuts them to the samples of a partial run)."""
         return {}
 
-    def score(self, results_dir: Path) -> dict[str, float]:
+    def score(self, results_dir: Path, samples: Sequence[str] | None = None) -> dict[str, float]:
+        """Score the results in ``results_dir``; with ``samples`` (a partial run: ``--limit``,
+        ``--samples``) against the ground truth restricted to those samples, so that the
+        numbers equal scoring a copy of the split that holds only them (:meth:`subset_gt`)."""
         if self.metric is None:
             raise DatasetError(f"{self.id} is scored by its server; no local metric")
         from ..metrics import compute
@@ -68,20 +71,32 @@ class OfficialBenchmark(Benchmark):
             gt = results_dir / self.derived_gt
             if not gt.is_file():
                 raise DatasetError(f"{self.id}: {gt} is missing; it is written with the results by write_results")
-        if self.scored_samples is not None:
-            gt = self.subset_gt(gt, self.scored_samples, results_dir)
         options = {**self.metric_options(), **self.results_options(results_dir)}
+        if samples is not None:
+            samples = check_sample_ids(self, samples)
+            gt, restrict = self.subset_gt(gt, samples, results_dir)
+            options.update(restrict)
         return compute(self.metric, gt, self.results_path(results_dir), **options)
 
-    #: set by the runner on a ``--limit`` run: the sample ids inferred, which are all the
-    #: ground truth scored when :meth:`subset_gt` can restrict it
-    scored_samples: list[str] | None = None
+    def subset_gt(self, gt: Any, sample_ids: list[str], results_dir: Path) -> tuple[Any, dict[str, Any]]:
+        """``(ground truth, metric options)`` restricted to ``sample_ids``: a restricted copy
+        of the ground truth written under ``results_dir/gt_subset*`` or metric options that
+        select the samples (a ``sequences`` list), whichever the metric reads. Every locally
+        scored family overrides it; the default refuses rather than score the whole split."""
+        raise DatasetError(f"{self.id}: scoring a subset of the samples is not supported by "
+                           f"{type(self).__name__} (run the whole split)")
 
-    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> Path:
-        """The ground truth restricted to ``sample_ids`` (a file written into ``results_dir``),
-        or ``gt`` itself where the metric already scores only what the results hold (the
-        video benchmarks: :meth:`results_options`)."""
-        return gt
+
+def check_sample_ids(bench: Benchmark, samples: Sequence[str]) -> list[str]:
+    """``samples`` as a list, after checking each is a sample id of ``bench`` (DatasetError
+    naming the first unknown one)."""
+    known = set(bench.sample_ids())
+    out = [str(s) for s in samples]
+    unknown = [s for s in out if s not in known]
+    if unknown:
+        raise DatasetError(f"{bench.id}: {unknown[0]!r} is not a sample id of the split "
+                           f"({len(known)} samples, e.g. {', '.join(sorted(known)[:3])})")
+    return out
 
 
 class CocoIndex:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import DatasetError
 from ..types import Instances, Sample
@@ -114,10 +114,15 @@ class Benchmark:
         """Extra options passed to the metric (e.g. the split of a REC benchmark)."""
         return {}
 
-    def score(self, results_dir: Path) -> dict[str, float]:
-        """Score official-format results with :attr:`metric`."""
+    def score(self, results_dir: Path, samples: Sequence[str] | None = None) -> dict[str, float]:
+        """Score official-format results with :attr:`metric`; ``samples`` (the ids a partial
+        run covers) restricts the ground truth to them. A benchmark that cannot restrict its
+        ground truth refuses a subset rather than score it against the whole split."""
         if self.metric is None:
             raise DatasetError(f"{self.id} is scored by its server; no local metric")
+        if samples is not None and set(samples) != set(self.sample_ids()):
+            raise DatasetError(f"{self.id}: scoring a subset of the samples is not supported by "
+                               f"{type(self).__name__} (run the whole split)")
         from ..metrics import compute
 
         return compute(self.metric, self.gt_path(), self.results_path(results_dir), **self.metric_options())

@@ -29,6 +29,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark
 from ._io import atomic_write_json, atomic_write_png, check_png, image_size, list_frames, read_json, video_frames
+from ._subset import link_children
 
 __all__ = ["BDD_CLASSES", "BddBoxTrack", "BddSegTrack"]
 
@@ -117,6 +118,11 @@ class BddBoxTrack(OfficialBenchmark):
     def gt_path(self) -> Path:
         return self.label_dir
 
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """A label folder with just the videos run (linked): the BDD100K toolkit
+        (``bdd100k.eval.mot``) scores every video of its GT folder."""
+        return link_children(Path(gt), [f"{v}.json" for v in sample_ids], Path(results_dir) / "gt_subset"), {}
+
 
 def bitmask_png(inst, size: tuple[int, int], sid: str):
     """RGBA bitmask of one frame (R category, G attributes = 0, B/A instance id high/low byte).
@@ -198,3 +204,8 @@ class BddSegTrack(OfficialBenchmark):
 
     def gt_path(self) -> Path:
         return self.label_dir
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """A bitmask folder with just the videos run (linked): the BDD100K toolkit
+        (``bdd100k.eval.seg``/``mots``) scores every video folder of its GT."""
+        return link_children(Path(gt), sample_ids, Path(results_dir) / "gt_subset"), {}

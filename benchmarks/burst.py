@@ -27,6 +27,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark, check_frames
 from ._io import atomic_write_json, read_json, video_frames
+from ._subset import filter_json
 
 __all__ = ["BurstVideos"]
 
@@ -110,3 +111,10 @@ class BurstVideos(OfficialBenchmark):
 
     def gt_path(self) -> Path:
         return self.ann_file
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """The annotation file with just the sequences run: the BURST evaluation
+        (TrackEval's ``BURST`` dataset) scores every sequence of the GT file."""
+        keep = set(sample_ids)
+        return filter_json(gt, Path(results_dir) / "gt_subset.json",
+                           {"sequences": lambda s: f"{s['dataset']}/{s['seq_name']}" in keep}), {}

@@ -16,6 +16,7 @@ the COCO server expects.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -25,6 +26,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Categories, Frames, Instances, Reference, Sample, rle_to_mask
 from ._common import CocoIndex, OfficialBenchmark, check_frames, coco_records, single_instance
 from ._io import atomic_write_json, atomic_write_zip, read_json
+from ._subset import filter_json
 
 __all__ = ["CocoStyleImages", "CocoInstances", "CocoTestDev", "CocoInteractive"]
 
@@ -107,16 +109,15 @@ class CocoStyleImages(OfficialBenchmark):
     def gt_path(self) -> Path:
         return self.ann_file
 
-    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> Path:
-        """A ``--limit`` run is scored on its images only: the annotation file with just those
-        image entries and their annotations (``gt_subset.json`` beside the results)."""
-        import json
-
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """The annotation file with just the images run and their annotations
+        (``gt_subset.json`` beside the results): cocoapi/lvis-api evaluate every image of the
+        GT file (``params.imgIds`` = all of them), so an image left out of a partial run
+        would count its objects as missed."""
         keep = {self.index.images[int(s)]["id"] for s in sample_ids}
-        data = json.loads(Path(gt).read_text())
-        data["images"] = [im for im in data["images"] if im["id"] in keep]
-        data["annotations"] = [a for a in data.get("annotations", []) if a["image_id"] in keep]
-        return atomic_write_json(Path(results_dir) / "gt_subset.json", data)
+        out = Path(results_dir) / "gt_subset.json"
+        return filter_json(gt, out, {"images": lambda im: im["id"] in keep,
+                                     "annotations": lambda a: a["image_id"] in keep}), {}
 
 
 class CocoInstances(CocoStyleImages):
@@ -207,6 +208,15 @@ class CocoInteractive(CocoStyleImages):
             Reference(object_ids=(1,), points=[point], point_labels=[np.ones(1, np.int64)]),
             {"image_id": int(im["id"]), "ann_id": int(ann["id"]), "category_id": int(ann["category_id"])},
         )
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """The derived per-click GT (written for the predicted clicks) with just ``sample_ids``
+        (its image entries carry the sample id)."""
+        keep = set(sample_ids)
+        ids = {im["id"] for im in json.loads(Path(gt).read_text())["images"] if im.get("sample_id") in keep}
+        out = Path(results_dir) / "gt_subset.json"
+        return filter_json(gt, out, {"images": lambda im: im["id"] in ids,
+                                     "annotations": lambda a: a["image_id"] in ids}), {}
 
     def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
         results_dir = Path(results_dir)

@@ -36,3 +36,10 @@ class Davis17(VosVideos):
         # the videos with results: all of the split unless the run was limited
         res = self.results_path(results_dir)
         return {"sequences": [v for v in self.sample_ids() if (res / v).is_dir()]}
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        # davis2017-evaluation scores the sequences of its ImageSets list (``DAVIS.__init__``,
+        # ``sequences=``): a restricted copy is that list cut to the samples run, which is
+        # the ``sequences`` option
+        keep = set(sample_ids)
+        return gt, {"sequences": [v for v in self.results_options(results_dir)["sequences"] if v in keep]}

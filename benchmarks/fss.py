@@ -24,6 +24,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Frames, Reference, Sample
 from ._common import OfficialBenchmark, single_instance
 from ._io import atomic_write_json, read_lines
+from ._subset import filter_json
 
 __all__ = ["Fss1000", "read_fss_mask"]
 
@@ -95,6 +96,14 @@ class Fss1000(OfficialBenchmark):
             Reference(object_ids=(1,), masks=np.stack(masks), support=support),
             {"class": cls, "image": q, "supports": sup},
         )
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """The derived per-query GT (written for the predicted queries) with just
+        ``sample_ids``: the ``fss`` metric averages the IoU over every class of its GT, so a
+        class must come in only with the queries run."""
+        keep = set(sample_ids)
+        return filter_json(gt, Path(results_dir) / "fss_gt_subset.json",
+                           {"queries": lambda q: q["query_id"] in keep}), {}
 
     def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
         from ..types import mask_to_rle

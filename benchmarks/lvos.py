@@ -76,3 +76,11 @@ class Lvos(VosVideos):
 
     def gt_path(self) -> Path:
         return self.root / self.split
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        # lvos-evaluation scores every video of ``<split>_meta.json``: the restricted copy is
+        # the meta cut to the samples run, passed as the metric's ``meta``
+        keep = set(sample_ids)
+        meta = read_json(self.meta_file, "LVOS meta file")
+        meta = {**meta, "videos": {v: d for v, d in meta["videos"].items() if v in keep}}
+        return gt, {"meta": meta}

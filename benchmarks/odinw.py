@@ -20,8 +20,9 @@ from typing import Any
 
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Frames, Sample
-from ._common import CocoIndex, OfficialBenchmark, check_frames, coco_records
+from ._common import CocoIndex, OfficialBenchmark, check_frames, check_sample_ids, coco_records
 from ._io import atomic_write_json, read_json
+from ._subset import filter_json
 
 __all__ = ["ODINW13", "OdinW"]
 
@@ -117,10 +118,23 @@ class OdinW(OfficialBenchmark):
     def gt_path(self) -> Path:
         return self.root
 
-    def score(self, results_dir: Path) -> dict[str, float]:
-        """The ``odinw`` metric takes mappings dataset name → COCO GT / results file."""
+    def score(self, results_dir: Path, samples=None) -> dict[str, float]:
+        """The ``odinw`` metric takes mappings dataset name → COCO GT / results file. With
+        ``samples``: each dataset's GT cut to the images run (``gt_subset/<name>.json``), over
+        the datasets with an image run (the mean of those, as ``require_all=False``)."""
         from ..metrics import compute
 
         res = self.results_path(results_dir)
         gt = {n: self.root / ODINW13[n][0] for n in self.names}
-        return compute(self.metric, gt, {n: res / f"{n}.json" for n in self.names}, **self.metric_options())
+        options = self.metric_options()
+        if samples is not None:
+            per: dict[str, set[int]] = {}
+            for sid in check_sample_ids(self, samples):
+                name, _, img = sid.partition("/")
+                per.setdefault(name, set()).add(int(img))
+            gt = {n: filter_json(gt[n], Path(results_dir) / "gt_subset" / f"{n}.json",
+                                 {"images": lambda im, k=per[n]: int(im["id"]) in k,
+                                  "annotations": lambda a, k=per[n]: int(a["image_id"]) in k})
+                  for n in self.names if n in per}
+            options = {**options, "require_all": False}
+        return compute(self.metric, gt, {n: res / f"{n}.json" for n in gt}, **options)

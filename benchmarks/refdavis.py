@@ -27,6 +27,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Instances, Sample
 from ._common import single_instance
 from ._io import davis_palette, write_indexed_png
+from ._subset import fresh_dir
 from .refytvos import RefYouTubeVOS
 
 __all__ = ["RefDavis17"]
@@ -111,3 +112,31 @@ class RefDavis17(RefYouTubeVOS):
 
     def results_path(self, results_dir: Path) -> Path:
         return Path(results_dir)
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """Per annotator ``k``, a GT mask folder ``gt_subset/anno_<k>/<video>/<frame>.png``
+        holding only the objects whose ``k``-th expression was run, relabelled ``1..n`` in
+        object order (the DAVIS unsupervised evaluation counts every GT label of a video as an
+        object and matches proposals to them; ``davis2017-evaluation``
+        ``evaluation_method.py``), for the videos with such an object. Annotators with no
+        expression run are left out of the mean."""
+        from ._io import read_png
+
+        chosen: dict[int, dict[str, set[int]]] = {}
+        for sid in sample_ids:
+            v, _, e = sid.rpartition("/")
+            anno, obj = self.slot(v, e)
+            chosen.setdefault(anno, {}).setdefault(v, set()).add(obj)
+        base = fresh_dir(Path(results_dir) / "gt_subset")
+        split_gt = {}
+        for anno, videos in sorted(chosen.items()):
+            for v, objs in sorted(videos.items()):
+                lut = np.zeros(256, np.uint8)
+                lut[255] = 255  # void stays void
+                for rank, obj in enumerate(sorted(objs), start=1):
+                    lut[obj + 1] = rank  # object j is painted j + 1, in the GT as in the results
+                for png in sorted((Path(gt) / v).glob("*.png")):
+                    lab = read_png(png, "Ref-DAVIS ground truth PNG", modes=("P", "L"))
+                    write_indexed_png(base / f"anno_{anno}" / v / png.name, lut[lab], davis_palette())
+            split_gt[f"anno_{anno}"] = str(base / f"anno_{anno}")
+        return gt, {"split_gt": split_gt, "splits": list(split_gt), "sequences": None}

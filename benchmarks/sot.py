@@ -221,3 +221,9 @@ class SotSequences(OfficialBenchmark):
         res = self.results_path(results_dir)
         done = [s for s in self.sample_ids() if (res / s).is_dir() or (res / f"{s}.txt").is_file()]
         return {"sequences": done}
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        # pytracking / the GOT-10k toolkit score the sequences of the dataset they are given:
+        # the restricted copy is the sequence list cut to the samples run
+        keep = set(sample_ids)
+        return gt, {"sequences": [s for s in self.results_options(results_dir)["sequences"] if s in keep]}

@@ -19,6 +19,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark, check_frames, coco_records
 from ._io import atomic_write_json, read_json, video_frames
+from ._subset import filter_json
 
 __all__ = ["TaoVideos"]
 
@@ -104,3 +105,15 @@ class TaoVideos(OfficialBenchmark):
 
     def gt_path(self) -> Path:
         return self.ann_file
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """The annotation file with just the videos run (their images, tracks and
+        annotations): TETA evaluates every image of the GT file."""
+        keep = {int(s) for s in sample_ids}
+        images = {int(im["id"]) for v in keep for im in self.index["frames"].get(v, [])}
+        return filter_json(gt, Path(results_dir) / "gt_subset.json", {
+            "videos": lambda v: int(v["id"]) in keep,
+            "images": lambda im: int(im["id"]) in images,
+            "tracks": lambda t: int(t["video_id"]) in keep,
+            "annotations": lambda a: int(a["image_id"]) in images,
+        }), {}

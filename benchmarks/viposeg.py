@@ -43,3 +43,12 @@ class VipOSeg(VosVideos):
 
     def gt_path(self) -> Path:
         return self.root / self.split
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        # the official VIPOSeg evaluator (``eval_pvos.py``) keeps the videos of its reference
+        # list that have results, and the results folder holds exactly the samples predicted
+        res = self.results_path(results_dir)
+        extra = sorted(p.name for p in res.iterdir() if p.is_dir() and p.name not in set(sample_ids)) if res.is_dir() else []
+        if extra:
+            raise DatasetError(f"{self.id}: results folder {res} holds videos outside the selection: {extra[:5]}")
+        return gt, {}

@@ -30,6 +30,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark, check_frames
 from ._io import atomic_write_json, atomic_write_png, check_png, image_size, read_json, video_frames
+from ._subset import filter_json
 
 __all__ = ["VipSeg"]
 
@@ -132,3 +133,12 @@ class VipSeg(OfficialBenchmark):
 
     def results_path(self, results_dir: Path) -> Path:
         return Path(results_dir)
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """The panoptic GT JSON with just the videos run (the PNGs stay where they are: the
+        ``gt_masks`` option): VPQ/STQ go over every video of the GT JSON."""
+        keep = set(sample_ids)
+        out = filter_json(gt, Path(results_dir) / "gt_subset.json",
+                          {"videos": lambda v: str(v["video_id"]) in keep,
+                           "annotations": lambda a: str(a["video_id"]) in keep})
+        return out, {"gt_masks": str(self.base / "panomasksRGB")}

@@ -113,3 +113,9 @@ class Vspw(OfficialBenchmark):
 
     def metric_options(self) -> dict[str, Any]:
         return {"split": self.split}
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        # the VSPW evaluation reads its videos from ``<split>.txt``: the restricted copy is
+        # that list cut to the samples run, the metric's ``videos`` option
+        keep = set(sample_ids)
+        return gt, {"videos": [v for v in self.sample_ids() if v in keep]}

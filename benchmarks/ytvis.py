@@ -28,6 +28,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample, mask_to_rle
 from ._common import OfficialBenchmark, check_frames
 from ._io import atomic_write_json, atomic_write_zip, first_existing, read_json, video_frames
+from ._subset import filter_json
 
 __all__ = ["YouTubeVIS", "tracks_to_ytvis"]
 
@@ -130,3 +131,11 @@ class YouTubeVIS(OfficialBenchmark):
 
     def gt_path(self) -> Path:
         return self.ann_file
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """The annotation file with just the videos run and their annotations: the
+        YouTube-VIS cocoapi fork (``YTVOSeval``) evaluates every video of the GT file."""
+        keep = {int(s) for s in sample_ids}
+        return filter_json(gt, Path(results_dir) / "gt_subset.json",
+                           {"videos": lambda v: int(v["id"]) in keep,
+                            "annotations": lambda a: int(a["video_id"]) in keep}), {}

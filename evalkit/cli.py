@@ -62,6 +62,9 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("all", "infer", "score"), default="all",
                    help="infer: predictions + result files; score: re-score a run's store; all: both")
     p.add_argument("--limit", "-L", type=int, help="only the first N samples (the run is marked partial)")
+    p.add_argument("--samples", metavar="IDS|@FILE",
+                   help="only these sample ids: comma-separated, or @FILE / a file with one id per line "
+                        "(scored against their ground truth only; the run is marked partial)")
     p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="RUN_DIR",
                    help="continue a run (default: the newest run of this model and benchmark)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
@@ -97,7 +100,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         model, bench = model_entry.id, bench_entry.id
         cfg = RunConfig(
             model=model, benchmark=bench, data_root=args.data_root, output_dir=args.output_dir,
-            runs_root=args.runs_root, mode=args.mode, limit=args.limit,
+            runs_root=args.runs_root, mode=args.mode, limit=args.limit, samples=args.samples,
             resume=args.resume if args.resume != "latest" else True, device=args.device,
             batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed,
             on_error=args.on_error, quiet=args.quiet, weights=args.weights,
@@ -148,13 +151,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
         bench = build_benchmark(cfg["benchmark"], cfg.get("data_root"))
         if not (run / "results").is_dir():
             raise EvalkitError(f"--run {run}: no results/ folder")
-        if cfg.get("limit") is not None and hasattr(bench, "subset_gt") and (run / "predictions").is_dir():
-            from .store import PredictionStore
+        from .selection import recorded_selection, score_selection, select_samples
 
-            # a --limit run is scored on the samples it ran, as the run itself did
-            done, _ = PredictionStore(run / "predictions").read()
-            bench.scored_samples = sorted(done)
-        out = bench.score(run / "results")
+        # a partial run is scored on the samples it covers, as the run itself was
+        split_ids = bench.sample_ids()
+        selection = recorded_selection(run, split_ids) or select_samples(split_ids, cfg["benchmark"])
+        out = score_selection(bench, run / "results", selection)
     else:
         missing = [f for f in ("metric", "gt", "results") if not getattr(args, f)]
         if missing:

@@ -9,6 +9,9 @@ Guarantees:
 * every finished sample is in the prediction store before the next one starts (crash-safe),
   so ``resume`` after any crash (SIGKILL included) infers each sample once;
 * metrics always cover the whole selected set: resumed runs merge old and new predictions;
+  a partial selection (``limit``, ``samples``: :mod:`evalkit.selection`) is scored against the
+  ground truth of its samples only, and a resume never replaces a finished run's metrics with
+  those of another selection;
 * final files (results, ``metrics.json``, ``run.json``) are written atomically;
 * a run directory is never overwritten: a new run gets a new timestamped folder.
 """
@@ -28,6 +31,7 @@ from .distributed import DistContext, init_distributed, shard_exact
 from .errors import EvalkitError
 from .fileio import atomic_write_json
 from .prefetch import prefetch_samples
+from .selection import SELECTION_FILE, Selection, resume_selection, score_selection, select_samples
 from .store import PredictionStore, store_key
 from .types import ContractError, Instances
 
@@ -48,6 +52,7 @@ class RunConfig:
     runs_root: str = "runs"
     mode: str = "all"
     limit: int | None = None
+    samples: str | list[str] | None = None  # ids, "a,b,c" or "@file" (evalkit.selection)
     resume: str | bool | None = None  # True/"latest": newest matching run; a path: that run
     device: str = "cpu"
     batch_size: int = 1
@@ -218,8 +223,6 @@ def run_evaluation(cfg: RunConfig, argv: list[str] | None = None) -> RunResult:
         raise EvalkitError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
     if cfg.on_error not in ("raise", "skip"):
         raise EvalkitError(f"--on-error must be raise or skip, got {cfg.on_error!r}")
-    if cfg.limit is not None and cfg.limit < 1:
-        raise EvalkitError(f"--limit must be a positive number of samples, got {cfg.limit}")
     from .benchmarks.base import build_benchmark
     from .registry import MODELS
 
@@ -231,17 +234,16 @@ def run_evaluation(cfg: RunConfig, argv: list[str] | None = None) -> RunResult:
     ids = list(bench.sample_ids())
     if len(set(ids)) != len(ids):
         raise EvalkitError(f"benchmark {cfg.benchmark}: sample ids are not unique")
-    if cfg.limit is not None:
-        ids = ids[: cfg.limit]
+    selection = select_samples(ids, cfg.benchmark, cfg.limit, cfg.samples)
 
     ctx = init_distributed(cfg.device, cfg.dist_timeout_s)
     try:
-        return _run(cfg, bench, ids, ctx, t_start, started, argv)
+        return _run(cfg, bench, ids, selection, ctx, t_start, started, argv)
     finally:
         ctx.close()
 
 
-def _run(cfg, bench, ids, ctx: DistContext, t_start, started, argv) -> RunResult:
+def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start, started, argv) -> RunResult:
     _seed_everything(cfg.seed + ctx.rank)
     adapter = None
     if cfg.mode != "score":
@@ -258,14 +260,19 @@ def _run(cfg, bench, ids, ctx: DistContext, t_start, started, argv) -> RunResult
     if ctx.is_main:
         try:
             run_dir, resumed = _resolve_run_dir(cfg)
+            if resumed:  # the run's own selection, or one that extends it (never another)
+                explicit = cfg.limit is not None or cfg.samples is not None
+                selection = resume_selection(run_dir, selection, explicit, split_ids)
         except BaseException as e:  # noqa: BLE001 - re-raised after telling the other ranks
             error = e
-    run_dir, resumed, err_msg = ctx.broadcast((run_dir, resumed, None if error is None else str(error)))
+    run_dir, resumed, selection, err_msg = ctx.broadcast(
+        (run_dir, resumed, selection, None if error is None else str(error)))
     if error is not None:
         raise error
     if err_msg is not None:
         raise EvalkitError(err_msg)
     run_dir = Path(run_dir)
+    ids = list(selection.ids)
     handler = _setup_log(run_dir, ctx)
     store = PredictionStore(run_dir / "predictions")
     try:
@@ -280,12 +287,14 @@ def _run(cfg, bench, ids, ctx: DistContext, t_start, started, argv) -> RunResult
         key, parts = store_key(cfg.model, weights_sha, model_opts, cfg.benchmark, fingerprint)
         if ctx.is_main:
             store.init(key, parts)
+            # recorded once the store is known to hold this model and data
+            atomic_write_json(run_dir / SELECTION_FILE, selection.record(max_ids=len(selection.ids)))
             log.info("evalkit run: model %s on %s (%s), mode %s, %d samples%s", cfg.model,
                      cfg.benchmark, ctx.describe(), cfg.mode, len(ids),
                      f" (resuming {run_dir})" if resumed else "")
         ctx.barrier("store initialisation")
         if not cfg.quiet and ctx.is_main:
-            _banner(cfg, ctx, len(ids), run_dir, resumed)
+            _banner(cfg, ctx, selection, run_dir, resumed)
 
         infer_stats = {"data_s": data_s, "inference_s": 0.0, "frames": 0, "samples": 0}
         if cfg.mode != "score":
@@ -297,7 +306,7 @@ def _run(cfg, bench, ids, ctx: DistContext, t_start, started, argv) -> RunResult
 
         result = RunResult(run_dir, None, "incomplete", {})
         if ctx.is_main:
-            result = _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key,
+            result = _finalise(cfg, bench, selection, store, run_dir, ctx, adapter, fingerprint, key,
                                infer_stats, t_start, started, argv, resumed)
         ctx.barrier("scoring")
         return result
@@ -307,13 +316,13 @@ def _run(cfg, bench, ids, ctx: DistContext, t_start, started, argv) -> RunResult
             handler.close()
 
 
-def _banner(cfg, ctx, n, run_dir, resumed) -> None:
+def _banner(cfg, ctx, selection: Selection, run_dir, resumed) -> None:
     from rich.console import Console
 
     Console(stderr=True).print(
         f"[bold]evalkit run[/bold] model [cyan]{cfg.model}[/cyan] on [cyan]{cfg.benchmark}[/cyan] — "
-        f"mode {cfg.mode}, {ctx.describe()}, device {cfg.device}, {n} samples"
-        f"{' (limited)' if cfg.limit else ''}\n  run dir: {run_dir}{' (resumed)' if resumed else ''}"
+        f"mode {cfg.mode}, {ctx.describe()}, device {cfg.device}, {selection.describe()}"
+        f"\n  run dir: {run_dir}{' (resumed)' if resumed else ''}"
     )
 
 
@@ -357,17 +366,20 @@ def _infer(cfg, bench, adapter, store, mine, ctx, stats, skipped: int) -> None:
         shard.close()
 
 
-def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, stats, t_start,
+def _finalise(cfg, bench, selection: Selection, store, run_dir, ctx, adapter, fingerprint, key, stats, t_start,
               started, argv, resumed) -> RunResult:
     from . import __version__
     from .provenance import git_hash, hardware, versions
 
+    ids = list(selection.ids)
     done, failed = store.read()
     missing = [i for i in ids if i not in done and i not in failed]
     if missing and cfg.mode != "infer":
+        how = (f"infer them first with `evalkit run --resume {run_dir}` without --mode score"
+               if cfg.mode == "score" else f"continue the run with --resume {run_dir}")
         raise EvalkitError(
-            f"{len(missing)} samples have no prediction in {store.dir} (first: {missing[0]}); "
-            f"continue the run with --resume {run_dir}"
+            f"{len(missing)} of the {len(ids)} selected samples have no prediction in {store.dir} "
+            f"(first: {missing[0]}); {how}"
         )
     failed_ids = [i for i in ids if i in failed]
     predictions = {i: [Instances.from_json(d) for d in done[i]["instances"]] for i in ids if i in done}
@@ -384,16 +396,14 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
     elif cfg.mode == "infer":
         status = "inferred"
     else:
-        if cfg.limit is not None and hasattr(bench, "subset_gt"):
-            bench.scored_samples = [i for i in ids if i in done]  # score the samples run, not the split
         try:
-            metrics = bench.score(results_dir)
+            metrics = score_selection(bench, results_dir, selection)
         except EvalkitError as e:
             raise EvalkitError(
-                f"scoring failed ({e}); the predictions are kept in {store.dir}: re-score with "
-                f"`evalkit run --mode score --resume {run_dir}`"
+                f"scoring failed ({e}); the predictions are kept in {store.dir}: once the cause is "
+                f"fixed, re-score the same samples with `evalkit run --mode score --resume {run_dir}`"
             ) from e
-        status = "partial" if (cfg.limit or failed_ids) else "complete"
+        status = "partial" if (selection.partial or failed_ids) else "complete"
     scoring_s = time.perf_counter() - t_score
 
     metric_meta: dict[str, Any] = {}
@@ -403,7 +413,8 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
         if bench.metric in METRICS:
             metric_meta = METRICS.get(bench.metric).meta
     weights_sha = adapter.weights_sha256 if adapter is not None else store_parts(store).get("weights_sha256")
-    samples = {"total": len(ids), "done": len(predictions), "failed": len(failed_ids)}
+    # total: the split's samples (a partial run's record says how many it covers of them)
+    samples = {"total": selection.total, "selected": len(ids), "done": len(predictions), "failed": len(failed_ids)}
     atomic_write_json(run_dir / "metrics.json", {
         "schema": 1,
         "benchmark": cfg.benchmark,
@@ -415,6 +426,7 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
         "status": status,
         "limit": cfg.limit,
         "samples": samples,
+        "selection": selection.record(),
         "weights_sha256": weights_sha,
         "created": _now_iso(),
     })
@@ -431,6 +443,7 @@ def _finalise(cfg, bench, ids, store, run_dir, ctx, adapter, fingerprint, key, s
         "model": adapter.describe() if adapter is not None else {"model_id": cfg.model},
         "weights_sha256": weights_sha,
         "data_fingerprint": fingerprint,
+        "selection": selection.record(),
         "store_key": key,
         "metric": _metric_record(bench, results_dir),
         "timings": {"data_s": round(stats["data_s"], 4), "inference_s": round(inf_s, 4),

@@ -348,9 +348,15 @@ def _beyond(delta: float, ref: float, count: bool, tol: float, count_tol: float,
 
 
 def _partial_note(run: RunRecord) -> str:
+    # ``total`` counts the split's samples, ``selected`` those a --limit/--samples run covers
     s = run.samples
     done = f"{s.get('done', '?')} of {s.get('total', '?')} samples"
-    why = f"--limit {run.limit}" if run.limit else f"{s.get('failed', 0)} failed samples skipped"
+    if run.limit:
+        why = f"--limit {run.limit}"
+    elif s.get("selected", s.get("total")) != s.get("total"):
+        why = "--samples"
+    else:
+        why = f"{s.get('failed', 0)} failed samples skipped"
     return f"{run.model} on {run.benchmark}: {why}, {done}"
 
 

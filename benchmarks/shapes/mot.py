@@ -22,6 +22,7 @@ from ...errors import DatasetError, ResultsError
 from ...types import Categories, Sample, box_convert
 from .._common import OfficialBenchmark
 from .._io import atomic_write_text, list_frames, video_frames
+from .._subset import link_children
 
 __all__ = ["MotChallengeSequences"]
 
@@ -103,3 +104,9 @@ class MotChallengeSequences(OfficialBenchmark):
 
     def metric_options(self) -> dict[str, Any]:
         return {"benchmark": self.benchmark, "do_preproc": self.do_preproc}
+
+    def subset_gt(self, gt: Path, sample_ids: list[str], results_dir: Path) -> tuple[Path, dict]:
+        """A split folder with just the sequences run (linked): TrackEval's
+        ``MotChallenge2DBox`` evaluates every sequence of its GT folder and needs a results
+        file for each."""
+        return link_children(Path(gt), sample_ids, Path(results_dir) / "gt_subset"), {}

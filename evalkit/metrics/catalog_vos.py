@@ -56,6 +56,7 @@ register_metric(
     options={
         "task": "unsupervised (default, what the documented command runs) | semi-supervised",
         "splits": "split folder names (default: every sub-folder)",
+        "split_gt": "{split: ground truth} per split instead of gt (a partial run's restricted copies)",
     },
 )
 

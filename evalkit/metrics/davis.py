@@ -192,7 +192,8 @@ def davis_semi_table(gt: Any, results: Any, **options: Any) -> list[dict[str, An
     return evaluate_semi(gt, results, **options)[1]
 
 
-def ref_davis(gt: Any, results: Any, *, splits=None, task: str = "unsupervised", **options: Any) -> dict[str, float]:
+def ref_davis(gt: Any, results: Any, *, splits=None, task: str = "unsupervised", split_gt=None,
+              **options: Any) -> dict[str, float]:
     """Ref-DAVIS17: the DAVIS J&F run once per referring-annotator split, then averaged.
 
     As UniRef documents it (and UNINEXT/ReferFormer-style codebases do it): the results of
@@ -208,6 +209,9 @@ def ref_davis(gt: Any, results: Any, *, splits=None, task: str = "unsupervised",
         results: a folder containing one folder per split, or ``{split: results}``.
         splits: the split names (default: every sub-folder, sorted, e.g. ``refdavis-val-0`` ..
             ``refdavis-val-3`` or ``anno_0`` .. ``anno_3``).
+        split_gt: ``{split: ground truth}`` scoring a split against its own ground truth
+            instead of ``gt`` (a partial run: each annotator's GT restricted to the objects
+            whose expressions were run).
 
     Returns:
         ``J&F``, ``J``, ``F`` (means over the splits) and ``<split>/J&F``, ``<split>/J``,
@@ -235,7 +239,7 @@ def ref_davis(gt: Any, results: Any, *, splits=None, task: str = "unsupervised",
     out: dict[str, float] = {}
     jf, j, f = [], [], []
     for name, res in runs.items():
-        r = run(gt, res, **options)
+        r = run((split_gt or {}).get(name, gt), res, **options)
         out[f"{name}/J&F"], out[f"{name}/J"], out[f"{name}/F"] = r["J&F-Mean"], r["J-Mean"], r["F-Mean"]
         jf.append(r["J&F-Mean"])
         j.append(r["J-Mean"])

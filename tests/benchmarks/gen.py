@@ -336,7 +336,8 @@ def gen_vos(root: Path, rng, out: dict):
         _json(root / ds / "valid/meta.json", meta)
         out[bid] = {v: _vos_oracle(l) for v, l in vids.items()}
     # MOSE valid: first-frame masks
-    vids = {"00a3b6a2": _vos_video(rng, 3, 2)}
+    # (the second video from its own stream: the datasets generated after it stay as they were)
+    vids = {"00a3b6a2": _vos_video(rng, 3, 2), "00b1d4c7": _vos_video(np.random.default_rng(RNG_SEED + 11), 3, 1)}
     _write_vos(root / "mose", "valid/JPEGImages", "valid/Annotations", vids, ann_mode="first")
     out["mose-val"] = {v: _vos_oracle(l) for v, l in vids.items()}
     # LVOS valid: every frame, GT every 5th frame, an object appearing late, seen + unseen video
@@ -481,13 +482,14 @@ def gen_bdd(root: Path, rng, out: dict):
         oracle[v] = preds
     out["bdd100k-box-track-val"] = oracle
     oracle = {}
-    for v in ("b1c81faa-3df17267",):
-        labs = _vos_video(rng, 3, 2)
+    # the second video draws from its own stream: the datasets generated after it stay as they were
+    for v, vrng in (("b1c81faa-3df17267", rng), ("b1c93fd8-5c3b0e2a", np.random.default_rng(RNG_SEED + 7))):
+        labs = _vos_video(vrng, 3, 2)
         cats = [3, 2]
         preds = []
         for t, lab in enumerate(labs):
             stem = f"{v}-{t + 1:07d}"
-            _jpg(d / "images/seg_track_20/val" / v / f"{stem}.jpg", rng)
+            _jpg(d / "images/seg_track_20/val" / v / f"{stem}.jpg", vrng)
             bm = np.zeros((H, W, 4), np.uint8)
             for o in range(2):
                 m = lab == o + 1

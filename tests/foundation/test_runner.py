@@ -30,7 +30,7 @@ def test_end_to_end_run_writes_metrics_and_provenance(data_root, tmp_path):
     assert res.status == "complete"
     m = json.loads((res.run_dir / "metrics.json").read_text())
     assert m["benchmark"] == "test-blobs-val" and m["model"] == "test-blobs"
-    assert m["samples"] == {"total": 12, "done": 12, "failed": 0}
+    assert m["samples"] == {"total": 12, "selected": 12, "done": 12, "failed": 0}
     # the detector finds every blob exactly but also emits low-score false positives
     assert 0.5 < m["metrics"]["AP"] <= 1.0
     assert m["metrics"]["AP50"] == pytest.approx(1.0)
@@ -49,7 +49,9 @@ def test_never_overwrites_and_limit_marks_partial(data_root, tmp_path):
     out = tmp_path / "run"
     run_evaluation(_cfg(data_root, out, limit=3))
     m = json.loads((out / "metrics.json").read_text())
-    assert m["status"] == "partial" and m["limit"] == 3 and m["samples"]["total"] == 3
+    # the record counts the split's samples, not only those selected
+    assert m["status"] == "partial" and m["limit"] == 3
+    assert m["samples"] == {"total": 12, "selected": 3, "done": 3, "failed": 0}
     from evalkit.errors import EvalkitError
 
     with pytest.raises(EvalkitError, match="never overwrites"):
@@ -68,7 +70,7 @@ def test_on_error_skip_counts_failures(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("EVALKIT_TESTKIT_FAIL", "3,5")
     res = run_evaluation(_cfg(data_root, tmp_path / "run", on_error="skip"))
     assert res.status == "partial"
-    assert res.samples == {"total": 12, "done": 10, "failed": 2}
+    assert res.samples == {"total": 12, "selected": 12, "done": 10, "failed": 2}
     run = json.loads((res.run_dir / "run.json").read_text())
     assert run["failures"]["count"] == 2 and sorted(run["failures"]["samples"]) == ["3", "5"]
     # the failed samples are retried by --resume and the run becomes complete
@@ -194,3 +196,106 @@ def test_torchrun_hung_rank_gives_clear_timeout(data_root, tmp_path, subprocess_
     assert proc.returncode != 0
     assert "timed out after 4 s waiting for the other ranks at 'end of inference'" in proc.stderr
     assert "evalkit: error: rank 0: timed out" in proc.stderr  # one clear line from rank 0
+
+
+# ------------------------------------------------------------------------------------------
+# sample selections: --limit / --samples, recorded, re-scored and resumed consistently
+# ------------------------------------------------------------------------------------------
+def test_samples_run_is_scored_on_its_images(data_root, tmp_path):
+    """A --samples run equals cocoapi over those images only (params.imgIds), recorded as such."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    res = run_evaluation(_cfg(data_root, tmp_path / "run", samples="12,3,7"))
+    m = json.loads((res.run_dir / "metrics.json").read_text())
+    assert res.status == "partial" and m["samples"] == {"total": 12, "selected": 3, "done": 3, "failed": 0}
+    assert m["selection"]["rule"] == "samples" and m["selection"]["ids"] == ["3", "7", "12"]  # the split's order
+    import hashlib
+
+    assert m["selection"]["sha256"] == hashlib.sha256(b"3\n7\n12").hexdigest()
+    gt = COCO(str(data_root / "blobs" / "annotations" / "instances_val.json"))
+    ev = COCOeval(gt, gt.loadRes(str(res.run_dir / "results" / "bbox_results.json")), "bbox")
+    ev.params.imgIds = [3, 7, 12]
+    ev.evaluate(); ev.accumulate(); ev.summarize()
+    assert m["metrics"]["AP"] == pytest.approx(ev.stats[0])
+
+
+def test_samples_from_a_file_and_limit_of_samples(data_root, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("# chosen\n5\n\n2\n9\n")
+    res = run_evaluation(_cfg(data_root, tmp_path / "a", samples=f"@{ids}"))
+    assert json.loads((res.run_dir / "metrics.json").read_text())["selection"]["ids"] == ["2", "5", "9"]
+    res = run_evaluation(_cfg(data_root, tmp_path / "b", samples=str(ids), limit=2))  # a plain path too
+    sel = json.loads((res.run_dir / "metrics.json").read_text())["selection"]
+    assert sel["ids"] == ["2", "5"] and sel["rule"] == "samples+limit" and sel["total"] == 12
+
+
+def test_unknown_or_empty_samples_are_one_line_errors(data_root, subprocess_env, tmp_path):
+    base = ["run", "-m", "test-blobs", "-b", "test-blobs-val", "--data-root", str(data_root), "-q"]
+    msg = _one_line(_cli(base + ["--samples", "3,99"], subprocess_env))
+    assert "'99' is not a sample id of test-blobs-val" in msg and "12 samples" in msg
+    msg = _one_line(_cli(base + ["--samples", f"@{tmp_path / 'none.txt'}"], subprocess_env))
+    assert "none.txt" in msg and "no such file" in msg
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    assert "lists no sample id" in _one_line(_cli(base + ["--samples", f"@{tmp_path / 'empty.txt'}"], subprocess_env))
+    assert "no sample id given" in _one_line(_cli(base + ["--samples", ","], subprocess_env))
+
+
+def _one_line(proc) -> str:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("evalkit: error:"), proc.stderr
+    return lines[0]
+
+
+def test_resume_with_another_selection_never_replaces_a_complete_run(data_root, tmp_path):
+    """Before: --resume of a complete run with --limit 5 rewrote its metrics.json to a 5-sample
+    result. Now refused, and the files are untouched."""
+    from evalkit.errors import EvalkitError
+
+    full = run_evaluation(_cfg(data_root, tmp_path / "run"))
+    before = (full.run_dir / "metrics.json").read_bytes()
+    for kw in ({"limit": 5}, {"samples": "1,2"}):
+        with pytest.raises(EvalkitError, match=r"covers all 12 samples; this invocation selects 5 of 12|covers all 12 "
+                                               r"samples; this invocation selects 2 of 12"):
+            run_evaluation(_cfg(data_root, tmp_path / "run", resume=str(full.run_dir), **kw))
+    assert (full.run_dir / "metrics.json").read_bytes() == before
+    assert json.loads((full.run_dir / "selection.json").read_text())["count"] == 12
+    # resuming with no selection keeps the run's own: re-scored, still complete
+    again = run_evaluation(_cfg(data_root, tmp_path / "run", resume=str(full.run_dir)))
+    assert again.status == "complete" and again.metrics == full.metrics
+
+
+def test_resume_of_a_partial_run_keeps_or_extends_its_selection(data_root, tmp_path):
+    from evalkit.errors import EvalkitError
+
+    part = run_evaluation(_cfg(data_root, tmp_path / "run", limit=3))
+    # --mode score --resume (the advice of a failed scoring) re-scores the 3 samples run: before,
+    # it selected the whole split and failed asking for --resume again
+    rescored = run_evaluation(_cfg(data_root, tmp_path / "run", mode="score", resume=str(part.run_dir)))
+    assert rescored.status == "partial" and rescored.metrics == part.metrics
+    assert rescored.samples == {"total": 12, "selected": 3, "done": 3, "failed": 0}
+    with pytest.raises(EvalkitError, match="would replace its metrics"):  # a subset of it
+        run_evaluation(_cfg(data_root, tmp_path / "run", resume=str(part.run_dir), limit=2))
+    # a selection that keeps the 3 samples extends the run
+    more = run_evaluation(_cfg(data_root, tmp_path / "run", resume=str(part.run_dir), limit=5))
+    assert more.samples == {"total": 12, "selected": 5, "done": 5, "failed": 0}
+    done = run_evaluation(_cfg(data_root, tmp_path / "run", resume=str(part.run_dir), limit=12))
+    assert done.status == "complete"
+    # --mode score on samples without predictions says to infer them, not to re-score again
+    with pytest.raises(EvalkitError, match=r"without --mode score"):
+        other = run_evaluation(_cfg(data_root, tmp_path / "other", limit=2))
+        run_evaluation(_cfg(data_root, tmp_path / "other", mode="score", resume=str(other.run_dir), limit=4))
+
+
+def test_partial_footnote_counts_the_split(data_root, tmp_path):
+    """The ‡ note of a --limit 3 run says 3 of the split's 12 samples (it said "3 of 3")."""
+    from evalkit.reports.rundirs import load_run
+    from evalkit.reports.table import build_tables
+
+    def notes(**kw):
+        res = run_evaluation(_cfg(data_root, tmp_path / str(len(kw)) / str(kw), **kw))
+        return " ".join(f.text for t in build_tables([load_run(res.run_dir)]) for f in t.footnotes)
+
+    assert "test-blobs on test-blobs-val: --limit 3, 3 of 12 samples" in notes(limit=3)
+    assert "test-blobs on test-blobs-val: --samples, 2 of 12 samples" in notes(samples="1,4")

@@ -30,7 +30,7 @@ def test_tiny_glee_runs_a_coco_layout_detection_benchmark(tmp_path):
     evalkit_testkit.generate(tmp_path / "data" / "blobs", n_images=2)
     res = run_evaluation(RunConfig(model=TINY_ID, benchmark="test-blobs-val", data_root=str(tmp_path / "data"),
                                    output_dir=str(tmp_path / "run"), quiet=True, num_workers=0))
-    assert res.status == "complete" and res.samples == {"total": 2, "done": 2, "failed": 0}
+    assert res.status == "complete" and res.samples == {"total": 2, "selected": 2, "done": 2, "failed": 0}
     assert res.metrics is not None and all(0.0 <= v <= 1.0 or v == -1.0 for v in res.metrics.values())
 
 

@@ -119,7 +119,8 @@ class BlobsBenchmark(Benchmark):
     def results_path(self, results_dir: Path) -> Path:
         return results_dir / "bbox_results.json"
 
-    def score(self, results_dir: Path) -> dict:
+    def score(self, results_dir: Path, samples=None) -> dict:
+        """COCO box AP; ``samples``: over those images only (cocoapi's ``params.imgIds``)."""
         import contextlib
         import io
 
@@ -131,6 +132,8 @@ class BlobsBenchmark(Benchmark):
             res = json.loads(self.results_path(results_dir).read_text())
             dt = gt.loadRes(res) if res else COCO()
             ev = COCOeval(gt, dt, "bbox")
+            if samples is not None:
+                ev.params.imgIds = sorted(int(s) for s in samples)
             ev.evaluate(); ev.accumulate(); ev.summarize()
         names = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
         return {n: float(v) for n, v in zip(names, ev.stats)}

@@ -47,3 +47,18 @@ def test_run_over_several_splits_skips_missing_tasks(tmp_path, subprocess_env):
     # a single explicit pair the model cannot do is still an error, naming the task
     out = _evalkit(["run", "-q", "-m", "uniref-pp-tiny", "-b", "shapes-coco-det", "--limit", "1"], tmp_path, subprocess_env)
     assert out.returncode == 2 and "does not support task 'det'" in out.stderr, out.stderr[-2000:]
+
+
+def test_demo_limit_3_scores_mot_and_vis_on_the_samples_run(tmp_path, subprocess_env):
+    """`evalkit demo --limit 3` used to abort on shapes-mot (TrackEval: no results file for
+    SHAPES-04); the ‡ note said "3 of 3 samples"."""
+    out = _evalkit(["demo", "-m", "uninext-tiny", "-b", "shapes-mot,shapes-ytvis", "--limit", "3",
+                    "--runs-root", "runs"], tmp_path, subprocess_env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "uninext-tiny on shapes-mot: --limit 3, 3 of 4 samples" in out.stdout, out.stdout
+    assert "uninext-tiny on shapes-ytvis: --limit 3, 3 of 4 samples" in out.stdout, out.stdout
+    for bid, first3 in (("shapes-mot", ["SHAPES-01", "SHAPES-02", "SHAPES-03"]), ("shapes-ytvis", ["1", "2", "3"])):
+        (run,) = (tmp_path / "runs" / bid / "uninext-tiny").iterdir()
+        m = json.loads((run / "metrics.json").read_text())
+        assert m["status"] == "partial" and m["selection"]["ids"] == first3
+        assert m["samples"] == {"total": 4, "selected": 3, "done": 3, "failed": 0}
