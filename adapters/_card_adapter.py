@@ -165,8 +165,14 @@ class CardAdapter(Adapter):
         return int(size["min_size"]), size.get("max_size")
 
     def preprocess(self, images: list[np.ndarray], task: str):
-        """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` on the device (one
-        canvas, padded to a multiple of the model's size divisibility)."""
+        """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` on the device.
+
+        Every frame is resized (``ResizeShortestEdge`` of :meth:`input_size`), normalised and
+        zero-padded right/bottom onto one canvas: the batch's largest resized frame, rounded up
+        to ``model.size_divisibility`` when that is > 1 (detectron2 ``ImageList.from_tensors``
+        semantics). The divisibility is the family's official rule, read from the model: UNINEXT
+        asks its backbone (R50 0: no rounding; ConvNeXt / ViT 32), UniRef++ always pads to 32.
+        """
         from evalkit.zoo.ops import preprocess
 
         short, longest = self.input_size(task)
