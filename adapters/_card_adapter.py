@@ -20,7 +20,19 @@ from evalkit.types import Frames, Instances, Prompt
 
 from .base import Adapter
 
-__all__ = ["CardAdapter", "bert_tokenizer"]
+__all__ = ["CardAdapter", "bert_tokenizer", "refuse_unknown_options"]
+
+
+def refuse_unknown_options(options, valid, family: str, renamed: dict[str, str] | None = None) -> None:
+    """Raise :class:`EvalkitError` naming the options not in ``valid`` and listing the valid
+    ones (and the new name of a ``renamed`` one)."""
+    unknown = sorted(set(options) - set(valid))
+    if not unknown:
+        return
+    moved = [f"{k!r} is now {renamed[k]!r}" for k in unknown if renamed and k in renamed]
+    hint = f" ({'; '.join(moved)})" if moved else ""
+    raise EvalkitError(f"unknown {family} option(s) {', '.join(map(repr, unknown))}{hint}; valid "
+                       f"options: {', '.join(sorted(valid))}")
 
 
 def bert_tokenizer(card, option: str | None):

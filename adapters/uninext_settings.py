@@ -231,14 +231,9 @@ def check_options(options: Mapping[str, Any], tasks=None, family: str = "UNINEXT
         EvalkitError: naming the unknown option(s) and listing the valid ones (or the new name
             of a renamed one).
     """
-    valid = FACTORY_OPTIONS | setting_names(tasks)
-    unknown = sorted(set(options) - valid)
-    if not unknown:
-        return
-    renamed = [f"{k!r} is now {RENAMED[k]!r}" for k in unknown if k in RENAMED]
-    hint = f" ({'; '.join(renamed)})" if renamed else ""
-    raise EvalkitError(f"unknown {family} option(s) {', '.join(map(repr, unknown))}{hint}; valid "
-                       f"options: {', '.join(sorted(valid))}")
+    from ._card_adapter import refuse_unknown_options
+
+    refuse_unknown_options(options, FACTORY_OPTIONS | setting_names(tasks), family, RENAMED)
 
 
 def _coerce(name: str, f, value):

@@ -36,3 +36,19 @@ def test_uniref_support_batch_canvas(adapter):
     batch = adapter.preprocess([_img(206, 320), _img(300, 206, 1)], "fss")
     assert tuple(batch.images.shape[-2:]) == (320, 320)
     assert not batch.padding_mask[1, :300, :206].any() and batch.padding_mask[1, :, 206:].all()
+
+
+def test_unknown_option_is_refused_and_settings_are_described(tmp_path):
+    from evalkit.errors import EvalkitError
+    from evalkit.types import Expression
+
+    with pytest.raises(EvalkitError, match=r"unknown UniRef\+\+ option\(s\) 'score_thresh'; valid options:.*score_threshold"):
+        tiny_adapter(tmp_path, score_thresh=0.3)
+    vos = tiny_adapter(tmp_path, dataset="davis17")
+    vos.check("vos", "reference")
+    # official inference_vos_3f: DAVIS 0.3
+    assert vos.describe()["settings"] == {"score_threshold": 0.3, "object_batch": 8}
+    rvos = tiny_adapter(tmp_path, dataset="ref-davis")
+    rvos.check("rvos", Expression("a dog"))
+    # Ref-DAVIS: the expression alone on every frame, no score threshold
+    assert rvos.describe()["settings"] == {"rvos_propagation": False, "score_threshold": None}
