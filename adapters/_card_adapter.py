@@ -20,7 +20,19 @@ from evalkit.types import Frames, Instances, Prompt
 
 from .base import Adapter
 
-__all__ = ["CardAdapter", "bert_tokenizer"]
+__all__ = ["CardAdapter", "bert_tokenizer", "refuse_unknown_options"]
+
+
+def refuse_unknown_options(options, valid, family: str, renamed: dict[str, str] | None = None) -> None:
+    """Raise :class:`EvalkitError` naming the options not in ``valid`` and listing the valid
+    ones (and the new name of a ``renamed`` one)."""
+    unknown = sorted(set(options) - set(valid))
+    if not unknown:
+        return
+    moved = [f"{k!r} is now {renamed[k]!r}" for k in unknown if renamed and k in renamed]
+    hint = f" ({'; '.join(moved)})" if moved else ""
+    raise EvalkitError(f"unknown {family} option(s) {', '.join(map(repr, unknown))}{hint}; valid "
+                       f"options: {', '.join(sorted(valid))}")
 
 
 def bert_tokenizer(card, option: str | None):
@@ -165,8 +177,14 @@ class CardAdapter(Adapter):
         return int(size["min_size"]), size.get("max_size")
 
     def preprocess(self, images: list[np.ndarray], task: str):
-        """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` on the device (one
-        canvas, padded to a multiple of the model's size divisibility)."""
+        """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` on the device.
+
+        Every frame is resized (``ResizeShortestEdge`` of :meth:`input_size`), normalised and
+        zero-padded right/bottom onto one canvas: the batch's largest resized frame, rounded up
+        to ``model.size_divisibility`` when that is > 1 (detectron2 ``ImageList.from_tensors``
+        semantics). The divisibility is the family's official rule, read from the model: UNINEXT
+        asks its backbone (R50 0: no rounding; ConvNeXt / ViT 32), UniRef++ always pads to 32.
+        """
         from evalkit.zoo.ops import preprocess
 
         short, longest = self.input_size(task)

@@ -18,7 +18,7 @@ Category names are encoded as the dataset spells them (the official model reads 
 Per-dataset rules use :attr:`GLEEAdapter.dataset`: the ``dataset`` option, else the benchmark id
 the runner binds (``ovis-val``...); a rule keyed ``ovis`` applies to every name starting with it.
 Test sizes come from the model card (``input_sizes[task]`` and its ``per_dataset`` entries: OVIS
-720, BURST 720, TAO 640...); BURST takes the YouTube-VIS output path, TAO its own; LVIS keeps the
+720, BURST 720, TAO 640...; GLEE-Pro: the 1536² LSJ canvas of :mod:`.glee_lsj`); BURST takes the YouTube-VIS output path, TAO its own; LVIS keeps the
 top 300 detections (as do vocabularies of ≥ 1000 names without a dataset), others 100.
 
 Options (all part of the prediction store key): ``dataset``, ``min_size``/``max_size`` (override
@@ -113,6 +113,12 @@ class GLEEAdapter(Adapter):
         longest = int(self.options.get("max_size") or spec.get("max_size", 1333))
         div = max(int(spec.get("pad_square") or 0), self.model.size_divisibility)
         return short, longest, div
+
+    def lsj_side(self, task: str) -> int | None:
+        """The side of the square LSJ canvas of ``task`` (card ``pad_square``: GLEE-Pro's
+        ``coco_instance_lsj`` test mapper, :mod:`evalkit.adapters.glee_lsj`), else ``None``."""
+        spec = dict(self.input_sizes.get(task) or self.input_sizes.get("inst-seg") or {})
+        return int(spec["pad_square"]) if spec.get("pad_square") else None
 
     # -- text -----------------------------------------------------------------------------------
     def class_prompt(self, categories: Categories, batch: int):

@@ -23,6 +23,7 @@ import torch
 
 from ..types import Categories, ContractError, Expression, Frames, Instances, Reference
 from ..zoo.ops import ImageBatch, ImageTransform, box_convert, masks_to_rles, preprocess
+from .glee_lsj import lsj_canvas
 
 __all__ = ["detect", "ground", "interactive", "prepare", "to_instances", "prompt_masks", "canvas_masks"]
 
@@ -31,17 +32,23 @@ OBJECT_CHUNK = 8  # visual prompts decoded together (one encoder pass each)
 
 
 def prepare(adapter, frames: Frames, task: str) -> ImageBatch:
-    """Resize (short edge / max size of ``task``), normalise and pad ``frames``."""
+    """Resize (short edge / max size of ``task``), normalise and pad ``frames``: to a multiple of
+    32 with zeros (``ImageList.from_tensors(images, MaskDINO.SIZE_DIVISIBILITY)``), or — for the
+    LSJ configs of GLEE-Pro — onto the square canvas of :func:`~.glee_lsj.lsj_canvas`."""
     short, longest, div = adapter.input_size(task)
-    return preprocess([frames[i] for i in range(len(frames))], short, longest, size_divisibility=div,
-                      device=adapter.device)
+    batch = preprocess([frames[i] for i in range(len(frames))], short, longest, size_divisibility=div,
+                       device=adapter.device)
+    side = adapter.lsj_side(task)
+    return batch if side is None else lsj_canvas(batch, side)
 
 
 def boxes_to_original(boxes: torch.Tensor, tf: ImageTransform) -> torch.Tensor:
-    """``K×4`` normalised cxcywh of the padded canvas → ``K×4`` xyxy original pixels."""
+    """``K×4`` normalised cxcywh of the padded canvas → ``K×4`` xyxy original pixels (not
+    clipped, as the official ``box_postprocess``; clipped for an LSJ canvas, as
+    ``LSJ_box_postprocess``)."""
     hp, wp = tf.padded_size
     xyxy = box_convert(boxes.float(), "cxcywh", "xyxy") * boxes.new_tensor([wp, hp, wp, hp]).float()
-    return tf.boxes_to_original(xyxy, clip=False)
+    return tf.boxes_to_original(xyxy, clip=bool(getattr(tf, "clip_boxes", False)))
 
 
 def to_instances(tf: ImageTransform, cls_scores: torch.Tensor, mask_logits: torch.Tensor, boxes: torch.Tensor, *,

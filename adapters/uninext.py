@@ -22,6 +22,15 @@ Factory options (besides ``model_id``, ``device``, ``weights``):
     ``(short_edge, max_size)`` for every task; ``num_queries``: fewer decoder queries;
     ``precision``: ``"fp32"`` (default) or ``"bf16"`` (autocast on the device; the deformable
     attention then runs its Triton kernels in bf16 on CUDA).
+
+Procedure settings (thresholds, tracker parameters) are the official evaluation's, as data in
+:mod:`.uninext_settings`; any of their fields is also an option (``init_score_thr=0.5``), an
+unknown option is an error listing the valid ones, and :meth:`UninextAdapter.describe` records
+the resolved settings of the task.
+
+Input canvas: each frame is resized and padded as the official inference does, per backbone
+(:attr:`evalkit.zoo.uninext.model.UNINEXT.size_divisibility`: R50 unpadded, ConvNeXt / ViT to a
+multiple of 32) — the same rule on the image, video, SOT and VOS paths.
 """
 from __future__ import annotations
 
@@ -46,6 +55,9 @@ class UninextAdapter(CardAdapter):
 
     def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
+        from .uninext_settings import check_options
+
+        check_options(options)
         super().__init__(model_id=model_id, model=model, text_tokenizer=text_tokenizer, card=card,
                          device=device, weights=weights, **options)
         kinds = {"categories", "expression"}
@@ -104,9 +116,22 @@ class UninextAdapter(CardAdapter):
         device_type = torch.device(self.device).type
         return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
+    def settings(self, task: str):
+        """The procedure settings of ``task`` (:mod:`.uninext_settings`) with the options applied."""
+        from .uninext_settings import resolve
+
+        return resolve(task, self.options)
+
     def use_iou_branch(self, task: str) -> bool:
-        """The official VIS / OVIS / MOT evaluations pass ``MODEL.USE_IOU_BRANCH False``."""
-        return bool(self.options.get("use_iou_branch", task not in ("vis", "mot", "mots")))
+        """``MODEL.USE_IOU_BRANCH`` of the task's evaluation (False for VIS / OVIS / MOT)."""
+        return self.settings(task).use_iou_branch
+
+    def describe(self) -> dict[str, Any]:
+        from .uninext_settings import settings_record
+
+        d = super().describe()
+        d["settings"] = settings_record(self.task, self.options)
+        return d
 
     def encode_categories(self, names: tuple[str, ...]):
         """Category prompt: ``(tokens 1×L×768, mask 1×L, token groups per category)``; the last

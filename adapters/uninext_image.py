@@ -52,9 +52,12 @@ def detect_frame(adapter, task: str, image: np.ndarray, prompt: Categories, *, w
 
 
 def predict_categories(adapter, task: str, frames: Frames, prompt: Categories) -> Iterator[Instances]:
-    """Detection (``det``) or instance segmentation (``inst-seg``) of every frame."""
+    """Detection (``det``) or instance segmentation (``inst-seg``) of every frame
+    (:class:`~.uninext_settings.DetectionSettings`)."""
+    st = adapter.settings(task)
     for image in frames:
-        yield detect_frame(adapter, task, image, prompt, with_masks=task == "inst-seg")[0]
+        yield detect_frame(adapter, task, image, prompt, with_masks=task == "inst-seg",
+                           max_instances=st.max_num_inst, nms_iou=st.nms_thresh)[0]
 
 
 def ground_frame(adapter, task: str, image: np.ndarray, prompt: Expression, *, with_masks: bool,

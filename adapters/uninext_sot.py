@@ -4,7 +4,15 @@
 Each target is represented by prompt tokens from two templates (:func:`make_template`): the one
 given on its first frame and a "previous" one, refreshed from the model's own output —
 SOT: every 200 frames when the score exceeds 0.7 (``SOT.ONLINE_UPDATE``); VOS: every frame when
-the score reaches 0.7 (``SOT.INFERENCE_ON_3F``). The two token sets are concatenated.
+the score reaches 0.7 (``SOT.INFERENCE_ON_3F``). The two token sets are concatenated. The
+values are :class:`~.uninext_settings.SOTSettings` / :class:`~.uninext_settings.VOSSettings`.
+
+Frame size: as every UNINEXT inference path, the frame is padded per the backbone's rule
+(``UNINEXT.size_divisibility``; R50: not at all, so a DAVIS 480×854 frame stays 480×854).
+The official VOS loop (``inference_ytbvos_3f``) zero-pads the annotation masks to a multiple
+of 32 (``prepare_targets_test``: ``stride = 32``) while the R50 frame is not padded; the
+template crop (``get_template_4c``) cuts image and mask with the frame's bounds, so only the
+frame-sized part of the mask is ever read — here the mask is put on the frame's own canvas.
 Frames are processed one at a time and yielded at once; per target only its template tokens are
 kept, so memory is flat in the video length.
 """
@@ -27,10 +35,6 @@ from .uninext_postprocess import boxes_to_original, mask_probabilities, prompt_s
 
 __all__ = ["make_template", "predict_sot", "predict_vos"]
 
-UPDATE_INTERVAL_SOT = 200
-UPDATE_THRESHOLD = 0.7
-#: YouTube-VOS: a target scoring below this gets an empty mask (``SOT.INST_THR_VOS``)
-YTVOS_BLANK_BELOW = 0.5
 
 
 @torch.no_grad()
@@ -60,8 +64,9 @@ def _concat(a, b):
 
 @torch.no_grad()
 def _track_once(adapter, batch, task, init, prev):
-    """Top-1 query for a target: ``(score float, query index 1, network outputs)``."""
-    tokens, mask = _concat(init, prev)
+    """Top-1 query for a target: ``(score float, query index 1, network outputs)``; ``prev``
+    ``None``: the first template alone (SOT without ``online_update``)."""
+    tokens, mask = init if prev is None else _concat(init, prev)
     out = adapter.run(batch, tokens, mask, pooled=True, task=task)
     iou = None if out["iou"] is None else out["iou"][0]
     score, q = prompt_scores(out["logits"][0], iou).max(0, keepdim=True)
@@ -72,8 +77,7 @@ def predict_sot(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
     """One box per frame from frame ``prompt.frame`` on (earlier frames: empty)."""
     if prompt.boxes is None or len(prompt.boxes) != 1:
         raise EvalkitError("SOT expects a Reference with exactly one box (xyxy, original frame)")
-    interval = int(adapter.options.get("update_interval", UPDATE_INTERVAL_SOT))
-    thr = float(adapter.options.get("update_threshold", UPDATE_THRESHOLD))
+    st = adapter.settings(task)  # SOTSettings
     obj = np.asarray(prompt.object_ids[:1], np.int64)
     start = prompt.frame
     init = prev = None
@@ -93,10 +97,10 @@ def predict_sot(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             given[1::2] = given[1::2].clamp(0, h)
             yield Instances(size, given[None].cpu().numpy(), None, np.ones(1, np.float32), None, obj)
             continue
-        score, q, out = _track_once(adapter, batch, task, init, prev)
+        score, q, out = _track_once(adapter, batch, task, init, prev if st.online_update else None)
         box = boxes_to_original(out["boxes"][0, q], tf)
         yield Instances(size, box.cpu().numpy(), None, np.asarray([score], np.float32), None, obj)
-        if (i - start) % interval == 0 and score > thr:
+        if st.online_update and (i - start) % st.update_interval == 0 and score > st.update_thr:
             prev = make_template(adapter, batch, tf.boxes_to_resized(box)[0], None)
 
 
@@ -126,9 +130,10 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
         raise EvalkitError("VOS expects a Reference with one mask per object (K×H×W, original frame)")
     ids = list(prompt.object_ids)
     starts = list(prompt.frames_of_objects or [prompt.frame] * len(ids))
-    blank = adapter.options.get("blank_below",
-                                YTVOS_BLANK_BELOW if (adapter.dataset or "").startswith(("ytvos", "youtube")) else None)
-    thr = float(adapter.options.get("update_threshold", UPDATE_THRESHOLD))
+    st = adapter.settings(task)  # VOSSettings
+    # SOT.INST_THR_VOS is applied on YouTube-VOS only (official ``dataset_name == "ytbvos18"``)
+    blank = st.inst_thr_vos if (adapter.dataset or "").startswith(("ytvos", "youtube")) else None
+    thr = st.update_thr
     templates: dict[int, list] = {}  # object id -> [init, prev]
     for i, image in enumerate(frames):
         size = image.shape[:2]

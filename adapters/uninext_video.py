@@ -22,10 +22,6 @@ __all__ = ["predict_rvos", "predict_mot", "predict_vis", "select_for_tracking"]
 
 #: ``MODEL.IDOL.INFERENCE_SELECT_THRES``: queries kept for the trackers
 SELECT_THRESHOLD = 0.1
-MOT_NMS_IOU, VIS_NMS_IOU = 0.7, 0.9
-#: ``TRACK.INIT_SCORE_THR`` / ``TRACK.OBJ_SCORE_THR`` defaults (the released BDD grid search
-#: found 0.4 / 0.3; pass ``mot_init_score_thr`` / ``mot_obj_score_thr`` to change them)
-MOT_INIT_SCORE, MOT_OBJ_SCORE = 0.5, 0.3
 
 
 def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iterator[Instances]:
@@ -56,31 +52,29 @@ def select_for_tracking(prob: torch.Tensor, boxes: torch.Tensor, nms_iou: float,
     return idx[keep]
 
 
-def _frame_detections(adapter, task, image, prompt: Categories, nms_iou: float):
+def _frame_detections(adapter, task, image, prompt: Categories, settings):
     batch = adapter.preprocess([image], task)
     tokens, mask, groups = adapter.encode_categories(tuple(prompt.names))
     out = adapter.run(batch, tokens, mask, pooled=False, task=task)
     iou = None if out["iou"] is None else out["iou"][0]
     prob = category_scores(out["logits"][0], groups, iou)
-    idx = select_for_tracking(prob, out["boxes"][0], nms_iou,
-                              float(adapter.options.get("select_threshold", SELECT_THRESHOLD)))
+    idx = select_for_tracking(prob, out["boxes"][0], settings.nms_thresh,
+                              settings.inference_select_thres)
     return batch.transforms[0], out, prob, idx
 
 
 def predict_mot(adapter, task: str, frames: Frames, prompt: Categories) -> Iterator[Instances]:
     """MOT (``mot``: boxes) / MOTS (``mots``: boxes and masks): tracked detections per frame,
-    ``track_ids`` from the quasi-dense tracker (official BDD100K settings), labels = dataset
-    category ids. Boxes are in original pixels, not clipped (as the official results)."""
-    opts = adapter.options
-    tracker = QuasiDenseEmbedTracker(
-        init_score_thr=float(opts.get("mot_init_score_thr", MOT_INIT_SCORE)),
-        obj_score_thr=float(opts.get("mot_obj_score_thr", MOT_OBJ_SCORE)),
-        match_score_thr=0.5, memo_tracklet_frames=10, memo_backdrop_frames=1, memo_momentum=1.0,
-        nms_conf_thr=0.5, nms_backdrop_iou_thr=0.3, nms_class_iou_thr=0.7, with_cats=True,
-        match_metric="bisoftmax")
+    ``track_ids`` from the quasi-dense tracker with the official BDD100K settings
+    (:class:`~.uninext_settings.MOTSettings`: birth at score > 0.4), labels = dataset category
+    ids. Boxes are in original pixels, not clipped (as the official results)."""
+    from dataclasses import asdict
+
+    st = adapter.settings(task)
+    tracker = QuasiDenseEmbedTracker(**asdict(st.tracker))
     ids_map = np.asarray(prompt.ids, np.int64)
     for t, image in enumerate(frames):
-        tf, out, prob, idx = _frame_detections(adapter, task, image, prompt, MOT_NMS_IOU)
+        tf, out, prob, idx = _frame_detections(adapter, task, image, prompt, st)
         best, cls = prob[idx].max(1)
         boxes = tf.normalized_to_original(out["boxes"][0, idx], clip=False)
         res = tracker.match(boxes.cpu(), best.cpu(), cls.cpu(), out["embeddings"][0, idx].cpu(), t)
@@ -98,14 +92,14 @@ def predict_vis(adapter, task: str, frames: Frames, prompt: Categories) -> Itera
     post-processing (short tracklets dropped, class scores averaged over frames, one output per
     (track, class) above 0.05). All frames are yielded at the end, every instance of a track
     carrying the video score and its dataset category id."""
-    tracker = IDOLTracker(init_score_thr=0.2, obj_score_thr=0.1, nms_thr_pre=0.5, nms_thr_post=0.05,
-                          addnew_score_thr=0.2, match_score_thr=0.5, memo_tracklet_frames=10,
-                          memo_momentum=0.8, match_metric="bisoftmax", long_match=True,
-                          frame_weight=True, temporal_weight=True, memory_len=3)
+    from dataclasses import asdict
+
+    st = adapter.settings(task)  # VISSettings
+    tracker = IDOLTracker(**asdict(st.tracker))
     acc = IDOLVideoAccumulator()
     sizes = []
     for t, image in enumerate(frames):
-        tf, out, prob, idx = _frame_detections(adapter, task, image, prompt, VIS_NMS_IOU)
+        tf, out, prob, idx = _frame_detections(adapter, task, image, prompt, st)
         best, cls = prob[idx].max(1)
         logits = adapter.model.decode_masks(out, 0, idx)
         res = tracker.match(out["boxes"][0, idx].cpu(), best.cpu(), cls.cpu(), logits.cpu(),
@@ -115,7 +109,7 @@ def predict_vis(adapter, task: str, frames: Frames, prompt: Categories) -> Itera
         boxes = tf.normalized_to_original(out["boxes"][0, idx[k]], clip=True).cpu().numpy()
         acc.add_frame(track_ids, prob[idx[k]].cpu(), to_rles(binary_masks(logits[k], tf)), list(boxes))
         sizes.append(tf.original_size)
-    videos = acc.finalize(apply_cls_thres=0.05, multi_cls=True)
+    videos = acc.finalize(apply_cls_thres=st.apply_cls_thres, multi_cls=st.multi_cls_on)
     ids_map = np.asarray(prompt.ids, np.int64)
     for t, size in enumerate(sizes):
         present = [v for v in videos if v.masks[t] is not None]

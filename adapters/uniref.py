@@ -39,6 +39,11 @@ from ._card_adapter import CardAdapter
 __all__ = ["UnirefAdapter", "build_adapter"]
 
 
+#: adapter options: the factory ones and the procedure settings of the module docstring
+OPTIONS = frozenset({"task", "dataset", "tokenizer", "random_weights", "overrides", "input_size",
+                     "num_queries", "score_threshold", "rvos_propagation", "object_batch"})
+
+
 class UnirefAdapter(CardAdapter):
     """UniRef++ inference procedures (see the module docstring)."""
 
@@ -47,6 +52,22 @@ class UnirefAdapter(CardAdapter):
     family_name = "UniRef++"
     loader = "evalkit.zoo.uniref:load_uniref"
     converter = "evalkit.zoo.uniref.convert:convert_uniref"
+
+    def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
+                 weights: str | None = None, **options: Any):
+        from ._card_adapter import refuse_unknown_options
+
+        refuse_unknown_options(options, OPTIONS, "UniRef++")
+        super().__init__(model_id=model_id, model=model, text_tokenizer=text_tokenizer, card=card,
+                         device=device, weights=weights, **options)
+
+    def describe(self) -> dict[str, Any]:
+        """Adds the resolved settings of the task (score threshold, R-VOS propagation) for run.json."""
+        from .uniref_video import resolved_settings
+
+        d = super().describe()
+        d["settings"] = resolved_settings(self, self.task) if self.task else None
+        return d
 
     def procedures(self):
         from . import uniref_image, uniref_video

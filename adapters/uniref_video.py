@@ -37,8 +37,8 @@ from .uniref import canvas_mask
 from .uninext_image import to_rles
 from .uninext_postprocess import boxes_to_original, mask_probabilities
 
-__all__ = ["predict_rvos", "predict_vos", "vos_score_threshold", "RVOS_SCORE_THRESHOLD",
-           "VOS_SCORE_THRESHOLDS"]
+__all__ = ["predict_rvos", "predict_vos", "vos_score_threshold", "rvos_propagation",
+           "resolved_settings", "RVOS_SCORE_THRESHOLD", "VOS_SCORE_THRESHOLDS"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,28 @@ def vos_score_threshold(adapter) -> float:
     return _DEFAULT_VOS_THRESHOLD
 
 
+def rvos_propagation(adapter) -> bool:
+    """Option ``rvos_propagation``, else True except on Ref-DAVIS (its official evaluation uses
+    the expression alone on every frame)."""
+    propagate = adapter.options.get("rvos_propagation")
+    if propagate is None:
+        name = (adapter.dataset or "").lower().replace("_", "-")
+        propagate = not name.startswith(("ref-davis", "refdavis"))
+    return bool(propagate)
+
+
+def resolved_settings(adapter, task: str) -> dict:
+    """The values the procedure of ``task`` runs with (recorded in run.json)."""
+    if task == "vos":
+        return {"score_threshold": vos_score_threshold(adapter),
+                "object_batch": max(1, int(adapter.options.get("object_batch", 8)))}
+    if task == "rvos":
+        propagate = rvos_propagation(adapter)
+        thr = float(adapter.options.get("score_threshold", RVOS_SCORE_THRESHOLD)) if propagate else None
+        return {"rvos_propagation": propagate, "score_threshold": thr}
+    return {}  # res / fss: top-1, no setting
+
+
 def _top1(out: dict, b: int) -> tuple[float, torch.Tensor]:
     score, q = out["logits"][b].sigmoid().max(0, keepdim=True)
     return float(score), q
@@ -75,11 +97,8 @@ def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iter
     """Referring VOS of one expression: one instance per frame (``track_ids`` = 1; its mask
     may be empty), see the module docstring."""
     language = adapter.encode_expression(prompt.text)
-    propagate = adapter.options.get("rvos_propagation")
-    if propagate is None:
-        name = (adapter.dataset or "").lower().replace("_", "-")
-        propagate = not name.startswith(("ref-davis", "refdavis"))
-    thr = float(adapter.options.get("score_threshold", RVOS_SCORE_THRESHOLD)) if propagate else None
+    st = resolved_settings(adapter, "rvos")
+    propagate, thr = st["rvos_propagation"], st["score_threshold"]
     init: ReferenceFeatures | None = None
     prev: ReferenceFeatures | None = None
     for image in frames:

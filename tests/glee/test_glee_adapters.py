@@ -159,6 +159,9 @@ def test_test_sizes_come_from_the_card_and_the_dataset_option():
     pinned.bind("ovis-val", "vis")  # an explicit dataset option wins
     assert pinned.input_size("vis") == (480, 1333, 32)
     pro = get_card("glee-pro").input_sizes
-    assert GLEEAdapter(model, tok, input_sizes=pro).input_size("det") == (800, 1333, 1536)
+    # the LSJ test mapper of the Pro configs: ResizeShortestEdge(1536, 1536) on a 1536² canvas
+    assert GLEEAdapter(model, tok, input_sizes=pro).input_size("det") == (1536, 1536, 1536)
+    assert GLEEAdapter(model, tok, input_sizes=pro).lsj_side("det") == 1536
+    assert GLEEAdapter(model, tok, input_sizes=lite).lsj_side("det") is None
     with pytest.raises(EvalkitError, match="unknown GLEE adapter option"):
         GLEEAdapter(model, tok, input_sizes=lite, bogus=1)

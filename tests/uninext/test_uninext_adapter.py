@@ -192,6 +192,6 @@ def test_sot_template_refresh_schedule(adapter, monkeypatch):
     assert len(calls) == 1  # the first frame's template only: refreshes come every 200 frames
     calls.clear()
     monkeypatch.setitem(adapter.options, "update_interval", 2)
-    monkeypatch.setitem(adapter.options, "update_threshold", -1.0)
+    monkeypatch.setitem(adapter.options, "update_thr", -1.0)
     list(adapter.predict(Frames(_frames(5, seed=4)), prompt))
     assert len(calls) == 3  # frames 0 (given), 2 and 4 (refreshed)

@@ -115,7 +115,11 @@ class ResNet(Backbone):
 
     @property
     def size_divisibility(self) -> int:
-        return 32
+        """0: no input constraint. detectron2's ResNet does not override
+        ``Backbone.size_divisibility`` (``modeling/backbone/backbone.py``, 0), and the official
+        inference of the families that ask the backbone (UNINEXT ``ddetrs.py:coco_inference``)
+        therefore pads an R50 batch only to its largest image."""
+        return 0
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×in_channels×H×W`` normalised image → ``{name: B×C×H/s×W/s}``."""

@@ -122,8 +122,8 @@ class Card:
     def input_size(self, task: str, dataset: str | None = None) -> dict[str, Any]:
         """Test-time resize for ``task`` (and ``dataset``, e.g. ``ovis``, when the official
         configs differ per dataset): ``{"min_size": int, "max_size": int | None}`` (shorter
-        side, cap on the longer side; ``"pad_square": int`` when the backbone pads to a fixed
-        square) or ``{"square": int}`` (resize to a square)."""
+        side, cap on the longer side; ``"pad_square": int``: GLEE-Pro's LSJ test mapper, the frame
+        padded to that square with the value 128, see ``evalkit.adapters.glee_lsj``) or ``{"square": int}`` (resize to a square)."""
         if task not in self.input_sizes:
             self.weights_for(task)  # raises the unsupported-task error
         size = self.input_sizes[task]

@@ -99,7 +99,18 @@ class UNINEXT(nn.Module):
 
     @property
     def size_divisibility(self) -> int:
-        return max(self.backbone.size_divisibility, 1)
+        """The input canvas rule of every UNINEXT inference path: the backbone's own
+        divisibility (R50 0 = the batch's largest image, ConvNeXt / ViT 32).
+
+        Official: ``UNINEXT_IMG.preprocess_image`` / ``UNINEXT_VID.preprocess_video`` batch with
+        ``ImageList.from_tensors(images)`` (divisibility 0), then ``coco_inference`` (image,
+        video and VOS tracking passes), ``coco_inference_ref`` (SOT templates) and
+        ``coco_inference_ref_vos`` (VOS templates) re-pad with
+        ``nested_tensor_from_tensor_list(samples, getattr(backbone, "size_divisibility", 32))``
+        (``models/ddetrs.py``, ``ddetrs_dn.py``, ``ddetrs_vid.py``, ``ddetrs_vid_dn.py``); only
+        the training forwards hard-code 32.
+        """
+        return self.backbone.size_divisibility
 
     # -- features -------------------------------------------------------------------------
     def features(self, images: torch.Tensor, padding_mask: torch.Tensor, template: bool = False):
@@ -153,7 +164,8 @@ class UNINEXT(nn.Module):
 
         Args:
             images: ``B×3×Hp×Wp`` normalised (ImageNet mean/std on 0–255 RGB), zero-padded at the
-                right/bottom to a multiple of :attr:`size_divisibility`.
+                right/bottom to the batch's largest image, rounded up to a multiple of
+                :attr:`size_divisibility` when it is > 1.
             padding_mask: ``B×Hp×Wp`` bool, True on padding.
             prompt: ``B×L×768`` prompt tokens (:meth:`encode_text` / :meth:`encode_template`);
                 prompt_mask: ``B×L`` bool, True = real token.

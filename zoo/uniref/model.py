@@ -126,6 +126,11 @@ class UniRef(nn.Module):
 
     @property
     def size_divisibility(self) -> int:
+        """32 whatever the backbone (R50 reports 0): every official inference path pads to 32
+        itself — ``DDETRSegmUni.coco_inference`` (``uniref/models/ddetrs.py``, the backbone
+        lookup commented out beside a literal 32), ``UniRef.forward_ref_backbone`` and the VOS /
+        R-VOS loops of ``uniref/uniref.py`` (``nested_tensor_from_tensor_list(...,
+        size_divisibility=32)``), after ``ImageList.from_tensors`` batched to the largest image."""
         return 32
 
     # -- 1. visual features ---------------------------------------------------------------
