@@ -195,6 +195,13 @@ class UnifiedVideoMaskDecoder(nn.Module):
         masks = torch.einsum("tqc,tchw->qthw", self.mask_embed(dec), mask_features)
         return masks, dec
 
+    def _predict(self, output, mask_features, grounding: bool):
+        """One prediction-head call: :meth:`_heads`, then (expression prompts) :meth:`_l4p`."""
+        masks, dec = self._heads(output, mask_features)
+        if grounding:
+            masks = self._l4p(masks, dec, self.num_queries)
+        return masks, dec
+
     def _attn_mask(self, masks: torch.Tensor, target_size) -> torch.Tensor:
         q, t = masks.shape[:2]
         m = F.interpolate(masks.transpose(0, 1), size=target_size, mode="bilinear", align_corners=False)
@@ -205,7 +212,9 @@ class UnifiedVideoMaskDecoder(nn.Module):
     @staticmethod
     def _l4p(masks: torch.Tensor, dec: torch.Tensor, ql: int) -> torch.Tensor:
         """Learnable-for-prompt (grounding): average each prompt's mask with the mask of the
-        learnable query most similar to it (cosine, averaged over frames)."""
+        learnable query most similar to it (cosine of the normed queries, averaged over frames;
+        official ``forward_prediction_heads``, ``l4p_indices``). ``masks`` ``Q×T×h×w``,
+        ``dec`` ``T×Q×C``."""
         n = F.normalize(dec, dim=-1)
         sim = torch.einsum("tqc,tkc->qk", n, n[:, ql:]) / n.shape[0]
         best = sim[:ql].argmax(0)
@@ -253,7 +262,11 @@ class UnifiedVideoMaskDecoder(nn.Module):
             output = self._proca(self.layers[0], output, query_pos, prompts)
             # after the first ProCA the prompt content doubles as its position code (official)
             query_pos = torch.cat([query_pos[:self.num_queries], output[self.num_queries:]])
-        masks, dec = self._heads(output, mask_features)
+        # official forward_prediction_heads (task 'grounding', eval): every head call averages each
+        # prompt's mask with its most similar learnable query's mask, and the next layer's masked
+        # attention is built from the averaged mask
+        grounding = num_prompts > 0 and prompts.kind == "expression"
+        masks, dec = self._predict(output, mask_features, grounding)
         attn_mask = self._attn_mask(masks, sizes[0])
         blocked = self.self_attn_mask == "sep-blocked" or (prompts is not None and prompts.kind == "expression")
         sa_mask = self.separated_self_attn_mask(num_prompts, t, blocked, output.device)
@@ -267,11 +280,9 @@ class UnifiedVideoMaskDecoder(nn.Module):
             flat = layer.self_attn(output.reshape(q * t, 1, -1), attn_mask=sa_mask,
                                    query_pos=query_pos.reshape(q * t, 1, -1))
             output = layer.ffn(flat.view(q, t, -1))
-            masks, dec = self._heads(output, mask_features)
+            masks, dec = self._predict(output, mask_features, grounding)
             if i + 1 < len(self.layers):
                 attn_mask = self._attn_mask(masks, sizes[(i + 1) % self.num_levels])
-        if prompts is not None and prompts.kind == "expression" and num_prompts:
-            masks = self._l4p(masks, dec, self.num_queries)
         out = {"pred_masks": masks, "pred_embds": dec.transpose(0, 1)}
         if prompts is not None and prompts.kind == "expression" and sentence_embeddings is not None:
             out["pred_logits"] = self.classifier.expressions(dec, sentence_embeddings)
