@@ -13,10 +13,13 @@
    Matched detections refresh the entity's class scores and embedding;
    unmatched ones scoring above ``cls_threshold`` whose masks overlap no entity (IoU < 0.5)
    become new entities, prompted by tokens sampled inside their mask;
-3. every clip, each entity is re-segmented by its prompt query (the mean of its memory pool)
-   when its prediction is consistent with its memory embedding (``temporal_consistency``);
-   the masks accumulated on the frames a clip shares with the previous one feed the pools
-   (:func:`.univs_prompted.refresh_pools`, the official memory rule).
+3. every clip, each entity is re-segmented by its prompt query when its prediction is consistent
+   with its memory embedding (``temporal_consistency``). Its prompt pool has one slot per frame
+   (:class:`~.univs_memory.PromptPool`): blank when the entity is created, then fed by the masks
+   accumulated on the frames each clip shares with the previous one
+   (:func:`.univs_prompted.refresh_pools`, the official memory rule); when the pools are first
+   used, the frames the window just left are sampled too, on the features of the clip's first
+   frames (official ``process_per_video_inference_prev_frame``).
 
 Outputs per frame: VIS — each entity's own mask once per category it scores at least
 ``0.1·cls_threshold`` for (class score × mask quality; track id = entity id), masks may
@@ -55,7 +58,7 @@ from evalkit.zoo.ops.boxes import masks_to_boxes
 from ..types import Categories, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
-from .univs_prompted import _consistent, _pool_prompts, refresh_pools
+from .univs_prompted import _blank_token, _consistent, _pool_prompts, canvas_logits, refresh_pools
 
 __all__ = ["predict_categories", "stability_scores", "clip_box_nms", "video_topk"]
 
@@ -157,12 +160,28 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
     class_log: dict[tuple[int, int], list[float]] = {}  # VIS: (entity, category) → class scores
     output_things: set[int] = set()  # VPS: thing entities output so far
     s0 = 0
+    prompted = False  # whether the entities' pools were built (official "prompt_feats" in targets)
+    left: dict[int, torch.Tensor] = {}  # summed logits of the frames the last clip emitted
     while s0 < n:
         idx = list(range(s0, min(s0 + s.clip_len, n)))
         feats = stream.clip(idx)
-        if s0 > 0:
-            refresh_pools(model, feats, idx, acc, [e.pool for e in entities], s.clip_stride)
-        prompts = _pool_prompts(model, entities, len(idx)) if entities else None
+        pools = [e.pool for e in entities]
+        if s0 > 0 and entities:
+            if not prompted:
+                # official process_per_video_inference_prev_frame, run once when the pools are
+                # first built: the masks of the frames the window just left are sampled on the
+                # features of the clip's first frames (frame f's mask on frame f + stride's
+                # features), each into its own slot
+                for key, f in enumerate(sorted(left)):
+                    m = (canvas_logits(left[f][:len(pools)], stream.canvas) > 0).float()
+                    tok = model.sample_visual_prompt(feats, key, m)
+                    for k, pool in enumerate(pools):
+                        pool.open(idx[-1])
+                        if bool(tok.valid[k]):
+                            pool.put(f, tok.feats[k], tok.pos[k])
+            refresh_pools(model, feats, idx, acc, pools, s.clip_stride)
+            prompted = True
+        prompts = _pool_prompts(model, pools, idx, _blank_token(model, feats)) if entities else None
         res = model.decode(feats, prompts, class_embeddings=emb)
         masks, embds = res["pred_masks"], res["pred_embds"]
         scores = res["pred_logits"].sigmoid()
@@ -182,8 +201,10 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         for ti, f in enumerate(idx):
             acc.add(f, clip_logits[ti])
         last = idx[-1] == n - 1
+        left = {}
         for f in (idx if last else idx[:s.clip_stride]):
             logits = acc.pop(f, len(entities))
+            left[f] = logits
             out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap, output_things) if task == "vps" else \
                 _emit_vis(stream, f, logits, entities, cats, 0.1 * s.cls_threshold, class_log)
         peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
@@ -291,9 +312,10 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
         if areas.max() == 0:
             continue
         ti = int(areas.argmax())
-        tok = model.sample_visual_prompt(feats, ti, cur[ti].float()[None])
+        # official write_newly_entities_into_annotations_per_clip: the new entity's prompt slots
+        # are blank (zeros) until the next clip samples them; it first appeared at the clip start
         pool = PromptPool(max(s.memory, s.clip_len))
-        pool.start(tok.feats[0], tok.pos[0])
+        pool.first_frame = int(feats.frame_indices[0])
         entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(),
                                 EmbeddingMemory(s.memory // s.clip_stride, embds[q].mean(0)),
                                 bool(thing[int(scores[q].argmax())]), int(feats.frame_indices[ti])))

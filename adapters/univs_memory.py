@@ -2,8 +2,8 @@
 
 * :class:`FrameCache` keeps the image-encoder output of the last ``T`` frames (every frame is
   encoded once even though clips overlap).
-* :class:`PromptPool` is one target's memory pool of visual prompt tokens: the tokens of the
-  frame where the target first appeared plus one slot per frame of the last ``M`` frames.
+* :class:`PromptPool` is one target's memory pool of visual prompt tokens: one slot per frame,
+  of which the slot of the target's first appearance and the last ``M`` are kept.
 * :class:`MaskAccumulator` sums the mask logits every overlapping clip predicts for a frame;
   a frame is final once the window has passed it.
 """
@@ -57,48 +57,104 @@ class FrameCache:
 
 
 class PromptPool:
-    """Memory pool of one target (the official prompt memory): tokens ``R×C`` (features and
-    position codes) of the frame where the target first appeared, plus one slot per absolute
-    frame of the last ``window`` frames up to the current clip's last frame.
+    """Memory pool of visual prompt tokens of one target, as the official prompt memory
+    (``prompt_encoder.py``: ``VisualPromptSampler.process_per_video_inference`` and
+    ``zero_pad_prompt``; decoder ``extract_prompt_features_from_memoey_pool``).
 
-    A frame's slot is (re)written before every clip in whose overlap with the previous clip the
-    frame lies, from the target's mask accumulated on it so far (:meth:`put`); slots of frames
-    that left the window are dropped (:meth:`slide`), so the pool never exceeds
-    ``(1 + window)·R`` tokens however long the video.
+    Every absolute frame up to the current clip's last frame has a slot of ``R`` tokens
+    (features ``R×C`` and position codes ``R×C``); an all-zero slot is blank (a frame where the
+    target was not sampled yet). Per clip:
+
+    * :meth:`open` appends blank slots for the clip's new frames (``zero_pad_prompt``);
+    * :meth:`write` puts the tokens sampled on frame ``f`` into slots ``f`` .. last, so a new
+      frame's slot starts as a copy of the last sampled frame (``prompt_feats[valid, :,
+      s_idx:] = ...``);
+    * :meth:`tokens` gives the decoder's ProCA the slot of the target's first appearance plus
+      the last ``memory`` slots, blanks included (``extract_prompt_features_from_memoey_pool``);
+    * :meth:`queries` gives, per frame of the clip, the mean of that frame's slot over its
+      non-blank tokens (``forward_prompt_encoder``: ``prompt_feats_dense.sum(1) /
+      isnot_blank_feats``).
+
+    Only the first-appearance slot and the last ``memory`` slots are kept, so the pool never
+    exceeds ``(1 + memory)·R`` tokens however long the video.
+
+    Args:
+        memory: slots read by the decoder, ``max(NUM_PREV_FRAMES_MEMORY, SAMPLING_FRAME_NUM)``.
     """
 
-    def __init__(self, window: int):
-        self.window = window
-        self.first: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.frames: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def start(self, feats: torch.Tensor, pos: torch.Tensor) -> None:
-        """Tokens of the target's first frame (its given prompt, or its first detection)."""
-        self.first = (feats, pos)
-
-    def put(self, frame: int, feats: torch.Tensor, pos: torch.Tensor) -> None:
-        self.frames[frame] = (feats, pos)
-
-    def slide(self, last: int) -> None:
-        """Keep the slots of frames ``last - window + 1 .. last``."""
-        for f in [f for f in self.frames if f <= last - self.window]:
-            del self.frames[f]
+    def __init__(self, memory: int):
+        self.memory = memory
+        self.first_frame: int | None = None
+        self.last = -1
+        self.slots: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._blank: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __len__(self) -> int:
-        return (self.first is not None) + len(self.frames)
+        """Slots held (bounded by ``memory + 1``)."""
+        return len(self.slots)
 
-    def tokens(self, length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(feats, pos, valid)`` padded with blanks to ``length`` frames: ``(length·R)×C``
-        twice and a ``length·R`` bool mask (first frame, then the slots in frame order)."""
-        entries = ([self.first] if self.first is not None else []) + [self.frames[f] for f in sorted(self.frames)]
-        r, c = entries[0][0].shape
-        feats = entries[0][0].new_zeros(length * r, c)
-        pos = feats.clone()
-        valid = torch.zeros(length * r, dtype=torch.bool, device=feats.device)
-        for i, (f, p) in enumerate(entries[:length]):
-            feats[i * r:(i + 1) * r], pos[i * r:(i + 1) * r] = f, p
-            valid[i * r:(i + 1) * r] = True
-        return feats, pos, valid
+    def open(self, last: int) -> None:
+        """Blank slots for the frames after the current last one, up to ``last``."""
+        if self._blank is not None:
+            for f in range(self.last + 1, last + 1):
+                self.slots[f] = self._blank
+        self.last = max(self.last, last)
+        for f in [f for f in self.slots if f <= self.last - self.memory and f != self.first_frame]:
+            del self.slots[f]
+
+    def write(self, frame: int, feats: torch.Tensor, pos: torch.Tensor) -> None:
+        """Tokens ``R×C`` sampled on ``frame`` into the slots ``frame`` .. last."""
+        if self._blank is None:
+            self._blank = (torch.zeros_like(feats), torch.zeros_like(pos))
+        for f in range(frame, self.last + 1):
+            self.slots[f] = (feats, pos)
+
+    def put(self, frame: int, feats: torch.Tensor, pos: torch.Tensor) -> None:
+        """Tokens ``R×C`` into the slot of ``frame`` only."""
+        if self._blank is None:
+            self._blank = (torch.zeros_like(feats), torch.zeros_like(pos))
+        self.slots[frame] = (feats, pos)
+
+    def _slot(self, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.slots.get(frame, self._blank)
+
+    def first_slot(self) -> int:
+        """The slot read as the first appearance: the appearance frame, or the last slot when
+        the target appeared on the last frame or not at all (official: ``first_appear_frame_idxs
+        >= e_idx - 1`` → ``-1``)."""
+        f = self.first_frame
+        return f if f is not None and 0 <= f < self.last else self.last
+
+    def tokens(self, like: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(feats, pos)`` ``(1 + m)·R × C`` with ``m = min(memory, last + 1)``: the
+        first-appearance slot, then the last ``m`` slots in frame order (blanks are zeros).
+        ``like`` (an ``R×C`` tensor) shapes a pool that was never written."""
+        if self._blank is None:
+            self._blank = (torch.zeros_like(like), torch.zeros_like(like))
+        frames = [self.first_slot()] + list(range(max(0, self.last - self.memory + 1), self.last + 1))
+        parts = [self._slot(f) for f in frames]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def frame_tokens(self, frames: list[int], like: torch.Tensor | None = None) -> torch.Tensor:
+        """Features of each frame's slot, ``R×T×C``."""
+        if self._blank is None:
+            self._blank = (torch.zeros_like(like), torch.zeros_like(like))
+        return torch.stack([self._slot(f)[0] for f in frames], 1)
+
+    def queries(self, frames: list[int], like: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(content, pos)`` ``T×C``: per frame, the mean of its slot's non-blank tokens
+        (a blank slot gives zeros)."""
+        if self._blank is None:
+            self._blank = (torch.zeros_like(like), torch.zeros_like(like))
+        out = []
+        for x in (0, 1):
+            rows = []
+            for f in frames:
+                tok = self._slot(f)[x]
+                n = (tok != 0).any(-1).sum().clamp(min=1)
+                rows.append(tok.sum(0) / n)
+            out.append(torch.stack(rows))
+        return out[0], out[1]
 
 
 class MaskAccumulator:

@@ -1,16 +1,19 @@
 """Prompt-specified video segmentation with UniVS (VOS, PVOS, R-VOS): the streaming inference of
 paper §4.2.
 
-A window of ``clip_len`` frames slides by ``clip_stride``. Each target keeps a memory pool of
-visual prompt tokens (:class:`~.univs_memory.PromptPool`); its prompt query is the mean of the
-pool. Every clip the decoder predicts the targets' masks on all its frames; the logits of the
-overlapping clips are summed per frame (:class:`~.univs_memory.MaskAccumulator`). Before each clip,
-the frames it shares with the previous clip are resampled into the pools from the masks accumulated
-on them so far (:func:`refresh_pools`, the official memory rule); a pool holds the target's first
-frame and the last ``max(memory, clip_len)`` frames, so the masks of frame ``t`` prompt the clips
-that follow. A frame the window has left is final and emitted. R-VOS prompts every clip with the
-expression (CLIP sentence + word tokens); with the ``text_feedback`` setting the pooled visual
-tokens join the expression's tokens (off in the released configs).
+A window of ``clip_len`` frames slides by ``clip_stride``, from frame 0 whatever the given frames
+(official ``inference_video_vos``). Each target keeps a memory pool of visual prompt tokens with one
+slot per frame (:class:`~.univs_memory.PromptPool`, the official prompt memory): on the first clip
+every slot holds the tokens sampled on its first frame; before each later clip blank slots are
+opened for the new frames and every frame the clip shares with the previous one is resampled from
+the masks accumulated on it so far, its tokens overwriting its slot and all later ones
+(:func:`refresh_pools`). ProCA reads the first-appearance slot plus the last
+``max(memory, clip_len)`` slots, blank (zero) slots included; frame ``t``'s prompt query is the
+mean of slot ``t``. Every target is a prompt query of every clip, blank until it appears. The
+logits of the overlapping clips are summed per frame (:class:`~.univs_memory.MaskAccumulator`);
+a frame the window has left is final and emitted. R-VOS prompts every clip with the expression
+(CLIP sentence + word tokens); with the ``text_feedback`` setting each frame's slot tokens join the
+expression's tokens (off in the released configs).
 
 Each clip's prompt predictions are made exclusive before they are summed (:func:`exclusive_masks`,
 official task 'sot'): targets appearing in the clip are weighted by mask quality × IoU² with their
@@ -90,15 +93,21 @@ class _Target:
     given: torch.Tensor | None = None  # reference mask at stride 4 of the canvas
     given_mask: np.ndarray | None = None  # reference mask in the original frame
     given_area: float = 0.0  # its area on the input canvas (pixels)
+    given_canvas: torch.Tensor | None = None  # reference mask on the padded canvas
 
 
-def _pool_prompts(model, targets: list[_Target], t: int):
-    length = max(len(tg.pool) for tg in targets)
-    parts = [tg.pool.tokens(length) for tg in targets]
-    feats = torch.stack([p[0] for p in parts])
-    pos = torch.stack([p[1] for p in parts])
-    valid = torch.stack([p[2] for p in parts])
-    return model.prompt_encoder.visual(feats, pos, valid, t)
+def _blank_token(model, feats) -> torch.Tensor:
+    """``R×C`` zeros shaped like one frame's prompt tokens."""
+    return feats.src[-1].new_zeros(model.visual_sampler.num_points, feats.src[-1].shape[-1])
+
+
+def _pool_prompts(model, pools: list[PromptPool], idx: list[int], like: torch.Tensor):
+    """Prompt queries of the targets owning ``pools`` for the clip of absolute frames ``idx``
+    (:meth:`PromptPool.tokens` and :meth:`PromptPool.queries`)."""
+    toks = [p.tokens(like) for p in pools]
+    qs = [p.queries(idx, like) for p in pools]
+    return model.prompt_encoder.visual_memory(torch.stack([t[0] for t in toks]), torch.stack([t[1] for t in toks]),
+                                              torch.stack([q[0] for q in qs]), torch.stack([q[1] for q in qs]))
 
 
 def _consistency(tg, embds: torch.Tensor, threshold: float, slots: int) -> tuple[bool, float]:
@@ -136,27 +145,48 @@ def exclusive_masks(masks: torch.Tensor, weights: torch.Tensor, min_kept: float 
     return masks * (own & keep[:, None, None, None])
 
 
+def canvas_logits(logits: torch.Tensor, canvas: tuple[int, int]) -> torch.Tensor:
+    """``K×h×w`` stride-4 summed logits → ``K×Hp×Wp`` on the padded canvas (bilinear, as the
+    official ``F.interpolate(pred_masks, (h_gt, w_gt), mode='bilinear')`` before summing; the
+    sum commutes with this linear resize). No prediction (``-inf``/NaN) reads as ``-_BIG``."""
+    x = torch.nan_to_num(logits, nan=-_BIG, neginf=-_BIG, posinf=_BIG)
+    return F.interpolate(x[None], size=canvas, mode="bilinear", align_corners=False)[0]
+
+
+def start_pools(model, feats, idx: list[int], masks: torch.Tensor, pools: list[PromptPool], clip_len: int) -> None:
+    """Pools on the video's first clip (official ``process_per_video_inference``,
+    ``is_first_clip``): ``clip_len`` slots, all holding the tokens sampled on the clip's first
+    frame inside ``masks`` (``K×Hp×Wp``; a target without mask there is blank)."""
+    tok = model.sample_visual_prompt(feats, 0, masks)
+    for k, pool in enumerate(pools):
+        pool.open(idx[0] + clip_len - 1)
+        if bool(tok.valid[k]):
+            pool.write(idx[0], tok.feats[k], tok.pos[k])
+
+
 def refresh_pools(model, feats, idx: list[int], acc: MaskAccumulator, pools: list[PromptPool],
                   num_new: int) -> None:
-    """The official prompt-memory rule, applied before a clip is decoded.
+    """The official prompt-memory rule for a clip after the first (``zero_pad_prompt`` then
+    ``process_per_video_inference``, ``update_frames = num_frames - clip_stride``).
 
-    Every frame the clip shares with the previous clip (all but its last ``num_new`` frames) is
-    resampled: tokens drawn inside each target's mask accumulated on it so far (summed logits
-    ``> 0``, i.e. by all earlier clips that covered it) overwrite that frame's slot in the
-    target's pool; an empty mask leaves the slot as it was. Pools then forget the frames older
-    than their window, which ends at the clip's last frame. ``pools`` is indexed like the
-    accumulator's targets; ``idx`` are the clip's absolute frame indices.
+    Blank slots are opened for the clip's ``num_new`` new frames; then, in frame order, every
+    frame the clip shares with the previous one is sampled inside each target's mask accumulated
+    on it so far (summed logits resized to the canvas, ``> 0``) and its tokens overwrite the
+    slots from that frame to the clip's last, so the new frames start as copies of the last
+    shared frame. A target whose mask is empty on a frame keeps its slots. ``pools`` is indexed
+    like the accumulator's targets; ``idx`` are the clip's absolute frame indices.
     """
+    for pool in pools:
+        pool.open(idx[-1])
+    canvas = tuple(4 * x for x in feats.mask_features.shape[-2:])
     for f in idx[:len(idx) - num_new]:
         if f not in acc.pending():
             continue
-        masks = (acc.peek(f, len(pools)) > 0).float()
+        masks = (canvas_logits(acc.peek(f, len(pools)), canvas) > 0).float()
         tok = model.sample_visual_prompt(feats, idx.index(f), masks)
         for k, pool in enumerate(pools):
             if bool(tok.valid[k]):
-                pool.put(f, tok.feats[k], tok.pos[k])
-    for pool in pools:
-        pool.slide(idx[-1])
+                pool.write(f, tok.feats[k], tok.pos[k])
 
 
 def _run(adapter, stream, targets, start, decode_clip, emit):
@@ -172,9 +202,7 @@ def _run(adapter, stream, targets, start, decode_clip, emit):
     while s0 < n:
         idx = list(range(s0, min(s0 + s.clip_len, n)))
         feats = stream.clip(idx)
-        if s0 > start:
-            refresh_pools(adapter.model, feats, idx, acc, [tg.pool for tg in targets], s.clip_stride)
-        for f, logits in decode_clip(feats, idx).items():
+        for f, logits in decode_clip(feats, idx, acc).items():
             acc.add(f, logits)
         last = idx[-1] == n - 1
         for f in (idx if last else idx[:s.clip_stride]):
@@ -205,23 +233,41 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
             raise ContractError(f"Reference: object {tg.obj_id} is given on frame {tg.frame}, the video has "
                              f"{len(stream)} frames")
 
-    def decode_clip(feats, idx):
+    if s.clip_len < 2 or s.clip_stride >= s.clip_len:
+        raise ContractError(f"UniVS {task}: clip_len {s.clip_len} and clip_stride {s.clip_stride} leave no frame "
+                            "shared by consecutive clips; the prompt memory needs clip_len >= 2 and "
+                            "clip_stride < clip_len")
+
+    def decode_clip(feats, idx, acc):
         h4, w4 = feats.mask_features.shape[-2:]
         logits = {f: torch.full((len(targets), h4, w4), float("nan"), device=feats.mask_features.device)
                   for f in idx}
+        # official write_targets_into_annotations_per_clip: a target's given mask is known from
+        # the first clip containing its frame (its first appearance)
         for k, tg in enumerate(targets):
             if not tg.started and tg.frame in idx:
                 tg.given_mask = reference_masks(ref, k, tuple(stream.frames.sizes[tg.frame]))
                 m = stream.canvas_masks(tg.frame, tg.given_mask[None])
-                tok = model.sample_visual_prompt(feats, idx.index(tg.frame), m)
-                tg.pool.start(tok.feats[0], tok.pos[0])
+                tg.pool.first_frame = tg.frame
                 tg.started = True
+                tg.given_canvas = m[0]
                 tg.given = F.interpolate(m[None], size=(h4, w4), mode="bilinear", align_corners=False)[0, 0]
                 tg.given_area = float(m.sum())
+        pools = [tg.pool for tg in targets]
+        if idx[0] == 0:  # official is_first_clip: sampled on the clip's first frame only
+            masks = torch.stack([tg.given_canvas if tg.started and tg.frame == 0 else
+                                 torch.zeros(stream.canvas, device=feats.mask_features.device) for tg in targets])
+            start_pools(model, feats, idx, masks, pools, s.clip_len)
+        else:
+            refresh_pools(model, feats, idx, acc, pools, s.clip_stride)
         active = [k for k, tg in enumerate(targets) if tg.started]
         if not active:
             return logits
-        res = model.decode(feats, _pool_prompts(model, [targets[k] for k in active], len(idx)))
+        # officially every target is a prompt query of every clip, blank before it appears
+        # (it still takes part in the prompt queries' self-attention); only the predictions of
+        # the targets that appeared are used
+        res = model.decode(feats, _pool_prompts(model, pools, idx, _blank_token(model, feats)))
+        res = {k: v[list(range(ql)) + [ql + j for j in active]] for k, v in res.items() if k != "pred_logits"}
         masks, embds = res["pred_masks"][ql:], res["pred_embds"][ql:]
         thr = s.temporal_consistency * (0.5 if idx[0] < s.clip_len else 1.0)
         checks = [_consistency(targets[k], embds[j], thr, s.memory // s.clip_stride) for j, k in enumerate(active)]
@@ -286,7 +332,8 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         return Instances(size, boxes=stream.boxes(masks), masks=masks.cpu().numpy(),
                          scores=scores.cpu().numpy(), track_ids=np.array([targets[k].obj_id for k in ids]))
 
-    return _run(adapter, stream, targets, min(tg.frame for tg in targets), decode_clip, emit)
+    # official inference_video_vos: the clips start at frame 0 whatever the given frames
+    return _run(adapter, stream, targets, 0, decode_clip, emit)
 
 
 def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
@@ -301,12 +348,16 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
     target = _Target(1, -1, PromptPool(max(s.memory, s.clip_len)), started=True)
     scores: dict[int, list[float]] = {}
 
-    def decode_clip(feats, idx):
+    def decode_clip(feats, idx, acc):
         prompts = model.prompt_encoder.expressions(words, sentence, feats.src)
-        if s.text_feedback and len(target.pool):
-            # the expression's tokens plus the visual tokens of the masks predicted so far
-            vis = _pool_prompts(model, [target], len(idx))
-            prompts.tokens = torch.cat([vis.tokens, prompts.tokens], 1)
+        if s.text_feedback and idx[0] > 0:
+            # the expression's tokens plus, per frame, the visual tokens of that frame's slot
+            # (official forward_prompt_encoder, ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING; the
+            # first clip samples nothing for grounding)
+            refresh_pools(model, feats, idx, acc, [target.pool], s.clip_stride)
+            if len(target.pool):
+                vis = target.pool.frame_tokens(idx, _blank_token(model, feats))
+                prompts.tokens = torch.cat([vis[None], prompts.tokens], 1)
         res = model.decode(feats, prompts, sentence_embeddings=sentence)
         score = float(res["pred_logits"][ql, 0].sigmoid())
         for f in idx:

@@ -61,8 +61,8 @@ def test_streaming_memory_is_flat_in_video_length(adapter):
     assert stats[0] == stats[1]
     s = adapter.settings("vos")
     assert stats[1]["cached_frames"] <= s.clip_len and stats[1]["pending_frames"] <= s.clip_len
-    # first frame + the frames a clip shares with the previous one (window max(memory, clip_len))
-    assert stats[1]["pool_len"] == 1 + min(max(s.memory, s.clip_len), s.clip_len - s.clip_stride)
+    # one slot per frame of the last max(memory, clip_len) frames, plus the first appearance
+    assert stats[1]["pool_len"] == 1 + max(s.memory, s.clip_len)
 
 
 @pytest.mark.parametrize("feedback", [False, True])

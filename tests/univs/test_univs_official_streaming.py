@@ -48,3 +48,138 @@ def test_rvos_averaged_prompt_mask_drives_the_next_layers_attention():
     assert seen[0].shape == (1, 3, 2)
     assert seen[0][0].tolist() == [[False, True], [False, False], [False, True]]
     assert out["pred_masks"][2].flatten().tolist() == [0.0, -4.5]
+
+
+# -- VOS prompt memory (issue: first clip repetition, blank slots, per-frame slots) ------------
+
+import numpy as np  # noqa: E402
+
+from evalkit.adapters.univs_memory import PromptPool  # noqa: E402
+from evalkit.types import Reference  # noqa: E402
+from evalkit.zoo.univs.prompt_encoder import VisualPromptSampler  # noqa: E402
+from univs_tiny import build_tiny_adapter, random_video  # noqa: E402
+
+
+def _tok(v: float, r: int = 2, c: int = 3) -> torch.Tensor:
+    return torch.full((r, c), v)
+
+
+def test_pool_new_frame_slot_is_a_copy_of_the_last_sampled_frame():
+    """Official ``prompt_encoder.py:process_per_video_inference``: after ``zero_pad_prompt``
+    appended a blank slot for the new frame, each shared frame ``key_fid`` overwrites
+    ``prompt_feats[valid, :, -num_frames + key_fid:]`` (its slot and all later ones).
+    ``extract_prompt_features_from_memoey_pool`` reads the first-appearance slot plus the last
+    ``num_prev_frames_memory`` slots; frame ``t``'s query is the mean of slot ``t``.
+
+    Hand case: memory 3; first clip [0, 1, 2] sampled on frame 0 (A = 1) → slots A A A; next
+    clip [1, 2, 3]: blank slot 3, frame 1 gives B = 2 (slots 1..3), frame 2 gives C = 3 (slots
+    2..3) → slots A B C C; tokens = slot 0 + slots 1..3 = A B C C; queries of frames 1, 2, 3 =
+    2, 3, 3."""
+    pool = PromptPool(memory=3)
+    pool.first_frame = 0
+    pool.open(2)
+    pool.write(0, _tok(1.0), _tok(-1.0))
+    feats, pos = pool.tokens()
+    assert feats[:, 0].tolist() == [1.0] * 8 and pos[:, 0].tolist() == [-1.0] * 8  # 1 + 3 copies
+    pool.open(3)
+    assert pool.queries([3])[0][0, 0] == 0.0  # the new frame's slot is blank until sampled
+    pool.write(1, _tok(2.0), _tok(-2.0))
+    pool.write(2, _tok(3.0), _tok(-3.0))
+    feats, pos = pool.tokens()
+    assert feats[:, 0].tolist() == [1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0]
+    content, content_pos = pool.queries([1, 2, 3])
+    assert content[:, 0].tolist() == [2.0, 3.0, 3.0] and content_pos[:, 0].tolist() == [-2.0, -3.0, -3.0]
+    # the window slides; the first-appearance slot stays (1 + memory slots held at most)
+    pool.open(6)
+    assert len(pool) == 4 and sorted(pool.slots) == [0, 4, 5, 6]
+    assert pool.tokens()[0][:, 0].tolist() == [1.0, 1.0] + [0.0] * 6  # opened slots are blank (zero_pad_prompt)
+
+
+def test_pool_first_slot_on_the_last_frame_reads_the_last_slot():
+    """Official ``extract_prompt_features_from_memoey_pool``: ``first_appear_frame_idxs[
+    first_appear_frame_idxs >= e_idx - 1] = -1`` (``e_idx`` slots): an appearance on the last
+    slot's frame, or none (-1), reads the last slot. A blank slot's query mean is 0."""
+    pool = PromptPool(memory=2)
+    pool.first_frame = 4
+    pool.open(4)
+    assert pool.first_slot() == 4
+    pool.first_frame = None
+    assert pool.first_slot() == 4
+    pool.first_frame = 3
+    assert pool.first_slot() == 3
+    feats, _ = pool.tokens(like=_tok(0.0))
+    assert feats.shape == (6, 3) and not feats.any()
+    assert not pool.queries([3, 4], like=_tok(0.0))[0].any()
+
+
+def test_sampler_repeats_a_small_mask_cyclically_and_keeps_resize_lost_masks():
+    """Official ``VisualPromptEncoder.get_dense_features``: fewer cells than ``R`` →
+    ``feat_idx.repeat(R // n + 1)[:R]``; ``get_mask_prompt``: valid iff the canvas mask has a
+    pixel > 0.5, cells ``>= min(0.5, max)`` of the nearest-resized mask (all cells when the
+    resize lost every pixel). Features are the cell indices, so the picks read directly."""
+    feats = torch.arange(8.0).view(1, 2, 4).expand(3, 2, 4).clone()  # C=3, 2×4 grid
+    masks = torch.zeros(2, 16, 32)
+    masks[0, 0, 0] = masks[0, 0, 8] = masks[0, 8, 24] = 1.0  # cells 0, 1, 7 (nearest picks 8i)
+    masks[1, 1, 1] = 1.0  # lost by the nearest resize, but a valid mask
+    tok = VisualPromptSampler(num_points=8)(feats, feats, masks)
+    assert tok.feats[0, :, 0].tolist() == [0, 1, 7, 0, 1, 7, 0, 1]
+    assert tok.valid.tolist() == [True, True]
+    assert tok.feats[1, :, 0].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]  # all 8 cells, evenly spaced = all
+
+
+def _capture_visual_prompts(adapter):
+    model = adapter.model
+    seen = []
+    decode = model.decode
+
+    def spy(feats, prompts=None, **kw):
+        seen.append((feats.frame_indices.tolist(), prompts))
+        return decode(feats, prompts, **kw)
+
+    model.decode = spy
+    sampled = []
+    sample = model.sample_visual_prompt
+
+    def sample_spy(feats, frame, masks):
+        tok = sample(feats, frame, masks)
+        sampled.append((int(feats.frame_indices[frame]), tok))
+        return tok
+
+    model.sample_visual_prompt = sample_spy
+    return seen, sampled
+
+
+def test_vos_first_clip_gives_the_given_tokens_one_plus_clip_length_times():
+    """Official: ``get_dense_features`` repeats the given frame's ``R`` tokens over the
+    ``SAMPLING_FRAME_NUM`` slots and ``extract_prompt_features_from_memoey_pool`` takes the
+    first-appearance slot plus the last ``max(NUM_PREV_FRAMES_MEMORY, SAMPLING_FRAME_NUM)``
+    slots: with clip length 3 and memory 2, ProCA sees the given tokens 1 + 3 = 4 times (the
+    former pool gave them once). An object given on frame 2 (mid-clip) is a blank prompt in
+    that clip: zero tokens, query content = ``task_sot`` alone."""
+    a = build_tiny_adapter(temporal_consistency=-2.0)
+    seen, sampled = _capture_visual_prompts(a)
+    m = np.zeros((2, 48, 64), bool)
+    m[0, 10:30, 10:40] = True
+    m[1, 5:20, 30:60] = True
+    a.predict(random_video(5), Reference(object_ids=(1, 2), masks=m, frames_of_objects=(0, 2)))
+    frames, prompts = seen[0]
+    assert frames == [0, 1, 2]
+    r = a.model.visual_sampler.num_points
+    given = sampled[0][1].feats[0]  # the given frame's R tokens (sampled on frame 0)
+    assert sampled[0][0] == 0 and prompts.tokens.shape[1] == 4 * r
+    for i in range(4):
+        torch.testing.assert_close(prompts.tokens[0, i * r:(i + 1) * r, 0], given)
+    task_sot = a.model.prompt_encoder.task_sot
+    torch.testing.assert_close(prompts.content[0], (given.sum(0) / r + task_sot).expand(3, -1))
+    assert not prompts.tokens[1].any() and not prompts.tokens_pos[1].any()
+    torch.testing.assert_close(prompts.content[1], task_sot.expand(3, -1))
+    # second clip [1, 2, 3]: object 2 (given on frame 2, now a shared frame) is sampled there;
+    # its first-appearance slot is frame 2 and its earlier slot (frame 1) is blank
+    frames, prompts = seen[1]
+    assert frames == [1, 2, 3]
+    on2 = [tok for f, tok in sampled[1:] if f == 2][0].feats[1]
+    toks = prompts.tokens[1, :, 0]
+    torch.testing.assert_close(toks[:r], on2)  # first slot = frame 2
+    assert not toks[r:2 * r].any()  # slot of frame 0 (window 1..3 → slots 1, 2, 3): frame 1 blank
+    torch.testing.assert_close(toks[2 * r:3 * r], on2)
+    torch.testing.assert_close(toks[3 * r:], on2)  # the new frame 3 copies frame 2

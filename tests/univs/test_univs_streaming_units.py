@@ -2,20 +2,7 @@
 import torch
 
 from evalkit.adapters.univs_entity import clip_box_nms, stability_scores
-from evalkit.adapters.univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
-
-
-def test_prompt_pool_keeps_first_and_a_window_of_frame_slots():
-    pool = PromptPool(window=2)
-    pool.start(torch.full((3, 4), 9.0), torch.full((3, 4), -9.0))
-    for i in range(5):
-        pool.put(i, torch.full((3, 4), float(i)), torch.full((3, 4), -float(i)))
-        pool.slide(i)
-    pool.put(4, torch.full((3, 4), 7.0), torch.full((3, 4), -7.0))  # a slot is rewritten
-    feats, pos, valid = pool.tokens(4)
-    assert len(pool) == 3 and feats.shape == (12, 4)
-    assert feats[:, 0].tolist() == [9] * 3 + [3] * 3 + [7] * 3 + [0] * 3
-    assert valid.tolist() == [True] * 9 + [False] * 3 and pos[3, 0] == -3
+from evalkit.adapters.univs_memory import EmbeddingMemory, MaskAccumulator
 
 
 def test_mask_accumulator_sums_and_late_targets():

@@ -41,18 +41,29 @@ class VisualPromptTokens(tuple):
         return self[2]
 
 
+#: how the ``R`` cells are chosen among a mask's cells when it has at least ``R``
+CELL_SAMPLING = ("evenly-spaced", "random")
+
+
 class VisualPromptSampler:
-    """Dense point sampling of visual prompts (no parameters).
+    """Dense point sampling of visual prompts (no parameters), official
+    ``VisualPromptEncoder.get_mask_prompt`` / ``get_dense_features`` at test time.
 
     Args:
-        num_points: tokens per target and frame (``R``; 32 in the R50 configs).
-        threshold: masks are binarised at ``min(threshold, max)`` after nearest downsampling
-            to the feature grid (a soft mask always keeps its most confident cells).
+        num_points: tokens per target and frame (``R``; ``VISUAL_PROMPT_PIXELS_PER_IMAGE``).
+        threshold: ``mask_thresh`` 0.5 of the official code.
+        cell_sampling: ``"evenly-spaced"`` (default): ``R`` cells spread evenly over the mask's
+            cells in raster order, so runs are deterministic; ``"random"``: ``R`` distinct cells
+            drawn with ``torch.randperm`` from the global generator, as the official sampler.
+            The two differ only for masks of at least ``R`` cells.
     """
 
-    def __init__(self, num_points: int = 32, threshold: float = 0.5):
+    def __init__(self, num_points: int = 32, threshold: float = 0.5, cell_sampling: str = "evenly-spaced"):
+        if cell_sampling not in CELL_SAMPLING:
+            raise ValueError(f"cell_sampling must be one of {CELL_SAMPLING}, got {cell_sampling!r}")
         self.num_points = num_points
         self.threshold = threshold
+        self.cell_sampling = cell_sampling
 
     def __call__(self, feats: torch.Tensor, pos: torch.Tensor, masks: torch.Tensor) -> VisualPromptTokens:
         """Sample prompt tokens.
@@ -60,12 +71,13 @@ class VisualPromptSampler:
         Args:
             feats: ``C×h×w`` stride-8 features of the frame (after the pixel decoder).
             pos: ``C×h×w`` their position codes.
-            masks: ``K×H×W`` float in ``[0, 1]`` on the padded input canvas (any size; resized
-                to ``h×w`` with nearest neighbour).
+            masks: ``K×H×W`` float in ``[0, 1]`` on the padded input canvas (``H = 8h``,
+                ``W = 8w``; resized to ``h×w`` with nearest neighbour, as officially).
 
-        The official sampler picks ``R`` cells at random inside the mask; here they are spread
-        evenly over the mask's cells in raster order, so runs are deterministic. Masks with
-        fewer than ``R`` cells repeat their cells.
+        Official rules kept: a target is valid when its canvas mask has a pixel ``> 0.5``
+        (else its tokens are zero); the cells are those ``>= min(0.5, max)`` of the resized
+        mask (all cells when no canvas pixel survived the resize); a mask with fewer than ``R``
+        cells repeats them cyclically (``feat_idx.repeat(R // n + 1)[:R]``).
         """
         k = masks.shape[0]
         c, h, w = feats.shape
@@ -73,17 +85,21 @@ class VisualPromptSampler:
         if k == 0:
             z = feats.new_zeros(0, r, c)
             return VisualPromptTokens((z, z.clone(), torch.zeros(0, dtype=torch.bool, device=feats.device)))
+        valid = (masks > self.threshold).flatten(1).any(1)
         small = F.interpolate(masks[:, None].float(), size=(h, w), mode="nearest")[:, 0].flatten(1)
         thr = small.max(1, keepdim=True).values.clamp(max=self.threshold)
-        binary = (small >= thr) & (small > 0)
-        valid = binary.any(1)
+        binary = small >= thr
         f, p = feats.flatten(1).t(), pos.flatten(1).t()  # hw×C
         idx = torch.zeros(k, r, dtype=torch.long, device=feats.device)
         for i in range(k):
             cells = binary[i].nonzero()[:, 0]
-            if len(cells):
-                pick = torch.linspace(0, len(cells) - 1, r, device=feats.device).round().long()
-                idx[i] = cells[pick]
+            n = len(cells)
+            if n < r:
+                idx[i] = cells.repeat(r // n + 1)[:r]
+            elif self.cell_sampling == "random":
+                idx[i] = cells[torch.randperm(n)[:r].to(cells.device)]
+            else:
+                idx[i] = cells[torch.linspace(0, n - 1, r, device=feats.device).round().long()]
         keep = valid[:, None, None].to(feats.dtype)
         return VisualPromptTokens((f[idx] * keep, p[idx] * keep, valid))
 
@@ -143,6 +159,21 @@ class PromptEncoder(nn.Module):
         sentence = x[:, 0]
         return PromptQueries(content=sentence + self.task_grounding, pos=sentence, tokens=x, tokens_pos=None,
                              kind="expression")
+
+    def visual_memory(self, tokens: torch.Tensor, tokens_pos: torch.Tensor, content: torch.Tensor,
+                      content_pos: torch.Tensor) -> PromptQueries:
+        """Prompt queries of ``K`` targets from their memory pools, as the official streaming
+        inference builds them (``forward_prompt_encoder`` with ``prompt_feats`` in the targets).
+
+        Args:
+            tokens, tokens_pos: ``K×L×C`` pool tokens (blank slots are zeros and stay zeros:
+                officially they reach ProCA as they are), shared by every frame.
+            content, content_pos: ``K×T×C`` per-frame means of each frame's slot.
+        """
+        t = content.shape[1]
+        rep = lambda x: x.unsqueeze(-2).expand(*x.shape[:-1], t, x.shape[-1])  # noqa: E731
+        return PromptQueries(content=content + self.task_sot, pos=content_pos, tokens=rep(tokens),
+                             tokens_pos=rep(tokens_pos), kind="visual")
 
     def visual(self, feats: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor, t: int) -> PromptQueries:
         """Prompt queries of ``K`` targets from their memory pools.
