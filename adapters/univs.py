@@ -18,7 +18,7 @@ embeddings of the training vocabularies (rows sliced per dataset as
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -27,6 +27,7 @@ from evalkit.errors import EvalkitError, WeightsError
 
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
 from .base import Adapter
+from .univs_settings import TASK_SETTINGS, UniVSSettings, normalise_options, resolve_settings
 
 __all__ = ["UniVSAdapter", "UniVSSettings", "TASK_SETTINGS", "VOCABULARIES", "build_adapter"]
 
@@ -38,66 +39,11 @@ VOCABULARIES: dict[str, tuple[int, int]] = {
     "viposeg": (124, 2924), "ytvis19": (40, 3048), "entityseg_instance": (206, 3088),
     "entityseg_panoptic": (644, 3294),
 }
+#: adapter options that are not inference settings
+_NON_SETTINGS = ("task", "vocabulary", "benchmark")
 # names present in only one of the two 40-class YouTube-VIS vocabularies
 _YTVIS19_ONLY = {"sedan", "hand", "ape", "eagle", "owl"}
 _YTVIS21_ONLY = {"flying_disc", "whale", "squirrel", "bird", "car"}
-
-
-@dataclass(frozen=True)
-class UniVSSettings:
-    """Inference settings (official config key; values of the R50 test scripts, models.md §2.2).
-
-    Attributes:
-        clip_len: frames per clip (``INPUT.SAMPLING_FRAME_NUM`` 5).
-        clip_stride: frames the window advances (``CLIP_STRIDE`` 1; VSS uses ``clip_len``).
-        memory: recent frames in each prompt pool (``NUM_PREV_FRAMES_MEMORY`` 5).
-        num_points: prompt tokens sampled per target and frame (``VISUAL_PROMPT_PIXELS_PER_IMAGE``).
-        temporal_consistency: minimum cosine similarity between a target's memory embedding and
-            its new prediction for the prediction to update the memory
-            (``TEMPORAL_CONSISTENCY_THRESHOLD``).
-        box_nms: box-IoU NMS threshold on new detections (``BOX_NMS_THRESH``).
-        newly_threshold: bi-softmax similarity above which a detection is an old entity
-            (``DETECT_NEWLY_OBJECT_THRESHOLD``).
-        cls_threshold: minimum class score of a new entity (``APPLY_CLS_THRES``).
-        topk: detections kept per clip before NMS, and the floor of the per-video top-k of VIS
-            results (``DETECTIONS_PER_IMAGE``).
-        stability: minimum mask quality (stability) score (``STABILITY_SCORE_THRESH``).
-        overlap: minimum visible fraction of an entity after overlap removal
-            (``OVERLAP_THRESHOLD_ENTITY`` for VIS, ``OVERLAP_THRESHOLD`` for VPS).
-        detect_interval: frames between detections of new entities (``DETECT_NEWLY_INTERVAL_FRAMES``).
-        self_attn_mask: 'sep' or 'sep-blocked' (``MASKDEC_SELF_ATTN_MASK_TYPE``).
-        text_feedback: R-VOS only — add the visual tokens of the masks predicted so far to the
-            expression's tokens (paper §4.2; ``ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING``, off
-            in the released configs, hence off by default).
-    """
-
-    clip_len: int = 5
-    clip_stride: int = 1
-    memory: int = 5
-    num_points: int = 128
-    temporal_consistency: float = 0.5
-    box_nms: float = 0.85
-    newly_threshold: float = 0.1
-    cls_threshold: float = 0.25
-    topk: int = 100
-    stability: float = 0.5
-    overlap: float = 0.5
-    detect_interval: int = 1
-    self_attn_mask: str = "sep"
-    text_feedback: bool = False
-
-
-TASK_SETTINGS: dict[str, UniVSSettings] = {
-    "vis": UniVSSettings(num_points=128, temporal_consistency=0.25, cls_threshold=0.25, topk=35, stability=0.5),
-    "vps": UniVSSettings(num_points=64, temporal_consistency=0.05, box_nms=0.75, newly_threshold=0.05,
-                         cls_threshold=0.15, stability=0.25, overlap=0.6),
-    "vss": UniVSSettings(num_points=128, clip_stride=5, stability=0.0),
-    "vos": UniVSSettings(num_points=128, temporal_consistency=0.5),
-    "pvos": UniVSSettings(num_points=256, temporal_consistency=0.5, cls_threshold=0.25, topk=75),
-    "rvos": UniVSSettings(num_points=32, temporal_consistency=0.5, self_attn_mask="sep-blocked",
-                          cls_threshold=0.05),
-}
-_SETTING_NAMES = {f.name for f in fields(UniVSSettings)}
 
 
 class UniVSAdapter(Adapter):
@@ -110,8 +56,10 @@ class UniVSAdapter(Adapter):
         class_embeddings: ``N×640`` CLIP embeddings of the training vocabularies, a callable
             returning them (loaded on first use), or ``None``.
         input_sizes: task → ``{"min_size", "max_size"}`` or ``{"square"}`` (model card).
-        options: ``task``, ``vocabulary`` (a key of :data:`VOCABULARIES`) and any
-            :class:`UniVSSettings` field, applied to every task.
+        options: ``task``, ``vocabulary`` (a key of :data:`VOCABULARIES`), ``benchmark`` (whose
+            released settings to use when no runner bound one) and any
+            :class:`~.univs_settings.UniVSSettings` field (official key, any case, or an alias),
+            applied to every task.
     """
 
     tasks = frozenset(TASK_SETTINGS)
@@ -121,10 +69,8 @@ class UniVSAdapter(Adapter):
                  text_encoder=None, class_embeddings: torch.Tensor | None = None,
                  input_sizes: dict[str, dict[str, int]] | None = None, **options: Any):
         super().__init__(model_id=model_id, device=device, weights=weights, **options)
-        unknown = set(options) - _SETTING_NAMES - {"task", "vocabulary"}
-        if unknown:
-            raise EvalkitError(f"unknown UniVS option(s) {sorted(unknown)}; expected 'task', 'vocabulary' "
-                               f"or settings {sorted(_SETTING_NAMES)}")
+        #: the user's settings, by official name (validated against :class:`UniVSSettings`)
+        self.setting_options = normalise_options(options, extra=_NON_SETTINGS)
         self.model = model.to(device).eval()
         self._text_encoder = text_encoder
         self._class_embeddings = class_embeddings
@@ -171,9 +117,10 @@ class UniVSAdapter(Adapter):
         return out
 
     def settings(self, task: str) -> UniVSSettings:
-        s = TASK_SETTINGS[task]
-        over = {k: v for k, v in self.options.items() if k in _SETTING_NAMES}
-        return replace(s, **over) if over else s
+        """Resolved settings of ``task`` on the bound benchmark (option ``benchmark`` first)
+        with the user's options (:func:`~.univs_settings.resolve_settings`)."""
+        bench = self.options.get("benchmark") or getattr(self, "benchmark", None)
+        return resolve_settings(task, bench, self.setting_options)
 
     def task_of(self, prompt: Prompt) -> str:
         if isinstance(prompt, Reference):
@@ -193,8 +140,11 @@ class UniVSAdapter(Adapter):
             return []
         from .univs_video import VideoStream
 
-        stream = VideoStream(self.model, frames, self.input_sizes.get(task, {"min_size": 640, "max_size": 1333}),
-                             self.device, self.settings(task).clip_len)
+        s = self.settings(task)
+        size = dict(self.input_sizes.get(task, {"min_size": 640, "max_size": 1333}))
+        if s.min_size_test is not None:
+            size["min_size"] = s.min_size_test
+        stream = VideoStream(self.model, frames, size, self.device, s.sampling_frame_num)
         if isinstance(prompt, Categories):
             from .univs_entity import predict_categories
 

@@ -57,6 +57,7 @@ from evalkit.zoo.ops.boxes import masks_to_boxes
 
 from ..types import Categories, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
+from .univs_settings import configure_model
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 from .univs_prompted import _blank_token, _consistent, _pool_prompts, canvas_logits, refresh_pools
 
@@ -113,7 +114,7 @@ def _visible_enough(masks: torch.Tensor, entities: list[_Entity], overlap: float
 def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances]:
     model = adapter.model
     s = adapter.active_settings
-    t = s.clip_len
+    t = s.sampling_frame_num
     ql = model.num_queries
     ids = np.asarray(cats.ids)
     out: list[Instances] = []
@@ -143,8 +144,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
     model = adapter.model
     s = adapter.settings(task)
     adapter.active_settings = s
-    model.visual_sampler.num_points = s.num_points
-    model.mask_decoder.self_attn_mask = s.self_attn_mask
+    configure_model(model, s)
     emb = adapter.class_embeddings_for(cats)
     if task == "vss":
         return _vss(adapter, stream, cats, emb)
@@ -163,7 +163,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
     prompted = False  # whether the entities' pools were built (official "prompt_feats" in targets)
     left: dict[int, torch.Tensor] = {}  # summed logits of the frames the last clip emitted
     while s0 < n:
-        idx = list(range(s0, min(s0 + s.clip_len, n)))
+        idx = list(range(s0, min(s0 + s.sampling_frame_num, n)))
         feats = stream.clip(idx)
         pools = [e.pool for e in entities]
         if s0 > 0 and entities:
@@ -187,15 +187,15 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         scores = res["pred_logits"].sigmoid()
         h4, w4 = masks.shape[-2:]
         clip_logits = torch.full((len(idx), len(entities), h4, w4), float("nan"), device=masks.device)
-        thr = s.temporal_consistency * (0.5 if s0 < s.clip_len else 1.0)
-        slots = s.memory // s.clip_stride
-        visible = _visible_enough(masks[ql:], entities, s.overlap) if task == "vis" else None
+        thr = s.temporal_consistency_threshold * (0.5 if s0 < s.sampling_frame_num else 1.0)
+        slots = s.num_prev_frames_memory // s.clip_stride
+        visible = _visible_enough(masks[ql:], entities, s.overlap_threshold_entity) if task == "vis" else None
         for j, ent in enumerate(entities):
             if (visible is None or visible[j]) and _consistent(ent, embds[ql + j], thr, slots):
                 clip_logits[:, j] = masks[ql + j]
                 ent.quality_sum += float(stability_scores(masks[ql + j][None])[0])
                 ent.quality_n += 1
-        if s0 % s.detect_interval == 0 or not entities:
+        if s0 % s.detect_newly_interval_frames == 0 or not entities:
             clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
                                   feats, pixel=task == "vps")
         for ti, f in enumerate(idx):
@@ -205,8 +205,8 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         for f in (idx if last else idx[:s.clip_stride]):
             logits = acc.pop(f, len(entities))
             left[f] = logits
-            out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap, output_things) if task == "vps" else \
-                _emit_vis(stream, f, logits, entities, cats, 0.1 * s.cls_threshold, class_log)
+            out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap_threshold, output_things) if task == "vps" else \
+                _emit_vis(stream, f, logits, entities, cats, 0.1 * s.apply_cls_thres, class_log)
         peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
         peak["pending_frames"] = max(peak["pending_frames"], len(acc))
         peak["pool_len"] = max([peak["pool_len"]] + [len(e.pool) for e in entities])
@@ -215,7 +215,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         s0 += s.clip_stride
     peak["entities"] = len(entities)
     adapter.last_stats = peak
-    return video_topk(out, class_log, s.cls_threshold, s.topk) if task == "vis" else out
+    return video_topk(out, class_log, s.apply_cls_thres, s.detections_per_image) if task == "vis" else out
 
 
 def video_topk(out: list[Instances], class_log: dict[tuple[int, int], list[float]], cls_threshold: float,
@@ -256,14 +256,14 @@ def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tens
         return torch.arange(len(scores), device=scores.device)
     order = best.argsort(descending=True)
     if not pixel:
-        if s.stability > 0:
-            order = order[stability_scores(masks[order]) > s.stability]
-        order = order[:s.topk]
-        return order[clip_box_nms(masks[order], best[order], s.box_nms)]
+        if s.stability_score_thresh > 0:
+            order = order[stability_scores(masks[order]) > s.stability_score_thresh]
+        order = order[:s.detections_per_image]
+        return order[clip_box_nms(masks[order], best[order], s.box_nms_thresh)]
     order = order[:100]
     is_thing = thing.to(order.device)[label[order]]
     things, stuff = order[is_thing][:70], order[~is_thing][:30]
-    things = things[clip_box_nms(masks[things], best[things], s.box_nms)]
+    things = things[clip_box_nms(masks[things], best[things], s.box_nms_thresh)]
     if len(stuff):
         first_frame = (masks[stuff, 0] > 0).flatten(1)[:, None]
         iou = mask_iou(first_frame.view(len(stuff), 1, -1), first_frame.view(len(stuff), 1, -1)).float()
@@ -284,7 +284,7 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
     matched: list[int] = []
     if entities:
         mem = torch.stack([e.memory.history(3) for e in entities])
-        match = match_entities(mem, embds[keep], threshold=s.newly_threshold, history=3)
+        match = match_entities(mem, embds[keep], threshold=s.detect_newly_object_threshold, history=3)
         old_scores = torch.stack([e.scores for e in entities])
         last = torch.stack([e.memory.slots[-1] for e in entities])
         new_scores, new_last = update_entity_memory(match, old_scores, last, scores[keep], embds[keep])
@@ -293,18 +293,18 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
             entities[r].memory.slots[-1] = new_last[r]
             matched.append(c)
             # a confident match also votes for the entity's masks (VPS: every match)
-            if pixel or sim > 2 * s.newly_threshold:
+            if pixel or sim > 2 * s.detect_newly_object_threshold:
                 cur = clip_logits[:, r]
                 q = keep[c]
                 # summed with the entity's own prediction, as the official accumulation
                 clip_logits[:, r] = torch.where(torch.isnan(cur), masks[q], cur + masks[q])
     if first:
-        min_score = s.cls_threshold if pixel else max(s.cls_threshold, 0.1)
+        min_score = s.apply_cls_thres if pixel else max(s.apply_cls_thres, 0.1)
         new = [c for c in range(len(keep)) if scores[keep[c]].max() > min_score]
     else:  # unmatched, confident, and overlapping no entity on any frame of the clip
         memory_masks = (torch.nan_to_num(clip_logits, nan=-1.0) > 0).transpose(0, 1)  # E×T×h×w
         new = newly_detected(scores[keep], masks[keep] > 0, memory_masks, torch.tensor(matched, dtype=torch.long),
-                             score_thr=(2 if pixel else 1) * s.cls_threshold)
+                             score_thr=(2 if pixel else 1) * s.apply_cls_thres)
     for c in new:
         q = keep[c]
         cur = masks[q] > 0
@@ -314,10 +314,10 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
         ti = int(areas.argmax())
         # official write_newly_entities_into_annotations_per_clip: the new entity's prompt slots
         # are blank (zeros) until the next clip samples them; it first appeared at the clip start
-        pool = PromptPool(max(s.memory, s.clip_len))
+        pool = PromptPool(s.memory_slots)
         pool.first_frame = int(feats.frame_indices[0])
         entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(),
-                                EmbeddingMemory(s.memory // s.clip_stride, embds[q].mean(0)),
+                                EmbeddingMemory(s.num_prev_frames_memory // s.clip_stride, embds[q].mean(0)),
                                 bool(thing[int(scores[q].argmax())]), int(feats.frame_indices[ti])))
         clip_logits = torch.cat([clip_logits, masks[q][:, None]], 1)
     return clip_logits

@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Instances, Reference
+from .univs_settings import configure_model
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 
 __all__ = ["predict_reference", "predict_expression", "reference_masks"]
@@ -200,7 +201,7 @@ def _run(adapter, stream, targets, start, decode_clip, emit):
     s0 = start
     peak = {"cached_frames": 0, "pending_frames": 0, "pool_len": 0}
     while s0 < n:
-        idx = list(range(s0, min(s0 + s.clip_len, n)))
+        idx = list(range(s0, min(s0 + s.sampling_frame_num, n)))
         feats = stream.clip(idx)
         for f, logits in decode_clip(feats, idx, acc).items():
             acc.add(f, logits)
@@ -222,19 +223,18 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
     model = adapter.model
     s = adapter.settings(task)
     adapter.active_settings = s
-    model.visual_sampler.num_points = s.num_points
-    model.mask_decoder.self_attn_mask = s.self_attn_mask
+    configure_model(model, s)
     ql = model.num_queries
     frames_of = ref.frames_of_objects or (ref.frame,) * len(ref.object_ids)
-    window = max(s.memory, s.clip_len)  # officially never shorter than a clip
+    window = s.memory_slots  # officially never shorter than a clip
     targets = [_Target(int(o), int(f), PromptPool(window)) for o, f in zip(ref.object_ids, frames_of)]
     for tg in targets:
         if not 0 <= tg.frame < len(stream):
             raise ContractError(f"Reference: object {tg.obj_id} is given on frame {tg.frame}, the video has "
                              f"{len(stream)} frames")
 
-    if s.clip_len < 2 or s.clip_stride >= s.clip_len:
-        raise ContractError(f"UniVS {task}: clip_len {s.clip_len} and clip_stride {s.clip_stride} leave no frame "
+    if s.sampling_frame_num < 2 or s.clip_stride >= s.sampling_frame_num:
+        raise ContractError(f"UniVS {task}: clip_len {s.sampling_frame_num} and clip_stride {s.clip_stride} leave no frame "
                             "shared by consecutive clips; the prompt memory needs clip_len >= 2 and "
                             "clip_stride < clip_len")
 
@@ -257,7 +257,7 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         if idx[0] == 0:  # official is_first_clip: sampled on the clip's first frame only
             masks = torch.stack([tg.given_canvas if tg.started and tg.frame == 0 else
                                  torch.zeros(stream.canvas, device=feats.mask_features.device) for tg in targets])
-            start_pools(model, feats, idx, masks, pools, s.clip_len)
+            start_pools(model, feats, idx, masks, pools, s.sampling_frame_num)
         else:
             refresh_pools(model, feats, idx, acc, pools, s.clip_stride)
         active = [k for k, tg in enumerate(targets) if tg.started]
@@ -269,8 +269,8 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         res = model.decode(feats, _pool_prompts(model, pools, idx, _blank_token(model, feats)))
         res = {k: v[list(range(ql)) + [ql + j for j in active]] for k, v in res.items() if k != "pred_logits"}
         masks, embds = res["pred_masks"][ql:], res["pred_embds"][ql:]
-        thr = s.temporal_consistency * (0.5 if idx[0] < s.clip_len else 1.0)
-        checks = [_consistency(targets[k], embds[j], thr, s.memory // s.clip_stride) for j, k in enumerate(active)]
+        thr = s.temporal_consistency_threshold * (0.5 if idx[0] < s.sampling_frame_num else 1.0)
+        checks = [_consistency(targets[k], embds[j], thr, s.num_prev_frames_memory // s.clip_stride) for j, k in enumerate(active)]
         quality = stability_scores(masks)
         # official: targets appearing in this clip and those known before are made exclusive
         # separately, weighted by quality × IoU² (prediction vs given mask on the given frame)
@@ -341,16 +341,15 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
     model = adapter.model
     s = adapter.settings("rvos")
     adapter.active_settings = s
-    model.visual_sampler.num_points = s.num_points
-    model.mask_decoder.self_attn_mask = s.self_attn_mask
+    configure_model(model, s)
     ql = model.num_queries
     words, sentence = adapter.encode_expression(prompt.text)
-    target = _Target(1, -1, PromptPool(max(s.memory, s.clip_len)), started=True)
+    target = _Target(1, -1, PromptPool(s.memory_slots), started=True)
     scores: dict[int, list[float]] = {}
 
     def decode_clip(feats, idx, acc):
         prompts = model.prompt_encoder.expressions(words, sentence, feats.src)
-        if s.text_feedback and idx[0] > 0:
+        if s.enabled_prev_visual_prompts_for_grounding and idx[0] > 0:
             # the expression's tokens plus, per frame, the visual tokens of that frame's slot
             # (official forward_prompt_encoder, ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING; the
             # first clip samples nothing for grounding)

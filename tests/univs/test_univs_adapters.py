@@ -60,9 +60,9 @@ def test_streaming_memory_is_flat_in_video_length(adapter):
         stats.append(dict(adapter.last_stats))
     assert stats[0] == stats[1]
     s = adapter.settings("vos")
-    assert stats[1]["cached_frames"] <= s.clip_len and stats[1]["pending_frames"] <= s.clip_len
+    assert stats[1]["cached_frames"] <= s.sampling_frame_num and stats[1]["pending_frames"] <= s.sampling_frame_num
     # one slot per frame of the last max(memory, clip_len) frames, plus the first appearance
-    assert stats[1]["pool_len"] == 1 + max(s.memory, s.clip_len)
+    assert stats[1]["pool_len"] == 1 + s.memory_slots
 
 
 @pytest.mark.parametrize("feedback", [False, True])
@@ -71,7 +71,7 @@ def test_rvos_expression(feedback):
     out = a.predict(random_video(5), Expression("the cat"))
     assert [i.track_ids.tolist() for i in out] == [[1]] * 5
     assert all(i.masks.shape == (1, H, W) for i in out)
-    assert a.last_stats["pool_len"] <= 1 + a.settings("rvos").memory
+    assert a.last_stats["pool_len"] <= 1 + a.settings("rvos").memory_slots
 
 
 def _cats(thing=None):
@@ -97,7 +97,7 @@ def test_vis_entities(adapter):
 def test_vps_things_and_stuff():
     a = build_tiny_adapter(stability=0.0, cls_threshold=0.0, task="vps")
     desc = a.describe()
-    assert desc["task"] == "vps" and desc["settings"]["num_points"] == 64 and desc["settings"]["stability"] == 0.0
+    assert desc["task"] == "vps" and desc["settings"]["visual_prompt_pixels_per_image"] == 64 and desc["settings"]["stability_score_thresh"] == 0.0
     out = a.predict(random_video(5), _cats(thing=[True, True, False]))
     for inst in out:
         if len(inst):
