@@ -39,10 +39,11 @@ the mean mask quality); VPS scores use the mask stability of one frame (official
 window) and a thing/stuff flag fixed at the entity's detection (officially from its current
 best class).
 
-**VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference:
-``P(k | pixel) = Σ_q score(q, k) · quality(q) · sigmoid(mask_q(pixel))`` (mask logits resized
-bilinearly to the canvas, cropped, then nearest to the original size, as officially), arg-max per
-pixel; one segment per present category, scored by its best query.
+**VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference
+(official ``save_results_vss``): ``P(k | pixel) = Σ_q score(q, k) · quality(q) ·
+sigmoid(mask_q(pixel))`` with the mask logits resized bilinearly to the canvas, cropped, then
+nearest to the original size, and the quality computed on those resized masks over the clip's
+frames; arg-max per pixel; one segment per present category, scored by its best query.
 """
 from __future__ import annotations
 
@@ -122,13 +123,26 @@ def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances
         idx = list(range(s0, min(s0 + t, len(stream))))
         res = model.decode(stream.clip(idx), None, class_embeddings=emb)
         masks = res["pred_masks"][:ql]  # Q×T×h×w logits on the canvas
-        # scores weighted by the clip's mask quality, as the official save_results_vss
-        scores = res["pred_logits"][:ql].sigmoid() * stability_scores(masks)[:, None]
-        for ti, f in enumerate(idx):
+
+        def output_logits(ti, f):
+            """``Q×H×W`` logits of clip frame ``ti`` at the output size (official
+            ``save_results_vss``: bilinear to the canvas, cropped, nearest to the output size)."""
             tr = stream.transform(f)
             m = F.interpolate(masks[:, ti][None], size=tr.padded_size, mode="bilinear", align_corners=False)
             m = m[..., :tr.resized_size[0], :tr.resized_size[1]]
-            m = F.interpolate(m, size=tr.original_size, mode="nearest")[0].sigmoid()
+            return F.interpolate(m, size=tr.original_size, mode="nearest")[0]
+
+        # mask quality over the clip's frames at the output size (calculate_mask_quality_scores
+        # on the resized masks), counted frame by frame so no T×H×W stack is held
+        hi = torch.zeros(len(masks), device=masks.device)
+        lo = torch.zeros_like(hi)
+        for ti, f in enumerate(idx):
+            m = output_logits(ti, f).flatten(1)
+            hi += (m > 1).sum(1)
+            lo += (m > -1).sum(1)
+        scores = res["pred_logits"][:ql].sigmoid() * (hi / lo.clamp(min=1))[:, None]
+        for ti, f in enumerate(idx):
+            m = output_logits(ti, f).sigmoid()
             label = torch.einsum("qk,qhw->khw", scores, m).argmax(0)
             present = torch.unique(label)
             segs = label[None] == present[:, None, None]

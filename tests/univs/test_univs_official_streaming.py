@@ -183,3 +183,48 @@ def test_vos_first_clip_gives_the_given_tokens_one_plus_clip_length_times():
     assert not toks[r:2 * r].any()  # slot of frame 0 (window 1..3 → slots 1, 2, 3): frame 1 blank
     torch.testing.assert_close(toks[2 * r:3 * r], on2)
     torch.testing.assert_close(toks[3 * r:], on2)  # the new frame 3 copies frame 2
+
+
+# -- VSS --------------------------------------------------------------------------------------
+
+def _vss_case(p_b: float):
+    """Two learnable queries on one 64×96 frame (resized = canvas = original, stride-4 masks
+    16×24): q0 = +2 on the left 12 columns, -2 on the right (class 'cat', score 0.9); q1 = +3
+    everywhere (class 'dog', score ``p_b``); the other queries and scores are negligible."""
+    import math
+
+    a = build_tiny_adapter(task="vss", clip_len=1)
+    ql = a.model.num_queries
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+
+    def fake_decode(feats, prompts=None, **kw):
+        t = len(feats.frame_indices)
+        masks = torch.full((ql, t, 16, 24), -10.0)
+        masks[0, :, :, :12], masks[0, :, :, 12:] = 2.0, -2.0
+        masks[1] = 3.0
+        scores = torch.full((ql, 3), -100.0)
+        scores[0, 0], scores[1, 1] = logit(0.9), logit(p_b)
+        return {"pred_masks": masks, "pred_embds": torch.zeros(ql, t, 32), "pred_logits": scores}
+
+    a.model.decode = fake_decode
+    from evalkit.types import Categories
+
+    return a.predict(random_video(1, h=64, w=96), Categories(["cat", "dog", "the"], [1, 2, 5]))[0]
+
+
+def test_vss_mask_quality_is_computed_on_the_output_size_masks():
+    """Official ``inference_video_entity.py:save_results_vss``: ``calculate_mask_quality_scores``
+    runs on the masks after the bilinear resize to the canvas and the nearest resize to the
+    output size. By hand: the ×4 bilinear upsampling (align_corners False) of q0's step puts
+    output columns 46..49 at source 11.125..11.875, values 1.5, 0.5, -0.5, -1.5; per row 47
+    values > 1 and 49 > -1, so q0's quality is 47/49 (1 at stride 4). At pixel (0, 0) 'cat'
+    scores 0.9·q·sigmoid(2) and 'dog' p_b·sigmoid(3): with p_b·sigmoid(3) = 0.776 'dog' wins
+    only if q < 0.979 (true for 47/49, not for 1); with 0.755 'cat' wins if q > 0.952."""
+    import math
+
+    sig = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    assert 0.9 * sig(2) * 47 / 49 < 0.776 < 0.9 * sig(2) and 0.755 < 0.9 * sig(2) * 47 / 49
+    inst = _vss_case(0.776 / sig(3))
+    assert inst.labels[inst.masks[:, 0, 0]].tolist() == [2]  # 'dog' (stride-4 quality gave 'cat')
+    inst = _vss_case(0.755 / sig(3))
+    assert inst.labels[inst.masks[:, 0, 0]].tolist() == [1]
