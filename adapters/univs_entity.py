@@ -21,23 +21,29 @@
    used, the frames the window just left are sampled too, on the features of the clip's first
    frames (official ``process_per_video_inference_prev_frame``).
 
-Outputs per frame: VIS — each entity's own mask once per category it scores at least
-``0.1·cls_threshold`` for (class score × mask quality; track id = entity id), masks may
-overlap as in the official results; an entity's prediction only enters its memory when it
-keeps more than ``overlap`` of its mask after score-weighted arg-max over the entities. VPS — every
-pixel goes to the entity of largest ``score · logit`` (:func:`_emit_vps`); thing entities give one
-segment each (track id = entity id) when they keep enough of their mask; stuff entities of one
-category are merged into one segment whose track id is the category id; ``extra["is_thing"]``
-flags the two.
+Memory (official ``write_prompt_predictions_into_annotations_per_clip`` and
+``pad_zero_annotations_for_next_clip``): after every clip each entity opens an embedding slot as
+the mean of its last 3 and a class-score slot as a copy of its last; a VIS prompt prediction
+enters the memory when it is consistent and keeps enough of its mask after the score-weighted
+arg-max of :func:`~.univs_vis.memory_update_mask` (class score × similarity × canvas mask
+quality); its quality adds to the entity's summed quality.
+
+Outputs per frame: VIS — each entity's own mask (track id = entity id; masks may overlap as in
+the official results), once per category kept by the official video-level results
+(:func:`~.univs_vis.video_results`: window-mean class score × summed quality / (int(max) + 1),
+categories ≥ 0.005, top-k ``max(1.5·#(> 0.05), DETECTIONS_PER_IMAGE)``). VPS — every pixel goes
+to the entity of largest ``score · logit`` (:func:`_emit_vps`); thing entities give one segment
+each (track id = entity id) when they keep enough of their mask; stuff entities of one category
+are merged into one segment whose track id is the category id; ``extra["is_thing"]`` flags the
+two.
 
 Masks accumulate as officially: the logits of every overlapping clip (and of a matching
-detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). VIS results are cut
-to the official per-video top-k, ``max(1.5·#confident, topk)`` (:func:`video_topk`).
-Differences from ``univs/inference/inference_video_entity.py``: the video-level VIS score is the
-mean of the per-frame scores (officially: class scores weighted by temporal consistency, times
-the mean mask quality); VPS scores use the mask stability of one frame (officially of the output
-window) and a thing/stuff flag fixed at the entity's detection (officially from its current
-best class).
+detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). Differences from
+``univs/inference/inference_video_entity.py`` not yet removed: an entity without any positive
+pixel in the whole video gives no result (officially a blank-mask result); VPS scores use the
+mask stability of one frame (officially of the output window) and a thing/stuff flag fixed at
+the entity's detection (officially from its current best class); the VPS memory rule and the
+detection steps were not re-read against the official code.
 
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference
 (official ``save_results_vss``): ``P(k | pixel) = Σ_q score(q, k) · quality(q) ·
@@ -59,10 +65,11 @@ from evalkit.zoo.ops.boxes import masks_to_boxes
 from ..types import Categories, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
 from .univs_settings import configure_model
+from .univs_vis import memory_update_mask, output_window, video_results
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 from .univs_prompted import _blank_token, _consistent, _pool_prompts, canvas_logits, refresh_pools
 
-__all__ = ["predict_categories", "stability_scores", "clip_box_nms", "video_topk"]
+__all__ = ["predict_categories", "stability_scores", "clip_box_nms"]
 
 
 def clip_box_nms(masks: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -87,29 +94,21 @@ class _Entity:
     memory: EmbeddingMemory
     thing: bool
     started_at: int
-    quality_sum: float = 0.0  # stability scores of its accepted masks (running mean)
-    quality_n: int = 0
+    quality_sum: float = 0.0  # summed mask quality of its accepted predictions (mask_quality_scores)
+    closed_scores: torch.Tensor | None = None  # sum of its closed class-score slots
+    closed_n: int = 0
 
-    @property
-    def mask_quality(self) -> float:
-        return self.quality_sum / self.quality_n if self.quality_n else 1.0
+    def pad_scores(self) -> None:
+        """Open a class-score slot, a copy of the last (``scores``), as the official
+        ``pad_zero_annotations_for_next_clip`` (``gt_logits[:, -1:].clone()``)."""
+        self.closed_scores = self.scores.clone() if self.closed_scores is None else self.closed_scores + self.scores
+        self.closed_n += 1
 
-
-def _visible_enough(masks: torch.Tensor, entities: list[_Entity], overlap: float) -> torch.Tensor:
-    """VIS memory check (official ``write_prompt_predictions_into_annotations_per_clip``): after
-    giving each pixel of the clip to the entity with the largest ``score · sigmoid(mask)``,
-    an entity must keep more than ``overlap`` of its own (``> 0.5``) mask. ``masks``:
-    ``E×T×h×w`` logits of the entities' prompt queries; returns ``E`` bool."""
-    if len(entities) == 0:
-        return torch.zeros(0, dtype=torch.bool)
-    prob = masks.sigmoid().flatten(1)
-    own = prob > 0.5
-    w = torch.stack([e.scores.max() for e in entities]).to(prob)
-    owner = (prob * w[:, None]).argmax(0)
-    owner = torch.where(own.any(0), owner, torch.full_like(owner, -1))
-    kept = (owner[None] == torch.arange(len(entities), device=prob.device)[:, None]) & own
-    area = own.sum(1).clamp(min=1)
-    return (kept.sum(1) / area > overlap) & kept.any(1)
+    def class_mean(self) -> torch.Tensor:
+        """Mean over the class-score slots (official ``logits.mean(1)``), ``K``."""
+        if self.closed_scores is None:
+            return self.scores
+        return (self.closed_scores + self.scores) / (self.closed_n + 1)
 
 
 def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances]:
@@ -171,7 +170,8 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
     acc = MaskAccumulator()
     out: list[Instances | None] = [None] * n
     peak = {"cached_frames": 0, "pending_frames": 0, "pool_len": 0}
-    class_log: dict[tuple[int, int], list[float]] = {}  # VIS: (entity, category) → class scores
+    window_scores: dict[int, list[torch.Tensor]] = {}  # VIS: entity id → class scores per output window
+    window = output_window(5, s.sampling_frame_num)  # NUM_FRAMES_WINDOW 5 (univs/config.py)
     output_things: set[int] = set()  # VPS: thing entities output so far
     s0 = 0
     prompted = False  # whether the entities' pools were built (official "prompt_feats" in targets)
@@ -203,24 +203,46 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         clip_logits = torch.full((len(idx), len(entities), h4, w4), float("nan"), device=masks.device)
         thr = s.temporal_consistency_threshold * (0.5 if s0 < s.sampling_frame_num else 1.0)
         slots = s.num_prev_frames_memory // s.clip_stride
-        visible = _visible_enough(masks[ql:], entities, s.overlap_threshold_entity) if task == "vis" else None
-        for j, ent in enumerate(entities):
-            if (visible is None or visible[j]) and _consistent(ent, embds[ql + j], thr, slots):
-                clip_logits[:, j] = masks[ql + j]
-                ent.quality_sum += float(stability_scores(masks[ql + j][None])[0])
-                ent.quality_n += 1
+        if task == "vis" and entities:
+            # official write_prompt_predictions_into_annotations_per_clip: every entity is checked
+            # against its memory (a slot opened for each), then the overlap rule at canvas size
+            sims = []
+            for j, ent in enumerate(entities):
+                ent.memory.open_slot()
+                sims.append(ent.memory.consistency(embds[ql + j]))
+            sims = torch.tensor(sims)
+            keep, quality = memory_update_mask(masks[ql:], torch.stack([e.class_mean().max() for e in entities]),
+                                               sims, sims > thr, stream.canvas, stream.resized,
+                                               s.overlap_threshold_entity)
+            for j, ent in enumerate(entities):
+                if keep[j]:
+                    ent.memory.write(embds[ql + j].mean(0))
+                    clip_logits[:, j] = masks[ql + j]
+                    ent.quality_sum += float(quality[j])
+        else:
+            for j, ent in enumerate(entities):
+                if _consistent(ent, embds[ql + j], thr, slots):
+                    clip_logits[:, j] = masks[ql + j]
+                    ent.quality_sum += float(stability_scores(masks[ql + j][None])[0])
         if s0 % s.detect_newly_interval_frames == 0 or not entities:
             clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
                                   feats, pixel=task == "vps")
         for ti, f in enumerate(idx):
             acc.add(f, clip_logits[ti])
         last = idx[-1] == n - 1
+        if task == "vis" and (last or (s0 > s.num_prev_frames_memory and s0 % window == s.num_prev_frames_memory)):
+            # official save_results_vis at an output window: each entity's class scores then
+            for e in entities:
+                window_scores.setdefault(e.eid, []).append(e.class_mean().clone())
+        if not last:  # official pad_zero_annotations_for_next_clip
+            for e in entities:
+                e.pad_scores()
         left = {}
         for f in (idx if last else idx[:s.clip_stride]):
             logits = acc.pop(f, len(entities))
             left[f] = logits
             out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap_threshold, output_things) if task == "vps" else \
-                _emit_vis(stream, f, logits, entities, cats, 0.1 * s.apply_cls_thres, class_log)
+                _emit_vis(stream, f, logits, entities)
         peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
         peak["pending_frames"] = max(peak["pending_frames"], len(acc))
         peak["pool_len"] = max([peak["pool_len"]] + [len(e.pool) for e in entities])
@@ -229,32 +251,10 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         s0 += s.clip_stride
     peak["entities"] = len(entities)
     adapter.last_stats = peak
-    return video_topk(out, class_log, s.apply_cls_thres, s.detections_per_image) if task == "vis" else out
-
-
-def video_topk(out: list[Instances], class_log: dict[tuple[int, int], list[float]], cls_threshold: float,
-               topk: int) -> list[Instances]:
-    """Per-video top-k of the VIS results (official ``vis_clip_instances_to_coco_json_video``).
-
-    A result is one (track id, category) over the video, scored as the writer scores it: the
-    mean of its per-frame scores. With ``n`` results whose mean class score (``class_log``) is
-    above ``cls_threshold``, ``k = max(int(1.5·n), topk)`` and the results scoring at least the
-    ``k``-th best score (0-based, so ``k + 1`` results and ties; all when ``k`` reaches the
-    last) are kept; the others are removed from every frame.
-    """
-    scores: dict[tuple[int, int], list[float]] = {}
-    for inst in out:
-        for k in range(len(inst)):
-            scores.setdefault((int(inst.track_ids[k]), int(inst.labels[k])), []).append(float(inst.scores[k]))
-    if not scores:
+    if task != "vis":
         return out
-    video = {key: float(np.mean(v)) for key, v in scores.items()}
-    confident = sum(float(np.mean(class_log[key])) > cls_threshold for key in video)
-    ranked = sorted(video.values(), reverse=True)
-    cut = ranked[min(max(int(confident * 1.5), topk), len(ranked) - 1)]
-    kept = {key for key, v in video.items() if v >= cut}
-    return [inst.select(np.array([(int(t), int(c)) in kept for t, c in zip(inst.track_ids, inst.labels)], bool))
-            if len(inst) else inst for inst in out]
+    return video_results(out, window_scores, {e.eid: e.quality_sum for e in entities}, cats.ids,
+                         s.detections_per_image)
 
 
 def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tensor:
@@ -310,6 +310,8 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
             if pixel or sim > 2 * s.detect_newly_object_threshold:
                 cur = clip_logits[:, r]
                 q = keep[c]
+                if not pixel:  # official: the matched detection's quality adds to the entity's
+                    entities[r].quality_sum += float(stability_scores(masks[q][None])[0])
                 # summed with the entity's own prediction, as the official accumulation
                 clip_logits[:, r] = torch.where(torch.isnan(cur), masks[q], cur + masks[q])
     if first:
@@ -330,41 +332,30 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
         # are blank (zeros) until the next clip samples them; it first appeared at the clip start
         pool = PromptPool(s.memory_slots)
         pool.first_frame = int(feats.frame_indices[0])
-        entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(),
-                                EmbeddingMemory(s.num_prev_frames_memory // s.clip_stride, embds[q].mean(0)),
-                                bool(thing[int(scores[q].argmax())]), int(feats.frame_indices[ti])))
+        # official pad_zero_annotations_for_next_clip: a memory slot opens as the mean of the last 3
+        memory = EmbeddingMemory(s.num_prev_frames_memory // s.clip_stride, embds[q].mean(0), open_with="mean3")
+        entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(), memory,
+                                bool(thing[int(scores[q].argmax())]), int(feats.frame_indices[ti]),
+                                quality_sum=float(stability_scores(masks[q][None])[0])))
         clip_logits = torch.cat([clip_logits, masks[q][:, None]], 1)
     return clip_logits
 
 
-def _emit_vis(stream, f, logits, entities, cats, min_score: float, class_log: dict):
-    """VIS output of frame ``f``: every entity's own mask (``> 0.5``; masks may overlap, as the
-    official results do), once per category scoring at least ``min_score`` (official
-    ``vis_clip_instances_to_coco_json_video``: ``0.1 · APPLY_CLS_THRES``), scored
-    ``class score × mask quality``; track id = entity id. The writer joins the frames of one
-    (track, category) into one video-level result. Appends each class score to
-    ``class_log[(entity id, category id)]``."""
+def _emit_vis(stream, f, logits, entities):
+    """VIS output of frame ``f``: one row per entity whose summed logits are positive somewhere
+    (``> 0.5`` after resizing; masks may overlap, as the official results do), track id = entity
+    id; labels and scores are set per category by :func:`~.univs_vis.video_results` once the
+    video is done."""
     size = tuple(stream.frames.sizes[f])
     if not entities:
         return Instances.empty(size)
     probs = stream.to_original(f, logits)
-    ids = np.asarray(cats.ids)
-    masks, labels, scores, tracks = [], [], [], []
-    for j, ent in enumerate(entities):
-        m = probs[j] > 0.5
-        if not bool(m.any()):
-            continue
-        for k in torch.nonzero(ent.scores >= min_score)[:, 0].tolist():
-            masks.append(m)
-            labels.append(ids[k])
-            scores.append(float(ent.scores[k]) * ent.mask_quality)
-            tracks.append(ent.eid)
-            class_log.setdefault((ent.eid, int(ids[k])), []).append(float(ent.scores[k]))
-    if not masks:
+    rows = [j for j in range(len(entities)) if bool((probs[j] > 0.5).any())]
+    if not rows:
         return Instances.empty(size)
-    m = torch.stack(masks)
-    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(), scores=np.array(scores, np.float32),
-                     labels=np.array(labels), track_ids=np.array(tracks))
+    m = probs[rows] > 0.5
+    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(), scores=np.zeros(len(rows), np.float32),
+                     labels=np.full(len(rows), -1), track_ids=np.array([entities[j].eid for j in rows]))
 
 
 def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: set[int]):

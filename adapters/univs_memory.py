@@ -212,16 +212,26 @@ class MaskAccumulator:
 class EmbeddingMemory:
     """A target's query embeddings, one slot per clip step (the official ``embds`` memory).
 
-    Each clip opens a blank (zero) slot; a consistent prompt prediction fills it with its mean
-    embedding over the clip and a matching detection is averaged into it. At most ``slots``
+    Each clip opens a slot (blank, or the mean of the last 3 for the entity inference); a
+    consistent prompt prediction is averaged into it (a blank slot takes it as is) and so is a
+    matching detection. At most ``slots``
     slots are kept (``max(memory / stride, 3)`` officially).
     """
 
-    def __init__(self, slots: int, first: torch.Tensor):
+    def __init__(self, slots: int, first: torch.Tensor, open_with: str = "blank"):
+        if open_with not in ("blank", "mean3"):
+            raise ValueError(f"open_with must be 'blank' or 'mean3', got {open_with!r}")
         self.slots: deque[torch.Tensor] = deque([first], maxlen=max(slots, 3))
+        self.open_with = open_with
 
     def open_slot(self) -> None:
-        self.slots.append(torch.zeros_like(self.slots[-1]))
+        """A new slot: blank, or (``open_with='mean3'``, the official entity inference's
+        ``pad_zero_annotations_for_next_clip``) the plain mean of the last 3 slots, blanks
+        included."""
+        if self.open_with == "mean3":
+            self.slots.append(torch.stack(list(self.slots)[-3:]).mean(0))
+        else:
+            self.slots.append(torch.zeros_like(self.slots[-1]))
 
     def write(self, embed: torch.Tensor) -> None:
         """Average ``embed`` (``C``) into the newest slot (a blank slot takes it as is)."""

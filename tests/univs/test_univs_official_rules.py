@@ -147,49 +147,26 @@ def test_vos_clip_predictions_are_made_exclusive_before_summing():
     assert out[1].abs().sum() == 0 and out[0, 0, 0].tolist() == [3.0, 3.0, -1.0, 2.0]  # owner keeps its logit
 
 
-def _vis_frames(scores, n_frames=2):
-    from evalkit.types import Instances
-
-    k = len(scores)
-    masks = np.zeros((k, 4, 4), bool)
-    masks[:, 1:3, 1:3] = True
-    return [Instances((4, 4), boxes=np.tile(np.array([[1, 1, 3, 3]], np.float32), (k, 1)), masks=masks,
-                      scores=np.array(scores, np.float32), labels=np.ones(k, int), track_ids=np.arange(1, k + 1))
-            for _ in range(n_frames)]
-
-
-def test_vis_per_video_topk_follows_the_official_cut():
-    from evalkit.adapters.univs_entity import video_topk
-
-    scores = [0.9, 0.8, 0.7, 0.6, 0.5]
-    # one confident result: k = max(int(1.5), 2) = 2 → every result scoring ≥ the 3rd best
-    log = {(t, 1): [0.9 if t == 1 else 0.3] for t in range(1, 6)}
-    out = video_topk(_vis_frames(scores), log, cls_threshold=0.5, topk=2)
-    assert [i.track_ids.tolist() for i in out] == [[1, 2, 3]] * 2
-    # four confident: k = 6 reaches the last result, all are kept
-    log = {(t, 1): [0.9 if t < 5 else 0.3] for t in range(1, 6)}
-    out = video_topk(_vis_frames(scores), log, cls_threshold=0.5, topk=2)
-    assert [i.track_ids.tolist() for i in out] == [[1, 2, 3, 4, 5]] * 2
-
-
-def test_vis_prediction_applies_the_topk(monkeypatch):
+def test_vis_prediction_writes_the_video_results(monkeypatch):
     import evalkit.adapters.univs_entity as entity
     from evalkit.types import Categories
 
     calls = []
+    real = entity.video_results
 
-    def spy(out, log, cls_threshold, topk):
-        calls.append((len(out), dict(log), cls_threshold, topk))
-        return entity.video_topk.__wrapped__(out, log, cls_threshold, topk)
+    def spy(out, window_scores, quality, category_ids, topk):
+        calls.append((len(out), {k: len(v) for k, v in window_scores.items()}, dict(quality), topk))
+        return real(out, window_scores, quality, category_ids, topk)
 
-    spy.__wrapped__ = entity.video_topk
-    monkeypatch.setattr(entity, "video_topk", spy)
+    monkeypatch.setattr(entity, "video_results", spy)
     a = build_tiny_adapter(task="vis", topk=3, cls_threshold=0.0)
     a.class_embeddings = torch.randn(40, 48, generator=torch.Generator().manual_seed(1))
     out = a.predict(random_video(4), Categories([f"c{i}" for i in range(40)], list(range(1, 41))))
-    assert len(calls) == 1 and calls[0][0] == 4 and calls[0][2:] == (0.0, 3)
-    results = {(int(t), int(c)) for i in out if len(i) for t, c in zip(i.track_ids, i.labels)}
-    assert results and results <= set(calls[0][1])  # every result has its class scores logged
+    assert len(calls) == 1 and calls[0][0] == 4 and calls[0][3] == 3
+    # a 4-frame video has one output window (the last clip): one score snapshot per entity
+    assert set(calls[0][1].values()) <= {1}
+    tracks = {int(t) for i in out if len(i) for t in i.track_ids}
+    assert tracks <= set(calls[0][1]) and all((i.labels >= 1).all() for i in out if len(i))
 
 
 def test_vps_pixels_go_to_the_largest_score_times_logit():

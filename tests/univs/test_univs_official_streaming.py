@@ -228,3 +228,98 @@ def test_vss_mask_quality_is_computed_on_the_output_size_masks():
     assert inst.labels[inst.masks[:, 0, 0]].tolist() == [2]  # 'dog' (stride-4 quality gave 'cat')
     inst = _vss_case(0.755 / sig(3))
     assert inst.labels[inst.masks[:, 0, 0]].tolist() == [1]
+
+
+# -- VIS: memory, update rule, results --------------------------------------------------------
+
+from evalkit.adapters.univs_memory import EmbeddingMemory  # noqa: E402
+from evalkit.adapters.univs_vis import memory_update_mask, video_results  # noqa: E402
+from evalkit.types import Instances  # noqa: E402
+
+
+def test_vis_memory_slot_opens_as_the_mean_of_the_last_three():
+    """Official ``inference_video_entity.py:pad_zero_annotations_for_next_clip``:
+    ``gt_embds_pad = torch.mean(gt_embds[:, -3:], dim=1)``; then
+    ``write_prompt_predictions_into_annotations_per_clip`` averages a consistent prediction into
+    the (non-blank) slot: ``(slot + pred) / 2``. Slots (1, 0), (0, 1), (1, 1), (3, 3): the new slot
+    is the mean of the last three, (4/3, 5/3); writing (2, 1) gives (5/3, 4/3)."""
+    mem = EmbeddingMemory(slots=5, first=torch.tensor([1.0, 0.0]), open_with="mean3")
+    for v in ([0.0, 1.0], [1.0, 1.0], [3.0, 3.0]):
+        mem.slots.append(torch.tensor(v))
+    mem.open_slot()
+    torch.testing.assert_close(mem.slots[-1], torch.tensor([4 / 3, 5 / 3]))
+    mem.write(torch.tensor([2.0, 1.0]))
+    torch.testing.assert_close(mem.slots[-1], torch.tensor([5 / 3, 4 / 3]))
+    blank = EmbeddingMemory(slots=5, first=torch.tensor([1.0, 0.0]))
+    blank.open_slot()  # the VOS memory still opens blank
+    assert blank.slots[-1].tolist() == [0.0, 0.0]
+
+
+def test_vis_update_rule_weights_and_owned_area():
+    """Official ``write_prompt_predictions_into_annotations_per_clip`` (VIS): ``cur_scores =
+    logits.mean(1).max(-1) × sim_consistency × mask_quality``; pixels to the arg-max of
+    ``cur_scores · sigmoid``; ``mask_area / original_area > OVERLAP_THRESHOLD_ENTITY`` with
+    ``mask_area`` the owned area (NOT intersected with the own mask) and ``mask_over`` at least
+    one owned pixel of the own mask.
+
+    Three entities, three frames, each frame constant (4×4 at stride 4, canvas 16×16, 256
+    pixels): logits e0 (5, -0.5, 5), e1 (-5, 1.5, -5), e2 (5, -5, -5). Qualities (> 1 / > -1):
+    e0 512/768 = 2/3, e1 1, e2 1. With class scores (1, 0.2, 1) and similarities 1: weights
+    2/3, 0.2, 1. Frame 0 → e2 (0.993 vs 0.662); frame 1 → e0 (2/3·σ(-0.5) = 0.252 > 0.2·σ(1.5)
+    = 0.164; not background since σ(1.5) ≥ 0.5); frame 2 → e0. e0 owns 512 of its own area 512
+    (ratio 1 > 0.5; the own-mask intersection alone, 256/512 = 0.5, would drop it); e1 owns
+    nothing; e2 owns 256/256."""
+    masks = torch.empty(3, 3, 4, 4)
+    for e, vals in enumerate(((5.0, -0.5, 5.0), (-5.0, 1.5, -5.0), (5.0, -5.0, -5.0))):
+        for t, v in enumerate(vals):
+            masks[e, t] = v
+    keep, quality = memory_update_mask(masks, torch.tensor([1.0, 0.2, 1.0]), torch.ones(3),
+                                       torch.ones(3, dtype=torch.bool), (16, 16), (16, 16), 0.5)
+    torch.testing.assert_close(quality, torch.tensor([2 / 3, 1.0, 1.0]))
+    assert keep.tolist() == [True, False, True]
+    # the similarity enters the weights: e2's similarity 0.5 halves its weight, so frame 0 goes to
+    # e0 (2/3 > 1/2) and e2 owns nothing
+    keep, _ = memory_update_mask(masks, torch.tensor([1.0, 0.2, 1.0]), torch.tensor([1.0, 1.0, 0.5]),
+                                 torch.ones(3, dtype=torch.bool), (16, 16), (16, 16), 0.5)
+    assert keep.tolist() == [True, False, False]
+
+
+def _frames(n=2):
+    m = np.zeros((2, 4, 4), bool)
+    m[:, 1:3, 1:3] = True
+    return [Instances((4, 4), boxes=np.tile(np.array([[1, 1, 3, 3]], np.float32), (2, 1)), masks=m,
+                      scores=np.zeros(2, np.float32), labels=np.full(2, -1), track_ids=np.array([1, 2]))
+            for _ in range(n)]
+
+
+def test_vis_video_scores_two_entities_and_the_thresholds_at_005_and_0005():
+    """Official ``save_results_vis`` + ``comm.py:vis_clip_instances_to_coco_json_video`` (default
+    ``apply_cls_thresh`` 0.05): per entity the class scores of its output windows are averaged
+    (after ``calculate_mask_temporal_consistency_scores``, weight 1 here), a category is kept
+    unless ``float(score) < 0.1 · 0.05`` (float32 0.005 = 0.00499999989 is below the float64
+    0.005000000000000001: dropped), counted confident when ``score > 0.05`` (float32 0.05 =
+    0.0500000007: confident), and scored ``score × quality / (int(max quality) + 1)``.
+
+    Entity 1: one window (0.05, 0.005, 0.0051, 0.6), quality 2.5; entity 2: windows (0.2, 0.1, 0, 0)
+    and (0.4, 0, 0, 0) → (0.3, 0.05, 0, 0), quality 1.2; int(2.5) + 1 = 3. Results: e1 c1 0.05·2.5/3,
+    e1 c3 0.0051·2.5/3, e1 c4 0.6·2.5/3 = 0.5, e2 c1 0.3·1.2/3 = 0.12, e2 c2 0.05·0.4 = 0.02; 4
+    confident → k = 6, all 5 kept."""
+    ws = {1: [torch.tensor([0.05, 0.005, 0.0051, 0.6])],
+          2: [torch.tensor([0.2, 0.1, 0.0, 0.0]), torch.tensor([0.4, 0.0, 0.0, 0.0])]}
+    out = video_results(_frames(), ws, {1: 2.5, 2: 1.2}, [1, 2, 3, 4], topk=2)
+    for inst in out:
+        got = sorted(zip(inst.track_ids.tolist(), inst.labels.tolist(), inst.scores.tolist()))
+        exp = [(1, 1, 0.05 * 2.5 / 3), (1, 3, 0.0051 * 2.5 / 3), (1, 4, 0.6 * 2.5 / 3), (2, 1, 0.3 * 0.4),
+               (2, 2, 0.05 * 0.4)]
+        assert [g[:2] for g in got] == [e[:2] for e in exp]
+        np.testing.assert_allclose([g[2] for g in got], [e[2] for e in exp], rtol=1e-6)
+        assert (inst.masks[inst.track_ids == 1] == inst.masks[:1]).all()  # categories share the mask
+
+
+def test_vis_video_topk_cut():
+    """``num_topk = max(int(n_confident · 1.5), test_topk_per_video)``; kept: score ≥
+    ``sorted(desc)[min(num_topk, len - 1)]``. e1 (0.9, 0.01, 0.02), e2 (0.03, 0.04, 0), qualities 1
+    (÷ 2): scores 0.45, 0.005, 0.01, 0.015, 0.02; one confident → k = max(1, 1) = 1 → cut = 0.02."""
+    ws = {1: [torch.tensor([0.9, 0.01, 0.02])], 2: [torch.tensor([0.03, 0.04, 0.0])]}
+    out = video_results(_frames(1), ws, {1: 1.0, 2: 1.0}, [7, 8, 9], topk=1)
+    assert sorted(zip(out[0].track_ids.tolist(), out[0].labels.tolist())) == [(1, 7), (2, 8)]

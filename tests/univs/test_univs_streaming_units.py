@@ -32,17 +32,3 @@ def test_embedding_memory_consistency_weights_recent_slots():
     sim = mem.consistency(torch.tensor([[0.0, 1.0]]))
     assert 0.99 < sim < 1.0  # the recent slot dominates: exp(10) vs exp(5)
     assert mem.history(3).shape == (3, 2) and mem.history(3)[0].abs().sum() == 0
-
-
-def test_vis_memory_check_drops_entities_hidden_by_stronger_ones():
-    from types import SimpleNamespace
-
-    from evalkit.adapters.univs_entity import _visible_enough
-
-    m = torch.full((3, 1, 4, 4), -9.0)
-    m[0, :, :2] = 9.0  # rows 0-1
-    m[1, :, :3] = 9.0  # rows 0-2, weaker: keeps only row 2 (1/3 of its mask)
-    m[2, :, 3:] = 9.0  # alone
-    ents = [SimpleNamespace(scores=torch.tensor([s])) for s in (0.9, 0.5, 0.2)]
-    assert _visible_enough(m, ents, 0.5).tolist() == [True, False, True]
-    assert _visible_enough(m, ents, 0.3).tolist() == [True, True, True]
