@@ -15,7 +15,8 @@ import torch
 
 from evalkit.zoo.univs.model import ClipFeatures
 
-__all__ = ["FrameCache", "PromptPool", "MaskAccumulator", "EmbeddingMemory", "stability_scores"]
+__all__ = ["FrameCache", "PromptPool", "MaskAccumulator", "EmbeddingMemory", "FrameEmbeddingMemory",
+           "consistency_with_prev_frames", "stability_scores"]
 
 
 def stability_scores(masks: torch.Tensor, offset: float = 1.0) -> torch.Tensor:
@@ -189,6 +190,20 @@ class MaskAccumulator:
         else:
             self._sum[frame], self._count[frame] = x.clone(), ok.to(x.dtype)
 
+    def assign(self, frame: int, k: int, logits: torch.Tensor) -> None:
+        """Replace target ``k``'s sum on ``frame`` by ``logits`` (``h×w``) as its only
+        prediction (the official assignments ``gt_mask_logits[obj, f] = ...``)."""
+        if frame not in self._sum:
+            self._sum[frame] = logits.new_zeros(k + 1, *logits.shape)
+            self._count[frame] = logits.new_zeros(k + 1)
+        s, c = self._sum[frame], self._count[frame]
+        if len(s) <= k:
+            pad = k + 1 - len(s)
+            s = torch.cat([s, s.new_zeros(pad, *s.shape[1:])])
+            c = torch.cat([c, c.new_zeros(pad)])
+        s[k], c[k] = logits, 1
+        self._sum[frame], self._count[frame] = s, c
+
     def pending(self) -> list[int]:
         return sorted(self._sum)
 
@@ -258,3 +273,68 @@ class EmbeddingMemory:
         w = (torch.arange(1, n + 1, dtype=cos.dtype, device=cos.device) / n * 10.0).exp() * nonblank
         w = w / w.sum().clamp(min=1e-3)
         return float((cos * w).sum())
+
+
+def consistency_with_prev_frames(prev: torch.Tensor, cur: torch.Tensor) -> float:
+    """Official ``comm.py:check_consistency_with_prev_frames`` (``use_norm``) for one target:
+    ``prev`` ``V×C`` memory slots, ``cur`` ``T×C`` new per-frame embeddings. Cosine similarity
+    of each slot with the new frames, averaged over the frames, then over the non-blank slots
+    with weights ``exp(10·v/V)`` (``generate_temporal_weights``; normaliser clamped at 1e-3)."""
+    nonblank = (prev != 0).any(-1).float()
+    p = prev / prev.norm(dim=-1, keepdim=True).clamp(min=1e-3)
+    c = cur / cur.norm(dim=-1, keepdim=True).clamp(min=1e-3)
+    cos = (p @ c.t()).mean(-1)
+    v = len(prev)
+    w = (torch.arange(1, v + 1, dtype=cos.dtype, device=cos.device) / v * 10.0).exp() * nonblank
+    w = w / w.sum().clamp(min=1e-3)
+    return float((cos * w).sum())
+
+
+class FrameEmbeddingMemory:
+    """A VOS target's query embeddings, one slot per frame (official ``inference_video_vos.py``,
+    ``targets['embds']``).
+
+    * :meth:`open` (``write_targets_into_annotations_per_clip``): the clip's new frames start as
+      the mean of the last ``stride`` slots;
+    * :meth:`assign` (first appearance): the clip's slots take the prediction's embeddings;
+    * :meth:`update` (a target seen before): ``(slot + prediction) / (1 + [slot non-blank])`` on
+      the clip's frames, the prediction zeroed when inconsistent (so an inconsistent target's
+      slots are halved, as officially);
+    * :meth:`similarity`: :func:`consistency_with_prev_frames` against the last ``memory`` slots.
+
+    Frames without a slot read as blank; at most ``memory + stride`` slots are kept.
+    """
+
+    def __init__(self, memory: int, stride: int):
+        self.memory, self.stride = memory, stride
+        self.frames: dict[int, torch.Tensor] = {}
+        self.last = -1
+
+    def _get(self, f: int, like: torch.Tensor) -> torch.Tensor:
+        return self.frames.get(f, torch.zeros_like(like))
+
+    def open(self, idx: list[int], like: torch.Tensor) -> None:
+        new = [f for f in idx if f > self.last]
+        if new and self.last >= 0:
+            prev = torch.stack([self._get(f, like) for f in range(self.last - self.stride + 1, self.last + 1)]).mean(0)
+            for f in new:
+                self.frames[f] = prev
+        self.last = max(self.last, idx[-1])
+        for f in [f for f in self.frames if f <= self.last - self.memory - self.stride]:
+            del self.frames[f]
+
+    def assign(self, idx: list[int], embds: torch.Tensor) -> None:
+        for t, f in enumerate(idx):
+            self.frames[f] = embds[t]
+        self.last = max(self.last, idx[-1])
+
+    def update(self, idx: list[int], embds: torch.Tensor, consistent: bool) -> None:
+        for t, f in enumerate(idx):
+            old = self._get(f, embds[t])
+            new = embds[t] if consistent else torch.zeros_like(embds[t])
+            self.frames[f] = (old + new) / (1.0 + float((old != 0).any()))
+
+    def similarity(self, embds: torch.Tensor) -> float:
+        frames = range(max(0, self.last - self.memory + 1), self.last + 1)
+        prev = torch.stack([self._get(f, embds[0]) for f in frames])
+        return consistency_with_prev_frames(prev, embds)

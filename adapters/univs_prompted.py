@@ -15,11 +15,16 @@ a frame the window has left is final and emitted. R-VOS prompts every clip with 
 (CLIP sentence + word tokens); with the ``text_feedback`` setting each frame's slot tokens join the
 expression's tokens (off in the released configs).
 
-Each clip's prompt predictions are made exclusive before they are summed (:func:`exclusive_masks`,
-official task 'sot'): targets appearing in the clip are weighted by mask quality × IoU² with their
-given mask (and not written after their frame when that IoU is too low), known targets by mask
-quality × memory similarity². A final frame's masks are each target's summed logits ``> 0``; a
-pixel still claimed by several targets goes to the smallest object id (the official output).
+Each clip's prompt predictions are written as the official
+``write_predictions_into_annotations_per_clip`` (task 'sot') does, at canvas resolution: targets
+first appearing in the clip are made exclusive among themselves with weights mask quality × IoU²
+with their given mask, and their prediction replaces the logits after the given frame when that
+IoU exceeds ``0.15 · min(area / 96², 1)``; the given frame holds the given mask. Targets seen
+before are checked against their per-frame embedding memory
+(:class:`~.univs_memory.FrameEmbeddingMemory`), made exclusive with weights quality × similarity²
+and summed. A final frame's masks are each target's summed logits ``> 0``; a pixel claimed by
+several targets goes to the smallest object id (official ``save_vos_results``; on its own frame a
+given mask may so lose pixels to a smaller id, as officially).
 
 The official ``VIDEO_UNIFIED_INFERENCE_QUERIES`` is 'prompt' in every released VOS, PVOS and R-VOS
 config, so its matching of learnable queries to targets is not used there and not implemented
@@ -27,16 +32,10 @@ here (the R-VOS learnable-for-prompt mask averaging inside the decoder is, see
 :mod:`evalkit.zoo.univs.mask_decoder`). Remaining differences from
 ``univs/inference/inference_video_vos.py``, stated:
 
-* a clip containing a target's given frame after the clip that introduced it overwrites, there,
-  the target's logits after that frame, without a consistency check; here they are summed and
-  checked like every later clip's;
-* mask quality and the IoU with the given mask are computed at the mask stride (1/4 of the
-  canvas), officially at canvas resolution;
-* the consistency threshold is ``temporal_consistency`` (halved on the first clip), against the
-  clip-slot embedding memory of :class:`~.univs_memory.EmbeddingMemory`; officially 0.5 against
-  the last per-frame embeddings;
 * the official PVOS (VIPOSeg) path forces stuff targets onto the pixels of their category in
-  the learnable queries' semantic map (``use_semseg_pvos``, always on); not implemented.
+  the learnable queries' semantic map (``use_semseg_pvos``, always on); not implemented;
+* R-VOS streaming (``save_rvos_results``), its optional visual feedback and ``clip_len`` 1
+  (the official ``process_per_video_inference_prev_frame`` path) were not compared.
 """
 from __future__ import annotations
 
@@ -48,7 +47,7 @@ import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Instances, Reference
 from .univs_settings import configure_model
-from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
+from .univs_memory import EmbeddingMemory, FrameEmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 
 __all__ = ["predict_reference", "predict_expression", "reference_masks"]
 
@@ -89,9 +88,8 @@ class _Target:
     obj_id: int
     frame: int
     pool: PromptPool
-    memory: EmbeddingMemory | None = None
+    memory: FrameEmbeddingMemory | None = None
     started: bool = False
-    given: torch.Tensor | None = None  # reference mask at stride 4 of the canvas
     given_mask: np.ndarray | None = None  # reference mask in the original frame
     given_area: float = 0.0  # its area on the input canvas (pixels)
     given_canvas: torch.Tensor | None = None  # reference mask on the padded canvas
@@ -239,8 +237,7 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
                             "clip_stride < clip_len")
 
     def decode_clip(feats, idx, acc):
-        h4, w4 = feats.mask_features.shape[-2:]
-        logits = {f: torch.full((len(targets), h4, w4), float("nan"), device=feats.mask_features.device)
+        logits = {f: torch.full((len(targets), *stream.canvas), float("nan"), device=feats.mask_features.device)
                   for f in idx}
         # official write_targets_into_annotations_per_clip: a target's given mask is known from
         # the first clip containing its frame (its first appearance)
@@ -251,7 +248,6 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
                 tg.pool.first_frame = tg.frame
                 tg.started = True
                 tg.given_canvas = m[0]
-                tg.given = F.interpolate(m[None], size=(h4, w4), mode="bilinear", align_corners=False)[0, 0]
                 tg.given_area = float(m.sum())
         pools = [tg.pool for tg in targets]
         if idx[0] == 0:  # official is_first_clip: sampled on the clip's first frame only
@@ -268,43 +264,56 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         # the targets that appeared are used
         res = model.decode(feats, _pool_prompts(model, pools, idx, _blank_token(model, feats)))
         res = {k: v[list(range(ql)) + [ql + j for j in active]] for k, v in res.items() if k != "pred_logits"}
-        masks, embds = res["pred_masks"][ql:], res["pred_embds"][ql:]
-        thr = s.temporal_consistency_threshold * (0.5 if idx[0] < s.sampling_frame_num else 1.0)
-        checks = [_consistency(targets[k], embds[j], thr, s.num_prev_frames_memory // s.clip_stride) for j, k in enumerate(active)]
-        quality = stability_scores(masks)
-        # official: targets appearing in this clip and those known before are made exclusive
-        # separately, weighted by quality × IoU² (prediction vs given mask on the given frame)
-        # and by quality × similarity² respectively
-        for appearing in (True, False):
-            js = [j for j, k in enumerate(active)
-                  if (targets[k].frame >= idx[0]) == appearing and checks[j][0]]
-            if not js:
-                continue
-            fit = [_given_iou(targets[active[j]], masks[j, idx.index(targets[active[j]].frame)]) if appearing
-                   else checks[j][1] for j in js]
-            kept = exclusive_masks(masks[js], quality[js] * torch.as_tensor(fit).to(quality) ** 2)
-            for j, m in zip(js, kept):
+        # official write_predictions_into_annotations_per_clip (task 'sot', prompt queries):
+        # masks at canvas resolution, quality on the frame's crop
+        rh, rw = stream.resized
+        masks = F.interpolate(res["pred_masks"][ql:], size=stream.canvas, mode="bilinear", align_corners=False)
+        embds = res["pred_embds"][ql:]
+        quality = stability_scores(masks[..., :rh, :rw])
+        for j, k in enumerate(active):
+            tg = targets[k]
+            if tg.memory is None:
+                tg.memory = FrameEmbeddingMemory(s.memory_slots, s.clip_stride)
+            tg.memory.open(idx, embds[j, 0])
+        # STEP 1, targets first appearing in this clip: no consistency check; weighted by
+        # IoU² × quality (IoU of the given mask and the prediction on the given frame); the
+        # prediction replaces the logits after the given frame when the IoU is high enough
+        first = [j for j, k in enumerate(active) if targets[k].frame >= idx[0]]
+        if first:
+            ious = torch.stack([_given_iou(targets[active[j]], masks[j, idx.index(targets[active[j]].frame)])
+                                for j in first])
+            kept = exclusive_masks(masks[first], ious ** 2 * quality[first])
+            for j, m, iou in zip(first, kept, ious.tolist()):
                 k = active[j]
                 tg = targets[k]
-                # officially a prediction missing the given mask is not written after its frame
-                written = not appearing or _above_iou(tg, m[idx.index(tg.frame)])
-                for ti, f in enumerate(idx):
-                    if f < tg.frame:
-                        logits[f][k] = -_BIG
-                    elif f == tg.frame:  # the given mask is the answer on its own frame
-                        logits[f][k] = torch.where(tg.given > 0.5, _BIG, -_BIG)
-                    elif written:
-                        logits[f][k] = m[ti]
+                tg.memory.assign(idx, embds[j])
+                t0 = idx.index(tg.frame)
+                # write_targets: the given mask (1 inside, 0 outside) on its frame
+                acc.assign(tg.frame, k, tg.given_canvas)
+                if iou > 0.15 * min(tg.given_area / 96 ** 2, 1.0):
+                    for ti in range(t0 + 1, len(idx)):
+                        acc.assign(idx[ti], k, m[ti])
+        # STEP 2, targets seen before: memory similarity (officially a fixed 0.5, which the
+        # released VOS configs' TEMPORAL_CONSISTENCY_THRESHOLD also is), weights sim² × quality
+        seen = [j for j, k in enumerate(active) if targets[k].frame < idx[0]]
+        if seen:
+            sims = torch.tensor([targets[active[j]].memory.similarity(embds[j]) for j in seen])
+            ok = sims > s.temporal_consistency_threshold
+            for j, good in zip(seen, ok.tolist()):
+                targets[active[j]].memory.update(idx, embds[j], good)
+            js = [j for j, good in zip(seen, ok.tolist()) if good]
+            if js:
+                kept = exclusive_masks(masks[js], sims[ok].to(quality) ** 2 * quality[js])
+                for j, m in zip(js, kept):
+                    for ti, f in enumerate(idx):
+                        logits[f][active[j]] = m[ti]
         return logits
 
-    def _given_iou(tg, pred: torch.Tensor) -> float:
-        """IoU of the given mask and ``pred`` (``h×w`` logits > 0) at the mask stride."""
-        a, b = tg.given > 0.5, pred > 0
-        return float((a & b).sum() / (a | b).sum().clamp(min=1))
-
-    def _above_iou(tg, pred: torch.Tensor) -> bool:
-        # official: IoU > 0.15 · min(area / 96², 1), the area in input-canvas pixels
-        return _given_iou(tg, pred) > 0.15 * min(tg.given_area / 96 ** 2, 1.0)
+    def _given_iou(tg, pred: torch.Tensor) -> torch.Tensor:
+        """IoU of the given mask and ``pred`` (canvas logits > 0) on the canvas
+        (official ``batched_pair_mask_iou``)."""
+        a, b = tg.given_canvas > 0.5, pred > 0
+        return (a & b).sum() / (a | b).sum().clamp(min=1)
 
     def emit(f, logits):
         probs = stream.to_original(f, logits)
@@ -322,11 +331,6 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         for j in order:
             masks[j] = pos[j] & ~claimed
             claimed |= pos[j]
-        for j, k in enumerate(ids):  # the given mask is returned unchanged on its own frame
-            if targets[k].frame == f:
-                given = torch.as_tensor(targets[k].given_mask, device=masks.device)
-                masks[:, given] = False
-                masks[j] = given
         area = masks.flatten(1).sum(1).clamp(min=1)
         scores = (p * masks).flatten(1).sum(1) / area
         return Instances(size, boxes=stream.boxes(masks), masks=masks.cpu().numpy(),

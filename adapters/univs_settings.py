@@ -109,13 +109,16 @@ TASK_SETTINGS: dict[str, UniVSSettings] = {
     "vss": UniVSSettings(visual_prompt_pixels_per_image=128, apply_cls_thres=0.05, detections_per_image=50,
                          temporal_consistency_threshold=0.25, box_nms_thresh=0.85, detect_newly_object_threshold=0.1),
     # vos/univs_R50_vos_ytvos18_c1+univs.yaml (inherited by davis17 and mose): PIXELS 256;
-    # vos/Base.yaml: CONSISTENCY 0.5 (vids/Base.yaml: BOX_NMS 0.85, NEWLY 0.1)
+    # vos/Base.yaml: CONSISTENCY 0.5, equal to the fixed 0.5 the VOS inference uses on every clip
+    # (no halving on the first clips there); vids/Base.yaml: BOX_NMS 0.85, NEWLY 0.1
     "vos": UniVSSettings(visual_prompt_pixels_per_image=256, temporal_consistency_threshold=0.5,
                          box_nms_thresh=0.85, detect_newly_object_threshold=0.1),
-    # pvos/Base.yaml: PIXELS 256, APPLY_CLS_THRES 0.25, DETECTIONS_PER_IMAGE 75; vids/Base.yaml
-    # CONSISTENCY 0.25, OVERLAP_THRESHOLD 0.8 (pvos/univs_R50_pvos_c1+univs.yaml)
+    # pvos/Base.yaml: PIXELS 256, APPLY_CLS_THRES 0.25, DETECTIONS_PER_IMAGE 75; OVERLAP_THRESHOLD
+    # 0.8 (pvos/univs_R50_pvos_c1+univs.yaml). The consistency threshold of the VOS inference
+    # (also PVOS) is a fixed 0.5 (inference_video_vos.py write_predictions_into_annotations_per_clip,
+    # ``sim_threshold = 0.5``; the config key is read but unused there)
     "pvos": UniVSSettings(visual_prompt_pixels_per_image=256, apply_cls_thres=0.25, detections_per_image=75,
-                          temporal_consistency_threshold=0.25, box_nms_thresh=0.85,
+                          temporal_consistency_threshold=0.5, box_nms_thresh=0.85,
                           detect_newly_object_threshold=0.1),
     # refvos/Base.yaml: PIXELS 32, 'sep-blocked', APPLY_CLS_THRES 0.05, DETECTIONS_PER_IMAGE 100;
     # test_r50_stage3.sh: ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING False

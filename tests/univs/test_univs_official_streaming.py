@@ -323,3 +323,61 @@ def test_vis_video_topk_cut():
     ws = {1: [torch.tensor([0.9, 0.01, 0.02])], 2: [torch.tensor([0.03, 0.04, 0.0])]}
     out = video_results(_frames(1), ws, {1: 1.0, 2: 1.0}, [7, 8, 9], topk=1)
     assert sorted(zip(out[0].track_ids.tolist(), out[0].labels.tolist())) == [(1, 7), (2, 8)]
+
+
+# -- VOS memory and thresholds ------------------------------------------------------------------
+
+from evalkit.adapters.univs_memory import FrameEmbeddingMemory  # noqa: E402
+
+
+def test_vos_frame_memory_opens_new_frames_as_the_mean_of_the_last_stride_and_halves_on_rejects():
+    """Official ``inference_video_vos.py:write_targets_into_annotations_per_clip``: new frames'
+    embeddings = ``targets['embds'][:, -num_frames_newly:].mean(1)`` (``num_frames_newly`` =
+    stride); ``write_predictions_into_annotations_per_clip``: ``(embds + matched) /
+    (nonblank + 1)`` with ``matched`` zeroed for inconsistent targets. Stride 2, slots of frames
+    0..2 = (1, 0), (0, 2), (2, 2): frames 3, 4 open as mean of frames 1, 2 = (1, 2); a rejected
+    prediction halves the clip's slots."""
+    mem = FrameEmbeddingMemory(memory=3, stride=2)
+    mem.assign([0, 1, 2], torch.tensor([[1.0, 0.0], [0.0, 2.0], [2.0, 2.0]]))
+    mem.open([2, 3, 4], torch.zeros(2))
+    assert mem.frames[3].tolist() == [1.0, 2.0] and mem.frames[4].tolist() == [1.0, 2.0]
+    mem.update([2, 3, 4], torch.ones(3, 2), consistent=False)
+    assert mem.frames[2].tolist() == [1.0, 1.0] and mem.frames[4].tolist() == [0.5, 1.0]
+    mem.update([2, 3, 4], torch.full((3, 2), 3.0), consistent=True)
+    assert mem.frames[2].tolist() == [2.0, 2.0]
+
+
+def _vos_fake_case(cos: float):
+    """Target given on frame 0 (top-left block A); the first clip predicts A with embedding
+    e = (1, 0, ...); every later clip predicts the bottom-right block B with an embedding at
+    cosine ``cos`` to e."""
+    a = build_tiny_adapter()
+    ql = a.model.num_queries
+
+    def fake_decode(feats, prompts=None, **kw):
+        t = len(feats.frame_indices)
+        masks = torch.full((ql + 1, t, 16, 24), -5.0)
+        emb = torch.zeros(ql + 1, t, 32)
+        if int(feats.frame_indices[0]) == 0:
+            masks[ql, :, :8, :12] = 5.0
+            emb[ql, :, 0] = 1.0
+        else:
+            masks[ql, :, 8:, 12:] = 5.0
+            emb[ql, :, 0], emb[ql, :, 1] = cos, (1 - cos ** 2) ** 0.5
+        return {"pred_masks": masks, "pred_embds": emb}
+
+    a.model.decode = fake_decode
+    m = np.zeros((1, 48, 64), bool)
+    m[0, :24, :32] = True
+    return a.predict(random_video(5), Reference(object_ids=(1,), masks=m))
+
+
+def test_vos_consistency_threshold_is_05_on_the_first_clips_too():
+    """Official ``write_predictions_into_annotations_per_clip`` (prompt queries): ``sim_threshold
+    = 0.5`` on every clip (the former code halved it to 0.25 while ``first_frame_idx <
+    SAMPLING_FRAME_NUM``). Clip [1, 2, 3] predicts B with cosine 0.4 to a memory of e's: rejected,
+    so frame 1 keeps clip 0's A only; with cosine 0.6 it is accepted and B appears."""
+    out = _vos_fake_case(0.4)
+    assert not out[1].masks[0][30:, 45:].any() and out[1].masks[0][:20, :30].all()
+    out = _vos_fake_case(0.6)
+    assert out[1].masks[0][30:, 45:].all()
