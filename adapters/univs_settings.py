@@ -4,7 +4,7 @@ keys (lower case), defaults and per-task / per-benchmark values from the release
 command-line overrides win over the yaml files).
 
 Where a benchmark has a line in ``tools/test/test_r50_stage3.sh`` (the paper's stage-3 model:
-YouTube-VIS 21, OVIS, VSPW, VIPSeg, DAVIS 17, VIPOSeg, Ref-DAVIS) its overrides apply
+YouTube-VIS 21, OVIS, VSPW, VIPSeg, DAVIS 17, VIPOSeg, Ref-DAVIS) its overrides apply; input sizes that differ per training stage (VIPOSeg: 640 in the stage-3 scripts, 720 in the stage-2 one) live on the model cards
 (``SAMPLING_FRAME_NUM 5``, ``NUM_PREV_FRAMES_MEMORY 5``, ``MIN_SIZE_TEST 640``); YouTube-VOS 18 and
 MOSE have no test-script line, so their released yaml files apply as they are.
 
@@ -140,8 +140,6 @@ BENCHMARK_SETTINGS: dict[str, dict[str, Any]] = {
     # test_r50_stage3.sh, univs_R50_vos_davis17_c1+univs.yaml line: SAMPLING_FRAME_NUM 5,
     # NUM_PREV_FRAMES_MEMORY 5, MIN_SIZE_TEST 640 (the yaml's 4 / 10 / 720 are overridden)
     "davis17": {"sampling_frame_num": 5, "num_prev_frames_memory": 5, "min_size_test": 640},
-    # test_r50_stage3.sh, pvos line: MIN_SIZE_TEST 640 (the stage-2 script and the yaml: 720)
-    "viposeg": {"min_size_test": 640},
 }
 
 #: short option names accepted for the official keys

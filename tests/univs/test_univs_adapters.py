@@ -175,7 +175,7 @@ def test_card_factory_loads_class_embeddings_lazily(monkeypatch, tmp_path):
     monkeypatch.setattr(evalkit.zoo, "load_model", lambda model_id, weights, device: build_univs("r50", **TINY))
     monkeypatch.setattr(evalkit.hub, "fetch_weights", fake_fetch)
     a = build_adapter(model_id="univs-r50", clip_len=2, stability=0.0, cls_threshold=0.0, task="vis")
-    assert fetched == [] and a.input_sizes["pvos"]["min_size"] == 720
+    assert fetched == [] and a.input_sizes["pvos"]["min_size"] == 640  # test_r50_stage3.sh
     a.input_sizes = {"vis": {"min_size": 64, "max_size": 128}}
     ovis = Categories([f"c{i}" for i in range(25)], list(range(1, 26)))
     out = a.predict(random_video(3), ovis)

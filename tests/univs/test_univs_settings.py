@@ -39,9 +39,14 @@ def test_per_benchmark_values():
     # refvos/Base.yaml: 32 pixels, 'sep-blocked'; test_r50_stage3.sh: grounding feedback False
     assert (rvos.visual_prompt_pixels_per_image, rvos.maskdec_self_attn_mask_type,
             rvos.enabled_prev_visual_prompts_for_grounding) == (32, "sep-blocked", False)
-    # pvos/Base.yaml 256 pixels, DETECTIONS_PER_IMAGE 75; test_r50_stage3.sh MIN_SIZE_TEST 640
+    # pvos/Base.yaml 256 pixels, DETECTIONS_PER_IMAGE 75 (the input size is the card's: the
+    # stage-3 scripts test VIPOSeg at MIN_SIZE_TEST 640, the stage-2 test_r50.sh at 720)
     pvos = resolve_settings("pvos", "viposeg-val", {})
-    assert (pvos.visual_prompt_pixels_per_image, pvos.detections_per_image, pvos.min_size_test) == (256, 75, 640)
+    assert (pvos.visual_prompt_pixels_per_image, pvos.detections_per_image, pvos.min_size_test) == (256, 75, None)
+    from evalkit.zoo.api import get_card
+
+    assert get_card("univs-r50").input_sizes["pvos"]["min_size"] == 640
+    assert get_card("univs-r50-stage2").input_sizes["pvos"]["min_size"] == 720
 
 
 def test_options_by_official_key_alias_or_any_case_and_errors():
