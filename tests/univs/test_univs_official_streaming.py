@@ -381,3 +381,35 @@ def test_vos_consistency_threshold_is_05_on_the_first_clips_too():
     assert not out[1].masks[0][30:, 45:].any() and out[1].masks[0][:20, :30].all()
     out = _vos_fake_case(0.6)
     assert out[1].masks[0][30:, 45:].all()
+
+
+# -- input size and padding (official test mapper + ImageList) --------------------------------
+
+import pytest  # noqa: E402
+
+from evalkit.adapters.univs_video import VideoStream  # noqa: E402
+from evalkit.types import Frames  # noqa: E402
+
+
+@pytest.mark.parametrize("hw, size, resized, canvas", [
+    # detectron2 ResizeShortestEdge(640, 1333): scale 640/206, 320·scale = 994.17 → int(x + 0.5)
+    # = 994; ImageList.from_tensors(..., size_divisibility=32) (MASK_FORMER.SIZE_DIVISIBILITY 32
+    # in configs/univs_inf/vids/Base.yaml, for every backbone, R50 included) → 1024
+    ((206, 320), {"min_size": 640, "max_size": 1333}, (640, 994), (640, 1024)),
+    ((128, 213), {"min_size": 640, "max_size": 1333}, (640, 1065), (640, 1088)),
+    ((480, 854), {"min_size": 640, "max_size": 1333}, (640, 1139), (640, 1152)),  # DAVIS
+    # the long side caps: scale 1333/1920, 480·scale = 333.25 → 333
+    ((480, 1920), {"min_size": 640, "max_size": 1333}, (333, 1333), (352, 1344)),
+    # LSJ square test path (SQUARE_ENABLED): ResizeShortestEdge(640, min(1333, 1024)) and
+    # padding_constraints square_size 1024
+    ((206, 320), {"square": 1024}, (640, 994), (1024, 1024)),
+    ((480, 1920), {"square": 1024}, (256, 1024), (1024, 1024)),
+])
+def test_univs_input_size_and_padding(hw, size, resized, canvas):
+    from evalkit.zoo.univs.model import build_univs
+    from univs_tiny import TINY
+
+    model = build_univs("r50", **TINY)
+    frames = Frames([np.zeros((*hw, 3), np.uint8)], ids=["0"])
+    stream = VideoStream(model, frames, size, "cpu", 1)
+    assert stream.resized == resized and stream.canvas == canvas
