@@ -34,8 +34,10 @@ here (the R-VOS learnable-for-prompt mask averaging inside the decoder is, see
 
 * the official PVOS (VIPOSeg) path forces stuff targets onto the pixels of their category in
   the learnable queries' semantic map (``use_semseg_pvos``, always on); not implemented;
-* R-VOS streaming (``save_rvos_results``), its optional visual feedback and ``clip_len`` 1
-  (the official ``process_per_video_inference_prev_frame`` path) were not compared.
+* R-VOS: the optional visual feedback (off in the released configs) and ``clip_len`` 1 (the
+  official ``process_per_video_inference_prev_frame`` path) were not compared; the official code
+  decodes all expressions of a video together, which the 'sep-blocked' self-attention makes
+  equivalent to one expression at a time.
 """
 from __future__ import annotations
 
@@ -365,7 +367,24 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
         score = float(res["pred_logits"][ql, 0].sigmoid())
         for f in idx:
             scores.setdefault(f, []).append(score)
-        return {f: res["pred_masks"][ql:ql + 1, ti] for ti, f in enumerate(idx)}
+        # official write_predictions_into_annotations_per_clip (task 'grounding', prompt queries):
+        # masks at canvas resolution; the first clip (every expression appears on frame 0) assigns
+        # the clip's masks and embeddings; later clips add theirs when consistent with the
+        # per-frame embedding memory (fixed 0.5, as for VOS), no exclusivity
+        masks = F.interpolate(res["pred_masks"][ql:ql + 1], size=stream.canvas, mode="bilinear",
+                              align_corners=False)[0]
+        embds = res["pred_embds"][ql]
+        none = {f: torch.full_like(masks[:1, 0], float("nan")) for f in idx}  # registers the frames
+        if target.memory is None:
+            target.memory = FrameEmbeddingMemory(s.memory_slots, s.clip_stride)
+            target.memory.assign(idx, embds)
+            for ti, f in enumerate(idx):
+                acc.assign(f, 0, masks[ti])
+            return none
+        target.memory.open(idx, embds[0])
+        ok = target.memory.similarity(embds) > s.temporal_consistency_threshold
+        target.memory.update(idx, embds, ok)
+        return {f: masks[ti][None] for ti, f in enumerate(idx)} if ok else none
 
     def emit(f, logits):
         size = tuple(stream.frames.sizes[f])

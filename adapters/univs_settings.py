@@ -121,9 +121,10 @@ TASK_SETTINGS: dict[str, UniVSSettings] = {
                           temporal_consistency_threshold=0.5, box_nms_thresh=0.85,
                           detect_newly_object_threshold=0.1),
     # refvos/Base.yaml: PIXELS 32, 'sep-blocked', APPLY_CLS_THRES 0.05, DETECTIONS_PER_IMAGE 100;
-    # test_r50_stage3.sh: ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING False
+    # test_r50_stage3.sh: ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING False; consistency: the fixed
+    # 0.5 of inference_video_vos.py (R-VOS runs there too)
     "rvos": UniVSSettings(visual_prompt_pixels_per_image=32, maskdec_self_attn_mask_type="sep-blocked",
-                          apply_cls_thres=0.05, temporal_consistency_threshold=0.25, box_nms_thresh=0.85,
+                          apply_cls_thres=0.05, temporal_consistency_threshold=0.5, box_nms_thresh=0.85,
                           detect_newly_object_threshold=0.1),
 }
 

@@ -413,3 +413,44 @@ def test_univs_input_size_and_padding(hw, size, resized, canvas):
     frames = Frames([np.zeros((*hw, 3), np.uint8)], ids=["0"])
     stream = VideoStream(model, frames, size, "cpu", 1)
     assert stream.resized == resized and stream.canvas == canvas
+
+
+def _rvos_fake_case(cos: float):
+    """R-VOS: clip 0 predicts block A with embedding e; later clips predict block B at cosine
+    ``cos`` to e."""
+    from evalkit.types import Expression
+
+    a = build_tiny_adapter()
+    ql = a.model.num_queries
+
+    def fake_decode(feats, prompts=None, **kw):
+        t = len(feats.frame_indices)
+        masks = torch.full((ql + 1, t, 16, 24), -5.0)
+        emb = torch.zeros(ql + 1, t, 32)
+        if int(feats.frame_indices[0]) == 0:
+            masks[ql, :, :8, :12] = 5.0
+            emb[ql, :, 0] = 1.0
+        else:
+            masks[ql, :, 8:, 12:] = 5.0
+            emb[ql, :, 0], emb[ql, :, 1] = cos, (1 - cos ** 2) ** 0.5
+        return {"pred_masks": masks, "pred_embds": emb, "pred_logits": torch.zeros(ql + 1, 1)}
+
+    a.model.decode = fake_decode
+    return a.predict(random_video(5), Expression("the cat"))
+
+
+def test_rvos_later_clips_add_only_consistent_predictions():
+    """Official ``inference_video_vos.py:write_predictions_into_annotations_per_clip`` for task
+    'grounding': the first clip assigns its masks (all expressions appear on frame 0); later
+    clips are ``has_appeared`` and pass ``check_consistency_with_prev_frames`` at
+    ``sim_threshold = 0.5`` before ``gt_mask_logits += matched_masks``. Logits ±5: cosine 0.4
+    rejects clips 1.. so frames 1 and 2 keep clip 0's A (+5) and frame 4 is empty (the former
+    code summed every clip); cosine 0.6 adds them: frame 2 sums A-clip -5 and two B-clips +5 on B
+    (+5: B), -5 on A; frame 1 sums to 0 on both (nothing)."""
+    out = _rvos_fake_case(0.4)
+    for f in (1, 2):
+        assert not out[f].masks[0][30:, 45:].any() and out[f].masks[0][:20, :30].all()
+    assert not out[4].masks[0].any()  # frame 4 only seen by rejected clips
+    out = _rvos_fake_case(0.6)
+    assert out[2].masks[0][30:, 45:].all() and not out[2].masks[0][:20, :30].any()
+    assert not out[1].masks[0].any() and out[4].masks[0][30:, 45:].all()
