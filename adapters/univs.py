@@ -27,7 +27,7 @@ from evalkit.errors import EvalkitError, WeightsError
 
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
 from .base import Adapter
-from .univs_settings import TASK_SETTINGS, UniVSSettings, normalise_options, resolve_settings
+from .univs_settings import TASK_SETTINGS, UniVSSettings, normalise_options, resolve_settings, settings_source
 
 __all__ = ["UniVSAdapter", "UniVSSettings", "TASK_SETTINGS", "VOCABULARIES", "build_adapter"]
 
@@ -114,6 +114,9 @@ class UniVSAdapter(Adapter):
         if self._task in TASK_SETTINGS:
             out["task"] = self._task
             out["settings"] = asdict(self.settings(self._task))
+            # which released config's values were used (univs_settings.BENCHMARK_SETTINGS)
+            bench = self.options.get("benchmark") or getattr(self, "benchmark", None)
+            out["settings_from"] = settings_source(self._task, bench)
         return out
 
     def settings(self, task: str) -> UniVSSettings:

@@ -20,7 +20,8 @@ from typing import Any
 from evalkit.errors import EvalkitError
 
 __all__ = ["UniVSSettings", "TASK_SETTINGS", "BENCHMARK_SETTINGS", "ALIASES", "SETTING_NAMES",
-           "resolve_settings", "normalise_options", "configure_model"]
+           "resolve_settings", "normalise_options", "configure_model",
+           "settings_source"]
 
 _CFG = "univs/config.py"
 _SCRIPT = "tools/test/test_r50_stage3.sh"
@@ -189,15 +190,27 @@ def normalise_options(options: dict[str, Any], extra: tuple[str, ...] = ()) -> d
     return out
 
 
+def _benchmark_key(benchmark: str | None) -> str | None:
+    if benchmark:
+        for prefix in BENCHMARK_SETTINGS:
+            if benchmark.lower().startswith(prefix):
+                return prefix
+    return None
+
+
+def settings_source(task: str, benchmark: str | None) -> str:
+    """``"task:<task>"`` or ``"task:<task>+benchmark:<prefix>"``: which table rows were applied."""
+    key = _benchmark_key(benchmark)
+    return f"task:{task}" + (f"+benchmark:{key}" if key else "")
+
+
 def resolve_settings(task: str, benchmark: str | None, options: dict[str, Any]) -> UniVSSettings:
     """Settings of ``task`` on ``benchmark`` (an id such as ``ovis-val``; ``None``: the task's)
     with the user's ``options`` (already normalised) applied last."""
     s = TASK_SETTINGS[task]
-    if benchmark:
-        for prefix, over in BENCHMARK_SETTINGS.items():
-            if benchmark.lower().startswith(prefix):
-                s = replace(s, **over)
-                break
+    key = _benchmark_key(benchmark)
+    if key:
+        s = replace(s, **BENCHMARK_SETTINGS[key])
     return replace(s, **options) if options else s
 
 

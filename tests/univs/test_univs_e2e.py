@@ -36,6 +36,9 @@ def test_run_evaluation(bid, data, tmp_path):
         model=MODEL_ID, benchmark=bid, data_root=str(root), output_dir=str(tmp_path / "run"), mode=mode,
         limit=None, resume=False, device="cpu", seed=0, on_error="raise", quiet=True))
     assert bench.results_path(res.run_dir / "results").exists()
+    # run.json records the resolved UniVS settings and which released-config rows they came from
+    model = json.loads((res.run_dir / "run.json").read_text())["model"]
+    assert model["settings"]["sampling_frame_num"] == 2 and model["settings_from"].startswith(f"task:{bench.task}")
     record = json.loads((res.run_dir / "metrics.json").read_text())
     assert record["task"] == bench.task
     if not bench.server:  # scored locally: every number is finite

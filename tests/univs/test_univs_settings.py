@@ -71,3 +71,4 @@ def test_bound_benchmark_selects_its_settings_and_run_json_records_them():
     # the tiny adapter's clip_len 3 (a user option) wins over MOSE's 2; memory 2 likewise
     assert desc["settings"]["sampling_frame_num"] == 3 and desc["settings"]["min_size_test"] == 720
     assert desc["settings"]["visual_prompt_pixels_per_image"] == 256
+    assert desc["settings_from"] == "task:vos+benchmark:mose"
