@@ -41,9 +41,9 @@ Masks accumulate as officially: the logits of every overlapping clip (and of a m
 detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). Differences from
 ``univs/inference/inference_video_entity.py`` not yet removed: an entity without any positive
 pixel in the whole video gives no result (officially a blank-mask result); VPS scores use the
-mask stability of one frame (officially of the output window) and a thing/stuff flag fixed at
-the entity's detection (officially from its current best class); the VPS memory rule and the
-detection steps were not re-read against the official code.
+mask stability of one frame (officially of the output window of up to 10 frames); the VPS
+memory rule and the pixel detection (``detect_newly_entities_per_clip_pixel``) were not re-read
+against the official code.
 
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference
 (official ``save_results_vss``): ``P(k | pixel) = Σ_q score(q, k) · quality(q) ·
@@ -360,8 +360,9 @@ def _emit_vis(stream, f, logits, entities):
 
 def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: set[int]):
     """VPS output of frame ``f`` (official ``save_results_vps``) from the entities' summed logits
-    ``E×h×w``: an entity scores its best class score × the stability of its mask on the frame
-    (× 0.75 for stuff, which gives things priority); each pixel goes to the entity of largest
+    ``E×h×w``: an entity scores the best of its mean class scores × the stability of its mask on
+    the frame (× 0.75 when that class is stuff and the entity was never output as a thing, which
+    gives things priority); each pixel goes to the entity of largest
     ``score · logit``, to none where every logit is negative; a thing keeps its segment only when
     it owns at least ``overlap`` of its own mask (half that once it has been output before,
     tracked in ``output_things``)."""
@@ -371,8 +372,15 @@ def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: 
     # resizing -inf (no prediction) may give NaN: both mean "certainly not"
     x = torch.nan_to_num(stream.transform(f).masks_to_original(logits), nan=-1e4, neginf=-1e4)
     own = x >= 0
-    score = torch.stack([e.scores.max() for e in entities]).to(x) * stability_scores(x)
-    score = score * torch.tensor([1.0 if e.thing else 0.75 for e in entities], device=x.device)
+    # official: the class is the best of the mean class-score slots (logits.mean(1)), and
+    # thing / stuff follows that class; stuff is down-weighted (× 0.75) unless the entity was
+    # already output as a thing
+    best, classes = torch.stack([e.class_mean() for e in entities]).max(-1)
+    flags = cats.thing if cats.thing is not None else [True] * len(cats.ids)
+    is_thing = [bool(flags[int(k)]) for k in classes]
+    score = best.to(x) * stability_scores(x)
+    score = score * torch.tensor([1.0 if t or e.eid in output_things else 0.75 for t, e in zip(is_thing, entities)],
+                                 device=x.device)
     owner = torch.where(own.any(0), (score[:, None, None] * x).argmax(0), torch.full_like(x[0], -1, dtype=torch.long))
     ids = np.asarray(cats.ids)
     segs, labels, tracks, scores, things = [], [], [], [], []
@@ -381,8 +389,8 @@ def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: 
         m = (owner == j) & own[j]
         if not bool(m.any()):
             continue
-        k = int(ent.scores.argmax())
-        if ent.thing:
+        k = int(classes[j])
+        if is_thing[j]:
             need = overlap * (0.5 if ent.eid in output_things else 1.0)
             if float((owner == j).sum()) / float(own[j].sum()) < need:
                 continue

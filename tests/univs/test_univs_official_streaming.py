@@ -454,3 +454,29 @@ def test_rvos_later_clips_add_only_consistent_predictions():
     out = _rvos_fake_case(0.6)
     assert out[2].masks[0][30:, 45:].all() and not out[2].masks[0][:20, :30].any()
     assert not out[1].masks[0].any() and out[4].masks[0][30:, 45:].all()
+
+
+def test_vps_class_and_thing_flag_follow_the_mean_class_slots():
+    """Official ``save_results_vps``: ``pred_cls = gt_logits.mean(1)``; the class (and so thing or
+    stuff) is its arg-max at output time, stuff scores × 0.75 unless already output as a thing.
+    One entity detected as 'a' (thing, slot 0.6/0.1), then two slots at 0.1/0.9 ('b', stuff):
+    mean (0.6 + 0.1 + 0.1) / 3 = 0.267 < (0.1 + 0.9 + 0.9) / 3 = 0.633 → a stuff segment of 'b'
+    with track id = category id 2 (the entity's flag at detection said thing 'a')."""
+    from types import SimpleNamespace
+
+    from evalkit.adapters.univs_entity import _emit_vps, _Entity
+    from evalkit.adapters.univs_video import VideoStream
+    from evalkit.types import Categories
+    from evalkit.zoo.ops import ImageTransform
+
+    stream = SimpleNamespace(frames=SimpleNamespace(sizes=[(8, 8)]), boxes=VideoStream.boxes,
+                             transform=lambda f: ImageTransform((8, 8), (8, 8), (8, 8)))
+    ent = _Entity(1, None, torch.tensor([0.6, 0.1]), None, True, 0)
+    ent.pad_scores()
+    ent.scores = torch.tensor([0.1, 0.9])
+    ent.pad_scores()
+    torch.testing.assert_close(ent.class_mean(), torch.tensor([0.8 / 3, 1.9 / 3]))
+    logits = torch.full((1, 8, 8), -5.0)
+    logits[0, 2:6, 2:6] = 4.0
+    out = _emit_vps(stream, 0, logits, [ent], Categories(["a", "b"], [1, 2], thing=[True, False]), 0.6, set())
+    assert out.labels.tolist() == [2] and out.track_ids.tolist() == [2] and out.extra["is_thing"] == [False]
