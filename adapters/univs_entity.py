@@ -241,8 +241,10 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
         for f in (idx if last else idx[:s.clip_stride]):
             logits = acc.pop(f, len(entities))
             left[f] = logits
-            out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap_threshold, output_things) if task == "vps" else \
-                _emit_vis(stream, f, logits, entities)
+            if task == "vps":
+                out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap_threshold, output_things)
+            else:
+                out[f] = _emit_vis(stream, f, logits, entities)
         peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
         peak["pending_frames"] = max(peak["pending_frames"], len(acc))
         peak["pool_len"] = max([peak["pool_len"]] + [len(e.pool) for e in entities])

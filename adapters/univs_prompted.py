@@ -234,9 +234,9 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
                              f"{len(stream)} frames")
 
     if s.sampling_frame_num < 2 or s.clip_stride >= s.sampling_frame_num:
-        raise ContractError(f"UniVS {task}: clip_len {s.sampling_frame_num} and clip_stride {s.clip_stride} leave no frame "
-                            "shared by consecutive clips; the prompt memory needs clip_len >= 2 and "
-                            "clip_stride < clip_len")
+        raise ContractError(f"UniVS {task}: sampling_frame_num {s.sampling_frame_num} and clip_stride "
+                            f"{s.clip_stride} leave no frame shared by consecutive clips; the prompt memory "
+                            "needs sampling_frame_num >= 2 and clip_stride < sampling_frame_num")
 
     def decode_clip(feats, idx, acc):
         logits = {f: torch.full((len(targets), *stream.canvas), float("nan"), device=feats.mask_features.device)

@@ -4,9 +4,10 @@ keys (lower case), defaults and per-task / per-benchmark values from the release
 command-line overrides win over the yaml files).
 
 Where a benchmark has a line in ``tools/test/test_r50_stage3.sh`` (the paper's stage-3 model:
-YouTube-VIS 21, OVIS, VSPW, VIPSeg, DAVIS 17, VIPOSeg, Ref-DAVIS) its overrides apply; input sizes that differ per training stage (VIPOSeg: 640 in the stage-3 scripts, 720 in the stage-2 one) live on the model cards
-(``SAMPLING_FRAME_NUM 5``, ``NUM_PREV_FRAMES_MEMORY 5``, ``MIN_SIZE_TEST 640``); YouTube-VOS 18 and
-MOSE have no test-script line, so their released yaml files apply as they are.
+YouTube-VIS 21, OVIS, VSPW, VIPSeg, DAVIS 17, VIPOSeg, Ref-DAVIS) its overrides apply; input
+sizes that differ per training stage (VIPOSeg: 640 in the stage-3 scripts, 720 in the stage-2
+one) live on the model cards. YouTube-VOS 18 and MOSE have no test-script line, so their released
+yaml files apply as they are.
 
 Resolution order: the field default < the task's values (:data:`TASK_SETTINGS`) < the benchmark's
 (:data:`BENCHMARK_SETTINGS`, matched by benchmark-id prefix) < the user's options (``-a key=value``;
