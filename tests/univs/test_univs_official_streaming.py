@@ -480,3 +480,35 @@ def test_vps_class_and_thing_flag_follow_the_mean_class_slots():
     logits[0, 2:6, 2:6] = 4.0
     out = _emit_vps(stream, 0, logits, [ent], Categories(["a", "b"], [1, 2], thing=[True, False]), 0.6, set())
     assert out.labels.tolist() == [2] and out.track_ids.tolist() == [2] and out.extra["is_thing"] == [False]
+
+
+def test_vis_pools_first_built_from_the_left_frame_on_the_next_frames_features():
+    """Official ``prompt_encoder.py:process_per_video_inference_prev_frame``, run once when the
+    entities' prompt memory is first built (``"prompt_feats" not in targets``): the mask of the
+    frame the window just left (frame 0, ``masks[:, -(num_frames + clip_stride) + key_fid]``) is
+    sampled on the features of the clip's first frame (``img_emb_per_video[key_fid]``, frame 1)
+    into frame 0's own slot; then the shared frames 1, 2 are sampled as usual."""
+    from evalkit.types import Categories
+
+    a = build_tiny_adapter(task="vis", stability=0.0, cls_threshold=0.0)
+    a.class_embeddings = torch.randn(40, 48, generator=torch.Generator().manual_seed(1))
+    model = a.model
+    sampled, decoded = [], []
+    sample, decode = model.sample_visual_prompt, model.decode
+
+    def sample_spy(feats, frame, masks):
+        sampled.append((int(feats.frame_indices[frame]), masks.clone()))
+        return sample(feats, frame, masks)
+
+    def decode_spy(feats, prompts=None, **kw):
+        res = decode(feats, prompts, **kw)
+        decoded.append((feats.frame_indices.tolist(), res["pred_masks"].clone()))
+        return res
+
+    model.sample_visual_prompt, model.decode = sample_spy, decode_spy
+    a.predict(random_video(5), Categories([f"c{i}" for i in range(40)], list(range(1, 41))))
+    assert a.last_stats["entities"] >= 1
+    # clip 0 samples nothing (new entities start blank); clip [1, 2, 3] samples on frames 1, 1, 2
+    assert [f for f, _ in sampled[:3]] == [1, 1, 2]
+    first = sampled[0][1]
+    assert first.shape[-2:] == (64, 96) and bool((first > 0).any())
