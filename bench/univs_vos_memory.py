@@ -8,6 +8,11 @@ overridden. Each length runs in its own process, so ``ru_maxrss`` is that run's 
 
     python bench/univs_vos_memory.py                    # 100 and 600 frames, CPU
     python bench/univs_vos_memory.py --frames 600 --one # one run, JSON line
+
+With glibc's default allocator the peak also grows with heap fragmentation (the per-frame
+output masks, which the caller keeps, sit between the streaming temporaries and pin the heap);
+``MALLOC_MMAP_THRESHOLD_=16384`` serves the large temporaries from ``mmap`` and leaves only the
+outputs' growth (``outputs_mb``).
 """
 from __future__ import annotations
 
