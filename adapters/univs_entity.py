@@ -225,8 +225,12 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
                     clip_logits[:, j] = masks[ql + j]
                     ent.quality_sum += float(stability_scores(masks[ql + j][None])[0])
         if s0 % s.detect_newly_interval_frames == 0 or not entities:
+            # the entities' logits accumulated so far on the clip's frames (earlier clips); the
+            # official new-entity overlap test reads the accumulated ``gt_mask_logits``
+            prior = torch.stack([acc.peek(f, len(entities)) if f in acc.pending()
+                                 else masks.new_full((len(entities), h4, w4), -float("inf")) for f in idx])
             clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
-                                  feats, pixel=task == "vps")
+                                  feats, pixel=task == "vps", prior=prior if task == "vis" else None)
         for ti, f in enumerate(idx):
             acc.add(f, clip_logits[ti])
         last = idx[-1] == n - 1
@@ -287,7 +291,7 @@ def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tens
     return torch.cat([things, stuff])
 
 
-def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, pixel: bool):
+def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, pixel: bool, prior=None):
     """Steps 1–2 of the module docstring; returns ``clip_logits`` extended by new entities.
 
     ``scores`` ``Q×K`` (sigmoid) are first weighted by the mask stability score.
@@ -320,7 +324,13 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
         min_score = s.apply_cls_thres if pixel else max(s.apply_cls_thres, 0.1)
         new = [c for c in range(len(keep)) if scores[keep[c]].max() > min_score]
     else:  # unmatched, confident, and overlapping no entity on any frame of the clip
-        memory_masks = (torch.nan_to_num(clip_logits, nan=-1.0) > 0).transpose(0, 1)  # E×T×h×w
+        # official detect_newly_entities_per_clip_instance: the memory masks are the entities'
+        # accumulated logits on the clip's frames (earlier clips + this clip's accepted
+        # predictions and matched detections), > 0
+        total = torch.nan_to_num(clip_logits, nan=0.0)
+        if prior is not None:
+            total = total + torch.nan_to_num(prior, nan=0.0, neginf=0.0)
+        memory_masks = (total > 0).transpose(0, 1)  # E×T×h×w
         new = newly_detected(scores[keep], masks[keep] > 0, memory_masks, torch.tensor(matched, dtype=torch.long),
                              score_thr=(2 if pixel else 1) * s.apply_cls_thres)
     for c in new:

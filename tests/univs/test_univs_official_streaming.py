@@ -512,3 +512,40 @@ def test_vis_pools_first_built_from_the_left_frame_on_the_next_frames_features()
     assert [f for f, _ in sampled[:3]] == [1, 1, 2]
     first = sampled[0][1]
     assert first.shape[-2:] == (64, 96) and bool((first > 0).any())
+
+
+def test_vis_new_entity_test_reads_the_accumulated_memory_masks():
+    """Official ``detect_newly_entities_per_clip_instance``: an unmatched confident detection is a
+    new entity only if its IoU with every entity's ``gt_mask_logits`` on the clip's frames (the
+    sums of all clips so far, > 0) is < 0.5. Clip 0 creates entity 1 from query 0 (block A,
+    embedding e0). In clip [1, 2, 3] the entity's prompt prediction is inconsistent (orthogonal
+    embedding), query 1 (embedding 10·e0, mask -1 but +5 on a far block) takes the match, and
+    query 0 predicts A again with a new embedding: on frames 1 and 2 the accumulated logits are
+    +5 (clip 0) - 1 (query 1) > 0 on A, IoU 1, so no new entity (the former test used this
+    clip's logits only, where the entity is empty on A, and created a second entity)."""
+    from evalkit.types import Categories
+
+    a = build_tiny_adapter(task="vis", stability=0.0, cls_threshold=0.0)
+    ql = a.model.num_queries
+
+    def fake_decode(feats, prompts=None, **kw):
+        t = len(feats.frame_indices)
+        q = ql + (0 if prompts is None else len(prompts))
+        masks = torch.full((q, t, 16, 24), -1.0)
+        emb = torch.zeros(q, t, 32)
+        logits = torch.full((q, 3), -100.0)
+        masks[0] = -5.0
+        masks[0, :, :8, :12] = 5.0
+        logits[0, 0] = 5.0
+        first = int(feats.frame_indices[0]) == 0
+        emb[0, :, 0 if first else 1] = 1.0
+        masks[1, :, 12:, 18:] = 5.0
+        emb[1, :, 0] = 10.0
+        if q > ql:
+            masks[ql:] = -5.0
+            emb[ql:, :, 2] = 1.0
+        return {"pred_masks": masks, "pred_embds": emb, "pred_logits": logits}
+
+    a.model.decode = fake_decode
+    a.predict(random_video(4), Categories(["cat", "dog", "the"], [1, 2, 5]))
+    assert a.last_stats["entities"] == 1
