@@ -11,15 +11,12 @@ from evalkit.zoo.convert_utils import load_strict
 from evalkit.zoo.glee.convert import convert_glee
 from evalkit.zoo.glee.model import build_glee
 
-MANIFEST = (Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "official_keys"
-            / "glee_lite_r50_joint.tsv")
+MANIFEST = Path(__file__).resolve().parents[1] / "data" / "official_keys" / "glee_lite_r50_joint.tsv"
 
 
 @pytest.fixture(scope="module")
 def official() -> dict[str, torch.Tensor]:
     """``{"model": {glee.* keys + criterion}}`` with random values of the manifest's shapes."""
-    if not MANIFEST.is_file():
-        pytest.skip("official key manifest glee_lite_r50_joint.tsv not available")
     g = torch.Generator().manual_seed(0)
     sd = {}
     for line in MANIFEST.read_text().splitlines():

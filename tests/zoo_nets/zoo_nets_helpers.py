@@ -6,7 +6,7 @@ from manifest_helpers import manifest_rows
 
 
 def manifest(name: str) -> dict[str, tuple[tuple[int, ...], str]]:
-    """key → (shape, dtype) of an official manifest; skips the test when shared/ is absent."""
+    """key → (shape, dtype) of an official manifest; read from tests/data/official_keys."""
     return {key: (shape, dtype) for key, shape, dtype in manifest_rows(name)}
 
 
