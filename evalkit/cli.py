@@ -68,9 +68,11 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="RUN_DIR",
                    help="continue a run (default: the newest run of this model and benchmark)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
-    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: evalkit.hostenv.DEFAULT_THREADS, measured by bench/threads.py)")
     p.add_argument("--num-workers", type=int, default=2, help="data-loading threads (default 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds python, numpy and torch before the model is built (default 0)")
     p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                    help="skip: record a failing sample, count it and go on")
     p.add_argument("--weights", help="local official checkpoint instead of the model card's sources")
@@ -102,7 +104,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             model=model, benchmark=bench, data_root=args.data_root, output_dir=args.output_dir,
             runs_root=args.runs_root, mode=args.mode, limit=args.limit, samples=args.samples,
             resume=args.resume if args.resume != "latest" else True, device=args.device,
-            batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed,
+            threads=args.threads, num_workers=args.num_workers, seed=args.seed,
             on_error=args.on_error, quiet=args.quiet, weights=args.weights,
             model_options=_kv_pairs(args.model_arg, "--model-arg"),
             dist_timeout_s=args.dist_timeout,
@@ -138,36 +140,12 @@ def _add_score(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from .api import score
 
     if args.run:
-        from .benchmarks.base import build_benchmark
-
-        run = Path(args.run)
-        cfg_path = run / "run.json"
-        if not cfg_path.exists():
-            raise EvalkitError(f"--run {run}: not a finished run directory (no run.json)")
-        cfg = json.loads(cfg_path.read_text())["config"]
-        bench = build_benchmark(cfg["benchmark"], cfg.get("data_root"))
-        if not (run / "results").is_dir():
-            raise EvalkitError(f"--run {run}: no results/ folder")
-        from .selection import recorded_selection, score_selection, select_samples
-
-        # a partial run is scored on the samples it covers, as the run itself was
-        split_ids = bench.sample_ids()
-        selection = recorded_selection(run, split_ids) or select_samples(split_ids, cfg["benchmark"])
-        out = score_selection(bench, run / "results", selection)
+        out = score(run=args.run)
     else:
-        missing = [f for f in ("metric", "gt", "results") if not getattr(args, f)]
-        if missing:
-            raise EvalkitError("evalkit score needs --metric, --gt and --results (or --run RUN_DIR); "
-                               f"missing: {', '.join('--' + m for m in missing)}")
-        for flag in ("gt", "results"):
-            if not Path(getattr(args, flag)).exists():
-                raise EvalkitError(f"--{flag} {getattr(args, flag)}: no such file or folder")
-        from .metrics import compute
-
-        out = compute(args.metric, args.gt, args.results, **_kv_pairs(args.set, "--set"))
+        out = score(args.metric, args.gt, args.results, **_kv_pairs(args.set, "--set"))
     print(json.dumps(out, indent=None if args.json else 2, default=float))
     return 0
 

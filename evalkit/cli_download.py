@@ -1,8 +1,12 @@
 """``evalkit download``: prefetch a model's weights (for machines without network access).
 
-    evalkit download --model uninext-r50                    # every file of the card
-    evalkit download --model univs-r50 --benchmark davis17-val   # only what that task needs
-    evalkit download --model glee-lite --weights ./GLEE_Lite_joint.pth   # verify/record a local file
+    evalkit download -m uninext-r50                     # every file of the card
+    evalkit download -m univs-r50 -b davis17-val         # only what that task needs
+    evalkit download -m 'glee-*'                         # ids, tags, comma lists, patterns
+    evalkit download -m glee-lite --weights ./GLEE_Lite_joint.pth   # verify/record a local file
+
+The flags are those of ``evalkit run`` (``-m``/``--model``, ``-b``/``--benchmark``, ``--weights``);
+``-M`` and ``-t`` are kept as aliases.
 
 Also :func:`model_status`, the weights column of ``evalkit ls models``.
 """
@@ -20,8 +24,9 @@ log = logging.getLogger("evalkit.download")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-M", required=True, help="model id (see `evalkit ls models`)")
-    parser.add_argument("--benchmark", "-t", default=None,
+    parser.add_argument("--model", "-m", "-M", required=True,
+                        help="model id, tag or pattern, as for `evalkit run` (see `evalkit ls models`)")
+    parser.add_argument("--benchmark", "-b", "-t", default=None,
                         help="only the files needed for this benchmark's task")
     parser.add_argument("--weights", default=None,
                         help="local official checkpoint to use instead of downloading it")
@@ -34,11 +39,29 @@ def _task_of(benchmark_id: str) -> str | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Fetch and verify every file; print one line per file; 0 on success."""
+    """Fetch and verify every file of the selected models; one line per file; 0 on success."""
+    from .errors import UnknownNameError
+    from .registry import MODELS
+    from .zoo.cards import list_cards
+
+    try:
+        models = [e.id for e in MODELS.select(args.model)]
+    except UnknownNameError:
+        if args.model not in {c.id for c in list_cards()}:  # a card not (yet) registered as a model
+            raise
+        models = [args.model]
+    if getattr(args, "weights", None) and len(models) > 1:
+        raise EvalkitError(f"--weights names one file; {args.model!r} selects {len(models)} models")
+    for model in models:
+        _download_one(model, args)
+    return 0
+
+
+def _download_one(model: str, args: argparse.Namespace) -> None:
     from .hub import cache_root, fetch_weights, hf_cache_dir, weights_sha256
     from .zoo.cards import get_card
 
-    card = get_card(args.model)
+    card = get_card(model)
     task = _task_of(args.benchmark) if getattr(args, "benchmark", None) else None
     files = card.weights_for(task)
     for wf in files:
@@ -50,12 +73,12 @@ def main(args: argparse.Namespace) -> int:
     print(f"{len(files)} file(s) ready for {card.id}"
           + (f" on task {task}" if task else "")
           + f"; caches: {cache_root()}, {hf_cache_dir()}")
-    return 0
 
 
 def model_status(model_id: str) -> str:
-    """``cached`` (every file present and pinned), ``unpinned`` (every file present, some only
-    recorded at first download) or ``not cached``. No network, no hashing, no torch."""
+    """``bundled`` (shipped in the package), ``cached`` (every file present and pinned),
+    ``unpinned`` (every file present, some only recorded at first download) or ``not cached``.
+    No network, no hashing, no torch."""
     from .hub import file_status
     from .zoo.cards import get_card
 
@@ -63,6 +86,8 @@ def model_status(model_id: str) -> str:
     states = [file_status(card, wf) for wf in card.weights]
     if "not cached" in states:
         return "not cached"
+    if all(s == "bundled" for s in states):
+        return "bundled"
     return "unpinned" if "unpinned" in states else "cached"
 
 

@@ -45,11 +45,8 @@ def main(args: argparse.Namespace) -> int:
     from .reports.summary import headline_text, metric_of
     from .runner import RunConfig, run_evaluation
 
-    import torch
-
     from .registry import task_pairs
 
-    torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     runs = Path(args.runs_root)
     dirs = []
@@ -58,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"skip {m.id} on {b.id}: {m.id} has no {b.task} task", file=sys.stderr)
     for m, b in pairs:
         cfg = RunConfig(model=m.id, benchmark=b.id, runs_root=str(runs), limit=args.limit,
-                        num_workers=args.num_workers, quiet=True)
+                        num_workers=args.num_workers, threads=args.threads, quiet=True)
         res = run_evaluation(cfg)
         dirs.append(str(res.run_dir))
         print(f"{m.id} on {b.id}: {res.status}  {headline_text(metric_of(res.run_dir, b.id), res.metrics)}  "

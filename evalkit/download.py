@@ -1,4 +1,4 @@
-"""Resumable, verified HTTP downloads of weight files.
+"""Resumable, verified HTTP downloads (weight files, dataset archives).
 
 :func:`download_url` streams a URL into ``<dest>.part`` (resuming an existing ``.part`` with an
 HTTP ``Range`` request), hashes it on the way, checks the sha256 when one is expected, and only
@@ -23,6 +23,7 @@ import http.client
 import logging
 import os
 import re
+import socket
 import sys
 import time
 import urllib.error
@@ -150,7 +151,7 @@ def download_url(
     dest: Path,
     sha256: str | None = None,
     *,
-    retries: int = 5,
+    retries: int = 2,
     timeout: float = 60.0,
     headers: dict[str, str] | None = None,
     on_retry: Callable[[int, BaseException], None] | None = None,
@@ -159,7 +160,8 @@ def download_url(
 
     The transfer writes ``dest.part``; a dropped connection is retried up to ``retries`` times,
     each time resuming from the bytes already on disk (``Range: bytes=N-``; a server that
-    ignores the range restarts from zero). With ``sha256`` given, a mismatch raises
+    ignores the range restarts from zero). A failure that a retry cannot fix (the host name does
+    not resolve, the connection is refused: no network, a wrong host) is not retried. With ``sha256`` given, a mismatch raises
     :class:`WeightsError` and deletes the partial file. ``dest`` appears only when complete.
     """
     dest = Path(dest)
@@ -197,14 +199,19 @@ def _download_locked(url, dest, sha256, retries, timeout, headers, on_retry) -> 
             elif isinstance(exc, urllib.error.HTTPError) and exc.code not in _RETRY_STATUS:
                 part.unlink(missing_ok=True)
                 raise WeightsError(f"download of {url} failed: HTTP {exc.code} {exc.reason}") from None
+            have = part.stat().st_size if part.exists() else 0
+            kept = (f"the {have} bytes received are kept in {part} and the next attempt resumes "
+                    f"from there" if have else "nothing was received")
+            if _unreachable(exc):
+                raise WeightsError(f"download of {url} failed: {_reason(exc)} (not retried: no "
+                                   f"network, or a wrong host); {kept}") from None
             attempt += 1
             if attempt > retries:
                 raise WeightsError(
-                    f"download of {url} failed after {retries} retries: {exc} "
-                    f"(partial file kept for resuming: {part})"
+                    f"download of {url} failed after {retries} retries: {_reason(exc)}; {kept}"
                 ) from None
-            log.warning("download of %s interrupted (%s); resuming from byte %d (retry %d/%d)",
-                        url, exc, part.stat().st_size if part.exists() else 0, attempt, retries)
+            log.warning("download of %s interrupted (%s); %s (retry %d/%d)", url, _reason(exc),
+                        f"resuming from byte {have}" if have else "starting again", attempt, retries)
             if on_retry:
                 on_retry(attempt, exc)
             time.sleep(min(0.2 * 2 ** (attempt - 1), 5.0))
@@ -219,6 +226,18 @@ def _download_locked(url, dest, sha256, retries, timeout, headers, on_retry) -> 
 
 
 _RETRY_STATUS = (408, 429, 500, 502, 503, 504)
+
+
+def _reason(exc: BaseException) -> str:
+    """The underlying cause of a urllib error, readable (``URLError(gaierror(...))`` → its text)."""
+    inner = getattr(exc, "reason", None)
+    return f"{type(inner).__name__}: {inner}" if isinstance(inner, BaseException) else f"{type(exc).__name__}: {exc}"
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """DNS failure or refused connection: retrying the same URL at once cannot succeed."""
+    inner = getattr(exc, "reason", exc)
+    return isinstance(inner, (socket.gaierror, ConnectionRefusedError))
 
 
 class _DriveConfirm(Exception):

@@ -108,7 +108,24 @@ def parse_hf_source(src: str) -> HfSource:
     return HfSource("/".join(parts[:2]), repo_type, "/".join(parts[2:]), revision or None)
 
 
+def bundled_path(src: str) -> Path:
+    """``pkg://package.name/file`` → the file inside the installed package (found without
+    importing it, so from any working directory and without torch)."""
+    import importlib.util
+
+    package, _, rel = src[len("pkg://"):].partition("/")
+    try:
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None or not spec.submodule_search_locations or not rel:
+        raise WeightsError(f"bad bundled source {src!r}: expected 'pkg://<installed package>/<file>'")
+    return Path(list(spec.submodule_search_locations)[0]) / rel
+
+
 def _local_path(src: str) -> Path | None:
+    if src.startswith("pkg://"):
+        return bundled_path(src)
     if src.startswith("file://"):
         return Path(src[len("file://"):]).expanduser()
     if src.startswith(("/", "./", "~")):
@@ -343,7 +360,7 @@ def fetch_weights(card_or_id: CardOrId, weights: str | os.PathLike | None = None
         )
     raise WeightsError(
         f"could not fetch weights {wf.name} of model {card.id!r} from any source:\n"
-        + "\n".join(errors) + f"\nLooked in:\n{where}\nDownload it by hand and pass --weights PATH."
+        + "\n".join(errors) + f"\nLooked in:\n{where}\nBy hand: {manual_steps(card, wf)}."
     )
 
 
@@ -368,13 +385,30 @@ def weights_sha256(card_or_id: CardOrId, weights: str | os.PathLike | None = Non
 
 
 def file_status(card_or_id: CardOrId, wf: "WeightFile") -> str:
-    """``cached`` | ``unpinned`` (present, hash only recorded) | ``not cached``; no hashing,
-    no network (cheap enough for ``evalkit ls``)."""
+    """``bundled`` (shipped inside the package) | ``cached`` | ``unpinned`` (present, hash only
+    recorded) | ``not cached``; no hashing, no network (cheap enough for ``evalkit ls``)."""
     card = _card(card_or_id)
     for src in wf.sources:
         if _cached_location(card, wf, src) is not None:
+            if src.startswith("pkg://"):
+                return "bundled"
             return "cached" if wf.pinned else "unpinned"
     return "not cached"
+
+
+def manual_steps(card: "Card", wf: "WeightFile") -> str:
+    """What to do by hand when no source can be fetched: for a share *folder* (``member`` set),
+    the exact file to take from it; always the path it must end up at (or ``--weights``)."""
+    dest = _download_path(card, wf)
+    folder = [s for s in wf.sources if "/:f:/" in s or "drive.google.com/drive/folders" in s]
+    lines = []
+    if folder and wf.member:
+        lines.append(f"open {folder[0]} in a browser, download the file {wf.member}"
+                     + (f" ({wf.notes})" if wf.notes else ""))
+    else:
+        lines.append(f"download {wf.name} from {wf.sources[0]}" + (f" ({wf.notes})" if wf.notes else ""))
+    lines.append(f"save it as {dest} (or pass --weights PATH to `evalkit run`)")
+    return "; ".join(lines)
 
 
 # -- converted-weights cache -------------------------------------------------------------

@@ -194,6 +194,13 @@ class Registry:
         try:
             return self._entries[id]
         except KeyError:
+            members = self.tags().get(id)
+            if members:  # a group name where one id is expected: not a typo, say what it holds
+                shown = ", ".join(members[:8]) + (" ..." if len(members) > 8 else "")
+                raise UnknownNameError(
+                    f"{id!r} is a group of {len(members)} {self.kind}s ({shown}), not one {self.kind} "
+                    f"id; pass one of them, or select the group with `evalkit run` / evalkit.evaluate()"
+                ) from None
             raise UnknownNameError(self._unknown_message(id)) from None
 
     def load(self, id: str) -> Any:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 from .distributed import DistContext, init_distributed, shard_exact
 from .errors import EvalkitError
 from .fileio import atomic_write_json
+from .hostenv import apply_threads, check_device, seed_everything
 from .prefetch import prefetch_samples
 from .selection import SELECTION_FILE, Selection, resume_selection, score_selection, select_samples
 from .store import PredictionStore, store_key
@@ -55,7 +55,7 @@ class RunConfig:
     samples: str | list[str] | None = None  # ids, "a,b,c" or "@file" (evalkit.selection)
     resume: str | bool | None = None  # True/"latest": newest matching run; a path: that run
     device: str = "cpu"
-    batch_size: int = 1
+    threads: int | None = None  # torch CPU threads; None: evalkit.hostenv.DEFAULT_THREADS
     num_workers: int = 2
     seed: int = 0
     on_error: str = "raise"
@@ -135,20 +135,6 @@ def _resolve_run_dir(cfg: RunConfig) -> tuple[Path, bool]:
     except OSError as e:
         raise EvalkitError(f"cannot create output directory {run_dir}: {e.strerror}") from None
     return run_dir, False
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % (2**32))
-    except ImportError:
-        pass
-    if "torch" in sys.modules:
-        import torch
-
-        torch.manual_seed(seed)
 
 
 def _build_adapter(cfg: RunConfig):
@@ -236,6 +222,7 @@ def run_evaluation(cfg: RunConfig, argv: list[str] | None = None) -> RunResult:
         raise EvalkitError(f"benchmark {cfg.benchmark}: sample ids are not unique")
     selection = select_samples(ids, cfg.benchmark, cfg.limit, cfg.samples)
 
+    check_device(cfg.device)  # a CPU-only torch asked for cuda: one line, with the install command
     ctx = init_distributed(cfg.device, cfg.dist_timeout_s)
     try:
         return _run(cfg, bench, ids, selection, ctx, t_start, started, argv)
@@ -244,7 +231,9 @@ def run_evaluation(cfg: RunConfig, argv: list[str] | None = None) -> RunResult:
 
 
 def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start, started, argv) -> RunResult:
-    _seed_everything(cfg.seed + ctx.rank)
+    # before the model is built (its random init, samplers); torch is imported here if needed
+    seed_everything(cfg.seed + ctx.rank)
+    threads = apply_threads(cfg.threads) if cfg.mode != "score" else None
     adapter = None
     if cfg.mode != "score":
         adapter = _build_adapter(cfg)
@@ -296,7 +285,7 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
         if not cfg.quiet and ctx.is_main:
             _banner(cfg, ctx, selection, run_dir, resumed)
 
-        infer_stats = {"data_s": data_s, "inference_s": 0.0, "frames": 0, "samples": 0}
+        infer_stats = {"data_s": data_s, "inference_s": 0.0, "frames": 0, "samples": 0, "threads": threads}
         if cfg.mode != "score":
             done, _ = store.read()
             pending = [i for i in ids if i not in done]
@@ -437,6 +426,7 @@ def _finalise(cfg, bench, selection: Selection, store, run_dir, ctx, adapter, fi
         "git_hash": git_hash(),
         "argv": argv if argv is not None else sys.argv,
         "config": {**asdict(cfg), "world_size": ctx.world},
+        "torch_threads": stats.get("threads"),
         "resumed": resumed,
         "versions": versions(),
         "hardware": hardware(),

@@ -86,8 +86,11 @@ def validate_source(src: Any, where: str) -> None:
     if src.startswith("hf://"):
         if not _HF.match(src):
             _fail(where, f"expected 'hf://[spaces/]owner/repo/path[@revision]', got {src!r}")
+    elif src.startswith("pkg://"):  # bundled: a file inside an installed package
+        if not re.match(r"^pkg://[\w.]+/[^/].*$", src):
+            _fail(where, f"expected 'pkg://<package>/<file>', got {src!r}")
     elif not (src.startswith(("http://", "https://", "file://", "/", "./", "~"))):
-        _fail(where, f"expected 'hf://', 'http(s)://', 'file://' or a path, got {src!r}")
+        _fail(where, f"expected 'hf://', 'http(s)://', 'file://', 'pkg://' or a path, got {src!r}")
 
 
 def _validate_size(where: str, size: Any) -> None:

@@ -62,9 +62,9 @@ def card_dict(model_id: str, sha256: str, steps: int, command: str) -> dict:
         "input_sizes": {t: dict(size) for t in fam["tasks"]},
         "weights": [{
             "name": name, "role": "model",
-            "sources": [f"./zoo/tiny/{name}"],
+            "sources": [f"pkg://evalkit.zoo.tiny/{name}"],
             "sha256": sha256,
-            "notes": f"our module tree's state dict, trained by `{command}` ({steps} steps); shipped in the package (the adapter finds it beside evalkit.zoo.tiny; the source path is relative to the repository root)",
+            "notes": f"our module tree's state dict, trained by `{command}` ({steps} steps); shipped in the package (pkg:// resolves it inside the installed evalkit.zoo.tiny, from any working directory)",
         }],
         "paper_results": [],
     }

@@ -161,7 +161,7 @@ def test_listing_models_and_status_do_not_import_torch(tmp_path):
         ids = MODELS.ids()
         states = {i: model_status(i) for i in ids}
         shipped = [states.pop(m) for m in ("uninext-tiny", "uniref-pp-tiny")]  # bundled: always present
-        assert shipped == ["cached", "cached"] and set(states.values()) == {"not cached"}, states
+        assert shipped == ["bundled", "bundled"] and set(states.values()) == {"not cached"}, states
         entry = MODELS.get("uninext-r50")
         assert entry.target == "evalkit.adapters.uninext:build_adapter"
         assert {"uninext", "vos", "video-joint"} <= set(entry.tags)
@@ -172,7 +172,8 @@ def test_listing_models_and_status_do_not_import_torch(tmp_path):
     """)
     env = {"PATH": "/usr/bin:/bin", "EVALKIT_CACHE": str(tmp_path / "c"),
            "HF_HUB_CACHE": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env,
+    # run outside the repository: the bundled weights resolve from the installed package
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert int(out.stdout.strip()) == len(CARDS)
