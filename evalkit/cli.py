@@ -5,8 +5,9 @@
     evalkit score --run RUN_DIR
     evalkit ls models|benchmarks|metrics [PATTERN] [--json]
     evalkit validate --benchmark ID [--data-root DIR]
-    evalkit doctor
-    evalkit download --model ID          (weights prefetch)
+    evalkit doctor [--json]
+    evalkit download -m ID               (weights prefetch)
+    evalkit data ls | get DATASET [--root DIR]
     evalkit report RUN_OR_DIR...         (leaderboards)
 
 User errors (bad names, broken data, bad files) print one line and exit 2; ``--debug`` shows
@@ -29,6 +30,7 @@ from .errors import EvalkitError
 # ``add_arguments(parser)`` and ``main(args) -> int``.
 _EXTERNAL = {
     "download": ("evalkit.cli_download", "prefetch a model's weights (for offline machines)"),
+    "data": ("evalkit.cli_data", "list the datasets, download and verify one (evalkit data get ID)"),
     "report": ("evalkit.reports.cli", "render paper-style leaderboards from run directories"),
     "demo": ("evalkit.demo", "evaluate the bundled tiny models on the synthetic shapes suite"),
     "train": ("evalkit.train.loop", "train a tiny model on the shapes suite (reproduces the shipped one)"),
@@ -218,13 +220,14 @@ def _add_validate(p: argparse.ArgumentParser) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .benchmarks.base import build_benchmark
+    from .datasets import validate_with_hint
     from .registry import BENCHMARKS
 
     bad = 0
     for e in BENCHMARKS.select(args.benchmark):
         bench = build_benchmark(e.id, args.data_root)
         try:
-            bench.validate()
+            validate_with_hint(bench, e.id, args.data_root)
             n = len(bench.sample_ids())
             print(f"ok      {e.id}: {n} samples in {bench.root}")
         except EvalkitError as err:
@@ -233,36 +236,21 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _add_doctor(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the checks as one JSON object")
+    p.add_argument("--data-root", help="folder holding the datasets (default: $EVALKIT_DATA or ./datasets)")
+    p.add_argument("--no-probe", action="store_true", help="skip the network probe")
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from .provenance import hardware, versions
+    from .doctor import render, run_checks
 
-    info: dict[str, Any] = {"versions": versions(), "hardware": hardware()}
-    env = {k: os.environ.get(k) for k in ("EVALKIT_DATA", "EVALKIT_CACHE", "HF_HOME", "HF_HUB_CACHE",
-                                          "HF_HUB_OFFLINE", "CUDA_VISIBLE_DEVICES")}
-    info["environment"] = env
-    info["data_root"] = os.environ.get("EVALKIT_DATA") or os.path.abspath("datasets")
-    info["offline"] = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
-    info["hf_token"] = "set" if os.environ.get("HF_TOKEN") else "not set"
-    try:
-        import torch
-
-        info["cuda_available"] = torch.cuda.is_available()
-    except ImportError:
-        info["cuda_available"] = False
-    try:
-        import triton  # noqa: F401
-
-        info["triton"] = "available" + ("" if info["cuda_available"] else " (no GPU: reference ops are used)")
-    except ImportError:
-        info["triton"] = "not installed (reference ops are used)"
-    try:
-        hub = importlib.import_module("evalkit.hub")
-        info["weights_cache"] = str(hub.cache_root())
-        info["hf_cache"] = str(hub.hf_cache_dir())
-    except (ImportError, AttributeError):
-        info["weights_cache"] = None
-    print(json.dumps(info, indent=2, default=str))
-    return 0
+    info = run_checks(args.data_root, probe=not args.no_probe)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        render(info)
+    return 1 if info["problems"] else 0
 
 
 # ------------------------------------------------------------------------------------------
@@ -293,7 +281,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         ("score", _add_score, _cmd_score, "score official-format results with a metric"),
         ("ls", _add_ls, _cmd_ls, "list models, benchmarks or metrics"),
         ("validate", _add_validate, _cmd_validate, "check a dataset's files on disk"),
-        ("doctor", lambda p: None, _cmd_doctor, "versions, devices, caches, data dirs"),
+        ("doctor", _add_doctor, _cmd_doctor, "checklist: torch/CUDA/Triton, datasets, weights, network"),
     ):
         p = sub.add_parser(name, help=help_, parents=[common])
         adder(p)

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .datasets import validate_with_hint
 from .distributed import DistContext, init_distributed, shard_exact
 from .errors import EvalkitError
 from .fileio import atomic_write_json
@@ -214,15 +215,16 @@ def run_evaluation(cfg: RunConfig, argv: list[str] | None = None) -> RunResult:
 
     t_start = time.perf_counter()
     started = _now_iso()
+    if cfg.mode != "score":
+        check_device(cfg.device)  # a CPU-only torch asked for cuda: one line, with the install command
     MODELS.get(cfg.model)  # unknown model: fail before touching the data
     bench = build_benchmark(cfg.benchmark, cfg.data_root)
-    bench.validate()
+    validate_with_hint(bench, cfg.benchmark, cfg.data_root)  # missing data: which roots, how to get it
     ids = list(bench.sample_ids())
     if len(set(ids)) != len(ids):
         raise EvalkitError(f"benchmark {cfg.benchmark}: sample ids are not unique")
     selection = select_samples(ids, cfg.benchmark, cfg.limit, cfg.samples)
 
-    check_device(cfg.device)  # a CPU-only torch asked for cuda: one line, with the install command
     ctx = init_distributed(cfg.device, cfg.dist_timeout_s)
     try:
         return _run(cfg, bench, ids, selection, ctx, t_start, started, argv)
