@@ -112,10 +112,27 @@ def test_score_needs_inputs(subprocess_env, tmp_path):
 
 
 def test_doctor_reports_versions(subprocess_env):
-    proc = _cli(["doctor"], subprocess_env)
+    proc = _cli(["doctor", "--json", "--no-probe"], subprocess_env)
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["versions"]["torch"] and "cuda_available" in info and "offline" in info
+    names = {(c["section"], c["name"]) for c in info["checks"]}
+    assert {("compute", "torch"), ("compute", "Triton"), ("data", "data root"), ("weights", "bundled")} <= names
+
+
+def test_doctor_checklist_lists_datasets_and_probes_the_network(subprocess_env, tmp_path):
+    import evalkit_testkit as kit
+
+    kit.generate(tmp_path / "blobs", n_images=2)
+    (tmp_path / "DAVIS").mkdir()  # present but empty: davis17-val does not validate
+    env = {**subprocess_env, "HF_ENDPOINT": "http://127.0.0.1:9", "COLUMNS": "400"}  # probe: refused at once
+    env.pop("HF_HUB_OFFLINE")  # no variable says offline: only the probe can tell
+    proc = _cli(["doctor", "--data-root", str(tmp_path)], env)
+    out = proc.stdout
+    assert "data root" in out and str(tmp_path) in out
+    assert "davis" in out and "not davis17-val" in out and "evalkit validate -b davis17-val" in out
+    assert "probe: 127.0.0.1:9 unreachable" in out and "offline: yes" in out  # no variable says offline
+    assert proc.returncode == 1  # a dataset that fails to validate is a problem
 
 
 def test_validate_reports_broken_dataset(subprocess_env, tmp_path):
