@@ -24,6 +24,8 @@ if str(PLUGINS) not in sys.path:
 
 from benchmark_generator import load_benchmark_generator  # noqa: E402  (from PLUGINS)
 
+pytest_plugins = ["skip_help"]  # the skip summary: why each skip, how to enable it
+
 
 @pytest.fixture
 def shared_dir() -> Path:
