@@ -7,7 +7,7 @@ Each setting runs in a fresh process (torch fixes its thread pool at first use),
 same seed and samples; the table gives the wall time of inference (run.json timings) and the
 speed-up over the first setting. "all" leaves the thread count to torch (one per core), as
 `evalkit run` did before ``--threads`` existed. The numbers set
-``evalkit.hostenv.DEFAULT_THREADS``; see docs/cpu_gpu.md for the recorded ones.
+``evalkit.hostenv.default_threads``; see docs/cpu_gpu.md for the recorded ones.
 """
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ def main() -> int:
     settings = [None if t == "all" else int(t) for t in args.threads.split(",")]
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     rows = []
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as runs:
         for t in settings:
             best = None
@@ -59,7 +60,8 @@ def main() -> int:
                 best = r if best is None or r["inference_s"] < best["inference_s"] else best
             rows.append(("all" if t is None else str(t), best))
     base = rows[0][1]["inference_s"]
-    print(f"{args.model} on {args.benchmark}, {args.limit} samples, {os.cpu_count()} CPUs visible")
+    print(f"{args.model} on {args.benchmark}, {args.limit} samples, {len(os.sched_getaffinity(0))} CPUs usable, "
+          f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} (other processes compete for the CPUs)")
     print("| threads | torch threads | inference s | total s | speed-up |")
     print("|---|---|---|---|---|")
     for label, r in rows:

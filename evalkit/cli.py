@@ -71,7 +71,7 @@ def _add_run(p: argparse.ArgumentParser) -> None:
                    help="continue a run (default: the newest run of this model and benchmark)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: evalkit.hostenv.DEFAULT_THREADS, measured by bench/threads.py)")
+                   help="torch CPU threads (default: half the usable CPUs, at most 8; see bench/threads.py)")
     p.add_argument("--num-workers", type=int, default=2, help="data-loading threads (default 2)")
     p.add_argument("--seed", type=int, default=0,
                    help="seeds python, numpy and torch before the model is built (default 0)")

@@ -58,7 +58,7 @@ def probe_network(host: str = "huggingface.co", port: int = 443, timeout: float 
 
 
 def _torch_checks() -> list[Check]:
-    from .hostenv import CUDA_INSTALL, DEFAULT_THREADS, available_cpus
+    from .hostenv import CUDA_INSTALL, available_cpus, default_threads
 
     out = []
     try:
@@ -88,7 +88,7 @@ def _torch_checks() -> list[Check]:
                          "pip install triton (Linux x86_64, with a CUDA torch)"))
     n = available_cpus()
     out.append(Check("compute", "CPU threads", "info",
-                     f"{n} CPUs usable; `run` uses {min(DEFAULT_THREADS, n)} torch thread(s) unless --threads N"))
+                     f"{n} CPUs usable; `run` uses {default_threads(n)} torch thread(s) unless --threads N"))
     return out
 
 

@@ -3,7 +3,7 @@
 * :func:`apply_threads` caps torch's intra-op threads. Left uncapped, torch starts one thread
   per core, and on a small or shared machine the tiny models then spend most of their time in
   thread hand-offs: ``bench/threads.py`` measures it (numbers in ``docs/cpu_gpu.md``), which is
-  where :data:`DEFAULT_THREADS` comes from.
+  where :func:`default_threads` comes from.
 * :func:`check_device` turns "Torch not compiled with CUDA enabled" (an AssertionError deep in
   torch) into one line saying which torch is installed and how to install a CUDA build.
 * :func:`seed_everything` seeds ``random``, numpy and torch; torch is imported for it, so the
@@ -18,16 +18,27 @@ import random
 
 from .errors import EvalkitError
 
-__all__ = ["DEFAULT_THREADS", "resolve_threads", "apply_threads", "check_device", "seed_everything",
-           "CUDA_INSTALL"]
+__all__ = ["default_threads", "MAX_DEFAULT_THREADS", "available_cpus", "resolve_threads", "apply_threads",
+           "check_device", "seed_everything", "CUDA_INSTALL"]
 
 log = logging.getLogger("evalkit.run")
 
-#: torch intra-op threads when ``--threads`` is not given: at most this many, never more than
-#: the CPUs this process may use. Measured with ``bench/threads.py`` (see docs/cpu_gpu.md): on
-#: 2 cores the tiny models run fastest with 1 thread; 4 is where the R50-sized image models stop
-#: gaining on a 16-core machine in the same bench (more threads only add contention).
-DEFAULT_THREADS = 1
+#: the most torch intra-op threads `run` uses when ``--threads`` is not given.
+MAX_DEFAULT_THREADS = 8
+
+
+def default_threads(cpus: int) -> int:
+    """torch threads when ``--threads`` is not given: half the usable CPUs (at least 1, at most
+    :data:`MAX_DEFAULT_THREADS`). The other half is left to the data-loading threads and to
+    whatever else runs: torch's OpenMP threads spin while they wait, so as many threads as
+    CPUs on a machine that is not idle is far slower, not faster. Measured with
+    ``bench/threads.py`` on 2 shared CPUs (docs/cpu_gpu.md): uninext-tiny on 4 shapes-davis
+    videos took 14.8 s of inference with 1 thread and 176.5 s with 2 (torch's own default) at a
+    load average of 7; at a lighter load (3 videos) 4.7 s vs 3.7 s: 2 threads gain 1.3x at best
+    and lose 12x under contention. Machines with more CPUs were not measured here: pass
+    ``--threads`` (or run the bench) there."""
+    return max(1, min(MAX_DEFAULT_THREADS, cpus // 2))
+
 
 #: the install command printed when a CUDA device is asked for and torch has no CUDA
 CUDA_INSTALL = "pip install --force-reinstall torch --index-url https://download.pytorch.org/whl/cu124"
@@ -42,9 +53,9 @@ def available_cpus() -> int:
 
 
 def resolve_threads(threads: int | None) -> int:
-    """``threads`` if given (must be >= 1), else :data:`DEFAULT_THREADS` capped by the CPUs."""
+    """``threads`` if given (must be >= 1), else :func:`default_threads` of the usable CPUs."""
     if threads is None:
-        return max(1, min(DEFAULT_THREADS, available_cpus()))
+        return default_threads(available_cpus())
     if int(threads) < 1:
         raise EvalkitError(f"--threads must be a positive number of CPU threads, got {threads}")
     return int(threads)

@@ -56,7 +56,7 @@ class RunConfig:
     samples: str | list[str] | None = None  # ids, "a,b,c" or "@file" (evalkit.selection)
     resume: str | bool | None = None  # True/"latest": newest matching run; a path: that run
     device: str = "cpu"
-    threads: int | None = None  # torch CPU threads; None: evalkit.hostenv.DEFAULT_THREADS
+    threads: int | None = None  # torch CPU threads; None: evalkit.hostenv.default_threads
     num_workers: int = 2
     seed: int = 0
     on_error: str = "raise"
