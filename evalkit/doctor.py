@@ -181,7 +181,15 @@ def run_checks(data_root: str | None = None, probe: bool = True) -> dict[str, An
         cuda_available = bool(torch.cuda.is_available())
     except ImportError:
         cuda_available = False
-    return {"checks": [asdict(c) for c in checks], "versions": versions(), "cuda_available": cuda_available,
+    from .hub import cache_root, hf_cache_dir
+    from .provenance import hardware
+
+    env = {k: os.environ.get(k) for k in ("EVALKIT_DATA", "EVALKIT_CACHE", "HF_HOME", "HF_HUB_CACHE",
+                                          "HF_HUB_OFFLINE", "EVALKIT_OFFLINE", "HF_ENDPOINT", "CUDA_VISIBLE_DEVICES")}
+    return {"checks": [asdict(c) for c in checks], "versions": versions(), "hardware": hardware(),
+            "environment": env, "cuda_available": cuda_available,
+            "data_root": str(Path(data_root or os.environ.get("EVALKIT_DATA") or "datasets").resolve()),
+            "weights_cache": str(cache_root()), "hf_cache": str(hf_cache_dir()),
             "offline": is_offline() or probe_ok is False, "network_probe": probe_ok,
             "problems": sum(c.status == "fail" for c in checks)}
 

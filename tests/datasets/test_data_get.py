@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from evalkit.data_get import get_dataset, safe_members
-from evalkit.datasets import (DatasetCard, DatasetFile, benchmarks_of, card_for_folder, dataset_cards,
+from evalkit.datasets import (DatasetCard, benchmarks_of, card_for_folder, dataset_cards,
                               get_dataset_card, missing_data_message)
 from evalkit.errors import DatasetError, UnknownNameError
 from evalkit.registry import BENCHMARKS
