@@ -17,6 +17,11 @@ HOW_TO_ENABLE: list[tuple[str, str]] = [
     (r"TETA_REFERENCE_PATH", "TETA_REFERENCE_PATH=<the teta/ folder of github.com/SysCV/tet>"),
     (r"BDD100K_REFERENCE_PYTHON", "BDD100K_REFERENCE_PYTHON=<python of a venv with the bdd100k toolkit; "
      "pins in tests/metrics_track/test_track_bdd_official.py>"),
+    (r"UNINEXT_REFERENCE_PATH", "UNINEXT_REFERENCE_PATH=<a checkout of MasterBin-IIAU/UNINEXT>"),
+    (r"PYTRACKING_REFERENCE_PATH", "PYTRACKING_REFERENCE_PATH=<a checkout of visionml/pytracking>"),
+    (r"TRACKINGNET_DEVKIT_PATH", "TRACKINGNET_DEVKIT_PATH=<a checkout of SilvioGiancola/TrackingNet-devkit>"),
+    (r"VSPW_REFERENCE_PATH", "VSPW_REFERENCE_PATH=<a checkout of the VSPW code (CVPR2021_VSPW_Implement)>"),
+    (r"UNIVS_REFERENCE_PATH", "UNIVS_REFERENCE_PATH=<a checkout of MinghanLi/UniVS>"),
     (r"got10k", "pip install got10k==0.1.3 (the test extra: bash scripts/install.sh test)"),
     (r"pdflatex", "install a TeX distribution with pdflatex (apt-get install texlive-latex-base)"),
     (r"ptxas|NVIDIA backend", "a CUDA machine with Triton's NVIDIA backend (see README 'CPU and GPU')"),
