@@ -32,7 +32,7 @@ def main() -> int:
         golden = {}
         for bench in benches:
             res = run_evaluation(RunConfig(model=args.model, benchmark=bench, runs_root=str(Path(tmp) / "runs"),
-                                           num_workers=0, quiet=True))
+                                           num_workers=0, quiet=True, threads=1))  # golden numbers: 1 thread
             if res.status != "complete" or res.metrics is None:
                 raise SystemExit(f"{args.model} on {bench}: run {res.status}")
             golden[bench] = res.metrics

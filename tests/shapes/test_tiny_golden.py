@@ -63,7 +63,7 @@ def run(tmp_path_factory):
             pytest.skip(f"{model} weights not trained yet")
         if (model, bench) not in _RESULTS:
             res = run_evaluation(RunConfig(model=model, benchmark=bench, runs_root=str(runs),
-                                           num_workers=0, quiet=True))
+                                           num_workers=0, quiet=True, threads=1))  # the golden thread count
             assert res.status == "complete" and res.metrics is not None, res.status
             _RESULTS[model, bench] = res.metrics
         return _RESULTS[model, bench]
