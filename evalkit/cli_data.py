@@ -2,6 +2,7 @@
 
     evalkit data ls [--json]                 # every dataset card: access, folder, benchmarks, present?
     evalkit data get davis [--root DIR]      # download, verify, extract, validate
+    evalkit data get coco --only val2017.zip,annotations_trainval2017.zip   # a subset of the files
     evalkit data get ytvos18                 # needs a login: prints the steps and target paths
 
 ``--root`` defaults to ``$EVALKIT_DATA`` or ``./datasets`` (where ``evalkit run`` looks).
@@ -29,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     get.add_argument("--root", help="data root (default $EVALKIT_DATA or ./datasets)")
     get.add_argument("--keep-archives", action="store_true", help="keep the downloaded archives")
     get.add_argument("--no-validate", action="store_true", help="skip the validation of the benchmarks")
+    get.add_argument("--only", metavar="FILE[,FILE]", help="only these files of the card (names as `data ls --json` lists them)")
 
 
 def _root(arg: str | None) -> Path:
@@ -76,7 +78,11 @@ def _get(args: argparse.Namespace) -> int:
     card = get_dataset_card(args.dataset)
     root = _root(args.root)
     print(f"{card.id}: {card.name} -> {root / card.folder} (licence: {card.license})")
-    report = get_dataset(card, root, validate=not args.no_validate, keep_archives=args.keep_archives)
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    for f in card.files:
+        if only is None or f.name in only:
+            print(f"  {'direct ' if f.downloadable else 'by hand'}  {f.name}" + (f": {f.contents}" if f.contents else ""))
+    report = get_dataset(card, root, validate=not args.no_validate, keep_archives=args.keep_archives, only=only)
     for name, sha in report.fetched:
         print(f"  fetched   {name}  sha256 {sha}")
     if report.manual:

@@ -161,16 +161,25 @@ def _fetch(card: DatasetCard, f: DatasetFile, downloads: Path) -> tuple[Path, st
 
 
 def get_dataset(card: DatasetCard, root: str | os.PathLike, *, validate: bool = True,
-                keep_archives: bool = False) -> GetReport:
+                keep_archives: bool = False, only: list[str] | None = None) -> GetReport:
     """Fetch, verify, extract and validate ``card`` under ``root`` (the data root: the dataset
-    lands in ``root/<card.folder>``). Returns a :class:`GetReport`; raises
+    lands in ``root/<card.folder>``); ``only``: just these file names of the card (COCO's
+    train2017.zip is 18 GB and only LVIS needs it). Returns a :class:`GetReport`; raises
     :class:`DatasetError` on a checksum mismatch or an unsafe archive (nothing is moved into the
     layout then)."""
     root = Path(root).expanduser()
     report = GetReport(root)
     target = root / card.folder
     downloads = root / ".evalkit-downloads" / card.folder
-    for f in card.files:
+    files = card.files
+    if only:
+        names = {f.name for f in card.files}
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise DatasetError(f"dataset {card.id}: no file {', '.join(unknown)} in its card; "
+                               f"expected some of: {', '.join(sorted(names))}")
+        files = tuple(f for f in card.files if f.name in only)
+    for f in files:
         if not f.downloadable:
             report.manual.append(f.name)
             continue

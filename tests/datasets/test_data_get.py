@@ -272,3 +272,12 @@ def test_data_ls_json_lists_every_card():
     davis = next(r for r in rows if r["id"] == "davis")
     assert davis["files"][0]["url"].startswith("https://data.vision.ee.ethz.ch/")
     assert davis["env"] == "EVALKIT_DATA_DAVIS" and "davis17-val" in davis["benchmarks"]
+
+
+def test_only_fetches_the_named_files(server, tmp_path):
+    server.files["/d.zip"] = davis_zip()
+    card = davis_card(server.url + "/d.zip")
+    with pytest.raises(DatasetError, match="no file nope.zip.*expected some of: DAVIS-2017-trainval-480p.zip"):
+        get_dataset(card, tmp_path, only=["nope.zip"])
+    assert server.requests == []
+    assert get_dataset(card, tmp_path, only=["DAVIS-2017-trainval-480p.zip"]).ok
