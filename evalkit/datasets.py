@@ -33,7 +33,7 @@ from typing import Any
 
 from .errors import DatasetError, EvalkitError, UnknownNameError
 
-__all__ = ["DatasetCard", "DatasetFile", "dataset_cards", "get_dataset_card", "card_for_folder",
+__all__ = ["MissingDataError", "DatasetCard", "DatasetFile", "dataset_cards", "get_dataset_card", "card_for_folder",
            "benchmarks_of", "searched_roots", "missing_data_message", "validate_with_hint"]
 
 
@@ -47,6 +47,12 @@ def _cards_dir() -> Path:
 
 
 ACCESS = ("open", "registration", "manual")
+
+
+class MissingDataError(DatasetError):
+    """A dataset's files are absent or incomplete; the message says where it was looked for
+    and how to get it (:func:`missing_data_message`)."""
+
 _FILE_KEYS = {"name", "url", "mirrors", "sha256", "size", "strip", "into", "contents", "login"}
 _CARD_KEYS = {"id", "name", "folder", "homepage", "license", "access", "files", "steps", "layout",
               "notes", "source"}
@@ -203,10 +209,10 @@ def validate_with_hint(bench: Any, benchmark_id: str, data_root: str | os.PathLi
 
     try:
         bench.validate()
+    except MissingDataError:
+        raise
     except DatasetError as e:
         folder = BENCHMARKS.get(benchmark_id).meta.get("dataset", benchmark_id)
-        if folder.startswith("shapes-") or getattr(e, "_hinted", False):
+        if folder.startswith("shapes-"):
             raise  # generated datasets: the reader's own message says how they are made
-        err = DatasetError(f"{e} — {missing_data_message(folder, data_root)}")
-        err._hinted = True
-        raise err from None
+        raise MissingDataError(f"{e} — {missing_data_message(folder, data_root)}") from None
