@@ -26,9 +26,17 @@ def _sha256(path: Path) -> str:
 
 def load_state(card, weights: str | None = None):
     """``(state dict, sha256)`` of a tiny model's shipped file (or ``weights``), checked against
-    the card's pin."""
-    from safetensors.torch import load_file
+    the card's pin.
 
+    ``weights`` may be a safetensors file or a ``torch.save`` file (read without executing
+    code, :func:`evalkit.hub.load_state_dict_safely`). The tiny networks run in float32 and are
+    built around the tensors in place, so a half-precision file would only fail at the first
+    forward pass, after a run directory was made: any floating tensor that is not float32 is
+    refused here, naming it.
+    """
+    import torch
+
+    from evalkit.hub import load_state_dict_safely
     from evalkit.zoo.tiny import weights_file
 
     path = Path(weights) if weights else weights_file(card.id)
@@ -40,7 +48,13 @@ def load_state(card, weights: str | None = None):
     if weights is None and pin and sha != pin:
         raise WeightsError(f"model {card.id!r}: {path} has sha256 {sha}, the card pins {pin} "
                            f"(retrain with `python -m evalkit.train --model {card.id}` or restore the file)")
-    return load_file(str(path)), sha
+    state = load_state_dict_safely(path)
+    for k, v in state.items():
+        if v.is_floating_point() and v.dtype != torch.float32:
+            raise WeightsError(f"model {card.id!r}: weights file {path}: tensor {k!r} is "
+                               f"{str(v.dtype).replace('torch.', '')}, expected float32 (the tiny "
+                               f"models run in float32; save the state dict in float32)")
+    return state, sha
 
 
 def load_tiny(card, weights: str | None = None):

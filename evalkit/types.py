@@ -319,6 +319,9 @@ class Instances:
                 n = _check_n(n, len(v), name)
         if self.boxes is not None and len(self.boxes) and not np.isfinite(self.boxes).all():
             raise ContractError("Instances: boxes contain NaN or infinity")
+        # a NaN score sorts arbitrarily in every AP ranking and cannot be written to JSON
+        if self.scores is not None and len(self.scores) and not np.isfinite(self.scores).all():
+            raise ContractError("Instances: scores contain NaN or infinity")
 
     def __len__(self) -> int:
         for v in (self.scores, self.boxes, self.masks, self.labels, self.track_ids):
