@@ -244,11 +244,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .benchmarks.base import build_benchmark
     from .registry import BENCHMARKS
 
+    from .benchmarks._common import thorough_validation
+
     bad = 0
     for e in BENCHMARKS.select(args.benchmark):
         bench = build_benchmark(e.id, args.data_root)
         try:
-            bench.validate()
+            with thorough_validation():  # every frame's size against the annotations
+                bench.validate()
             n = len(bench.sample_ids())
             print(f"ok      {e.id}: {n} samples in {bench.root}")
         except EvalkitError as err:

@@ -156,6 +156,24 @@ class MaskSource:
         names = sorted(p.name for p in d.iterdir() if p.suffix == ".png" and not p.name.startswith("."))
         return [n[: -len(".png")] for n in names]
 
+    def dense_frame_ids(self, seq: str) -> list[str]:
+        """:meth:`frame_ids` of a dataset annotated on every frame (DAVIS), checked to be
+        complete: numbered frames must run consecutively, else a deleted or never-extracted
+        ground-truth frame would silently drop out of the average (the official DAVIS
+        evaluation, ``davis2017/davis.py`` ``DAVIS.__init__``, lists whatever PNGs are there)."""
+        ids = self.frame_ids(seq)
+        if len(ids) > 1 and all(i.isdigit() for i in ids):
+            nums = [int(i) for i in ids]
+            for a, b, name in zip(nums, nums[1:], ids[1:]):
+                if b != a + 1:
+                    width = len(name)
+                    gap = [f"{k:0{width}d}" for k in range(a + 1, min(b, a + 4))]
+                    raise ResultsError(
+                        f"{self.what}: sequence {seq!r} lacks frame(s) "
+                        f"{', '.join(self.path(seq, g) for g in gap)}{' ...' if b - a > 4 else ''} "
+                        f"(its frames are numbered {ids[0]}..{ids[-1]}; every frame must be annotated)")
+        return ids
+
     def path(self, seq: str, frame_id: str) -> str:
         if self.root is not None:
             return str(self.root / seq / f"{frame_id}.png")

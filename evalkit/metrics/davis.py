@@ -68,7 +68,7 @@ def _resolve_gt(
 def sequence_jf(gt: MaskSource, res: MaskSource, seq: str, bound_th: float = 0.008) -> tuple[np.ndarray, np.ndarray]:
     """Per-object, per-frame J and F of one sequence: two ``K x T'`` float64 arrays, ``T'`` =
     number of GT frames minus the first and the last."""
-    ids = gt.frame_ids(seq)
+    ids = gt.dense_frame_ids(seq)
     if not ids:
         raise ResultsError(f"ground truth: sequence {seq!r} has no annotation PNGs")
     first = gt.read(seq, ids[0])
