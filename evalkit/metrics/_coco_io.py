@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import read_json_file
 from ._rle import check_compressed, normalise_rle
 
 __all__ = ["Detections", "check_gt", "gc_paused", "is_path", "load_json", "load_gt", "prepare_results"]
@@ -87,13 +88,9 @@ def load_json(obj: Any, what: str) -> tuple[Any, str]:
     error messages."""
     if isinstance(obj, (str, Path)):
         path = Path(obj)
-        if not path.is_file():
+        if not path.exists():
             raise ResultsError(f"{what} file not found: {path}")
-        try:
-            with open(path) as f:
-                return json.load(f), str(path)
-        except json.JSONDecodeError as e:
-            raise ResultsError(f"{what} file {path} is not valid JSON: {e}") from None
+        return read_json_file(path, what), str(path)
     return obj, f"{what} (in-memory object)"
 
 

@@ -160,18 +160,19 @@ class MaskSource:
         """:meth:`frame_ids` of a dataset annotated on every frame (DAVIS), checked to be
         complete: numbered frames must run consecutively, else a deleted or never-extracted
         ground-truth frame would silently drop out of the average (the official DAVIS
-        evaluation, ``davis2017/davis.py`` ``DAVIS.__init__``, lists whatever PNGs are there)."""
+        evaluation, ``davis2017/davis.py`` ``DAVIS.__init__``, lists whatever PNGs are there).
+        Frame numbers start at 0, so a deleted first frame is caught too."""
         ids = self.frame_ids(seq)
-        if len(ids) > 1 and all(i.isdigit() for i in ids):
-            nums = [int(i) for i in ids]
-            for a, b, name in zip(nums, nums[1:], ids[1:]):
+        if ids and all(i.isdigit() for i in ids):
+            nums = [-1] + [int(i) for i in ids]  # DAVIS numbers the frames of a sequence from 0
+            for a, b, name in zip(nums, nums[1:], ids):
                 if b != a + 1:
                     width = len(name)
                     gap = [f"{k:0{width}d}" for k in range(a + 1, min(b, a + 4))]
                     raise ResultsError(
                         f"{self.what}: sequence {seq!r} lacks frame(s) "
                         f"{', '.join(self.path(seq, g) for g in gap)}{' ...' if b - a > 4 else ''} "
-                        f"(its frames are numbered {ids[0]}..{ids[-1]}; every frame must be annotated)")
+                        f"(frames are numbered from {'0' * len(name)} to {ids[-1]}; every frame must be annotated)")
         return ids
 
     def path(self, seq: str, frame_id: str) -> str:

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import read_json_file
 
 __all__ = ["burst", "COMMON_CATEGORY_IDS"]
 
@@ -97,7 +98,7 @@ def _load(src: Any, what: str) -> tuple[Any, str]:
     if isinstance(src, (str, Path)):
         p = Path(src)
         try:
-            return json.loads(p.read_text()), str(p)
+            return read_json_file(p, what), str(p)
         except FileNotFoundError:
             raise ResultsError(f"{what}: {p} does not exist") from None
         except json.JSONDecodeError as e:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import read_text_file
 from ._masks_io import MaskSource
 from .jf import bound_pixels, db_statistics, disk, jf_frame
 
@@ -55,7 +56,7 @@ def _resolve_gt(
             lst = root / "ImageSets" / "2017" / f"{subset}.txt"
             if not lst.is_file():
                 raise ResultsError(f"ground truth: sequence list {lst} is missing")
-            sequences = [x.strip() for x in lst.read_text().splitlines() if x.strip()]
+            sequences = [x.strip() for x in read_text_file(lst, "ground truth sequence list").splitlines() if x.strip()]
     else:
         src = MaskSource(gt, "ground truth")
     if sequences is None:

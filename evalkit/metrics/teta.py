@@ -51,6 +51,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import ResultsError
+from ._files import read_json_file
 
 __all__ = ["tao_teta", "evaluate_classes", "box_iou_trackeval"]
 
@@ -86,7 +87,7 @@ def box_iou_trackeval(b1: np.ndarray, b2: np.ndarray) -> np.ndarray:
 def _load_json(src: Any, what: str) -> Any:
     if isinstance(src, (str, Path)):
         try:
-            return json.loads(Path(src).read_text())
+            return read_json_file(src, what)
         except FileNotFoundError:
             raise ResultsError(f"{what}: {src} does not exist") from None
         except json.JSONDecodeError as e:

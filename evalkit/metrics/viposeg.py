@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import read_json_file
 from ._masks_io import read_label_png
 
 __all__ = ["viposeg", "THING_CLASSES", "STUFF_CLASSES", "THING_UNSEEN", "STUFF_UNSEEN"]
@@ -116,7 +117,7 @@ def viposeg(gt: Any, results: Any, *, eval_decay: bool = False) -> dict[str, flo
     if not res.is_dir():
         raise ResultsError(f"VIPOSeg results folder {res} does not exist")
     try:
-        obj_class = json.loads(cls_file.read_text())
+        obj_class = read_json_file(cls_file, "ground truth")
     except json.JSONDecodeError as e:
         raise ResultsError(f"{cls_file} is not valid JSON: {e}") from None
     videos = sorted(p.name for p in res.iterdir() if p.is_dir())

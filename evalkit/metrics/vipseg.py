@@ -37,7 +37,6 @@ sequences). ``STQ`` = sqrt(AQ · SQ). Reported ×100 (``STQ``, ``AQ``, ``SQ``).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import defaultdict
@@ -47,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import read_json_file
 
 __all__ = ["vipseg", "vpq", "stq"]
 
@@ -60,7 +60,7 @@ def _load_json(x, what):
     p = Path(x)
     if not p.is_file():
         raise ResultsError(f"{what} JSON {p} is missing")
-    return json.loads(p.read_text())
+    return read_json_file(p, what)
 
 
 class _Side:
@@ -86,8 +86,11 @@ class _Side:
             p = Path(self.masks) / video / file_name
             if not p.is_file():
                 raise ResultsError(f"{self.what} panoptic PNG {p} is missing")
-            with Image.open(p) as im:
-                a = np.asarray(im.convert("RGB") if im.mode != "RGB" else im)
+            try:
+                with Image.open(p) as im:
+                    a = np.asarray(im.convert("RGB") if im.mode != "RGB" else im)
+            except Exception as e:  # noqa: BLE001 - PIL raises many kinds for corrupt files
+                raise ResultsError(f"{self.what} panoptic PNG {p} cannot be read: {e}") from None
         else:
             try:
                 a = np.asarray(self.masks[video][file_name])
