@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._files import read_json_file
+from ._files import read_json_file, warn_if_empty
 from ._rle import check_compressed, normalise_rle
 
 __all__ = ["Detections", "check_gt", "gc_paused", "is_path", "load_json", "load_gt", "prepare_results"]
@@ -212,6 +212,7 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> Detections:
         data = data["annotations"]
     if not isinstance(data, list):
         raise ResultsError(f"{name}: results must be a JSON list of detections, got {type(data).__name__}")
+    warn_if_empty(data, name)
     images = {im["id"]: im for im in gt["images"]}
     cats = {c["id"] for c in gt["categories"]}
     field = "bbox" if iou_type == "bbox" else "segmentation"

@@ -8,12 +8,15 @@ inside a metric.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError
 
-__all__ = ["read_text_file", "read_json_file"]
+__all__ = ["read_text_file", "read_json_file", "folder_error", "warn_if_empty", "require_id"]
+
+log = logging.getLogger("evalkit.metrics")
 
 
 def read_text_file(path: str | Path, what: str) -> str:
@@ -41,3 +44,32 @@ def read_json_file(path: str | Path, what: str) -> Any:
     except json.JSONDecodeError as e:
         raise ResultsError(f"{what} file {path} is not valid JSON (truncated?): {e.msg} at line "
                            f"{e.lineno} column {e.colno}") from None
+
+
+def folder_error(path: str | Path, what: str) -> str:
+    """The message for a folder that is not there: a file in its place (``--results x.json``
+    where a folder of PNGs is expected) is named as such."""
+    path = Path(path)
+    if path.is_file():
+        return f"{what}: expected a folder at {path}, found a file"
+    return f"{what} folder {path} does not exist"
+
+
+def warn_if_empty(entries: Any, name: str) -> None:
+    """Warn (on ``evalkit.metrics``) when a results list is empty: the score is then 0 (or
+    undefined) everywhere, which is right for a model that found nothing but is far more often
+    a results file written before any prediction was made. The official tools differ (pycocotools
+    ``loadRes([])`` fails with an IndexError), so evalkit scores it and says so."""
+    if isinstance(entries, (list, tuple)) and not entries:
+        log.warning("%s holds no results: every metric is 0 or undefined", name)
+
+
+def require_id(value: Any, at: str, field: str) -> Any:
+    """``value`` if it can be an id (an int or a str, not a bool): a list or dict id would fail
+    deep inside a metric as ``unhashable type`` with no entry named. ``at`` names the entry."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        import numpy as np
+
+        if not isinstance(value, np.integer):
+            raise ResultsError(f"{at}: {field} must be an integer or a string, got {value!r:.80}")
+    return value

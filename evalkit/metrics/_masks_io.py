@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import folder_error
 
 __all__ = ["MaskSource", "read_label_png"]
 
@@ -123,7 +124,7 @@ class MaskSource:
         if isinstance(src, (str, os.PathLike)):
             self.root = Path(src)
             if not self.root.is_dir():
-                raise ResultsError(f"{what} folder {self.root} does not exist")
+                raise ResultsError(folder_error(self.root, what))
         elif isinstance(src, Mapping):
             self.mem = src
         else:

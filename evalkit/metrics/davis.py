@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._files import read_text_file
+from ._files import folder_error, read_text_file
 from ._masks_io import MaskSource
 from .jf import bound_pixels, db_statistics, disk, jf_frame
 
@@ -227,7 +227,7 @@ def ref_davis(gt: Any, results: Any, *, splits=None, task: str = "unsupervised",
     if isinstance(results, (str, os.PathLike)):
         root = Path(results)
         if not root.is_dir():
-            raise ResultsError(f"results folder {root} does not exist")
+            raise ResultsError(folder_error(root, "results"))
         names = splits or sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         runs = {n: root / n for n in names}
     else:

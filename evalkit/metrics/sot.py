@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._files import read_json_file, read_text_file
+from ._files import folder_error, read_text_file
 
 __all__ = ["sot", "PROTOCOLS", "VARIANTS"]
 
@@ -143,7 +143,7 @@ def _gt(gt: Any, protocol: str) -> dict[str, dict]:
     if isinstance(gt, (str, os.PathLike)):
         root = Path(gt)
         if not root.is_dir():
-            raise ResultsError(f"ground truth folder {root} does not exist")
+            raise ResultsError(folder_error(root, "ground truth"))
         return _gt_folder(root, protocol)
     return {s: dict(v) if isinstance(v, dict) else {"boxes": np.asarray(v, np.float64)} for s, v in gt.items()}
 

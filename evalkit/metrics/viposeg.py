@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._files import read_json_file
+from ._files import folder_error, read_json_file
 from ._masks_io import read_label_png
 
 __all__ = ["viposeg", "THING_CLASSES", "STUFF_CLASSES", "THING_UNSEEN", "STUFF_UNSEEN"]
@@ -115,7 +115,7 @@ def viposeg(gt: Any, results: Any, *, eval_decay: bool = False) -> dict[str, flo
             raise ResultsError(f"VIPOSeg ground truth: {p} is missing (expected valid/Annotations_gt/, "
                                f"valid/Annotations/ and valid/obj_class.json)")
     if not res.is_dir():
-        raise ResultsError(f"VIPOSeg results folder {res} does not exist")
+        raise ResultsError(folder_error(res, "VIPOSeg results"))
     try:
         obj_class = read_json_file(cls_file, "ground truth")
     except json.JSONDecodeError as e:

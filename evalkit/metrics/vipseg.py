@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._files import read_json_file
+from ._files import read_json_file, require_id
 
 __all__ = ["vipseg", "vpq", "stq"]
 
@@ -76,7 +76,15 @@ class _Side:
         else:
             self.js = _load_json(spec, what)
             self.masks = masks if masks is not None else Path(spec).parent / "panomasksRGB"
-        self.anns = {a["video_id"]: a["annotations"] for a in self.js.get("annotations", [])}
+        name = spec["json"] if isinstance(spec, dict) and "json" in spec else spec
+        if not isinstance(self.js, dict) or not isinstance(self.js.get("annotations", []), list):
+            raise ResultsError(f"{what} JSON {name}: expected an object with an 'annotations' list")
+        self.anns = {}
+        for i, a in enumerate(self.js.get("annotations", [])):
+            at = f"{what} JSON {name}: annotations[{i}]"
+            if not isinstance(a, dict) or "video_id" not in a or "annotations" not in a:
+                raise ResultsError(f"{at}: needs 'video_id' and 'annotations'")
+            self.anns[require_id(a["video_id"], at, "video_id")] = a["annotations"]
 
     def ids(self, video: str, file_name: str) -> np.ndarray:
         """``H x W`` uint32 panoptic ids of one frame."""
