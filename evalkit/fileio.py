@@ -30,20 +30,23 @@ __all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "fsync_dir"
 #: ``.<target name>.<mkstemp's 8 random characters>.tmp``: the temporary names made here.
 _TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 _umask_lock = threading.Lock()
-_umask: int | None = None
 
 
 def file_mode() -> int:
-    """``0o666 & ~umask``: the mode ``open(path, "w")`` gives a new file. The umask can only be
-    read by setting it, so it is read once (under a lock: threads share it)."""
-    global _umask
-    if _umask is None:
-        with _umask_lock:
-            if _umask is None:
-                current = os.umask(0o022)
-                os.umask(current)
-                _umask = current
-    return 0o666 & ~_umask
+    """``0o666 & ~umask``: the mode ``open(path, "w")`` gives a new file. Linux reports the
+    umask in ``/proc/self/status``; elsewhere it can only be read by setting it, which is done
+    under a lock and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _umask_lock:
+        current = os.umask(0o022)
+        os.umask(current)
+    return 0o666 & ~current
 
 
 def fsync_dir(path: Path) -> None:

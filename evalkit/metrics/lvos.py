@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._files import read_json_file, read_text_file
+from ._files import folder_error, read_json_file, read_text_file
 from ._masks_io import MaskSource
 from .jf import bound_pixels, disk, jf_frame
 
@@ -50,6 +50,8 @@ def lvos(gt: Any, results: Any, *, subset: str = "valid", meta=None, unseen=None
     (``{"videos": ...}``) when ``gt`` is an in-memory mapping."""
     if isinstance(gt, (str, os.PathLike)):
         root = Path(gt)
+        if not root.is_dir():
+            raise ResultsError(folder_error(root, "ground truth"))
         mpath = root / f"{subset}_meta.json"
         if meta is None:
             if not mpath.is_file():

@@ -51,6 +51,8 @@ def sequence_files(src: Any, what: str, gt: bool) -> dict[str, Path]:
         out = {str(k): Path(v) for k, v in src.items()}
     else:
         root = Path(src)
+        if root.is_file():
+            raise ResultsError(f"{what}: expected a folder of sequences at {root}, found a file")
         if not root.is_dir():
             raise ResultsError(f"{what}: expected a folder of sequences or a {{seq: file}} dict, got {root}")
         if not gt and (root / "data").is_dir() and not any(root.glob("*.txt")):

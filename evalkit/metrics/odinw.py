@@ -52,6 +52,8 @@ ODINW13 = (
 def _mapping(obj: Any, what: str) -> dict[str, Any]:
     if isinstance(obj, (str, Path)):
         path = Path(obj)
+        if path.is_dir():
+            raise ResultsError(f"odinw: {what} manifest: expected a file at {path}, found a folder")
         if not path.is_file():
             raise ResultsError(f"odinw: {what} manifest not found: {path}")
         try:

@@ -109,6 +109,8 @@ def _pngs(folder: Path) -> list[str]:
 def viposeg(gt: Any, results: Any, *, eval_decay: bool = False) -> dict[str, float]:
     """G and the per-bucket scores (percent); see the module docstring."""
     root, res = Path(gt), Path(results)
+    if not root.is_dir():
+        raise ResultsError(folder_error(root, "VIPOSeg ground truth"))
     gt_dir, ref_dir, cls_file = root / "Annotations_gt", root / "Annotations", root / "obj_class.json"
     for p in (gt_dir, ref_dir, cls_file):
         if not p.exists():

@@ -58,6 +58,8 @@ def _load_json(x, what):
     if isinstance(x, dict):
         return x
     p = Path(x)
+    if p.is_dir():
+        raise ResultsError(f"{what}: expected a JSON file at {p}, found a folder")
     if not p.is_file():
         raise ResultsError(f"{what} JSON {p} is missing")
     return read_json_file(p, what)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import folder_error
 from ._masks_io import MaskSource
 
 __all__ = ["vspw", "VC_LABELS"]
@@ -116,6 +117,8 @@ def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16),
         raise ResultsError(f"vspw: every vc window length must be at least 1; got {vc}")
     if isinstance(gt, (str, os.PathLike)):
         root = Path(gt)
+        if not root.is_dir():
+            raise ResultsError(folder_error(root, "ground truth"))
         src = _GT(root / "data", "ground truth")
         if videos is None:
             lst = root / f"{split}.txt"

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._files import read_json_file, read_text_file
+from ._files import folder_error, read_json_file, read_text_file
 from ._masks_io import MaskSource
 from .jf import bound_pixels, disk, jf_frame
 
@@ -49,6 +49,8 @@ def ytvos(gt: Any, results: Any, *, meta=None, unseen_categories=None, bound_th:
     """YouTube-VOS G, J_s, F_s, J_u, F_u (fractions) on a split with local ground truth."""
     if isinstance(gt, (str, os.PathLike)):
         root = Path(gt)
+        if not root.is_dir():
+            raise ResultsError(folder_error(root, "ground truth"))
         if meta is None:
             if not (root / "meta.json").is_file():
                 raise ResultsError(f"ground truth: {root / 'meta.json'} is missing")
