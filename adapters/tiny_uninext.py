@@ -8,12 +8,13 @@ generated WordPiece vocabulary, so nothing is downloaded.
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import WeightsError
 
-__all__ = ["build_adapter", "load_tiny", "load_state"]
+__all__ = ["build_adapter", "load_tiny", "load_state", "naming_weights"]
 
 
 def _sha256(path: Path) -> str:
@@ -63,7 +64,19 @@ def load_tiny(card, weights: str | None = None):
     from evalkit.zoo.uninext import load_uninext
 
     state, sha = load_state(card, weights)
-    return load_uninext(state, **dict(card.builder_args)), sha
+    with naming_weights(card, weights):
+        return load_uninext(state, **dict(card.builder_args)), sha
+
+
+@contextmanager
+def naming_weights(card, weights: str | None):
+    """Prefix a loading error (missing/unexpected keys, shapes) with the file it came from."""
+    try:
+        yield
+    except WeightsError as e:
+        from evalkit.zoo.tiny import weights_file
+
+        raise WeightsError(f"model {card.id!r}: weights file {weights or weights_file(card.id)}: {e}") from None
 
 
 def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None, **options: Any):
