@@ -17,7 +17,6 @@ import pytest
 
 import evalkit_testkit
 from evalkit import cli
-from evalkit.fileio import atomic_write_json, is_temp_file
 from evalkit.types import Instances
 
 BLOBS = ["--model", "test-blobs", "--benchmark", "test-blobs-val"]
@@ -104,6 +103,8 @@ def test_an_output_dir_is_claimed_once(data_root, tmp_path, capsys):
 
 # -- 2. temporary files ---------------------------------------------------------------------
 def test_stale_temp_files_are_removed_on_resume_and_never_zipped(data_root, tmp_path, capsys):
+    from evalkit.fileio import is_temp_file
+
     out = tmp_path / "run"
     rc, _ = _run(capsys, *BLOBS, "--data-root", str(data_root), "--output-dir", str(out))
     assert rc == 0
@@ -125,6 +126,8 @@ def test_stale_temp_files_are_removed_on_resume_and_never_zipped(data_root, tmp_
 
 def test_files_are_created_with_the_users_umask(data_root, tmp_path, capsys):
     """mkstemp creates 0600 files; every final file now gets 0666 & ~umask (0640 here)."""
+    from evalkit.fileio import atomic_write_json
+
     old = os.umask(0o027)
     try:
         rc, _ = _run(capsys, *BLOBS, "--data-root", str(data_root), "--output-dir", str(tmp_path / "run"))
