@@ -78,12 +78,6 @@ class CardAdapter(Adapter):
 
     family: str | None = None
     family_name: str = ""
-    #: options read by the factory and the UNINEXT / UniRef++ procedures (``options.get``)
-    option_keys = frozenset({
-        "task", "dataset", "num_queries", "overrides", "random_weights", "tokenizer",
-        "input_size", "precision", "use_iou_branch", "update_interval", "update_threshold",
-        "blank_below", "select_threshold", "score_threshold", "rvos_propagation",
-        "object_batch"})
     loader: str = ""
     converter: str = ""
 
