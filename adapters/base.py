@@ -34,6 +34,10 @@ class Adapter:
     model_id: str = ""
     tasks: frozenset[str] = frozenset()
     prompt_kinds: frozenset[str] = frozenset()
+    #: the ``-a key=value`` options this adapter reads; ``None``: not declared (anything is
+    #: passed through). Adapters with a settings dataclass return its fields from
+    #: :meth:`accepted_options` instead.
+    option_keys: frozenset[str] | None = None
 
     def __init__(self, *, model_id: str | None = None, device: str = "cpu", weights: str | None = None,
                  **options: Any):
@@ -56,6 +60,12 @@ class Adapter:
                 f"model {self.model_id!r} does not accept {kind} prompts "
                 f"(accepted: {', '.join(sorted(self.prompt_kinds))})"
             )
+
+    def accepted_options(self) -> frozenset[str] | None:
+        """Names of the options this adapter understands (``None``: undeclared). The runner
+        refuses any other ``-a`` option before a run directory is made: a misspelt option must
+        not be silently ignored (it would also enter the store key)."""
+        return self.option_keys
 
     def bind(self, benchmark_id: str, task: str) -> None:
         """Called by the runner before inference: which benchmark (and task) the samples come

@@ -8,12 +8,13 @@ generated WordPiece vocabulary, so nothing is downloaded.
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import WeightsError
 
-__all__ = ["build_adapter", "load_tiny", "load_state"]
+__all__ = ["build_adapter", "load_tiny", "load_state", "naming_weights"]
 
 
 def _sha256(path: Path) -> str:
@@ -26,9 +27,17 @@ def _sha256(path: Path) -> str:
 
 def load_state(card, weights: str | None = None):
     """``(state dict, sha256)`` of a tiny model's shipped file (or ``weights``), checked against
-    the card's pin."""
-    from safetensors.torch import load_file
+    the card's pin.
 
+    ``weights`` may be a safetensors file or a ``torch.save`` file (read without executing
+    code, :func:`evalkit.hub.load_state_dict_safely`). The tiny networks run in float32 and are
+    built around the tensors in place, so a half-precision file would only fail at the first
+    forward pass, after a run directory was made: any floating tensor that is not float32 is
+    refused here, naming it.
+    """
+    import torch
+
+    from evalkit.hub import load_state_dict_safely
     from evalkit.zoo.tiny import weights_file
 
     path = Path(weights) if weights else weights_file(card.id)
@@ -40,7 +49,13 @@ def load_state(card, weights: str | None = None):
     if weights is None and pin and sha != pin:
         raise WeightsError(f"model {card.id!r}: {path} has sha256 {sha}, the card pins {pin} "
                            f"(retrain with `python -m evalkit.train --model {card.id}` or restore the file)")
-    return load_file(str(path)), sha
+    state = load_state_dict_safely(path)
+    for k, v in state.items():
+        if v.is_floating_point() and v.dtype != torch.float32:
+            raise WeightsError(f"model {card.id!r}: weights file {path}: tensor {k!r} is "
+                               f"{str(v.dtype).replace('torch.', '')}, expected float32 (the tiny "
+                               f"models run in float32; save the state dict in float32)")
+    return state, sha
 
 
 def load_tiny(card, weights: str | None = None):
@@ -49,7 +64,19 @@ def load_tiny(card, weights: str | None = None):
     from evalkit.zoo.uninext import load_uninext
 
     state, sha = load_state(card, weights)
-    return load_uninext(state, **dict(card.builder_args)), sha
+    with naming_weights(card, weights):
+        return load_uninext(state, **dict(card.builder_args)), sha
+
+
+@contextmanager
+def naming_weights(card, weights: str | None):
+    """Prefix a loading error (missing/unexpected keys, shapes) with the file it came from."""
+    try:
+        yield
+    except WeightsError as e:
+        from evalkit.zoo.tiny import weights_file
+
+        raise WeightsError(f"model {card.id!r}: weights file {weights or weights_file(card.id)}: {e}") from None
 
 
 def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None, **options: Any):

@@ -18,12 +18,13 @@ def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = N
     from evalkit.zoo.tiny import tokenizer
     from evalkit.zoo.uniref import load_uniref
 
-    from .tiny_uninext import load_state
+    from .tiny_uninext import load_state, naming_weights
     from .uniref import UnirefAdapter
 
     card = get_card(model_id)
     state, sha = load_state(card, weights)
-    model = load_uniref(state, **dict(card.builder_args))
+    with naming_weights(card, weights):
+        model = load_uniref(state, **dict(card.builder_args))
     adapter = UnirefAdapter(model_id=model_id, model=model, text_tokenizer=tokenizer(), card=card,
                             device=device, weights=weights, **options)
     adapter.weights_sha256 = sha

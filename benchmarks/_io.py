@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .. import fileio as _fileio
 from ..errors import DatasetError, ResultsError
 from ..types import Frames, Sample
 
@@ -54,21 +54,9 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 # --------------------------------------------------------------------------------------------
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a reader sees the old file or the whole new one,
-    never a truncated file (temp file in the same folder, fsync, ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    never a truncated file (temp file in the same folder, fsync, ``os.replace``; the file gets
+    the user's umask permissions). One implementation: :func:`evalkit.fileio.atomic_write`."""
+    return _fileio.atomic_write_bytes(path, data)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -107,12 +95,16 @@ def atomic_write_zip(path: str | os.PathLike, members: Mapping[str, bytes | Path
 
 
 def zip_folder(folder: Path, zip_path: Path, arc_prefix: str = "") -> Path:
-    """Zip every file below ``folder`` into ``zip_path`` with names ``arc_prefix + relpath``."""
+    """Zip every file below ``folder`` into ``zip_path`` with names ``arc_prefix + relpath``.
+
+    Temporary files of an interrupted atomic write (``.name.XXXXXXXX.tmp``) and the archive
+    itself are left out: a server would reject (or mis-score) a submission holding them."""
     folder = Path(folder)
+    zip_path = Path(zip_path)
     members = {
         arc_prefix + p.relative_to(folder).as_posix(): p
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and not _fileio.is_temp_file(p) and p.resolve() != zip_path.resolve()
     }
     return atomic_write_zip(zip_path, members)
 

@@ -70,9 +70,8 @@ class CocoStyleImages(OfficialBenchmark):
         if not idx.images:
             raise DatasetError(f"{self.ann_file}: 'images' is empty")
         ids = idx.image_ids()
-        first = idx.images[ids[0]]
         check_frames([self.image_path(idx.images[i]) for i in ids], "image",
-                     (first["height"], first["width"]))
+                     sizes=[(idx.images[i]["height"], idx.images[i]["width"]) for i in ids])
 
     def sample_ids(self) -> list[str]:
         return [str(i) for i in self.index.image_ids()]

@@ -82,7 +82,7 @@ class OdinW(OfficialBenchmark):
             if not ims:
                 raise DatasetError(f"{idx.path}: 'images' is empty")
             check_frames([d / im["file_name"] for im in ims], f"ODinW {n} image",
-                         (ims[0]["height"], ims[0]["width"]))
+                         sizes=[(im["height"], im["width"]) for im in ims])
 
     def sample_ids(self) -> list[str]:
         return [f"{n}/{i}" for n in self.names for i in self.index[n].image_ids()]

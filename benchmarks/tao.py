@@ -65,7 +65,8 @@ class TaoVideos(OfficialBenchmark):
     def validate(self) -> None:
         for v, ims in sorted(self.index["frames"].items()):
             check_frames([self.image_dir / im["file_name"] for im in ims], f"frame of video {v}",
-                         (ims[0]["height"], ims[0]["width"]) if "height" in ims[0] else None)
+                         sizes=[(im["height"], im["width"]) for im in ims]
+                         if all("height" in im for im in ims) else None)
 
     def sample_ids(self) -> list[str]:
         return [str(v) for v in sorted(self.index["frames"])]

@@ -17,14 +17,16 @@ torch.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
+import signal
 import sys
 from typing import Any, Callable
 
 from . import __version__
-from .errors import EvalkitError
+from .errors import EvalkitError, storage_error
 
 # Subcommands implemented in their own modules: (module, help). Each module provides
 # ``add_arguments(parser)`` and ``main(args) -> int``.
@@ -220,6 +222,7 @@ def _add_validate(p: argparse.ArgumentParser) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .benchmarks.base import build_benchmark
+    from .benchmarks._common import thorough_validation
     from .datasets import validate_with_hint
     from .registry import BENCHMARKS
 
@@ -227,7 +230,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for e in BENCHMARKS.select(args.benchmark):
         bench = build_benchmark(e.id, args.data_root)
         try:
-            validate_with_hint(bench, e.id, args.data_root)
+            with thorough_validation():  # every frame's size against the annotations
+                validate_with_hint(bench, e.id, args.data_root)
             n = len(bench.sample_ids())
             print(f"ok      {e.id}: {n} samples in {bench.root}")
         except EvalkitError as err:
@@ -307,21 +311,65 @@ def _unavailable(name: str) -> Callable[[argparse.Namespace], int]:
     return fn
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM / SIGHUP (a scheduler's or a closed terminal's stop) raised like Ctrl-C, so the
+    same clean-up runs: the store is fsync'ed per sample, the shard is closed and the message
+    says how to resume."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts():
+    """SIGTERM and SIGHUP handled like SIGINT for the duration of a command (main thread
+    only: Python delivers signals there; old handlers are restored after)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum, frame):
+        raise Terminated(signum)
+
+    old = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            old[sig] = signal.signal(sig, raise_terminated)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with _signals_as_interrupts():
+            return int(args.func(args) or 0)
     except EvalkitError as e:
         if args.debug:
             raise
         print(f"evalkit: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("evalkit: interrupted (finished samples are kept; continue with --resume)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"evalkit: {how} (finished samples are kept; continue with --resume)", file=sys.stderr)
+        return 128 + int(signum)
+    except OSError as e:
+        user = storage_error(e)
+        if user is None or args.debug:
+            raise
+        print(f"evalkit: error: {user}", file=sys.stderr)
+        return user.exit_code
     except Exception as e:  # noqa: BLE001 - bugs: short message, traceback with --debug
         if args.debug:
             raise

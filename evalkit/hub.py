@@ -19,8 +19,14 @@ One loader for every model (DESIGN "Weights"):
 Cache layout (root ``$EVALKIT_CACHE`` or ``~/.cache/evalkit``)::
 
     weights/<model-id>/<file name>          URL downloads (complete, verified files only)
-    weights/<model-id>/<file name>.json     record: sha256, source, path, size, mtime
+    weights/<model-id>/<file name>.json     record: sha256, source, path, size, mtime, inode, ctime
     converted/<model-id>/<stem>-<sha16>-v<version>.safetensors
+    converted/<model-id>/<stem>-<sha16>-v<version>.safetensors.sha256.json   its sha256
+
+Integrity policy: a weight file's hash is reused from its record only while the file's size,
+mtime, inode and ctime are unchanged (an edit with the mtime restored still changes the
+ctime), else it is hashed again; a converted cache entry is re-hashed on every load against
+the digest stored beside it and rebuilt when it differs or is unreadable.
 
 torch is imported only inside the functions that load tensors.
 """
@@ -39,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
 from .download import download_url, sha256_file
 from .safe_load import load_state_dict_safely
 from .errors import EvalkitError, WeightsError
+from .fileio import atomic_write_json, file_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -155,24 +162,28 @@ def _read_record(card: "Card", wf: "WeightFile") -> dict[str, Any] | None:
         return None
 
 
+def _stat_key(st: os.stat_result) -> dict[str, int]:
+    """What identifies one version of a file without reading it: size, mtime, inode and ctime.
+    ctime cannot be set by a user (restoring the mtime after an edit updates it), so an
+    in-place change, a copy or a replacement always changes this key."""
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino,
+            "ctime_ns": st.st_ctime_ns}
+
+
 def _write_record(card: "Card", wf: "WeightFile", path: Path, sha: str, source: str) -> None:
-    st = path.stat()
-    rec = {"sha256": sha, "source": source, "path": str(path), "size": st.st_size,
-           "mtime_ns": st.st_mtime_ns, "pinned": wf.pinned, "recorded_at": time.time()}
-    p = _record_path(card, wf)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(rec, indent=1))
-    os.replace(tmp, p)
+    rec = {"sha256": sha, "source": source, "path": str(path), **_stat_key(path.stat()),
+           "pinned": wf.pinned, "recorded_at": time.time()}
+    # unique temporary name + fsync + rename: concurrent runs never interleave their records
+    atomic_write_json(_record_path(card, wf), rec, indent=1)
 
 
 def _hash_of(card: "Card", wf: "WeightFile", path: Path) -> tuple[str, dict[str, Any] | None]:
-    """sha256 of ``path``; reuses the record when it describes this very file (same path,
-    size and mtime), so multi-GB checkpoints are hashed once, not on every run."""
+    """sha256 of ``path``; reuses the record when it describes this very version of the file
+    (same path, size, mtime, inode and ctime: see :func:`_stat_key`), so multi-GB checkpoints
+    are hashed once, not on every run, yet an edited file is always hashed again."""
     rec = _read_record(card, wf)
-    st = path.stat()
-    if rec and rec.get("path") == str(path) and rec.get("size") == st.st_size \
-            and rec.get("mtime_ns") == st.st_mtime_ns:
+    key = _stat_key(path.stat())
+    if rec and rec.get("path") == str(path) and all(rec.get(k) == v for k, v in key.items()):
         return rec["sha256"], rec
     return sha256_file(path), rec
 
@@ -459,7 +470,7 @@ def load_converted(
     source made by another converter version are deleted (invalidated) when a new one is made.
     Timings of conversion and cache hits are logged on ``evalkit.hub``.
     """
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     card = _card(model_id)
     wf = card.weight(name) if name else card.model_weights
@@ -473,8 +484,8 @@ def load_converted(
     stem = f"{Path(wf.name).stem}-{sha[:16]}"
     target = folder / f"{stem}-v{version}.safetensors"
     t0 = time.perf_counter()
-    if target.is_file():
-        state = load_file(str(target))
+    state = _load_cached_conversion(card.id, target)
+    if state is not None:
         log.info("converted weights of %s: cache hit %s (%.3f s)", card.id, target.name,
                  time.perf_counter() - t0)
         return state
@@ -482,15 +493,62 @@ def load_converted(
         log.info("converted weights of %s: invalidating %s (converter version now %s)",
                  card.id, stale.name, version)
         stale.unlink(missing_ok=True)
+        _digest_path(stale).unlink(missing_ok=True)
     official = load_state_dict_safely(path)
     state = fn(official)
     if not isinstance(state, dict):
         raise EvalkitError(f"converter of {card.id!r} returned {type(state).__name__}, expected a dict")
     folder.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
-    save_file(_savable(state), str(part), metadata={
-        "model_id": card.id, "source_sha256": sha, "converter_version": version})
-    os.replace(part, target)
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        save_file(_savable(state), str(part), metadata={
+            "model_id": card.id, "source_sha256": sha, "converter_version": version})
+        digest = sha256_file(part)
+        os.chmod(part, file_mode())
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    # written after the file: a cache entry without its digest is never trusted
+    atomic_write_json(_digest_path(target), {"sha256": digest, "size": target.stat().st_size})
     log.info("converted weights of %s: converted and cached %s (%.3f s)", card.id, target.name,
              time.perf_counter() - t0)
     return state
+
+
+def _digest_path(target: Path) -> Path:
+    return target.with_name(target.name + ".sha256.json")
+
+
+def _load_cached_conversion(model_id: str, target: Path) -> "dict[str, torch.Tensor] | None":
+    """The cached converted state dict, or ``None`` when there is none or it cannot be trusted.
+
+    Policy: every load re-hashes the cached file and compares it with the sha256 stored beside
+    it when it was written (``<name>.sha256.json``); a missing digest, a different hash (a bit
+    flip, a truncated or replaced file) or a file safetensors cannot read means the entry is
+    deleted and the conversion made again. Cost: one sha256 pass over the converted file per
+    load (it is then read from the page cache by ``load_file``).
+    """
+    from safetensors.torch import load_file
+
+    if not target.is_file():
+        return None
+    why = None
+    try:
+        digest = json.loads(_digest_path(target).read_text())
+        if not isinstance(digest, dict) or not isinstance(digest.get("sha256"), str):
+            raise ValueError("no sha256 field")
+    except (OSError, ValueError):
+        digest, why = None, "it has no stored sha256"
+    if digest is not None:
+        actual = sha256_file(target)
+        if actual != digest["sha256"]:
+            why = f"its sha256 {actual} differs from the stored {digest['sha256']} (damaged)"
+        else:
+            try:
+                return load_file(str(target))
+            except Exception as exc:  # noqa: BLE001 - any unreadable file is rebuilt
+                why = f"it cannot be read ({exc})"
+    log.warning("converted weights of %s: rebuilding the cache entry %s: %s", model_id, target, why)
+    target.unlink(missing_ok=True)
+    _digest_path(target).unlink(missing_ok=True)
+    return None

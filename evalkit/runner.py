@@ -33,7 +33,7 @@ from .fileio import atomic_write_json
 from .hostenv import apply_threads, check_device, seed_everything
 from .prefetch import prefetch_samples
 from .selection import SELECTION_FILE, Selection, resume_selection, score_selection, select_samples
-from .store import PredictionStore, store_key
+from .store import PredictionStore, encode_record, store_key
 from .types import ContractError, Instances
 
 __all__ = ["RunConfig", "RunResult", "run_evaluation", "find_latest_run"]
@@ -123,19 +123,42 @@ def _resolve_run_dir(cfg: RunConfig) -> tuple[Path, bool]:
                 f"output directory {run_dir} exists and is not empty; evalkit never overwrites a "
                 f"run: choose another --output-dir or continue it with --resume {run_dir}"
             )
-    else:
-        base = Path(cfg.runs_root) / cfg.benchmark / cfg.model
-        run_dir = base / _timestamp()
-        k = 1
-        while run_dir.exists():
-            run_dir = base / f"{_timestamp()}-{k}"
-            k += 1
-    _check_writable(run_dir)
+        _check_writable(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            # the run is claimed by creating predictions/ exclusively: of two processes given
+            # the same empty --output-dir, the second one stops here
+            (run_dir / "predictions").mkdir()
+        except FileExistsError:
+            raise EvalkitError(f"output directory {run_dir} is being used by another run; choose "
+                               f"another --output-dir") from None
+        except OSError as e:
+            raise EvalkitError(f"cannot create output directory {run_dir}: {e.strerror}") from None
+        return run_dir, False
+    base = Path(cfg.runs_root) / cfg.benchmark / cfg.model
+    _check_writable(base)
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        base.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise EvalkitError(f"cannot create output directory {run_dir}: {e.strerror}") from None
-    return run_dir, False
+        raise EvalkitError(f"cannot create output directory {base}: {e.strerror}") from None
+    return _claim_run_dir(base), False
+
+
+def _claim_run_dir(base: Path) -> Path:
+    """A new folder ``base/<timestamp>[-k]`` created exclusively: ``mkdir`` is atomic, so of two
+    processes starting in the same second one gets ``<timestamp>`` and the other
+    ``<timestamp>-1`` (an ``exists()`` check followed by a create would let both share one)."""
+    stamp = _timestamp()
+    for k in range(10_000):
+        run_dir = base / (stamp if k == 0 else f"{stamp}-{k}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise EvalkitError(f"cannot create output directory {run_dir}: {e.strerror}") from None
+    raise EvalkitError(f"cannot create a run directory under {base}: 10000 runs started at {stamp}")
 
 
 def _build_adapter(cfg: RunConfig):
@@ -145,6 +168,11 @@ def _build_adapter(cfg: RunConfig):
     adapter = factory(model_id=cfg.model, device=cfg.device, weights=cfg.weights, **cfg.model_options)
     if not getattr(adapter, "model_id", ""):
         adapter.model_id = cfg.model
+    accepted = adapter.accepted_options() if hasattr(adapter, "accepted_options") else None
+    unknown = sorted(set(cfg.model_options) - set(accepted)) if accepted is not None else []
+    if unknown:
+        raise EvalkitError(f"model {cfg.model!r} has no option {', '.join(map(repr, unknown))} "
+                           f"(-a/--model-arg accepts: {', '.join(sorted(accepted)) or 'none'})")
     return adapter
 
 
@@ -280,6 +308,8 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
             store.init(key, parts)
             # recorded once the store is known to hold this model and data
             atomic_write_json(run_dir / SELECTION_FILE, selection.record(max_ids=len(selection.ids)))
+            if resumed:
+                _tidy_for_resume(cfg, store, run_dir)
             log.info("evalkit run: model %s on %s (%s), mode %s, %d samples%s", cfg.model,
                      cfg.benchmark, ctx.describe(), cfg.mode, len(ids),
                      f" (resuming {run_dir})" if resumed else "")
@@ -305,6 +335,20 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
         if handler is not None:
             log.removeHandler(handler)
             handler.close()
+
+
+def _tidy_for_resume(cfg, store: PredictionStore, run_dir: Path) -> None:
+    """Before continuing a run: drop damaged store lines (their samples are inferred again)
+    and the temporary files a killed results writer left in ``results/`` (they would be zipped
+    into a submission otherwise)."""
+    from .fileio import remove_stale_temp_files
+
+    if cfg.mode != "score":
+        dropped = store.repair()
+        if dropped:
+            log.warning("resume: %d damaged prediction records dropped from %s", dropped, store.dir)
+    for p in remove_stale_temp_files(run_dir / "results"):
+        log.info("resume: removed the stale temporary file %s", p)
 
 
 def _banner(cfg, ctx, selection: Selection, run_dir, resumed) -> None:
@@ -336,16 +380,21 @@ def _infer(cfg, bench, adapter, store, mine, ctx, stats, skipped: int) -> None:
                 _check_predictions(sample, preds)
                 rec = {"sample_id": sid, "instances": [p.to_json() for p in preds],
                        "meta": sample.meta, "time_s": round(time.perf_counter() - t0, 6)}
-            except EvalkitError:
+                # serialised here, inside the per-sample try: a value JSON cannot hold (NaN in
+                # the meta, a numpy object) is this sample's failure, not the run's
+                line = encode_record(rec)
+            except ContractError as e:  # the adapter broke the contract on this sample
+                if cfg.on_error == "raise":
+                    raise
+                rec, line = _failure(sid, sample, e)
+            except EvalkitError:  # the data or the configuration: no sample can succeed
                 raise
             except Exception as e:  # noqa: BLE001 - a model failure on one sample
                 if cfg.on_error == "raise":
                     raise
-                log.warning("sample %s failed: %s: %s", sid, type(e).__name__, e)
-                rec = {"sample_id": sid, "error": f"{type(e).__name__}: {e}",
-                       "meta": getattr(sample, "meta", {})}
+                rec, line = _failure(sid, sample, e)
             store_t = time.perf_counter()
-            shard.append(rec)
+            shard.append_line(line)
             stats["inference_s"] += store_t - t0
             if "error" not in rec:
                 stats["samples"] += 1
@@ -355,6 +404,17 @@ def _infer(cfg, bench, adapter, store, mine, ctx, stats, skipped: int) -> None:
     finally:
         bar.close()
         shard.close()
+
+
+def _failure(sid, sample, e: BaseException) -> tuple[dict, str]:
+    """The store record (and its line) of a sample that failed under ``--on-error skip``."""
+    log.warning("sample %s failed: %s: %s", sid, type(e).__name__, e)
+    rec = {"sample_id": sid, "error": f"{type(e).__name__}: {e}"}
+    try:
+        line = encode_record({**rec, "meta": getattr(sample, "meta", None) or {}})
+    except (TypeError, ValueError):  # the meta itself cannot be stored
+        line = encode_record({**rec, "meta": {}})
+    return rec, line
 
 
 def _finalise(cfg, bench, selection: Selection, store, run_dir, ctx, adapter, fingerprint, key, stats, t_start,

@@ -83,6 +83,14 @@ def _unsafe_globals(path: Path, exc: Exception) -> list[str]:
     return names or re.findall(r"GLOBAL (\S+) was not an allowed global", str(exc))
 
 
+def _refused_global(exc: Exception) -> bool:
+    """True when ``exc`` is a refusal of a global (a pickle that references code), False for
+    bytes that are not a pickle at all (``invalid load key``: a truncated or foreign file)."""
+    text = str(exc)
+    return "was not an allowed global" in text or "Unsupported global" in text \
+        or "Weights only load failed" in text
+
+
 def _as_state_dict(obj: Any, path: Path) -> "dict[str, torch.Tensor]":
     import numpy as np
     import torch
@@ -146,6 +154,8 @@ def load_state_dict_safely(path: str | os.PathLike) -> "dict[str, torch.Tensor]"
                 with torch.serialization.safe_globals(_numpy_safe_globals()):
                     obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if not _refused_global(exc):  # not a refusal: the bytes are no pickle at all
+            raise WeightsError(f"{path}: not a readable checkpoint ({exc})") from None
         raise WeightsError(
             f"refusing to load {path}: it needs pickled code to load (globals: "
             f"{', '.join(_unsafe_globals(path, exc)) or 'unknown'}). evalkit only loads tensors "

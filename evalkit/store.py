@@ -12,7 +12,10 @@ Each line of a shard is one JSON record::
 
 Lines are written with one ``write`` call, then flushed and fsync'ed, so a crash (even
 SIGKILL) leaves at most one truncated last line, which :meth:`PredictionStore.read` drops and
-:meth:`PredictionStore.open_shard` cuts off before appending. A store belongs to one key: a
+:meth:`PredictionStore.open_shard` cuts off before appending. A damaged line anywhere else (a
+disk that filled mid-write, a file edited by hand) is not silently skipped: reading names the
+shard and line and says to ``--resume``, and :meth:`PredictionStore.repair` (run by
+``--resume``) drops such lines so their samples are inferred again. A store belongs to one key: a
 sha256 of model id + weights sha256 + model options + benchmark id + data fingerprint;
 resuming with a different key is refused, so predictions of different models or data never
 mix.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +33,22 @@ from typing import Any, Iterator
 from .errors import EvalkitError
 from .fileio import atomic_write_json
 
-__all__ = ["PredictionStore", "store_key"]
+__all__ = ["PredictionStore", "store_key", "encode_record"]
+
+log = logging.getLogger("evalkit.run")
+
+
+def encode_record(record: dict) -> str:
+    """One shard line (compact JSON + newline). Raises ``ValueError``/``TypeError`` for values
+    JSON cannot hold (NaN, infinity, arbitrary objects): callers encode inside their
+    per-sample error handling."""
+    return json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def _user_os_error(e: OSError, path: Path, doing: str) -> EvalkitError:
+    return EvalkitError(f"cannot {doing} {path}: {e.strerror or e} (errno {e.errno}); finished "
+                        f"samples are kept, free the space or fix the permissions and continue "
+                        f"with --resume {path.parent.parent}")
 
 
 def store_key(model: str, weights_sha256: str | None, model_options: dict, benchmark: str,
@@ -52,10 +71,17 @@ class _Shard:
     f: Any
 
     def append(self, record: dict) -> None:
-        line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
-        self.f.write(line)
-        self.f.flush()
-        os.fsync(self.f.fileno())
+        self.append_line(encode_record(record))
+
+    def append_line(self, line: str) -> None:
+        """Append one encoded record durably (one write, flush, fsync). A failed write (disk
+        full) may leave a partial last line, which the next open cuts off."""
+        try:
+            self.f.write(line)
+            self.f.flush()
+            os.fsync(self.f.fileno())
+        except OSError as e:
+            raise _user_os_error(e, self.path, "append to the prediction store") from None
 
     def close(self) -> None:
         self.f.close()
@@ -73,7 +99,7 @@ class PredictionStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         meta = self.dir / "store.json"
         if meta.exists():
-            old = json.loads(meta.read_text())
+            old = self._meta()
             if old.get("key") != key:
                 diff = [k for k in parts if old.get("parts", {}).get(k) != parts[k]]
                 raise EvalkitError(
@@ -85,7 +111,20 @@ class PredictionStore:
 
     def key(self) -> str | None:
         meta = self.dir / "store.json"
-        return json.loads(meta.read_text())["key"] if meta.exists() else None
+        return self._meta()["key"] if meta.exists() else None
+
+    def _meta(self) -> dict:
+        """store.json, checked (it is written atomically, so damage means an outside edit)."""
+        meta = self.dir / "store.json"
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise EvalkitError(f"{meta}: the prediction store's key file is damaged ({e}); "
+                               f"this run cannot be resumed, start a new one") from None
+        if not isinstance(data, dict) or not isinstance(data.get("key"), str):
+            raise EvalkitError(f"{meta}: the prediction store's key file lacks its 'key' field; "
+                               f"this run cannot be resumed, start a new one")
+        return data
 
     # -- writing -----------------------------------------------------------------------------
     def shard_path(self, rank: int, world: int) -> Path:
@@ -101,15 +140,41 @@ class PredictionStore:
 
     # -- reading -----------------------------------------------------------------------------
     def records(self) -> Iterator[dict]:
-        """Every complete record of every shard (truncated last lines are skipped)."""
+        """Every complete record of every shard (a truncated last line is skipped: a crash
+        leaves one). A damaged line before the last raises :class:`EvalkitError` naming the
+        shard and line: ``--resume`` repairs it (:meth:`repair`)."""
         for path in sorted(self.dir.glob("shard-*.jsonl")):
-            with open(path, "rb") as f:
-                data = f.read()
-            lines = data.split(b"\n")
-            # the last element is b"" when the file ends with a newline, else a partial line
-            for raw in lines[:-1]:
-                if raw.strip():
-                    yield json.loads(raw)
+            for lineno, rec in _parse_shard(path):
+                if rec is None:
+                    raise EvalkitError(
+                        f"{path}:{lineno}: damaged prediction record (not a JSON object with a "
+                        f"sample_id); continue the run with --resume {self.dir.parent} to infer "
+                        f"that sample again"
+                    )
+                yield rec
+
+    def repair(self) -> int:
+        """Rewrite every shard without its damaged lines (and truncated last line); their
+        samples are then missing and get inferred again. Returns the number of lines
+        dropped. Called by the runner before resuming, on rank 0 only."""
+        from .fileio import atomic_write
+
+        dropped = 0
+        for path in sorted(self.dir.glob("shard-*.jsonl")):
+            parsed = list(_parse_shard(path, keep_raw=True))
+            bad = [n for n, rec, _ in parsed if rec is None]
+            data_ends_clean = path.read_bytes().endswith(b"\n") or path.stat().st_size == 0
+            if not bad and data_ends_clean:
+                continue
+            for n in bad:
+                log.warning("%s:%d: damaged prediction record dropped; its sample is inferred "
+                            "again", path, n)
+            with atomic_write(path, "wb") as f:
+                for _, rec, raw in parsed:
+                    if rec is not None:
+                        f.write(raw + b"\n")
+            dropped += len(bad)
+        return dropped
 
     def read(self) -> tuple[dict[str, dict], dict[str, dict]]:
         """(sample id → success record, sample id → failure record). A later success
@@ -117,7 +182,7 @@ class PredictionStore:
         done: dict[str, dict] = {}
         failed: dict[str, dict] = {}
         for rec in self.records():
-            sid = rec["sample_id"]
+            sid = str(rec["sample_id"])
             if "error" in rec:
                 if sid not in done:
                     failed[sid] = rec
@@ -136,3 +201,23 @@ def _truncate_partial_line(path: Path) -> None:
         f.truncate(cut)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _parse_shard(path: Path, keep_raw: bool = False) -> Iterator:
+    """``(line number, record or None when damaged[, raw bytes])`` of each complete line of a
+    shard; blank lines are skipped, the truncated last line (no newline yet) is not yielded."""
+    with open(path, "rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    # the last element is b"" when the file ends with a newline, else a partial line
+    for n, raw in enumerate(lines[:-1], 1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except (UnicodeDecodeError, ValueError):
+            rec = None
+        if not isinstance(rec, dict) or not isinstance(rec.get("sample_id"), (str, int)) \
+                or not ("instances" in rec or "error" in rec):
+            rec = None
+        yield (n, rec, raw) if keep_raw else (n, rec)

@@ -114,6 +114,14 @@ class Frames(Sequence[np.ndarray]):
                 f"frame {self.ids[i]!r}: expected an RGB uint8 HxWx3 array, got "
                 f"{arr.dtype} {tuple(arr.shape)}"
             )
+        if isinstance(src, (str, Path)) and self._sizes is not None \
+                and tuple(arr.shape[:2]) != self._sizes[i]:
+            from .errors import DatasetError
+
+            # the declared size comes from the annotations; predictions are mapped back to it,
+            # so a mismatch is the dataset's (found here, not blamed on the adapter later)
+            raise DatasetError(f"frame {src} is {arr.shape[0]}x{arr.shape[1]} (HxW) but the "
+                               f"annotations say {self._sizes[i][0]}x{self._sizes[i][1]}")
         return arr
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -319,6 +327,9 @@ class Instances:
                 n = _check_n(n, len(v), name)
         if self.boxes is not None and len(self.boxes) and not np.isfinite(self.boxes).all():
             raise ContractError("Instances: boxes contain NaN or infinity")
+        # a NaN score sorts arbitrarily in every AP ranking and cannot be written to JSON
+        if self.scores is not None and len(self.scores) and not np.isfinite(self.scores).all():
+            raise ContractError("Instances: scores contain NaN or infinity")
 
     def __len__(self) -> int:
         for v in (self.scores, self.boxes, self.masks, self.labels, self.track_ids):

@@ -66,5 +66,35 @@ def compute(metric_id: str, gt: Any, results: Any, **options: Any) -> dict[str, 
         ResultsError: malformed or inconsistent inputs, naming the offending entry.
     """
     fn = METRICS.load(metric_id)
+    _check_options(metric_id, fn, options)
     out = fn(gt, results, **options)
     return {k: (float(v) if isinstance(v, (int, float)) or hasattr(v, "__float__") else v) for k, v in out.items()}
+
+
+def _check_options(metric_id: str, fn: Any, options: dict[str, Any]) -> None:
+    """Refuse ``--set`` options the metric function does not take, and values whose type
+    differs from the option's default (``maxDets=abc`` where a number is expected), naming the
+    accepted options: a misspelt option must not be ignored or crash deep in the metric."""
+    import inspect
+
+    from ..errors import ResultsError
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = {n: p for i, (n, p) in enumerate(params.items())
+                if i >= 2 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    for key, value in options.items():
+        if key not in accepted:
+            listing = ", ".join(f"{n}={p.default!r}" for n, p in accepted.items()) or "none"
+            raise ResultsError(f"metric {metric_id!r} has no option {key!r} (options: {listing})")
+        default = accepted[key].default
+        if default is inspect.Parameter.empty or default is None:
+            continue
+        expected = (int, float) if type(default) is float else type(default)
+        if isinstance(value, bool) and type(default) is not bool or not isinstance(value, expected):
+            raise ResultsError(f"metric {metric_id!r}: option {key} expects a "
+                               f"{type(default).__name__} (default {default!r}), got {value!r}")

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import read_json_file, warn_if_empty
 from ._rle import check_compressed, normalise_rle
 
-__all__ = ["Detections", "gc_paused", "is_path", "load_json", "load_gt", "prepare_results"]
+__all__ = ["Detections", "check_gt", "gc_paused", "is_path", "load_json", "load_gt", "prepare_results"]
 
 
 @contextlib.contextmanager
@@ -87,29 +88,92 @@ def load_json(obj: Any, what: str) -> tuple[Any, str]:
     error messages."""
     if isinstance(obj, (str, Path)):
         path = Path(obj)
-        if not path.is_file():
+        if not path.exists():
             raise ResultsError(f"{what} file not found: {path}")
-        try:
-            with open(path) as f:
-                return json.load(f), str(path)
-        except json.JSONDecodeError as e:
-            raise ResultsError(f"{what} file {path} is not valid JSON: {e}") from None
+        return read_json_file(path, what), str(path)
     return obj, f"{what} (in-memory object)"
 
 
-def load_gt(gt: Any, *, require: tuple[str, ...] = ("images", "annotations", "categories")) -> tuple[dict, str]:
-    """A COCO-format ground-truth dict (``images``, ``annotations``, ``categories``)."""
+def load_gt(gt: Any, *, require: tuple[str, ...] = ("images", "annotations", "categories"),
+            need_bbox: bool = False) -> tuple[dict, str]:
+    """A COCO-format ground-truth dict (``images``, ``annotations``, ``categories``), validated
+    by :func:`check_gt` (``need_bbox``: every annotation must have a box)."""
     data, name = load_json(gt, "ground truth")
     if not isinstance(data, dict):
         raise ResultsError(f"{name}: ground truth must be a JSON object, got {type(data).__name__}")
     missing = [k for k in require if k not in data]
     if missing:
         raise ResultsError(f"{name}: ground truth lacks the field(s) {missing}")
-    for i, a in enumerate(data["annotations"]):
+    check_gt(data, name, need_bbox=need_bbox)
+    return data, name
+
+
+def _id_ok(x) -> bool:
+    """A usable COCO id: an int or a str (not a bool, list or dict, which pycocotools would
+    either crash on, ``unhashable type``, or silently match by value)."""
+    return isinstance(x, (int, str, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _duplicates(ids: list) -> list:
+    seen: set = set()
+    dup = []
+    for i in ids:
+        if i in seen and i not in dup:
+            dup.append(i)
+        seen.add(i)
+    return dup
+
+
+def check_gt(data: dict, name: str, *, need_bbox: bool = False) -> None:
+    """Validate a COCO-style ground truth in place (no copy): every image, category and
+    annotation is an object with an int/str ``id``, ids are unique within each list, each
+    annotation has ``image_id``, ``category_id`` and ``area`` and a ``bbox`` of 4 finite numbers
+    (required when ``need_bbox``: box AP matches on it).
+
+    Why duplicates are refused: pycocotools ``COCO.createIndex`` (cocoapi
+    ``PythonAPI/pycocotools/coco.py``) keys ``self.anns`` / ``self.imgs`` / ``self.cats`` by
+    id, so a repeated annotation id keeps only the last one in ``anns`` while ``imgToAnns``
+    keeps both, and COCOeval then scores something no one meant (a duplicated-annotation GT
+    gives AP 0.91218 there, 0.92636 with the annotations kept apart): no number is right.
+
+    Raises:
+        ResultsError: naming the file, the list, the entry index and the field (or the ids).
+    """
+    for key in ("images", "annotations", "categories"):
+        if key in data and not isinstance(data[key], list):
+            raise ResultsError(f"{name}: ground truth field {key!r} must be a list, got "
+                               f"{type(data[key]).__name__}")
+    for key in ("images", "categories"):
+        for i, e in enumerate(data.get(key, [])):
+            if not isinstance(e, dict):
+                raise ResultsError(f"{name}: {key}[{i}] must be an object, got {type(e).__name__}")
+            if "id" not in e:
+                raise ResultsError(f"{name}: {key}[{i}] lacks 'id'")
+            if not _id_ok(e["id"]):
+                raise ResultsError(f"{name}: {key}[{i}]: id must be an integer or a string, got {e['id']!r}")
+    for i, a in enumerate(data.get("annotations", [])):
+        if not isinstance(a, dict):
+            raise ResultsError(f"{name}: annotations[{i}] must be an object, got {type(a).__name__}")
         for k in ("image_id", "category_id", "area", "id"):
             if k not in a:
                 raise ResultsError(f"{name}: annotations[{i}] lacks '{k}'")
-    return data, name
+        for k in ("id", "image_id", "category_id"):
+            if not _id_ok(a[k]):
+                raise ResultsError(f"{name}: annotations[{i}]: {k} must be an integer or a string, "
+                                   f"got {a[k]!r}")
+        if "bbox" in a or need_bbox:
+            b = a.get("bbox")
+            if b is None:
+                raise ResultsError(f"{name}: annotations[{i}] (id {a['id']!r}) lacks 'bbox' "
+                                   f"([x, y, w, h], needed for box AP)")
+            if not (isinstance(b, (list, tuple)) and len(b) == 4 and all(_finite(v) for v in b)):
+                raise ResultsError(f"{name}: annotations[{i}] (id {a['id']!r}): bbox must be 4 "
+                                   f"finite numbers [x, y, w, h], got {b!r}")
+    for key in ("images", "categories", "annotations"):
+        dup = _duplicates([e["id"] for e in data.get(key, [])])
+        if dup:
+            raise ResultsError(f"{name}: duplicate {key} id(s) {dup[:10]}"
+                               f"{' ...' if len(dup) > 10 else ''}: each id must appear once")
 
 
 _NUMBER_TYPES = (int, float, np.integer, np.floating)
@@ -148,6 +212,7 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> Detections:
         data = data["annotations"]
     if not isinstance(data, list):
         raise ResultsError(f"{name}: results must be a JSON list of detections, got {type(data).__name__}")
+    warn_if_empty(data, name)
     images = {im["id"]: im for im in gt["images"]}
     cats = {c["id"] for c in gt["categories"]}
     field = "bbox" if iou_type == "bbox" else "segmentation"
@@ -167,8 +232,11 @@ def prepare_results(gt: dict, results: Any, iou_type: str) -> Detections:
             box = np.array(vals, dtype=np.float64).reshape(n, 4)
     except (KeyError, TypeError, ValueError, IndexError):
         explain()
-    bad = np.fromiter((i not in images for i in img), bool, n)
-    bad |= np.fromiter((c not in cats for c in cat), bool, n)
+    try:
+        bad = np.fromiter((i not in images for i in img), bool, n)
+        bad |= np.fromiter((c not in cats for c in cat), bool, n)
+    except TypeError:  # an unhashable id (a list, a dict)
+        explain()
     bad |= ~np.isfinite(score)
     # numpy would also convert bools and numeric strings: check the types too (one set of the
     # types seen first; entry by entry only when something unusual is there)
@@ -202,6 +270,9 @@ def _check_entry(at: str, r: Any, images: dict, cats: set, field: str) -> None:
     for k in ("image_id", "category_id", "score", field):
         if k not in r:
             raise ResultsError(f"{at}: missing field {k!r}")
+    for k in ("image_id", "category_id"):
+        if not _id_ok(r[k]):
+            raise ResultsError(f"{at}: {k} must be an integer or a string, got {r[k]!r}")
     if r["image_id"] not in images:
         raise ResultsError(f"{at}: image_id {r['image_id']!r} is not an image of the ground truth")
     if r["category_id"] not in cats:

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import folder_error
 
 __all__ = ["MaskSource", "read_label_png"]
 
@@ -123,7 +124,7 @@ class MaskSource:
         if isinstance(src, (str, os.PathLike)):
             self.root = Path(src)
             if not self.root.is_dir():
-                raise ResultsError(f"{what} folder {self.root} does not exist")
+                raise ResultsError(folder_error(self.root, what))
         elif isinstance(src, Mapping):
             self.mem = src
         else:
@@ -155,6 +156,25 @@ class MaskSource:
         # sorted by file name (with extension), as the official tools sort their globbed paths
         names = sorted(p.name for p in d.iterdir() if p.suffix == ".png" and not p.name.startswith("."))
         return [n[: -len(".png")] for n in names]
+
+    def dense_frame_ids(self, seq: str) -> list[str]:
+        """:meth:`frame_ids` of a dataset annotated on every frame (DAVIS), checked to be
+        complete: numbered frames must run consecutively, else a deleted or never-extracted
+        ground-truth frame would silently drop out of the average (the official DAVIS
+        evaluation, ``davis2017/davis.py`` ``DAVIS.__init__``, lists whatever PNGs are there).
+        Frame numbers start at 0, so a deleted first frame is caught too."""
+        ids = self.frame_ids(seq)
+        if ids and all(i.isdigit() for i in ids):
+            nums = [-1] + [int(i) for i in ids]  # DAVIS numbers the frames of a sequence from 0
+            for a, b, name in zip(nums, nums[1:], ids):
+                if b != a + 1:
+                    width = len(name)
+                    gap = [f"{k:0{width}d}" for k in range(a + 1, min(b, a + 4))]
+                    raise ResultsError(
+                        f"{self.what}: sequence {seq!r} lacks frame(s) "
+                        f"{', '.join(self.path(seq, g) for g in gap)}{' ...' if b - a > 4 else ''} "
+                        f"(frames are numbered from {'0' * len(name)} to {ids[-1]}; every frame must be annotated)")
+        return ids
 
     def path(self, seq: str, frame_id: str) -> str:
         if self.root is not None:

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import read_json_file, require_id
 
 __all__ = ["burst", "COMMON_CATEGORY_IDS"]
 
@@ -75,6 +76,7 @@ def _validate(data: Any, where: str) -> None:
         for key in ("id", "dataset", "seq_name", "annotated_image_paths", "segmentations", "track_category_ids"):
             if key not in seq:
                 raise ResultsError(f"{where}: sequence #{k} has no '{key}'")
+        require_id(seq["id"], f"{where}: sequence #{k}", "id")
         name = f"{seq['dataset']}/{seq['seq_name']}"
         if len(seq["segmentations"]) != len(seq["annotated_image_paths"]):
             raise ResultsError(
@@ -97,7 +99,7 @@ def _load(src: Any, what: str) -> tuple[Any, str]:
     if isinstance(src, (str, Path)):
         p = Path(src)
         try:
-            return json.loads(p.read_text()), str(p)
+            return read_json_file(p, what), str(p)
         except FileNotFoundError:
             raise ResultsError(f"{what}: {p} does not exist") from None
         except json.JSONDecodeError as e:

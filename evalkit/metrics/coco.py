@@ -88,7 +88,7 @@ def evaluate_coco(
     if iou_type not in ("bbox", "segm"):
         raise ResultsError(f"coco: iou_type must be 'bbox' or 'segm', got {iou_type!r}")
     with gc_paused():
-        gt_data, _ = load_gt(gt)
+        gt_data, _ = load_gt(gt, need_bbox=iou_type == "bbox")
         dets = prepare_results(gt_data, results, iou_type)
         if not is_path(gt):  # the official tools set keys of the GT annotations (ignore, RLE)
             gt_data = {**gt_data, "annotations": [dict(a) for a in gt_data["annotations"]]}

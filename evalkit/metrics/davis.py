@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import folder_error, read_text_file
 from ._masks_io import MaskSource
 from .jf import bound_pixels, db_statistics, disk, jf_frame
 
@@ -55,7 +56,7 @@ def _resolve_gt(
             lst = root / "ImageSets" / "2017" / f"{subset}.txt"
             if not lst.is_file():
                 raise ResultsError(f"ground truth: sequence list {lst} is missing")
-            sequences = [x.strip() for x in lst.read_text().splitlines() if x.strip()]
+            sequences = [x.strip() for x in read_text_file(lst, "ground truth sequence list").splitlines() if x.strip()]
     else:
         src = MaskSource(gt, "ground truth")
     if sequences is None:
@@ -68,7 +69,7 @@ def _resolve_gt(
 def sequence_jf(gt: MaskSource, res: MaskSource, seq: str, bound_th: float = 0.008) -> tuple[np.ndarray, np.ndarray]:
     """Per-object, per-frame J and F of one sequence: two ``K x T'`` float64 arrays, ``T'`` =
     number of GT frames minus the first and the last."""
-    ids = gt.frame_ids(seq)
+    ids = gt.dense_frame_ids(seq)
     if not ids:
         raise ResultsError(f"ground truth: sequence {seq!r} has no annotation PNGs")
     first = gt.read(seq, ids[0])
@@ -226,7 +227,7 @@ def ref_davis(gt: Any, results: Any, *, splits=None, task: str = "unsupervised",
     if isinstance(results, (str, os.PathLike)):
         root = Path(results)
         if not root.is_dir():
-            raise ResultsError(f"results folder {root} does not exist")
+            raise ResultsError(folder_error(root, "results"))
         names = splits or sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         runs = {n: root / n for n in names}
     else:

@@ -53,7 +53,7 @@ def sequence_jf_unsup(
     """Matched per-object, per-frame J and F of one sequence: two ``K x T`` float64 arrays."""
     from scipy.optimize import linear_sum_assignment
 
-    ids = gt.frame_ids(seq)
+    ids = gt.dense_frame_ids(seq)
     if not ids:
         raise ResultsError(f"ground truth: sequence {seq!r} has no annotation PNGs")
     first = gt.read(seq, ids[0])

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import require_id
 from ._coco_io import load_json
 from ._rle import check_compressed, normalise_rle
 
@@ -64,7 +65,7 @@ def fss(gt: Any, results: Any) -> dict[str, float]:
         at = f"{gname}: queries[{i}]"
         if not isinstance(q, dict) or not all(k in q for k in ("query_id", "class_id", "segmentation")):
             raise ResultsError(f"{at}: needs 'query_id', 'class_id' and 'segmentation'")
-        if q["query_id"] in queries:
+        if require_id(q["query_id"], at, "query_id") in queries:
             raise ResultsError(f"{at}: duplicate query_id {q['query_id']!r}")
         h, w = _size(q["segmentation"], at)
         queries[q["query_id"]] = (int(q["class_id"]), normalise_rle(q["segmentation"], h, w, at), at)
@@ -76,7 +77,7 @@ def fss(gt: Any, results: Any) -> dict[str, float]:
         at = f"{rname}: entry {i}"
         if not isinstance(r, dict) or "query_id" not in r or "segmentation" not in r:
             raise ResultsError(f"{at}: needs 'query_id' and 'segmentation'")
-        qid = r["query_id"]
+        qid = require_id(r["query_id"], at, "query_id")
         if qid not in queries:
             raise ResultsError(f"{at}: query_id {qid!r} is not a query of the ground truth")
         if qid in pred:

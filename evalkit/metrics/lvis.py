@@ -72,7 +72,7 @@ def evaluate_lvis(gt: Any, results: Any, iou_type: str) -> dict[str, float]:
 
     if iou_type not in ("bbox", "segm"):
         raise ResultsError(f"lvis: iou_type must be 'bbox' or 'segm', got {iou_type!r}")
-    gt_data, name = load_gt(gt)
+    gt_data, name = load_gt(gt, need_bbox=iou_type == "bbox")
     for i, im in enumerate(gt_data["images"]):
         for k in ("neg_category_ids", "not_exhaustive_category_ids"):
             if k not in im:

@@ -23,7 +23,6 @@ Official semantics reproduced:
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import warnings
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import folder_error, read_json_file, read_text_file
 from ._masks_io import MaskSource
 from .jf import bound_pixels, disk, jf_frame
 
@@ -50,11 +50,13 @@ def lvos(gt: Any, results: Any, *, subset: str = "valid", meta=None, unseen=None
     (``{"videos": ...}``) when ``gt`` is an in-memory mapping."""
     if isinstance(gt, (str, os.PathLike)):
         root = Path(gt)
+        if not root.is_dir():
+            raise ResultsError(folder_error(root, "ground truth"))
         mpath = root / f"{subset}_meta.json"
         if meta is None:
             if not mpath.is_file():
                 raise ResultsError(f"ground truth: {mpath} is missing")
-            meta = json.loads(mpath.read_text())
+            meta = read_json_file(mpath, "ground truth meta")
         gt_src = MaskSource(root / "Annotations", "ground truth")
         if unseen is None and (root / "unseen_videos.txt").is_file():
             unseen = root / "unseen_videos.txt"
@@ -63,7 +65,7 @@ def lvos(gt: Any, results: Any, *, subset: str = "valid", meta=None, unseen=None
     if meta is None:
         raise ResultsError("lvos: the split's meta (videos -> objects -> frame_range) is required")
     if isinstance(unseen, (str, os.PathLike)):
-        unseen = [x.strip() for x in Path(unseen).read_text().splitlines()]
+        unseen = [x.strip() for x in read_text_file(unseen, "unseen-videos list").splitlines()]
     unseen = set(unseen or ())
     res_src = MaskSource(results, "results")
     videos = meta.get("videos", meta)

@@ -51,6 +51,8 @@ def sequence_files(src: Any, what: str, gt: bool) -> dict[str, Path]:
         out = {str(k): Path(v) for k, v in src.items()}
     else:
         root = Path(src)
+        if root.is_file():
+            raise ResultsError(f"{what}: expected a folder of sequences at {root}, found a file")
         if not root.is_dir():
             raise ResultsError(f"{what}: expected a folder of sequences or a {{seq: file}} dict, got {root}")
         if not gt and (root / "data").is_dir() and not any(root.glob("*.txt")):
@@ -70,15 +72,25 @@ def sequence_files(src: Any, what: str, gt: bool) -> dict[str, Path]:
     return out
 
 
-def read_rows(path: Path, min_cols: int, numeric_cols: int, what: str) -> list[list[str]]:
+def read_rows(path: Path, min_cols: int, numeric_cols: int, what: str,
+              box_cols: tuple[int, int] | None = None) -> list[list[str]]:
     """Rows of a MOTChallenge-style text file, split on commas or whitespace.
 
-    Checks that each row has at least ``min_cols`` fields, that the first ``numeric_cols`` are
-    numbers and that the frame (column 0) is an integer >= 1; errors name ``file:line``.
+    Checks that the file is UTF-8 text, that each row has at least ``min_cols`` fields, that
+    the first ``numeric_cols`` are numbers, that the frame (column 0) is an integer >= 1 and
+    the track id (column 1) an integer >= 0, and (``box_cols``: the width and height columns)
+    that box sizes are not negative; errors name ``file:line``. TrackEval itself indexes an id
+    map with the ids (``MotChallenge2DBox.get_preprocessed_seq_data``), so a negative id either
+    crashes there (IndexError) or silently aliases another track.
     """
     rows = []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ResultsError(f"{what} {path}:{n}: not UTF-8 text (byte {raw[e.start]:#04x} "
+                                   f"at column {e.start + 1}); expected MOTChallenge text rows") from None
             s = line.strip()
             if not s:
                 continue
@@ -96,6 +108,11 @@ def read_rows(path: Path, min_cols: int, numeric_cols: int, what: str) -> list[l
                 raise ResultsError(f"{what} {path}:{n}: non-finite value in {s[:80]!r}")
             if vals[0] != int(vals[0]) or vals[0] < 1:
                 raise ResultsError(f"{what} {path}:{n}: frame must be an integer >= 1, got {parts[0]!r}")
+            if vals[1] != int(vals[1]) or vals[1] < 0:
+                raise ResultsError(f"{what} {path}:{n}: track id must be an integer >= 0, got {parts[1]!r}")
+            if box_cols is not None and (vals[box_cols[0]] < 0 or vals[box_cols[1]] < 0):
+                raise ResultsError(f"{what} {path}:{n}: box width/height must be >= 0, got "
+                                   f"{parts[box_cols[0]]!r} x {parts[box_cols[1]]!r}")
             rows.append(parts)
     return rows
 
@@ -200,10 +217,10 @@ def mot_challenge(
     import trackeval
 
     def check_gt(p: Path) -> list[int]:
-        return _frames_of_rows(read_rows(p, 6, 6, "ground truth"))
+        return _frames_of_rows(read_rows(p, 6, 6, "ground truth", box_cols=(4, 5)))
 
     def check_res(p: Path) -> list[int]:
-        return _frames_of_rows(read_rows(p, 6, 6, "results"))
+        return _frames_of_rows(read_rows(p, 6, 6, "results", box_cols=(4, 5)))
 
     with tempfile.TemporaryDirectory() as tmp:
         seq_info, gt_root, tr_root = _prepare(gt, results, check_gt, check_res, Path(tmp))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError
+from ._files import read_json_file
 
 __all__ = ["ODINW13", "odinw"]
 
@@ -51,10 +52,12 @@ ODINW13 = (
 def _mapping(obj: Any, what: str) -> dict[str, Any]:
     if isinstance(obj, (str, Path)):
         path = Path(obj)
+        if path.is_dir():
+            raise ResultsError(f"odinw: {what} manifest: expected a file at {path}, found a folder")
         if not path.is_file():
             raise ResultsError(f"odinw: {what} manifest not found: {path}")
         try:
-            data = json.loads(path.read_text())
+            data = read_json_file(path, f"odinw: {what} manifest")
         except json.JSONDecodeError as e:
             raise ResultsError(f"odinw: {what} manifest {path} is not valid JSON: {e}") from None
         if not isinstance(data, dict):

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import require_id, warn_if_empty
 from ._coco_io import load_gt, load_json
 from ._iou import box_giou, box_iou_coco
 from ._rle import check_compressed, gt_to_rle, normalise_rle
@@ -67,6 +68,7 @@ def _pairs(gt: Any, results: Any, field: str):
     data, rname = load_json(results, "results")
     if not isinstance(data, list):
         raise ResultsError(f"{rname}: results must be a JSON list, got {type(data).__name__}")
+    warn_if_empty(data, rname)
     images = {im["id"]: im for im in gt_data["images"]}
     ann_of: dict = {}
     for i, a in enumerate(gt_data["annotations"]):
@@ -78,7 +80,7 @@ def _pairs(gt: Any, results: Any, field: str):
         at = f"{rname}: entry {i}"
         if not isinstance(r, dict) or "image_id" not in r or "score" not in r or field not in r:
             raise ResultsError(f"{at}: needs 'image_id', 'score' and '{field}'")
-        if r["image_id"] not in images:
+        if require_id(r["image_id"], at, "image_id") not in images:
             raise ResultsError(f"{at}: image_id {r['image_id']!r} is not an expression of the ground truth")
         s = r["score"]
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not np.isfinite(s):

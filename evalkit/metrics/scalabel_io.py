@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import read_json_file
 
 __all__ = [
     "BDD100K_CLASSES",
@@ -110,11 +111,7 @@ def _read_frames(src: Any, what: str) -> list[tuple[dict, str]]:
             raise ResultsError(f"{what}: {p} does not exist")
         out: list[tuple[dict, str]] = []
         for f in files:
-            try:
-                data = json.loads(f.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise ResultsError(f"{what}: {f} is not valid JSON ({e})") from None
-            out += _frames_of(data, str(f))
+            out += _frames_of(read_json_file(f, what), str(f))
         return out
     return _frames_of(src, f"<{what}>")
 

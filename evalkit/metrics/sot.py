@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import folder_error, read_text_file
 
 __all__ = ["sot", "PROTOCOLS", "VARIANTS"]
 
@@ -80,7 +81,7 @@ def _dataset_name(protocol: str, variant: str) -> str:
 # -- reading -----------------------------------------------------------------------------------
 def _load_boxes(path: Path, what: str) -> np.ndarray:
     try:
-        text = path.read_text()
+        text = read_text_file(path, what)
     except OSError as e:
         raise ResultsError(f"{what} {path} cannot be read: {e}") from None
     rows = []
@@ -100,7 +101,11 @@ def _load_boxes(path: Path, what: str) -> np.ndarray:
 
 
 def _load_flags(path: Path) -> np.ndarray:
-    return np.asarray([float(v) for v in re.split(r"[,\s]+", path.read_text().strip()) if v])
+    text = read_text_file(path, "ground truth")
+    try:
+        return np.asarray([float(v) for v in re.split(r"[,\s]+", text.strip()) if v])
+    except ValueError:
+        raise ResultsError(f"ground truth {path}: expected numbers (one flag per frame)") from None
 
 
 def _gt_folder(root: Path, protocol: str) -> dict[str, dict]:
@@ -118,12 +123,19 @@ def _gt_folder(root: Path, protocol: str) -> dict[str, dict]:
             if (d / "cover.label").is_file():
                 seq["cover"] = _load_flags(d / "cover.label")
             if (d / "meta_info.ini").is_file():
-                m = re.search(r"resolution:\s*\(([\d.]+),\s*([\d.]+)\)", (d / "meta_info.ini").read_text())
+                m = re.search(r"resolution:\s*\(([\d.]+),\s*([\d.]+)\)", read_text_file(d / "meta_info.ini", "ground truth"))
                 if m:
                     seq["resolution"] = (float(m.group(1)), float(m.group(2)))
             out[d.name] = seq
     if not out:
         raise ResultsError(f"ground truth folder {root} holds no sequence (no groundtruth.txt found)")
+    listing = root / "list.txt"  # GOT-10k's split list: a listed sequence without its GT is damage
+    if protocol != "trackingnet" and listing.is_file():
+        listed = [x.strip() for x in read_text_file(listing, "ground truth").splitlines() if x.strip()]
+        lacking = [x for x in listed if x not in out]
+        if lacking:
+            raise ResultsError(f"ground truth: {root / lacking[0] / 'groundtruth.txt'} is missing "
+                               f"({len(lacking)} sequence(s) of {listing} have no groundtruth.txt)")
     return out
 
 
@@ -131,7 +143,7 @@ def _gt(gt: Any, protocol: str) -> dict[str, dict]:
     if isinstance(gt, (str, os.PathLike)):
         root = Path(gt)
         if not root.is_dir():
-            raise ResultsError(f"ground truth folder {root} does not exist")
+            raise ResultsError(folder_error(root, "ground truth"))
         return _gt_folder(root, protocol)
     return {s: dict(v) if isinstance(v, dict) else {"boxes": np.asarray(v, np.float64)} for s, v in gt.items()}
 

@@ -51,6 +51,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import ResultsError
+from ._files import read_json_file, require_id, warn_if_empty
 
 __all__ = ["tao_teta", "evaluate_classes", "box_iou_trackeval"]
 
@@ -86,7 +87,7 @@ def box_iou_trackeval(b1: np.ndarray, b2: np.ndarray) -> np.ndarray:
 def _load_json(src: Any, what: str) -> Any:
     if isinstance(src, (str, Path)):
         try:
-            return json.loads(Path(src).read_text())
+            return read_json_file(src, what)
         except FileNotFoundError:
             raise ResultsError(f"{what}: {src} does not exist") from None
         except json.JSONDecodeError as e:
@@ -98,6 +99,8 @@ def _check_ann(ann: Any, k: int, where: str, need_score: bool) -> None:
     keys = ("image_id", "category_id", "bbox", "track_id") + (("score",) if need_score else ())
     if not isinstance(ann, dict) or any(key not in ann for key in keys):
         raise ResultsError(f"{where}: entry #{k} must have {', '.join(keys)}; got {str(ann)[:100]!r}")
+    for key in ("image_id", "category_id", "track_id") + (("video_id",) if "video_id" in ann else ()):
+        require_id(ann[key], f"{where}: entry #{k}", key)
     b = ann["bbox"]
     if not (isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b)):
         raise ResultsError(f"{where}: entry #{k}: bbox must be [x, y, w, h] numbers, got {b!r}")
@@ -127,6 +130,7 @@ def _load(gt_src: Any, res_src: Any, max_detections: int):
         res = res["annotations"]
     if not isinstance(res, list):
         raise ResultsError("results: expected a JSON list of track detections")
+    warn_if_empty(res, f"results {res_src}" if isinstance(res_src, (str, Path)) else "results")
     where = str(res_src) if isinstance(res_src, (str, Path)) else "<results>"
     for k, ann in enumerate(res):
         _check_ann(ann, k, where, need_score=True)
@@ -134,6 +138,10 @@ def _load(gt_src: Any, res_src: Any, max_detections: int):
         _check_ann(ann, k, "ground truth annotations", need_score=False)
 
     merge = {m["id"]: c["id"] for c in gt["categories"] for m in c.get("merged", [])}
+    for k, im in enumerate(gt["images"]):
+        if not isinstance(im, dict) or "id" not in im:
+            raise ResultsError(f"ground truth: images[{k}] lacks 'id'")
+        require_id(im["id"], f"ground truth: images[{k}]", "id")
     images = {im["id"]: im for im in gt["images"]}
     for k, im in enumerate(gt["images"]):
         if "video_id" not in im or "frame_index" not in im:

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import folder_error, read_json_file
 from ._masks_io import read_label_png
 
 __all__ = ["viposeg", "THING_CLASSES", "STUFF_CLASSES", "THING_UNSEEN", "STUFF_UNSEEN"]
@@ -108,15 +109,17 @@ def _pngs(folder: Path) -> list[str]:
 def viposeg(gt: Any, results: Any, *, eval_decay: bool = False) -> dict[str, float]:
     """G and the per-bucket scores (percent); see the module docstring."""
     root, res = Path(gt), Path(results)
+    if not root.is_dir():
+        raise ResultsError(folder_error(root, "VIPOSeg ground truth"))
     gt_dir, ref_dir, cls_file = root / "Annotations_gt", root / "Annotations", root / "obj_class.json"
     for p in (gt_dir, ref_dir, cls_file):
         if not p.exists():
             raise ResultsError(f"VIPOSeg ground truth: {p} is missing (expected valid/Annotations_gt/, "
                                f"valid/Annotations/ and valid/obj_class.json)")
     if not res.is_dir():
-        raise ResultsError(f"VIPOSeg results folder {res} does not exist")
+        raise ResultsError(folder_error(res, "VIPOSeg results"))
     try:
-        obj_class = json.loads(cls_file.read_text())
+        obj_class = read_json_file(cls_file, "ground truth")
     except json.JSONDecodeError as e:
         raise ResultsError(f"{cls_file} is not valid JSON: {e}") from None
     videos = sorted(p.name for p in res.iterdir() if p.is_dir())

@@ -37,7 +37,6 @@ sequences). ``STQ`` = sqrt(AQ · SQ). Reported ×100 (``STQ``, ``AQ``, ``SQ``).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import defaultdict
@@ -47,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import read_json_file, require_id
 
 __all__ = ["vipseg", "vpq", "stq"]
 
@@ -58,9 +58,11 @@ def _load_json(x, what):
     if isinstance(x, dict):
         return x
     p = Path(x)
+    if p.is_dir():
+        raise ResultsError(f"{what}: expected a JSON file at {p}, found a folder")
     if not p.is_file():
         raise ResultsError(f"{what} JSON {p} is missing")
-    return json.loads(p.read_text())
+    return read_json_file(p, what)
 
 
 class _Side:
@@ -76,7 +78,15 @@ class _Side:
         else:
             self.js = _load_json(spec, what)
             self.masks = masks if masks is not None else Path(spec).parent / "panomasksRGB"
-        self.anns = {a["video_id"]: a["annotations"] for a in self.js.get("annotations", [])}
+        name = spec["json"] if isinstance(spec, dict) and "json" in spec else spec
+        if not isinstance(self.js, dict) or not isinstance(self.js.get("annotations", []), list):
+            raise ResultsError(f"{what} JSON {name}: expected an object with an 'annotations' list")
+        self.anns = {}
+        for i, a in enumerate(self.js.get("annotations", [])):
+            at = f"{what} JSON {name}: annotations[{i}]"
+            if not isinstance(a, dict) or "video_id" not in a or "annotations" not in a:
+                raise ResultsError(f"{at}: needs 'video_id' and 'annotations'")
+            self.anns[require_id(a["video_id"], at, "video_id")] = a["annotations"]
 
     def ids(self, video: str, file_name: str) -> np.ndarray:
         """``H x W`` uint32 panoptic ids of one frame."""
@@ -86,8 +96,11 @@ class _Side:
             p = Path(self.masks) / video / file_name
             if not p.is_file():
                 raise ResultsError(f"{self.what} panoptic PNG {p} is missing")
-            with Image.open(p) as im:
-                a = np.asarray(im.convert("RGB") if im.mode != "RGB" else im)
+            try:
+                with Image.open(p) as im:
+                    a = np.asarray(im.convert("RGB") if im.mode != "RGB" else im)
+            except Exception as e:  # noqa: BLE001 - PIL raises many kinds for corrupt files
+                raise ResultsError(f"{self.what} panoptic PNG {p} cannot be read: {e}") from None
         else:
             try:
                 a = np.asarray(self.masks[video][file_name])

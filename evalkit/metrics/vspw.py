@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import folder_error
 from ._masks_io import MaskSource
 
 __all__ = ["vspw", "VC_LABELS"]
@@ -85,6 +86,20 @@ def _window_consistency(labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _check_every_frame_annotated(video_dir: Path, frames: list[str]) -> None:
+    """VSPW annotates every frame: each ``origin/<frame>.jpg`` has a ``mask/<frame>.png``, so a
+    missing mask is damage (the mIoU would silently skip that frame)."""
+    origin = video_dir / "origin"
+    if not origin.is_dir():
+        return
+    have = set(frames)
+    lacking = sorted(p.stem for p in origin.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+                     and p.stem not in have)
+    if lacking:
+        raise ResultsError(f"ground truth: {video_dir / 'mask' / (lacking[0] + '.png')} is missing "
+                           f"({len(lacking)} frame(s) of {origin} have no mask)")
+
+
 def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16),
          vc_labels: str = "raw") -> dict[str, float]:
     """VSPW ``mIoU``, ``mVC8`` and ``mVC16`` (fractions); see the module docstring.
@@ -102,6 +117,8 @@ def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16),
         raise ResultsError(f"vspw: every vc window length must be at least 1; got {vc}")
     if isinstance(gt, (str, os.PathLike)):
         root = Path(gt)
+        if not root.is_dir():
+            raise ResultsError(folder_error(root, "ground truth"))
         src = _GT(root / "data", "ground truth")
         if videos is None:
             lst = root / f"{split}.txt"
@@ -116,6 +133,8 @@ def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16),
     accs: dict[int, list[np.ndarray]] = {n: [] for n in vc}
     for video in videos:
         frames = src.frame_ids(video)
+        if isinstance(gt, (str, os.PathLike)):
+            _check_every_frame_annotated(Path(gt) / "data" / video, frames)
         gts, preds = [], []
         for f in frames:
             g = src.read(video, f)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import require_id, warn_if_empty
 from ._apeval import EvalParams, PairData, evaluate, summarize12
 from ._coco_io import load_json
 from ._rle import areas, check_compressed, gt_to_rle, normalise_rle
@@ -86,7 +87,7 @@ def load_ytvis_gt(gt: Any) -> tuple[dict, dict, list[dict]]:
     for i, v in enumerate(data["videos"]):
         try:
             n = int(v["length"]) if "length" in v else len(v["file_names"])
-            vids[v["id"]] = {"h": int(v["height"]), "w": int(v["width"]), "n": n}
+            vids[require_id(v["id"], f"{name}: videos[{i}]", "id")] = {"h": int(v["height"]), "w": int(v["width"]), "n": n}
         except KeyError as e:
             raise ResultsError(f"{name}: videos[{i}] lacks {e.args[0]!r}") from None
     cats = {c["id"]: c for c in data["categories"]}
@@ -96,7 +97,7 @@ def load_ytvis_gt(gt: Any) -> tuple[dict, dict, list[dict]]:
         for k in ("id", "video_id", "category_id", "segmentations", "areas"):
             if k not in a:
                 raise ResultsError(f"{at} lacks '{k}'")
-        v = vids.get(a["video_id"])
+        v = vids.get(require_id(a["video_id"], at, "video_id"))
         if v is None:
             raise ResultsError(f"{at}: video_id {a['video_id']!r} is not a video of the ground truth")
         segs = []
@@ -128,6 +129,7 @@ def prepare_ytvis_results(vids: dict, cats: dict, results: Any) -> list[dict]:
     data, name = load_json(results, "results")
     if not isinstance(data, list):
         raise ResultsError(f"{name}: results must be a JSON list of tracks, got {type(data).__name__}")
+    warn_if_empty(data, name)
     out, rles, where = [], [], []
     for i, r in enumerate(data):
         at = f"{name}: entry {i}"
@@ -137,9 +139,9 @@ def prepare_ytvis_results(vids: dict, cats: dict, results: Any) -> list[dict]:
             vid, cat, score, segs = r["video_id"], r["category_id"], r["score"], r["segmentations"]
         except KeyError as e:
             raise ResultsError(f"{at}: missing field {e.args[0]!r}") from None
-        if vid not in vids:
+        if require_id(vid, at, "video_id") not in vids:
             raise ResultsError(f"{at}: video_id {vid!r} is not a video of the ground truth")
-        if cat not in cats:
+        if require_id(cat, at, "category_id") not in cats:
             raise ResultsError(f"{at}: category_id {cat!r} is not a category of the ground truth")
         if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
             raise ResultsError(f"{at}: score must be a finite number, got {score!r}")

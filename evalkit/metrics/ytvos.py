@@ -20,7 +20,6 @@ Objects with no annotated frame after their first appearance are not scored.
 """
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._files import folder_error, read_json_file, read_text_file
 from ._masks_io import MaskSource
 from .jf import bound_pixels, disk, jf_frame
 
@@ -39,7 +39,7 @@ def _names(x) -> set[str]:
     if x is None:
         return set()
     if isinstance(x, (str, os.PathLike)) and Path(x).is_file():
-        return {s.strip() for s in Path(x).read_text().splitlines() if s.strip()}
+        return {s.strip() for s in read_text_file(x, "unseen-categories list").splitlines() if s.strip()}
     if isinstance(x, str):
         return {s.strip() for s in x.split(",") if s.strip()}
     return set(x)
@@ -49,10 +49,12 @@ def ytvos(gt: Any, results: Any, *, meta=None, unseen_categories=None, bound_th:
     """YouTube-VOS G, J_s, F_s, J_u, F_u (fractions) on a split with local ground truth."""
     if isinstance(gt, (str, os.PathLike)):
         root = Path(gt)
+        if not root.is_dir():
+            raise ResultsError(folder_error(root, "ground truth"))
         if meta is None:
             if not (root / "meta.json").is_file():
                 raise ResultsError(f"ground truth: {root / 'meta.json'} is missing")
-            meta = json.loads((root / "meta.json").read_text())
+            meta = read_json_file(root / "meta.json", "ground truth meta")
         gt_src = MaskSource(root / "Annotations", "ground truth")
     else:
         gt_src = MaskSource(gt, "ground truth")
