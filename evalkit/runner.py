@@ -330,7 +330,8 @@ def _banner(cfg, ctx, selection: Selection, run_dir, resumed) -> None:
 
     Console(stderr=True).print(
         f"[bold]evalkit run[/bold] model [cyan]{cfg.model}[/cyan] on [cyan]{cfg.benchmark}[/cyan] — "
-        f"mode {cfg.mode}, {ctx.describe()}, device {cfg.device}, {selection.describe()}"
+        f"mode {cfg.mode}, {ctx.describe()}, device {cfg.device}"
+        f"{'' if cfg.dtype == 'float32' else f' ({cfg.dtype} autocast)'}, {selection.describe()}"
         f"\n  run dir: {run_dir}{' (resumed)' if resumed else ''}"
     )
 
@@ -450,7 +451,7 @@ def _finalise(cfg, bench, selection: Selection, store, run_dir, ctx, adapter, fi
         "versions": versions(),
         "hardware": hardware(),
         "model": adapter.describe() if adapter is not None else {"model_id": cfg.model},
-        "precision": _precision_record(cfg),
+        "precision": _precision_record(cfg, adapter, store),
         "weights_sha256": weights_sha,
         "data_fingerprint": fingerprint,
         "selection": selection.record(),
@@ -489,10 +490,12 @@ def _metric_record(bench, results_dir: Path) -> dict | None:
     return {"id": bench.metric, "options": resolved_options(bench.metric, options)}
 
 
-def _precision_record(cfg: RunConfig) -> dict:
+def _precision_record(cfg: RunConfig, adapter, store: PredictionStore) -> dict:
+    """The precision the predictions were made in: this run's, or (re-scoring) the store's."""
     from .precision import describe
 
-    return describe(cfg.dtype, cfg.device)
+    dtype = cfg.dtype if adapter is not None else store_parts(store).get("model_options", {}).get("dtype", "float32")
+    return describe(dtype, cfg.device)
 
 
 def _json_safe(metrics: dict | None) -> dict | None:

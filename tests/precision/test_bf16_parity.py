@@ -188,3 +188,20 @@ def test_network_in_bf16_islands_and_outputs_in_fp32(monkeypatch):
     assert seen["msda"] == {torch.float32}
     assert seen["model_out"] == {torch.float32}
     assert inst[0].boxes.dtype == np.float32
+
+
+def test_resume_and_rescore_keep_the_dtype_of_the_store(tmp_path, monkeypatch):
+    """A bf16 store is never continued in float32, and re-scoring it records bfloat16."""
+    from evalkit.errors import EvalkitError
+
+    if not weights_file("uninext-tiny").is_file():
+        pytest.skip("uninext-tiny weights not trained yet")
+    monkeypatch.setenv("EVALKIT_CACHE", str(tmp_path / "cache"))
+    base = dict(model="uninext-tiny", benchmark="shapes-refcoco-rec", runs_root=str(tmp_path / "runs"),
+                num_workers=0, quiet=True, limit=2)
+    first = run_evaluation(RunConfig(**base, dtype="bfloat16", mode="infer"))
+    with pytest.raises(EvalkitError, match="different model_options"):
+        run_evaluation(RunConfig(**base, resume=str(first.run_dir)))  # float32 on a bf16 store
+    res = run_evaluation(RunConfig(**base, mode="score", resume=str(first.run_dir)))
+    rec = json.loads((res.run_dir / "run.json").read_text())
+    assert rec["precision"]["dtype"] == "bfloat16"

@@ -42,3 +42,31 @@ def test_gpu_suite_dry_run(tmp_path):
     tail = proc.stdout.rstrip().splitlines()
     assert "DRY RUN" in proc.stdout and "Targets" in proc.stdout
     assert tail[-1].endswith(f"JSON: {out}")
+
+
+def _suite_module():
+    import importlib.util
+
+    sys.path.insert(0, str(REPO / "bench"))
+    spec = importlib.util.spec_from_file_location("gpu_suite", REPO / "bench" / "gpu_suite.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_targets_are_judged_on_a_device_report():
+    """The issue's targets (H100): MSDA fwd >= 3x (bf16) and >= 2x (fp32) at the UNINEXT encoder
+    shape, backward faster everywhere, UNINEXT-R50 >= 20 images/s, flat 600-frame VOS memory;
+    values exactly on a threshold count as met."""
+    suite = _suite_module()
+    report = {"dry_run": False,
+              "msda": [{"shape": "uninext-encoder", "dtype": "bfloat16", "speedup_fwd": 3.0, "speedup_bwd": 1.2},
+                       {"shape": "uninext-encoder", "dtype": "float32", "speedup_fwd": 1.9, "speedup_bwd": 0.9},
+                       {"shape": "glee-decoder", "dtype": "float32", "speedup_fwd": 5.0, "speedup_bwd": 2.0}],
+              "throughput": [{"model": "uninext-r50", "batch1": {"images_per_s": 20.0}},
+                             {"model": "uninext-r50", "batch1": {"images_per_s": 12.0}}],
+              "vos": [{"model": "uninext-r50", "growth_mib": 3.0}, {"model": "uniref-pp-r50", "growth_mib": 64.0}]}
+    met = [t["met"] for t in suite.targets(report)]
+    assert met == [True, False, False, True, True, False]
+    got = [t["got"] for t in suite.targets(report)]
+    assert got[:3] == [3.0, 1.9, 0.9] and got[3] == 20.0  # the better precision's batch-1 rate
