@@ -24,7 +24,7 @@ Sections (each case is timed after warm-up, CUDA-synchronised; memory from the C
    memory allocated (and the peak so far) after frames 100 and 600. Flat = nothing kept per
    frame on the device.
 
-A time budget (``--budget-s``, default 420 s) skips the cases that would not fit, so the run
+A time budget (``--budget-s``, default 400 s) skips the cases that would not fit, so the run
 ends in under 8 minutes on one H100/H200; skipped cases are listed. The JSON (``--out``) holds
 every row, the targets of the GPU-throughput issue and whether each is met.
 
@@ -383,12 +383,14 @@ def targets(report: dict) -> list[dict]:
     out.append({"target": "MSDA backward faster than the reference (every case)", "want": "> 1x",
                 "got": min(bwd) if bwd else None, "met": (min(bwd) > 1.0) if bwd else None})
     det = [r for r in report["throughput"] if r["model"] == "uninext-r50"]
-    v = max((r["batch1"]["images_per_s"] for r in det), default=None)
-    out.append({"target": "UNINEXT-R50 detection at 800x1333, batch 1", "want": f">= {TARGETS['uninext_r50_det_images_per_s']} images/s",
-                "got": v, "met": None if v is None or report["dry_run"] else v >= TARGETS["uninext_r50_det_images_per_s"]})
+    v = max((r["batch1"]["images_per_s"] for r in det), default=None)  # the faster precision
+    want = TARGETS["uninext_r50_det_images_per_s"]
+    out.append({"target": "UNINEXT-R50 detection at 800x1333, batch 1", "want": f">= {want} images/s",
+                "got": v, "met": None if v is None else v >= want})
+    limit = TARGETS["vos_600_growth_mib"]
     for r in report["vos"]:
-        out.append({"target": f"{r['model']} 600-frame VOS, flat GPU memory", "want": f"growth < {TARGETS['vos_600_growth_mib']} MiB",
-                    "got": r["growth_mib"], "met": None if report["dry_run"] else r["growth_mib"] < TARGETS["vos_600_growth_mib"]})
+        out.append({"target": f"{r['model']} 600-frame VOS, flat GPU memory", "want": f"growth < {limit} MiB",
+                    "got": r["growth_mib"], "met": r["growth_mib"] < limit})
     if report["dry_run"]:
         for t in out:
             t["met"] = None  # tiny shapes on the CPU: nothing to judge
@@ -443,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU (checks the script)")
     ap.add_argument("--out", type=Path, default=Path("gpu_suite.json"), help="JSON file (default gpu_suite.json)")
-    ap.add_argument("--budget-s", type=float, default=420.0, help="wall-clock budget of the whole run")
+    ap.add_argument("--budget-s", type=float, default=400.0, help="wall-clock budget of the measurements (s)")
     ap.add_argument("--sections", default="msda,throughput,vos", help="comma-separated subset")
     args = ap.parse_args(argv)
     if args.dry_run:

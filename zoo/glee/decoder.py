@@ -59,7 +59,8 @@ class DecoderLayer(nn.Module):
         self.linear2 = nn.Linear(d_ffn, d_model)
         self.norm3 = nn.LayerNorm(d_model)
 
-    @fp32_island("GLEE projects/GLEE/glee/models/transformer_decoder/dino_decoder.py: DeformableTransformerDecoderLayer.forward (autocast(enabled=False))")
+    @fp32_island("GLEE projects/GLEE/glee/models/transformer_decoder/dino_decoder.py: "
+                 "DeformableTransformerDecoderLayer.forward (autocast(enabled=False))")
     def forward(self, tgt, query_pos, reference_points, memory, spatial_shapes, level_start_index,
                 prompt: tuple[torch.Tensor, torch.Tensor] | None = None):
         """``tgt``/``query_pos`` ``B×Q×C``; ``reference_points`` ``B×Q×L×4`` normalised cxcywh;

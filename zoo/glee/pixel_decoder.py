@@ -145,7 +145,8 @@ class MaskDINOEncoder(nn.Module):
         c2_xavier_fill(self.adapter_1)
         c2_xavier_fill(self.layer_1)
 
-    @fp32_island("GLEE projects/GLEE/glee/models/pixel_decoder/maskdino_encoder.py: MaskDINOEncoder.forward_features (autocast(enabled=False), features .float())")
+    @fp32_island("GLEE projects/GLEE/glee/models/pixel_decoder/maskdino_encoder.py: "
+                 "MaskDINOEncoder.forward_features (autocast(enabled=False), features .float())")
     def forward(self, features: dict[str, torch.Tensor],
                 prompt: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Encode backbone maps.
