@@ -158,7 +158,7 @@ def _uninext_pass(device, dry: bool):
 
 
 def _uninext_inputs(model, device, dry: bool, batch: int):
-    h, w = (64, 96) if dry else (800, 1344)  # 1333 padded to a multiple of 32
+    h, w = (64, 96) if dry else (800, 1333)  # R50: no padding (detectron2 ResNet size_divisibility 0)
     g = torch.Generator().manual_seed(0)
     images = torch.randn(batch, 3, h, w, generator=g).to(device)
     pad = torch.zeros(batch, h, w, dtype=torch.bool, device=device)
