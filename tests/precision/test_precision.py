@@ -181,3 +181,23 @@ def test_islands_name_the_official_places():
     rec = describe("bfloat16", "cuda:0")
     assert rec["autocast"] == "cuda" and rec["fp32_islands"] == isl
     assert describe("float32", "cpu") == {"dtype": "float32", "autocast": None}
+
+
+def test_univs_pixel_decoder_is_an_island():
+    """UniVS ``msdeformattn_vl.py``: ``forward_features`` is ``@autocast(enabled=False)``, so its
+    input projections (convolutions) run in float32 while the backbone runs in the autocast dtype.
+    Before the island, only the features were cast (``.float()``) and autocast still ran the
+    projections in bfloat16."""
+    from evalkit.zoo.univs.model import build_univs
+
+    tiny = dict(backbone_args={"width_per_group": 8, "stem_out_channels": 8}, conv_dim=32, mask_dim=32,
+                hidden_dim=32, enc_layers=1, enc_ffn=64, dec_layers=1, dec_ffn=64, num_queries=4,
+                num_dense_points=4, gn_groups=8, text_dim=640)
+    torch.manual_seed(0)
+    model = build_univs("r50", **tiny).eval()
+    proj = _record(model.pixel_decoder.input_proj[0])
+    stem = _record(next(m for m in model.backbone.modules() if isinstance(m, nn.Conv2d)))
+    with torch.no_grad(), mixed_precision("bfloat16", "cpu"):
+        model.encode(torch.randn(1, 3, 64, 64))
+    assert stem["dtype"] == torch.bfloat16
+    assert proj["dtype"] == torch.float32
