@@ -20,8 +20,8 @@ Factory options (besides ``model_id``, ``device``, ``weights``):
     or a folder (default: the card's file); ``random_weights``: skip loading (tests, speed);
     ``overrides``: builder overrides (tiny test configurations); ``input_size``:
     ``(short_edge, max_size)`` for every task; ``num_queries``: fewer decoder queries;
-    ``precision``: ``"fp32"`` (default) or ``"bf16"`` (autocast on the device; the deformable
-    attention then runs its Triton kernels in bf16 on CUDA).
+    ``precision``: ``"fp32"`` (default) or ``"bf16"`` (as ``evalkit run --dtype bfloat16``:
+    autocast on the device around the network, its official float32 islands kept in float32).
 
 Procedure settings (thresholds, tracker parameters) are the official evaluation's, as data in
 :mod:`.uninext_settings`; any of their fields is also an option (``init_score_thr=0.5``), an
@@ -109,12 +109,14 @@ class UninextAdapter(CardAdapter):
         return out
 
     def autocast(self):
-        """The precision context of network calls (option ``precision``)."""
+        """The precision context of network calls (option ``precision``, the per-adapter form of
+        ``evalkit run --dtype``: the same autocast scope and float32 islands)."""
+        from evalkit.precision import mixed_precision
+
         precision = self.options.get("precision", "fp32")
         if precision not in ("fp32", "bf16"):
             raise EvalkitError(f"UNINEXT option precision must be 'fp32' or 'bf16', got {precision!r}")
-        device_type = torch.device(self.device).type
-        return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
+        return mixed_precision("bfloat16" if precision == "bf16" else "float32", self.device)
 
     def settings(self, task: str):
         """The procedure settings of ``task`` (:mod:`.uninext_settings`) with the options applied."""

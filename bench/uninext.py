@@ -4,7 +4,9 @@
    with a 256-token category prompt (COCO-style detection pass, masks of the 100 kept queries
    decoded): images/s (median of CUDA-event timings) and peak allocated memory, with the
    grid_sample reference MSDA in fp32 vs the Triton MSDA kernels under bf16 autocast, and
-   their ratios. Needs a CUDA GPU.
+   their ratios (the deformable transformer, MSDA included, is an official float32 island: it
+   stays float32 under autocast; ``bench/gpu_suite.py`` times the kernels in bf16 on their own).
+   Needs a CUDA GPU.
 2. **Streaming VOS memory** — the VOS procedure of the adapter on a synthetic video read
    lazily, consumed as the runner does (each frame's predictions serialised, then kept): the
    process RSS after 100, 200, ..., 600 frames. Flat means the procedure keeps nothing per

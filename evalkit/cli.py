@@ -82,6 +82,9 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="local official checkpoint instead of the model card's sources")
     p.add_argument("--model-arg", "-a", action="append", metavar="KEY=VALUE",
                    help="adapter option (repeatable), e.g. -a score_thresh=0.3")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                   help="autocast dtype of the networks; the official float32 islands and all "
+                        "post-processing stay float32 (default float32: no autocast)")
     p.add_argument("--dist-timeout", type=float, default=1800.0,
                    help="seconds a rank waits for the others before failing (distributed runs)")
 
@@ -111,7 +114,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             threads=args.threads, num_workers=args.num_workers, seed=args.seed,
             on_error=args.on_error, quiet=args.quiet, weights=args.weights,
             model_options=_kv_pairs(args.model_arg, "--model-arg"),
-            dist_timeout_s=args.dist_timeout,
+            dist_timeout_s=args.dist_timeout, dtype=args.dtype,
         )
         res = run_evaluation(cfg, argv=sys.argv)
         results.append((model, bench, res))

@@ -64,6 +64,7 @@ class RunConfig:
     weights: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
     dist_timeout_s: float = 1800.0
+    dtype: str = "float32"  # autocast dtype of the networks (evalkit.precision)
 
 
 @dataclass
@@ -238,6 +239,9 @@ def run_evaluation(cfg: RunConfig, argv: list[str] | None = None) -> RunResult:
         raise EvalkitError(f"--mode must be one of {', '.join(MODES)}, got {cfg.mode!r}")
     if cfg.on_error not in ("raise", "skip"):
         raise EvalkitError(f"--on-error must be raise or skip, got {cfg.on_error!r}")
+    from .precision import check_dtype
+
+    check_dtype(cfg.dtype, cfg.device)
     from .benchmarks.base import build_benchmark
     from .registry import MODELS
 
@@ -298,6 +302,8 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
         if adapter is not None:
             weights_sha = adapter.weights_sha256
             model_opts = dict(adapter.options)
+            if cfg.dtype != "float32":  # changes the outputs: part of the store key
+                model_opts["dtype"] = cfg.dtype
         else:
             import json
 
@@ -322,7 +328,10 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
             done, _ = store.read()
             pending = [i for i in ids if i not in done]
             mine = shard_exact(pending, ctx.rank, ctx.world)
-            _infer(cfg, bench, adapter, store, mine, ctx, infer_stats, skipped=len(ids) - len(pending))
+            from .precision import mixed_precision
+
+            with mixed_precision(cfg.dtype, cfg.device):
+                _infer(cfg, bench, adapter, store, mine, ctx, infer_stats, skipped=len(ids) - len(pending))
         ctx.barrier("end of inference")
 
         result = RunResult(run_dir, None, "incomplete", {})
@@ -356,7 +365,8 @@ def _banner(cfg, ctx, selection: Selection, run_dir, resumed) -> None:
 
     Console(stderr=True).print(
         f"[bold]evalkit run[/bold] model [cyan]{cfg.model}[/cyan] on [cyan]{cfg.benchmark}[/cyan] — "
-        f"mode {cfg.mode}, {ctx.describe()}, device {cfg.device}, {selection.describe()}"
+        f"mode {cfg.mode}, {ctx.describe()}, device {cfg.device}"
+        f"{'' if cfg.dtype == 'float32' else f' ({cfg.dtype} autocast)'}, {selection.describe()}"
         f"\n  run dir: {run_dir}{' (resumed)' if resumed else ''}"
     )
 
@@ -493,6 +503,7 @@ def _finalise(cfg, bench, selection: Selection, store, run_dir, ctx, adapter, fi
         "versions": versions(),
         "hardware": hardware(),
         "model": adapter.describe() if adapter is not None else {"model_id": cfg.model},
+        "precision": _precision_record(cfg, adapter, store),
         "weights_sha256": weights_sha,
         "data_fingerprint": fingerprint,
         "selection": selection.record(),
@@ -529,6 +540,14 @@ def _metric_record(bench, results_dir: Path) -> dict | None:
         except (EvalkitError, OSError):  # nothing scorable was written: the static options still say the variant
             pass
     return {"id": bench.metric, "options": resolved_options(bench.metric, options)}
+
+
+def _precision_record(cfg: RunConfig, adapter, store: PredictionStore) -> dict:
+    """The precision the predictions were made in: this run's, or (re-scoring) the store's."""
+    from .precision import describe
+
+    dtype = cfg.dtype if adapter is not None else store_parts(store).get("model_options", {}).get("dtype", "float32")
+    return describe(dtype, cfg.device)
 
 
 def _json_safe(metrics: dict | None) -> dict | None:

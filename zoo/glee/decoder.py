@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import MLP, MultiheadAttention, sine_embed_for_boxes
+from ..layers import MLP, MultiheadAttention, fp32_island, sine_embed_for_boxes
 from ..ops import MSDeformAttn
 
 __all__ = ["DecoderLayer", "TransformerDecoder", "inverse_sigmoid", "PromptTokens"]
@@ -59,19 +59,14 @@ class DecoderLayer(nn.Module):
         self.linear2 = nn.Linear(d_ffn, d_model)
         self.norm3 = nn.LayerNorm(d_model)
 
+    @fp32_island("GLEE projects/GLEE/glee/models/transformer_decoder/dino_decoder.py: "
+                 "DeformableTransformerDecoderLayer.forward (autocast(enabled=False))")
     def forward(self, tgt, query_pos, reference_points, memory, spatial_shapes, level_start_index,
                 prompt: tuple[torch.Tensor, torch.Tensor] | None = None):
         """``tgt``/``query_pos`` ``B×Q×C``; ``reference_points`` ``B×Q×L×4`` normalised cxcywh;
         ``memory`` ``B×S×C``; ``prompt`` optional ``(B×P×C tokens, B×P padding)``.
 
         Float32 even under autocast (the official layer is ``autocast(enabled=False)``)."""
-        with torch.autocast(tgt.device.type, enabled=False):
-            if prompt is not None:
-                prompt = (prompt[0].float(), prompt[1])
-            return self._forward(tgt.float(), query_pos.float(), reference_points.float(), memory.float(),
-                                 spatial_shapes, level_start_index, prompt)
-
-    def _forward(self, tgt, query_pos, reference_points, memory, spatial_shapes, level_start_index, prompt):
         q_len = tgt.shape[1]
         if prompt is not None:
             tokens, pad = prompt

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import Conv2d, PositionEmbeddingSine, c2_xavier_fill, get_norm
+from ..layers import Conv2d, PositionEmbeddingSine, c2_xavier_fill, fp32_island, get_norm
 from ..ops import MSDeformAttn
 from .early_fusion import VLFuse
 
@@ -145,6 +145,8 @@ class MaskDINOEncoder(nn.Module):
         c2_xavier_fill(self.adapter_1)
         c2_xavier_fill(self.layer_1)
 
+    @fp32_island("GLEE projects/GLEE/glee/models/pixel_decoder/maskdino_encoder.py: "
+                 "MaskDINOEncoder.forward_features (autocast(enabled=False), features .float())")
     def forward(self, features: dict[str, torch.Tensor],
                 prompt: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Encode backbone maps.
@@ -160,11 +162,6 @@ class MaskDINOEncoder(nn.Module):
         Runs in float32 even under autocast, as the official ``forward_features``
         (``autocast(enabled=False)``: deformable attention is kept out of half precision).
         """
-        device = next(iter(features.values())).device.type
-        with torch.autocast(device, enabled=False):
-            return self._forward(features, None if prompt is None else prompt.float())
-
-    def _forward(self, features, prompt):
         srcs, pos = [], []
         for i, f in enumerate(self.encoder_in_features):
             x = features[f].float()

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers.precision import fp32_island
 from .errors import OpInputError
 from .msda import ms_deform_attn
 
@@ -76,6 +77,8 @@ class MSDeformAttn(nn.Module):
         nn.init.xavier_uniform_(self.output_proj.weight)
         nn.init.constant_(self.output_proj.bias, 0.0)
 
+    @fp32_island("UNINEXT projects/UNINEXT/uninext/models/deformable_detr/ops/modules/ms_deform_attn.py: "
+                 "MSDeformAttn.forward (custom_fwd(cast_inputs=float32))")
     def forward(
         self,
         query: torch.Tensor,

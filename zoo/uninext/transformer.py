@@ -18,9 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layers import MLP, MultiheadAttention, sine_embed_for_boxes
+from ..layers import MLP, MultiheadAttention, fp32_island, sine_embed_for_boxes
 from ..ops import MSDeformAttn
 from .fusion import BiAttentionBlock
+
+#: the official float32 islands: ``torch.cuda.amp.custom_fwd(cast_inputs=torch.float32)`` on these
+#: functions of UNINEXT ``projects/UNINEXT/uninext/models/deformable_detr/deformable_transformer.py``
+_OFFICIAL = "UNINEXT projects/UNINEXT/uninext/models/deformable_detr/deformable_transformer.py"
+_CAST = "(custom_fwd(cast_inputs=float32))"
 
 __all__ = ["inverse_sigmoid", "DeformableEncoderLayer", "DeformableDecoderLayer",
            "DeformableEncoder", "DeformableDecoder", "DeformableTransformer", "FeatureResizer",
@@ -87,6 +92,7 @@ class DeformableEncoderLayer(nn.Module):
         self.linear2 = nn.Linear(d_ffn, d_model)
         self.norm2 = nn.LayerNorm(d_model)
 
+    @fp32_island(f"{_OFFICIAL}: DeformableTransformerEncoderLayer.forward {_CAST}")
     def forward(self, src, pos, reference_points, mem: MultiScaleMemory):
         src = self.norm1(src + self.self_attn(src + pos, reference_points, src, mem.spatial_shapes,
                                               mem.level_start_index, mem.padding_mask))
@@ -110,6 +116,7 @@ class DeformableDecoderLayer(nn.Module):
         self.linear2 = nn.Linear(d_ffn, d_model)
         self.norm3 = nn.LayerNorm(d_model)
 
+    @fp32_island(f"{_OFFICIAL}: DeformableTransformerDecoderLayer.forward {_CAST}")
     def forward(self, tgt, query_pos, reference_points, mem: MultiScaleMemory):
         q = tgt + query_pos
         tgt = self.norm2(tgt + self.self_attn(q, q, tgt)[0])
@@ -147,6 +154,7 @@ class DeformableEncoder(nn.Module):
             BiAttentionBlock(d_model, lang_dim, vl_hidden_dim, 8, init_values=1.0 / num_layers)
             for _ in range(num_vl_layers))
 
+    @fp32_island(f"{_OFFICIAL}: DeformableTransformerEncoder.forward (with its vision-language layers) {_CAST}")
     def forward(self, mem: MultiScaleMemory, pos, prompt, prompt_mask):
         """``pos`` ``B×S×C`` (position + level embedding), ``prompt`` ``B×Nl×Dl``, ``prompt_mask``
         ``B×Nl`` (True = token) → ``(memory B×S×C, fused prompt B×Nl×Dl)``."""
@@ -176,6 +184,7 @@ class DeformableDecoder(nn.Module):
         pos = sine_embed_for_boxes(ref_in[:, :, 0, :], num_pos_feats=self.ref_point_head.layers[0].in_features // 4)
         return ref_in, self.ref_point_head(pos)
 
+    @fp32_island(f"{_OFFICIAL}: DeformableTransformerDecoder.forward {_CAST}")
     def forward(self, tgt, reference_points, mem: MultiScaleMemory, bbox_embed: nn.ModuleList):
         """Returns ``(hs B×Q×C of the last layer, boxes)`` where ``boxes`` lists, per layer, the
         refined ``B×Q×4`` boxes (look-forward-twice: not detached)."""
@@ -282,6 +291,7 @@ class DeformableTransformer(nn.Module):
         out = memory.masked_fill(padding_mask[..., None], 0.0).masked_fill(~valid, 0.0)
         return self.enc_output_norm(self.enc_output(out)), proposals
 
+    @fp32_island(f"{_OFFICIAL}: DeformableTransformer.forward {_CAST}")
     def forward(self, srcs, masks, pos_embeds, prompt, prompt_mask, enc_class_embed, enc_bbox_embed,
                 bbox_embed, num_queries: int | None = None):
         """Run encoder, query selection and decoder.

@@ -22,8 +22,14 @@ import math
 import torch
 from torch import nn
 
+from ..layers import fp32_island
 from ..uninext.transformer import (DeformableDecoderLayer, DeformableEncoder, DeformableTransformer,
                                    MultiScaleMemory, inverse_sigmoid)
+
+#: the official float32 islands: ``torch.cuda.amp.custom_fwd(cast_inputs=torch.float32)`` on these
+#: functions of UniRef ``projects/UniRef/uniref/models/deformable_detr/deformable_transformer.py``
+_OFFICIAL = "UniRef projects/UniRef/uniref/models/deformable_detr/deformable_transformer.py"
+_CAST = "(custom_fwd(cast_inputs=float32))"
 
 __all__ = ["proposal_pos_embed", "PlainDeformableDecoder", "PlainDeformableTransformer"]
 
@@ -55,6 +61,7 @@ class PlainDeformableDecoder(nn.Module):
         self.layers = nn.ModuleList(DeformableDecoderLayer(d_model, d_ffn, n_levels, n_heads, n_points)
                                     for _ in range(num_layers))
 
+    @fp32_island(f"{_OFFICIAL}: DeformableTransformerDecoder.forward {_CAST}")
     def forward(self, tgt, query_pos, reference_points, mem: MultiScaleMemory, bbox_embed: nn.ModuleList):
         """``tgt``/``query_pos`` ``B×Q×C``, ``reference_points`` ``B×Q×4`` normalised boxes →
         ``(hs B×Q×C of the last layer, boxes: per layer the refined B×Q×4 boxes)``."""
@@ -99,6 +106,7 @@ class PlainDeformableTransformer(DeformableTransformer):
         self.pos_trans_norm = nn.LayerNorm(2 * d_model)
         self._reset_parameters()
 
+    @fp32_island(f"{_OFFICIAL}: DeformableTransformer.forward {_CAST}")
     def forward(self, srcs, masks, pos_embeds, query_embed, enc_class_embed, enc_bbox_embed,
                 bbox_embed, num_queries: int | None = None):
         """Run encoder, query selection and decoder.

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import ShapeSpec
-from ..layers import Conv2d, PositionEmbeddingSine, c2_xavier_fill
+from ..layers import Conv2d, PositionEmbeddingSine, c2_xavier_fill, fp32_island
 from ..ops import MSDeformAttn
 
 __all__ = ["MSDeformAttnPixelDecoder", "PixelDecoderOutput"]
@@ -118,6 +118,8 @@ class MSDeformAttnPixelDecoder(nn.Module):
         c2_xavier_fill(self.adapter_1)
         c2_xavier_fill(self.layer_1)
 
+    @fp32_island("UniVS univs/modeling/pixel_decoder/msdeformattn_vl.py: "
+                 "MSDeformAttnPixelDecoderVL.forward_features (autocast(enabled=False))")
     def forward(self, features: dict[str, torch.Tensor]) -> PixelDecoderOutput:
         srcs, pos = [], []
         for proj, name in zip(self.input_proj, self.transformer_in):
