@@ -34,6 +34,7 @@ Sequences are evaluated in parallel processes (``workers``; 0 = one per CPU core
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ import numpy as np
 from ..errors import ResultsError
 from ._files import folder_error, read_text_file
 from ._masks_io import MaskSource
-from .jf import bound_pixels, db_statistics, disk, jf_frame
+from .jf import ObjectScores, bound_pixels, db_statistics, disk, global_measures, jf_frame
 
 __all__ = ["davis_semi", "davis_semi_table", "ref_davis", "evaluate_semi", "sequence_jf"]
 
@@ -101,32 +102,51 @@ def sequence_jf(gt: MaskSource, res: MaskSource, seq: str, bound_th: float = 0.0
 
 
 # -- parallel driver ---------------------------------------------------------------------------
-_JOB: tuple | None = None
+@dataclass(frozen=True)
+class _SequenceJob:
+    """What every worker needs to score one sequence (handed to the workers once, by fork)."""
+
+    gt: MaskSource
+    res: MaskSource
+    bound_th: float
+
+    def __call__(self, seq: str) -> tuple[np.ndarray, np.ndarray]:
+        return sequence_jf(self.gt, self.res, seq, self.bound_th)
 
 
-def _work(seq: str):
-    gt, res, bound_th = _JOB
-    return sequence_jf(gt, res, seq, bound_th)
+def _map_sequences(job: _SequenceJob, seqs: list[str], workers: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[job(s) for s in seqs]``, in ``workers`` forked processes where fork is available.
 
-
-def _map_sequences(gt: MaskSource, res: MaskSource, seqs: list[str], bound_th: float, workers: int):
-    global _JOB
+    The job travels to the workers as the argument of their fork-started process, so its
+    in-memory inputs are inherited, never pickled; only sequence names go out and the
+    ``K x T'`` results come back."""
     if workers <= 0:
         workers = os.cpu_count() or 1
     workers = min(workers, len(seqs))
-    _JOB = (gt, res, bound_th)
-    try:
-        import multiprocessing as mp
+    import multiprocessing as mp
 
-        if workers <= 1 or "fork" not in mp.get_all_start_methods():
-            return [_work(s) for s in seqs]
-        from concurrent.futures import ProcessPoolExecutor
+    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+        return [job(s) for s in seqs]
+    from concurrent.futures import ProcessPoolExecutor
 
-        # fork: the children inherit _JOB (in-memory inputs included) without pickling it
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
-            return list(ex.map(_work, seqs, chunksize=1))
-    finally:
-        _JOB = None
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
+                             initializer=_SequenceWorker.start, initargs=(job,)) as ex:
+        return list(ex.map(_SequenceWorker.run, seqs, chunksize=1))
+
+
+class _SequenceWorker:
+    """The job of the current worker process, set once by the pool's initializer (in the
+    child only: the parent's copy stays None)."""
+
+    job: _SequenceJob | None = None
+
+    @classmethod
+    def start(cls, job: _SequenceJob) -> None:
+        cls.job = job
+
+    @classmethod
+    def run(cls, seq: str) -> tuple[np.ndarray, np.ndarray]:
+        return cls.job(seq)
 
 
 def evaluate_semi(
@@ -146,31 +166,16 @@ def evaluate_semi(
     for s in seqs:
         if not res_src.has_sequence(s):
             raise ResultsError(f"results: sequence {s!r} is missing (expected {res_src.path(s, '<frame>')})")
-    per_seq = _map_sequences(gt_src, res_src, seqs, bound_th, workers)
-    rows: list[dict[str, Any]] = []
-    stats = {"J": ([], [], []), "F": ([], [], [])}
-    for seq, (J, F) in zip(seqs, per_seq):
-        for k in range(J.shape[0]):
-            row: dict[str, Any] = {"Sequence": f"{seq}_{k + 1}"}
-            for name, vals in (("J", J[k]), ("F", F[k])):
-                m, o, d = db_statistics(vals, uint8_wrap=not fix_decay_wrap)
-                stats[name][0].append(m)
-                stats[name][1].append(o)
-                stats[name][2].append(d)
-                row.update({f"{name}-Mean": m, f"{name}-Recall": o, f"{name}-Decay": d})
-            rows.append(row)
-    if not rows:
+    per_seq = _map_sequences(_SequenceJob(gt_src, res_src, bound_th), seqs, workers)
+    wrap = not fix_decay_wrap
+    objects = [
+        ObjectScores(f"{seq}_{k + 1}", db_statistics(J[k], uint8_wrap=wrap), db_statistics(F[k], uint8_wrap=wrap))
+        for seq, (J, F) in zip(seqs, per_seq)
+        for k in range(J.shape[0])
+    ]
+    if not objects:
         raise ResultsError("ground truth: no object to evaluate (every first frame is empty)")
-    out = {
-        "J-Mean": float(np.mean(stats["J"][0])),
-        "J-Recall": float(np.mean(stats["J"][1])),
-        "J-Decay": float(np.mean(stats["J"][2])),
-        "F-Mean": float(np.mean(stats["F"][0])),
-        "F-Recall": float(np.mean(stats["F"][1])),
-        "F-Decay": float(np.mean(stats["F"][2])),
-    }
-    out = {"J&F-Mean": float((np.mean(stats["J"][0]) + np.mean(stats["F"][0])) / 2.0), **out}
-    return out, rows
+    return global_measures(objects), [o.row() for o in objects]
 
 
 def davis_semi(gt: Any, results: Any, *, per_object: bool = False, **options: Any) -> dict[str, float]:

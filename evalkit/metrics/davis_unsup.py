@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ResultsError
 from ._masks_io import MaskSource
-from .jf import bbox, bound_pixels, boundary_part, db_statistics, disk, f_batch
+from .jf import ObjectScores, bbox, bound_pixels, boundary_part, db_statistics, disk, f_batch, global_measures
 
 __all__ = ["davis_unsup", "sequence_jf_unsup"]
 
@@ -108,26 +108,14 @@ def davis_unsup(
 
     gt_src, seqs = _resolve_gt(gt, subset, resolution, sequences, annotations="Annotations_unsupervised")
     res_src = MaskSource(results, "results")
-    stats = {"J": ([], [], []), "F": ([], [], [])}
+    wrap = not fix_decay_wrap
+    objects: list[ObjectScores] = []
     for seq in seqs:
         if not res_src.has_sequence(seq):
             raise ResultsError(f"results: sequence {seq!r} is missing (expected {res_src.path(seq, '<frame>')})")
         J, F = sequence_jf_unsup(gt_src, res_src, seq, bound_th, max_proposals)
-        for name, arr in (("J", J), ("F", F)):
-            for row in arr:
-                m, o, d = db_statistics(row, uint8_wrap=not fix_decay_wrap)
-                stats[name][0].append(m)
-                stats[name][1].append(o)
-                stats[name][2].append(d)
-    if not stats["J"][0]:
+        objects += [ObjectScores(f"{seq}_{k + 1}", db_statistics(j, uint8_wrap=wrap), db_statistics(f, uint8_wrap=wrap))
+                    for k, (j, f) in enumerate(zip(J, F))]
+    if not objects:
         raise ResultsError("ground truth: no object to evaluate (every first frame is empty)")
-    jm, fm = np.mean(stats["J"][0]), np.mean(stats["F"][0])
-    return {
-        "J&F-Mean": float((jm + fm) / 2.0),
-        "J-Mean": float(jm),
-        "J-Recall": float(np.mean(stats["J"][1])),
-        "J-Decay": float(np.mean(stats["J"][2])),
-        "F-Mean": float(fm),
-        "F-Recall": float(np.mean(stats["F"][1])),
-        "F-Decay": float(np.mean(stats["F"][2])),
-    }
+    return global_measures(objects)

@@ -30,10 +30,13 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from dataclasses import dataclass
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["disk", "seg2bmap", "bound_pixels", "bbox", "boundary_part", "f_batch", "jf_frame", "db_statistics"]
+__all__ = ["disk", "seg2bmap", "bound_pixels", "bbox", "BoundaryPart", "boundary_part", "f_batch", "jf_frame",
+           "Statistics", "db_statistics", "ObjectScores", "global_measures"]
 
 
 def disk(radius: float) -> np.ndarray:
@@ -78,15 +81,40 @@ def _grow(bb, h, w):
     return slice(max(y0 - 1, 0), min(y1 + 2, h)), slice(max(x0 - 1, 0), min(x1 + 2, w))
 
 
-def boundary_part(mask: np.ndarray, bb) -> tuple[np.ndarray, int, int, int] | None:
-    """Boundary map of a bool mask on its bbox grown by one pixel: ``(bmap, row offset, col
-    offset, number of boundary pixels)``, or None for an empty mask (``bb`` None)."""
+class BoundaryPart(NamedTuple):
+    """The boundary map of one mask on its bbox grown by one pixel (see the module doc).
+
+    Attributes:
+        bmap: ``h x w`` bool boundary map of the crop.
+        y, x: row / column of the crop's top-left pixel in the frame.
+        count: number of boundary pixels (``count_nonzero(bmap)``).
+    """
+
+    bmap: np.ndarray
+    y: int
+    x: int
+    count: int
+
+    @property
+    def y_end(self) -> int:
+        """One past the crop's last row in the frame."""
+        return self.y + self.bmap.shape[0]
+
+    @property
+    def x_end(self) -> int:
+        """One past the crop's last column in the frame."""
+        return self.x + self.bmap.shape[1]
+
+
+def boundary_part(mask: np.ndarray, bb) -> BoundaryPart | None:
+    """:class:`BoundaryPart` of a bool ``H x W`` mask whose inclusive bbox is ``bb``, or None
+    for an empty mask (``bb`` None)."""
     if bb is None:
         return None
     h, w = mask.shape
     ys, xs = _grow(bb, h, w)
     b = seg2bmap(mask[ys, xs])
-    return b, ys.start, xs.start, int(np.count_nonzero(b))
+    return BoundaryPart(b, ys.start, xs.start, int(np.count_nonzero(b)))
 
 
 def _f_from_counts(n_fg: int, n_gt: int, fg_match: int, gt_match: int) -> float:
@@ -130,56 +158,72 @@ def _dilate(b: np.ndarray, radius: float, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
-def f_batch(pairs, kernel: np.ndarray, radius: float) -> list[float]:
+@dataclass(frozen=True)
+class _Window:
+    """One (result, GT) pair that needs dilating: their two boundary crops and the union
+    window ``[y, y + height) x [x, x + width)`` (frame coordinates) that holds both."""
+
+    index: int  # position of the pair in the ``f_batch`` input
+    res: BoundaryPart
+    gt: BoundaryPart
+    y: int
+    x: int
+    height: int
+    width: int
+
+
+def _far_apart(res: BoundaryPart, gt: BoundaryPart, r: int) -> bool:
+    """True when the two crops are more than ``r`` pixels apart: no dilated pixel of one can
+    reach the other, so neither has a match."""
+    return (
+        res.y > gt.y_end - 1 + r or gt.y > res.y_end - 1 + r
+        or res.x > gt.x_end - 1 + r or gt.x > res.x_end - 1 + r
+    )
+
+
+def f_batch(
+    pairs: Sequence[tuple[BoundaryPart | None, BoundaryPart | None]], kernel: np.ndarray, radius: float
+) -> list[float]:
     """Official ``f_measure(result, gt)`` for ``(result part, gt part)`` pairs of
-    :func:`boundary_part` results.
+    :func:`boundary_part` results (None = empty mask).
 
     Every pair that needs dilating is placed in one shared canvas — pair i on its own band of
     rows, its result map on the left, its GT map on the right, bands and halves separated by
     more than the radius of zeros so that no dilation crosses them — which is dilated once."""
     r = kernel.shape[0] // 2
     out = [0.0] * len(pairs)
-    todo = []
-    for i, (pf, pg) in enumerate(pairs):
-        n_fg = 0 if pf is None else pf[3]
-        n_gt = 0 if pg is None else pg[3]
-        if n_fg == 0 or n_gt == 0:
+    todo: list[_Window] = []
+    for i, (res, gt) in enumerate(pairs):
+        n_fg = 0 if res is None else res.count
+        n_gt = 0 if gt is None else gt.count
+        if n_fg == 0 or n_gt == 0 or _far_apart(res, gt, r):
             out[i] = _f_from_counts(n_fg, n_gt, 0, 0)
             continue
-        bf, fy, fx, _ = pf
-        bg, gy, gx, _ = pg
-        # windows farther apart than the radius cannot match (no dilation needed)
-        if (
-            fy > gy + bg.shape[0] - 1 + r or gy > fy + bf.shape[0] - 1 + r
-            or fx > gx + bg.shape[1] - 1 + r or gx > fx + bf.shape[1] - 1 + r
-        ):
-            out[i] = _f_from_counts(n_fg, n_gt, 0, 0)
-            continue
-        # union window of the two boundary crops
-        y0, x0 = min(fy, gy), min(fx, gx)
-        hh = max(fy + bf.shape[0], gy + bg.shape[0]) - y0
-        ww = max(fx + bf.shape[1], gx + bg.shape[1]) - x0
-        todo.append((i, pf, pg, y0, x0, hh, ww))
+        y0, x0 = min(res.y, gt.y), min(res.x, gt.x)
+        todo.append(_Window(i, res, gt, y0, x0, max(res.y_end, gt.y_end) - y0, max(res.x_end, gt.x_end) - x0))
     if not todo:
         return out
     gap = r + 1
-    half = max(t[6] for t in todo) + gap  # column where the GT half starts
-    rows = sum(t[5] for t in todo) + gap * (len(todo) - 1)
-    canvas = np.zeros((rows, half + max(t[6] for t in todo)), np.uint8)
+    widest = max(w.width for w in todo)
+    half = widest + gap  # column where the GT half starts
+    rows = sum(w.height for w in todo) + gap * (len(todo) - 1)
+    canvas = np.zeros((rows, half + widest), np.uint8)
     top = 0
-    for i, (bf, fy, fx, _), (bg, gy, gx, _), y0, x0, hh, ww in todo:
-        canvas[top + fy - y0 : top + fy - y0 + bf.shape[0], fx - x0 : fx - x0 + bf.shape[1]] = bf
-        canvas[top + gy - y0 : top + gy - y0 + bg.shape[0], half + gx - x0 : half + gx - x0 + bg.shape[1]] = bg
-        top += hh + gap
+    for w in todo:
+        ry, rx = top + w.res.y - w.y, w.res.x - w.x
+        gy, gx = top + w.gt.y - w.y, half + w.gt.x - w.x
+        canvas[ry : ry + w.res.bmap.shape[0], rx : rx + w.res.bmap.shape[1]] = w.res.bmap
+        canvas[gy : gy + w.gt.bmap.shape[0], gx : gx + w.gt.bmap.shape[1]] = w.gt.bmap
+        top += w.height + gap
     dil = _dilate(canvas, radius, kernel)
     top = 0
-    for i, pf, pg, y0, x0, hh, ww in todo:
-        band, dband = canvas[top : top + hh], dil[top : top + hh]
-        cf, cg = band[:, :ww], band[:, half : half + ww]
-        fg_match = int(np.count_nonzero(cf & dband[:, half : half + ww]))
-        gt_match = int(np.count_nonzero(cg & dband[:, :ww]))
-        out[i] = _f_from_counts(pf[3], pg[3], fg_match, gt_match)
-        top += hh + gap
+    for w in todo:
+        band, dband = canvas[top : top + w.height], dil[top : top + w.height]
+        res_b, gt_b = band[:, : w.width], band[:, half : half + w.width]
+        fg_match = int(np.count_nonzero(res_b & dband[:, half : half + w.width]))
+        gt_match = int(np.count_nonzero(gt_b & dband[:, : w.width]))
+        out[w.index] = _f_from_counts(w.res.count, w.gt.count, fg_match, gt_match)
+        top += w.height + gap
     return out
 
 
@@ -229,7 +273,15 @@ def jf_frame(
     return J, F
 
 
-def db_statistics(values: np.ndarray, uint8_wrap: bool = True) -> tuple[float, float, float]:
+class Statistics(NamedTuple):
+    """The three DAVIS statistics of one object's per-frame J (or F) values."""
+
+    mean: float  # M
+    recall: float  # O
+    decay: float  # D
+
+
+def db_statistics(values: np.ndarray, uint8_wrap: bool = True) -> Statistics:
     """Mean M, recall O and decay D of one object's per-frame values (official ``db_statistics``).
 
     M = nanmean(values); O = nanmean(values > 0.5) (strict); D = nanmean(bin 1) − nanmean(bin 4)
@@ -249,5 +301,37 @@ def db_statistics(values: np.ndarray, uint8_wrap: bool = True) -> tuple[float, f
         ids = ids.astype(np.uint8) if uint8_wrap else ids.astype(np.int64)
         bins = [v[ids[i] : ids[i + 1] + 1] for i in range(4)]
         D = np.nanmean(bins[0]) - np.nanmean(bins[3])
-    return float(M), float(O), float(D)
+    return Statistics(float(M), float(O), float(D))
 
+
+@dataclass(frozen=True)
+class ObjectScores:
+    """J and F statistics of one evaluated object (a row of ``per-sequence_results-<set>.csv``)."""
+
+    name: str  # ``<sequence>_<k>``, k from 1
+    J: Statistics
+    F: Statistics
+
+    def row(self) -> dict[str, object]:
+        """The official per-sequence CSV row: ``Sequence``, ``J-Mean`` .. ``F-Decay``."""
+        return {
+            "Sequence": self.name,
+            "J-Mean": self.J.mean, "J-Recall": self.J.recall, "J-Decay": self.J.decay,
+            "F-Mean": self.F.mean, "F-Recall": self.F.recall, "F-Decay": self.F.decay,
+        }
+
+
+def global_measures(objects: Sequence[ObjectScores]) -> dict[str, float]:
+    """The official ``global_results-<set>.csv`` row: each statistic averaged over all objects
+    of all sequences (object-weighted), and ``J&F-Mean`` = (J-Mean + F-Mean) / 2."""
+    jm = np.mean([o.J.mean for o in objects])
+    fm = np.mean([o.F.mean for o in objects])
+    return {
+        "J&F-Mean": float((jm + fm) / 2.0),
+        "J-Mean": float(jm),
+        "J-Recall": float(np.mean([o.J.recall for o in objects])),
+        "J-Decay": float(np.mean([o.J.decay for o in objects])),
+        "F-Mean": float(fm),
+        "F-Recall": float(np.mean([o.F.recall for o in objects])),
+        "F-Decay": float(np.mean([o.F.decay for o in objects])),
+    }
