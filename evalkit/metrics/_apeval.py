@@ -33,6 +33,7 @@ ground truth's order).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -142,82 +143,106 @@ def _area_out(area: np.ndarray, p: EvalParams) -> np.ndarray:
     return (area[None, :] < lo) | (area[None, :] > hi)
 
 
-def _match(f: FlatData, p: EvalParams, chunk: int):
-    """Greedy COCO matching of every pair that has detections and GTs.
+class Matches(NamedTuple):
+    """What COCO matching decides, for every area range A, IoU threshold T and detection N
+    (flat, as in :class:`FlatData`) or GT M."""
 
-    Returns ``dt_m`` (matched to a GT with a non-zero id) and ``dt_ig`` (ignored), both
-    ``A x T x N`` bool over the flat detections, and ``gt_ig`` ``A x M`` bool.
+    dt_matched: np.ndarray  # A x T x N bool: matched to a GT with a non-zero id (``dtm != 0``)
+    dt_ignored: np.ndarray  # A x T x N bool (``dtIg``)
+    gt_ignored: np.ndarray  # A x M bool: crowd or outside the area range (``gtIg``)
+
+
+class _Groups(NamedTuple):
+    """Sizes and start offsets of the consecutive groups of a flat array (one group per pair)."""
+
+    size: np.ndarray  # P int64
+    start: np.ndarray  # P int64
+
+    @classmethod
+    def of(cls, owner: np.ndarray, n_pairs: int) -> "_Groups":
+        size = np.bincount(owner, minlength=n_pairs)
+        return cls(size, np.cumsum(size) - size)
+
+
+def _candidates(f: FlatData, dets: _Groups, gts: _Groups, lowest_thr: float) -> np.ndarray:
+    """Flat indices (pair-major, rank order inside a pair) of the detections whose IoU reaches
+    ``lowest_thr`` with some GT of their pair.
+
+    Only these can ever take a GT; the others stay unmatched at every threshold and never
+    change what the rest match, so the sequential matching loop visits only them."""
+    both = np.flatnonzero((dets.size > 0) & (gts.size > 0))
+    block = dets.size[both] * gts.size[both]  # cells of each pair's D_p x G_p IoU block
+    block_start = np.repeat(f.iou_off[both], block)
+    cell_pair = np.repeat(both, block)
+    cell_in_block = np.arange(int(block.sum())) - block_start
+    cell_det = dets.start[cell_pair] + cell_in_block // gts.size[cell_pair]
+    reaches = np.zeros(len(f.dt_pair), bool)
+    reaches[cell_det[f.ious[block_start + cell_in_block] >= lowest_thr]] = True
+    return np.flatnonzero(reaches)
+
+
+def _match(f: FlatData, p: EvalParams, chunk: int) -> Matches:
+    """Greedy COCO matching of every pair that has detections and GTs (``COCOeval.evaluateImg``).
+
+    Pairs are matched ``chunk`` at a time as padded arrays: ``Pc`` pairs x ``D`` candidate
+    detection slots x ``G`` GT slots, for all area ranges ``A`` and thresholds ``T`` at once.
     """
     A, T, N = len(p.area_rngs), len(p.iou_thrs), len(f.dt_pair)
     P = len(f.pair_img)
-    nd = np.bincount(f.dt_pair, minlength=P)
-    ng = np.bincount(f.gt_pair, minlength=P)
-    d0 = np.cumsum(nd) - nd
-    g0 = np.cumsum(ng) - ng
+    dets, gts = _Groups.of(f.dt_pair, P), _Groups.of(f.gt_pair, P)
     gt_ig = f.gt_crowd[None, :] | _area_out(f.gt_area, p)
     dt_m = np.zeros((A, T, N), bool)
     dt_ig = np.zeros((A, T, N), bool)
-    # Only a detection whose IoU reaches the lowest threshold with some GT of its pair can
-    # ever take a GT; the others stay unmatched at every threshold and never change what the
-    # rest match, so the sequential loop runs over these "candidates" only (in rank order).
-    both = np.flatnonzero((nd > 0) & (ng > 0))
-    sizes = nd[both] * ng[both]
-    cell_pair = np.repeat(both, sizes)
-    within = np.arange(int(sizes.sum())) - np.repeat(f.iou_off[both], sizes)
-    cell_det = d0[cell_pair] + within // ng[cell_pair]
-    cell_ious = f.ious[np.repeat(f.iou_off[both], sizes) + within]
-    can = np.zeros(N, bool)
-    can[cell_det[cell_ious >= min(p.iou_thrs[0], 1 - 1e-10)]] = True
-    cand_det = np.flatnonzero(can)  # pair-major, rank order inside a pair
-    cand_pair = f.dt_pair[cand_det]
-    nc = np.bincount(cand_pair, minlength=P)
-    c0 = np.cumsum(nc) - nc
-    pairs = np.flatnonzero(nc)
-    pairs = pairs[np.lexsort((nc[pairs], ng[pairs]))]  # similar shapes share a chunk
+    cand_det = _candidates(f, dets, gts, min(p.iou_thrs[0], 1 - 1e-10))
+    cands = _Groups.of(f.dt_pair[cand_det], P)
+    pairs = np.flatnonzero(cands.size)
+    pairs = pairs[np.lexsort((cands.size[pairs], gts.size[pairs]))]  # similar shapes share a chunk
     thr = np.minimum(p.iou_thrs, 1 - 1e-10)[None, None, :, None]
     for s in range(0, len(pairs), chunk):
         pi = pairs[s : s + chunk]
-        Pc, D, G = len(pi), int(nc[pi].max()), int(ng[pi].max())
-        dv = np.arange(D)[None, :] < nc[pi][:, None]  # Pc x D
-        gv = np.arange(G)[None, :] < ng[pi][:, None]  # Pc x G
-        dp, dd = np.nonzero(dv)
-        didx = cand_det[c0[pi][dp] + dd]  # flat detection index of each candidate slot
+        Pc, D, G = len(pi), int(cands.size[pi].max()), int(gts.size[pi].max())
+        det_valid = np.arange(D)[None, :] < cands.size[pi][:, None]  # Pc x D: slot holds a candidate
+        gt_valid = np.arange(G)[None, :] < gts.size[pi][:, None]  # Pc x G: slot holds a GT
+        # every valid detection slot (slot_pair, slot_det) and the flat detection it holds
+        slot_pair, slot_det = np.nonzero(det_valid)
+        slot_flat = cand_det[cands.start[pi][slot_pair] + slot_det]
+        # IoU of every valid (pair, detection slot, GT slot) from the pair's flat block; -1 = padding
         ious = np.full((Pc, D, G), -1.0)
-        cp, cd, cg = np.nonzero(dv[:, :, None] & gv[:, None, :])
-        d_local = didx[np.searchsorted(dp, cp) + cd] - d0[pi][cp]  # candidate's rank in its pair
-        ious[cp, cd, cg] = f.ious[f.iou_off[pi][cp] + d_local * ng[pi][cp] + cg]
-        gp, gg = np.nonzero(gv)
-        gidx = g0[pi][gp] + gg
+        cp, cd, cg = np.nonzero(det_valid[:, :, None] & gt_valid[:, None, :])
+        rank = slot_flat[np.searchsorted(slot_pair, cp) + cd] - dets.start[pi][cp]  # rank in its pair
+        ious[cp, cd, cg] = f.ious[f.iou_off[pi][cp] + rank * gts.size[pi][cp] + cg]
+        gt_slot_pair, gt_slot = np.nonzero(gt_valid)
+        gt_flat = gts.start[pi][gt_slot_pair] + gt_slot
         crowd = np.zeros((Pc, G), bool)
-        crowd[gp, gg] = f.gt_crowd[gidx]
-        idnz = np.zeros((Pc, G), bool)
-        idnz[gp, gg] = f.gt_id_nonzero[gidx]
+        crowd[gt_slot_pair, gt_slot] = f.gt_crowd[gt_flat]
+        id_nonzero = np.zeros((Pc, G), bool)
+        id_nonzero[gt_slot_pair, gt_slot] = f.gt_id_nonzero[gt_flat]
         ign = np.zeros((Pc, A, G), bool)
-        ign[gp, :, gg] = gt_ig[:, gidx].T
+        ign[gt_slot_pair, :, gt_slot] = gt_ig[:, gt_flat].T
         used = np.zeros((Pc, A, T, G), bool)
-        free_forever = crowd[:, None, None, :]
+        free_forever = crowd[:, None, None, :]  # crowd GTs are never used up
         ign4 = ign[:, :, None, :]
-        valid4 = gv[:, None, None, :]
+        valid4 = gt_valid[:, None, None, :]
         m_out = np.zeros((Pc, A, T, D), bool)
         ig_out = np.zeros((Pc, A, T, D), bool)
         rev = np.arange(G - 1, -1, -1)
-        for d in range(D):
+        for d in range(D):  # sequential in the score order, as the official loop
             iou_d = ious[:, d, :][:, None, None, :]  # Pc x 1 x 1 x G
             elig = valid4 & (~used | free_forever) & (iou_d >= thr)
             regular = elig & ~ign4
             cand = np.where(regular.any(-1, keepdims=True), regular, elig & ign4)
-            found = cand.any(-1) & dv[:, d][:, None, None]
+            found = cand.any(-1) & det_valid[:, d][:, None, None]
             # highest IoU, ties -> the last GT (the official loop replaces the best on >=)
-            m = rev[np.argmax(np.where(cand, iou_d, -np.inf)[..., ::-1], axis=-1)]
-            fp_, fa, ft = np.nonzero(found)
-            fm = m[fp_, fa, ft]
-            used[fp_, fa, ft, fm] = True
-            m_out[fp_, fa, ft, d] = idnz[fp_, fm]
-            ig_out[fp_, fa, ft, d] = ign[fp_, fa, fm]
-        dt_m[:, :, didx] = m_out[dp, :, :, dd].transpose(1, 2, 0)
-        dt_ig[:, :, didx] = ig_out[dp, :, :, dd].transpose(1, 2, 0)
+            best = rev[np.argmax(np.where(cand, iou_d, -np.inf)[..., ::-1], axis=-1)]  # Pc x A x T
+            hit_pair, hit_area, hit_thr = np.nonzero(found)
+            hit_gt = best[hit_pair, hit_area, hit_thr]
+            used[hit_pair, hit_area, hit_thr, hit_gt] = True
+            m_out[hit_pair, hit_area, hit_thr, d] = id_nonzero[hit_pair, hit_gt]
+            ig_out[hit_pair, hit_area, hit_thr, d] = ign[hit_pair, hit_area, hit_gt]
+        dt_m[:, :, slot_flat] = m_out[slot_pair, :, :, slot_det].transpose(1, 2, 0)
+        dt_ig[:, :, slot_flat] = ig_out[slot_pair, :, :, slot_det].transpose(1, 2, 0)
     dt_ig |= ~dt_m & _area_out(f.dt_area, p)[:, None, :]
-    return dt_m, dt_ig, gt_ig
+    return Matches(dt_m, dt_ig, gt_ig)
 
 
 def evaluate(data: list[PairData] | FlatData, n_cats: int, p: EvalParams, chunk: int = 1024) -> dict[str, np.ndarray]:
@@ -229,9 +254,8 @@ def evaluate(data: list[PairData] | FlatData, n_cats: int, p: EvalParams, chunk:
     precision = -np.ones((T, R, K, A, M))
     recall = -np.ones((T, K, A, M))
     dt_m, dt_ig, gt_ig = _match(f, p, chunk)
-    P = len(f.pair_img)
-    nd = np.bincount(f.dt_pair, minlength=P)
-    rank = np.arange(len(f.dt_pair)) - np.repeat(np.cumsum(nd) - nd, nd)
+    dets = _Groups.of(f.dt_pair, len(f.pair_img))
+    rank = np.arange(len(f.dt_pair)) - np.repeat(dets.start, dets.size)  # rank inside its pair
     d_cat, d_img = f.pair_cat[f.dt_pair], f.pair_img[f.dt_pair]
     g_cat = f.pair_cat[f.gt_pair]
     # regular GTs per (category, area range)
