@@ -9,6 +9,7 @@ matching ``paper_results.csv`` (used by the leaderboards).
 from __future__ import annotations
 
 from ..registry import BENCHMARKS
+from ..tasks import check_task, is_image_task
 
 M = "evalkit.benchmarks"
 
@@ -20,7 +21,7 @@ def _p(paper: str, table: str, benchmark: str, split: str, *metrics: str) -> lis
 def _reg(id: str, target: str, *, task: str, prompt: str, dataset: str, metric: str | None,
          description: str, tags: str | tuple[str, ...], options: dict | None = None, server: bool = False,
          paper: list[dict] | None = None) -> None:
-    family = "image" if task in ("det", "inst-seg", "rec", "res", "fss", "interactive") else "video"
+    family = "image" if is_image_task(check_task(task, f"benchmark {id}")) else "video"
     tags = (tags,) if isinstance(tags, str) else tuple(tags)
     tags = tuple(dict.fromkeys((family, task) + tags + (("server",) if server else ())))
     _ALL.append((id, family, server))

@@ -41,14 +41,12 @@ import re
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.tasks import TASKS as _TASK_NAMES
 
 __all__ = ["TASKS", "FAMILIES", "ROLES", "validate_card", "validate_source"]
 
-#: Task names shared with :class:`evalkit.adapters.base.Adapter`.
-TASKS = frozenset({
-    "det", "inst-seg", "rec", "res", "sot", "vos", "rvos", "mot", "mots", "vis", "vss", "vps",
-    "pvos", "fss", "interactive", "ow-track",
-})
+#: The task names (:data:`evalkit.tasks.TASKS`), as a set.
+TASKS = frozenset(_TASK_NAMES)
 FAMILIES = frozenset({"uninext", "uniref", "glee", "univs"})
 #: What a weight file is for: the checkpoint itself, a separately shipped text tower,
 #: precomputed class embeddings, tokenizer files.

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import METRICS
+from ..tasks import check_task
 
 __all__ = ["compute", "METRICS", "register_metric"]
 
@@ -41,7 +42,9 @@ def register_metric(
     ``"fraction"`` (0..1, e.g. COCO AP) or ``"percent"`` (0..100, e.g. TrackEval); keys in
     ``count_keys`` are counts (FP, FN, IDSw...) and never rescaled. ``options`` documents the
     ``--set key=value`` options the metric accepts (name → one-line help).
+    ``task`` is one of :data:`evalkit.tasks.TASKS`.
     """
+    check_task(task, f"metric {id}")
     METRICS.register(
         id,
         target,

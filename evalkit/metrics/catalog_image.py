@@ -23,7 +23,7 @@ register_metric(
 register_metric(
     "coco-segm",
     "evalkit.metrics.coco:coco_segm",
-    task="instance-seg",
+    task="inst-seg",
     tags=("image", "coco"),
     description="COCO mask AP/AR (12 COCOeval stats)",
     inputs="gt: COCO instances JSON; results: COCO results JSON list with RLE segmentation",
@@ -47,7 +47,7 @@ register_metric(
 register_metric(
     "lvis-segm",
     "evalkit.metrics.lvis:lvis_segm",
-    task="instance-seg",
+    task="inst-seg",
     tags=("image", "lvis"),
     description="LVIS mask AP with rare/common/frequent splits (federated, 300 dets/image)",
     inputs="gt: LVIS JSON; results: LVIS results JSON list with RLE segmentation",
