@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import DatasetError, ResultsError
 from ..types import Instances, box_convert
-from .base import Benchmark, file_fingerprint
+from .base import Benchmark, check_sample_ids, file_fingerprint
 
 __all__ = ["OfficialBenchmark", "CocoIndex", "coco_records", "single_instance", "check_frames", "check_sample_ids"]
 
@@ -23,9 +23,6 @@ class OfficialBenchmark(Benchmark):
 
     #: file or folder name of the results inside the results folder
     results_name = "results.json"
-    #: a ground-truth file the writer derives into the results folder (covering exactly the
-    #: predicted samples) when the metric reads a per-sample GT the dataset does not ship
-    derived_gt: str | None = None
 
     def __init__(self, root: Path, id: str = "", **options: Any):
         super().__init__(root, id, **options)
@@ -52,53 +49,6 @@ class OfficialBenchmark(Benchmark):
 
     def results_path(self, results_dir: Path) -> Path:
         return Path(results_dir) / self.results_name
-
-    def results_options(self, results_dir: Path) -> dict[str, Any]:
-        """Metric options that depend on the results written (e.g. the sequences that have
-        results; :meth:`subset_gt` cuts them to the samples of a partial run)."""
-        return {}
-
-    def score(self, results_dir: Path, samples: Sequence[str] | None = None) -> dict[str, float]:
-        """Score the results in ``results_dir``; with ``samples`` (a partial run: ``--limit``,
-        ``--samples``) against the ground truth restricted to those samples, so that the
-        numbers equal scoring a copy of the split that holds only them (:meth:`subset_gt`)."""
-        if self.metric is None:
-            raise DatasetError(f"{self.id} is scored by its server; no local metric")
-        from ..metrics import compute
-
-        results_dir = Path(results_dir)
-        if self.derived_gt is None:
-            gt = self.gt_path()
-        else:
-            gt = results_dir / self.derived_gt
-            if not gt.is_file():
-                raise DatasetError(f"{self.id}: {gt} is missing; it is written with the results by write_results")
-        options = {**self.metric_options(), **self.results_options(results_dir)}
-        if samples is not None:
-            samples = check_sample_ids(self, samples)
-            gt, restrict = self.subset_gt(gt, samples, results_dir)
-            options.update(restrict)
-        return compute(self.metric, gt, self.results_path(results_dir), **options)
-
-    def subset_gt(self, gt: Any, sample_ids: list[str], results_dir: Path) -> tuple[Any, dict[str, Any]]:
-        """``(ground truth, metric options)`` restricted to ``sample_ids``: a restricted copy
-        of the ground truth written under ``results_dir/gt_subset*`` or metric options that
-        select the samples (a ``sequences`` list), whichever the metric reads. Every locally
-        scored family overrides it; the default refuses rather than score the whole split."""
-        raise DatasetError(f"{self.id}: scoring a subset of the samples is not supported by "
-                           f"{type(self).__name__} (run the whole split)")
-
-
-def check_sample_ids(bench: Benchmark, samples: Sequence[str]) -> list[str]:
-    """``samples`` as a list, after checking each is a sample id of ``bench`` (DatasetError
-    naming the first unknown one)."""
-    known = set(bench.sample_ids())
-    out = [str(s) for s in samples]
-    unknown = [s for s in out if s not in known]
-    if unknown:
-        raise DatasetError(f"{bench.id}: {unknown[0]!r} is not a sample id of the split "
-                           f"({len(known)} samples, e.g. {', '.join(sorted(known)[:3])})")
-    return out
 
 
 def _int_id(x: Any) -> bool:

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..errors import DatasetError
 from ..types import Instances, Sample
 
-__all__ = ["Benchmark", "build_benchmark", "resolve_data_root", "file_fingerprint"]
+__all__ = ["Benchmark", "build_benchmark", "check_sample_ids", "resolve_data_root", "file_fingerprint"]
 
 
 def resolve_data_root(dataset: str, data_root: str | os.PathLike | None = None) -> Path:
@@ -57,7 +57,8 @@ class Benchmark:
 
     Subclasses set the class attributes or receive them from the registry entry, and implement
     :meth:`validate`, :meth:`sample_ids`, :meth:`load_sample`, :meth:`write_results` and
-    (for locally scored splits) :meth:`gt_path` / :meth:`score`.
+    (for locally scored splits) :meth:`gt_path` / :meth:`results_path`, and :meth:`subset_gt`
+    where a partial run can be scored.
 
     Args:
         root: the dataset folder (already resolved, see :func:`resolve_data_root`).
@@ -69,6 +70,9 @@ class Benchmark:
     prompt: str = ""
     metric: str | None = None
     server: bool = False
+    #: a ground-truth file the writer derives into the results folder (covering exactly the
+    #: predicted samples) when the metric reads a per-sample GT the dataset does not ship
+    derived_gt: str | None = None
 
     def __init__(self, root: Path, id: str = "", **options: Any):
         self.root = Path(root)
@@ -114,18 +118,58 @@ class Benchmark:
         """Extra options passed to the metric (e.g. the split of a REC benchmark)."""
         return {}
 
+    def results_options(self, results_dir: Path) -> dict[str, Any]:
+        """Metric options that depend on the results written (e.g. the sequences that have
+        results; :meth:`subset_gt` cuts them to the samples of a partial run)."""
+        return {}
+
     def score(self, results_dir: Path, samples: Sequence[str] | None = None) -> dict[str, float]:
-        """Score official-format results with :attr:`metric`; ``samples`` (the ids a partial
-        run covers) restricts the ground truth to them. A benchmark that cannot restrict its
-        ground truth refuses a subset rather than score it against the whole split."""
+        """Score the official-format results in ``results_dir`` with :attr:`metric`.
+
+        With ``samples`` (the ids a partial run covers: ``--limit``, ``--samples``) the ground
+        truth is restricted to them (:meth:`subset_gt`), so that the numbers equal scoring a
+        copy of the split that holds only them. The ground truth is :meth:`gt_path`, or, for a
+        benchmark with :attr:`derived_gt`, the file its writer derived into ``results_dir``."""
         if self.metric is None:
             raise DatasetError(f"{self.id} is scored by its server; no local metric")
-        if samples is not None and set(samples) != set(self.sample_ids()):
-            raise DatasetError(f"{self.id}: scoring a subset of the samples is not supported by "
-                               f"{type(self).__name__} (run the whole split)")
         from ..metrics import compute
 
-        return compute(self.metric, self.gt_path(), self.results_path(results_dir), **self.metric_options())
+        results_dir = Path(results_dir)
+        if self.derived_gt is None:
+            gt = self.gt_path()
+        else:
+            gt = results_dir / self.derived_gt
+            if not gt.is_file():
+                raise DatasetError(f"{self.id}: {gt} is missing; it is written with the results by write_results")
+        options = {**self.metric_options(), **self.results_options(results_dir)}
+        if samples is not None:
+            samples = check_sample_ids(self, samples)
+            gt, restrict = self.subset_gt(gt, samples, results_dir)
+            options.update(restrict)
+        return compute(self.metric, gt, self.results_path(results_dir), **options)
+
+    def subset_gt(self, gt: Any, sample_ids: list[str], results_dir: Path) -> tuple[Any, dict[str, Any]]:
+        """``(ground truth, metric options)`` restricted to ``sample_ids``: a restricted copy
+        of the ground truth written under ``results_dir/gt_subset*`` or metric options that
+        select the samples (a ``sequences`` list), whichever the metric reads. Every locally
+        scored family overrides it; the default accepts the whole split and refuses a subset
+        rather than score it against the whole split."""
+        if set(sample_ids) == set(self.sample_ids()):
+            return gt, {}
+        raise DatasetError(f"{self.id}: scoring a subset of the samples is not supported by "
+                           f"{type(self).__name__} (run the whole split)")
+
+
+def check_sample_ids(bench: Benchmark, samples: Sequence[str]) -> list[str]:
+    """``samples`` as a list, after checking each is a sample id of ``bench`` (DatasetError
+    naming the first unknown one)."""
+    known = set(bench.sample_ids())
+    out = [str(s) for s in samples]
+    unknown = [s for s in out if s not in known]
+    if unknown:
+        raise DatasetError(f"{bench.id}: {unknown[0]!r} is not a sample id of the split "
+                           f"({len(known)} samples, e.g. {', '.join(sorted(known)[:3])})")
+    return out
 
 
 def build_benchmark(benchmark_id: str, data_root: str | os.PathLike | None = None) -> Benchmark:
