@@ -25,7 +25,9 @@ Card fields (all required unless marked optional):
 ``weights``         list of weight files: ``{"name", "role", "sources": [...], "sha256",
                     "unpinned"?, "tasks"?, "member"?, "notes"?}``
 ``paper_results``   list of ``{"table", "benchmark", "split", "metric", "value", "printed",
-                    "notes"}`` as the paper prints them
+                    "notes"}`` as the paper prints them: a selection of the cells that
+                    ``reports/data/paper_results.csv`` (the one source of the papers' numbers)
+                    attributes to this model, checked against it by the tests
 ``notes``           optional free text (caveats)
 ==================  ==========================================================================
 
