@@ -224,3 +224,29 @@ def test_regionclip_tower_equals_transformers_clip_text_model():
         tokens, pooled = ours.encode_text(ids, only_eot=False)
     torch.testing.assert_close(tokens, want @ ours.text_projection, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(pooled, want[:, 5] @ ours.text_projection, atol=1e-5, rtol=1e-5)
+
+
+def test_clip_batches_match_transformers_clip_tokenizer(clip_files):
+    # transformers' CLIPTokenizerFast on the same vocabulary is the reference (GLEE tokenises
+    # with transformers' CLIPTokenizer): truncation keeps the end-of-text token, padding uses
+    # the pad token <|endoftext|>, the mask marks the tokens.
+    from transformers import CLIPTokenizerFast
+
+    hf = CLIPTokenizerFast.from_pretrained(str(clip_files))
+    ours = CLIPBPETokenizer.from_file(clip_files / "merges.txt")
+    texts = TEXTS + ["the cat " * 20]
+    for pad, longest in (("max_length", False), ("longest", True)):
+        want = hf(texts, padding=pad, truncation=True, max_length=12, return_tensors="pt")
+        ids, mask = ours.batch(texts, 12, pad_to_max_length=not longest)
+        assert ids.tolist() == want["input_ids"].tolist(), pad
+        assert mask.tolist() == want["attention_mask"].tolist(), pad
+    # by hand: "the cat" -> [SOT, the</w>, cat</w>, EOT] then EOT padding, mask 1 1 1 1 0 0
+    ids, mask = ours.batch(["the cat"], 6)
+    e = ours.encoder
+    assert ids.tolist() == [[ours.sot_token, e["the</w>"], e["cat</w>"], ours.eot_token, ours.eot_token, ours.eot_token]]
+    assert mask.tolist() == [[1, 1, 1, 1, 0, 0]]
+    enc = CLIPTextEncoder(dict(vocab_size=532, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                               num_attention_heads=2), tokenizer=str(clip_files), max_length=12)
+    toks = enc.tokenize(texts)
+    want = hf(texts, padding="max_length", truncation=True, max_length=12, return_tensors="pt")
+    assert toks["input_ids"].tolist() == want["input_ids"].tolist()

@@ -150,6 +150,25 @@ class CLIPBPETokenizer:
         text = "".join(self.decoder[int(i)] for i in ids)
         return bytearray(self.byte_decoder[c] for c in text).decode("utf-8", errors="replace").replace("</w>", " ")
 
+    def batch(self, texts: Sequence[str], max_length: int = 77,
+              pad_to_max_length: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(input_ids, attention_mask)``, both ``B×L`` int64, as transformers'
+        ``CLIPTokenizer(texts, padding="max_length", truncation=True, max_length=L)`` gives
+        them for the released vocabulary: ``[SOT] + ids[:L-2] + [EOT]`` (the end-of-text token
+        is kept), padded with the end-of-text id (the released tokenizer's pad token) to
+        ``L = max_length``, or to the longest text with ``pad_to_max_length=False``; the mask
+        is 1 on the tokens, 0 on the padding."""
+        if max_length < 2:
+            raise ValueError("max_length must leave room for the start and end tokens")
+        rows = [[self.sot_token] + self.encode(t)[: max_length - 2] + [self.eot_token] for t in texts]
+        n = max_length if pad_to_max_length else max((len(r) for r in rows), default=2)
+        ids = torch.full((len(rows), n), self.eot_token, dtype=torch.long)
+        mask = torch.zeros((len(rows), n), dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+            mask[i, : len(r)] = 1
+        return ids, mask
+
     def __call__(self, texts: str | Sequence[str], context_length: int = 77) -> torch.Tensor:
         """``B×context_length`` int64: ``[SOT] + ids + [EOT]``, zero-padded.
 

@@ -5,7 +5,8 @@ The Hugging Face CLIP text transformer under the attribute ``text_model`` — so
 checkpoints (``glee.text_encoder.text_model.*``) whatever the installed transformers version
 (4.x nests the transformer inside ``CLIPTextModel.text_model``; 5.x merged them).
 Building needs no download (configuration below, as GLEE's committed ``config.json``); the BPE
-tokenizer is fetched from the hub on first use unless a local folder is given.
+merges (:class:`~evalkit.zoo.text.clip_bpe.CLIPBPETokenizer`, the one CLIP tokenizer here) are
+fetched from the hub on first use unless a local folder is given.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from ..convert_utils import KeyMap
+from .clip_bpe import CLIPBPETokenizer
 
 __all__ = ["CLIPTextEncoder", "CLIP_VIT_B32_TEXT", "clip_text_key_map"]
 
@@ -36,7 +38,7 @@ class CLIPTextEncoder(nn.Module):
 
     Args:
         config: ``CLIPTextConfig`` fields (default ViT-B/32's text tower).
-        tokenizer: hub id or local folder with ``vocab.json``/``merges.txt``.
+        tokenizer: hub id or local folder with the BPE ``merges.txt``.
         max_length: 77 (the position table size); texts are padded to it.
     """
 
@@ -57,19 +59,18 @@ class CLIPTextEncoder(nn.Module):
         return self.text_model.config.hidden_size
 
     @property
-    def tokenizer(self):
+    def tokenizer(self) -> CLIPBPETokenizer:
         if self._tokenizer is None:
-            from transformers import CLIPTokenizerFast
-
-            self._tokenizer = CLIPTokenizerFast.from_pretrained(self.tokenizer_name)
+            self._tokenizer = CLIPBPETokenizer.from_pretrained(self.tokenizer_name)
         return self._tokenizer
 
     def tokenize(self, texts: Sequence[str], device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
-        """``<|startoftext|> … <|endoftext|>`` ids truncated to ``max_length``; ``B×L`` int64."""
-        enc = self.tokenizer(list(texts), padding="max_length" if self.pad_to_max_length else "longest",
-                             truncation=True, max_length=self.max_length, return_tensors="pt")
+        """``<|startoftext|> … <|endoftext|>`` ids truncated to ``max_length`` (the end-of-text
+        token kept), padded with the end-of-text id; ``input_ids`` and ``attention_mask``
+        ``B×L`` int64 (see :meth:`CLIPBPETokenizer.batch`)."""
+        ids, mask = self.tokenizer.batch(list(texts), self.max_length, self.pad_to_max_length)
         dev = device if device is not None else self.text_model.embeddings.token_embedding.weight.device
-        return {"input_ids": enc["input_ids"].to(dev), "attention_mask": enc["attention_mask"].to(dev)}
+        return {"input_ids": ids.to(dev), "attention_mask": mask.to(dev)}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Returns ``hidden`` ``B×L×D``, ``pooled`` ``B×D`` (end-of-text token) and ``mask``."""
