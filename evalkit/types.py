@@ -145,10 +145,6 @@ class Frames(Sequence[np.ndarray]):
             self._sizes = sizes
         return list(self._sizes)
 
-    @property
-    def is_video(self) -> bool:
-        return len(self) > 1
-
 
 # --------------------------------------------------------------------------------------------
 # Prompts

@@ -103,10 +103,6 @@ class ModelInfo:
     aliases: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
 
-    @property
-    def display(self) -> str:
-        return self.method
-
 
 @dataclass(frozen=True)
 class Family:

@@ -33,8 +33,8 @@ from torch import nn
 from evalkit.errors import WeightsError
 
 __all__ = [
-    "Rule", "KeyMap", "ConversionReport", "unwrap_checkpoint", "strip_prefix", "expected_shapes",
-    "check_state_dict", "load_strict", "widen_input_channels", "squeeze_leading",
+    "Rule", "KeyMap", "ConversionReport", "unwrap_checkpoint", "expected_shapes",
+    "check_state_dict", "load_strict", "squeeze_leading",
 ]
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
@@ -113,16 +113,6 @@ class ConversionReport:
     def raise_if_failed(self, what: str = "checkpoint") -> None:
         if not self.ok:
             raise WeightsError(f"cannot convert {what}: " + "; ".join(self.problems()))
-
-    def summary(self) -> str:
-        reasons: dict[str, int] = {}
-        for r in self.dropped.values():
-            reasons[r] = reasons.get(r, 0) + 1
-        lines = [f"mapped {len(self.mapped)}, dropped {len(self.dropped)}, "
-                 f"aliased {sum(len(v) for v in self.aliases.values())}"]
-        lines += [f"  dropped {n}: {r}" for r, n in sorted(reasons.items())]
-        lines += [f"  problem: {p}" for p in self.problems()]
-        return "\n".join(lines)
 
 
 def expected_shapes(target: nn.Module | Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -276,12 +266,6 @@ def convert_by_config(official: Mapping[str, Any], expected: nn.Module | None,
     return key_map(variant, dec_layers).convert(sd, expected, what=what, strict=strict)
 
 
-def strip_prefix(sd: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """Remove ``prefix`` from the keys that have it (others unchanged)."""
-    n = len(prefix)
-    return {(k[n:] if k.startswith(prefix) else k): v for k, v in sd.items()}
-
-
 def check_state_dict(sd: Mapping[str, torch.Tensor], expected: nn.Module | Mapping[str, Any],
                      what: str = "weights") -> None:
     """Raise :class:`WeightsError` listing missing/unexpected keys and shape mismatches of
@@ -338,23 +322,6 @@ def load_into_meta(model: nn.Module, sd: Mapping[str, torch.Tensor], what: str =
 
 
 # -- tensor transforms ----------------------------------------------------------------------
-def widen_input_channels(channels: int, dim: int = 1) -> Transform:
-    """Zero-pad axis ``dim`` up to ``channels`` (a 3-channel stem → the RGB+mask template stem,
-    as UNINEXT's 3c→4c conversion does); tensors already that wide pass unchanged."""
-
-    def fn(t: torch.Tensor) -> torch.Tensor:
-        have = t.shape[dim]
-        if have == channels:
-            return t
-        if have > channels:
-            raise WeightsError(f"cannot widen axis {dim} from {have} to {channels} channels")
-        pad_shape = list(t.shape)
-        pad_shape[dim] = channels - have
-        return torch.cat([t, t.new_zeros(pad_shape)], dim=dim)
-
-    return fn
-
-
 def squeeze_leading(t: torch.Tensor) -> torch.Tensor:
     """``1×D → D`` (parameters the official code stores as ``nn.Embedding(1, D)``)."""
     if t.dim() >= 2 and t.shape[0] == 1:

@@ -253,19 +253,19 @@ def evaluate(data: list[PairData] | FlatData, n_cats: int, p: EvalParams, chunk:
     K = n_cats
     precision = -np.ones((T, R, K, A, M))
     recall = -np.ones((T, K, A, M))
-    dt_m, dt_ig, gt_ig = _match(f, p, chunk)
+    matches = _match(f, p, chunk)
     dets = _Groups.of(f.dt_pair, len(f.pair_img))
     rank = np.arange(len(f.dt_pair)) - np.repeat(dets.start, dets.size)  # rank inside its pair
     d_cat, d_img = f.pair_cat[f.dt_pair], f.pair_img[f.dt_pair]
     g_cat = f.pair_cat[f.gt_pair]
     # regular GTs per (category, area range)
-    npig = np.stack([np.bincount(g_cat[~gt_ig[a]], minlength=K) for a in range(A)], 1)  # K x A
+    npig = np.stack([np.bincount(g_cat[~matches.gt_ignored[a]], minlength=K) for a in range(A)], 1)  # K x A
     has_pair = np.bincount(f.pair_cat, minlength=K) > 0
     # pooled per category, by score; ties keep (image order, rank) as the official stable
     # mergesort over the per-image lists does. A smaller maxDet keeps a subset of this order.
     o_all = np.lexsort((rank, d_img, -f.dt_score, d_cat))
-    tp_all = dt_m & ~dt_ig  # A x T x N
-    kept_all = ~dt_ig  # TP or FP
+    tp_all = matches.dt_matched & ~matches.dt_ignored  # A x T x N
+    kept_all = ~matches.dt_ignored  # TP or FP
     bounds = np.searchsorted(d_cat[o_all], np.arange(K + 1))
     # One category at a time: its arrays stay small. (Whole-run A x T x N running sums would
     # be as much arithmetic but far more fresh memory, whose first touch costs more than

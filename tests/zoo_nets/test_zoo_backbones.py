@@ -12,7 +12,7 @@ from evalkit.zoo.backbones.eva02 import Rope, rope_tables
 from evalkit.zoo.backbones.swin import BasicLayer, WindowAttention
 from evalkit.zoo.backbones.vit import Attention as VitAttention
 from evalkit.zoo.backbones.vit_utils import get_rel_pos
-from evalkit.zoo.convert_utils import KeyMap, load_strict, widen_input_channels
+from evalkit.zoo.convert_utils import KeyMap, load_strict
 from zoo_nets_helpers import count_params, manifest, synthetic_state_dict
 
 TINY = {
@@ -252,8 +252,10 @@ def test_resnet50_loads_converted_values_and_widens_stem():
         elif k.endswith("norm.weight"):
             sd[k] = 0.5 + 0.1 * v
     # the 3-channel image-joint backbone initialises the 4-channel template encoder (3c→4c)
-    km = (KeyMap().rename(r"detr\.detr\.backbone\.0\.backbone\.stem\.conv1\.weight", "stem.conv1.weight",
-                          widen_input_channels(4))
+    def widen(t):
+        return torch.cat([t, t.new_zeros(t.shape[0], 1, *t.shape[2:])], dim=1)
+
+    km = (KeyMap().rename(r"detr\.detr\.backbone\.0\.backbone\.stem\.conv1\.weight", "stem.conv1.weight", widen)
           .nested("detr.detr.backbone.0.backbone.", "", backbone_key_map("resnet50")))
     m = build_backbone("resnet50", in_channels=4).eval()
     out, _ = km.convert(sd, expected=m)
