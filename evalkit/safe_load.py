@@ -48,11 +48,13 @@ class _ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         from collections import OrderedDict
 
-        allowed = {f"{g.__module__}.{g.__qualname__}": g for g in _numpy_safe_globals()}
+        # numpy 1 names the array module numpy.core.multiarray, numpy 2 numpy._core.multiarray
+        # (pickles written by either may be read by either): compare under the numpy 2 name
+        allowed = {f"{g.__module__}.{g.__qualname__}".replace("numpy.core.", "numpy._core."): g
+                   for g in _numpy_safe_globals()}
         allowed["collections.OrderedDict"] = OrderedDict
         # protocol-2 pickles store bytes as _codecs.encode(str, "latin1"): data, not code
         allowed["_codecs.encode"] = codecs.encode
-        # numpy 1 pickles name the array module numpy.core.multiarray
         key = f"{module}.{name}".replace("numpy.core.", "numpy._core.")
         if key in allowed:
             return allowed[key]
