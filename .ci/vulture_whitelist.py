@@ -12,6 +12,7 @@ _.extra_repr  # nn.Module hook printed by repr(module) (zoo/layers/norm.py)
 __getattr__  # PEP 562 lazy module attributes (zoo/__init__.py, zoo/text/__init__.py)
 __dir__  # PEP 562 companion of the lazy attributes (zoo/__init__.py)
 _  # torch.library register_fake / register_autograd callbacks (zoo/ops/msda.py)
+_.fix  # doctor Check field, read through dataclasses.asdict (evalkit/doctor.py)
 _.identity_converter  # named as "module:function" by the tiny model cards (zoo/cards/*.json)
 
 # -- public API for plugins and users ---------------------------------------------------------
