@@ -19,20 +19,9 @@ from evalkit.errors import EvalkitError, UnsupportedTaskError
 from evalkit.types import Frames, Instances, Prompt
 
 from .base import Adapter
+from .options import input_size_option, refuse_unknown_options
 
 __all__ = ["CardAdapter", "bert_tokenizer", "refuse_unknown_options"]
-
-
-def refuse_unknown_options(options, valid, family: str, renamed: dict[str, str] | None = None) -> None:
-    """Raise :class:`EvalkitError` naming the options not in ``valid`` and listing the valid
-    ones (and the new name of a ``renamed`` one)."""
-    unknown = sorted(set(options) - set(valid))
-    if not unknown:
-        return
-    moved = [f"{k!r} is now {renamed[k]!r}" for k in unknown if renamed and k in renamed]
-    hint = f" ({'; '.join(moved)})" if moved else ""
-    raise EvalkitError(f"unknown {family} option(s) {', '.join(map(repr, unknown))}{hint}; valid "
-                       f"options: {', '.join(sorted(valid))}")
 
 
 def bert_tokenizer(card, option: str | None):
@@ -170,10 +159,12 @@ class CardAdapter(Adapter):
     # -- shared steps -----------------------------------------------------------------------
     def input_size(self, task: str) -> tuple[int, int | None]:
         """``(short_edge, max_size)`` of ``task`` (card, per dataset; option ``input_size``)."""
-        if "input_size" in self.options:
-            short, longest = self.options["input_size"]
-            return int(short), (None if longest is None else int(longest))
+        value = self.options.get("input_size")
+        if isinstance(value, (list, tuple)):  # both given: the card is not consulted
+            return input_size_option(value, self.family_name or self.model_id)
         size = self.card.input_size(task, self.dataset)
+        if value is not None:  # the short edge only: the card's max size is kept
+            return input_size_option(value, self.family_name or self.model_id, size.get("max_size"))
         return int(size["min_size"]), size.get("max_size")
 
     def preprocess(self, images: list[np.ndarray], task: str):

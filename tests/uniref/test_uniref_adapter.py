@@ -98,7 +98,7 @@ def test_rvos_language_then_mask_references(tmp_path):
 
 
 def test_rvos_threshold_and_ref_davis_procedure(tmp_path):
-    ad = tiny_adapter(tmp_path, score_threshold=1.01)  # nothing passes: language only, empty masks
+    ad = tiny_adapter(tmp_path, score_thres=1.01)  # nothing passes: language only, empty masks
     ad.check("rvos", "expression")
     calls = record_runs(ad)
     out = list(ad.predict(Frames([frame(i) for i in range(3)]), Expression("dog")))
@@ -132,14 +132,13 @@ def test_vos_objects_references_and_aggregation(tmp_path):
 
 
 def test_vos_thresholds_per_dataset(tmp_path):
-    from evalkit.adapters.uniref_video import vos_score_threshold
+    from evalkit.adapters.uniref_settings import vos_score_thres
 
     for name, thr in (("davis17-val", 0.3), ("ytvos18", 0.4), ("youtube-vos-2019", 0.4),
                       ("lvos-val", 0.5), ("mose-val", 0.4)):
-        assert vos_score_threshold(types.SimpleNamespace(options={}, dataset=name)) == thr
-    override = types.SimpleNamespace(options={"score_threshold": 0.9}, dataset="davis")
-    assert vos_score_threshold(override) == 0.9
-    ad = tiny_adapter(tmp_path, score_threshold=1.01)
+        assert vos_score_thres(name, {}) == thr
+    assert vos_score_thres("davis", {"score_thres": 0.9}) == 0.9
+    ad = tiny_adapter(tmp_path, score_thres=1.01)
     ad.check("vos", "reference")
     out = list(ad.predict(Frames([frame(i) for i in range(3)]),
                           Reference(object_ids=(1,), masks=box_mask(48, 64, 5, 5, 20, 30)[None])))
