@@ -21,10 +21,10 @@ Test sizes come from the model card (``input_sizes[task]`` and its ``per_dataset
 720, BURST 720, TAO 640...; GLEE-Pro: the 1536² LSJ canvas of :mod:`.glee_lsj`); BURST takes the YouTube-VIS output path, TAO its own; LVIS keeps the
 top 300 detections (as do vocabularies of ≥ 1000 names without a dataset), others 100.
 
-Options (all part of the prediction store key): ``dataset``, ``min_size``/``max_size`` (override
-the card), ``max_detections`` (image top-k), ``interactive_score`` (``ffn``: the confidence head,
-default; ``object``: the similarity to the text "object", the two rows of the paper's Table 7),
-``window`` (frames per forward pass in videos, 10).
+Options (all part of the prediction store key): ``dataset``, ``input_size`` (override the card,
+:mod:`.options`) and the settings of :class:`~.glee_settings.GLEESettings`
+(``test_topk_per_image``, ``interactive_score``, ``video_window_size``); an unknown option is an
+error listing the valid ones.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from ..errors import EvalkitError, UnsupportedTaskError
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
 from ..zoo.glee.model import TextPrompt
 from .base import Adapter
+from .options import INPUT_SIZE, input_size_option
 
 __all__ = ["GLEEAdapter", "build_adapter", "ALL_TASKS", "PROMPT_NAMES"]
 
@@ -50,7 +51,6 @@ PROMPT_NAMES = {
     ("CoW", "chanterelle"): ("mushroom CoW", "mushroom chanterelle"),
     ("package",): ("packages",),
 }
-_OPTIONS = {"dataset", "min_size", "max_size", "max_detections", "interactive_score", "window"}
 
 
 class GLEEAdapter(Adapter):
@@ -68,12 +68,9 @@ class GLEEAdapter(Adapter):
 
     def __init__(self, model, tokenizer, *, input_sizes: dict[str, Any], tasks=ALL_TASKS, model_id: str = "",
                  device: str = "cpu", weights: str | None = None, **options: Any):
-        unknown = set(options) - _OPTIONS
-        if unknown:
-            raise EvalkitError(f"unknown GLEE adapter option(s) {sorted(unknown)}; expected {sorted(_OPTIONS)}")
-        if options.get("interactive_score", "ffn") not in ("ffn", "object"):
-            raise EvalkitError("GLEE option interactive_score must be 'ffn' or 'object', "
-                               f"got {options['interactive_score']!r}")
+        from .glee_settings import check_options, resolve
+
+        check_options(options)
         super().__init__(model_id=model_id, device=device, weights=weights, **options)
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
@@ -81,6 +78,8 @@ class GLEEAdapter(Adapter):
         self.tasks = frozenset(tasks)
         self.task: str | None = None
         self.dataset: str | None = options.get("dataset")
+        #: the resolved settings (:class:`~.glee_settings.GLEESettings`)
+        self.settings = resolve(options)
         self._class_cache: tuple[tuple[str, ...], Any] | None = None
 
     # -- configuration --------------------------------------------------------------------------
@@ -109,8 +108,9 @@ class GLEEAdapter(Adapter):
         keys = [k for k in per if self.dataset_is(k)]
         if keys:
             spec.update(per[max(keys, key=len)])
-        short = int(self.options.get("min_size") or spec.get("min_size", 800))
-        longest = int(self.options.get("max_size") or spec.get("max_size", 1333))
+        short, longest = int(spec.get("min_size", 800)), int(spec.get("max_size", 1333))
+        if INPUT_SIZE in self.options:
+            short, longest = input_size_option(self.options[INPUT_SIZE], "GLEE", longest)
         div = max(int(spec.get("pad_square") or 0), self.model.size_divisibility)
         return short, longest, div
 
@@ -119,6 +119,14 @@ class GLEEAdapter(Adapter):
         ``coco_instance_lsj`` test mapper, :mod:`evalkit.adapters.glee_lsj`), else ``None``."""
         spec = dict(self.input_sizes.get(task) or self.input_sizes.get("inst-seg") or {})
         return int(spec["pad_square"]) if spec.get("pad_square") else None
+
+    def describe(self) -> dict[str, Any]:
+        """Adds the resolved settings (run.json)."""
+        from .glee_settings import settings_record
+
+        d = super().describe()
+        d["settings"] = settings_record(self.options)
+        return d
 
     # -- text -----------------------------------------------------------------------------------
     def class_prompt(self, categories: Categories, batch: int):

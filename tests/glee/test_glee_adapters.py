@@ -163,5 +163,10 @@ def test_test_sizes_come_from_the_card_and_the_dataset_option():
     assert GLEEAdapter(model, tok, input_sizes=pro).input_size("det") == (1536, 1536, 1536)
     assert GLEEAdapter(model, tok, input_sizes=pro).lsj_side("det") == 1536
     assert GLEEAdapter(model, tok, input_sizes=lite).lsj_side("det") is None
-    with pytest.raises(EvalkitError, match="unknown GLEE adapter option"):
+    with pytest.raises(EvalkitError, match=r"unknown GLEE option\(s\) 'bogus'; valid options: .*input_size"):
         GLEEAdapter(model, tok, input_sizes=lite, bogus=1)
+    # the one input-size option: a short edge keeps the card's max size, a pair sets both
+    assert GLEEAdapter(model, tok, input_sizes=lite, input_size=640).input_size("vis") == (640, 1333, 32)
+    assert GLEEAdapter(model, tok, input_sizes=lite, input_size=[512, 900]).input_size("vis") == (512, 900, 32)
+    with pytest.raises(EvalkitError, match=r"'min_size' is now 'input_size'"):
+        GLEEAdapter(model, tok, input_sizes=lite, min_size=640)
