@@ -27,6 +27,7 @@ from evalkit.errors import EvalkitError, WeightsError
 
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
 from .base import Adapter
+from .options import INPUT_SIZE, input_size_option
 from .univs_settings import TASK_SETTINGS, UniVSSettings, normalise_options, resolve_settings, settings_source
 
 __all__ = ["UniVSAdapter", "UniVSSettings", "TASK_SETTINGS", "VOCABULARIES", "build_adapter"]
@@ -40,7 +41,10 @@ VOCABULARIES: dict[str, tuple[int, int]] = {
     "entityseg_panoptic": (644, 3294),
 }
 #: adapter options that are not inference settings
-_NON_SETTINGS = ("task", "vocabulary", "benchmark")
+_NON_SETTINGS = ("task", "vocabulary", "benchmark", INPUT_SIZE)
+#: a task the model card gives no size for: ``INPUT.MIN_SIZE_TEST`` / ``MAX_SIZE_TEST`` of the
+#: released video test configs (``configs/univs_inf/vids/{vis,pvos,refvos}/Base.yaml``: 640 / 1333)
+DEFAULT_INPUT_SIZE = {"min_size": 640, "max_size": 1333}
 # names present in only one of the two 40-class YouTube-VIS vocabularies
 _YTVIS19_ONLY = {"sedan", "hand", "ape", "eagle", "owl"}
 _YTVIS21_ONLY = {"flying_disc", "whale", "squirrel", "bird", "car"}
@@ -57,7 +61,8 @@ class UniVSAdapter(Adapter):
             returning them (loaded on first use), or ``None``.
         input_sizes: task → ``{"min_size", "max_size"}`` or ``{"square"}`` (model card).
         options: ``task``, ``vocabulary`` (a key of :data:`VOCABULARIES`), ``benchmark`` (whose
-            released settings to use when no runner bound one) and any
+            released settings to use when no runner bound one), ``input_size`` (the one
+            input-size option of every family, :mod:`.options`) and any
             :class:`~.univs_settings.UniVSSettings` field (official key, any case, or an alias),
             applied to every task.
     """
@@ -144,9 +149,7 @@ class UniVSAdapter(Adapter):
         from .univs_video import VideoStream
 
         s = self.settings(task)
-        size = dict(self.input_sizes.get(task, {"min_size": 640, "max_size": 1333}))
-        if s.min_size_test is not None:
-            size["min_size"] = s.min_size_test
+        size = self.input_size(task, s)
         stream = VideoStream(self.model, frames, size, self.device, s.sampling_frame_num)
         if isinstance(prompt, Categories):
             from .univs_entity import predict_categories
@@ -157,6 +160,19 @@ class UniVSAdapter(Adapter):
         if isinstance(prompt, Expression):
             return predict_expression(self, stream, prompt)
         return predict_reference(self, stream, prompt, task)
+
+    def input_size(self, task: str, s: UniVSSettings | None = None) -> dict[str, int]:
+        """``{"min_size", "max_size"}`` (or the card's ``{"square"}``) of ``task``: the model
+        card's (:data:`DEFAULT_INPUT_SIZE` without one) < the benchmark's ``MIN_SIZE_TEST`` <
+        the ``input_size`` option."""
+        s = s or self.settings(task)
+        size = dict(self.input_sizes.get(task, DEFAULT_INPUT_SIZE))
+        if s.min_size_test is not None:
+            size["min_size"] = s.min_size_test
+        if INPUT_SIZE in self.options:
+            short, longest = input_size_option(self.options[INPUT_SIZE], "UniVS", size.get("max_size"))
+            size.update(min_size=short, max_size=longest)
+        return size
 
     # -- text ---------------------------------------------------------------------------------
     def vocabulary_of(self, categories: Categories) -> str | None:
