@@ -13,7 +13,7 @@ processed frame by frame and yielded as they are done (masks as COCO RLE); an ob
 two references (first and previous frame), so memory does not grow with the video's length.
 
 Factory options (besides ``model_id``, ``device``, ``weights``):
-    ``task``: the task when :meth:`check` was not called; ``dataset``: dataset name for
+    ``task``: the task when :meth:`prepare` was not called; ``dataset``: dataset name for
     per-dataset rules (VOS score thresholds: ``ytvos``/``youtube-vos`` 0.4, ``davis`` 0.3,
     ``lvos`` 0.5, ``mose`` 0.4; Ref-DAVIS procedure for ``ref-davis``); the procedure settings
     of :mod:`.uniref_settings` (``score_thres``: the VOS / R-VOS score threshold;
@@ -57,12 +57,12 @@ class UnirefAdapter(CardAdapter):
         super().__init__(model_id=model_id, model=model, text_tokenizer=text_tokenizer, card=card,
                          device=device, weights=weights, **options)
 
-    def settings(self, task: str):
-        """The procedure settings of ``task`` on the dataset (:mod:`.uniref_settings`), the
-        options applied; ``None`` for the image tasks."""
+    def settings(self, task: str, dataset: str | None = None):
+        """The procedure settings of ``task`` on ``dataset`` (default the adapter's;
+        :mod:`.uniref_settings`), the options applied; ``None`` for the image tasks."""
         from .uniref_settings import resolve
 
-        return resolve(task, self.dataset, self.options)
+        return resolve(task, dataset or self.dataset, self.options)
 
     def describe(self) -> dict[str, Any]:
         """Adds the resolved settings of the task (score threshold, R-VOS propagation) for run.json."""

@@ -32,6 +32,7 @@ from evalkit.zoo.ops import masks_to_boxes
 from evalkit.zoo.uniref.fusion import ReferenceFeatures
 
 from .trackers.vos import merge_probabilities
+from .base import InferenceContext
 from .uniref import canvas_mask
 from .uninext_image import to_rles
 from .uninext_postprocess import boxes_to_original, mask_probabilities
@@ -47,16 +48,16 @@ def _top1(out: dict, b: int) -> tuple[float, torch.Tensor]:
 
 
 # -- R-VOS -------------------------------------------------------------------------------------
-def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+def predict_rvos(adapter, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
     """Referring VOS of one expression: one instance per frame (``track_ids`` = 1; its mask
     may be empty), see the module docstring."""
     language = adapter.encode_expression(prompt.text)
-    st = adapter.settings("rvos")
+    st = ctx.settings
     propagate, thr = st.rvos_propagation, st.score_thres
     init: ReferenceFeatures | None = None
     prev: ReferenceFeatures | None = None
     for image in frames:
-        batch = adapter.preprocess([image], task)
+        batch = adapter.preprocess([image], ctx.task)
         tf = batch.transforms[0]
         vis = adapter.features(batch)
         refs = None if init is None else ReferenceFeatures.concat([init, prev])
@@ -106,20 +107,20 @@ def _segment_objects(adapter, vis, batch, refs: list[ReferenceFeatures], thr: fl
     return probs, scores
 
 
-def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
     """Semi-supervised VOS: per frame one mask per active object (exclusive after soft
     aggregation), ``track_ids`` = object ids; an object is absent before its given frame."""
     if prompt.masks is None:
         raise EvalkitError("VOS expects a Reference with one mask per object (K x H x W, original frame)")
     ids = list(prompt.object_ids)
     starts = list(prompt.frames_of_objects or [prompt.frame] * len(ids))
-    st = adapter.settings("vos")
+    st = ctx.settings
     thr = st.score_thres
     init: dict[int, ReferenceFeatures] = {}
     prev: dict[int, ReferenceFeatures] = {}
     for i, image in enumerate(frames):
         size = tuple(image.shape[:2])
-        batch = adapter.preprocess([image], task)
+        batch = adapter.preprocess([image], ctx.task)
         tf, dev = batch.transforms[0], batch.images.device
         vis = adapter.features(batch)
         new: dict[int, torch.Tensor] = {}

@@ -48,10 +48,12 @@ import torch
 import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Instances, Reference
-from .univs_settings import configure_model
+from .base import InferenceContext
+from .univs_settings import UniVSSettings, configure_model
 from .univs_memory import EmbeddingMemory, FrameEmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 
-__all__ = ["predict_reference", "predict_expression", "reference_masks"]
+__all__ = ["predict_reference", "predict_expression", "reference_masks", "blank_token", "pool_prompts",
+           "temporally_consistent", "canvas_logits", "refresh_pools"]
 
 _BIG = 1e4  # logit magnitude of "certainly in / certainly out"
 
@@ -97,12 +99,12 @@ class _Target:
     given_canvas: torch.Tensor | None = None  # reference mask on the padded canvas
 
 
-def _blank_token(model, feats) -> torch.Tensor:
+def blank_token(model, feats) -> torch.Tensor:
     """``R×C`` zeros shaped like one frame's prompt tokens."""
     return feats.src[-1].new_zeros(model.visual_sampler.num_points, feats.src[-1].shape[-1])
 
 
-def _pool_prompts(model, pools: list[PromptPool], idx: list[int], like: torch.Tensor):
+def pool_prompts(model, pools: list[PromptPool], idx: list[int], like: torch.Tensor):
     """Prompt queries of the targets owning ``pools`` for the clip of absolute frames ``idx``
     (:meth:`PromptPool.tokens` and :meth:`PromptPool.queries`)."""
     toks = [p.tokens(like) for p in pools]
@@ -126,7 +128,7 @@ def _consistency(tg, embds: torch.Tensor, threshold: float, slots: int) -> tuple
     return sim > threshold, sim
 
 
-def _consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
+def temporally_consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
     return _consistency(tg, embds, threshold, slots)[0]
 
 
@@ -190,9 +192,9 @@ def refresh_pools(model, feats, idx: list[int], acc: MaskAccumulator, pools: lis
                 pool.write(f, tok.feats[k], tok.pos[k])
 
 
-def _run(adapter, stream, targets, start, decode_clip, emit):
-    """The sliding-window loop shared by VOS and R-VOS; returns per-frame outputs."""
-    s = adapter.active_settings
+def _run(adapter, s: UniVSSettings, stream, targets, start, decode_clip, emit):
+    """The sliding-window loop shared by VOS and R-VOS with the task's settings ``s``; returns
+    per-frame outputs."""
     n = len(stream)
     acc = MaskAccumulator()
     out: list[Instances | None] = [None] * n
@@ -218,11 +220,10 @@ def _run(adapter, stream, targets, start, decode_clip, emit):
     return out
 
 
-def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instances]:
+def predict_reference(adapter, ctx: InferenceContext, stream, ref: Reference) -> list[Instances]:
     """VOS / PVOS: targets given by masks, boxes, points or scribbles on their first frame."""
     model = adapter.model
-    s = adapter.settings(task)
-    adapter.active_settings = s
+    s, task = ctx.settings, ctx.task
     configure_model(model, s)
     ql = model.num_queries
     frames_of = ref.frames_of_objects or (ref.frame,) * len(ref.object_ids)
@@ -264,7 +265,7 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         # officially every target is a prompt query of every clip, blank before it appears
         # (it still takes part in the prompt queries' self-attention); only the predictions of
         # the targets that appeared are used
-        res = model.decode(feats, _pool_prompts(model, pools, idx, _blank_token(model, feats)))
+        res = model.decode(feats, pool_prompts(model, pools, idx, blank_token(model, feats)))
         res = {k: v[list(range(ql)) + [ql + j for j in active]] for k, v in res.items() if k != "pred_logits"}
         # official write_predictions_into_annotations_per_clip (task 'sot', prompt queries):
         # masks at canvas resolution, quality on the frame's crop
@@ -339,14 +340,13 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
                          scores=scores.cpu().numpy(), track_ids=np.array([targets[k].obj_id for k in ids]))
 
     # official inference_video_vos: the clips start at frame 0 whatever the given frames
-    return _run(adapter, stream, targets, 0, decode_clip, emit)
+    return _run(adapter, s, stream, targets, 0, decode_clip, emit)
 
 
-def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
+def predict_expression(adapter, ctx: InferenceContext, stream, prompt: Expression) -> list[Instances]:
     """R-VOS: one target named by an expression; output one mask per frame (track id 1)."""
     model = adapter.model
-    s = adapter.settings("rvos")
-    adapter.active_settings = s
+    s = ctx.settings
     configure_model(model, s)
     ql = model.num_queries
     words, sentence = adapter.encode_expression(prompt.text)
@@ -361,7 +361,7 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
             # first clip samples nothing for grounding)
             refresh_pools(model, feats, idx, acc, [target.pool], s.clip_stride)
             if len(target.pool):
-                vis = target.pool.frame_tokens(idx, _blank_token(model, feats))
+                vis = target.pool.frame_tokens(idx, blank_token(model, feats))
                 prompts.tokens = torch.cat([vis[None], prompts.tokens], 1)
         res = model.decode(feats, prompts, sentence_embeddings=sentence)
         score = float(res["pred_logits"][ql, 0].sigmoid())
@@ -393,4 +393,4 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
         return Instances(size, boxes=stream.boxes(mask), masks=mask.cpu().numpy(), scores=sc,
                          track_ids=np.array([1]))
 
-    return _run(adapter, stream, [target], 0, decode_clip, emit)
+    return _run(adapter, s, stream, [target], 0, decode_clip, emit)

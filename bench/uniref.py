@@ -52,7 +52,7 @@ def _adapter(device: str, tiny: bool, **options):
         opts["overrides"] = TINY
     opts.update(options)
     adapter = build_adapter(model_id="uniref-pp-r50", device=device, **opts)
-    adapter.check("vos", "reference")
+    adapter.prepare("vos")
     return adapter
 
 

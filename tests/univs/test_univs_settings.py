@@ -65,8 +65,7 @@ def test_options_by_official_key_alias_or_any_case_and_errors():
 
 def test_bound_benchmark_selects_its_settings_and_run_json_records_them():
     a = build_tiny_adapter()
-    a.check("vos", "reference")
-    a.bind("mose-val", "vos")
+    a.prepare("vos", "mose-val")
     desc = a.describe()
     # the tiny adapter's clip_len 3 (a user option) wins over MOSE's 2; memory 2 likewise
     assert desc["settings"]["sampling_frame_num"] == 3 and desc["settings"]["min_size_test"] == 720
@@ -77,10 +76,10 @@ def test_bound_benchmark_selects_its_settings_and_run_json_records_them():
 def test_input_size_is_the_one_size_option_and_min_size_test_names_it():
     # the tiny card size 64/128, MOSE's released MIN_SIZE_TEST 720, then the user's input_size
     a = build_tiny_adapter()
-    a.bind("mose-val", "vos")
+    a.prepare("vos", "mose-val")
     assert a.input_size("vos") == {"min_size": 720, "max_size": 128}
     b = build_tiny_adapter(input_size=[96, 160])
-    b.bind("mose-val", "vos")
+    b.prepare("vos", "mose-val")
     assert b.input_size("vos") == {"min_size": 96, "max_size": 160}
     with pytest.raises(EvalkitError, match=r"unknown UniVS option\(s\) 'min_size_test' \('min_size_test' is now "
                                            r"'input_size'\); valid options: .*input_size"):
