@@ -65,7 +65,7 @@ from evalkit.zoo.ops.boxes import masks_to_boxes
 from ..types import Categories, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
 from .base import InferenceContext
-from .univs_settings import UniVSSettings, configure_model
+from .univs_settings import UniVSSettings, prompt_sampling
 from .univs_vis import memory_update_mask, output_window, video_results
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 from .univs_prompted import blank_token, temporally_consistent, pool_prompts, canvas_logits, refresh_pools
@@ -120,7 +120,7 @@ def _vss(adapter, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor)
     out: list[Instances] = []
     for s0 in range(0, len(stream), t):
         idx = list(range(s0, min(s0 + t, len(stream))))
-        res = model.decode(stream.clip(idx), None, class_embeddings=emb)
+        res = model.decode(stream.clip(idx), None, class_embeddings=emb, self_attn_mask=s.maskdec_self_attn_mask_type)
         masks = res["pred_masks"][:ql]  # Q×T×h×w logits on the canvas
 
         def output_logits(ti, f):
@@ -156,7 +156,6 @@ def predict_categories(adapter, ctx: InferenceContext, stream, cats: Categories)
     """VIS / VPS / VSS on one video (see module docstring)."""
     model = adapter.model
     s, task = ctx.settings, ctx.task
-    configure_model(model, s)
     emb = adapter.class_embeddings_for(cats)
     if task == "vss":
         return _vss(adapter, s, stream, cats, emb)
@@ -187,15 +186,15 @@ def predict_categories(adapter, ctx: InferenceContext, stream, cats: Categories)
                 # features), each into its own slot
                 for key, f in enumerate(sorted(left)):
                     m = (canvas_logits(left[f][:len(pools)], stream.canvas) > 0).float()
-                    tok = model.sample_visual_prompt(feats, key, m)
+                    tok = model.sample_visual_prompt(feats, key, m, **prompt_sampling(s))
                     for k, pool in enumerate(pools):
                         pool.open(idx[-1])
                         if bool(tok.valid[k]):
                             pool.put(f, tok.feats[k], tok.pos[k])
-            refresh_pools(model, feats, idx, acc, pools, s.clip_stride)
+            refresh_pools(model, s, feats, idx, acc, pools, s.clip_stride)
             prompted = True
-        prompts = pool_prompts(model, pools, idx, blank_token(model, feats)) if entities else None
-        res = model.decode(feats, prompts, class_embeddings=emb)
+        prompts = pool_prompts(model, pools, idx, blank_token(s, feats)) if entities else None
+        res = model.decode(feats, prompts, class_embeddings=emb, self_attn_mask=s.maskdec_self_attn_mask_type)
         masks, embds = res["pred_masks"], res["pred_embds"]
         scores = res["pred_logits"].sigmoid()
         h4, w4 = masks.shape[-2:]

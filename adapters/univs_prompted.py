@@ -49,7 +49,7 @@ import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Instances, Reference
 from .base import InferenceContext
-from .univs_settings import UniVSSettings, configure_model
+from .univs_settings import UniVSSettings, prompt_sampling
 from .univs_memory import EmbeddingMemory, FrameEmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 
 __all__ = ["predict_reference", "predict_expression", "reference_masks", "blank_token", "pool_prompts",
@@ -99,9 +99,9 @@ class _Target:
     given_canvas: torch.Tensor | None = None  # reference mask on the padded canvas
 
 
-def blank_token(model, feats) -> torch.Tensor:
-    """``R×C`` zeros shaped like one frame's prompt tokens."""
-    return feats.src[-1].new_zeros(model.visual_sampler.num_points, feats.src[-1].shape[-1])
+def blank_token(s: UniVSSettings, feats) -> torch.Tensor:
+    """``R×C`` zeros shaped like one frame's prompt tokens (``R`` of the settings ``s``)."""
+    return feats.src[-1].new_zeros(s.visual_prompt_pixels_per_image, feats.src[-1].shape[-1])
 
 
 def pool_prompts(model, pools: list[PromptPool], idx: list[int], like: torch.Tensor):
@@ -156,18 +156,19 @@ def canvas_logits(logits: torch.Tensor, canvas: tuple[int, int]) -> torch.Tensor
     return F.interpolate(x[None], size=canvas, mode="bilinear", align_corners=False)[0]
 
 
-def start_pools(model, feats, idx: list[int], masks: torch.Tensor, pools: list[PromptPool], clip_len: int) -> None:
+def start_pools(model, s: UniVSSettings, feats, idx: list[int], masks: torch.Tensor, pools: list[PromptPool],
+                clip_len: int) -> None:
     """Pools on the video's first clip (official ``process_per_video_inference``,
     ``is_first_clip``): ``clip_len`` slots, all holding the tokens sampled on the clip's first
     frame inside ``masks`` (``K×Hp×Wp``; a target without mask there is blank)."""
-    tok = model.sample_visual_prompt(feats, 0, masks)
+    tok = model.sample_visual_prompt(feats, 0, masks, **prompt_sampling(s))
     for k, pool in enumerate(pools):
         pool.open(idx[0] + clip_len - 1)
         if bool(tok.valid[k]):
             pool.write(idx[0], tok.feats[k], tok.pos[k])
 
 
-def refresh_pools(model, feats, idx: list[int], acc: MaskAccumulator, pools: list[PromptPool],
+def refresh_pools(model, s: UniVSSettings, feats, idx: list[int], acc: MaskAccumulator, pools: list[PromptPool],
                   num_new: int) -> None:
     """The official prompt-memory rule for a clip after the first (``zero_pad_prompt`` then
     ``process_per_video_inference``, ``update_frames = num_frames - clip_stride``).
@@ -186,7 +187,7 @@ def refresh_pools(model, feats, idx: list[int], acc: MaskAccumulator, pools: lis
         if f not in acc.pending():
             continue
         masks = (canvas_logits(acc.peek(f, len(pools)), canvas) > 0).float()
-        tok = model.sample_visual_prompt(feats, idx.index(f), masks)
+        tok = model.sample_visual_prompt(feats, idx.index(f), masks, **prompt_sampling(s))
         for k, pool in enumerate(pools):
             if bool(tok.valid[k]):
                 pool.write(f, tok.feats[k], tok.pos[k])
@@ -224,7 +225,6 @@ def predict_reference(adapter, ctx: InferenceContext, stream, ref: Reference) ->
     """VOS / PVOS: targets given by masks, boxes, points or scribbles on their first frame."""
     model = adapter.model
     s, task = ctx.settings, ctx.task
-    configure_model(model, s)
     ql = model.num_queries
     frames_of = ref.frames_of_objects or (ref.frame,) * len(ref.object_ids)
     window = s.memory_slots  # officially never shorter than a clip
@@ -256,16 +256,17 @@ def predict_reference(adapter, ctx: InferenceContext, stream, ref: Reference) ->
         if idx[0] == 0:  # official is_first_clip: sampled on the clip's first frame only
             masks = torch.stack([tg.given_canvas if tg.started and tg.frame == 0 else
                                  torch.zeros(stream.canvas, device=feats.mask_features.device) for tg in targets])
-            start_pools(model, feats, idx, masks, pools, s.sampling_frame_num)
+            start_pools(model, s, feats, idx, masks, pools, s.sampling_frame_num)
         else:
-            refresh_pools(model, feats, idx, acc, pools, s.clip_stride)
+            refresh_pools(model, s, feats, idx, acc, pools, s.clip_stride)
         active = [k for k, tg in enumerate(targets) if tg.started]
         if not active:
             return logits
         # officially every target is a prompt query of every clip, blank before it appears
         # (it still takes part in the prompt queries' self-attention); only the predictions of
         # the targets that appeared are used
-        res = model.decode(feats, pool_prompts(model, pools, idx, blank_token(model, feats)))
+        res = model.decode(feats, pool_prompts(model, pools, idx, blank_token(s, feats)),
+                           self_attn_mask=s.maskdec_self_attn_mask_type)
         res = {k: v[list(range(ql)) + [ql + j for j in active]] for k, v in res.items() if k != "pred_logits"}
         # official write_predictions_into_annotations_per_clip (task 'sot', prompt queries):
         # masks at canvas resolution, quality on the frame's crop
@@ -347,7 +348,6 @@ def predict_expression(adapter, ctx: InferenceContext, stream, prompt: Expressio
     """R-VOS: one target named by an expression; output one mask per frame (track id 1)."""
     model = adapter.model
     s = ctx.settings
-    configure_model(model, s)
     ql = model.num_queries
     words, sentence = adapter.encode_expression(prompt.text)
     target = _Target(1, -1, PromptPool(s.memory_slots), started=True)
@@ -359,11 +359,11 @@ def predict_expression(adapter, ctx: InferenceContext, stream, prompt: Expressio
             # the expression's tokens plus, per frame, the visual tokens of that frame's slot
             # (official forward_prompt_encoder, ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING; the
             # first clip samples nothing for grounding)
-            refresh_pools(model, feats, idx, acc, [target.pool], s.clip_stride)
+            refresh_pools(model, s, feats, idx, acc, [target.pool], s.clip_stride)
             if len(target.pool):
-                vis = target.pool.frame_tokens(idx, blank_token(model, feats))
+                vis = target.pool.frame_tokens(idx, blank_token(s, feats))
                 prompts.tokens = torch.cat([vis[None], prompts.tokens], 1)
-        res = model.decode(feats, prompts, sentence_embeddings=sentence)
+        res = model.decode(feats, prompts, sentence_embeddings=sentence, self_attn_mask=s.maskdec_self_attn_mask_type)
         score = float(res["pred_logits"][ql, 0].sigmoid())
         for f in idx:
             scores.setdefault(f, []).append(score)

@@ -23,7 +23,7 @@ from evalkit.errors import EvalkitError
 from .options import INPUT_SIZE_RENAMED
 
 __all__ = ["UniVSSettings", "TASK_SETTINGS", "BENCHMARK_SETTINGS", "ALIASES", "SETTING_NAMES",
-           "resolve_settings", "normalise_options", "configure_model",
+           "resolve_settings", "normalise_options", "prompt_sampling",
            "settings_source"]
 
 _CFG = "univs/config.py"
@@ -223,9 +223,6 @@ def resolve_settings(task: str, benchmark: str | None, options: dict[str, Any]) 
     return replace(s, **options) if options else s
 
 
-def configure_model(model, s: UniVSSettings) -> None:
-    """Per-task switches of the network: prompt tokens per frame, how cells are chosen, the
-    decoder's self-attention mask."""
-    model.visual_sampler.num_points = s.visual_prompt_pixels_per_image
-    model.visual_sampler.cell_sampling = s.cell_sampling
-    model.mask_decoder.self_attn_mask = s.maskdec_self_attn_mask_type
+def prompt_sampling(s: UniVSSettings) -> dict[str, Any]:
+    """Keyword arguments of ``UniVS.sample_visual_prompt`` for the task's settings."""
+    return {"num_points": s.visual_prompt_pixels_per_image, "cell_sampling": s.cell_sampling}

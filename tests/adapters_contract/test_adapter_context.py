@@ -48,3 +48,24 @@ def test_context_holds_the_resolved_settings_and_sizes():
     univs = build_tiny_adapter(clip_len=3)
     ctx = univs.prepare("vos", "mose-val")
     assert ctx.input_size == {"min_size": 720, "max_size": 128} and ctx.settings.sampling_frame_num == 3
+
+
+def test_univs_per_task_switches_are_call_arguments_not_model_writes():
+    import numpy as np
+
+    from evalkit.types import Reference
+    from univs_tiny import build_tiny_adapter, random_video
+
+    a = build_tiny_adapter(num_points=8, maskdec_self_attn_mask_type="sep-blocked", cell_sampling="random")
+    built = (a.model.visual_sampler.num_points, a.model.visual_sampler.cell_sampling, a.model.mask_decoder.self_attn_mask)
+    seen = []
+    sample = a.model.sample_visual_prompt
+    a.model.sample_visual_prompt = lambda *args, **kw: seen.append(kw) or sample(*args, **kw)
+    m = np.zeros((1, 48, 64), bool)
+    m[0, 10:30, 10:40] = True
+    a.prepare("vos")
+    a.predict(random_video(3), Reference(object_ids=(1,), masks=m))
+    assert seen and all(kw == {"num_points": 8, "cell_sampling": "random"} for kw in seen)
+    # the network is left as built: the settings went in as arguments
+    assert (a.model.visual_sampler.num_points, a.model.visual_sampler.cell_sampling,
+            a.model.mask_decoder.self_attn_mask) == built != (8, "random", "sep-blocked")
