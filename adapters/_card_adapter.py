@@ -18,21 +18,10 @@ import torch
 from evalkit.errors import EvalkitError, UnsupportedTaskError
 from evalkit.types import Frames, Instances, Prompt
 
-from .base import Adapter
+from .base import Adapter, InferenceContext
+from .options import input_size_option, refuse_unknown_options
 
 __all__ = ["CardAdapter", "bert_tokenizer", "refuse_unknown_options"]
-
-
-def refuse_unknown_options(options, valid, family: str, renamed: dict[str, str] | None = None) -> None:
-    """Raise :class:`EvalkitError` naming the options not in ``valid`` and listing the valid
-    ones (and the new name of a ``renamed`` one)."""
-    unknown = sorted(set(options) - set(valid))
-    if not unknown:
-        return
-    moved = [f"{k!r} is now {renamed[k]!r}" for k in unknown if renamed and k in renamed]
-    hint = f" ({'; '.join(moved)})" if moved else ""
-    raise EvalkitError(f"unknown {family} option(s) {', '.join(map(repr, unknown))}{hint}; valid "
-                       f"options: {', '.join(sorted(valid))}")
 
 
 def bert_tokenizer(card, option: str | None):
@@ -90,8 +79,6 @@ class CardAdapter(Adapter):
         self.model.text_encoder._tokenizer = text_tokenizer
         self.tokenizer = text_tokenizer
         self.tasks = frozenset(card.tasks)
-        self.task: str | None = options.get("task")
-        self.dataset: str | None = options.get("dataset")
         self.num_queries: int | None = options.get("num_queries")
 
     # -- factory ----------------------------------------------------------------------------
@@ -112,10 +99,15 @@ class CardAdapter(Adapter):
         adapter = cls(model_id=model_id, model=model, text_tokenizer=tokenizer, card=card,
                       device=device, weights=weights, **options)
         if not options.get("random_weights"):
-            from evalkit.hub import weights_sha256
-
-            adapter.weights_sha256 = weights_sha256(card, weights)
+            adapter.weights_sha256 = cls.weights_digest(card, weights)
         return adapter
+
+    @classmethod
+    def weights_digest(cls, card, weights: str | None) -> str:
+        """sha256 of the weights in use (provenance, prediction-store key)."""
+        from evalkit.hub import weights_sha256
+
+        return weights_sha256(card, weights)
 
     @classmethod
     def load_model(cls, card, weights: str | None, overrides: dict[str, Any], random_weights: bool):
@@ -144,9 +136,16 @@ class CardAdapter(Adapter):
         return bert_tokenizer(card, option)
 
     # -- contract ---------------------------------------------------------------------------
-    def check(self, task: str, prompt) -> None:
-        super().check(task, prompt)
-        self.task = task
+    def make_context(self, task: str, benchmark: str | None = None) -> InferenceContext:
+        """Adds the task's resolved settings (:meth:`settings`) and input size on the dataset."""
+        dataset = self._dataset_of(benchmark)
+        return InferenceContext(task=task, benchmark=benchmark, dataset=dataset,
+                                settings=self.settings(task, dataset),
+                                input_size=self.input_size(task, dataset))
+
+    def settings(self, task: str, dataset: str | None = None):
+        """The procedure settings of ``task`` (``None``: the procedure has none)."""
+        return None
 
     def predict(self, frames: Frames, prompt: Prompt) -> Iterable[Instances]:
         task = self.task or self._infer_task(frames, prompt)
@@ -157,23 +156,28 @@ class CardAdapter(Adapter):
         if not isinstance(prompt, expected):
             raise UnsupportedTaskError(f"task {task!r} of {self.model_id!r} expects a "
                                        f"{expected.__name__} prompt, got {type(prompt).__name__}")
-        return procedure(self, task, frames, prompt)
+        return procedure(self, self.context_for(task), frames, prompt)
 
     def procedures(self) -> dict[str, tuple[Callable, type]]:
-        """task → (procedure ``fn(adapter, task, frames, prompt)``, expected prompt type)."""
+        """task → (procedure ``fn(adapter, context, frames, prompt)``, expected prompt type);
+        the procedure reads the task, dataset and settings from the :class:`InferenceContext`
+        and the network and text encoders from the adapter."""
         raise NotImplementedError
 
     def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
-        """The task of a prompt when neither :meth:`check` nor the ``task`` option gave one."""
+        """The task of a prompt when neither :meth:`prepare` nor the ``task`` option gave one."""
         raise NotImplementedError
 
     # -- shared steps -----------------------------------------------------------------------
-    def input_size(self, task: str) -> tuple[int, int | None]:
-        """``(short_edge, max_size)`` of ``task`` (card, per dataset; option ``input_size``)."""
-        if "input_size" in self.options:
-            short, longest = self.options["input_size"]
-            return int(short), (None if longest is None else int(longest))
-        size = self.card.input_size(task, self.dataset)
+    def input_size(self, task: str, dataset: str | None = None) -> tuple[int, int | None]:
+        """``(short_edge, max_size)`` of ``task`` (card, per ``dataset``, default the adapter's;
+        option ``input_size``)."""
+        value = self.options.get("input_size")
+        if isinstance(value, (list, tuple)):  # both given: the card is not consulted
+            return input_size_option(value, self.family_name or self.model_id)
+        size = self.card.input_size(task, dataset or self.dataset)
+        if value is not None:  # the short edge only: the card's max size is kept
+            return input_size_option(value, self.family_name or self.model_id, size.get("max_size"))
         return int(size["min_size"]), size.get("max_size")
 
     def preprocess(self, images: list[np.ndarray], task: str):

@@ -1,8 +1,11 @@
 """The Adapter interface: an inference procedure behind ``predict(frames, prompt)``.
 
 An adapter wraps a zoo model (or anything else) and declares which tasks and prompt kinds it
-supports. The runner calls :meth:`Adapter.check` before inference, so an unsupported request
-is a clear error, never an empty result.
+supports. The runner calls :meth:`Adapter.prepare` once before inference: it validates the task
+and prompt kind (an unsupported request is a clear error, never an empty result) and returns the
+immutable :class:`InferenceContext` of the run — the task, the benchmark, the dataset whose
+rules apply, the resolved procedure settings and the input size. It is the only place an
+adapter's per-run state is set (``adapter.context``); procedures read the context, not options.
 
 Models are registered in :data:`evalkit.registry.MODELS` with a factory target
 ``fn(*, model_id, device="cpu", weights=None, **options) -> Adapter`` (one factory may serve
@@ -10,12 +13,39 @@ several registered ids, e.g. every UNINEXT variant).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ..errors import UnsupportedTaskError
 from ..types import Frames, Instances, Prompt, prompt_kind
 
-__all__ = ["Adapter"]
+__all__ = ["Adapter", "InferenceContext"]
+
+
+@dataclass(frozen=True)
+class InferenceContext:
+    """What a procedure needs besides the model and the sample, fixed for a run.
+
+    Attributes:
+        task: the task being run (``vos``, ``inst-seg``...).
+        benchmark: the benchmark id the samples come from (``davis17-val``), or ``None``.
+        dataset: the dataset whose per-dataset rules apply: the ``dataset`` option, else the
+            benchmark id (rules match by name prefix: ``ovis`` matches ``ovis-val``).
+        settings: the resolved settings of the task's procedure (a frozen dataclass of the
+            family's ``*_settings`` module), or ``None`` for a procedure without settings.
+        input_size: the resolved test-time input size of the task, in the family's form
+            (card adapters ``(short_edge, max_size)``; GLEE ``(short_edge, max_size,
+            size_divisibility)``; UniVS ``{"min_size", "max_size"}`` or ``{"square"}``).
+        vocabulary: the class-embedding vocabulary (UniVS ``vocabulary`` option), else ``None``;
+            category names come with each sample's prompt.
+    """
+
+    task: str
+    benchmark: str | None = None
+    dataset: str | None = None
+    settings: Any = None
+    input_size: Any = None
+    vocabulary: str | None = None
 
 
 class Adapter:
@@ -47,14 +77,75 @@ class Adapter:
         self.weights = weights
         self.weights_sha256: str | None = None
         self.options = options
+        #: the run's context, set by :meth:`prepare` only
+        self.context: InferenceContext | None = None
 
-    def check(self, task: str, prompt: Prompt | str) -> None:
-        kind = prompt if isinstance(prompt, str) else prompt_kind(prompt)
+    # -- the run's context --------------------------------------------------------------------
+    def prepare(self, task: str, benchmark=None) -> InferenceContext:
+        """Validate ``task`` (and the benchmark's prompt kind) and fix the run's context.
+
+        Args:
+            task: the task to run.
+            benchmark: a :class:`~evalkit.benchmarks.base.Benchmark` (its ``id`` and ``prompt``
+                kind are used), a benchmark id, or ``None``.
+
+        Returns:
+            the :class:`InferenceContext`, also kept as ``adapter.context`` for
+            :meth:`predict`.
+
+        Raises:
+            UnsupportedTaskError: the task or the benchmark's prompt kind is not supported.
+        """
+        bench_id = benchmark if isinstance(benchmark, str) or benchmark is None else benchmark.id
+        kind = None if isinstance(benchmark, str) or benchmark is None else benchmark.prompt
+        if kind:
+            self.check(task, kind)
+        else:
+            self._check_task(task)
+        self.context = self.make_context(task, bench_id or None)
+        return self.context
+
+    def make_context(self, task: str, benchmark: str | None = None) -> InferenceContext:
+        """The context of ``task`` on ``benchmark`` with the options applied (no state is
+        changed; families add their settings and input size)."""
+        return InferenceContext(task=task, benchmark=benchmark, dataset=self._dataset_of(benchmark))
+
+    def _dataset_of(self, benchmark: str | None) -> str | None:
+        return self.options.get("dataset") or benchmark
+
+    def context_for(self, task: str) -> InferenceContext:
+        """The prepared context when it is ``task``'s, else ``task``'s without a benchmark (a
+        caller that did not :meth:`prepare`; the context is not kept)."""
+        if self.context is not None and self.context.task == task:
+            return self.context
+        return self.make_context(task, None)
+
+    @property
+    def task(self) -> str | None:
+        """The prepared task, else the ``task`` option (read-only: set it with :meth:`prepare`)."""
+        return self.context.task if self.context is not None else self.options.get("task")
+
+    @property
+    def dataset(self) -> str | None:
+        """The dataset whose rules apply: the ``dataset`` option, else the prepared benchmark."""
+        return self.context.dataset if self.context is not None else self.options.get("dataset")
+
+    @property
+    def benchmark(self) -> str | None:
+        return self.context.benchmark if self.context is not None else None
+
+    def _check_task(self, task: str) -> None:
         if task not in self.tasks:
             raise UnsupportedTaskError(
                 f"model {self.model_id!r} does not support task {task!r} "
                 f"(supported: {', '.join(sorted(self.tasks))})"
             )
+
+    def check(self, task: str, prompt: Prompt | str) -> None:
+        """Validation only: raise :class:`UnsupportedTaskError` unless ``task`` and the prompt
+        (or prompt kind) are supported. Changes nothing."""
+        kind = prompt if isinstance(prompt, str) else prompt_kind(prompt)
+        self._check_task(task)
         if kind not in self.prompt_kinds:
             raise UnsupportedTaskError(
                 f"model {self.model_id!r} does not accept {kind} prompts "
@@ -66,15 +157,6 @@ class Adapter:
         refuses any other ``-a`` option before a run directory is made: a misspelt option must
         not be silently ignored (it would also enter the store key)."""
         return self.option_keys
-
-    def bind(self, benchmark_id: str, task: str) -> None:
-        """Called by the runner before inference: which benchmark (and task) the samples come
-        from. Adapters with per-dataset rules (test sizes, thresholds) read ``self.dataset``,
-        which defaults to the benchmark id (``davis17-val``, ``ovis-val``...) unless the user set
-        the ``dataset`` option."""
-        self.benchmark = benchmark_id
-        if getattr(self, "dataset", None) is None:
-            self.dataset = benchmark_id
 
     def predict(self, frames: Frames, prompt: Prompt) -> list[Instances] | Iterable[Instances]:
         """One :class:`Instances` per frame of ``frames``, in the original-image frame."""

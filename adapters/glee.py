@@ -9,22 +9,22 @@
 | ``Reference`` | video | vos | :func:`~evalkit.adapters.glee_vos.vos` |
 | ``Expression`` | video | rvos | :func:`~evalkit.adapters.glee_vos.rvos` |
 
-The task is the one the runner announced through :meth:`GLEEAdapter.check`; without it, it is
+The task is the one the runner prepared (:meth:`~.base.Adapter.prepare`); without it, it is
 inferred from the prompt and the number of frames (table above).
 
 Category names are encoded as the dataset spells them (the official model reads the raw names,
 ``giant_panda`` included), except GLEE's rewrites of four ODinW vocabularies (:data:`PROMPT_NAMES`).
 
-Per-dataset rules use :attr:`GLEEAdapter.dataset`: the ``dataset`` option, else the benchmark id
-the runner binds (``ovis-val``...); a rule keyed ``ovis`` applies to every name starting with it.
+Per-dataset rules use the context's dataset: the ``dataset`` option, else the benchmark id
+the runner prepared (``ovis-val``...); a rule keyed ``ovis`` applies to every name starting with it.
 Test sizes come from the model card (``input_sizes[task]`` and its ``per_dataset`` entries: OVIS
 720, BURST 720, TAO 640...; GLEE-Pro: the 1536² LSJ canvas of :mod:`.glee_lsj`); BURST takes the YouTube-VIS output path, TAO its own; LVIS keeps the
 top 300 detections (as do vocabularies of ≥ 1000 names without a dataset), others 100.
 
-Options (all part of the prediction store key): ``dataset``, ``min_size``/``max_size`` (override
-the card), ``max_detections`` (image top-k), ``interactive_score`` (``ffn``: the confidence head,
-default; ``object``: the similarity to the text "object", the two rows of the paper's Table 7),
-``window`` (frames per forward pass in videos, 10).
+Options (all part of the prediction store key): ``dataset``, ``input_size`` (override the card,
+:mod:`.options`) and the settings of :class:`~.glee_settings.GLEESettings`
+(``test_topk_per_image``, ``interactive_score``, ``video_window_size``); an unknown option is an
+error listing the valid ones.
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ import torch
 from ..errors import EvalkitError, UnsupportedTaskError
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
 from ..zoo.glee.model import TextPrompt
-from .base import Adapter
+from .base import Adapter, InferenceContext
+from .options import INPUT_SIZE, input_size_option
 
 __all__ = ["GLEEAdapter", "build_adapter", "ALL_TASKS", "PROMPT_NAMES"]
 
@@ -50,7 +51,6 @@ PROMPT_NAMES = {
     ("CoW", "chanterelle"): ("mushroom CoW", "mushroom chanterelle"),
     ("package",): ("packages",),
 }
-_OPTIONS = {"dataset", "min_size", "max_size", "max_detections", "interactive_score", "window"}
 
 
 class GLEEAdapter(Adapter):
@@ -68,33 +68,30 @@ class GLEEAdapter(Adapter):
 
     def __init__(self, model, tokenizer, *, input_sizes: dict[str, Any], tasks=ALL_TASKS, model_id: str = "",
                  device: str = "cpu", weights: str | None = None, **options: Any):
-        unknown = set(options) - _OPTIONS
-        if unknown:
-            raise EvalkitError(f"unknown GLEE adapter option(s) {sorted(unknown)}; expected {sorted(_OPTIONS)}")
-        if options.get("interactive_score", "ffn") not in ("ffn", "object"):
-            raise EvalkitError("GLEE option interactive_score must be 'ffn' or 'object', "
-                               f"got {options['interactive_score']!r}")
+        from .glee_settings import check_options, resolve
+
+        check_options(options)
         super().__init__(model_id=model_id, device=device, weights=weights, **options)
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.input_sizes = dict(input_sizes)
         self.tasks = frozenset(tasks)
-        self.task: str | None = None
-        self.dataset: str | None = options.get("dataset")
+        #: the resolved settings (:class:`~.glee_settings.GLEESettings`; the same for every task)
+        self.settings = resolve(options)
         self._class_cache: tuple[tuple[str, ...], Any] | None = None
 
     # -- configuration --------------------------------------------------------------------------
-    def check(self, task: str, prompt: Prompt | str) -> None:
-        super().check(task, prompt)
-        self.task = task
+    def make_context(self, task: str, benchmark: str | None = None) -> InferenceContext:
+        """Adds the settings and the input size of ``task`` on the dataset."""
+        dataset = self._dataset_of(benchmark)
+        return InferenceContext(task=task, benchmark=benchmark, dataset=dataset, settings=self.settings,
+                                input_size=self.input_size(task, dataset))
 
-    def bind(self, benchmark_id: str, task: str) -> None:
-        super().bind(benchmark_id, task)
-        self.task = task
-
-    def dataset_is(self, prefix: str) -> bool:
-        """Whether the bound dataset / benchmark is ``prefix`` or starts with it."""
-        return bool(self.dataset) and self.dataset.startswith(prefix)
+    def dataset_is(self, prefix: str, dataset: str | None = None) -> bool:
+        """Whether ``dataset`` (default: the prepared dataset / benchmark) is ``prefix`` or
+        starts with it."""
+        dataset = dataset or self.dataset
+        return bool(dataset) and dataset.startswith(prefix)
 
     def resolve_task(self, frames: Frames, prompt: Prompt) -> str:
         kind = prompt_kind(prompt)
@@ -102,15 +99,17 @@ class GLEEAdapter(Adapter):
             return self.task
         return (_VIDEO_TASK if len(frames) > 1 else _IMAGE_TASK)[kind]
 
-    def input_size(self, task: str) -> tuple[int, int, int]:
-        """``(short edge, max size, size divisibility)`` of ``task`` (card + options)."""
+    def input_size(self, task: str, dataset: str | None = None) -> tuple[int, int, int]:
+        """``(short edge, max size, size divisibility)`` of ``task`` on ``dataset`` (default:
+        the prepared one) (card + options)."""
         spec = dict(self.input_sizes.get(task) or self.input_sizes.get("inst-seg") or {})
         per = spec.pop("per_dataset", None) or {}
-        keys = [k for k in per if self.dataset_is(k)]
+        keys = [k for k in per if self.dataset_is(k, dataset)]
         if keys:
             spec.update(per[max(keys, key=len)])
-        short = int(self.options.get("min_size") or spec.get("min_size", 800))
-        longest = int(self.options.get("max_size") or spec.get("max_size", 1333))
+        short, longest = int(spec.get("min_size", 800)), int(spec.get("max_size", 1333))
+        if INPUT_SIZE in self.options:
+            short, longest = input_size_option(self.options[INPUT_SIZE], "GLEE", longest)
         div = max(int(spec.get("pad_square") or 0), self.model.size_divisibility)
         return short, longest, div
 
@@ -119,6 +118,14 @@ class GLEEAdapter(Adapter):
         ``coco_instance_lsj`` test mapper, :mod:`evalkit.adapters.glee_lsj`), else ``None``."""
         spec = dict(self.input_sizes.get(task) or self.input_sizes.get("inst-seg") or {})
         return int(spec["pad_square"]) if spec.get("pad_square") else None
+
+    def describe(self) -> dict[str, Any]:
+        """Adds the resolved settings (run.json)."""
+        from .glee_settings import settings_record
+
+        d = super().describe()
+        d["settings"] = settings_record(self.options)
+        return d
 
     # -- text -----------------------------------------------------------------------------------
     def class_prompt(self, categories: Categories, batch: int):

@@ -78,7 +78,7 @@ def detect(adapter, frames: Frames, categories: Categories, task: str) -> list[I
     probs = out.logits[0].sigmoid()  # Q×N
     n = probs.shape[1]
     default_k = 300 if adapter.dataset_is("lvis") or (adapter.dataset is None and n >= 1000) else 100
-    k = min(int(adapter.options.get("max_detections") or default_k), probs.numel())
+    k = min(adapter.settings.test_topk_per_image or default_k, probs.numel())
     scores, idx = probs.flatten().topk(k)
     q = idx // n
     labels = np.asarray(categories.ids, dtype=np.int64)[(idx % n).cpu().numpy()]
@@ -166,7 +166,7 @@ def interactive(adapter, frames: Frames, ref: Reference) -> list[Instances]:
         return results
     vm = canvas_masks(masks[valid], tf, adapter.device)
     text = adapter.class_prompt(Categories(("object",), (1,)), 1)
-    by_ffn = adapter.options.get("interactive_score", "ffn") == "ffn"
+    by_ffn = adapter.settings.interactive_score == "ffn"
     feats = adapter.model.backbone(batch.images)
     scores, sel_masks, sel_boxes = [], [], []
     for c in range(0, len(valid), OBJECT_CHUNK):

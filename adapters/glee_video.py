@@ -40,7 +40,7 @@ TAO_TOPK = 50
 def decode_video(adapter, frames: Frames, categories: Categories, task: str):
     """Per-frame outputs of the whole video: lists of ``logits Q×N``, ``masks Q×Hm×Wm`` (CPU,
     float16), ``boxes Q×4``, ``embeds Q×C``, and the frames' :class:`ImageTransform`."""
-    window = int(adapter.options.get("window") or 10)
+    window = adapter.settings.video_window_size
     logits, masks, boxes, embeds, tfs = [], [], [], [], []
     for start, end in clip_windows(len(frames), window):
         clip = frames[start:end]

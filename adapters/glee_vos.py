@@ -125,7 +125,7 @@ def select_referred(probs: torch.Tensor, embeds: torch.Tensor, prev: torch.Tenso
 
 def rvos(adapter, frames: Frames, expression: Expression) -> list[Instances]:
     """Referring VOS: one instance per frame (``track_ids`` 1) with the chosen query's mask."""
-    window = int(adapter.options.get("window") or 10)
+    window = adapter.settings.video_window_size
     prev = None
     results = []
     for c in range(0, len(frames), window):

@@ -10,19 +10,27 @@ from __future__ import annotations
 import hashlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from evalkit.errors import WeightsError
 
-__all__ = ["build_adapter", "load_tiny", "load_state", "naming_weights"]
+from .uninext import UninextAdapter
+
+__all__ = ["TinyUninextAdapter", "build_adapter", "load_tiny", "load_state", "naming_weights", "weights_path",
+           "file_sha256"]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def weights_path(card, weights: str | None) -> Path:
+    from evalkit.zoo.tiny import weights_file
+
+    return Path(weights) if weights else weights_file(card.id)
 
 
 def load_state(card, weights: str | None = None):
@@ -38,13 +46,12 @@ def load_state(card, weights: str | None = None):
     import torch
 
     from evalkit.hub import load_state_dict_safely
-    from evalkit.zoo.tiny import weights_file
 
-    path = Path(weights) if weights else weights_file(card.id)
+    path = weights_path(card, weights)
     if not path.is_file():
         raise WeightsError(f"model {card.id!r}: weights file {path} is missing (train it with "
                            f"`python -m evalkit.train --model {card.id}`)")
-    sha = _sha256(path)
+    sha = file_sha256(path)
     pin = card.model_weights.sha256
     if weights is None and pin and sha != pin:
         raise WeightsError(f"model {card.id!r}: {path} has sha256 {sha}, the card pins {pin} "
@@ -79,16 +86,23 @@ def naming_weights(card, weights: str | None):
         raise WeightsError(f"model {card.id!r}: weights file {weights or weights_file(card.id)}: {e}") from None
 
 
-def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None, **options: Any):
-    """Factory named by ``zoo/cards/uninext-tiny.json``."""
-    from evalkit.zoo.cards import get_card
-    from evalkit.zoo.tiny import tokenizer
+class TinyUninextAdapter(UninextAdapter):
+    """UNINEXT's adapter, loaded from the shipped state dict and the suite's vocabulary."""
 
-    from .uninext import UninextAdapter
+    @classmethod
+    def load_model(cls, card, weights: str | None, overrides, random_weights: bool):
+        return load_tiny(card, weights)[0]
 
-    card = get_card(model_id)
-    model, sha = load_tiny(card, weights)
-    adapter = UninextAdapter(model_id=model_id, model=model, text_tokenizer=tokenizer(), card=card,
-                             device=device, weights=weights, **options)
-    adapter.weights_sha256 = sha
-    return adapter
+    @classmethod
+    def load_tokenizer(cls, card, option: str | None):
+        from evalkit.zoo.tiny import tokenizer
+
+        return tokenizer()
+
+    @classmethod
+    def weights_digest(cls, card, weights: str | None) -> str:
+        return file_sha256(weights_path(card, weights))
+
+
+#: factory named by ``zoo/cards/uninext-tiny.json`` (the card adapters' one factory path)
+build_adapter = TinyUninextAdapter.from_card

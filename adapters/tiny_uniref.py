@@ -7,25 +7,33 @@ the card's sha256, and the suite's generated WordPiece vocabulary.
 """
 from __future__ import annotations
 
-from typing import Any
+from .tiny_uninext import file_sha256, load_state, naming_weights, weights_path
+from .uniref import UnirefAdapter
 
-__all__ = ["build_adapter"]
+__all__ = ["TinyUnirefAdapter", "build_adapter"]
 
 
-def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None, **options: Any):
-    """Factory named by ``zoo/cards/uniref-pp-tiny.json``."""
-    from evalkit.zoo.cards import get_card
-    from evalkit.zoo.tiny import tokenizer
-    from evalkit.zoo.uniref import load_uniref
+class TinyUnirefAdapter(UnirefAdapter):
+    """UniRef++'s adapter, loaded from the shipped state dict and the suite's vocabulary."""
 
-    from .tiny_uninext import load_state, naming_weights
-    from .uniref import UnirefAdapter
+    @classmethod
+    def load_model(cls, card, weights: str | None, overrides, random_weights: bool):
+        from evalkit.zoo.uniref import load_uniref
 
-    card = get_card(model_id)
-    state, sha = load_state(card, weights)
-    with naming_weights(card, weights):
-        model = load_uniref(state, **dict(card.builder_args))
-    adapter = UnirefAdapter(model_id=model_id, model=model, text_tokenizer=tokenizer(), card=card,
-                            device=device, weights=weights, **options)
-    adapter.weights_sha256 = sha
-    return adapter
+        state = load_state(card, weights)[0]
+        with naming_weights(card, weights):
+            return load_uniref(state, **dict(card.builder_args))
+
+    @classmethod
+    def load_tokenizer(cls, card, option: str | None):
+        from evalkit.zoo.tiny import tokenizer
+
+        return tokenizer()
+
+    @classmethod
+    def weights_digest(cls, card, weights: str | None) -> str:
+        return file_sha256(weights_path(card, weights))
+
+
+#: factory named by ``zoo/cards/uniref-pp-tiny.json`` (the card adapters' one factory path)
+build_adapter = TinyUnirefAdapter.from_card

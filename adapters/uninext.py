@@ -15,7 +15,7 @@ Test-time sizes per task (and dataset) come from the model card. Videos are proc
 frame and yielded as they are done (masks as COCO RLE), so memory does not grow with length.
 
 Factory options (besides ``model_id``, ``device``, ``weights``):
-    ``task``: the task when :meth:`check` was not called; ``dataset``: dataset name for
+    ``task``: the task when :meth:`prepare` was not called; ``dataset``: dataset name for
     per-dataset sizes and rules (``ovis``, ``ytvos``...); ``tokenizer``: a ``vocab.txt`` file
     or a folder (default: the card's file); ``random_weights``: skip loading (tests, speed);
     ``overrides``: builder overrides (tiny test configurations); ``input_size``:
@@ -84,7 +84,7 @@ class UninextAdapter(CardAdapter):
             if len(frames) == 1:
                 return "inst-seg"
             raise EvalkitError("a category prompt on a video is ambiguous (mot, mots or vis): "
-                               "call check(task, prompt) or build the adapter with task=...")
+                               "call prepare(task) or build the adapter with task=...")
         if isinstance(prompt, Expression):
             return "res" if len(frames) == 1 else "rvos"
         return "vos" if prompt.masks is not None else "sot"
@@ -118,8 +118,9 @@ class UninextAdapter(CardAdapter):
             raise EvalkitError(f"UNINEXT option precision must be 'fp32' or 'bf16', got {precision!r}")
         return mixed_precision("bfloat16" if precision == "bf16" else "float32", self.device)
 
-    def settings(self, task: str):
-        """The procedure settings of ``task`` (:mod:`.uninext_settings`) with the options applied."""
+    def settings(self, task: str, dataset: str | None = None):
+        """The procedure settings of ``task`` (:mod:`.uninext_settings`) with the options applied
+        (the same on every dataset)."""
         from .uninext_settings import resolve
 
         return resolve(task, self.options)

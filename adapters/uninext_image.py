@@ -10,6 +10,7 @@ import torch
 from evalkit.types import Categories, Expression, Frames, Instances
 from evalkit.zoo.ops import masks_to_rles
 
+from .base import InferenceContext
 from .uninext_postprocess import (binary_masks, boxes_to_original, category_scores, prompt_scores,
                                   select_detections)
 
@@ -51,12 +52,12 @@ def detect_frame(adapter, task: str, image: np.ndarray, prompt: Categories, *, w
     return inst, extras
 
 
-def predict_categories(adapter, task: str, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+def predict_categories(adapter, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
     """Detection (``det``) or instance segmentation (``inst-seg``) of every frame
     (:class:`~.uninext_settings.DetectionSettings`)."""
-    st = adapter.settings(task)
+    st = ctx.settings
     for image in frames:
-        yield detect_frame(adapter, task, image, prompt, with_masks=task == "inst-seg",
+        yield detect_frame(adapter, ctx.task, image, prompt, with_masks=ctx.task == "inst-seg",
                            max_instances=st.max_num_inst, nms_iou=st.nms_thresh)[0]
 
 
@@ -80,10 +81,10 @@ def ground_frame(adapter, task: str, image: np.ndarray, prompt: Expression, *, w
     return Instances(tf.original_size, boxes.cpu().numpy(), None, score.cpu().numpy()), probs
 
 
-def predict_expression(adapter, task: str, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+def predict_expression(adapter, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
     """REC (``rec``: one box) or RES (``res``: one box and mask) on every frame."""
     for image in frames:
-        inst, probs = ground_frame(adapter, task, image, prompt, with_masks=task == "res")
+        inst, probs = ground_frame(adapter, ctx.task, image, prompt, with_masks=ctx.task == "res")
         if probs is not None:
             inst = Instances(inst.image_size, inst.boxes, to_rles(probs > 0.5), inst.scores)
         yield inst

@@ -29,6 +29,7 @@ from evalkit.types import Frames, Instances, Reference
 from evalkit.zoo.ops import masks_to_boxes
 from evalkit.zoo.uninext.prompt import crop_template
 
+from .base import InferenceContext
 from .trackers import merge_probabilities
 from .uninext_image import to_rles
 from .uninext_postprocess import boxes_to_original, mask_probabilities, prompt_scores
@@ -73,11 +74,11 @@ def _track_once(adapter, batch, task, init, prev):
     return float(score), q, out
 
 
-def predict_sot(adapter, task: str, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+def predict_sot(adapter, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
     """One box per frame from frame ``prompt.frame`` on (earlier frames: empty)."""
     if prompt.boxes is None or len(prompt.boxes) != 1:
         raise EvalkitError("SOT expects a Reference with exactly one box (xyxy, original frame)")
-    st = adapter.settings(task)  # SOTSettings
+    st = ctx.settings  # SOTSettings
     obj = np.asarray(prompt.object_ids[:1], np.int64)
     start = prompt.frame
     init = prev = None
@@ -86,7 +87,7 @@ def predict_sot(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
         if i < start:
             yield Instances.empty(size)
             continue
-        batch = adapter.preprocess([image], task)
+        batch = adapter.preprocess([image], ctx.task)
         tf = batch.transforms[0]
         if i == start:
             box = torch.as_tensor(prompt.boxes[:1], dtype=torch.float32, device=batch.images.device)
@@ -97,7 +98,7 @@ def predict_sot(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             given[1::2] = given[1::2].clamp(0, h)
             yield Instances(size, given[None].cpu().numpy(), None, np.ones(1, np.float32), None, obj)
             continue
-        score, q, out = _track_once(adapter, batch, task, init, prev if st.online_update else None)
+        score, q, out = _track_once(adapter, batch, ctx.task, init, prev if st.online_update else None)
         box = boxes_to_original(out["boxes"][0, q], tf)
         yield Instances(size, box.cpu().numpy(), None, np.asarray([score], np.float32), None, obj)
         if st.online_update and (i - start) % st.update_interval == 0 and score > st.update_thr:
@@ -123,21 +124,21 @@ def _resized_box(canvas_mask: torch.Tensor) -> torch.Tensor | None:
     return masks_to_boxes(canvas_mask[None] > 0.5)[0]
 
 
-def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
     """Semi-supervised VOS: one mask per object per frame (exclusive, after soft aggregation),
     ``track_ids`` = object ids; an object is absent before the frame its mask is given on."""
     if prompt.masks is None:
         raise EvalkitError("VOS expects a Reference with one mask per object (K×H×W, original frame)")
     ids = list(prompt.object_ids)
     starts = list(prompt.frames_of_objects or [prompt.frame] * len(ids))
-    st = adapter.settings(task)  # VOSSettings
+    st = ctx.settings  # VOSSettings
     # SOT.INST_THR_VOS is applied on YouTube-VOS only (official ``dataset_name == "ytbvos18"``)
-    blank = st.inst_thr_vos if (adapter.dataset or "").startswith(("ytvos", "youtube")) else None
+    blank = st.inst_thr_vos if (ctx.dataset or "").startswith(("ytvos", "youtube")) else None
     thr = st.update_thr
     templates: dict[int, list] = {}  # object id -> [init, prev]
     for i, image in enumerate(frames):
         size = image.shape[:2]
-        batch = adapter.preprocess([image], task)
+        batch = adapter.preprocess([image], ctx.task)
         tf, dev = batch.transforms[0], batch.images.device
         canvas = tuple(batch.images.shape[-2:])
         new = {}
@@ -168,7 +169,7 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
                 probs.append(new[oid])
                 scores.append(1.0)
                 continue
-            score, q, out = _track_once(adapter, batch, task, *templates[oid])
+            score, q, out = _track_once(adapter, batch, ctx.task, *templates[oid])
             p = mask_probabilities(adapter.model.decode_masks(out, 0, q), tf, "bilinear")[0]
             if blank is not None and score < blank:
                 p = torch.zeros_like(p)

@@ -14,6 +14,7 @@ import torch
 from evalkit.types import Categories, Expression, Frames, Instances
 from evalkit.zoo.ops import batched_nms, box_convert
 
+from .base import InferenceContext
 from .trackers import IDOLTracker, IDOLVideoAccumulator, QuasiDenseEmbedTracker
 from .uninext_image import ground_frame, to_rles
 from .uninext_postprocess import binary_masks, category_scores
@@ -24,11 +25,11 @@ __all__ = ["predict_rvos", "predict_mot", "predict_vis", "select_for_tracking"]
 SELECT_THRESHOLD = 0.1
 
 
-def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+def predict_rvos(adapter, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
     """R-VOS: on every frame the best query for the expression, mask probability > 0.5 (bilinear
     ×4, sigmoid, crop, nearest resize; official ``inference_rvos``). ``track_ids`` = 1."""
     for image in frames:
-        inst, probs = ground_frame(adapter, task, image, prompt, with_masks=True, final="nearest")
+        inst, probs = ground_frame(adapter, ctx.task, image, prompt, with_masks=True, final="nearest")
         yield Instances(inst.image_size, inst.boxes, to_rles(probs > 0.5), inst.scores, None,
                         np.ones(1, np.int64))
 
@@ -63,43 +64,43 @@ def _frame_detections(adapter, task, image, prompt: Categories, settings):
     return batch.transforms[0], out, prob, idx
 
 
-def predict_mot(adapter, task: str, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+def predict_mot(adapter, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
     """MOT (``mot``: boxes) / MOTS (``mots``: boxes and masks): tracked detections per frame,
     ``track_ids`` from the quasi-dense tracker with the official BDD100K settings
     (:class:`~.uninext_settings.MOTSettings`: birth at score > 0.4), labels = dataset category
     ids. Boxes are in original pixels, not clipped (as the official results)."""
     from dataclasses import asdict
 
-    st = adapter.settings(task)
+    st = ctx.settings
     tracker = QuasiDenseEmbedTracker(**asdict(st.tracker))
     ids_map = np.asarray(prompt.ids, np.int64)
     for t, image in enumerate(frames):
-        tf, out, prob, idx = _frame_detections(adapter, task, image, prompt, st)
+        tf, out, prob, idx = _frame_detections(adapter, ctx.task, image, prompt, st)
         best, cls = prob[idx].max(1)
         boxes = tf.normalized_to_original(out["boxes"][0, idx], clip=False)
         res = tracker.match(boxes.cpu(), best.cpu(), cls.cpu(), out["embeddings"][0, idx].cpu(), t)
         k, track_ids = res.tracked()
         k = k.to(idx.device)
         masks = None
-        if task == "mots":
+        if ctx.task == "mots":
             masks = to_rles(binary_masks(adapter.model.decode_masks(out, 0, idx[k]), tf))
         yield Instances(tf.original_size, boxes[k].cpu().numpy(), masks, best[k].cpu().numpy(),
                         ids_map[cls[k].cpu().numpy()], track_ids.cpu().numpy())
 
 
-def predict_vis(adapter, task: str, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+def predict_vis(adapter, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
     """VIS: the IDOL tracker frame by frame (masks kept as RLE), then the video-level
     post-processing (short tracklets dropped, class scores averaged over frames, one output per
     (track, class) above 0.05). All frames are yielded at the end, every instance of a track
     carrying the video score and its dataset category id."""
     from dataclasses import asdict
 
-    st = adapter.settings(task)  # VISSettings
+    st = ctx.settings  # VISSettings
     tracker = IDOLTracker(**asdict(st.tracker))
     acc = IDOLVideoAccumulator()
     sizes = []
     for t, image in enumerate(frames):
-        tf, out, prob, idx = _frame_detections(adapter, task, image, prompt, st)
+        tf, out, prob, idx = _frame_detections(adapter, ctx.task, image, prompt, st)
         best, cls = prob[idx].max(1)
         logits = adapter.model.decode_masks(out, 0, idx)
         res = tracker.match(out["boxes"][0, idx].cpu(), best.cpu(), cls.cpu(), logits.cpu(),

@@ -13,15 +13,16 @@ processed frame by frame and yielded as they are done (masks as COCO RLE); an ob
 two references (first and previous frame), so memory does not grow with the video's length.
 
 Factory options (besides ``model_id``, ``device``, ``weights``):
-    ``task``: the task when :meth:`check` was not called; ``dataset``: dataset name for
+    ``task``: the task when :meth:`prepare` was not called; ``dataset``: dataset name for
     per-dataset rules (VOS score thresholds: ``ytvos``/``youtube-vos`` 0.4, ``davis`` 0.3,
-    ``lvos`` 0.5, ``mose`` 0.4; Ref-DAVIS procedure for ``ref-davis``); ``score_threshold``:
-    override the VOS / R-VOS score threshold; ``rvos_propagation``: use mask references in
-    R-VOS (default: True except for Ref-DAVIS, as the official evaluation); ``tokenizer``: a ``vocab.txt`` file or a folder
+    ``lvos`` 0.5, ``mose`` 0.4; Ref-DAVIS procedure for ``ref-davis``); the procedure settings
+    of :mod:`.uniref_settings` (``score_thres``: the VOS / R-VOS score threshold;
+    ``rvos_propagation``: use mask references in R-VOS, default True except for Ref-DAVIS, as
+    the official evaluation; ``object_batch``); ``tokenizer``: a ``vocab.txt`` file or a folder
     (default: the card's file); ``random_weights``: skip loading (tests, speed);
     ``overrides``: builder overrides (tiny test configurations); ``input_size``:
-    ``(short_edge, max_size)`` for every task; ``num_queries``: fewer decoder queries;
-    ``object_batch``: objects run together through fusion + transformer in VOS (default 8).
+    ``(short_edge, max_size)`` or the short edge for every task (:mod:`.options`);
+    ``num_queries``: fewer decoder queries. An unknown option is an error listing the valid ones.
 """
 from __future__ import annotations
 
@@ -39,11 +40,6 @@ from ._card_adapter import CardAdapter
 __all__ = ["UnirefAdapter", "build_adapter"]
 
 
-#: adapter options: the factory ones and the procedure settings of the module docstring
-OPTIONS = frozenset({"task", "dataset", "tokenizer", "random_weights", "overrides", "input_size",
-                     "num_queries", "score_threshold", "rvos_propagation", "object_batch"})
-
-
 class UnirefAdapter(CardAdapter):
     """UniRef++ inference procedures (see the module docstring)."""
 
@@ -55,18 +51,25 @@ class UnirefAdapter(CardAdapter):
 
     def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
-        from ._card_adapter import refuse_unknown_options
+        from .uniref_settings import check_options
 
-        refuse_unknown_options(options, OPTIONS, "UniRef++")
+        check_options(options)
         super().__init__(model_id=model_id, model=model, text_tokenizer=text_tokenizer, card=card,
                          device=device, weights=weights, **options)
 
+    def settings(self, task: str, dataset: str | None = None):
+        """The procedure settings of ``task`` on ``dataset`` (default the adapter's;
+        :mod:`.uniref_settings`), the options applied; ``None`` for the image tasks."""
+        from .uniref_settings import resolve
+
+        return resolve(task, dataset or self.dataset, self.options)
+
     def describe(self) -> dict[str, Any]:
         """Adds the resolved settings of the task (score threshold, R-VOS propagation) for run.json."""
-        from .uniref_video import resolved_settings
+        from .uniref_settings import settings_record
 
         d = super().describe()
-        d["settings"] = resolved_settings(self, self.task) if self.task else None
+        d["settings"] = settings_record(self.task, self.dataset, self.options)
         return d
 
     def procedures(self):

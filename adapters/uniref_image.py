@@ -18,6 +18,7 @@ import torch
 from evalkit.errors import EvalkitError
 from evalkit.types import Expression, Frames, Instances, Reference
 
+from .base import InferenceContext
 from .uninext_image import to_rles
 from .uninext_postprocess import binary_masks, boxes_to_original
 
@@ -36,11 +37,11 @@ def top1_instance(adapter, out: dict, tf) -> Instances:
     return Instances(tf.original_size, boxes.cpu().numpy(), to_rles(masks), score.cpu().numpy())
 
 
-def predict_res(adapter, task: str, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+def predict_res(adapter, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
     """RES: the expression as a language reference on every frame."""
     language = adapter.encode_expression(prompt.text)
     for image in frames:
-        batch = adapter.preprocess([image], task)
+        batch = adapter.preprocess([image], ctx.task)
         out = adapter.run(adapter.features(batch), batch, language=language)
         yield top1_instance(adapter, out, batch.transforms[0])
 
@@ -72,10 +73,10 @@ def support_reference(adapter, task: str, prompt: Reference):
         return adapter.model.encode_mask_reference(vis, masks).merge_batch()
 
 
-def predict_fss(adapter, task: str, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+def predict_fss(adapter, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
     """FSS (1-shot or k-shot): the supports' mask reference on every query frame."""
-    reference = support_reference(adapter, task, prompt)
+    reference = support_reference(adapter, ctx.task, prompt)
     for image in frames:
-        batch = adapter.preprocess([image], task)
+        batch = adapter.preprocess([image], ctx.task)
         out = adapter.run(adapter.features(batch), batch, mask=reference)
         yield top1_instance(adapter, out, batch.transforms[0])

@@ -20,7 +20,6 @@ constant over the video's length (the paper's point against memory-bank VOS meth
 """
 from __future__ import annotations
 
-import logging
 from typing import Iterator
 
 import numpy as np
@@ -33,58 +32,14 @@ from evalkit.zoo.ops import masks_to_boxes
 from evalkit.zoo.uniref.fusion import ReferenceFeatures
 
 from .trackers.vos import merge_probabilities
+from .base import InferenceContext
 from .uniref import canvas_mask
 from .uninext_image import to_rles
 from .uninext_postprocess import boxes_to_original, mask_probabilities
 
-__all__ = ["predict_rvos", "predict_vos", "vos_score_threshold", "rvos_propagation",
-           "resolved_settings", "RVOS_SCORE_THRESHOLD", "VOS_SCORE_THRESHOLDS"]
+__all__ = ["predict_rvos", "predict_vos"]
 
-log = logging.getLogger(__name__)
-
-#: official ``inference_rvos_vl`` threshold
-RVOS_SCORE_THRESHOLD = 0.3
-#: official ``inference_vos_3f`` thresholds per dataset (name prefixes)
-VOS_SCORE_THRESHOLDS = {"ytvos": 0.4, "ytbvos": 0.4, "youtube-vos": 0.4, "youtubevos": 0.4,
-                        "davis": 0.3, "lvos": 0.5, "mose": 0.4}
-_DEFAULT_VOS_THRESHOLD = 0.4
 _MASK_THRESHOLD = 0.5
-
-
-def vos_score_threshold(adapter) -> float:
-    """The VOS score threshold: option ``score_threshold``, else by ``dataset`` name prefix."""
-    if "score_threshold" in adapter.options:
-        return float(adapter.options["score_threshold"])
-    # a shapes-suite split follows the rules of the dataset whose layout it mirrors
-    name = (adapter.dataset or "").lower().removeprefix("shapes-")
-    for prefix, thr in VOS_SCORE_THRESHOLDS.items():
-        if name.startswith(prefix):
-            return thr
-    log.warning("UniRef++ VOS: no score threshold known for dataset %r; using %.1f (pass "
-                "dataset=... or score_threshold=...)", adapter.dataset, _DEFAULT_VOS_THRESHOLD)
-    return _DEFAULT_VOS_THRESHOLD
-
-
-def rvos_propagation(adapter) -> bool:
-    """Option ``rvos_propagation``, else True except on Ref-DAVIS (its official evaluation uses
-    the expression alone on every frame)."""
-    propagate = adapter.options.get("rvos_propagation")
-    if propagate is None:
-        name = (adapter.dataset or "").lower().replace("_", "-")
-        propagate = not name.startswith(("ref-davis", "refdavis"))
-    return bool(propagate)
-
-
-def resolved_settings(adapter, task: str) -> dict:
-    """The values the procedure of ``task`` runs with (recorded in run.json)."""
-    if task == "vos":
-        return {"score_threshold": vos_score_threshold(adapter),
-                "object_batch": max(1, int(adapter.options.get("object_batch", 8)))}
-    if task == "rvos":
-        propagate = rvos_propagation(adapter)
-        thr = float(adapter.options.get("score_threshold", RVOS_SCORE_THRESHOLD)) if propagate else None
-        return {"rvos_propagation": propagate, "score_threshold": thr}
-    return {}  # res / fss: top-1, no setting
 
 
 def _top1(out: dict, b: int) -> tuple[float, torch.Tensor]:
@@ -93,16 +48,16 @@ def _top1(out: dict, b: int) -> tuple[float, torch.Tensor]:
 
 
 # -- R-VOS -------------------------------------------------------------------------------------
-def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+def predict_rvos(adapter, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
     """Referring VOS of one expression: one instance per frame (``track_ids`` = 1; its mask
     may be empty), see the module docstring."""
     language = adapter.encode_expression(prompt.text)
-    st = resolved_settings(adapter, "rvos")
-    propagate, thr = st["rvos_propagation"], st["score_threshold"]
+    st = ctx.settings
+    propagate, thr = st.rvos_propagation, st.score_thres
     init: ReferenceFeatures | None = None
     prev: ReferenceFeatures | None = None
     for image in frames:
-        batch = adapter.preprocess([image], task)
+        batch = adapter.preprocess([image], ctx.task)
         tf = batch.transforms[0]
         vis = adapter.features(batch)
         refs = None if init is None else ReferenceFeatures.concat([init, prev])
@@ -123,12 +78,12 @@ def predict_rvos(adapter, task: str, frames: Frames, prompt: Expression) -> Iter
 
 
 # -- VOS ---------------------------------------------------------------------------------------
-def _segment_objects(adapter, vis, batch, refs: list[ReferenceFeatures], thr: float
+def _segment_objects(adapter, vis, batch, refs: list[ReferenceFeatures], thr: float, step: int
                      ) -> tuple[list[torch.Tensor], list[float]]:
-    """Top-1 mask probability (original frame, zero below ``thr``) and score of each object."""
+    """Top-1 mask probability (original frame, zero below ``thr``) and score of each object,
+    ``step`` objects per network call."""
     tf = batch.transforms[0]
     h, w = tf.resized_size
-    step = max(1, int(adapter.options.get("object_batch", 8)))
     probs, scores = [], []
     i = 0
     while i < len(refs):
@@ -152,19 +107,20 @@ def _segment_objects(adapter, vis, batch, refs: list[ReferenceFeatures], thr: fl
     return probs, scores
 
 
-def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
     """Semi-supervised VOS: per frame one mask per active object (exclusive after soft
     aggregation), ``track_ids`` = object ids; an object is absent before its given frame."""
     if prompt.masks is None:
         raise EvalkitError("VOS expects a Reference with one mask per object (K x H x W, original frame)")
     ids = list(prompt.object_ids)
     starts = list(prompt.frames_of_objects or [prompt.frame] * len(ids))
-    thr = vos_score_threshold(adapter)
+    st = ctx.settings
+    thr = st.score_thres
     init: dict[int, ReferenceFeatures] = {}
     prev: dict[int, ReferenceFeatures] = {}
     for i, image in enumerate(frames):
         size = tuple(image.shape[:2])
-        batch = adapter.preprocess([image], task)
+        batch = adapter.preprocess([image], ctx.task)
         tf, dev = batch.transforms[0], batch.images.device
         vis = adapter.features(batch)
         new: dict[int, torch.Tensor] = {}
@@ -186,7 +142,8 @@ def predict_vos(adapter, task: str, frames: Frames, prompt: Reference) -> Iterat
             continue
         tracked = [oid for oid in active if oid not in new]
         probs_t, scores_t = _segment_objects(
-            adapter, vis, batch, [ReferenceFeatures.concat([init[o], prev[o]]) for o in tracked], thr)
+            adapter, vis, batch, [ReferenceFeatures.concat([init[o], prev[o]]) for o in tracked], thr,
+            st.object_batch)
         by_id = dict(zip(tracked, zip(probs_t, scores_t)))
         h, w = tf.resized_size
         canvas = tuple(batch.images.shape[-2:])

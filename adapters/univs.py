@@ -7,7 +7,7 @@
 | :class:`Categories` | ``vis``, ``vps`` | periodic detection + prompt-guided re-segmentation | :mod:`.univs_entity` |
 | :class:`Categories` | ``vss`` | clip-wise semantic inference | :mod:`.univs_entity` |
 
-The task of a Categories prompt is the one the runner passed to :meth:`UniVSAdapter.check`
+The task of a Categories prompt is the one the runner prepared (:meth:`~.base.Adapter.prepare`)
 (or the ``task`` option); without either, ``vps`` when the prompt flags thing/stuff categories,
 else ``vis``.
 
@@ -26,7 +26,8 @@ import torch
 from evalkit.errors import EvalkitError, WeightsError
 
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
-from .base import Adapter
+from .base import Adapter, InferenceContext
+from .options import INPUT_SIZE, input_size_option
 from .univs_settings import TASK_SETTINGS, UniVSSettings, normalise_options, resolve_settings, settings_source
 
 __all__ = ["UniVSAdapter", "UniVSSettings", "TASK_SETTINGS", "VOCABULARIES", "build_adapter"]
@@ -40,7 +41,10 @@ VOCABULARIES: dict[str, tuple[int, int]] = {
     "entityseg_panoptic": (644, 3294),
 }
 #: adapter options that are not inference settings
-_NON_SETTINGS = ("task", "vocabulary", "benchmark")
+_NON_SETTINGS = ("task", "vocabulary", "benchmark", INPUT_SIZE)
+#: a task the model card gives no size for: ``INPUT.MIN_SIZE_TEST`` / ``MAX_SIZE_TEST`` of the
+#: released video test configs (``configs/univs_inf/vids/{vis,pvos,refvos}/Base.yaml``: 640 / 1333)
+DEFAULT_INPUT_SIZE = {"min_size": 640, "max_size": 1333}
 # names present in only one of the two 40-class YouTube-VIS vocabularies
 _YTVIS19_ONLY = {"sedan", "hand", "ape", "eagle", "owl"}
 _YTVIS21_ONLY = {"flying_disc", "whale", "squirrel", "bird", "car"}
@@ -57,7 +61,8 @@ class UniVSAdapter(Adapter):
             returning them (loaded on first use), or ``None``.
         input_sizes: task → ``{"min_size", "max_size"}`` or ``{"square"}`` (model card).
         options: ``task``, ``vocabulary`` (a key of :data:`VOCABULARIES`), ``benchmark`` (whose
-            released settings to use when no runner bound one) and any
+            released settings to use when no runner bound one), ``input_size`` (the one
+            input-size option of every family, :mod:`.options`) and any
             :class:`~.univs_settings.UniVSSettings` field (official key, any case, or an alias),
             applied to every task.
     """
@@ -75,9 +80,7 @@ class UniVSAdapter(Adapter):
         self._text_encoder = text_encoder
         self._class_embeddings = class_embeddings
         self.input_sizes = input_sizes or {}
-        self._task: str | None = options.get("task")
-        #: settings of the running prediction and peak sizes of its streaming state
-        self.active_settings: UniVSSettings | None = None
+        #: peak sizes of the last prediction's streaming state (written by the procedures)
         self.last_stats: dict[str, int] = {}
 
     # -- lazily loaded weights (a VOS run never needs the text tower) -------------------------
@@ -104,34 +107,38 @@ class UniVSAdapter(Adapter):
         self._class_embeddings = value
 
     # -- contract -----------------------------------------------------------------------------
-    def check(self, task: str, prompt) -> None:
-        super().check(task, prompt)
-        self._task = task
+    def make_context(self, task: str, benchmark: str | None = None) -> InferenceContext:
+        """Adds the settings of ``task`` on ``benchmark`` (:func:`~.univs_settings.resolve_settings`),
+        its input size and the ``vocabulary`` option."""
+        s = self.settings(task, benchmark) if task in TASK_SETTINGS else None
+        return InferenceContext(task=task, benchmark=benchmark, dataset=self._dataset_of(benchmark), settings=s,
+                                input_size=None if s is None else self.input_size(task, s),
+                                vocabulary=self.options.get("vocabulary"))
 
     def describe(self) -> dict[str, Any]:
         """Adds the resolved inference settings of the task being run (run.json)."""
         out = super().describe()
-        if self._task in TASK_SETTINGS:
-            out["task"] = self._task
-            out["settings"] = asdict(self.settings(self._task))
+        if self.task in TASK_SETTINGS:
+            out["task"] = self.task
+            out["settings"] = asdict(self.settings(self.task))
             # which released config's values were used (univs_settings.BENCHMARK_SETTINGS)
-            bench = self.options.get("benchmark") or getattr(self, "benchmark", None)
-            out["settings_from"] = settings_source(self._task, bench)
+            bench = self.options.get("benchmark") or self.benchmark
+            out["settings_from"] = settings_source(self.task, bench)
         return out
 
-    def settings(self, task: str) -> UniVSSettings:
-        """Resolved settings of ``task`` on the bound benchmark (option ``benchmark`` first)
-        with the user's options (:func:`~.univs_settings.resolve_settings`)."""
-        bench = self.options.get("benchmark") or getattr(self, "benchmark", None)
+    def settings(self, task: str, benchmark: str | None = None) -> UniVSSettings:
+        """Resolved settings of ``task`` on ``benchmark`` (option ``benchmark`` first, else the
+        prepared one) with the user's options (:func:`~.univs_settings.resolve_settings`)."""
+        bench = self.options.get("benchmark") or benchmark or self.benchmark
         return resolve_settings(task, bench, self.setting_options)
 
     def task_of(self, prompt: Prompt) -> str:
         if isinstance(prompt, Reference):
-            return self._task if self._task in ("vos", "pvos") else "vos"
+            return self.task if self.task in ("vos", "pvos") else "vos"
         if isinstance(prompt, Expression):
             return "rvos"
-        if self._task in ("vis", "vps", "vss"):
-            return self._task
+        if self.task in ("vis", "vps", "vss"):
+            return self.task
         return "vps" if prompt.thing is not None else "vis"
 
     @torch.no_grad()
@@ -143,20 +150,30 @@ class UniVSAdapter(Adapter):
             return []
         from .univs_video import VideoStream
 
-        s = self.settings(task)
-        size = dict(self.input_sizes.get(task, {"min_size": 640, "max_size": 1333}))
-        if s.min_size_test is not None:
-            size["min_size"] = s.min_size_test
-        stream = VideoStream(self.model, frames, size, self.device, s.sampling_frame_num)
+        ctx = self.context_for(task)
+        stream = VideoStream(self.model, frames, ctx.input_size, self.device, ctx.settings.sampling_frame_num)
         if isinstance(prompt, Categories):
             from .univs_entity import predict_categories
 
-            return predict_categories(self, stream, prompt, task)
+            return predict_categories(self, ctx, stream, prompt)
         from .univs_prompted import predict_expression, predict_reference
 
         if isinstance(prompt, Expression):
-            return predict_expression(self, stream, prompt)
-        return predict_reference(self, stream, prompt, task)
+            return predict_expression(self, ctx, stream, prompt)
+        return predict_reference(self, ctx, stream, prompt)
+
+    def input_size(self, task: str, s: UniVSSettings | None = None) -> dict[str, int]:
+        """``{"min_size", "max_size"}`` (or the card's ``{"square"}``) of ``task``: the model
+        card's (:data:`DEFAULT_INPUT_SIZE` without one) < the benchmark's ``MIN_SIZE_TEST`` <
+        the ``input_size`` option."""
+        s = s or self.settings(task)
+        size = dict(self.input_sizes.get(task, DEFAULT_INPUT_SIZE))
+        if s.min_size_test is not None:
+            size["min_size"] = s.min_size_test
+        if INPUT_SIZE in self.options:
+            short, longest = input_size_option(self.options[INPUT_SIZE], "UniVS", size.get("max_size"))
+            size.update(min_size=short, max_size=longest)
+        return size
 
     # -- text ---------------------------------------------------------------------------------
     def vocabulary_of(self, categories: Categories) -> str | None:

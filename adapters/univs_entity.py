@@ -64,10 +64,11 @@ from evalkit.zoo.ops.boxes import masks_to_boxes
 
 from ..types import Categories, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
-from .univs_settings import configure_model
+from .base import InferenceContext
+from .univs_settings import UniVSSettings, prompt_sampling
 from .univs_vis import memory_update_mask, output_window, video_results
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
-from .univs_prompted import _blank_token, _consistent, _pool_prompts, canvas_logits, refresh_pools
+from .univs_prompted import blank_token, temporally_consistent, pool_prompts, canvas_logits, refresh_pools
 
 __all__ = ["predict_categories", "stability_scores", "clip_box_nms"]
 
@@ -111,16 +112,15 @@ class _Entity:
         return (self.closed_scores + self.scores) / (self.closed_n + 1)
 
 
-def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances]:
+def _vss(adapter, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor) -> list[Instances]:
     model = adapter.model
-    s = adapter.active_settings
     t = s.sampling_frame_num
     ql = model.num_queries
     ids = np.asarray(cats.ids)
     out: list[Instances] = []
     for s0 in range(0, len(stream), t):
         idx = list(range(s0, min(s0 + t, len(stream))))
-        res = model.decode(stream.clip(idx), None, class_embeddings=emb)
+        res = model.decode(stream.clip(idx), None, class_embeddings=emb, self_attn_mask=s.maskdec_self_attn_mask_type)
         masks = res["pred_masks"][:ql]  # Q×T×h×w logits on the canvas
 
         def output_logits(ti, f):
@@ -152,15 +152,13 @@ def _vss(adapter, stream, cats: Categories, emb: torch.Tensor) -> list[Instances
     return out
 
 
-def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Instances]:
+def predict_categories(adapter, ctx: InferenceContext, stream, cats: Categories) -> list[Instances]:
     """VIS / VPS / VSS on one video (see module docstring)."""
     model = adapter.model
-    s = adapter.settings(task)
-    adapter.active_settings = s
-    configure_model(model, s)
+    s, task = ctx.settings, ctx.task
     emb = adapter.class_embeddings_for(cats)
     if task == "vss":
-        return _vss(adapter, stream, cats, emb)
+        return _vss(adapter, s, stream, cats, emb)
     thing = torch.tensor(cats.thing if cats.thing is not None else [True] * len(cats.ids))
     if task == "vis":
         thing[:] = True
@@ -188,15 +186,15 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
                 # features), each into its own slot
                 for key, f in enumerate(sorted(left)):
                     m = (canvas_logits(left[f][:len(pools)], stream.canvas) > 0).float()
-                    tok = model.sample_visual_prompt(feats, key, m)
+                    tok = model.sample_visual_prompt(feats, key, m, **prompt_sampling(s))
                     for k, pool in enumerate(pools):
                         pool.open(idx[-1])
                         if bool(tok.valid[k]):
                             pool.put(f, tok.feats[k], tok.pos[k])
-            refresh_pools(model, feats, idx, acc, pools, s.clip_stride)
+            refresh_pools(model, s, feats, idx, acc, pools, s.clip_stride)
             prompted = True
-        prompts = _pool_prompts(model, pools, idx, _blank_token(model, feats)) if entities else None
-        res = model.decode(feats, prompts, class_embeddings=emb)
+        prompts = pool_prompts(model, pools, idx, blank_token(s, feats)) if entities else None
+        res = model.decode(feats, prompts, class_embeddings=emb, self_attn_mask=s.maskdec_self_attn_mask_type)
         masks, embds = res["pred_masks"], res["pred_embds"]
         scores = res["pred_logits"].sigmoid()
         h4, w4 = masks.shape[-2:]
@@ -221,7 +219,7 @@ def predict_categories(adapter, stream, cats: Categories, task: str) -> list[Ins
                     ent.quality_sum += float(quality[j])
         else:
             for j, ent in enumerate(entities):
-                if _consistent(ent, embds[ql + j], thr, slots):
+                if temporally_consistent(ent, embds[ql + j], thr, slots):
                     clip_logits[:, j] = masks[ql + j]
                     ent.quality_sum += float(stability_scores(masks[ql + j][None])[0])
         if s0 % s.detect_newly_interval_frames == 0 or not entities:

@@ -48,10 +48,12 @@ import torch
 import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Instances, Reference
-from .univs_settings import configure_model
+from .base import InferenceContext
+from .univs_settings import UniVSSettings, prompt_sampling
 from .univs_memory import EmbeddingMemory, FrameEmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 
-__all__ = ["predict_reference", "predict_expression", "reference_masks"]
+__all__ = ["predict_reference", "predict_expression", "reference_masks", "blank_token", "pool_prompts",
+           "temporally_consistent", "canvas_logits", "refresh_pools"]
 
 _BIG = 1e4  # logit magnitude of "certainly in / certainly out"
 
@@ -97,12 +99,12 @@ class _Target:
     given_canvas: torch.Tensor | None = None  # reference mask on the padded canvas
 
 
-def _blank_token(model, feats) -> torch.Tensor:
-    """``R×C`` zeros shaped like one frame's prompt tokens."""
-    return feats.src[-1].new_zeros(model.visual_sampler.num_points, feats.src[-1].shape[-1])
+def blank_token(s: UniVSSettings, feats) -> torch.Tensor:
+    """``R×C`` zeros shaped like one frame's prompt tokens (``R`` of the settings ``s``)."""
+    return feats.src[-1].new_zeros(s.visual_prompt_pixels_per_image, feats.src[-1].shape[-1])
 
 
-def _pool_prompts(model, pools: list[PromptPool], idx: list[int], like: torch.Tensor):
+def pool_prompts(model, pools: list[PromptPool], idx: list[int], like: torch.Tensor):
     """Prompt queries of the targets owning ``pools`` for the clip of absolute frames ``idx``
     (:meth:`PromptPool.tokens` and :meth:`PromptPool.queries`)."""
     toks = [p.tokens(like) for p in pools]
@@ -126,7 +128,7 @@ def _consistency(tg, embds: torch.Tensor, threshold: float, slots: int) -> tuple
     return sim > threshold, sim
 
 
-def _consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
+def temporally_consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
     return _consistency(tg, embds, threshold, slots)[0]
 
 
@@ -154,18 +156,19 @@ def canvas_logits(logits: torch.Tensor, canvas: tuple[int, int]) -> torch.Tensor
     return F.interpolate(x[None], size=canvas, mode="bilinear", align_corners=False)[0]
 
 
-def start_pools(model, feats, idx: list[int], masks: torch.Tensor, pools: list[PromptPool], clip_len: int) -> None:
+def start_pools(model, s: UniVSSettings, feats, idx: list[int], masks: torch.Tensor, pools: list[PromptPool],
+                clip_len: int) -> None:
     """Pools on the video's first clip (official ``process_per_video_inference``,
     ``is_first_clip``): ``clip_len`` slots, all holding the tokens sampled on the clip's first
     frame inside ``masks`` (``K×Hp×Wp``; a target without mask there is blank)."""
-    tok = model.sample_visual_prompt(feats, 0, masks)
+    tok = model.sample_visual_prompt(feats, 0, masks, **prompt_sampling(s))
     for k, pool in enumerate(pools):
         pool.open(idx[0] + clip_len - 1)
         if bool(tok.valid[k]):
             pool.write(idx[0], tok.feats[k], tok.pos[k])
 
 
-def refresh_pools(model, feats, idx: list[int], acc: MaskAccumulator, pools: list[PromptPool],
+def refresh_pools(model, s: UniVSSettings, feats, idx: list[int], acc: MaskAccumulator, pools: list[PromptPool],
                   num_new: int) -> None:
     """The official prompt-memory rule for a clip after the first (``zero_pad_prompt`` then
     ``process_per_video_inference``, ``update_frames = num_frames - clip_stride``).
@@ -184,15 +187,15 @@ def refresh_pools(model, feats, idx: list[int], acc: MaskAccumulator, pools: lis
         if f not in acc.pending():
             continue
         masks = (canvas_logits(acc.peek(f, len(pools)), canvas) > 0).float()
-        tok = model.sample_visual_prompt(feats, idx.index(f), masks)
+        tok = model.sample_visual_prompt(feats, idx.index(f), masks, **prompt_sampling(s))
         for k, pool in enumerate(pools):
             if bool(tok.valid[k]):
                 pool.write(f, tok.feats[k], tok.pos[k])
 
 
-def _run(adapter, stream, targets, start, decode_clip, emit):
-    """The sliding-window loop shared by VOS and R-VOS; returns per-frame outputs."""
-    s = adapter.active_settings
+def _run(adapter, s: UniVSSettings, stream, targets, start, decode_clip, emit):
+    """The sliding-window loop shared by VOS and R-VOS with the task's settings ``s``; returns
+    per-frame outputs."""
     n = len(stream)
     acc = MaskAccumulator()
     out: list[Instances | None] = [None] * n
@@ -218,12 +221,10 @@ def _run(adapter, stream, targets, start, decode_clip, emit):
     return out
 
 
-def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instances]:
+def predict_reference(adapter, ctx: InferenceContext, stream, ref: Reference) -> list[Instances]:
     """VOS / PVOS: targets given by masks, boxes, points or scribbles on their first frame."""
     model = adapter.model
-    s = adapter.settings(task)
-    adapter.active_settings = s
-    configure_model(model, s)
+    s, task = ctx.settings, ctx.task
     ql = model.num_queries
     frames_of = ref.frames_of_objects or (ref.frame,) * len(ref.object_ids)
     window = s.memory_slots  # officially never shorter than a clip
@@ -255,16 +256,17 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
         if idx[0] == 0:  # official is_first_clip: sampled on the clip's first frame only
             masks = torch.stack([tg.given_canvas if tg.started and tg.frame == 0 else
                                  torch.zeros(stream.canvas, device=feats.mask_features.device) for tg in targets])
-            start_pools(model, feats, idx, masks, pools, s.sampling_frame_num)
+            start_pools(model, s, feats, idx, masks, pools, s.sampling_frame_num)
         else:
-            refresh_pools(model, feats, idx, acc, pools, s.clip_stride)
+            refresh_pools(model, s, feats, idx, acc, pools, s.clip_stride)
         active = [k for k, tg in enumerate(targets) if tg.started]
         if not active:
             return logits
         # officially every target is a prompt query of every clip, blank before it appears
         # (it still takes part in the prompt queries' self-attention); only the predictions of
         # the targets that appeared are used
-        res = model.decode(feats, _pool_prompts(model, pools, idx, _blank_token(model, feats)))
+        res = model.decode(feats, pool_prompts(model, pools, idx, blank_token(s, feats)),
+                           self_attn_mask=s.maskdec_self_attn_mask_type)
         res = {k: v[list(range(ql)) + [ql + j for j in active]] for k, v in res.items() if k != "pred_logits"}
         # official write_predictions_into_annotations_per_clip (task 'sot', prompt queries):
         # masks at canvas resolution, quality on the frame's crop
@@ -339,15 +341,13 @@ def predict_reference(adapter, stream, ref: Reference, task: str) -> list[Instan
                          scores=scores.cpu().numpy(), track_ids=np.array([targets[k].obj_id for k in ids]))
 
     # official inference_video_vos: the clips start at frame 0 whatever the given frames
-    return _run(adapter, stream, targets, 0, decode_clip, emit)
+    return _run(adapter, s, stream, targets, 0, decode_clip, emit)
 
 
-def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
+def predict_expression(adapter, ctx: InferenceContext, stream, prompt: Expression) -> list[Instances]:
     """R-VOS: one target named by an expression; output one mask per frame (track id 1)."""
     model = adapter.model
-    s = adapter.settings("rvos")
-    adapter.active_settings = s
-    configure_model(model, s)
+    s = ctx.settings
     ql = model.num_queries
     words, sentence = adapter.encode_expression(prompt.text)
     target = _Target(1, -1, PromptPool(s.memory_slots), started=True)
@@ -359,11 +359,11 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
             # the expression's tokens plus, per frame, the visual tokens of that frame's slot
             # (official forward_prompt_encoder, ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING; the
             # first clip samples nothing for grounding)
-            refresh_pools(model, feats, idx, acc, [target.pool], s.clip_stride)
+            refresh_pools(model, s, feats, idx, acc, [target.pool], s.clip_stride)
             if len(target.pool):
-                vis = target.pool.frame_tokens(idx, _blank_token(model, feats))
+                vis = target.pool.frame_tokens(idx, blank_token(s, feats))
                 prompts.tokens = torch.cat([vis[None], prompts.tokens], 1)
-        res = model.decode(feats, prompts, sentence_embeddings=sentence)
+        res = model.decode(feats, prompts, sentence_embeddings=sentence, self_attn_mask=s.maskdec_self_attn_mask_type)
         score = float(res["pred_logits"][ql, 0].sigmoid())
         for f in idx:
             scores.setdefault(f, []).append(score)
@@ -393,4 +393,4 @@ def predict_expression(adapter, stream, prompt: Expression) -> list[Instances]:
         return Instances(size, boxes=stream.boxes(mask), masks=mask.cpu().numpy(), scores=sc,
                          track_ids=np.array([1]))
 
-    return _run(adapter, stream, [target], 0, decode_clip, emit)
+    return _run(adapter, s, stream, [target], 0, decode_clip, emit)

@@ -20,8 +20,10 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 
+from .options import INPUT_SIZE_RENAMED
+
 __all__ = ["UniVSSettings", "TASK_SETTINGS", "BENCHMARK_SETTINGS", "ALIASES", "SETTING_NAMES",
-           "resolve_settings", "normalise_options", "configure_model",
+           "resolve_settings", "normalise_options", "prompt_sampling",
            "settings_source"]
 
 _CFG = "univs/config.py"
@@ -60,8 +62,10 @@ class UniVSSettings:
         enabled_prev_visual_prompts_for_grounding: R-VOS: add the visual tokens of the masks
             predicted so far to the expression's tokens
             (``MODEL.UniVS.TEST.ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING`` False).
-        min_size_test: shortest edge of the resized frames (``INPUT.MIN_SIZE_TEST``); ``None``
-            keeps the model card's input size for the task.
+        min_size_test: shortest edge of the resized frames (``INPUT.MIN_SIZE_TEST``) of the
+            benchmarks whose test script sets it; ``None`` keeps the model card's input size for
+            the task. Not a user option: the user's size is the ``input_size`` adapter option
+            of every family (:mod:`.options`), which wins over both.
         cell_sampling: evalkit's choice, not an official key: how the prompt cells are chosen in a
             mask of at least ``visual_prompt_pixels_per_image`` cells. ``'evenly-spaced'``
             (default, deterministic runs) or ``'random'`` (``torch.randperm`` as the official
@@ -184,9 +188,13 @@ def normalise_options(options: dict[str, Any], extra: tuple[str, ...] = ()) -> d
         if key in extra:
             continue
         name = ALIASES.get(key, key.lower())
-        if name not in SETTING_NAMES:
-            raise EvalkitError(f"unknown UniVS option {key!r}; expected {sorted(extra)} or a setting: "
-                               f"{sorted(SETTING_NAMES)} (official keys, any case) or {sorted(ALIASES)}")
+        # the input size has one option name in every family (``input_size``, an adapter
+        # option); MIN_SIZE_TEST stays a setting the benchmark tables set
+        if name not in SETTING_NAMES or name in INPUT_SIZE_RENAMED:
+            from .options import refuse_unknown_options
+
+            valid = set(extra) | (set(SETTING_NAMES) - set(INPUT_SIZE_RENAMED)) | set(ALIASES)
+            refuse_unknown_options([key.lower() if name in INPUT_SIZE_RENAMED else key], valid, "UniVS")
         out[name] = _check_value(name, value, key)
     return out
 
@@ -215,9 +223,6 @@ def resolve_settings(task: str, benchmark: str | None, options: dict[str, Any]) 
     return replace(s, **options) if options else s
 
 
-def configure_model(model, s: UniVSSettings) -> None:
-    """Per-task switches of the network: prompt tokens per frame, how cells are chosen, the
-    decoder's self-attention mask."""
-    model.visual_sampler.num_points = s.visual_prompt_pixels_per_image
-    model.visual_sampler.cell_sampling = s.cell_sampling
-    model.mask_decoder.self_attn_mask = s.maskdec_self_attn_mask_type
+def prompt_sampling(s: UniVSSettings) -> dict[str, Any]:
+    """Keyword arguments of ``UniVS.sample_visual_prompt`` for the task's settings."""
+    return {"num_points": s.visual_prompt_pixels_per_image, "cell_sampling": s.cell_sampling}

@@ -316,7 +316,7 @@ def _vos_adapter(name: str, device: str, dry: bool, tmp: Path):
     from evalkit.adapters.uniref import build_adapter
 
     vocab.write_text("\n".join(uniref_bench.VOCAB) + "\n")
-    opts = dict(random_weights=True, tokenizer=str(vocab), dataset="davis17", score_threshold=0.0)
+    opts = dict(random_weights=True, tokenizer=str(vocab), dataset="davis17", score_thres=0.0)
     if dry:
         opts.update(overrides=uniref_bench.TINY, input_size=(32, 48))
     return build_adapter(model_id="uniref-pp-r50", device=device, **opts)
@@ -338,7 +338,7 @@ def vos_section(device, dry: bool, budget: Budget) -> list[dict]:
         masks[0, h // 5:h // 2, w // 10:w // 3] = True
         masks[1, h // 3:2 * h // 3, w // 2:9 * w // 10] = True
         prompt = Reference(object_ids=(1, 2), masks=masks)
-        adapter.check("vos", prompt)
+        adapter.prepare("vos")
 
         def frame(i):
             return lambda: np.random.default_rng(i).integers(0, 255, (h, w, 3), dtype=np.uint8)

@@ -140,7 +140,7 @@ def run_vos_memory(n_frames: int, checkpoints: list[int]) -> None:
     masks[0, 20:60, 10:50] = True
     masks[1, 40:80, 70:120] = True
     prompt = Reference(object_ids=(1, 2), masks=masks)
-    adapter.check("vos", prompt)
+    adapter.prepare("vos")
     kept, rows = [], []
     t0 = time.perf_counter()
     base = rss_mib()

@@ -47,12 +47,12 @@ def _adapter(device: str, tiny: bool, **options):
     (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
     torch.manual_seed(0)
     opts = dict(random_weights=True, tokenizer=str(folder / "vocab.txt"), dataset="davis17",
-                score_threshold=0.0)
+                score_thres=0.0)
     if tiny:
         opts["overrides"] = TINY
     opts.update(options)
     adapter = build_adapter(model_id="uniref-pp-r50", device=device, **opts)
-    adapter.check("vos", "reference")
+    adapter.prepare("vos")
     return adapter
 
 

@@ -271,8 +271,7 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
     adapter = None
     if cfg.mode != "score":
         adapter = _build_adapter(cfg)
-        adapter.check(bench.task, bench.prompt)
-        adapter.bind(cfg.benchmark, bench.task)
+        adapter.prepare(bench.task, bench)
     t_fp = time.perf_counter()
     fingerprint = bench.fingerprint()
     data_s = time.perf_counter() - t_fp

@@ -26,7 +26,7 @@ def adapter():
 
 
 def _run(adapter, task, frames, prompt):
-    adapter.task = task
+    adapter.prepare(task)
     return adapter.predict(frames, prompt)
 
 
@@ -107,7 +107,7 @@ def test_minvis_association_recovers_permuted_queries():
 
 def test_video_tracking_outputs(adapter):
     frames = Frames(frames_array(3, H, W))
-    adapter.task = "vis"
+    adapter.prepare("vis")
     with torch.no_grad():
         vis = track(adapter, frames, CATS, "vis")
         tao = track(adapter, frames, CATS, "ow-track")
@@ -121,7 +121,7 @@ def test_video_tracking_outputs(adapter):
 def test_wrong_prompt_for_task_is_an_error(adapter):
     with pytest.raises(UnsupportedTaskError):
         _run(adapter, "rvos", Frames(frames_array(2, H, W)), CATS)
-    adapter.task = None
+    adapter.context = None  # back to the prompt-inferred task for the next test
 
 
 def test_referred_query_choice():
@@ -153,15 +153,20 @@ def test_test_sizes_come_from_the_card_and_the_dataset_option():
     assert GLEEAdapter(model, tok, input_sizes=lite).input_size("ow-track") == (640, 1333, 32)
     assert GLEEAdapter(model, tok, input_sizes=lite, dataset="burst").input_size("ow-track") == (720, 1333, 32)
     bound = GLEEAdapter(model, tok, input_sizes=lite)
-    bound.bind("ovis-val", "vis")  # the runner binds the benchmark: its id selects the OVIS size
+    bound.prepare("vis", "ovis-val")  # the runner prepares the benchmark: its id selects the OVIS size
     assert bound.task == "vis" and bound.input_size("vis") == (720, 1333, 32)
     pinned = GLEEAdapter(model, tok, input_sizes=lite, dataset="ytvis19")
-    pinned.bind("ovis-val", "vis")  # an explicit dataset option wins
+    pinned.prepare("vis", "ovis-val")  # an explicit dataset option wins
     assert pinned.input_size("vis") == (480, 1333, 32)
     pro = get_card("glee-pro").input_sizes
     # the LSJ test mapper of the Pro configs: ResizeShortestEdge(1536, 1536) on a 1536² canvas
     assert GLEEAdapter(model, tok, input_sizes=pro).input_size("det") == (1536, 1536, 1536)
     assert GLEEAdapter(model, tok, input_sizes=pro).lsj_side("det") == 1536
     assert GLEEAdapter(model, tok, input_sizes=lite).lsj_side("det") is None
-    with pytest.raises(EvalkitError, match="unknown GLEE adapter option"):
+    with pytest.raises(EvalkitError, match=r"unknown GLEE option\(s\) 'bogus'; valid options: .*input_size"):
         GLEEAdapter(model, tok, input_sizes=lite, bogus=1)
+    # the one input-size option: a short edge keeps the card's max size, a pair sets both
+    assert GLEEAdapter(model, tok, input_sizes=lite, input_size=640).input_size("vis") == (640, 1333, 32)
+    assert GLEEAdapter(model, tok, input_sizes=lite, input_size=[512, 900]).input_size("vis") == (512, 900, 32)
+    with pytest.raises(EvalkitError, match=r"'min_size' is now 'input_size'"):
+        GLEEAdapter(model, tok, input_sizes=lite, min_size=640)

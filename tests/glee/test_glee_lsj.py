@@ -51,7 +51,7 @@ def test_detection_runs_on_the_lsj_canvas():
     from evalkit.types import Categories
 
     ad = _adapter()
-    ad.check("inst-seg", Categories(("cat", "dog"), (1, 2)))
+    ad.prepare("inst-seg")
     out = ad.predict(Frames(frames_array(1, h=50, w=70)), Categories(("cat", "dog"), (1, 2)))
     assert out[0].image_size == (50, 70) and len(out[0]) > 0
     assert (out[0].boxes[:, 0::2] >= 0).all() and (out[0].boxes[:, 0::2] <= 70).all()

@@ -181,7 +181,7 @@ def test_network_in_bf16_islands_and_outputs_in_fp32(monkeypatch):
     adapter.model.register_forward_hook(outputs)
     image = np.zeros((128, 128, 3), np.uint8)
     image[30:70, 40:90] = (220, 40, 40)
-    adapter.check("rec", Expression("the red square"))
+    adapter.prepare("rec")
     with mixed_precision("bfloat16", "cpu"):
         inst = list(adapter.predict(Frames([image]), Expression("the red square")))
     assert seen["backbone"] == {torch.bfloat16}

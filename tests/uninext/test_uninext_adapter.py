@@ -45,7 +45,7 @@ def test_input_sizes_come_from_the_card(tmp_path):
 def test_unsupported_requests_are_clear_errors(adapter):
     with pytest.raises(UnsupportedTaskError, match="vss"):
         adapter.check("vss", Categories(("car",), (3,)))
-    adapter.check("det", Categories(("car",), (3,)))
+    adapter.prepare("det")
     with pytest.raises(UnsupportedTaskError, match="Categories"):
         adapter.predict(Frames(_frames(1)), Expression("a car"))
 
@@ -71,7 +71,7 @@ def test_detection_frames_nms_and_category_ids(adapter, monkeypatch):
     masks = torch.full((4, 16, 24), -10.0)
     masks[0, :8] = 10.0  # top half of the canvas (= of the image: no padding here)
     _crafted_run(adapter, monkeypatch, logits, boxes, masks)
-    adapter.check("inst-seg", Categories(("person", "car"), (7, 42)))
+    adapter.prepare("inst-seg")
     inst = next(iter(adapter.predict(Frames(_frames(1)), Categories(("person", "car"), (7, 42)))))
     assert inst.image_size == (H, W)
     # 3 surviving queries × 2 classes, by score; query 2 is gone
@@ -87,7 +87,7 @@ def test_detection_frames_nms_and_category_ids(adapter, monkeypatch):
 def test_instance_segmentation_runs_end_to_end(adapter):
     frames = Frames(_frames(1))
     prompt = Categories(("person", "traffic light", "car"), (1, 10, 3))
-    adapter.check("inst-seg", prompt)
+    adapter.prepare("inst-seg")
     a = list(adapter.predict(frames, prompt))
     b = list(adapter.predict(frames, prompt))
     assert len(a) == 1 and 0 < len(a[0]) <= 100
@@ -98,17 +98,17 @@ def test_instance_segmentation_runs_end_to_end(adapter):
     assert (inst.boxes[:, 1::2] >= 0).all() and (inst.boxes[:, 1::2] <= H).all()
     assert all(r["size"] == [H, W] for r in inst.masks)
     assert np.all(np.diff(inst.scores) <= 0)
-    adapter.check("det", prompt)
+    adapter.prepare("det")
     det = next(iter(adapter.predict(frames, prompt)))
     assert det.masks is None and np.array_equal(det.boxes, inst.boxes)
 
 
 def test_referring_expressions(adapter):
     frames = Frames(_frames(1))
-    adapter.check("rec", Expression("the man on the left"))
+    adapter.prepare("rec")
     rec = list(adapter.predict(frames, Expression("the man on the left")))[0]
     assert len(rec) == 1 and rec.masks is None and rec.labels is None
-    adapter.check("res", Expression("The man, on the LEFT!"))  # cleaned to the same text
+    adapter.prepare("res")  # cleaned to the same text
     res = list(adapter.predict(frames, Expression("The man, on the LEFT!")))[0]
     np.testing.assert_array_equal(res.boxes, rec.boxes)
     assert res.masks[0]["size"] == [H, W]
@@ -126,7 +126,7 @@ def test_sot_streams_and_starts_from_the_given_box(adapter):
 
     frames = Frames([source(i) for i in range(4)], sizes=[(H, W)] * 4)
     prompt = Reference(boxes=np.array([[-5.0, 10.0, 60.0, 40.0]]), frame=1, object_ids=(3,))
-    adapter.check("sot", prompt)
+    adapter.prepare("sot")
     gen = adapter.predict(frames, prompt)
     first = next(gen)
     assert loads == [0] and len(first) == 0  # before the reference frame: nothing
@@ -143,7 +143,7 @@ def test_vos_objects_appear_on_their_frames(adapter):
     masks[0, 10:40, 20:70] = True
     masks[1, 60:90, 90:140] = True
     prompt = Reference(object_ids=(4, 9), masks=masks, frames_of_objects=(0, 2))
-    adapter.check("vos", prompt)
+    adapter.prepare("vos")
     out = list(adapter.predict(Frames(_frames(4, seed=2)), prompt))
     assert [o.track_ids.tolist() for o in out] == [[4], [4], [4, 9], [4, 9]]
     m0 = _masks(out[0])
@@ -160,7 +160,7 @@ def test_vos_objects_appear_on_their_frames(adapter):
 
 def test_rvos_one_mask_per_frame(adapter):
     prompt = Expression("a red car on the left")
-    adapter.check("rvos", prompt)
+    adapter.prepare("rvos")
     out = list(adapter.predict(Frames(_frames(3, seed=3)), prompt))
     assert len(out) == 3
     for o in out:
@@ -187,11 +187,12 @@ def test_sot_template_refresh_schedule(adapter, monkeypatch):
     encode = adapter.model.encode_template
     monkeypatch.setattr(adapter.model, "encode_template", lambda *a: calls.append(1) or encode(*a))
     prompt = Reference(boxes=np.array([[20.0, 20.0, 60.0, 50.0]]))
-    adapter.check("sot", prompt)
+    adapter.prepare("sot")
     list(adapter.predict(Frames(_frames(5, seed=4)), prompt))
     assert len(calls) == 1  # the first frame's template only: refreshes come every 200 frames
     calls.clear()
     monkeypatch.setitem(adapter.options, "update_interval", 2)
     monkeypatch.setitem(adapter.options, "update_thr", -1.0)
+    adapter.prepare("sot")  # the settings are resolved once, into the prepared context
     list(adapter.predict(Frames(_frames(5, seed=4)), prompt))
     assert len(calls) == 3  # frames 0 (given), 2 and 4 (refreshed)

@@ -87,13 +87,13 @@ def test_r50_runs_detection_and_vos_on_an_unpadded_odd_frame(r50):
     h, w = 70, 117
     frames = Frames([_img(h, w, s) for s in range(3)])
     assert tuple(r50.preprocess([frames[0]], "vos").images.shape[-2:]) == (70, 117)
-    r50.check("inst-seg", Categories(("car",), (3,)))
+    r50.prepare("inst-seg")
     inst = next(iter(r50.predict(Frames([frames[0]]), Categories(("car",), (3,)))))
     assert inst.image_size == (h, w) and len(inst) > 0
     masks = np.zeros((1, h, w), bool)
     masks[0, 20:50, 30:80] = True
     prompt = Reference(object_ids=(1,), masks=masks)
-    r50.check("vos", prompt)
+    r50.prepare("vos")
     out = list(r50.predict(frames, prompt))
     assert len(out) == 3 and all(o.image_size == (h, w) for o in out)
     assert out[0].track_ids.tolist() == [1]

@@ -76,7 +76,7 @@ def test_unknown_option_is_refused_listing_the_valid_ones(vocab):
 
 def test_resolved_settings_are_described(vocab):
     ad = _adapter(vocab, init_score_thr=0.45)
-    ad.check("mots", PROMPT)
+    ad.prepare("mots")
     rec = ad.describe()["settings"]
     assert rec["procedure"] == "MOTSettings" and rec["tracker"]["init_score_thr"] == 0.45
     assert rec["tracker"]["obj_score_thr"] == 0.3
@@ -109,7 +109,7 @@ def test_mots_track_born_between_040_and_050(vocab, monkeypatch):
     With ``init_score_thr`` 0.5 (``config.py``'s default) it is never born: no output at all."""
     ad = _adapter(vocab)
     _one_car(ad, monkeypatch, 0.45)
-    ad.check("mots", PROMPT)
+    ad.prepare("mots")
     frames = Frames([np.zeros((H, W, 3), np.uint8)] * 3)
     out = list(ad.predict(frames, PROMPT))
     assert [o.track_ids.tolist() for o in out] == [[0], [0], [0]]
@@ -121,7 +121,7 @@ def test_mots_track_born_between_040_and_050(vocab, monkeypatch):
 
     strict = _adapter(vocab, init_score_thr=0.5)
     _one_car(strict, monkeypatch, 0.45)
-    strict.check("mots", PROMPT)
+    strict.prepare("mots")
     assert [len(o) for o in strict.predict(frames, PROMPT)] == [0, 0, 0]
 
 

@@ -60,7 +60,7 @@ def _frames(n):
 @pytest.mark.parametrize("task", ["mot", "mots"])
 def test_mot_keeps_identities(adapter, monkeypatch, task):
     _script(adapter, monkeypatch, swap_every_frame=True)
-    adapter.check(task, PROMPT)
+    adapter.prepare(task)
     out = list(adapter.predict(_frames(4), PROMPT))
     first = dict(zip(out[0].labels.tolist(), out[0].track_ids.tolist()))
     assert set(first) == {7, 42} and len(set(first.values())) == 2
@@ -77,7 +77,7 @@ def test_mot_keeps_identities(adapter, monkeypatch, task):
 
 def test_vis_video_level_outputs(adapter, monkeypatch):
     _script(adapter, monkeypatch, swap_every_frame=True)
-    adapter.check("vis", PROMPT)
+    adapter.prepare("vis")
     out = list(adapter.predict(_frames(4), PROMPT))
     assert len(out) == 4
     tracks = {}

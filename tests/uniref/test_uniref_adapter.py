@@ -51,7 +51,7 @@ def _masks(inst: Instances) -> np.ndarray:
 
 
 def test_res_contract_and_determinism(adapter):
-    adapter.check("res", Expression("the man on the left"))
+    adapter.prepare("res")
     frames = Frames([frame(0), frame(1, 40, 72)])
     a = list(adapter.predict(frames, Expression("The man, on the LEFT!")))
     b = list(adapter.predict(frames, Expression("the man on the left")))  # same after cleaning
@@ -64,7 +64,7 @@ def test_res_contract_and_determinism(adapter):
 
 
 def test_fss_one_and_five_shot(adapter):
-    adapter.check("fss", "reference")
+    adapter.prepare("fss")
     sup5 = Frames([frame(10 + k) for k in range(5)])
     masks5 = np.stack([box_mask(48, 64, 4 + k, 6, 30, 40) for k in range(5)])
     q = Frames([frame(20)])
@@ -85,7 +85,7 @@ def test_fss_one_and_five_shot(adapter):
 
 def test_rvos_language_then_mask_references(tmp_path):
     ad = confident(tiny_adapter(tmp_path))
-    ad.check("rvos", Expression("a red car"))
+    ad.prepare("rvos")
     calls = record_runs(ad)
     frames = Frames([frame(i) for i in range(4)])
     out = list(ad.predict(frames, Expression("a red car")))
@@ -98,14 +98,14 @@ def test_rvos_language_then_mask_references(tmp_path):
 
 
 def test_rvos_threshold_and_ref_davis_procedure(tmp_path):
-    ad = tiny_adapter(tmp_path, score_threshold=1.01)  # nothing passes: language only, empty masks
-    ad.check("rvos", "expression")
+    ad = tiny_adapter(tmp_path, score_thres=1.01)  # nothing passes: language only, empty masks
+    ad.prepare("rvos")
     calls = record_runs(ad)
     out = list(ad.predict(Frames([frame(i) for i in range(3)]), Expression("dog")))
     assert all(c == (True, None, None) for c in calls)
     assert not any(_masks(i).any() for i in out)
     dav = confident(tiny_adapter(tmp_path, dataset="ref-davis"))
-    dav.check("rvos", "expression")
+    dav.prepare("rvos")
     calls = record_runs(dav)
     out = list(dav.predict(Frames([frame(i) for i in range(3)]), Expression("dog")))
     assert all(c == (True, None, None) for c in calls)  # official Ref-DAVIS: language on every frame
@@ -114,7 +114,7 @@ def test_rvos_threshold_and_ref_davis_procedure(tmp_path):
 
 def test_vos_objects_references_and_aggregation(tmp_path):
     ad = confident(tiny_adapter(tmp_path, dataset="davis17", object_batch=2))
-    ad.check("vos", "reference")
+    ad.prepare("vos")
     calls = record_runs(ad)
     given = np.stack([box_mask(48, 64, 5, 5, 20, 30), box_mask(48, 64, 25, 30, 40, 60)])
     prompt = Reference(object_ids=(3, 1), masks=given, frames_of_objects=(0, 2))
@@ -132,22 +132,21 @@ def test_vos_objects_references_and_aggregation(tmp_path):
 
 
 def test_vos_thresholds_per_dataset(tmp_path):
-    from evalkit.adapters.uniref_video import vos_score_threshold
+    from evalkit.adapters.uniref_settings import vos_score_thres
 
     for name, thr in (("davis17-val", 0.3), ("ytvos18", 0.4), ("youtube-vos-2019", 0.4),
                       ("lvos-val", 0.5), ("mose-val", 0.4)):
-        assert vos_score_threshold(types.SimpleNamespace(options={}, dataset=name)) == thr
-    override = types.SimpleNamespace(options={"score_threshold": 0.9}, dataset="davis")
-    assert vos_score_threshold(override) == 0.9
-    ad = tiny_adapter(tmp_path, score_threshold=1.01)
-    ad.check("vos", "reference")
+        assert vos_score_thres(name, {}) == thr
+    assert vos_score_thres("davis", {"score_thres": 0.9}) == 0.9
+    ad = tiny_adapter(tmp_path, score_thres=1.01)
+    ad.prepare("vos")
     out = list(ad.predict(Frames([frame(i) for i in range(3)]),
                           Reference(object_ids=(1,), masks=box_mask(48, 64, 5, 5, 20, 30)[None])))
     assert _masks(out[0]).any() and not _masks(out[1]).any() and not _masks(out[2]).any()
 
 
 def test_streaming_and_errors(adapter):
-    adapter.check("vos", "reference")
+    adapter.prepare("vos")
     gen = adapter.predict(Frames([frame(i) for i in range(3)]),
                           Reference(object_ids=(1,), masks=box_mask(48, 64, 5, 5, 20, 30)[None]))
     assert not isinstance(gen, list) and isinstance(next(iter(gen)), Instances)
@@ -155,9 +154,9 @@ def test_streaming_and_errors(adapter):
         adapter.check("det", Categories(("a",), (1,)))
     with pytest.raises(UnsupportedTaskError, match="categories"):
         adapter.check("res", "categories")
-    adapter.check("res", "expression")
+    adapter.prepare("res")
     with pytest.raises(UnsupportedTaskError, match="expects a Expression"):
         adapter.predict(Frames([frame(0)]), Reference(masks=box_mask(48, 64, 1, 1, 5, 5)[None]))
-    adapter.check("vos", "reference")
+    adapter.prepare("vos")
     with pytest.raises(EvalkitError, match="mask of object 1 is"):
         list(adapter.predict(Frames([frame(0)]), Reference(masks=np.zeros((1, 8, 8), bool))))

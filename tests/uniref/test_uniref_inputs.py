@@ -42,13 +42,14 @@ def test_unknown_option_is_refused_and_settings_are_described(tmp_path):
     from evalkit.errors import EvalkitError
     from evalkit.types import Expression
 
-    with pytest.raises(EvalkitError, match=r"unknown UniRef\+\+ option\(s\) 'score_thresh'; valid options:.*score_threshold"):
+    with pytest.raises(EvalkitError, match=r"unknown UniRef\+\+ option\(s\) 'score_thresh'; valid options:.*score_thres"):
         tiny_adapter(tmp_path, score_thresh=0.3)
     vos = tiny_adapter(tmp_path, dataset="davis17")
-    vos.check("vos", "reference")
+    vos.prepare("vos")
     # official inference_vos_3f: DAVIS 0.3
-    assert vos.describe()["settings"] == {"score_threshold": 0.3, "object_batch": 8}
+    assert vos.describe()["settings"] == {"procedure": "VOSSettings", "score_thres": 0.3, "object_batch": 8}
     rvos = tiny_adapter(tmp_path, dataset="ref-davis")
-    rvos.check("rvos", Expression("a dog"))
+    rvos.prepare("rvos")
     # Ref-DAVIS: the expression alone on every frame, no score threshold
-    assert rvos.describe()["settings"] == {"rvos_propagation": False, "score_threshold": None}
+    assert rvos.describe()["settings"] == {"procedure": "RVOSSettings", "rvos_propagation": False,
+                                           "score_thres": None}

@@ -37,8 +37,8 @@ def rss_bytes() -> int:
 
 @pytest.mark.parametrize("n_frames, first", [(120, 40), pytest.param(600, 100, marks=pytest.mark.slow)])
 def test_vos_memory_is_constant_over_the_video(tmp_path, n_frames, first):
-    adapter = tiny_adapter(tmp_path, input_size=(32, 48), dataset="davis17", score_threshold=0.0)
-    adapter.check("vos", "reference")
+    adapter = tiny_adapter(tmp_path, input_size=(32, 48), dataset="davis17", score_thres=0.0)
+    adapter.prepare("vos")
     # frames are generated on access (lazy sources): the video is never all in memory
     frames = Frames([lambda i=i: frame(i) for i in range(n_frames)])
     given = np.stack([box_mask(48, 64, 5, 5, 20, 30), box_mask(48, 64, 25, 30, 40, 60)])

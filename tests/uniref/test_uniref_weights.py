@@ -59,13 +59,13 @@ def test_tiny_official_checkpoint_round_trip_and_adapter_loading(tmp_path, monke
     assert all(torch.equal(loaded[k], ours[k]) for k in ours)
     assert adapter.weights_sha256 and len(adapter.weights_sha256) == 64
     assert list((tmp_path / "cache" / "converted" / "uniref-pp-r50").glob("*.safetensors"))
-    adapter.check("res", "expression")
+    adapter.prepare("res")
     (inst,) = adapter.predict(Frames([frame(0)]), Expression("a dog"))
     # the same weights put into a random-weight adapter give the same prediction
     other = build_adapter(model_id="uniref-pp-r50", random_weights=True, overrides=TINY,
                           tokenizer=str(tmp_path / "vocab" / "vocab.txt"), input_size=(64, 96))
     other.model.load_state_dict(ours)
-    other.check("res", "expression")
+    other.prepare("res")
     (ref,) = other.predict(Frames([frame(0)]), Expression("a dog"))
     np.testing.assert_allclose(inst.scores, ref.scores, rtol=1e-5)
     np.testing.assert_allclose(inst.boxes, ref.boxes, rtol=1e-5, atol=1e-4)

@@ -90,7 +90,7 @@ def _cats(thing=None):
 
 def test_vis_entities(adapter):
     a = build_tiny_adapter(stability=0.0, cls_threshold=0.0)
-    a.check("vis", "categories")
+    a.prepare("vis")
     out = a.predict(random_video(6), _cats())
     assert len(out) == 6 and a.last_stats["entities"] >= 1
     for inst in out:

@@ -46,9 +46,9 @@ def _log_prompt_memory(adapter):
     events: list = []
     sample, decode = model.sample_visual_prompt, model.decode
 
-    def sample_spy(feats, frame, masks):
+    def sample_spy(feats, frame, masks, **kw):
         events.append(("sample", int(feats.frame_indices[frame]), masks.clone()))
-        return sample(feats, frame, masks)
+        return sample(feats, frame, masks, **kw)
 
     def decode_spy(feats, prompts=None, **kw):
         res = decode(feats, prompts, **kw)

@@ -140,8 +140,8 @@ def _capture_visual_prompts(adapter):
     sampled = []
     sample = model.sample_visual_prompt
 
-    def sample_spy(feats, frame, masks):
-        tok = sample(feats, frame, masks)
+    def sample_spy(feats, frame, masks, **kw):
+        tok = sample(feats, frame, masks, **kw)
         sampled.append((int(feats.frame_indices[frame]), tok))
         return tok
 
@@ -164,7 +164,7 @@ def test_vos_first_clip_gives_the_given_tokens_one_plus_clip_length_times():
     a.predict(random_video(5), Reference(object_ids=(1, 2), masks=m, frames_of_objects=(0, 2)))
     frames, prompts = seen[0]
     assert frames == [0, 1, 2]
-    r = a.model.visual_sampler.num_points
+    r = a.settings("vos").visual_prompt_pixels_per_image  # a call argument: the model is left as built
     given = sampled[0][1].feats[0]  # the given frame's R tokens (sampled on frame 0)
     assert sampled[0][0] == 0 and prompts.tokens.shape[1] == 4 * r
     for i in range(4):
@@ -496,9 +496,9 @@ def test_vis_pools_first_built_from_the_left_frame_on_the_next_frames_features()
     sampled, decoded = [], []
     sample, decode = model.sample_visual_prompt, model.decode
 
-    def sample_spy(feats, frame, masks):
+    def sample_spy(feats, frame, masks, **kw):
         sampled.append((int(feats.frame_indices[frame]), masks.clone()))
-        return sample(feats, frame, masks)
+        return sample(feats, frame, masks, **kw)
 
     def decode_spy(feats, prompts=None, **kw):
         res = decode(feats, prompts, **kw)

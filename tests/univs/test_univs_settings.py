@@ -52,7 +52,7 @@ def test_per_benchmark_values():
 def test_options_by_official_key_alias_or_any_case_and_errors():
     assert normalise_options({"VISUAL_PROMPT_PIXELS_PER_IMAGE": 64, "clip_len": 3}) == \
         {"visual_prompt_pixels_per_image": 64, "sampling_frame_num": 3}
-    with pytest.raises(EvalkitError, match=r"unknown UniVS option 'bogus'.*visual_prompt_pixels_per_image"):
+    with pytest.raises(EvalkitError, match=r"unknown UniVS option\(s\) 'bogus'; valid options: .*visual_prompt_pixels_per_image"):
         normalise_options({"bogus": 1})
     with pytest.raises(EvalkitError, match="expected int"):
         normalise_options({"sampling_frame_num": 2.5})
@@ -65,10 +65,22 @@ def test_options_by_official_key_alias_or_any_case_and_errors():
 
 def test_bound_benchmark_selects_its_settings_and_run_json_records_them():
     a = build_tiny_adapter()
-    a.check("vos", "reference")
-    a.bind("mose-val", "vos")
+    a.prepare("vos", "mose-val")
     desc = a.describe()
     # the tiny adapter's clip_len 3 (a user option) wins over MOSE's 2; memory 2 likewise
     assert desc["settings"]["sampling_frame_num"] == 3 and desc["settings"]["min_size_test"] == 720
     assert desc["settings"]["visual_prompt_pixels_per_image"] == 256
     assert desc["settings_from"] == "task:vos+benchmark:mose"
+
+
+def test_input_size_is_the_one_size_option_and_min_size_test_names_it():
+    # the tiny card size 64/128, MOSE's released MIN_SIZE_TEST 720, then the user's input_size
+    a = build_tiny_adapter()
+    a.prepare("vos", "mose-val")
+    assert a.input_size("vos") == {"min_size": 720, "max_size": 128}
+    b = build_tiny_adapter(input_size=[96, 160])
+    b.prepare("vos", "mose-val")
+    assert b.input_size("vos") == {"min_size": 96, "max_size": 160}
+    with pytest.raises(EvalkitError, match=r"unknown UniVS option\(s\) 'min_size_test' \('min_size_test' is now "
+                                           r"'input_size'\); valid options: .*input_size"):
+        build_tiny_adapter(MIN_SIZE_TEST=720)

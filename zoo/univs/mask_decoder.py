@@ -236,8 +236,10 @@ class UnifiedVideoMaskDecoder(nn.Module):
     def forward(self, src: list[torch.Tensor], pos: list[torch.Tensor], sizes: list[tuple[int, int]],
                 mask_features: torch.Tensor, prompts: PromptQueries | None = None,
                 class_embeddings: torch.Tensor | None = None,
-                sentence_embeddings: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Decode one clip.
+                sentence_embeddings: torch.Tensor | None = None, *,
+                self_attn_mask: str | None = None) -> dict[str, torch.Tensor]:
+        """Decode one clip (``self_attn_mask``: this call's ``'sep'`` / ``'sep-blocked'``, else
+        the decoder's own).
 
         Args:
             src, pos, sizes: from :meth:`image_tokens` (strides 32, 16, 8).
@@ -268,7 +270,10 @@ class UnifiedVideoMaskDecoder(nn.Module):
         grounding = num_prompts > 0 and prompts.kind == "expression"
         masks, dec = self._predict(output, mask_features, grounding)
         attn_mask = self._attn_mask(masks, sizes[0])
-        blocked = self.self_attn_mask == "sep-blocked" or (prompts is not None and prompts.kind == "expression")
+        mode = self_attn_mask or self.self_attn_mask
+        if mode not in ("sep", "sep-blocked"):
+            raise ValueError(f"self_attn_mask must be 'sep' or 'sep-blocked', got {mode!r}")
+        blocked = mode == "sep-blocked" or (prompts is not None and prompts.kind == "expression")
         sa_mask = self.separated_self_attn_mask(num_prompts, t, blocked, output.device)
         q = output.shape[0]
         for i, layer in enumerate(self.layers):

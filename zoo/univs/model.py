@@ -91,20 +91,24 @@ class UniVS(nn.Module):
         src, pos, sizes = self.mask_decoder.image_tokens(out["multi_scale"], pos)
         return ClipFeatures(src, pos, sizes, out["mask_features"], frame_indices)
 
-    def sample_visual_prompt(self, feats: ClipFeatures, frame: int, masks: torch.Tensor) -> VisualPromptTokens:
+    def sample_visual_prompt(self, feats: ClipFeatures, frame: int, masks: torch.Tensor, *,
+                             num_points: int | None = None, cell_sampling: str | None = None) -> VisualPromptTokens:
         """Prompt tokens of ``K`` targets whose masks ``K×H×W`` (float, padded canvas) are
-        known on clip frame ``frame`` (read from the stride-8 level)."""
+        known on clip frame ``frame`` (read from the stride-8 level); ``num_points`` /
+        ``cell_sampling`` override the sampler's for this call."""
         h, w = feats.sizes[-1]
         img = feats.src[-1][:, frame].t().reshape(-1, h, w)
         pos = feats.pos[-1][:, frame].t().reshape(-1, h, w)
-        return self.visual_sampler(img, pos, masks)
+        return self.visual_sampler(img, pos, masks, num_points=num_points, cell_sampling=cell_sampling)
 
     def decode(self, feats: ClipFeatures, prompts: PromptQueries | None = None, *,
                class_embeddings: torch.Tensor | None = None,
-               sentence_embeddings: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Run the mask decoder (see :meth:`UnifiedVideoMaskDecoder.forward` for outputs)."""
+               sentence_embeddings: torch.Tensor | None = None,
+               self_attn_mask: str | None = None) -> dict[str, torch.Tensor]:
+        """Run the mask decoder (see :meth:`UnifiedVideoMaskDecoder.forward` for outputs;
+        ``self_attn_mask`` overrides the decoder's for this call)."""
         return self.mask_decoder(feats.src, feats.pos, feats.sizes, feats.mask_features, prompts,
-                                 class_embeddings, sentence_embeddings)
+                                 class_embeddings, sentence_embeddings, self_attn_mask=self_attn_mask)
 
     def forward(self, images: torch.Tensor, class_embeddings: torch.Tensor | None = None,
                 frame_indices: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -65,8 +65,10 @@ class VisualPromptSampler:
         self.threshold = threshold
         self.cell_sampling = cell_sampling
 
-    def __call__(self, feats: torch.Tensor, pos: torch.Tensor, masks: torch.Tensor) -> VisualPromptTokens:
-        """Sample prompt tokens.
+    def __call__(self, feats: torch.Tensor, pos: torch.Tensor, masks: torch.Tensor, *,
+                 num_points: int | None = None, cell_sampling: str | None = None) -> VisualPromptTokens:
+        """Sample prompt tokens (``num_points`` / ``cell_sampling``: this call's, else the
+        sampler's own).
 
         Args:
             feats: ``C×h×w`` stride-8 features of the frame (after the pixel decoder).
@@ -81,7 +83,10 @@ class VisualPromptSampler:
         """
         k = masks.shape[0]
         c, h, w = feats.shape
-        r = self.num_points
+        r = num_points or self.num_points
+        sampling = cell_sampling or self.cell_sampling
+        if sampling not in CELL_SAMPLING:
+            raise ValueError(f"cell_sampling must be one of {CELL_SAMPLING}, got {sampling!r}")
         if k == 0:
             z = feats.new_zeros(0, r, c)
             return VisualPromptTokens((z, z.clone(), torch.zeros(0, dtype=torch.bool, device=feats.device)))
@@ -96,7 +101,7 @@ class VisualPromptSampler:
             n = len(cells)
             if n < r:
                 idx[i] = cells.repeat(r // n + 1)[:r]
-            elif self.cell_sampling == "random":
+            elif sampling == "random":
                 idx[i] = cells[torch.randperm(n)[:r].to(cells.device)]
             else:
                 idx[i] = cells[torch.linspace(0, n - 1, r, device=feats.device).round().long()]
