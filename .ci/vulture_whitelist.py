@@ -19,6 +19,7 @@ _.identity_converter  # named as "module:function" by the tiny model cards (zoo/
 _.unregister  # Registry API: plugins and tests remove what they registered (evalkit/registry.py)
 _.group_description  # Registry API: the description given to register_group (evalkit/registry.py)
 _.license  # model card field, data read by users of Card (zoo/cards/__init__.py)
+_.vocabulary  # InferenceContext field: the resolved UniVS vocabulary, part of the context users read (adapters/base.py)
 _.paper_results  # model card field, checked against reports/data/paper_results.csv by the tests
 
 # -- parameters kept so that official checkpoints load (state-dict keys) ----------------------
