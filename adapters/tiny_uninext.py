@@ -15,7 +15,7 @@ from evalkit.errors import WeightsError
 
 from .uninext import UninextAdapter
 
-__all__ = ["TinyUninextAdapter", "build_adapter", "load_tiny", "load_state", "naming_weights", "weights_path",
+__all__ = ["TinyLoading", "TinyUninextAdapter", "build_adapter", "load_tiny", "load_state", "naming_weights", "weights_path",
            "file_sha256"]
 
 
@@ -86,12 +86,10 @@ def naming_weights(card, weights: str | None):
         raise WeightsError(f"model {card.id!r}: weights file {weights or weights_file(card.id)}: {e}") from None
 
 
-class TinyUninextAdapter(UninextAdapter):
-    """UNINEXT's adapter, loaded from the shipped state dict and the suite's vocabulary."""
-
-    @classmethod
-    def load_model(cls, card, weights: str | None, overrides, random_weights: bool):
-        return load_tiny(card, weights)[0]
+class TinyLoading:
+    """Loading hooks shared by the tiny models' card adapters: the suite's generated WordPiece
+    vocabulary and the sha256 of the weights file in use (a mixin placed before the family's
+    adapter class)."""
 
     @classmethod
     def load_tokenizer(cls, card, option: str | None):
@@ -102,6 +100,14 @@ class TinyUninextAdapter(UninextAdapter):
     @classmethod
     def weights_digest(cls, card, weights: str | None) -> str:
         return file_sha256(weights_path(card, weights))
+
+
+class TinyUninextAdapter(TinyLoading, UninextAdapter):
+    """UNINEXT's adapter, loaded from the shipped state dict and the suite's vocabulary."""
+
+    @classmethod
+    def load_model(cls, card, weights: str | None, overrides, random_weights: bool):
+        return load_tiny(card, weights)[0]
 
 
 #: factory named by ``zoo/cards/uninext-tiny.json`` (the card adapters' one factory path)

@@ -7,13 +7,13 @@ the card's sha256, and the suite's generated WordPiece vocabulary.
 """
 from __future__ import annotations
 
-from .tiny_uninext import file_sha256, load_state, naming_weights, weights_path
+from .tiny_uninext import TinyLoading, load_state, naming_weights
 from .uniref import UnirefAdapter
 
 __all__ = ["TinyUnirefAdapter", "build_adapter"]
 
 
-class TinyUnirefAdapter(UnirefAdapter):
+class TinyUnirefAdapter(TinyLoading, UnirefAdapter):
     """UniRef++'s adapter, loaded from the shipped state dict and the suite's vocabulary."""
 
     @classmethod
@@ -23,16 +23,6 @@ class TinyUnirefAdapter(UnirefAdapter):
         state = load_state(card, weights)[0]
         with naming_weights(card, weights):
             return load_uniref(state, **dict(card.builder_args))
-
-    @classmethod
-    def load_tokenizer(cls, card, option: str | None):
-        from evalkit.zoo.tiny import tokenizer
-
-        return tokenizer()
-
-    @classmethod
-    def weights_digest(cls, card, weights: str | None) -> str:
-        return file_sha256(weights_path(card, weights))
 
 
 #: factory named by ``zoo/cards/uniref-pp-tiny.json`` (the card adapters' one factory path)
