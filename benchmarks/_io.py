@@ -12,7 +12,6 @@ import io
 import json
 import os
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -41,7 +40,6 @@ __all__ = [
     "write_indexed_png",
     "davis_palette",
     "video_frames",
-    "decode_images",
     "prefetch",
     "IMAGE_EXTS",
 ]
@@ -277,30 +275,6 @@ def video_frames(paths: Sequence[Path], ids: Sequence[str] | None = None,
     default to the file stems (``00000``), which the writers use as result file names."""
     paths = [Path(p) for p in paths]
     return Frames(paths, [p.stem for p in paths] if ids is None else list(ids), sizes)
-
-
-def _decode(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise DatasetError(f"missing frame {path}") from None
-    except Exception as e:
-        raise DatasetError(f"unreadable frame {path}: {e}") from None
-
-
-def decode_images(paths: Iterable[Path], num_workers: int = 4) -> Iterator[np.ndarray]:
-    """Decode images to RGB ``uint8 H x W x 3`` arrays in worker threads, yielding in input
-    order (PIL releases the GIL while decoding, so threads scale)."""
-    paths = list(paths)
-    if num_workers <= 1:
-        for p in paths:
-            yield _decode(p)
-        return
-    with ThreadPoolExecutor(num_workers) as ex:
-        yield from ex.map(_decode, paths)
 
 
 def prefetch(benchmark, ids: Iterable[str], num_workers: int = 4,

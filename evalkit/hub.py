@@ -53,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .zoo.cards import Card, WeightFile
 
 __all__ = [
-    "cache_root", "is_offline", "fetch_weights", "fetch_all_weights", "weights_sha256",
+    "cache_root", "is_offline", "fetch_weights", "weights_sha256",
     "file_status", "load_state_dict_safely", "load_converted", "HfSource", "parse_hf_source",
 ]
 
@@ -373,17 +373,6 @@ def fetch_weights(card_or_id: CardOrId, weights: str | os.PathLike | None = None
         f"could not fetch weights {wf.name} of model {card.id!r} from any source:\n"
         + "\n".join(errors) + f"\nLooked in:\n{where}\nBy hand: {manual_steps(card, wf)}."
     )
-
-
-def fetch_all_weights(card_or_id: CardOrId, task: str | None = None,
-                      weights: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Every file the model needs for ``task`` (all tasks when None), name → path.
-    ``weights`` replaces the checkpoint (role ``model``) only."""
-    card = _card(card_or_id)
-    return {
-        wf.name: fetch_weights(card, weights if wf.role == "model" else None, wf.name)
-        for wf in card.weights_for(task)
-    }
 
 
 def weights_sha256(card_or_id: CardOrId, weights: str | os.PathLike | None = None,

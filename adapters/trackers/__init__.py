@@ -35,12 +35,8 @@ from .video_postprocess import (
     video_instances_to_frames,
 )
 from .vos import (
-    davis_palette,
     merge_binary_masks,
     merge_probabilities,
-    palette_from_png,
-    reference_refresh,
-    save_label_map,
     soft_aggregate,
     split_label_map,
 )
@@ -50,7 +46,6 @@ __all__ = [
     "bisoftmax_entity_similarity",
     "box_overlaps",
     "clip_windows",
-    "davis_palette",
     "EntityMatch",
     "idol_mask_iou",
     "idol_mask_nms",
@@ -63,11 +58,8 @@ __all__ = [
     "merge_probabilities",
     "MinVISMatcher",
     "newly_detected",
-    "palette_from_png",
     "QuasiDenseEmbedTracker",
-    "reference_refresh",
     "resize_mask_logits",
-    "save_label_map",
     "soft_aggregate",
     "split_label_map",
     "tao_frame_filter",

@@ -8,13 +8,11 @@ argmax over ``[background, p_1, ..., p_K]``. UniRef's ``soft_aggregate`` additio
 and renormalises them with a softmax (:func:`soft_aggregate`); the logit is monotonic, so its
 argmax is the argmax of the raw probabilities except where the clamp creates ties.
 
-Label maps are ``H x W`` uint8 arrays (0 = background, object ids 1..255) saved as palette PNGs
-with the dataset's palette (DAVIS: the PASCAL VOC colour map, :func:`davis_palette`;
-YouTube-VOS: read it from any annotation with :func:`palette_from_png`).
+Label maps are ``H x W`` uint8 arrays (0 = background, object ids 1..255); the benchmarks'
+writers (``evalkit.benchmarks._io``) save them as indexed PNGs with the dataset's palette.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -92,78 +90,3 @@ def split_label_map(label_map: np.ndarray, object_ids: Sequence[int]) -> np.ndar
     if not len(object_ids):
         return np.zeros((0, *lm.shape), bool)
     return np.stack([lm == int(i) for i in object_ids])
-
-
-def davis_palette() -> list[int]:
-    """The 256-colour palette of DAVIS annotations (PASCAL VOC colour map), flat ``[r, g, b, ...]``.
-
-    Colour of label ``i``: bit ``3j + c`` of ``i`` sets bit ``7 - j`` of channel ``c``.
-    """
-    pal = []
-    for i in range(256):
-        rgb = [0, 0, 0]
-        c = i
-        for j in range(8):
-            for ch in range(3):
-                rgb[ch] |= ((c >> ch) & 1) << (7 - j)
-            c >>= 3
-        pal.extend(rgb)
-    return pal
-
-
-def palette_from_png(path: str | Path) -> list[int]:
-    """The palette of an indexed PNG (e.g. a dataset annotation), flat ``[r, g, b, ...]``."""
-    from PIL import Image
-
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            pal = im.getpalette()
-    except OSError as e:
-        raise TrackerInputError(f"palette_from_png: cannot read {path}: {e}") from e
-    if pal is None:
-        raise TrackerInputError(f"palette_from_png: {path} is not a palette (mode 'P') PNG")
-    return pal
-
-
-def save_label_map(label_map: np.ndarray, path: str | Path,
-                   palette: Sequence[int] | None = None) -> None:
-    """Write an ``H x W`` uint8 label map as a palette PNG (DAVIS palette by default)."""
-    from PIL import Image
-
-    lm = np.asarray(label_map)
-    if lm.ndim != 2 or lm.dtype != np.uint8:
-        raise TrackerInputError(
-            f"save_label_map: expected an H x W uint8 label map, got {lm.shape} {lm.dtype}")
-    img = Image.fromarray(lm).convert("P")  # uint8 H x W is mode "L"; values kept
-    img.putpalette(list(davis_palette() if palette is None else palette))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
-
-
-def reference_refresh(label_map: np.ndarray, object_ids: Sequence[int],
-                      new_ids: Sequence[int] = (), scores: dict | None = None,
-                      score_thr: float | None = None) -> dict[int, np.ndarray]:
-    """Objects whose "previous frame" reference should be re-encoded after a frame, with masks.
-
-    UNINEXT and UniRef++ track VOS objects from two references, the first-frame (given) mask and
-    the previous frame's prediction. After merging a frame they re-encode the previous-frame
-    reference of each object from its region of the merged label map, except for objects
-    introduced in this frame (their given mask is the reference), objects whose region is
-    empty, and - UNINEXT only - objects whose score is below ``SOT.UPDATE_THR``.
-
-    Returns:
-        ``{object id: H x W bool mask}`` for the objects to refresh.
-    """
-    out = {}
-    skip = {int(i) for i in new_ids}
-    for oid in object_ids:
-        oid = int(oid)
-        if oid in skip:
-            continue
-        if score_thr is not None and scores is not None and scores.get(oid, 0.0) < score_thr:
-            continue
-        m = np.asarray(label_map) == oid
-        if m.any():
-            out[oid] = m
-    return out

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evalkit.benchmarks._io import atomic_write_json, decode_images, prefetch, read_png, write_indexed_png
+from evalkit.benchmarks._io import atomic_write_json, prefetch, read_png, write_indexed_png
 from evalkit.benchmarks.base import build_benchmark
 from evalkit.errors import DatasetError, ResultsError
 from evalkit.types import Instances
@@ -169,18 +169,6 @@ def test_prefetch_in_order_and_decoded(gen, tmp_path):
     assert next(it).id == ids[0]
     with pytest.raises(DatasetError, match=f"sample {ids[1]}: cannot read its frame .*{ids[1]:0>12}.jpg"):
         next(it)
-
-
-def test_decode_images_in_order(gen, tmp_path):
-    root, _ = _gen(gen, tmp_path, "gen_coco")
-    paths = sorted((root / "coco/val2017").iterdir())
-    arrays = list(decode_images(paths, num_workers=3))
-    assert len(arrays) == len(paths)
-    for p, a in zip(paths, arrays):
-        with Image.open(p) as im:
-            np.testing.assert_array_equal(a, np.asarray(im.convert("RGB")))
-    with pytest.raises(DatasetError, match="missing frame .*nope.jpg"):
-        list(decode_images([root / "nope.jpg"], num_workers=1))
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):

@@ -1,19 +1,14 @@
-"""VOS soft aggregation, label-map merging, palettes and reference refresh."""
+"""VOS soft aggregation and label-map merging."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from evalkit.adapters.trackers import (
     TrackerInputError,
-    davis_palette,
     merge_binary_masks,
     merge_probabilities,
-    palette_from_png,
-    reference_refresh,
-    save_label_map,
     soft_aggregate,
     split_label_map,
 )
@@ -84,34 +79,3 @@ def test_ref_davis_merge_uses_expression_order():
     assert merge_probabilities(p).tolist() == [[1, 2], [0, 3]]
     expected = np.array([[[False, True], [False, False]], [[False, False], [False, True]]])
     assert np.array_equal(split_label_map(np.array([[1, 2], [0, 3]]), [2, 3]), expected)
-
-
-def test_davis_palette_and_png_roundtrip(tmp_path):
-    pal = davis_palette()
-    assert len(pal) == 768
-    assert pal[:15] == [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128]
-    assert pal[3 * 255:] == [224, 224, 192]
-    lm = np.array([[0, 1, 2], [3, 4, 255]], np.uint8)
-    path = tmp_path / "vid" / "00000.png"
-    save_label_map(lm, path)
-    with Image.open(path) as im:
-        assert im.mode == "P"
-        assert np.array_equal(np.array(im), lm)
-    assert palette_from_png(path)[:768] == pal
-    other = list(range(256)) * 3
-    save_label_map(lm, tmp_path / "b.png", palette=other)
-    assert palette_from_png(tmp_path / "b.png")[:768] == other
-    Image.fromarray(lm).save(tmp_path / "gray.png")
-    with pytest.raises(TrackerInputError, match="palette"):
-        palette_from_png(tmp_path / "gray.png")
-    with pytest.raises(TrackerInputError, match="uint8"):
-        save_label_map(lm.astype(np.int32), tmp_path / "c.png")
-
-
-def test_reference_refresh_rules():
-    lm = np.array([[1, 1, 0], [2, 0, 0]], np.uint8)
-    got = reference_refresh(lm, [1, 2, 3], new_ids=[2])
-    assert list(got) == [1]  # 2 was given this frame, 3 has no pixels
-    assert got[1].tolist() == [[True, True, False], [False, False, False]]
-    got = reference_refresh(lm, [1, 2], scores={1: 0.5, 2: 0.9}, score_thr=0.7)
-    assert list(got) == [2]

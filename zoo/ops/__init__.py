@@ -8,7 +8,7 @@
   :class:`ImageTransform` to map boxes and masks back to the original image;
 * COCO RLE encoding of masks on any device, identical to pycocotools.
 """
-from .boxes import box_area, box_convert, box_iou, clip_boxes, generalized_box_iou, masks_to_boxes
+from .boxes import box_area, box_convert, box_iou, generalized_box_iou, masks_to_boxes
 from .errors import KernelUnavailableError, OpInputError
 from .ms_deform_attn import MSDeformAttn
 from .msda import MSDeformAttnFunction, ms_deform_attn
@@ -23,7 +23,7 @@ from .transforms import (
 __all__ = [
     "KernelUnavailableError", "OpInputError",
     "MSDeformAttn", "MSDeformAttnFunction", "ms_deform_attn", "ms_deform_attn_reference",
-    "box_area", "box_convert", "box_iou", "clip_boxes", "generalized_box_iou", "masks_to_boxes",
+    "box_area", "box_convert", "box_iou", "generalized_box_iou", "masks_to_boxes",
     "batched_nms", "mask_iou", "mask_nms", "nms",
     "mask_to_rle", "masks_to_rles",
     "IMAGENET_MEAN", "IMAGENET_STD", "ImageBatch", "ImageTransform", "batch_images", "normalize",

@@ -93,15 +93,6 @@ def generalized_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Ten
     return iou - (enclosing - union) / enclosing
 
 
-def clip_boxes(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Clip xyxy boxes to an image of ``size = (H, W)``: x into ``[0, W]``, y into ``[0, H]``."""
-    _check_boxes(boxes)
-    h, w = size
-    x = boxes[..., 0::2].clamp(0, w)
-    y = boxes[..., 1::2].clamp(0, h)
-    return torch.stack([x[..., 0], y[..., 0], x[..., 1], y[..., 1]], -1)
-
-
 def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
     """Tight xyxy boxes of ``N x H x W`` boolean masks, in continuous pixel coordinates.
 
