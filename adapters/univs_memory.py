@@ -264,15 +264,7 @@ class EmbeddingMemory:
         similarity with each slot averaged over the frames, then over the non-blank slots with
         weights ``exp(10·i/n)`` favouring recent ones (official
         ``check_consistency_with_prev_frames``)."""
-        prev = torch.stack(list(self.slots))
-        nonblank = (prev != 0).any(-1).float()
-        prev = prev / prev.norm(dim=-1, keepdim=True).clamp(min=1e-3)
-        cur = embeds / embeds.norm(dim=-1, keepdim=True).clamp(min=1e-3)
-        cos = (prev @ cur.t()).mean(-1)
-        n = len(prev)
-        w = (torch.arange(1, n + 1, dtype=cos.dtype, device=cos.device) / n * 10.0).exp() * nonblank
-        w = w / w.sum().clamp(min=1e-3)
-        return float((cos * w).sum())
+        return consistency_with_prev_frames(torch.stack(list(self.slots)), embeds)
 
 
 def consistency_with_prev_frames(prev: torch.Tensor, cur: torch.Tensor) -> float:
