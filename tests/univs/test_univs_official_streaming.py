@@ -347,12 +347,10 @@ def test_vos_frame_memory_opens_new_frames_as_the_mean_of_the_last_stride_and_ha
     assert mem.frames[2].tolist() == [2.0, 2.0]
 
 
-def _vos_fake_case(cos: float):
-    """Target given on frame 0 (top-left block A); the first clip predicts A with embedding
-    e = (1, 0, ...); every later clip predicts the bottom-right block B with an embedding at
-    cosine ``cos`` to e."""
-    a = build_tiny_adapter()
-    ql = a.model.num_queries
+def _block_a_then_b_decode(ql: int, cos: float, logits: bool = False):
+    """A stand-in for ``model.decode``: the prompt query (index ``ql``) predicts the top-left
+    block A with embedding e = (1, 0, ...) on the clip starting at frame 0 and the bottom-right
+    block B at cosine ``cos`` to e on every later clip; ``logits`` adds zero ``pred_logits``."""
 
     def fake_decode(feats, prompts=None, **kw):
         t = len(feats.frame_indices)
@@ -364,9 +362,22 @@ def _vos_fake_case(cos: float):
         else:
             masks[ql, :, 8:, 12:] = 5.0
             emb[ql, :, 0], emb[ql, :, 1] = cos, (1 - cos ** 2) ** 0.5
-        return {"pred_masks": masks, "pred_embds": emb}
+        out = {"pred_masks": masks, "pred_embds": emb}
+        if logits:
+            out["pred_logits"] = torch.zeros(ql + 1, 1)
+        return out
 
-    a.model.decode = fake_decode
+    return fake_decode
+
+
+def _vos_fake_case(cos: float):
+    """Target given on frame 0 (top-left block A); the first clip predicts A with embedding
+    e = (1, 0, ...); every later clip predicts the bottom-right block B with an embedding at
+    cosine ``cos`` to e."""
+    a = build_tiny_adapter()
+    ql = a.model.num_queries
+
+    a.model.decode = _block_a_then_b_decode(ql, cos)
     m = np.zeros((1, 48, 64), bool)
     m[0, :24, :32] = True
     return a.predict(random_video(5), Reference(object_ids=(1,), masks=m))
@@ -423,19 +434,7 @@ def _rvos_fake_case(cos: float):
     a = build_tiny_adapter()
     ql = a.model.num_queries
 
-    def fake_decode(feats, prompts=None, **kw):
-        t = len(feats.frame_indices)
-        masks = torch.full((ql + 1, t, 16, 24), -5.0)
-        emb = torch.zeros(ql + 1, t, 32)
-        if int(feats.frame_indices[0]) == 0:
-            masks[ql, :, :8, :12] = 5.0
-            emb[ql, :, 0] = 1.0
-        else:
-            masks[ql, :, 8:, 12:] = 5.0
-            emb[ql, :, 0], emb[ql, :, 1] = cos, (1 - cos ** 2) ** 0.5
-        return {"pred_masks": masks, "pred_embds": emb, "pred_logits": torch.zeros(ql + 1, 1)}
-
-    a.model.decode = fake_decode
+    a.model.decode = _block_a_then_b_decode(ql, cos, logits=True)
     return a.predict(random_video(5), Expression("the cat"))
 
 
