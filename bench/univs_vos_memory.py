@@ -26,9 +26,9 @@ import time
 import numpy as np
 import torch
 
-TINY = dict(backbone_args={"width_per_group": 8, "stem_out_channels": 8}, conv_dim=32, mask_dim=32, hidden_dim=32,
-            enc_layers=1, enc_ffn=64, dec_layers=2, dec_ffn=64, num_queries=8, num_dense_points=4, gn_groups=8,
-            text_dim=48)
+from univs import TINY as _SPEED_TINY  # bench/univs.py, run from this folder like gpu_suite.py
+
+TINY = dict(_SPEED_TINY, text_dim=48)
 
 
 def one(n: int, h: int, w: int, objects: int) -> dict:
