@@ -20,7 +20,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 
-from .options import INPUT_SIZE_RENAMED
+from .options import INPUT_SIZE_RENAMED, refuse_unknown_options
 
 __all__ = ["UniVSSettings", "TASK_SETTINGS", "BENCHMARK_SETTINGS", "ALIASES", "SETTING_NAMES",
            "resolve_settings", "normalise_options", "prompt_sampling",
@@ -191,8 +191,6 @@ def normalise_options(options: dict[str, Any], extra: tuple[str, ...] = ()) -> d
         # the input size has one option name in every family (``input_size``, an adapter
         # option); MIN_SIZE_TEST stays a setting the benchmark tables set
         if name not in SETTING_NAMES or name in INPUT_SIZE_RENAMED:
-            from .options import refuse_unknown_options
-
             valid = set(extra) | (set(SETTING_NAMES) - set(INPUT_SIZE_RENAMED)) | set(ALIASES)
             refuse_unknown_options([key.lower() if name in INPUT_SIZE_RENAMED else key], valid, "UniVS")
         out[name] = _check_value(name, value, key)
