@@ -165,9 +165,9 @@ def test_vis_prediction_writes_the_video_results(monkeypatch):
     out = a.predict(random_video(4), Categories([f"c{i}" for i in range(40)], list(range(1, 41))))
     assert len(calls) == 1 and calls[0][0] == 4 and calls[0][3] == 3
     # a 4-frame video has one output window (the last clip): one score snapshot per entity
-    assert set(calls[0][1].values()) <= {1}
+    assert calls[0][1] and set(calls[0][1].values()) == {1}
     tracks = {int(t) for i in out if len(i) for t in i.track_ids}
-    assert tracks <= set(calls[0][1]) and all((i.labels >= 1).all() for i in out if len(i))
+    assert tracks and tracks <= set(calls[0][1]) and all((i.labels >= 1).all() for i in out if len(i))
 
 
 def test_vps_pixels_go_to_the_largest_score_times_logit():
