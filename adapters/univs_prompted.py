@@ -113,23 +113,18 @@ def pool_prompts(model, pools: list[PromptPool], idx: list[int], like: torch.Ten
                                               torch.stack([q[0] for q in qs]), torch.stack([q[1] for q in qs]))
 
 
-def _consistency(tg, embds: torch.Tensor, threshold: float, slots: int) -> tuple[bool, float]:
+def temporally_consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
     """Memory check of paper §4.2: a new prediction (``T×C`` embeddings) updates the target
     only when it is similar enough to the target's embedding memory
-    (:meth:`EmbeddingMemory.consistency`); the first prediction starts the memory (similarity
-    1). Returns (consistent, similarity)."""
+    (:meth:`EmbeddingMemory.consistency`); the first prediction starts the memory."""
     if tg.memory is None:
         tg.memory = EmbeddingMemory(slots, embds.mean(0))
-        return True, 1.0
+        return True
     tg.memory.open_slot()
-    sim = tg.memory.consistency(embds)
-    if sim > threshold:
+    consistent = tg.memory.consistency(embds) > threshold
+    if consistent:
         tg.memory.write(embds.mean(0))
-    return sim > threshold, sim
-
-
-def temporally_consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
-    return _consistency(tg, embds, threshold, slots)[0]
+    return consistent
 
 
 def exclusive_masks(masks: torch.Tensor, weights: torch.Tensor, min_kept: float = 0.25) -> torch.Tensor:
