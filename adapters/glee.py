@@ -28,6 +28,7 @@ error listing the valid ones.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -121,10 +122,8 @@ class GLEEAdapter(Adapter):
 
     def describe(self) -> dict[str, Any]:
         """Adds the resolved settings (run.json)."""
-        from .glee_settings import settings_record
-
         d = super().describe()
-        d["settings"] = settings_record(self.options)
+        d["settings"] = {"procedure": type(self.settings).__name__, **asdict(self.settings)}
         return d
 
     # -- text -----------------------------------------------------------------------------------
