@@ -124,7 +124,8 @@ def resolve(task: str, dataset: str | None, options: Mapping[str, Any]):
     if task == "rvos":
         propagate = rvos_propagation(dataset, options)
         # without propagation (official ``inference_rvos``) no frame is thresholded
-        thr = float(options.get("score_thres") or RVOSSettings.score_thres) if propagate else None
+        given = options.get("score_thres")
+        thr = float(RVOSSettings.score_thres if given is None else given) if propagate else None
         return RVOSSettings(score_thres=thr, rvos_propagation=propagate)
     return None
 
