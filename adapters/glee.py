@@ -28,7 +28,6 @@ error listing the valid ones.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -37,7 +36,7 @@ from ..errors import EvalkitError, UnsupportedTaskError
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
 from ..zoo.glee.model import TextPrompt
 from .base import Adapter, InferenceContext
-from .options import INPUT_SIZE, input_size_option
+from .options import INPUT_SIZE, input_size_option, settings_as_record
 
 __all__ = ["GLEEAdapter", "build_adapter", "ALL_TASKS", "PROMPT_NAMES"]
 
@@ -123,7 +122,7 @@ class GLEEAdapter(Adapter):
     def describe(self) -> dict[str, Any]:
         """Adds the resolved settings (run.json)."""
         d = super().describe()
-        d["settings"] = {"procedure": type(self.settings).__name__, **asdict(self.settings)}
+        d["settings"] = settings_as_record(self.settings)
         return d
 
     # -- text -----------------------------------------------------------------------------------
