@@ -19,9 +19,9 @@ from evalkit.errors import EvalkitError, UnsupportedTaskError
 from evalkit.types import Frames, Instances, Prompt
 
 from .base import Adapter, InferenceContext
-from .options import input_size_option, refuse_unknown_options
+from .options import input_size_option
 
-__all__ = ["CardAdapter", "bert_tokenizer", "refuse_unknown_options"]
+__all__ = ["CardAdapter", "bert_tokenizer"]
 
 
 def bert_tokenizer(card, option: str | None):

@@ -36,7 +36,7 @@ from ..errors import EvalkitError, UnsupportedTaskError
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
 from ..zoo.glee.model import TextPrompt
 from .base import Adapter, InferenceContext
-from .options import INPUT_SIZE, input_size_option
+from .options import INPUT_SIZE, input_size_option, settings_as_record
 
 __all__ = ["GLEEAdapter", "build_adapter", "ALL_TASKS", "PROMPT_NAMES"]
 
@@ -121,10 +121,8 @@ class GLEEAdapter(Adapter):
 
     def describe(self) -> dict[str, Any]:
         """Adds the resolved settings (run.json)."""
-        from .glee_settings import settings_record
-
         d = super().describe()
-        d["settings"] = settings_record(self.options)
+        d["settings"] = settings_as_record(self.settings)
         return d
 
     # -- text -----------------------------------------------------------------------------------

@@ -9,15 +9,14 @@ in ``run.json`` (``model.settings``, :meth:`GLEEAdapter.describe`).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
 from evalkit.errors import EvalkitError
 
 from .options import INPUT_SIZE, refuse_unknown_options
 
-__all__ = ["GLEESettings", "FACTORY_OPTIONS", "RENAMED", "check_options", "resolve",
-           "settings_record"]
+__all__ = ["GLEESettings", "FACTORY_OPTIONS", "RENAMED", "check_options", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,3 @@ def check_options(options: Mapping[str, Any]) -> None:
 def resolve(options: Mapping[str, Any]) -> GLEESettings:
     """The settings with the options naming their fields applied (checked by :func:`check_options`)."""
     return replace(GLEESettings(), **{f.name: options[f.name] for f in fields(GLEESettings) if f.name in options})
-
-
-def settings_record(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The resolved settings as a JSON-able dict (run.json)."""
-    return {"procedure": "GLEESettings", **asdict(resolve(options))}

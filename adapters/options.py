@@ -9,11 +9,13 @@ are refused with an error naming ``input_size``.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Iterable, Mapping
 
 from evalkit.errors import EvalkitError
 
-__all__ = ["INPUT_SIZE", "INPUT_SIZE_RENAMED", "refuse_unknown_options", "input_size_option"]
+__all__ = ["INPUT_SIZE", "INPUT_SIZE_RENAMED", "refuse_unknown_options", "input_size_option",
+           "settings_as_record"]
 
 #: the input-size option, the same name in every family
 INPUT_SIZE = "input_size"
@@ -55,3 +57,9 @@ def input_size_option(value: Any, family: str, card_max: int | None = None) -> t
         return int(value[0]), (None if value[1] is None else int(value[1]))
     raise EvalkitError(f"{family} option {INPUT_SIZE} expects a short edge (positive integer) or "
                        f"[short_edge, max_size], got {value!r}")
+
+
+def settings_as_record(settings: Any) -> dict[str, Any] | None:
+    """A settings dataclass as the JSON-able ``run.json`` record: ``{"procedure": class name,
+    **fields}`` (``None`` stays ``None``: a procedure without settings)."""
+    return None if settings is None else {"procedure": type(settings).__name__, **asdict(settings)}

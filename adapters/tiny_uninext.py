@@ -81,9 +81,7 @@ def naming_weights(card, weights: str | None):
     try:
         yield
     except WeightsError as e:
-        from evalkit.zoo.tiny import weights_file
-
-        raise WeightsError(f"model {card.id!r}: weights file {weights or weights_file(card.id)}: {e}") from None
+        raise WeightsError(f"model {card.id!r}: weights file {weights_path(card, weights)}: {e}") from None
 
 
 class TinyLoading:

@@ -14,10 +14,12 @@ recorded in ``run.json`` (``model.settings``, :meth:`UninextAdapter.describe`).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 from evalkit.errors import EvalkitError
+
+from .options import refuse_unknown_options, settings_as_record
 
 __all__ = ["QuasiDenseTrackerSettings", "IDOLTrackerSettings", "DetectionSettings",
            "GroundingSettings", "MOTSettings", "VISSettings", "SOTSettings", "VOSSettings",
@@ -231,8 +233,6 @@ def check_options(options: Mapping[str, Any], tasks=None, family: str = "UNINEXT
         EvalkitError: naming the unknown option(s) and listing the valid ones (or the new name
             of a renamed one).
     """
-    from ._card_adapter import refuse_unknown_options
-
     refuse_unknown_options(options, FACTORY_OPTIONS | setting_names(tasks), family, RENAMED)
 
 
@@ -267,5 +267,4 @@ def settings_record(task: str | None, options: Mapping[str, Any]) -> dict[str, A
     """The resolved settings of ``task`` as a JSON-able dict (``None`` before a task is known)."""
     if task is None or task not in TASK_SETTINGS:
         return None
-    s = resolve(task, options)
-    return {"procedure": type(s).__name__, **asdict(s)}
+    return settings_as_record(resolve(task, options))

@@ -13,12 +13,12 @@ are recorded in ``run.json`` (``model.settings``, :meth:`UnirefAdapter.describe`
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from evalkit.errors import EvalkitError
 
-from .options import INPUT_SIZE, refuse_unknown_options
+from .options import INPUT_SIZE, refuse_unknown_options, settings_as_record
 
 __all__ = ["VOSSettings", "RVOSSettings", "VOS_SCORE_THRES", "FACTORY_OPTIONS", "RENAMED",
            "check_options", "resolve", "settings_record", "vos_score_thres", "rvos_propagation"]
@@ -124,12 +124,12 @@ def resolve(task: str, dataset: str | None, options: Mapping[str, Any]):
     if task == "rvos":
         propagate = rvos_propagation(dataset, options)
         # without propagation (official ``inference_rvos``) no frame is thresholded
-        thr = float(options.get("score_thres") or RVOSSettings.score_thres) if propagate else None
+        given = options.get("score_thres")
+        thr = float(RVOSSettings.score_thres if given is None else given) if propagate else None
         return RVOSSettings(score_thres=thr, rvos_propagation=propagate)
     return None
 
 
 def settings_record(task: str | None, dataset: str | None, options: Mapping[str, Any]) -> dict | None:
     """The resolved settings of ``task`` as a JSON-able dict (``None``: no task or no setting)."""
-    s = resolve(task, dataset, options) if task else None
-    return None if s is None else {"procedure": type(s).__name__, **asdict(s)}
+    return settings_as_record(resolve(task, dataset, options) if task else None)

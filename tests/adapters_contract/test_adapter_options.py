@@ -96,7 +96,7 @@ def test_run_json_records_the_resolved_settings(model, benchmark, procedure, fie
     res = run_evaluation(cfg)
     settings = json.loads((res.run_dir / "run.json").read_text())["model"]["settings"]
     assert settings["procedure"] == procedure
-    assert field in settings and (value is None or settings[field] == value)
+    assert settings[field] == value
 
 
 def test_glee_run_json_records_the_resolved_settings(tmp_path):

@@ -53,3 +53,10 @@ def test_unknown_option_is_refused_and_settings_are_described(tmp_path):
     # Ref-DAVIS: the expression alone on every frame, no score threshold
     assert rvos.describe()["settings"] == {"procedure": "RVOSSettings", "rvos_propagation": False,
                                            "score_thres": None}
+
+
+def test_rvos_score_thres_option_zero_is_kept():
+    from evalkit.adapters.uniref_settings import RVOSSettings, resolve
+
+    assert resolve("rvos", "refytvos", {}) == RVOSSettings(score_thres=0.3, rvos_propagation=True)
+    assert resolve("rvos", "refytvos", {"score_thres": 0}).score_thres == 0.0
