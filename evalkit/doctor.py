@@ -93,7 +93,7 @@ def _torch_checks() -> list[Check]:
 
 
 def _data_checks(data_root: str | None) -> list[Check]:
-    from .benchmarks.base import build_benchmark
+    from .benchmarks.base import build_benchmark, resolve_data_root
     from .datasets import benchmarks_of, dataset_cards
     from .errors import EvalkitError
 
@@ -103,8 +103,7 @@ def _data_checks(data_root: str | None) -> list[Check]:
                  "" if root.is_dir() else "evalkit data get DATASET --root DIR, or set EVALKIT_DATA")]
     absent = []
     for card in dataset_cards().values():
-        env = os.environ.get(card.env_var)
-        folder = Path(env) if env else root / card.folder
+        folder = resolve_data_root(card.folder, data_root)  # the folder a run would read
         if not folder.is_dir():
             absent.append(card.id)
             continue

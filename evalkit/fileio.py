@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "fsync_dir", "file_mode",
-           "is_temp_file", "remove_stale_temp_files"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "fsync_dir",
+           "file_mode", "is_temp_file", "remove_stale_temp_files"]
 
 #: ``.<target name>.<mkstemp's 8 random characters>.tmp``: the temporary names made here.
 _TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
@@ -110,6 +110,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kw: Any) -> Iterato
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`); returns the path."""
     with atomic_write(path, "wb") as f:
         f.write(data)
     return Path(path)

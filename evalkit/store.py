@@ -163,8 +163,7 @@ class PredictionStore:
         for path in sorted(self.dir.glob("shard-*.jsonl")):
             parsed = list(_parse_shard(path, keep_raw=True))
             bad = [n for n, rec, _ in parsed if rec is None]
-            data_ends_clean = path.read_bytes().endswith(b"\n") or path.stat().st_size == 0
-            if not bad and data_ends_clean:
+            if not bad and _ends_clean(path):
                 continue
             for n in bad:
                 log.warning("%s:%d: damaged prediction record dropped; its sample is inferred "
@@ -190,6 +189,16 @@ class PredictionStore:
                 done[sid] = rec
                 failed.pop(sid, None)
         return done, failed
+
+
+def _ends_clean(path: Path) -> bool:
+    """True when the shard is empty or ends with a newline (no truncated last line); reads
+    only the last byte, not the whole shard again."""
+    with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) == 0:
+            return True
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
 
 
 def _truncate_partial_line(path: Path) -> None:

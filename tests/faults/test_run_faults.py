@@ -84,7 +84,7 @@ def test_concurrent_runs_get_distinct_run_dirs_and_infer_once_each(data_root, tm
         assert sorted(seen) == sorted(set(seen)) and len(seen) == 12
 
 
-def test_an_output_dir_is_claimed_once(data_root, tmp_path, capsys):
+def test_an_output_dir_is_claimed_once(data_root, tmp_path, capsys, monkeypatch):
     """Of two runs given the same empty --output-dir, the one that finds predictions/ already
     created (the claim) stops before inferring anything."""
     out = tmp_path / "run"
@@ -93,12 +93,25 @@ def test_an_output_dir_is_claimed_once(data_root, tmp_path, capsys):
     assert rc == 2 and "not empty" in _one_line(err)
     out2 = tmp_path / "run2"
     out2.mkdir()
+    import evalkit.runner as runner
     from evalkit.runner import RunConfig, _resolve_run_dir
 
     cfg = RunConfig(model="test-blobs", benchmark="test-blobs-val", output_dir=str(out2))
     assert _resolve_run_dir(cfg) == (out2, False)
-    with pytest.raises(Exception, match="being used by another run|not empty"):
+    with pytest.raises(Exception, match="not empty"):
         _resolve_run_dir(cfg)
+    # the race: another process claims the folder after the emptiness check, before the mkdir
+    out3 = tmp_path / "run3"
+    check = runner._check_writable
+
+    def claimed_meanwhile(path):
+        check(path)
+        (Path(path) / "predictions").mkdir(parents=True)
+
+    monkeypatch.setattr(runner, "_check_writable", claimed_meanwhile)
+    cfg3 = RunConfig(model="test-blobs", benchmark="test-blobs-val", output_dir=str(out3))
+    with pytest.raises(Exception, match="being used by another run"):
+        _resolve_run_dir(cfg3)
 
 
 # -- 2. temporary files ---------------------------------------------------------------------

@@ -135,6 +135,16 @@ def test_doctor_checklist_lists_datasets_and_probes_the_network(subprocess_env, 
     assert proc.returncode == 1  # a dataset that fails to validate is a problem
 
 
+def test_doctor_looks_where_a_run_looks(tmp_path, monkeypatch):
+    """--data-root wins over a per-dataset variable, as in resolve_data_root."""
+    from evalkit.doctor import _data_checks
+
+    (tmp_path / "DAVIS").mkdir()
+    monkeypatch.setenv("EVALKIT_DATA_DAVIS", str(tmp_path / "elsewhere"))  # not a folder
+    checks = {c.name: c for c in _data_checks(str(tmp_path))}
+    assert "davis" in checks and checks["davis"].detail.startswith(str(tmp_path / "DAVIS"))
+
+
 def test_validate_reports_broken_dataset(subprocess_env, tmp_path):
     root = evalkit_testkit.generate(tmp_path / "data" / "blobs", n_images=3)
     ok = _cli(["validate", "-b", "test-blobs-val", "--data-root", str(tmp_path / "data")], subprocess_env)
