@@ -24,8 +24,8 @@ Sections (each case is timed after warm-up, CUDA-synchronised; memory from the C
    memory allocated (and the peak so far) after frames 100 and 600. Flat = nothing kept per
    frame on the device.
 
-A time budget (``--budget-s``, default 400 s) skips the cases that would not fit, so the run
-ends in under 8 minutes on one H100/H200; skipped cases are listed. The JSON (``--out``) holds
+A time budget (``--budget-s``, default 400 s) skips the cases that would not fit in it (the
+whole run's wall time on a GPU has not been measured yet); skipped cases are listed. The JSON (``--out``) holds
 every row, the targets of the GPU-throughput issue and whether each is met.
 
     python bench/gpu_suite.py --out gpu_suite.json    # one CUDA GPU

@@ -22,7 +22,6 @@ Returns ``{"AP": mean, "AP/<dataset>": AP of each dataset, "n_datasets": count}`
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +51,10 @@ ODINW13 = (
 def _mapping(obj: Any, what: str) -> dict[str, Any]:
     if isinstance(obj, (str, Path)):
         path = Path(obj)
-        if path.is_dir():
-            raise ResultsError(f"odinw: {what} manifest: expected a file at {path}, found a folder")
-        if not path.is_file():
+        if not path.exists():
             raise ResultsError(f"odinw: {what} manifest not found: {path}")
-        try:
-            data = read_json_file(path, f"odinw: {what} manifest")
-        except json.JSONDecodeError as e:
-            raise ResultsError(f"odinw: {what} manifest {path} is not valid JSON: {e}") from None
+        # a folder or malformed JSON: read_json_file names the file and what is wrong
+        data = read_json_file(path, f"odinw: {what} manifest")
         if not isinstance(data, dict):
             raise ResultsError(f"odinw: {what} manifest {path} must map dataset names to files")
         return {k: (path.parent / v if isinstance(v, str) and not Path(v).is_absolute() else v) for k, v in data.items()}

@@ -21,8 +21,9 @@ from evalkit.benchmarks.base import build_benchmark
 from evalkit.metrics import compute
 from evalkit.registry import MODELS
 from evalkit.runner import RunConfig, run_evaluation
-from evalkit.types import Instances, rle_to_mask
+from evalkit.types import Instances
 
+from shapes_oracle import shapes_oracle
 from test_bench_runner import OracleAdapter, _key
 from test_bench_splits import _oracle_preds
 
@@ -306,55 +307,6 @@ def shapes_cache(tmp_path_factory):
     mp.undo()
 
 
-def _shapes_oracle(bench, sid: str, sample) -> list[Instances]:
-    """Ground-truth predictions of a shapes sample (original frame, dataset ids)."""
-    n = len(sample.frames)
-    if bench.id == "shapes-mot":
-        rows = np.loadtxt(bench.gt_path() / sid / "gt" / "gt.txt", delimiter=",", ndmin=2)
-        out = []
-        for t in range(1, n + 1):
-            r = rows[rows[:, 0] == t]
-            boxes = np.c_[r[:, 2:4], r[:, 2:4] + r[:, 4:6]].astype(np.float32)
-            out.append(Instances(sample.frames.sizes[t - 1], boxes, None, np.ones(len(r), np.float32),
-                                 np.ones(len(r), np.int64), r[:, 1].astype(np.int64)))
-        return out
-    if bench.id == "shapes-ytvis":
-        anns = [a for a in json.loads(bench.ann_file.read_text())["annotations"] if a["video_id"] == int(sid)]
-        out = []
-        for t in range(n):
-            keep = [a for a in anns if a["segmentations"][t] is not None]
-            size = sample.frames.sizes[t]
-            masks = np.stack([rle_to_mask(a["segmentations"][t]) for a in keep]) if keep else np.zeros((0, *size), bool)
-            out.append(Instances(size, None, masks, np.ones(len(keep), np.float32),
-                                 np.array([a["category_id"] for a in keep], np.int64),
-                                 np.array([a["id"] for a in keep], np.int64)))
-        return out
-    if bench.id.startswith(("shapes-coco", "shapes-refcoco")):
-        im = bench.index.images[int(sid)]
-        anns = bench.index.anns_by_image.get(int(sid), [])
-        boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
-                          for a in anns], np.float32).reshape(-1, 4)
-        masks = np.stack([rle_to_mask(a["segmentation"]) for a in anns]) if anns else None
-        return [Instances((im["height"], im["width"]), boxes, masks, np.ones(len(anns), np.float32),
-                          np.array([a["category_id"] for a in anns], np.int64))]
-    if bench.id == "shapes-davis":
-        from PIL import Image
-
-        out = []
-        for png in sorted((bench.ann_dir / sid).glob("*.png")):
-            lab = np.array(Image.open(png))
-            k = [int(i) for i in np.unique(lab) if i]
-            out.append(Instances(lab.shape, None, np.stack([lab == i for i in k]), np.ones(len(k), np.float32),
-                                 None, np.array(k, np.int64)))
-        return out
-    if bench.id == "shapes-sot":
-        from evalkit.benchmarks.sot import read_boxes
-
-        return [Instances(sample.frames.sizes[t], np.array([[x, y, x + w, y + h]], np.float32), None,
-                          np.ones(1, np.float32)) for t, (x, y, w, h) in enumerate(read_boxes(bench.gt_file(sid)))]
-    raise AssertionError(bench.id)
-
-
 @pytest.mark.parametrize("bid", SHAPES)
 def test_shapes_limit_run_equals_scoring_the_restricted_gt(bid, shapes_cache, tmp_path):
     """``--limit 3`` of a 4-sample shapes split (``evalkit demo --limit 3``): shapes-mot used to
@@ -363,7 +315,7 @@ def test_shapes_limit_run_equals_scoring_the_restricted_gt(bid, shapes_cache, tm
     bench = build_benchmark(bid)
     ids = bench.sample_ids()
     assert len(ids) > 3
-    mid = _register(bench, lambda sid, s: _shapes_oracle(bench, sid, s))
+    mid = _register(bench, lambda sid, s: shapes_oracle(bench, sid, s))
     res = _run(mid, bid, None, tmp_path / "run", limit=3)
     assert res.status == "partial"
     m = _check_record(res, ids[:3], len(ids))
@@ -394,7 +346,7 @@ def test_perfect_answers_on_the_samples_run_score_exactly_one(bid, key, shapes_c
     table = {}
     for sid in bench.sample_ids():
         s = bench.load_sample(sid)
-        table[_key(s.frames, s.prompt)] = _shapes_oracle(bench, sid, s)
+        table[_key(s.frames, s.prompt)] = shapes_oracle(bench, sid, s)
     mid = f"test-exact-{bid}"
     MODELS.register(mid, lambda **kw: OracleAdapter(table, {bench.task}, **kw), hidden=True, overwrite=True)
     res = _run(mid, bid, None, tmp_path / "run", limit=3)

@@ -12,7 +12,7 @@ from evalkit.benchmarks.base import build_benchmark
 from evalkit.benchmarks.shapes import layouts, suite
 from evalkit.benchmarks.shapes.scenes import Shape, expression, render, sample_scene
 from evalkit.registry import BENCHMARKS
-from evalkit.types import Instances
+from shapes_oracle import shapes_oracle
 
 IDS = ("shapes-coco-det", "shapes-coco-seg", "shapes-refcoco-rec", "shapes-refcoco-res", "shapes-davis",
        "shapes-ytvis", "shapes-sot", "shapes-mot")
@@ -37,7 +37,7 @@ def _digest(folder: Path) -> str:
 
 
 def test_group_and_registration():
-    assert tuple(BENCHMARKS.expand("shapes")) == IDS if hasattr(BENCHMARKS, "expand") else True
+    assert BENCHMARKS.groups()["shapes"] == IDS
     for bid in IDS:
         entry = BENCHMARKS.get(bid)
         assert entry.meta["metric"] in ("coco-bbox", "coco-segm", "refcoco-rec", "refcoco-res", "davis-semi",
@@ -75,59 +75,6 @@ def test_generated_once_and_found_again(cache):
     assert marker.stat().st_mtime_ns == stamp  # not regenerated
 
 
-def _oracle(bench, sid: str) -> list[Instances]:
-    """Ground-truth predictions of one sample (original frame, dataset ids)."""
-    from evalkit.types import rle_to_mask
-
-    if bench.id.startswith(("shapes-coco", "shapes-refcoco")):
-        idx = bench.index
-        anns = idx.anns_by_image.get(int(sid), [])
-        im = idx.images[int(sid)]
-        boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
-                          for a in anns], np.float32).reshape(-1, 4)
-        masks = np.stack([rle_to_mask(a["segmentation"]) for a in anns]) if anns else np.zeros((0, im["height"], im["width"]), bool)
-        return [Instances((im["height"], im["width"]), boxes, masks, np.ones(len(anns), np.float32),
-                          np.array([a["category_id"] for a in anns], np.int64))]
-    if bench.id == "shapes-davis":
-        from PIL import Image
-
-        out = []
-        for png in sorted((bench.ann_dir / sid).glob("*.png")):
-            lab = np.array(Image.open(png))
-            ids = [i for i in np.unique(lab) if i]
-            out.append(Instances(lab.shape, None, np.stack([lab == i for i in ids]) if ids else np.zeros((0, *lab.shape), bool),
-                                 np.ones(len(ids), np.float32), None, np.array(ids, np.int64)))
-        return out
-    if bench.id == "shapes-ytvis":
-        v = bench.index["videos"][int(sid)]
-        data = __import__("json").loads(bench.ann_file.read_text())
-        anns = [a for a in data["annotations"] if a["video_id"] == int(sid)]
-        out = []
-        for t in range(len(v["file_names"])):
-            keep = [a for a in anns if a["segmentations"][t] is not None]
-            masks = np.stack([rle_to_mask(a["segmentations"][t]) for a in keep]) if keep else np.zeros((0, 128, 128), bool)
-            out.append(Instances((128, 128), None, masks, np.ones(len(keep), np.float32),
-                                 np.array([a["category_id"] for a in keep], np.int64),
-                                 np.array([a["id"] for a in keep], np.int64)))
-        return out
-    if bench.id == "shapes-sot":
-        from evalkit.benchmarks.sot import read_boxes
-
-        gt = read_boxes(bench.gt_file(sid))
-        return [Instances((128, 128), np.array([[x, y, x + w, y + h]], np.float32), None, np.ones(1, np.float32))
-                for x, y, w, h in gt]
-    if bench.id == "shapes-mot":
-        rows = np.loadtxt(bench.gt_path() / sid / "gt" / "gt.txt", delimiter=",", ndmin=2)
-        out = []
-        for t in range(1, bench.index[sid] + 1):
-            r = rows[rows[:, 0] == t]
-            boxes = np.c_[r[:, 2:4], r[:, 2:4] + r[:, 4:6]].astype(np.float32)
-            out.append(Instances((128, 128), boxes, None, np.ones(len(r), np.float32), np.ones(len(r), np.int64),
-                                 r[:, 1].astype(np.int64)))
-        return out
-    raise AssertionError(bench.id)
-
-
 PERFECT = {"shapes-coco-det": ("AP", 1.0), "shapes-coco-seg": ("AP", 1.0), "shapes-refcoco-rec": ("P@0.5", 1.0),
            "shapes-refcoco-res": ("oIoU", 1.0), "shapes-davis": ("J&F-Mean", 1.0), "shapes-ytvis": ("AP", 1.0),
            "shapes-sot": ("AO", 1.0), "shapes-mot": ("MOTA", 1.0)}
@@ -142,7 +89,7 @@ def test_ground_truth_scores_perfectly(cache, tmp_path, bid):
     preds, metas = {}, {}
     for sid in ids:
         sample = bench.load_sample(sid)
-        preds[sid] = _oracle(bench, sid)
+        preds[sid] = shapes_oracle(bench, sid, sample)
         metas[sid] = sample.meta
         assert len(preds[sid]) == len(sample.frames)
     bench.write_results(preds, metas, tmp_path)
