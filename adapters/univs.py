@@ -9,7 +9,9 @@
 
 The task of a Categories prompt is the one the runner prepared (:meth:`~.base.Adapter.prepare`)
 (or the ``task`` option); without either, ``vps`` when the prompt flags thing/stuff categories,
-else ``vis``.
+else ``vis``. Each procedure is a function ``(model, context, frames, prompt) ->``
+:class:`~.univs_context.UniVSResult` (instances plus streaming stats) of the frozen context
+:meth:`~.base.Adapter.prepare` returns; it writes nothing on the adapter or the model.
 
 Weights: the checkpoint (converted and strictly loaded), the RegionCLIP text tower (only for
 ``rvos``, or to embed category names missing from the class-embedding file) and the CLIP class
@@ -23,31 +25,21 @@ from typing import Any
 
 import torch
 
-from evalkit.errors import EvalkitError, WeightsError
-
 from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
-from .base import Adapter, InferenceContext
+from .base import Adapter
 from .options import INPUT_SIZE, input_size_option
+from .univs_context import StreamStats, UniVSContext, UniVSResult
 from .univs_settings import TASK_SETTINGS, UniVSSettings, normalise_options, resolve_settings, settings_source
+from .univs_text import VOCABULARIES, UniVSText
 
 __all__ = ["UniVSAdapter", "UniVSSettings", "TASK_SETTINGS", "VOCABULARIES", "build_adapter"]
 
-#: vocabulary → (number of categories, first row) in the class-embedding file
-VOCABULARIES: dict[str, tuple[int, int]] = {
-    "imagenet": (1000, 0), "lvis": (1203, 1000), "burst": (1203, 1000), "ytvis21": (40, 2203),
-    "ovis": (25, 2243), "bdd_track": (8, 2268), "objects365": (365, 2276), "coco_panoptic": (133, 2641),
-    "coco": (80, 2641), "ade20k": (150, 2774), "vipseg": (124, 2924), "vspw": (124, 2924),
-    "viposeg": (124, 2924), "ytvis19": (40, 3048), "entityseg_instance": (206, 3088),
-    "entityseg_panoptic": (644, 3294),
-}
 #: adapter options that are not inference settings
 _NON_SETTINGS = ("task", "vocabulary", "benchmark", INPUT_SIZE)
 #: a task the model card gives no size for: ``INPUT.MIN_SIZE_TEST`` / ``MAX_SIZE_TEST`` of the
 #: released video test configs (``configs/univs_inf/vids/{vis,pvos,refvos}/Base.yaml``: 640 / 1333)
 DEFAULT_INPUT_SIZE = {"min_size": 640, "max_size": 1333}
-# names present in only one of the two 40-class YouTube-VIS vocabularies
-_YTVIS19_ONLY = {"sedan", "hand", "ape", "eagle", "owl"}
-_YTVIS21_ONLY = {"flying_disc", "whale", "squirrel", "bird", "car"}
+
 
 
 class UniVSAdapter(Adapter):
@@ -77,43 +69,38 @@ class UniVSAdapter(Adapter):
         #: the user's settings, by official name (validated against :class:`UniVSSettings`)
         self.setting_options = normalise_options(options, extra=_NON_SETTINGS)
         self.model = model.to(device).eval()
-        self._text_encoder = text_encoder
-        self._class_embeddings = class_embeddings
+        #: class embeddings and text tower, loaded on first use (a VOS run never needs them)
+        self.text = UniVSText(text_encoder, class_embeddings, device)
         self.input_sizes = input_sizes or {}
-        #: peak sizes of the last prediction's streaming state (written by the procedures)
+        #: peak sizes of the streaming state of the last :meth:`predict` (``StreamStats.as_dict``)
         self.last_stats: dict[str, int] = {}
 
-    # -- lazily loaded weights (a VOS run never needs the text tower) -------------------------
+    # -- lazily loaded weights: views of :attr:`text` ------------------------------------------
     @property
     def text_encoder(self):
-        if callable(self._text_encoder) and not isinstance(self._text_encoder, torch.nn.Module):
-            self._text_encoder = self._text_encoder()
-        if self._text_encoder is not None:
-            self._text_encoder = self._text_encoder.to(self.device).eval()
-        return self._text_encoder
+        return self.text.text_encoder
 
     @text_encoder.setter
     def text_encoder(self, value) -> None:
-        self._text_encoder = value
+        self.text.text_encoder = value
 
     @property
     def class_embeddings(self) -> torch.Tensor | None:
-        if callable(self._class_embeddings):
-            self._class_embeddings = self._class_embeddings()
-        return self._class_embeddings
+        return self.text.class_embeddings
 
     @class_embeddings.setter
     def class_embeddings(self, value) -> None:
-        self._class_embeddings = value
+        self.text.class_embeddings = value
 
     # -- contract -----------------------------------------------------------------------------
-    def make_context(self, task: str, benchmark: str | None = None) -> InferenceContext:
-        """Adds the settings of ``task`` on ``benchmark`` (:func:`~.univs_settings.resolve_settings`),
-        its input size and the ``vocabulary`` option."""
+    def make_context(self, task: str, benchmark: str | None = None) -> UniVSContext:
+        """A :class:`~.univs_context.UniVSContext`: the settings of ``task`` on ``benchmark``
+        (:func:`~.univs_settings.resolve_settings`), its input size, the ``vocabulary`` option,
+        the device and the text prompts (:attr:`text`)."""
         s = self.settings(task, benchmark) if task in TASK_SETTINGS else None
-        return InferenceContext(task=task, benchmark=benchmark, dataset=self._dataset_of(benchmark), settings=s,
-                                input_size=None if s is None else self.input_size(task, s),
-                                vocabulary=self.options.get("vocabulary"))
+        return UniVSContext(task=task, benchmark=benchmark, dataset=self._dataset_of(benchmark), settings=s,
+                            input_size=None if s is None else self.input_size(task, s),
+                            vocabulary=self.options.get("vocabulary"), device=self.device, text=self.text)
 
     def describe(self) -> dict[str, Any]:
         """Adds the resolved inference settings of the task being run (run.json)."""
@@ -141,26 +128,30 @@ class UniVSAdapter(Adapter):
             return self.task
         return "vps" if prompt.thing is not None else "vis"
 
-    @torch.no_grad()
     def predict(self, frames: Frames, prompt: Prompt) -> list[Instances]:
+        """One :class:`Instances` per frame; the streaming stats are kept as :attr:`last_stats`."""
+        result = self.predict_with_stats(frames, prompt)
+        self.last_stats = result.stats.as_dict()
+        return result.instances
+
+    @torch.no_grad()
+    def predict_with_stats(self, frames: Frames, prompt: Prompt) -> UniVSResult:
+        """The procedure of the prompt's task (module table) on the task's context."""
         kind = prompt_kind(prompt)
         task = self.task_of(prompt)
         self.check(task, kind)
         if len(frames) == 0:
-            return []
-        from .univs_video import VideoStream
-
+            return UniVSResult([], StreamStats())
         ctx = self.context_for(task)
-        stream = VideoStream(self.model, frames, ctx.input_size, self.device, ctx.settings.sampling_frame_num)
         if isinstance(prompt, Categories):
             from .univs_entity import predict_categories
 
-            return predict_categories(self, ctx, stream, prompt)
+            return predict_categories(self.model, ctx, frames, prompt)
         from .univs_prompted import predict_expression, predict_reference
 
         if isinstance(prompt, Expression):
-            return predict_expression(self, ctx, stream, prompt)
-        return predict_reference(self, ctx, stream, prompt)
+            return predict_expression(self.model, ctx, frames, prompt)
+        return predict_reference(self.model, ctx, frames, prompt)
 
     def input_size(self, task: str, s: UniVSSettings | None = None) -> dict[str, int]:
         """``{"min_size", "max_size"}`` (or the card's ``{"square"}``) of ``task``: the model
@@ -176,57 +167,14 @@ class UniVSAdapter(Adapter):
         return size
 
     # -- text ---------------------------------------------------------------------------------
-    def vocabulary_of(self, categories: Categories) -> str | None:
-        """The class-embedding slice for ``categories`` (option ``vocabulary``, else the only
-        vocabulary of that size; the two 40-class YouTube-VIS ones are told apart by names)."""
-        if "vocabulary" in self.options:
-            v = self.options["vocabulary"]
-            if v not in VOCABULARIES:
-                raise EvalkitError(f"unknown vocabulary {v!r}; expected one of {sorted(VOCABULARIES)}")
-            return v
-        n = len(categories.names)
-        sizes = {VOCABULARIES[k] for k in VOCABULARIES if VOCABULARIES[k][0] == n}
-        if len(sizes) == 1:
-            return next(k for k in VOCABULARIES if VOCABULARIES[k] in sizes)
-        if n == 40:
-            names = {x.strip().lower().replace(" ", "_") for x in categories.names}
-            if names & _YTVIS19_ONLY:
-                return "ytvis19"
-            if names & _YTVIS21_ONLY:
-                return "ytvis21"
-        return None
-
     def class_embeddings_for(self, categories: Categories) -> torch.Tensor:
-        """``K×640`` CLIP embeddings of the prompt's categories (rows in prompt order)."""
-        vocab = self.vocabulary_of(categories)
-        if self.class_embeddings is not None and vocab is not None:
-            n, start = VOCABULARIES[vocab]
-            if start + n > len(self.class_embeddings):
-                raise WeightsError(f"class-embedding file has {len(self.class_embeddings)} rows; vocabulary "
-                                   f"{vocab!r} needs rows {start}..{start + n - 1}")
-            return self.class_embeddings[start:start + n].to(self.device)
-        if self.text_encoder is None:
-            raise EvalkitError(
-                f"no CLIP embeddings for these {len(categories.names)} categories: pass the option "
-                f"'vocabulary' (one of {sorted(VOCABULARIES)}) or provide the RegionCLIP text encoder")
-        texts = [f"a photo of a {name.replace('_', ' ')}." for name in categories.names]
-        return self.text_encoder.encode_text(self.text_encoder.tokenize(texts))
+        """``K×640`` CLIP embeddings of the prompt's categories (:meth:`UniVSText.class_embeddings_for`
+        with the ``vocabulary`` option)."""
+        return self.text.class_embeddings_for(categories, self.options.get("vocabulary"))
 
     def encode_expression(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(words 1×77×640, sentence 1×640)`` CLIP features of an expression, as officially
-        (``TextPromptEncoder.get_expression_prompt``): the expression is put into each of the 81
-        prompt templates (:data:`~.univs_templates.EXPRESSION_TEMPLATES`, one batched pass of
-        the text tower); the sentence feature is the mean of the 81 end-of-text features, the
-        word features are those of the first template, ``"<expression>."``."""
-        from .univs_templates import EXPRESSION_TEMPLATES
-
-        if self.text_encoder is None:
-            raise EvalkitError("referring segmentation needs the RegionCLIP text encoder "
-                               "(weight file with role 'text-encoder')")
-        # str.replace, not format: an expression may contain braces
-        texts = [t.replace("{}", text) for t in EXPRESSION_TEMPLATES]
-        words, sentences = self.text_encoder.encode_text(self.text_encoder.tokenize(texts), only_eot=False)
-        return words[:1], sentences.mean(0, keepdim=True)
+        """``(words 1×77×640, sentence 1×640)`` (:meth:`UniVSText.encode_expression`)."""
+        return self.text.encode_expression(text)
 
 
 def _load_file(card, name: str):
@@ -258,12 +206,12 @@ def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = N
         from evalkit.zoo.text.regionclip import build_regionclip_rn50x4_text
         from evalkit.zoo.univs.convert import convert_text_encoder
 
-        enc = build_regionclip_rn50x4_text()
+        # the card's BPE merges, else the tokenizer's default source
+        merges = [w for w in card.weights if w.role == "tokenizer" and w.name.endswith(".txt")]
+        bpe = {"bpe": str(fetch_weights(card, None, merges[0].name))} if merges else {}
+        enc = build_regionclip_rn50x4_text(**bpe)
         sd, _ = convert_text_encoder(_load_file(card, roles["text-encoder"]), enc)
         load_strict(enc, sd, what=f"text encoder of {model_id!r}")
-        merges = [w for w in card.weights if w.role == "tokenizer" and w.name.endswith(".txt")]
-        if merges:
-            enc.bpe = str(fetch_weights(card, None, merges[0].name))
         return enc
 
     return UniVSAdapter(model, model_id=model_id, device=device, weights=weights,

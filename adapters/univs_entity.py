@@ -53,7 +53,7 @@ frames; arg-max per pixel; one segment per present category, scored by its best 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -62,13 +62,14 @@ import torch.nn.functional as F
 from evalkit.zoo.ops import box_iou, mask_iou
 from evalkit.zoo.ops.boxes import masks_to_boxes
 
-from ..types import Categories, Instances
+from ..types import Categories, Frames, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
-from .base import InferenceContext
-from .univs_settings import UniVSSettings, prompt_sampling
-from .univs_vis import memory_update_mask, output_window, video_results
+from .univs_context import StreamStats, UniVSContext, UniVSResult
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
-from .univs_prompted import blank_token, temporally_consistent, pool_prompts, canvas_logits, refresh_pools
+from .univs_pools import blank_token, canvas_logits, pool_prompts, refresh_pools, temporally_consistent
+from .univs_settings import UniVSSettings, prompt_sampling
+from .univs_video import VideoStream
+from .univs_vis import memory_update_mask, output_window, video_results
 
 __all__ = ["predict_categories", "stability_scores", "clip_box_nms"]
 
@@ -112,8 +113,18 @@ class _Entity:
         return (self.closed_scores + self.scores) / (self.closed_n + 1)
 
 
-def _vss(adapter, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor) -> list[Instances]:
-    model = adapter.model
+@dataclass
+class _Segment:
+    """One VPS output segment of a frame: a thing entity's, or the merged stuff of a category."""
+
+    mask: torch.Tensor  # H×W bool, original frame
+    label: int  # dataset category id
+    track_id: int  # entity id (thing) or category id (stuff)
+    score: float
+    thing: bool
+
+
+def _vss(model, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor) -> UniVSResult:
     t = s.sampling_frame_num
     ql = model.num_queries
     ids = np.asarray(cats.ids)
@@ -148,17 +159,17 @@ def _vss(adapter, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor)
             sc = torch.stack([scores[:, k].max() for k in present])
             out.append(Instances(tuple(stream.frames.sizes[f]), boxes=stream.boxes(segs), masks=segs.cpu().numpy(),
                                  scores=sc.cpu().numpy(), labels=ids[present.cpu().numpy()]))
-    adapter.last_stats = {"cached_frames": len(stream.cache), "pending_frames": 0, "pool_len": 0}
-    return out
+    return UniVSResult(out, StreamStats(cached_frames=len(stream.cache)))
 
 
-def predict_categories(adapter, ctx: InferenceContext, stream, cats: Categories) -> list[Instances]:
+@torch.no_grad()
+def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categories) -> UniVSResult:
     """VIS / VPS / VSS on one video (see module docstring)."""
-    model = adapter.model
     s, task = ctx.settings, ctx.task
-    emb = adapter.class_embeddings_for(cats)
+    emb = ctx.text.class_embeddings_for(cats, ctx.vocabulary)
+    stream = VideoStream.of(model, ctx, frames)
     if task == "vss":
-        return _vss(adapter, s, stream, cats, emb)
+        return _vss(model, s, stream, cats, emb)
     thing = torch.tensor(cats.thing if cats.thing is not None else [True] * len(cats.ids))
     if task == "vis":
         thing[:] = True
@@ -167,7 +178,7 @@ def predict_categories(adapter, ctx: InferenceContext, stream, cats: Categories)
     entities: list[_Entity] = []
     acc = MaskAccumulator()
     out: list[Instances | None] = [None] * n
-    peak = {"cached_frames": 0, "pending_frames": 0, "pool_len": 0}
+    peak = StreamStats()
     window_scores: dict[int, list[torch.Tensor]] = {}  # VIS: entity id → class scores per output window
     window = output_window(5, s.sampling_frame_num)  # NUM_FRAMES_WINDOW 5 (univs/config.py)
     output_things: set[int] = set()  # VPS: thing entities output so far
@@ -247,18 +258,15 @@ def predict_categories(adapter, ctx: InferenceContext, stream, cats: Categories)
                 out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap_threshold, output_things)
             else:
                 out[f] = _emit_vis(stream, f, logits, entities)
-        peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
-        peak["pending_frames"] = max(peak["pending_frames"], len(acc))
-        peak["pool_len"] = max([peak["pool_len"]] + [len(e.pool) for e in entities])
+        peak = peak.widen(len(stream.cache), len(acc), max((len(e.pool) for e in entities), default=0))
         if last:
             break
         s0 += s.clip_stride
-    peak["entities"] = len(entities)
-    adapter.last_stats = peak
+    stats = replace(peak, entities=len(entities))
     if task != "vis":
-        return out
-    return video_results(out, window_scores, {e.eid: e.quality_sum for e in entities}, cats.ids,
-                         s.detections_per_image)
+        return UniVSResult(out, stats)
+    return UniVSResult(video_results(out, window_scores, {e.eid: e.quality_sum for e in entities}, cats.ids,
+                                     s.detections_per_image), stats)
 
 
 def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tensor:
@@ -393,8 +401,8 @@ def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: 
                                  device=x.device)
     owner = torch.where(own.any(0), (score[:, None, None] * x).argmax(0), torch.full_like(x[0], -1, dtype=torch.long))
     ids = np.asarray(cats.ids)
-    segs, labels, tracks, scores, things = [], [], [], [], []
-    stuff: dict[int, int] = {}
+    segs: list[_Segment] = []
+    stuff: dict[int, _Segment] = {}  # category index → its merged stuff segment
     for j, ent in enumerate(entities):
         m = (owner == j) & own[j]
         if not bool(m.any()):
@@ -405,16 +413,15 @@ def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: 
             if float((owner == j).sum()) / float(own[j].sum()) < need:
                 continue
             output_things.add(ent.eid)
-            segs.append(m), labels.append(ids[k]), tracks.append(ent.eid)
-            scores.append(float(score[j])), things.append(True)
+            segs.append(_Segment(m, ids[k], ent.eid, float(score[j]), True))
         elif k in stuff:
-            segs[stuff[k]] = segs[stuff[k]] | m
+            stuff[k].mask = stuff[k].mask | m
         else:
-            stuff[k] = len(segs)
-            segs.append(m), labels.append(ids[k]), tracks.append(int(ids[k]))
-            scores.append(float(score[j])), things.append(False)
+            stuff[k] = _Segment(m, ids[k], int(ids[k]), float(score[j]), False)
+            segs.append(stuff[k])
     if not segs:
         return Instances.empty(size)
-    m = torch.stack(segs)
-    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(), scores=np.array(scores, np.float32),
-                     labels=np.array(labels), track_ids=np.array(tracks), extra={"is_thing": things})
+    m = torch.stack([g.mask for g in segs])
+    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(),
+                     scores=np.array([g.score for g in segs], np.float32), labels=np.array([g.label for g in segs]),
+                     track_ids=np.array([g.track_id for g in segs]), extra={"is_thing": [g.thing for g in segs]})

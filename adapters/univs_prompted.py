@@ -47,15 +47,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..types import ContractError, Expression, Instances, Reference
-from .base import InferenceContext
-from .univs_settings import UniVSSettings, prompt_sampling
-from .univs_memory import EmbeddingMemory, FrameEmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
+from ..types import ContractError, Expression, Frames, Instances, Reference
+from .univs_context import StreamStats, UniVSContext, UniVSResult
+from .univs_memory import FrameEmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
+from .univs_pools import blank_token, pool_prompts, refresh_pools, start_pools
+from .univs_settings import UniVSSettings
+from .univs_video import VideoStream
 
-__all__ = ["predict_reference", "predict_expression", "reference_masks", "blank_token", "pool_prompts",
-           "temporally_consistent", "canvas_logits", "refresh_pools"]
-
-_BIG = 1e4  # logit magnitude of "certainly in / certainly out"
+__all__ = ["predict_reference", "predict_expression", "reference_masks", "exclusive_masks"]
 
 
 def reference_masks(ref: Reference, k: int, size: tuple[int, int]) -> np.ndarray:
@@ -99,34 +98,6 @@ class _Target:
     given_canvas: torch.Tensor | None = None  # reference mask on the padded canvas
 
 
-def blank_token(s: UniVSSettings, feats) -> torch.Tensor:
-    """``R×C`` zeros shaped like one frame's prompt tokens (``R`` of the settings ``s``)."""
-    return feats.src[-1].new_zeros(s.visual_prompt_pixels_per_image, feats.src[-1].shape[-1])
-
-
-def pool_prompts(model, pools: list[PromptPool], idx: list[int], like: torch.Tensor):
-    """Prompt queries of the targets owning ``pools`` for the clip of absolute frames ``idx``
-    (:meth:`PromptPool.tokens` and :meth:`PromptPool.queries`)."""
-    toks = [p.tokens(like) for p in pools]
-    qs = [p.queries(idx, like) for p in pools]
-    return model.prompt_encoder.visual_memory(torch.stack([t[0] for t in toks]), torch.stack([t[1] for t in toks]),
-                                              torch.stack([q[0] for q in qs]), torch.stack([q[1] for q in qs]))
-
-
-def temporally_consistent(tg, embds: torch.Tensor, threshold: float, slots: int) -> bool:
-    """Memory check of paper §4.2: a new prediction (``T×C`` embeddings) updates the target
-    only when it is similar enough to the target's embedding memory
-    (:meth:`EmbeddingMemory.consistency`); the first prediction starts the memory."""
-    if tg.memory is None:
-        tg.memory = EmbeddingMemory(slots, embds.mean(0))
-        return True
-    tg.memory.open_slot()
-    consistent = tg.memory.consistency(embds) > threshold
-    if consistent:
-        tg.memory.write(embds.mean(0))
-    return consistent
-
-
 def exclusive_masks(masks: torch.Tensor, weights: torch.Tensor, min_kept: float = 0.25) -> torch.Tensor:
     """Official per-clip VOS exclusivity (``write_predictions_into_annotations_per_clip``, task
     'sot'): each pixel of the clip belongs to the target of largest ``sigmoid(logit) · weight``
@@ -143,61 +114,16 @@ def exclusive_masks(masks: torch.Tensor, weights: torch.Tensor, min_kept: float 
     return masks * (own & keep[:, None, None, None])
 
 
-def canvas_logits(logits: torch.Tensor, canvas: tuple[int, int]) -> torch.Tensor:
-    """``K×h×w`` stride-4 summed logits → ``K×Hp×Wp`` on the padded canvas (bilinear, as the
-    official ``F.interpolate(pred_masks, (h_gt, w_gt), mode='bilinear')`` before summing; the
-    sum commutes with this linear resize). No prediction (``-inf``/NaN) reads as ``-_BIG``."""
-    x = torch.nan_to_num(logits, nan=-_BIG, neginf=-_BIG, posinf=_BIG)
-    return F.interpolate(x[None], size=canvas, mode="bilinear", align_corners=False)[0]
-
-
-def start_pools(model, s: UniVSSettings, feats, idx: list[int], masks: torch.Tensor, pools: list[PromptPool],
-                clip_len: int) -> None:
-    """Pools on the video's first clip (official ``process_per_video_inference``,
-    ``is_first_clip``): ``clip_len`` slots, all holding the tokens sampled on the clip's first
-    frame inside ``masks`` (``K×Hp×Wp``; a target without mask there is blank)."""
-    tok = model.sample_visual_prompt(feats, 0, masks, **prompt_sampling(s))
-    for k, pool in enumerate(pools):
-        pool.open(idx[0] + clip_len - 1)
-        if bool(tok.valid[k]):
-            pool.write(idx[0], tok.feats[k], tok.pos[k])
-
-
-def refresh_pools(model, s: UniVSSettings, feats, idx: list[int], acc: MaskAccumulator, pools: list[PromptPool],
-                  num_new: int) -> None:
-    """The official prompt-memory rule for a clip after the first (``zero_pad_prompt`` then
-    ``process_per_video_inference``, ``update_frames = num_frames - clip_stride``).
-
-    Blank slots are opened for the clip's ``num_new`` new frames; then, in frame order, every
-    frame the clip shares with the previous one is sampled inside each target's mask accumulated
-    on it so far (summed logits resized to the canvas, ``> 0``) and its tokens overwrite the
-    slots from that frame to the clip's last, so the new frames start as copies of the last
-    shared frame. A target whose mask is empty on a frame keeps its slots. ``pools`` is indexed
-    like the accumulator's targets; ``idx`` are the clip's absolute frame indices.
-    """
-    for pool in pools:
-        pool.open(idx[-1])
-    canvas = tuple(4 * x for x in feats.mask_features.shape[-2:])
-    for f in idx[:len(idx) - num_new]:
-        if f not in acc.pending():
-            continue
-        masks = (canvas_logits(acc.peek(f, len(pools)), canvas) > 0).float()
-        tok = model.sample_visual_prompt(feats, idx.index(f), masks, **prompt_sampling(s))
-        for k, pool in enumerate(pools):
-            if bool(tok.valid[k]):
-                pool.write(f, tok.feats[k], tok.pos[k])
-
-
-def _run(adapter, s: UniVSSettings, stream, targets, start, decode_clip, emit):
-    """The sliding-window loop shared by VOS and R-VOS with the task's settings ``s``; returns
-    per-frame outputs."""
+def _run(s: UniVSSettings, stream, targets, start, decode_clip, emit) -> UniVSResult:
+    """The sliding-window loop shared by VOS and R-VOS with the task's settings ``s``: per-frame
+    outputs and the peak sizes of the streaming state."""
     n = len(stream)
     acc = MaskAccumulator()
     out: list[Instances | None] = [None] * n
     for f in range(min(start, n)):
         out[f] = Instances.empty(tuple(stream.frames.sizes[f]))
     s0 = start
-    peak = {"cached_frames": 0, "pending_frames": 0, "pool_len": 0}
+    peak = StreamStats()
     while s0 < n:
         idx = list(range(s0, min(s0 + s.sampling_frame_num, n)))
         feats = stream.clip(idx)
@@ -206,20 +132,18 @@ def _run(adapter, s: UniVSSettings, stream, targets, start, decode_clip, emit):
         last = idx[-1] == n - 1
         for f in (idx if last else idx[:s.clip_stride]):
             out[f] = emit(f, acc.pop(f, len(targets)))
-        peak["cached_frames"] = max(peak["cached_frames"], len(stream.cache))
-        peak["pending_frames"] = max(peak["pending_frames"], len(acc))
-        peak["pool_len"] = max([peak["pool_len"]] + [len(tg.pool) for tg in targets])
+        peak = peak.widen(len(stream.cache), len(acc), max((len(tg.pool) for tg in targets), default=0))
         if last:
             break
         s0 += s.clip_stride
-    adapter.last_stats = peak
-    return out
+    return UniVSResult(out, peak)
 
 
-def predict_reference(adapter, ctx: InferenceContext, stream, ref: Reference) -> list[Instances]:
+@torch.no_grad()
+def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) -> UniVSResult:
     """VOS / PVOS: targets given by masks, boxes, points or scribbles on their first frame."""
-    model = adapter.model
     s, task = ctx.settings, ctx.task
+    stream = VideoStream.of(model, ctx, frames)
     ql = model.num_queries
     frames_of = ref.frames_of_objects or (ref.frame,) * len(ref.object_ids)
     window = s.memory_slots  # officially never shorter than a clip
@@ -336,15 +260,16 @@ def predict_reference(adapter, ctx: InferenceContext, stream, ref: Reference) ->
                          scores=scores.cpu().numpy(), track_ids=np.array([targets[k].obj_id for k in ids]))
 
     # official inference_video_vos: the clips start at frame 0 whatever the given frames
-    return _run(adapter, s, stream, targets, 0, decode_clip, emit)
+    return _run(s, stream, targets, 0, decode_clip, emit)
 
 
-def predict_expression(adapter, ctx: InferenceContext, stream, prompt: Expression) -> list[Instances]:
+@torch.no_grad()
+def predict_expression(model, ctx: UniVSContext, frames: Frames, prompt: Expression) -> UniVSResult:
     """R-VOS: one target named by an expression; output one mask per frame (track id 1)."""
-    model = adapter.model
     s = ctx.settings
     ql = model.num_queries
-    words, sentence = adapter.encode_expression(prompt.text)
+    words, sentence = ctx.text.encode_expression(prompt.text)
+    stream = VideoStream.of(model, ctx, frames)
     target = _Target(1, -1, PromptPool(s.memory_slots), started=True)
     scores: dict[int, list[float]] = {}
 
@@ -388,4 +313,4 @@ def predict_expression(adapter, ctx: InferenceContext, stream, prompt: Expressio
         return Instances(size, boxes=stream.boxes(mask), masks=mask.cpu().numpy(), scores=sc,
                          track_ids=np.array([1]))
 
-    return _run(adapter, s, stream, [target], 0, decode_clip, emit)
+    return _run(s, stream, [target], 0, decode_clip, emit)

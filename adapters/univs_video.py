@@ -47,6 +47,12 @@ class VideoStream:
         self.canvas = (square, square) if square else probe.transforms[0].padded_size
         self._sizes = frames.sizes
 
+    @classmethod
+    def of(cls, model, ctx, frames: Frames) -> "VideoStream":
+        """The stream of ``frames`` at the context's input size and device, caching a clip
+        (``ctx`` a :class:`~.univs_context.UniVSContext`)."""
+        return cls(model, frames, ctx.input_size, ctx.device, ctx.settings.sampling_frame_num)
+
     def __len__(self) -> int:
         return len(self.frames)
 
