@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import MLP, MultiheadAttention, fp32_island, sine_embed_for_boxes
+from ..layers.deformable_encoder import DeformableEncoderLayer, encoder_reference_points
 from ..ops import MSDeformAttn
 from .fusion import BiAttentionBlock
 
@@ -27,7 +28,7 @@ from .fusion import BiAttentionBlock
 _OFFICIAL = "UNINEXT projects/UNINEXT/uninext/models/deformable_detr/deformable_transformer.py"
 _CAST = "(custom_fwd(cast_inputs=float32))"
 
-__all__ = ["inverse_sigmoid", "DeformableEncoderLayer", "DeformableDecoderLayer",
+__all__ = ["inverse_sigmoid", "DeformableDecoderLayer",
            "DeformableEncoder", "DeformableDecoder", "DeformableTransformer", "FeatureResizer",
            "MultiScaleMemory"]
 
@@ -81,24 +82,6 @@ class MultiScaleMemory:
         return out
 
 
-class DeformableEncoderLayer(nn.Module):
-    """Deformable self-attention (+ residual, norm1) then FFN (+ residual, norm2); ``B×S×C``."""
-
-    def __init__(self, d_model=256, d_ffn=2048, n_levels=4, n_heads=8, n_points=4):
-        super().__init__()
-        self.self_attn = MSDeformAttn(d_model, n_levels, n_heads, n_points)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.linear1 = nn.Linear(d_model, d_ffn)
-        self.linear2 = nn.Linear(d_ffn, d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-
-    @fp32_island(f"{_OFFICIAL}: DeformableTransformerEncoderLayer.forward {_CAST}")
-    def forward(self, src, pos, reference_points, mem: MultiScaleMemory):
-        src = self.norm1(src + self.self_attn(src + pos, reference_points, src, mem.spatial_shapes,
-                                              mem.level_start_index, mem.padding_mask))
-        return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
-
-
 class DeformableDecoderLayer(nn.Module):
     """Self-attention (norm2) → deformable cross-attention (norm1) → FFN (norm3), each with a
     residual; the query position is added to the queries and keys of both attentions.
@@ -126,24 +109,11 @@ class DeformableDecoderLayer(nn.Module):
         return self.norm3(tgt + self.linear2(F.relu(self.linear1(tgt))))
 
 
-def _encoder_reference_points(spatial_shapes, valid_ratios):
-    """Pixel centres of every level, normalised by the valid extent, then re-scaled to every
-    level: ``B×S×L×2`` ``(x, y)``."""
-    refs = []
-    for lvl, (h, w) in enumerate(spatial_shapes.tolist()):
-        dev = valid_ratios.device
-        ref_y, ref_x = torch.meshgrid(torch.linspace(0.5, h - 0.5, h, dtype=torch.float32, device=dev),
-                                      torch.linspace(0.5, w - 0.5, w, dtype=torch.float32, device=dev),
-                                      indexing="ij")
-        ref_y = ref_y.reshape(-1)[None] / (valid_ratios[:, None, lvl, 1] * h)
-        ref_x = ref_x.reshape(-1)[None] / (valid_ratios[:, None, lvl, 0] * w)
-        refs.append(torch.stack((ref_x, ref_y), -1))
-    return torch.cat(refs, 1)[:, :, None] * valid_ratios[:, None]
-
-
 class DeformableEncoder(nn.Module):
-    """``layers`` deformable encoder layers; the first ``len(vl_fusion)`` are preceded by early
-    fusion, which also updates the prompt features."""
+    """``layers`` deformable encoder layers (the shared
+    :class:`~evalkit.zoo.layers.deformable_encoder.DeformableEncoderLayer`, with the padding
+    mask); the first ``len(vl_fusion)`` are preceded by early fusion, which also updates the
+    prompt features."""
 
     def __init__(self, num_layers, d_model, d_ffn, n_levels, n_heads, n_points, num_vl_layers,
                  lang_dim, vl_hidden_dim):
@@ -159,12 +129,11 @@ class DeformableEncoder(nn.Module):
         """``pos`` ``B×S×C`` (position + level embedding), ``prompt`` ``B×Nl×Dl``, ``prompt_mask``
         ``B×Nl`` (True = token) → ``(memory B×S×C, fused prompt B×Nl×Dl)``."""
         src = mem.src
-        refs = _encoder_reference_points(mem.spatial_shapes, mem.valid_ratios)
+        refs = encoder_reference_points(mem.spatial_shapes, mem.valid_ratios)
         for i, layer in enumerate(self.layers):
             if i < len(self.vl_fusion):
                 src, prompt = self.vl_fusion[i](src, prompt, prompt_mask)
-            src = layer(src, pos, refs, MultiScaleMemory(src, mem.padding_mask, mem.spatial_shapes,
-                                                         mem.level_start_index, mem.valid_ratios))
+            src = layer(src, pos, refs, mem.spatial_shapes, mem.level_start_index, mem.padding_mask)
         return src, prompt
 
 
