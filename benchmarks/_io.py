@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -37,6 +38,7 @@ __all__ = [
     "image_size",
     "read_png",
     "check_png",
+    "indexed_png",
     "write_indexed_png",
     "davis_palette",
     "video_frames",
@@ -185,9 +187,11 @@ def image_size(path: Path) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------
 # indexed PNGs
 # --------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def davis_palette() -> bytes:
     """The 256-colour palette of DAVIS / YouTube-VOS annotation PNGs (PASCAL VOC colour map:
-    the bits of the index are interleaved into the high bits of R, G, B)."""
+    the bits of the index are interleaved into the high bits of R, G, B): 768 bytes ``RGB…``.
+    Computed once: every indexed PNG without a dataset palette is written with it."""
     pal = bytearray()
     for i in range(256):
         r = g = b = 0
@@ -252,18 +256,31 @@ def read_png(path: Path, what: str, modes: Sequence[str] = ("P", "L"),
     return arr
 
 
-def write_indexed_png(path: Path, labels: np.ndarray, palette: bytes | None = None) -> Path:
-    """Write a ``H x W`` uint8 label map as a "P" PNG with ``palette`` (DAVIS by default)."""
+def indexed_png(labels: np.ndarray, palette: bytes | None = None, what: str = "label map") -> bytes:
+    """The bytes of an indexed ("P" mode) PNG of a ``H x W`` label map (ids 0..255) with
+    ``palette`` (768 bytes ``RGB…``; DAVIS by default).
+
+    The one indexed-PNG encoder: results (:func:`write_indexed_png`), derived ground truth and
+    the generated datasets all go through it, so the same labels give the same bytes. Bad
+    input raises ResultsError naming ``what``: not ``H x W``, or an id outside 0..255 (a plain
+    cast to uint8 would wrap it silently)."""
     from PIL import Image
 
     labels = np.asarray(labels)
     if labels.ndim != 2:
-        raise ResultsError(f"label map for {path} must be H x W, got shape {labels.shape}")
-    if labels.size and int(labels.max()) > 255:
-        raise ResultsError(f"label map for {path} has ids above 255 (indexed PNGs hold 0..255)")
+        raise ResultsError(f"{what} must be H x W, got shape {labels.shape}")
+    if labels.size and (int(labels.max()) > 255 or int(labels.min()) < 0):
+        raise ResultsError(f"{what} has ids outside 0..255 (min {int(labels.min())}, max {int(labels.max())}): "
+                           "indexed PNGs hold 0..255")
     img = Image.fromarray(labels.astype(np.uint8), mode="P")
     img.putpalette(palette or davis_palette())
-    return atomic_write_png(path, img)
+    return _png_bytes(img)
+
+
+def write_indexed_png(path: Path, labels: np.ndarray, palette: bytes | None = None) -> Path:
+    """Write :func:`indexed_png` of ``labels`` to ``path`` atomically (temp file + rename,
+    :func:`atomic_write_bytes`): a results frame is either the old file or the whole new one."""
+    return atomic_write_bytes(path, indexed_png(labels, palette, what=f"label map for {path}"))
 
 
 # --------------------------------------------------------------------------------------------
