@@ -13,7 +13,7 @@ pre-training grid), each frequency repeated twice; the row axis fills the first 
 head dimension, the column axis the second. The window table covers ``window²`` tokens, the
 global one ``(img_size/patch)²``. Official quirk kept: when a global block sees fewer tokens than
 its table (an input smaller than ``img_size``) the *first* rows of the table are used, which is
-only right for the square ``img_size`` input GLEE pads to (``square_pad`` = 1536).
+only right for the square ``img_size`` input GLEE pads to (1536 for GLEE-Pro).
 
 Pyramid (``simfp_{3,4,5}`` + max-pool top block), all 256 channels, LN-normalised 1×1 and 3×3
 convs without bias: ``p3`` stride 8 (2×2 transposed conv first), ``p4`` 16, ``p5`` 32 (max-pool
@@ -30,7 +30,7 @@ from torch import nn
 
 from ..convert_utils import KeyMap
 from ..layers import Conv2d, LayerNorm2d
-from .base import Backbone, ShapeSpec
+from .base import Backbone, ShapeSpec, variant_config
 from .vit_utils import PatchEmbed, get_abs_pos, window_partition, window_unpartition
 
 __all__ = ["EVA02ViT", "EVA02Pyramid", "build_eva02", "eva02_key_map", "EVA02_CONFIGS", "rope_tables"]
@@ -190,7 +190,6 @@ class EVA02Pyramid(Backbone):
         self.net = EVA02ViT(in_chans=in_chans, **vit_args)
         dim = self.net.patch_embed.proj.out_channels
         patch = self.net.patch_embed.proj.stride[0]
-        self.square_pad = vit_args.get("img_size", 1536)
         self.simfp_3 = nn.Sequential(nn.ConvTranspose2d(dim, dim // 2, kernel_size=2, stride=2),
                                      _ln_conv(dim // 2, out_channels, 1), _ln_conv(out_channels, out_channels, 3))
         self.simfp_4 = nn.Sequential(_ln_conv(dim, out_channels, 1), _ln_conv(out_channels, out_channels, 3))
@@ -216,9 +215,7 @@ class EVA02Pyramid(Backbone):
 
 def build_eva02(size: str = "large", **overrides) -> EVA02Pyramid:
     """GLEE-Pro's backbone; ``overrides`` change any :class:`EVA02ViT` / pyramid argument."""
-    if size not in EVA02_CONFIGS:
-        raise ValueError(f"unknown EVA02 size {size!r}; expected one of {sorted(EVA02_CONFIGS)}")
-    return EVA02Pyramid(**{**EVA02_CONFIGS[size], **overrides})
+    return EVA02Pyramid(**{**variant_config(EVA02_CONFIGS, size, "EVA02"), **overrides})
 
 
 def eva02_key_map() -> KeyMap:
