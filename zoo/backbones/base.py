@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
 from torch import nn
 
-__all__ = ["ShapeSpec", "Backbone"]
+__all__ = ["ShapeSpec", "Backbone", "variant_config"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,11 @@ class Backbone(nn.Module):
         if x.dim() != 4 or x.shape[1] != channels:
             raise ValueError(f"{type(self).__name__} expects a B×{channels}×H×W image tensor, "
                              f"got shape {tuple(x.shape)}")
+
+
+def variant_config(configs: Mapping[str, dict[str, Any]], size: str, family: str) -> dict[str, Any]:
+    """``configs[size]``, the hyper-parameters of one registered size of a backbone family;
+    an unknown size is a ValueError that lists the known ones."""
+    if size not in configs:
+        raise ValueError(f"unknown {family} size {size!r}; expected one of {sorted(configs)}")
+    return configs[size]

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..convert_utils import KeyMap, squeeze_leading
 from ..layers import LayerNorm2d
-from .base import Backbone, ShapeSpec
+from .base import Backbone, ShapeSpec, variant_config
 
 __all__ = ["ConvNeXt", "build_convnext", "convnext_key_map", "CONVNEXT_CONFIGS"]
 
@@ -96,9 +96,7 @@ class ConvNeXt(Backbone):
 
 def build_convnext(size: str = "large", **overrides) -> ConvNeXt:
     """``size`` one of :data:`CONVNEXT_CONFIGS`."""
-    if size not in CONVNEXT_CONFIGS:
-        raise ValueError(f"unknown ConvNeXt size {size!r}; expected one of {sorted(CONVNEXT_CONFIGS)}")
-    return ConvNeXt(**{**CONVNEXT_CONFIGS[size], **overrides})
+    return ConvNeXt(**{**variant_config(CONVNEXT_CONFIGS, size, "ConvNeXt"), **overrides})
 
 
 def convnext_key_map() -> KeyMap:
