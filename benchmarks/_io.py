@@ -35,6 +35,7 @@ __all__ = [
     "require_dir",
     "first_existing",
     "list_frames",
+    "list_videos",
     "image_size",
     "read_png",
     "check_png",
@@ -169,6 +170,19 @@ def list_frames(folder: Path, what: str, exts: Sequence[str] = IMAGE_EXTS) -> li
     if not frames:
         raise DatasetError(f"{what} {folder} holds no frames (expected {'/'.join(exts)} files)")
     return frames
+
+
+def list_videos(folder: Path, what: str) -> list[str]:
+    """Names of the video sub-folders of ``folder`` (one folder of frames per video), sorted;
+    DatasetError naming ``what`` when the folder is missing or holds no video folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"missing {what}: expected the folder {folder} with one folder of frames per video "
+                           f"({folder}/<video>/<frame>.jpg)")
+    videos = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not videos:
+        raise DatasetError(f"{what} {folder} holds no video folders (expected {folder}/<video>/<frame>.jpg)")
+    return videos
 
 
 def image_size(path: Path) -> tuple[int, int]:

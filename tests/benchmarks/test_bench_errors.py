@@ -198,3 +198,20 @@ def test_uninext_renamed_copies_are_found(gen, tmp_path):
     (root / "ytvis_2021/valid/instances.json").unlink()
     with pytest.raises(DatasetError, match="missing YouTube-VIS annotation file: expected the file .*valid/instances.json"):
         build_benchmark("ytvis21-val", root).validate()
+
+
+def test_video_folders_listed_or_named(tmp_path):
+    """``list_videos`` (DAVIS-style VOS readers, BDD100K seg-track): sorted sub-folders, files
+    ignored; a missing or empty frame folder is a DatasetError naming it and the layout."""
+    from evalkit.benchmarks._io import list_videos
+
+    d = tmp_path / "JPEGImages"
+    with pytest.raises(DatasetError, match=f"missing frame folder: expected the folder {d} .*<video>/<frame>.jpg"):
+        list_videos(d, "frame folder")
+    d.mkdir()
+    (d / "notes.txt").write_text("x")
+    with pytest.raises(DatasetError, match=f"frame folder {d} holds no video folders"):
+        list_videos(d, "frame folder")
+    for v in ("dog", "bike-packing"):
+        (d / v).mkdir()
+    assert list_videos(d, "frame folder") == ["bike-packing", "dog"]
