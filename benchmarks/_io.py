@@ -19,6 +19,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .. import fileio as _fileio
+# the one implementation of atomic writes (temp file beside the target, fsync, os.replace, fsync
+# of the folder; umask permissions), re-exported for the readers and writers
+from ..fileio import atomic_write_bytes, atomic_write_text
 from ..errors import DatasetError, ResultsError
 from ..types import Frames, Sample
 
@@ -53,17 +56,6 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 # --------------------------------------------------------------------------------------------
 # atomic writes
 # --------------------------------------------------------------------------------------------
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a reader sees the old file or the whole new one,
-    never a truncated file (temp file in the same folder, fsync, ``os.replace``; the file gets
-    the user's umask permissions). One implementation: :func:`evalkit.fileio.atomic_write`."""
-    return _fileio.atomic_write_bytes(path, data)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     # compact separators: COCO/LVIS result files reach hundreds of MB
     return atomic_write_bytes(path, json.dumps(obj, separators=(",", ":")).encode("utf-8"))

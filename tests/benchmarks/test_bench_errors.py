@@ -215,3 +215,14 @@ def test_video_folders_listed_or_named(tmp_path):
     for v in ("dog", "bike-packing"):
         (d / v).mkdir()
     assert list_videos(d, "frame folder") == ["bike-packing", "dog"]
+
+
+def test_text_results_written_through_the_one_atomic_writer(tmp_path):
+    """SOT/MOT text results: UTF-8, ``\\n`` kept as is, via ``evalkit.fileio`` (the one copy)."""
+    from evalkit import fileio
+    from evalkit.benchmarks import _io
+
+    assert _io.atomic_write_text is fileio.atomic_write_text and _io.atomic_write_bytes is fileio.atomic_write_bytes
+    p = _io.atomic_write_text(tmp_path / "seq" / "a.txt", "1,2\r\ncafé\n")
+    assert p == tmp_path / "seq" / "a.txt" and p.read_bytes() == b"1,2\r\ncaf\xc3\xa9\n"
+    assert [x.name for x in p.parent.iterdir()] == ["a.txt"]
