@@ -40,10 +40,9 @@ class Backbone(nn.Module):
         """Name → :class:`ShapeSpec` of every returned map."""
         return {k: self._out_shapes[k] for k in self.out_features}
 
-    @property
-    def size_divisibility(self) -> int:
-        """Inputs padded to a multiple of this give exact-stride outputs (0 = no constraint)."""
-        return 0
+    #: inputs padded to a multiple of this give exact-stride outputs (0 = no constraint);
+    #: a class constant of each backbone
+    size_divisibility: int = 0
 
     def _check_input(self, x: torch.Tensor, channels: int) -> None:
         if x.dim() != 4 or x.shape[1] != channels:

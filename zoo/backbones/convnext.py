@@ -57,6 +57,8 @@ class ConvNeXt(Backbone):
         layer_scale_init_value: initial gamma (1.0 in UNINEXT).
     """
 
+    size_divisibility = 32  # UNINEXT uninext/backbone/convnext.py D2ConvNeXt.size_divisibility
+
     def __init__(self, depths=(3, 3, 27, 3), dims=(192, 384, 768, 1536), in_chans: int = 3,
                  layer_scale_init_value: float = 1.0, out_features=("res3", "res4", "res5")):
         super().__init__()
@@ -77,10 +79,6 @@ class ConvNeXt(Backbone):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
-
-    @property
-    def size_divisibility(self) -> int:
-        return 32
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×in_chans×H×W`` → ``{res_k: B×dims[k-2]×H/s×W/s}``."""

@@ -183,6 +183,8 @@ class EVA02Pyramid(Backbone):
         out_channels: pyramid width (256); in_chans: 3; other arguments go to :class:`EVA02ViT`.
     """
 
+    size_divisibility = 32  # GLEE glee/backbone/eva02.py D2_EVA02.size_divisibility
+
     def __init__(self, out_channels: int = 256, in_chans: int = 3, out_features=("p3", "p4", "p5", "p6"),
                  **vit_args):
         super().__init__()
@@ -198,10 +200,6 @@ class EVA02Pyramid(Backbone):
         self._out_shapes = {f"p{i}": ShapeSpec(out_channels, s)
                             for i, s in ((3, patch // 2), (4, patch), (5, patch * 2), (6, patch * 4))}
         self._set_out_features(out_features)
-
-    @property
-    def size_divisibility(self) -> int:
-        return 32
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×3×H×W`` (GLEE pads to ``img_size``²) → ``{p3, p4, p5, p6}``."""

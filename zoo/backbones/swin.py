@@ -202,6 +202,8 @@ class SwinTransformer(Backbone):
         pretrain_img_size: only sizes ``absolute_pos_embed``.
     """
 
+    size_divisibility = 32  # the D2SwinTransformer wrapper's size_divisibility (Mask2Former, UNINEXT)
+
     def __init__(self, embed_dim: int = 96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size: int = 7,
                  patch_size: int = 4, in_chans: int = 3, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  ape: bool = False, patch_norm: bool = True, pretrain_img_size: int = 224,
@@ -226,10 +228,6 @@ class SwinTransformer(Backbone):
                             for i, ch in enumerate(self.num_features)}
         self._set_out_features(out_features)
         self.apply(_init_weights)
-
-    @property
-    def size_divisibility(self) -> int:
-        return 32
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×3×H×W`` → ``{res_k: B×C_k×⌈H/s_k⌉×⌈W/s_k⌉}``."""

@@ -106,6 +106,8 @@ class ViT(Backbone):
     Output ``res3`` ``B×D/2×H/8×W/8``, ``res4`` ``B×D×H/16×W/16``, ``res5`` ``B×D×H/32×W/32``.
     """
 
+    size_divisibility = 32  # UNINEXT uninext/backbone/vit.py D2ViT.size_divisibility
+
     def __init__(self, embed_dim: int = 1280, depth: int = 32, num_heads: int = 16, img_size: int = 1024,
                  patch_size: int = 16, in_chans: int = 3, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  window_size: int = 14, window_block_indexes=UNINEXT_WINDOW_BLOCKS, use_rel_pos: bool = True,
@@ -136,10 +138,6 @@ class ViT(Backbone):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-
-    @property
-    def size_divisibility(self) -> int:
-        return 32
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×in_chans×H×W`` → ``{res3, res4, res5}`` (see class docstring)."""
