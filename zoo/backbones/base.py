@@ -7,7 +7,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-__all__ = ["ShapeSpec", "Backbone", "variant_config"]
+__all__ = ["ShapeSpec", "Backbone", "variant_config", "init_linears_trunc_normal"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,14 @@ def variant_config(configs: Mapping[str, dict[str, Any]], size: str, family: str
     if size not in configs:
         raise ValueError(f"unknown {family} size {size!r}; expected one of {sorted(configs)}")
     return configs[size]
+
+
+def init_linears_trunc_normal(module: nn.Module, std: float = 0.02) -> None:
+    """timm's ViT initialisation: every ``nn.Linear`` weight from a normal truncated at ±2,
+    std ``std``, biases zero; visited in ``module.modules()`` order, so a seeded build draws
+    the same weights as the loop it replaces."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

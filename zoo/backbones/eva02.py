@@ -30,7 +30,7 @@ from torch import nn
 
 from ..convert_utils import KeyMap
 from ..layers import Conv2d, LayerNorm2d
-from .base import Backbone, ShapeSpec, variant_config
+from .base import Backbone, ShapeSpec, init_linears_trunc_normal, variant_config
 from .vit_utils import PatchEmbed, get_abs_pos, window_partition, window_unpartition
 
 __all__ = ["EVA02ViT", "EVA02Pyramid", "build_eva02", "eva02_key_map", "EVA02_CONFIGS", "rope_tables"]
@@ -158,11 +158,7 @@ class EVA02ViT(nn.Module):
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, window_size if i in window_block_indexes else 0)
             for i in range(depth))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        init_linears_trunc_normal(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..convert_utils import KeyMap
 from ..layers import GeluMlp
-from .base import Backbone, ShapeSpec, variant_config
+from .base import Backbone, ShapeSpec, init_linears_trunc_normal, variant_config
 from .vit_utils import PatchEmbed, decomposed_rel_pos_bias, get_abs_pos, window_partition, window_unpartition
 
 __all__ = ["ViT", "build_vit", "vit_key_map", "VIT_CONFIGS", "UNINEXT_WINDOW_BLOCKS"]
@@ -133,11 +133,7 @@ class ViT(Backbone):
         }
         self._set_out_features(out_features)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        init_linears_trunc_normal(self)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×in_chans×H×W`` → ``{res3, res4, res5}`` (see class docstring)."""
