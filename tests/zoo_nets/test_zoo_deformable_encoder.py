@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from zoo_nets_helpers import manifest
 
 from evalkit.zoo.glee.pixel_decoder import DeformableEncoder as GLEEEncoder
-from evalkit.zoo.layers.deformable_encoder import DeformableEncoderLayer, encoder_reference_points
+from evalkit.zoo.layers.deformable_encoder import (DeformableEncoderLayer, encoder_reference_points, flatten_levels,
+                                                  split_levels)
 from evalkit.zoo.uninext.transformer import DeformableEncoder as UNINEXTEncoder
 from evalkit.zoo.uniref.transformer import PlainDeformableTransformer
 from evalkit.zoo.univs.pixel_decoder import DeformableEncoder as UniVSEncoder
@@ -113,3 +114,21 @@ def test_layer_is_a_float32_island():
         with torch.autocast("cpu", dtype=torch.bfloat16):
             got = layer(src, pos, ref, shapes, start)
     assert got.dtype == torch.float32 and torch.equal(got, want)
+
+
+def test_flatten_and_split_levels():
+    """Levels 3×4 and 1×2: 12 + 2 tokens, level 1 starting at token 12; token ``12 + j`` is
+    pixel ``(0, j)`` of level 1 and its position code gets that level's embedding."""
+    g = torch.Generator().manual_seed(0)
+    srcs = [torch.randn(2, 5, 3, 4, generator=g), torch.randn(2, 5, 1, 2, generator=g)]
+    pos = [torch.randn_like(s) for s in srcs]
+    level_embed = torch.randn(2, 5, generator=g)
+    src, pos_flat, shapes, start = flatten_levels(srcs, pos, level_embed)
+    assert shapes.tolist() == [[3, 4], [1, 2]] and start.tolist() == [0, 12] and shapes.dtype == torch.long
+    assert src.shape == (2, 14, 5)
+    assert torch.equal(src[:, 12 + 1], srcs[1][:, :, 0, 1]) and torch.equal(src[:, 4 * 2 + 3], srcs[0][:, :, 2, 3])
+    assert torch.equal(pos_flat[:, 13], pos[1][:, :, 0, 1] + level_embed[1])
+    back = split_levels(src, shapes)
+    assert [tuple(b.shape) for b in back] == [(2, 5, 3, 4), (2, 5, 1, 2)]
+    assert all(torch.equal(a, b) for a, b in zip(back, srcs))
+    assert len(split_levels(src, shapes[:1])) == 1  # the first levels only (UNINEXT's mask branch)

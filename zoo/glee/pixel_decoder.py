@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import Conv2d, PositionEmbeddingSine, c2_xavier_fill, fp32_island, get_norm
-from ..layers.deformable_encoder import DeformableEncoderLayer, encoder_reference_points
+from ..layers.deformable_encoder import (DeformableEncoderLayer, encoder_reference_points, flatten_levels,
+                                         split_levels)
 from ..ops import MSDeformAttn
 from .early_fusion import VLFuse
 
@@ -150,15 +151,8 @@ class MaskDINOEncoder(nn.Module):
                 last = self.input_proj[i](last)
                 srcs.append(last)
                 pos.append(self.pe_layer(last))
-        shapes = torch.as_tensor([s.shape[-2:] for s in srcs], dtype=torch.long, device=srcs[0].device)
-        start = torch.cat([shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]])
-        flat = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
-        pos_flat = torch.cat([p.flatten(2).transpose(1, 2) + self.transformer.level_embed[i].view(1, 1, -1)
-                              for i, p in enumerate(pos)], 1)
-        memory = self.transformer.encoder(flat, pos_flat, shapes, start, prompt)
-        b = memory.shape[0]
-        levels = [z.transpose(1, 2).reshape(b, -1, int(h), int(w))
-                  for z, (h, w) in zip(memory.split(shapes.prod(1).tolist(), 1), shapes.tolist())]
+        flat, pos_flat, shapes, start = flatten_levels(srcs, pos, self.transformer.level_embed)
+        levels = split_levels(self.transformer.encoder(flat, pos_flat, shapes, start, prompt), shapes)
         lateral = self.adapter_1(features[self.in_features[0]].float())
         fpn = self.layer_1(lateral + F.interpolate(levels[0], size=lateral.shape[-2:], mode="bilinear",
                                                    align_corners=False))

@@ -31,7 +31,7 @@ from torch import nn
 from ..ops import MSDeformAttn
 from .precision import fp32_island
 
-__all__ = ["DeformableEncoderLayer", "encoder_reference_points"]
+__all__ = ["DeformableEncoderLayer", "encoder_reference_points", "flatten_levels", "split_levels"]
 
 
 class DeformableEncoderLayer(nn.Module):
@@ -101,3 +101,35 @@ def encoder_reference_points(spatial_shapes: torch.Tensor, valid_ratios: torch.T
         ref_x = ref_x.reshape(-1)[None] / (valid_ratios[:, None, lvl, 0] * w)
         refs.append(torch.stack((ref_x, ref_y), -1))
     return torch.cat(refs, 1)[:, :, None] * valid_ratios[:, None]
+
+
+def flatten_levels(srcs: list[torch.Tensor], pos: list[torch.Tensor], level_embed: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-level maps → the token sequence the encoder runs on (the official encoders'
+    ``forward`` preamble: ``flatten(2).transpose(1, 2)``, level embedding added to the position).
+
+    Args:
+        srcs: per level ``B×C×H_l×W_l`` features, in the encoder's level order.
+        pos: per level ``B×C×H_l×W_l`` position codes.
+        level_embed: ``L×C`` learned level embedding.
+
+    Returns:
+        ``(src B×S×C, pos + level embedding B×S×C, spatial_shapes L×2 int64 (H_l, W_l),
+        level_start_index L int64)`` with ``S = Σ H_l·W_l``.
+    """
+    spatial_shapes = torch.as_tensor([tuple(s.shape[-2:]) for s in srcs], dtype=torch.long, device=srcs[0].device)
+    level_start_index = torch.cat((spatial_shapes.new_zeros((1,)), spatial_shapes.prod(1).cumsum(0)[:-1]))
+    src = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
+    pos = torch.cat([p.flatten(2).transpose(1, 2) + level_embed[lvl].view(1, 1, -1) for lvl, p in enumerate(pos)], 1)
+    return src, pos, spatial_shapes, level_start_index
+
+
+def split_levels(tokens: torch.Tensor, spatial_shapes: torch.Tensor) -> list[torch.Tensor]:
+    """The inverse of :func:`flatten_levels` for the first ``len(spatial_shapes)`` levels:
+    ``B×S×C`` tokens → per level ``B×C×H_l×W_l`` maps."""
+    b, _, c = tokens.shape
+    out, start = [], 0
+    for h, w in spatial_shapes.tolist():
+        out.append(tokens[:, start:start + h * w].transpose(1, 2).reshape(b, c, h, w))
+        start += h * w
+    return out

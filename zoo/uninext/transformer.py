@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import MLP, MultiheadAttention, fp32_island, sine_embed_for_boxes
-from ..layers.deformable_encoder import DeformableEncoderLayer, encoder_reference_points
+from ..layers.deformable_encoder import (DeformableEncoderLayer, encoder_reference_points, flatten_levels,
+                                         split_levels)
 from ..ops import MSDeformAttn
 from .fusion import BiAttentionBlock
 
@@ -73,13 +74,7 @@ class MultiScaleMemory:
 
     def levels(self, n: int) -> list[torch.Tensor]:
         """The first ``n`` levels as ``B×C×H_l×W_l`` maps."""
-        b, _, c = self.src.shape
-        out = []
-        for lvl in range(n):
-            h, w = (int(v) for v in self.spatial_shapes[lvl])
-            start = int(self.level_start_index[lvl])
-            out.append(self.src[:, start:start + h * w].transpose(1, 2).reshape(b, c, h, w))
-        return out
+        return split_levels(self.src, self.spatial_shapes[:n])
 
 
 class DeformableDecoderLayer(nn.Module):
@@ -211,19 +206,11 @@ class DeformableTransformer(nn.Module):
     def flatten(self, srcs, masks, pos_embeds):
         """Per-level ``B×C×H×W`` maps, ``B×H×W`` padding masks and position codes →
         (:class:`MultiScaleMemory`, ``B×S×C`` position + level embedding)."""
-        src_flat, mask_flat, pos_flat, shapes = [], [], [], []
-        for lvl, (src, mask, pos) in enumerate(zip(srcs, masks, pos_embeds)):
-            shapes.append(src.shape[-2:])
-            src_flat.append(src.flatten(2).transpose(1, 2))
-            mask_flat.append(mask.flatten(1))
-            pos_flat.append(pos.flatten(2).transpose(1, 2) + self.level_embed[lvl].view(1, 1, -1))
-        spatial_shapes = torch.as_tensor([tuple(s) for s in shapes], dtype=torch.long,
-                                         device=srcs[0].device)
-        level_start = torch.cat((spatial_shapes.new_zeros((1,)), spatial_shapes.prod(1).cumsum(0)[:-1]))
+        src, pos, spatial_shapes, level_start = flatten_levels(srcs, pos_embeds, self.level_embed)
         valid_ratios = torch.stack([self._valid_ratio(m) for m in masks], 1)
-        mem = MultiScaleMemory(torch.cat(src_flat, 1), torch.cat(mask_flat, 1), spatial_shapes,
-                               level_start, valid_ratios)
-        return mem, torch.cat(pos_flat, 1)
+        mem = MultiScaleMemory(src, torch.cat([m.flatten(1) for m in masks], 1), spatial_shapes, level_start,
+                               valid_ratios)
+        return mem, pos
 
     @staticmethod
     def _valid_ratio(mask):

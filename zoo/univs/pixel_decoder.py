@@ -15,7 +15,8 @@ from torch import nn
 
 from ..backbones import ShapeSpec
 from ..layers import Conv2d, PositionEmbeddingSine, c2_xavier_fill, fp32_island
-from ..layers.deformable_encoder import DeformableEncoderLayer, encoder_reference_points
+from ..layers.deformable_encoder import (DeformableEncoderLayer, encoder_reference_points, flatten_levels,
+                                         split_levels)
 
 __all__ = ["MSDeformAttnPixelDecoder", "PixelDecoderOutput"]
 
@@ -32,19 +33,14 @@ class DeformableEncoder(nn.Module):
         self.encoder.layers = nn.ModuleList(
             DeformableEncoderLayer(d_model, d_ffn, n_levels, n_heads, n_points) for _ in range(num_layers))
 
-    def forward(self, srcs: list[torch.Tensor], pos: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
-        """``srcs``/``pos``: per level ``B×C×H_l×W_l`` → ``B×S×C`` (levels concatenated)."""
-        shapes = [tuple(s.shape[-2:]) for s in srcs]
-        flat = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
-        pos_flat = torch.cat([p.flatten(2).transpose(1, 2) + self.level_embed[i] for i, p in enumerate(pos)], 1)
-        device = flat.device
-        spatial = torch.as_tensor(shapes, dtype=torch.long, device=device)
-        start = torch.cat([spatial.new_zeros(1), (spatial[:, 0] * spatial[:, 1]).cumsum(0)[:-1]])
+    def forward(self, srcs: list[torch.Tensor], pos: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``srcs``/``pos``: per level ``B×C×H_l×W_l`` → the encoded levels, same shapes."""
+        flat, pos_flat, spatial, start = flatten_levels(srcs, pos, self.level_embed)
         # Mask2Former passes an all-false padding mask: valid ratios 1
-        ref = encoder_reference_points(spatial, flat.new_ones(flat.shape[0], len(shapes), 2))
+        ref = encoder_reference_points(spatial, flat.new_ones(flat.shape[0], len(srcs), 2))
         for layer in self.encoder.layers:
             flat = layer(flat, pos_flat, ref, spatial, start)
-        return flat, shapes
+        return split_levels(flat, spatial)
 
 
 class PixelDecoderOutput(dict):
@@ -97,10 +93,7 @@ class MSDeformAttnPixelDecoder(nn.Module):
             x = features[name].float()  # deformable attention runs in float32, as officially
             srcs.append(proj(x))
             pos.append(self.pe_layer(x))
-        y, shapes = self.transformer(srcs, pos)
-        b = y.shape[0]
-        outs = [z.transpose(1, 2).reshape(b, -1, h, w)
-                for z, (h, w) in zip(y.split([h * w for h, w in shapes], 1), shapes)]
+        outs = self.transformer(srcs, pos)
         lateral = self.adapter_1(features[self.fpn_in].float())
         fine = self.layer_1(lateral + F.interpolate(outs[-1], size=lateral.shape[-2:], mode="bilinear",
                                                     align_corners=False))
