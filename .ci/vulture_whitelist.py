@@ -26,7 +26,3 @@ _.paper_results  # model card field, checked against reports/data/paper_results.
 _.dn_label_encoder  # UNINEXT checkpoint key detr.dn_label_encoder.* (zoo/uninext/model.py)
 _.resizer  # UNINEXT checkpoint key transformer.resizer.* (zoo/uninext/transformer.py)
 _.reid_temp  # UniVS checkpoint key, unused at inference (zoo/univs/mask_decoder.py)
-
-# -- dead, in code under redesign (issue 19: adapters and zoo families); delete there ---------
-_.square_pad  # set, never read (zoo/backbones/eva02.py)
-_.started_at  # EntityTrack field set, never read (adapters/univs_entity.py)

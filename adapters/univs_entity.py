@@ -95,7 +95,6 @@ class _Entity:
     scores: torch.Tensor  # K running class scores in [0, 1]
     memory: EmbeddingMemory
     thing: bool
-    started_at: int
     quality_sum: float = 0.0  # summed mask quality of its accepted predictions (mask_quality_scores)
     closed_scores: torch.Tensor | None = None  # sum of its closed class-score slots
     closed_n: int = 0
@@ -345,7 +344,6 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
         areas = cur.flatten(1).sum(1)
         if areas.max() == 0:
             continue
-        ti = int(areas.argmax())
         # official write_newly_entities_into_annotations_per_clip: the new entity's prompt slots
         # are blank (zeros) until the next clip samples them; it first appeared at the clip start
         pool = PromptPool(s.memory_slots)
@@ -353,7 +351,7 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
         # official pad_zero_annotations_for_next_clip: a memory slot opens as the mean of the last 3
         memory = EmbeddingMemory(s.num_prev_frames_memory // s.clip_stride, embds[q].mean(0), open_with="mean3")
         entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(), memory,
-                                bool(thing[int(scores[q].argmax())]), int(feats.frame_indices[ti]),
+                                bool(thing[int(scores[q].argmax())]),
                                 quality_sum=float(stability_scores(masks[q][None])[0])))
         clip_logits = torch.cat([clip_logits, masks[q][:, None]], 1)
     return clip_logits

@@ -23,13 +23,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from evalkit.benchmarks._io import indexed_png
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "metrics_vos"))
 
 
+_PALETTE = bytes([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [128] * (252 * 3))
+
+
 def _png(arr, path):
-    im = Image.fromarray(arr, mode="P")
-    im.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [128] * (252 * 3))
-    im.save(path)
+    path.write_bytes(indexed_png(arr, _PALETTE))
 
 
 def _ellipse(img, k, cy, cx, ry, rx):

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -18,6 +19,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .. import fileio as _fileio
+# the one implementation of atomic writes (temp file beside the target, fsync, os.replace, fsync
+# of the folder; umask permissions), re-exported for the readers and writers
+from ..fileio import atomic_write_bytes, atomic_write_text
 from ..errors import DatasetError, ResultsError
 from ..types import Frames, Sample
 
@@ -34,9 +38,11 @@ __all__ = [
     "require_dir",
     "first_existing",
     "list_frames",
+    "list_videos",
     "image_size",
     "read_png",
     "check_png",
+    "indexed_png",
     "write_indexed_png",
     "davis_palette",
     "video_frames",
@@ -50,17 +56,6 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 # --------------------------------------------------------------------------------------------
 # atomic writes
 # --------------------------------------------------------------------------------------------
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a reader sees the old file or the whole new one,
-    never a truncated file (temp file in the same folder, fsync, ``os.replace``; the file gets
-    the user's umask permissions). One implementation: :func:`evalkit.fileio.atomic_write`."""
-    return _fileio.atomic_write_bytes(path, data)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     # compact separators: COCO/LVIS result files reach hundreds of MB
     return atomic_write_bytes(path, json.dumps(obj, separators=(",", ":")).encode("utf-8"))
@@ -169,6 +164,19 @@ def list_frames(folder: Path, what: str, exts: Sequence[str] = IMAGE_EXTS) -> li
     return frames
 
 
+def list_videos(folder: Path, what: str) -> list[str]:
+    """Names of the video sub-folders of ``folder`` (one folder of frames per video), sorted;
+    DatasetError naming ``what`` when the folder is missing or holds no video folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"missing {what}: expected the folder {folder} with one folder of frames per video "
+                           f"({folder}/<video>/<frame>.jpg)")
+    videos = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not videos:
+        raise DatasetError(f"{what} {folder} holds no video folders (expected {folder}/<video>/<frame>.jpg)")
+    return videos
+
+
 def image_size(path: Path) -> tuple[int, int]:
     """``(H, W)`` from the image header (no decoding)."""
     from PIL import Image
@@ -185,9 +193,11 @@ def image_size(path: Path) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------
 # indexed PNGs
 # --------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def davis_palette() -> bytes:
     """The 256-colour palette of DAVIS / YouTube-VOS annotation PNGs (PASCAL VOC colour map:
-    the bits of the index are interleaved into the high bits of R, G, B)."""
+    the bits of the index are interleaved into the high bits of R, G, B): 768 bytes ``RGB…``.
+    Computed once: every indexed PNG without a dataset palette is written with it."""
     pal = bytearray()
     for i in range(256):
         r = g = b = 0
@@ -252,18 +262,31 @@ def read_png(path: Path, what: str, modes: Sequence[str] = ("P", "L"),
     return arr
 
 
-def write_indexed_png(path: Path, labels: np.ndarray, palette: bytes | None = None) -> Path:
-    """Write a ``H x W`` uint8 label map as a "P" PNG with ``palette`` (DAVIS by default)."""
+def indexed_png(labels: np.ndarray, palette: bytes | None = None, what: str = "label map") -> bytes:
+    """The bytes of an indexed ("P" mode) PNG of a ``H x W`` label map (ids 0..255) with
+    ``palette`` (768 bytes ``RGB…``; DAVIS by default).
+
+    The one indexed-PNG encoder: results (:func:`write_indexed_png`), derived ground truth and
+    the generated datasets all go through it, so the same labels give the same bytes. Bad
+    input raises ResultsError naming ``what``: not ``H x W``, or an id outside 0..255 (a plain
+    cast to uint8 would wrap it silently)."""
     from PIL import Image
 
     labels = np.asarray(labels)
     if labels.ndim != 2:
-        raise ResultsError(f"label map for {path} must be H x W, got shape {labels.shape}")
-    if labels.size and int(labels.max()) > 255:
-        raise ResultsError(f"label map for {path} has ids above 255 (indexed PNGs hold 0..255)")
+        raise ResultsError(f"{what} must be H x W, got shape {labels.shape}")
+    if labels.size and (int(labels.max()) > 255 or int(labels.min()) < 0):
+        raise ResultsError(f"{what} has ids outside 0..255 (min {int(labels.min())}, max {int(labels.max())}): "
+                           "indexed PNGs hold 0..255")
     img = Image.fromarray(labels.astype(np.uint8), mode="P")
     img.putpalette(palette or davis_palette())
-    return atomic_write_png(path, img)
+    return _png_bytes(img)
+
+
+def write_indexed_png(path: Path, labels: np.ndarray, palette: bytes | None = None) -> Path:
+    """Write :func:`indexed_png` of ``labels`` to ``path`` atomically (temp file + rename,
+    :func:`atomic_write_bytes`): a results frame is either the old file or the whole new one."""
+    return atomic_write_bytes(path, indexed_png(labels, palette, what=f"label map for {path}"))
 
 
 # --------------------------------------------------------------------------------------------

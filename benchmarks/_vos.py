@@ -26,6 +26,7 @@ from ._io import (
     davis_palette,
     image_size,
     list_frames,
+    list_videos,
     read_lines,
     read_png,
     video_frames,
@@ -95,12 +96,7 @@ class VosVideos(OfficialBenchmark):
     def _build_index(self) -> list[str]:
         if self.video_list is not None:
             return read_lines(self.video_list, "video list")
-        if not self.image_dir.is_dir():
-            raise DatasetError(f"missing frame folder {self.image_dir} (expected {self.image_dir}/<video>/<frame>.jpg)")
-        videos = sorted(p.name for p in self.image_dir.iterdir() if p.is_dir())
-        if not videos:
-            raise DatasetError(f"{self.image_dir} holds no video folders")
-        return videos
+        return list_videos(self.image_dir, "frame folder")
 
     def _ann_files(self, video: str) -> list[Path]:
         d = self.ann_dir / video

@@ -28,7 +28,8 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark
-from ._io import atomic_write_json, atomic_write_png, check_png, image_size, list_frames, read_json, video_frames
+from ._io import (atomic_write_json, atomic_write_png, check_png, image_size, list_frames, list_videos, read_json,
+                  video_frames)
 from ._subset import link_children
 
 __all__ = ["BDD_CLASSES", "BddBoxTrack", "BddSegTrack"]
@@ -161,12 +162,7 @@ class BddSegTrack(OfficialBenchmark):
         self.label_dir = self.root / "labels" / "seg_track_20" / "bitmasks" / split
 
     def _build_index(self) -> list[str]:
-        if not self.image_dir.is_dir():
-            raise DatasetError(f"missing BDD100K seg-track frames: expected {self.image_dir}/<video>/*.jpg")
-        videos = sorted(p.name for p in self.image_dir.iterdir() if p.is_dir())
-        if not videos:
-            raise DatasetError(f"{self.image_dir} holds no video folders")
-        return videos
+        return list_videos(self.image_dir, "BDD100K seg-track frames")
 
     def annotation_files(self) -> list[Path]:
         return [p for v in self.sample_ids() for p in sorted((self.label_dir / v).glob("*.png"))]

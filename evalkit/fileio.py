@@ -116,9 +116,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return Path(path)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_write(path, "w", encoding="utf-8") as f:
-        f.write(text)
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` atomically, newlines as given (no platform
+    translation: official result formats use ``\\n``); returns the path."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:

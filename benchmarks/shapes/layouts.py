@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ...types import mask_to_rle
+from .._io import indexed_png
 from .scenes import CATEGORIES, Shape, expression, render, sample_scene, sample_video
 
 __all__ = ["SIZES", "H", "W", "rng_for", "coco_scenes", "refcoco_scenes", "video_scenes",
@@ -49,12 +50,14 @@ def rng_for(dataset: str, split: str) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _png(path: Path, array: np.ndarray, palette: bytes | None = None) -> None:
+def _png(path: Path, array: np.ndarray, indexed: bool = False) -> None:
+    """A frame (RGB) or, with ``indexed``, a label map as a DAVIS-palette indexed PNG. Plain
+    writes: a generated dataset needs no atomic replace (and no fsync per file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    im = Image.fromarray(array, mode="P" if palette else None)
-    if palette:
-        im.putpalette(palette)
-    im.save(path)
+    if indexed:
+        path.write_bytes(indexed_png(array))
+    else:
+        Image.fromarray(array).save(path)
 
 
 def _json(path: Path, obj) -> None:
@@ -149,8 +152,6 @@ def write_refcoco(root: Path, split: str) -> None:
 
 
 def write_davis(root: Path, split: str) -> None:
-    from .._io import davis_palette
-
     d = root / "shapes-davis"
     names = []
     for k, (frames, _, masks) in enumerate(video_scenes("shapes-davis", split), start=1):
@@ -161,7 +162,7 @@ def write_davis(root: Path, split: str) -> None:
             for o, m in enumerate(vis, start=1):
                 lab[m] = o
             _png(d / "JPEGImages/480p" / v / f"{t:05d}.png", img)
-            _png(d / "Annotations/480p" / v / f"{t:05d}.png", lab, davis_palette())
+            _png(d / "Annotations/480p" / v / f"{t:05d}.png", lab, indexed=True)
     (d / "ImageSets/2017").mkdir(parents=True, exist_ok=True)
     (d / "ImageSets/2017" / f"{split}.txt").write_text("\n".join(names) + "\n")
 

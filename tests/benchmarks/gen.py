@@ -40,12 +40,10 @@ def _text(path: Path, text: str):
 
 
 def _pal_png(path: Path, lab: np.ndarray):
-    from evalkit.benchmarks._io import davis_palette
+    from evalkit.benchmarks._io import indexed_png
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    im = Image.fromarray(lab.astype(np.uint8), mode="P")
-    im.putpalette(davis_palette())
-    im.save(path)
+    path.write_bytes(indexed_png(lab))
 
 
 def _rect(y0, x0, y1, x1, h=H, w=W) -> np.ndarray:

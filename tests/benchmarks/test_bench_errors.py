@@ -198,3 +198,31 @@ def test_uninext_renamed_copies_are_found(gen, tmp_path):
     (root / "ytvis_2021/valid/instances.json").unlink()
     with pytest.raises(DatasetError, match="missing YouTube-VIS annotation file: expected the file .*valid/instances.json"):
         build_benchmark("ytvis21-val", root).validate()
+
+
+def test_video_folders_listed_or_named(tmp_path):
+    """``list_videos`` (DAVIS-style VOS readers, BDD100K seg-track): sorted sub-folders, files
+    ignored; a missing or empty frame folder is a DatasetError naming it and the layout."""
+    from evalkit.benchmarks._io import list_videos
+
+    d = tmp_path / "JPEGImages"
+    with pytest.raises(DatasetError, match=f"missing frame folder: expected the folder {d} .*<video>/<frame>.jpg"):
+        list_videos(d, "frame folder")
+    d.mkdir()
+    (d / "notes.txt").write_text("x")
+    with pytest.raises(DatasetError, match=f"frame folder {d} holds no video folders"):
+        list_videos(d, "frame folder")
+    for v in ("dog", "bike-packing"):
+        (d / v).mkdir()
+    assert list_videos(d, "frame folder") == ["bike-packing", "dog"]
+
+
+def test_text_results_written_through_the_one_atomic_writer(tmp_path):
+    """SOT/MOT text results: UTF-8, ``\\n`` kept as is, via ``evalkit.fileio`` (the one copy)."""
+    from evalkit import fileio
+    from evalkit.benchmarks import _io
+
+    assert _io.atomic_write_text is fileio.atomic_write_text and _io.atomic_write_bytes is fileio.atomic_write_bytes
+    p = _io.atomic_write_text(tmp_path / "seq" / "a.txt", "1,2\r\ncafé\n")
+    assert p == tmp_path / "seq" / "a.txt" and p.read_bytes() == b"1,2\r\ncaf\xc3\xa9\n"
+    assert [x.name for x in p.parent.iterdir()] == ["a.txt"]

@@ -92,7 +92,7 @@ def _copy_dirs(src: Path, names, out: Path) -> Path:
 def _relabel_copy(src: Path, out: Path, keep: dict[int, int]):
     from PIL import Image
 
-    from evalkit.benchmarks._io import davis_palette
+    from evalkit.benchmarks._io import indexed_png
 
     out.mkdir(parents=True)
     for png in sorted(src.glob("*.png")):
@@ -101,9 +101,7 @@ def _relabel_copy(src: Path, out: Path, keep: dict[int, int]):
         for old, k in keep.items():
             new[lab == old] = k
         new[lab == 255] = 255
-        im = Image.fromarray(new, mode="P")
-        im.putpalette(davis_palette())
-        im.save(out / png.name)
+        (out / png.name).write_bytes(indexed_png(new))
 
 
 def restricted_gt(bench, chosen: list[str], tmp: Path, oracle) -> tuple[object, dict]:

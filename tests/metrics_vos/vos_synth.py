@@ -4,16 +4,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+
+from evalkit.benchmarks._io import indexed_png
 
 
 def palette_png(arr: np.ndarray, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    im = Image.fromarray(arr.astype(np.uint8), mode="P")
     pal = np.zeros((256, 3), np.uint8)
     pal[1:] = np.random.default_rng(0).integers(0, 255, (255, 3))
-    im.putpalette(pal.flatten().tolist())
-    im.save(path)
+    path.write_bytes(indexed_png(arr, pal.tobytes()))
 
 
 def blob_video(rng, T, H, W, K, late=False, edge=False):

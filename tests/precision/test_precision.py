@@ -170,6 +170,7 @@ def test_islands_name_the_official_places():
     isl = islands()
     want = {
         "evalkit.zoo.ops.ms_deform_attn.MSDeformAttn.forward": "ms_deform_attn.py",
+        "evalkit.zoo.layers.deformable_encoder.DeformableEncoderLayer.forward": "deformable_transformer_dino.py",
         "evalkit.zoo.uninext.transformer.DeformableTransformer.forward": "deformable_transformer.py",
         "evalkit.zoo.uniref.transformer.PlainDeformableTransformer.forward": "UniRef",
         "evalkit.zoo.glee.pixel_decoder.MaskDINOEncoder.forward": "maskdino_encoder.py",

@@ -56,6 +56,18 @@ def test_expected_feature_names_and_unknown_feature():
         build_backbone("resnet42")
 
 
+
+@pytest.mark.parametrize("module, fn, family", [("swin", "build_swin", "Swin"), ("vit", "build_vit", "ViT"),
+                                                ("convnext", "build_convnext", "ConvNeXt"),
+                                                ("eva02", "build_eva02", "EVA02")])
+def test_unknown_size_lists_the_known_ones(module, fn, family):
+    import importlib
+
+    build = getattr(importlib.import_module(f"evalkit.zoo.backbones.{module}"), fn)
+    with pytest.raises(ValueError, match=rf"unknown {family} size 'giant'; expected one of \['"):
+        build("giant")
+
+
 # -- full configurations on the meta device ----------------------------------------------------
 def _meta(name, **kw):
     with torch.device("meta"):

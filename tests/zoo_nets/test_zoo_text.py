@@ -250,3 +250,26 @@ def test_clip_batches_match_transformers_clip_tokenizer(clip_files):
     toks = enc.tokenize(texts)
     want = hf(texts, padding="max_length", truncation=True, max_length=12, return_tensors="pt")
     assert toks["input_ids"].tolist() == want["input_ids"].tolist()
+
+
+def test_glee_tokenizer_matches_transformers_clip_tokenizer(clip_files):
+    # GLEE projects/GLEE/glee/models/glee_model.py GLEE_Model.forward: transformers' CLIPTokenizer
+    # with padding="max_length", truncation=True; GLEETokenizer is CLIPBPETokenizer.batch at its length
+    from transformers import CLIPTokenizerFast
+
+    from evalkit.zoo.glee.text import GLEETokenizer
+
+    hf = CLIPTokenizerFast.from_pretrained(str(clip_files))
+    glee = GLEETokenizer.from_merges(str(clip_files / "merges.txt"), max_length=12)
+    texts = TEXTS + ["the cat " * 20]
+    ids, mask = glee(texts)
+    want = hf(texts, padding="max_length", truncation=True, max_length=12, return_tensors="pt")
+    assert ids.dtype == mask.dtype == torch.long
+    assert ids.tolist() == want["input_ids"].tolist() and mask.tolist() == want["attention_mask"].tolist()
+    # by hand, cut at 4: [SOT, the</w>, cat</w>, EOT] (the end token survives truncation)
+    e = glee.bpe.encoder
+    ids, mask = GLEETokenizer(glee.bpe, max_length=4)(["the cat on the mat"])
+    assert ids.tolist() == [[glee.bpe.sot_token, e["the</w>"], e["cat</w>"], glee.bpe.eot_token]]
+    assert mask.tolist() == [[1, 1, 1, 1]]
+    with pytest.raises(ValueError, match="max_length"):
+        GLEETokenizer(glee.bpe, max_length=1)

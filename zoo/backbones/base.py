@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import torch
 from torch import nn
 
-__all__ = ["ShapeSpec", "Backbone"]
+__all__ = ["ShapeSpec", "Backbone", "variant_config", "init_linears_trunc_normal"]
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,30 @@ class Backbone(nn.Module):
         """Name → :class:`ShapeSpec` of every returned map."""
         return {k: self._out_shapes[k] for k in self.out_features}
 
-    @property
-    def size_divisibility(self) -> int:
-        """Inputs padded to a multiple of this give exact-stride outputs (0 = no constraint)."""
-        return 0
+    #: inputs padded to a multiple of this give exact-stride outputs (0 = no constraint);
+    #: a class constant of each backbone
+    size_divisibility: int = 0
 
     def _check_input(self, x: torch.Tensor, channels: int) -> None:
         if x.dim() != 4 or x.shape[1] != channels:
             raise ValueError(f"{type(self).__name__} expects a B×{channels}×H×W image tensor, "
                              f"got shape {tuple(x.shape)}")
+
+
+def variant_config(configs: Mapping[str, dict[str, Any]], size: str, family: str) -> dict[str, Any]:
+    """``configs[size]``, the hyper-parameters of one registered size of a backbone family;
+    an unknown size is a ValueError that lists the known ones."""
+    if size not in configs:
+        raise ValueError(f"unknown {family} size {size!r}; expected one of {sorted(configs)}")
+    return configs[size]
+
+
+def init_linears_trunc_normal(module: nn.Module, std: float = 0.02) -> None:
+    """timm's ViT initialisation: every ``nn.Linear`` weight from a normal truncated at ±2,
+    std ``std``, biases zero; visited in ``module.modules()`` order, so a seeded build draws
+    the same weights as the loop it replaces."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

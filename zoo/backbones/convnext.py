@@ -17,7 +17,7 @@ from torch import nn
 
 from ..convert_utils import KeyMap, squeeze_leading
 from ..layers import LayerNorm2d
-from .base import Backbone, ShapeSpec
+from .base import Backbone, ShapeSpec, variant_config
 
 __all__ = ["ConvNeXt", "build_convnext", "convnext_key_map", "CONVNEXT_CONFIGS"]
 
@@ -57,6 +57,8 @@ class ConvNeXt(Backbone):
         layer_scale_init_value: initial gamma (1.0 in UNINEXT).
     """
 
+    size_divisibility = 32  # UNINEXT uninext/backbone/convnext.py D2ConvNeXt.size_divisibility
+
     def __init__(self, depths=(3, 3, 27, 3), dims=(192, 384, 768, 1536), in_chans: int = 3,
                  layer_scale_init_value: float = 1.0, out_features=("res3", "res4", "res5")):
         super().__init__()
@@ -78,10 +80,6 @@ class ConvNeXt(Backbone):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
 
-    @property
-    def size_divisibility(self) -> int:
-        return 32
-
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×in_chans×H×W`` → ``{res_k: B×dims[k-2]×H/s×W/s}``."""
         self._check_input(x, self.in_chans)
@@ -96,9 +94,7 @@ class ConvNeXt(Backbone):
 
 def build_convnext(size: str = "large", **overrides) -> ConvNeXt:
     """``size`` one of :data:`CONVNEXT_CONFIGS`."""
-    if size not in CONVNEXT_CONFIGS:
-        raise ValueError(f"unknown ConvNeXt size {size!r}; expected one of {sorted(CONVNEXT_CONFIGS)}")
-    return ConvNeXt(**{**CONVNEXT_CONFIGS[size], **overrides})
+    return ConvNeXt(**{**variant_config(CONVNEXT_CONFIGS, size, "ConvNeXt"), **overrides})
 
 
 def convnext_key_map() -> KeyMap:

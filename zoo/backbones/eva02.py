@@ -13,7 +13,7 @@ pre-training grid), each frequency repeated twice; the row axis fills the first 
 head dimension, the column axis the second. The window table covers ``window²`` tokens, the
 global one ``(img_size/patch)²``. Official quirk kept: when a global block sees fewer tokens than
 its table (an input smaller than ``img_size``) the *first* rows of the table are used, which is
-only right for the square ``img_size`` input GLEE pads to (``square_pad`` = 1536).
+only right for the square ``img_size`` input GLEE pads to (1536 for GLEE-Pro).
 
 Pyramid (``simfp_{3,4,5}`` + max-pool top block), all 256 channels, LN-normalised 1×1 and 3×3
 convs without bias: ``p3`` stride 8 (2×2 transposed conv first), ``p4`` 16, ``p5`` 32 (max-pool
@@ -30,7 +30,7 @@ from torch import nn
 
 from ..convert_utils import KeyMap
 from ..layers import Conv2d, LayerNorm2d
-from .base import Backbone, ShapeSpec
+from .base import Backbone, ShapeSpec, init_linears_trunc_normal, variant_config
 from .vit_utils import PatchEmbed, get_abs_pos, window_partition, window_unpartition
 
 __all__ = ["EVA02ViT", "EVA02Pyramid", "build_eva02", "eva02_key_map", "EVA02_CONFIGS", "rope_tables"]
@@ -158,11 +158,7 @@ class EVA02ViT(nn.Module):
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, window_size if i in window_block_indexes else 0)
             for i in range(depth))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        init_linears_trunc_normal(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)
@@ -183,6 +179,8 @@ class EVA02Pyramid(Backbone):
         out_channels: pyramid width (256); in_chans: 3; other arguments go to :class:`EVA02ViT`.
     """
 
+    size_divisibility = 32  # GLEE glee/backbone/eva02.py D2_EVA02.size_divisibility
+
     def __init__(self, out_channels: int = 256, in_chans: int = 3, out_features=("p3", "p4", "p5", "p6"),
                  **vit_args):
         super().__init__()
@@ -190,7 +188,6 @@ class EVA02Pyramid(Backbone):
         self.net = EVA02ViT(in_chans=in_chans, **vit_args)
         dim = self.net.patch_embed.proj.out_channels
         patch = self.net.patch_embed.proj.stride[0]
-        self.square_pad = vit_args.get("img_size", 1536)
         self.simfp_3 = nn.Sequential(nn.ConvTranspose2d(dim, dim // 2, kernel_size=2, stride=2),
                                      _ln_conv(dim // 2, out_channels, 1), _ln_conv(out_channels, out_channels, 3))
         self.simfp_4 = nn.Sequential(_ln_conv(dim, out_channels, 1), _ln_conv(out_channels, out_channels, 3))
@@ -199,10 +196,6 @@ class EVA02Pyramid(Backbone):
         self._out_shapes = {f"p{i}": ShapeSpec(out_channels, s)
                             for i, s in ((3, patch // 2), (4, patch), (5, patch * 2), (6, patch * 4))}
         self._set_out_features(out_features)
-
-    @property
-    def size_divisibility(self) -> int:
-        return 32
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×3×H×W`` (GLEE pads to ``img_size``²) → ``{p3, p4, p5, p6}``."""
@@ -216,9 +209,7 @@ class EVA02Pyramid(Backbone):
 
 def build_eva02(size: str = "large", **overrides) -> EVA02Pyramid:
     """GLEE-Pro's backbone; ``overrides`` change any :class:`EVA02ViT` / pyramid argument."""
-    if size not in EVA02_CONFIGS:
-        raise ValueError(f"unknown EVA02 size {size!r}; expected one of {sorted(EVA02_CONFIGS)}")
-    return EVA02Pyramid(**{**EVA02_CONFIGS[size], **overrides})
+    return EVA02Pyramid(**{**variant_config(EVA02_CONFIGS, size, "EVA02"), **overrides})
 
 
 def eva02_key_map() -> KeyMap:

@@ -80,6 +80,12 @@ class ResNet(Backbone):
         width_per_group, stem_out_channels: 64 for the standard network (tests shrink them).
     """
 
+    #: 0, no input constraint: detectron2's ResNet does not override
+    #: ``Backbone.size_divisibility`` (``modeling/backbone/backbone.py``, 0), and the official
+    #: inference of the families that ask the backbone (UNINEXT ``ddetrs.py:coco_inference``)
+    #: therefore pads an R50 batch only to its largest image.
+    size_divisibility = 0
+
     def __init__(self, depth: int = 50, in_channels: int = 3,
                  out_features=("res2", "res3", "res4", "res5"), norm: str = "FrozenBN",
                  stride_in_1x1: bool = False, res5_dilation: int = 1, width_per_group: int = 64,
@@ -112,14 +118,6 @@ class ResNet(Backbone):
             out_ch *= 2
         self._out_shapes = shapes
         self._set_out_features(out_features)
-
-    @property
-    def size_divisibility(self) -> int:
-        """0: no input constraint. detectron2's ResNet does not override
-        ``Backbone.size_divisibility`` (``modeling/backbone/backbone.py``, 0), and the official
-        inference of the families that ask the backbone (UNINEXT ``ddetrs.py:coco_inference``)
-        therefore pads an R50 batch only to its largest image."""
-        return 0
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×in_channels×H×W`` normalised image → ``{name: B×C×H/s×W/s}``."""

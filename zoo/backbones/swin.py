@@ -19,7 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..convert_utils import KeyMap
-from .base import Backbone, ShapeSpec
+from ..layers import GeluMlp
+from .base import Backbone, ShapeSpec, variant_config
 
 __all__ = ["SwinTransformer", "build_swin", "swin_key_map", "SWIN_CONFIGS"]
 
@@ -51,18 +52,6 @@ def relative_position_index(ws: int) -> torch.Tensor:
     coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij")).flatten(1)
     rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (ws - 1)
     return rel[..., 0] * (2 * ws - 1) + rel[..., 1]
-
-
-class Mlp(nn.Module):
-    """``fc1`` → GELU → ``fc2``."""
-
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
 
 
 class WindowAttention(nn.Module):
@@ -109,7 +98,7 @@ class SwinTransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.attn = WindowAttention(dim, window_size, num_heads, qkv_bias)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.mlp = GeluMlp(dim, int(dim * mlp_ratio))
 
     def forward(self, x: torch.Tensor, h: int, w: int, shift_mask: torch.Tensor | None) -> torch.Tensor:
         b, _, c = x.shape
@@ -213,6 +202,8 @@ class SwinTransformer(Backbone):
         pretrain_img_size: only sizes ``absolute_pos_embed``.
     """
 
+    size_divisibility = 32  # the D2SwinTransformer wrapper's size_divisibility (Mask2Former, UNINEXT)
+
     def __init__(self, embed_dim: int = 96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size: int = 7,
                  patch_size: int = 4, in_chans: int = 3, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  ape: bool = False, patch_norm: bool = True, pretrain_img_size: int = 224,
@@ -237,10 +228,6 @@ class SwinTransformer(Backbone):
                             for i, ch in enumerate(self.num_features)}
         self._set_out_features(out_features)
         self.apply(_init_weights)
-
-    @property
-    def size_divisibility(self) -> int:
-        return 32
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×3×H×W`` → ``{res_k: B×C_k×⌈H/s_k⌉×⌈W/s_k⌉}``."""
@@ -273,9 +260,7 @@ def _init_weights(m: nn.Module) -> None:
 
 def build_swin(size: str = "tiny", **overrides) -> SwinTransformer:
     """``size`` one of :data:`SWIN_CONFIGS` (tiny/base/large); ``overrides`` change any field."""
-    if size not in SWIN_CONFIGS:
-        raise ValueError(f"unknown Swin size {size!r}; expected one of {sorted(SWIN_CONFIGS)}")
-    return SwinTransformer(**{**SWIN_CONFIGS[size], **overrides})
+    return SwinTransformer(**{**variant_config(SWIN_CONFIGS, size, "Swin"), **overrides})
 
 
 def swin_key_map() -> KeyMap:

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..convert_utils import KeyMap
-from .base import Backbone, ShapeSpec
+from ..layers import GeluMlp
+from .base import Backbone, ShapeSpec, init_linears_trunc_normal, variant_config
 from .vit_utils import PatchEmbed, decomposed_rel_pos_bias, get_abs_pos, window_partition, window_unpartition
 
 __all__ = ["ViT", "build_vit", "vit_key_map", "VIT_CONFIGS", "UNINEXT_WINDOW_BLOCKS"]
@@ -66,18 +67,6 @@ class Attention(nn.Module):
         return self.proj(x.transpose(1, 2).reshape(b, h, w, -1))
 
 
-class Mlp(nn.Module):
-    """``fc1`` → GELU → ``fc2`` (timm's Mlp names)."""
-
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
-
-
 class Block(nn.Module):
     """Pre-norm transformer block; ``window_size > 0`` restricts attention to windows."""
 
@@ -88,7 +77,7 @@ class Block(nn.Module):
         self.attn = Attention(dim, num_heads, qkv_bias, use_rel_pos,
                               input_size if window_size == 0 else (window_size, window_size))
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self.mlp = GeluMlp(dim, int(dim * mlp_ratio))
         self.window_size = window_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,6 +106,8 @@ class ViT(Backbone):
     Output ``res3`` ``B×D/2×H/8×W/8``, ``res4`` ``B×D×H/16×W/16``, ``res5`` ``B×D×H/32×W/32``.
     """
 
+    size_divisibility = 32  # UNINEXT uninext/backbone/vit.py D2ViT.size_divisibility
+
     def __init__(self, embed_dim: int = 1280, depth: int = 32, num_heads: int = 16, img_size: int = 1024,
                  patch_size: int = 16, in_chans: int = 3, mlp_ratio: float = 4.0, qkv_bias: bool = True,
                  window_size: int = 14, window_block_indexes=UNINEXT_WINDOW_BLOCKS, use_rel_pos: bool = True,
@@ -142,15 +133,7 @@ class ViT(Backbone):
         }
         self._set_out_features(out_features)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-
-    @property
-    def size_divisibility(self) -> int:
-        return 32
+        init_linears_trunc_normal(self)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """``x``: ``B×in_chans×H×W`` → ``{res3, res4, res5}`` (see class docstring)."""
@@ -172,9 +155,7 @@ class ViT(Backbone):
 
 def build_vit(size: str = "huge", **overrides) -> ViT:
     """``size`` one of :data:`VIT_CONFIGS` with UNINEXT's settings (window 14, rel-pos)."""
-    if size not in VIT_CONFIGS:
-        raise ValueError(f"unknown ViT size {size!r}; expected one of {sorted(VIT_CONFIGS)}")
-    return ViT(**{**VIT_CONFIGS[size], **overrides})
+    return ViT(**{**variant_config(VIT_CONFIGS, size, "ViT"), **overrides})
 
 
 def vit_key_map() -> KeyMap:

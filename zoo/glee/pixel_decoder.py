@@ -19,54 +19,32 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import Conv2d, PositionEmbeddingSine, c2_xavier_fill, fp32_island, get_norm
+from ..layers.deformable_encoder import (DeformableEncoderLayer, encoder_reference_points, flatten_levels,
+                                         split_levels)
 from ..ops import MSDeformAttn
 from .early_fusion import VLFuse
 
-__all__ = ["MaskDINOEncoder", "DeformableEncoder", "EncoderLayer", "encoder_reference_points"]
-
-
-class EncoderLayer(nn.Module):
-    """Post-norm deformable self-attention + FFN over the flattened multi-scale tokens."""
-
-    def __init__(self, d_model: int, d_ffn: int, n_levels: int, n_heads: int, n_points: int):
-        super().__init__()
-        self.self_attn = MSDeformAttn(d_model, n_levels, n_heads, n_points)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.linear1 = nn.Linear(d_model, d_ffn)
-        self.linear2 = nn.Linear(d_ffn, d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-
-    def forward(self, src, pos, reference_points, spatial_shapes, level_start_index):
-        src = self.norm1(src + self.self_attn(src + pos, reference_points, src, spatial_shapes,
-                                              level_start_index))
-        return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
-
-
-def encoder_reference_points(spatial_shapes: torch.Tensor, batch: int, device) -> torch.Tensor:
-    """Pixel centres of every level, normalised to ``[0, 1]`` (no padding masks: GLEE runs its
-    encoder with all-valid masks), ``B×S×L×2`` ``(x, y)``."""
-    refs = []
-    for h, w in spatial_shapes.tolist():
-        ys, xs = torch.meshgrid(torch.linspace(0.5, h - 0.5, h, device=device) / h,
-                                torch.linspace(0.5, w - 0.5, w, device=device) / w, indexing="ij")
-        refs.append(torch.stack([xs.reshape(-1), ys.reshape(-1)], -1))
-    ref = torch.cat(refs, 0)
-    return ref[None, :, None, :].expand(batch, -1, len(spatial_shapes), -1)
+__all__ = ["MaskDINOEncoder", "DeformableEncoder"]
 
 
 class DeformableEncoder(nn.Module):
-    """``layers`` (deformable encoder layers) and ``vl_layers`` (the early-fusion layer applied
-    before the first ``len(vl_layers)`` encoder layers; the official model has one)."""
+    """``layers`` (the shared deformable encoder layers,
+    :class:`~evalkit.zoo.layers.deformable_encoder.DeformableEncoderLayer`) and ``vl_layers``
+    (the early-fusion layer applied before the first ``len(vl_layers)`` encoder layers; the
+    official model has one).
+
+    No padding mask: GLEE runs its encoder with all-valid masks, so the valid ratios are 1.
+    """
 
     def __init__(self, num_layers: int, d_model: int, d_ffn: int, n_levels: int, n_heads: int, n_points: int,
                  vl_layers: int = 1, vl_embed_dim: int = 2048, vl_heads: int = 8):
         super().__init__()
-        self.layers = nn.ModuleList(EncoderLayer(d_model, d_ffn, n_levels, n_heads, n_points)
+        self.layers = nn.ModuleList(DeformableEncoderLayer(d_model, d_ffn, n_levels, n_heads, n_points)
                                     for _ in range(num_layers))
         self.vl_layers = nn.ModuleList(VLFuse(d_model, d_model, vl_embed_dim, vl_heads) for _ in range(vl_layers))
 
     def forward(self, src, pos, spatial_shapes, level_start_index, prompt=None):
-        ref = encoder_reference_points(spatial_shapes, src.shape[0], src.device)
+        ref = encoder_reference_points(spatial_shapes, src.new_ones(src.shape[0], len(spatial_shapes), 2))
         for i, layer in enumerate(self.layers):
             if prompt is not None and i < len(self.vl_layers):
                 src, prompt = self.vl_layers[i](src, prompt)
@@ -173,15 +151,8 @@ class MaskDINOEncoder(nn.Module):
                 last = self.input_proj[i](last)
                 srcs.append(last)
                 pos.append(self.pe_layer(last))
-        shapes = torch.as_tensor([s.shape[-2:] for s in srcs], dtype=torch.long, device=srcs[0].device)
-        start = torch.cat([shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]])
-        flat = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
-        pos_flat = torch.cat([p.flatten(2).transpose(1, 2) + self.transformer.level_embed[i].view(1, 1, -1)
-                              for i, p in enumerate(pos)], 1)
-        memory = self.transformer.encoder(flat, pos_flat, shapes, start, prompt)
-        b = memory.shape[0]
-        levels = [z.transpose(1, 2).reshape(b, -1, int(h), int(w))
-                  for z, (h, w) in zip(memory.split(shapes.prod(1).tolist(), 1), shapes.tolist())]
+        flat, pos_flat, shapes, start = flatten_levels(srcs, pos, self.transformer.level_embed)
+        levels = split_levels(self.transformer.encoder(flat, pos_flat, shapes, start, prompt), shapes)
         lateral = self.adapter_1(features[self.in_features[0]].float())
         fpn = self.layer_1(lateral + F.interpolate(levels[0], size=lateral.shape[-2:], mode="bilinear",
                                                    align_corners=False))

@@ -21,10 +21,12 @@ __all__ = ["GLEETokenizer"]
 
 
 class GLEETokenizer:
-    """``texts`` → ``(input_ids B×L int64, attention_mask B×L int64)``.
+    """``texts`` → ``(input_ids B×L int64, attention_mask B×L int64)``, ``L = max_length``.
 
-    ``[SOT] + tokens[:L-2] + [EOT]``, padded with the end-of-text id (the pad token of the
-    released CLIP tokenizer) to ``max_length``.
+    :meth:`CLIPBPETokenizer.batch` with GLEE's length: ``[SOT] + tokens[:L-2] + [EOT]``, padded
+    with the end-of-text id (the pad token of the released CLIP tokenizer), as transformers'
+    ``CLIPTokenizer(padding="max_length", truncation=True)`` in GLEE's
+    ``projects/GLEE/glee/models/glee_model.py: GLEE_Model.forward``.
     """
 
     def __init__(self, bpe: CLIPBPETokenizer, max_length: int = 77):
@@ -38,11 +40,4 @@ class GLEETokenizer:
         return cls(CLIPBPETokenizer.from_file(path), max_length)
 
     def __call__(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        n = self.max_length
-        ids = torch.full((len(texts), n), self.bpe.eot_token, dtype=torch.long)
-        mask = torch.zeros((len(texts), n), dtype=torch.long)
-        for i, t in enumerate(texts):
-            tok = [self.bpe.sot_token] + self.bpe.encode(t)[: n - 2] + [self.bpe.eot_token]
-            ids[i, : len(tok)] = torch.tensor(tok)
-            mask[i, : len(tok)] = 1
-        return ids, mask
+        return self.bpe.batch(texts, self.max_length)

@@ -1,11 +1,12 @@
-"""The DETR-style multi-layer perceptron (``layers.{i}`` Linear layers, ReLU between)."""
+"""Multi-layer perceptrons: the DETR-style head (``layers.{i}`` Linear layers, ReLU between)
+and the transformer-block FFN of timm (``fc1`` → GELU → ``fc2``)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "GeluMlp"]
 
 
 class MLP(nn.Module):
@@ -31,3 +32,20 @@ class MLP(nn.Module):
             if i < self.num_layers - 1:
                 x = F.relu(x)
         return x
+
+
+class GeluMlp(nn.Module):
+    """timm's ``Mlp`` as the Swin and ViT(Det) blocks use it: ``fc2(gelu(fc1(x)))`` (exact erf
+    GELU, no dropout at inference). Parameter names ``fc1``/``fc2`` are the official block keys
+    (``blocks.{i}.mlp.fc1.weight``...).
+
+    Input ``(..., dim)`` → output ``(..., dim)``; ``hidden`` is the inner width.
+    """
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))

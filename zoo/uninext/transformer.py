@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import MLP, MultiheadAttention, fp32_island, sine_embed_for_boxes
+from ..layers.deformable_encoder import (DeformableEncoderLayer, encoder_reference_points, flatten_levels,
+                                         split_levels)
 from ..ops import MSDeformAttn
 from .fusion import BiAttentionBlock
 
@@ -27,7 +29,7 @@ from .fusion import BiAttentionBlock
 _OFFICIAL = "UNINEXT projects/UNINEXT/uninext/models/deformable_detr/deformable_transformer.py"
 _CAST = "(custom_fwd(cast_inputs=float32))"
 
-__all__ = ["inverse_sigmoid", "DeformableEncoderLayer", "DeformableDecoderLayer",
+__all__ = ["inverse_sigmoid", "DeformableDecoderLayer",
            "DeformableEncoder", "DeformableDecoder", "DeformableTransformer", "FeatureResizer",
            "MultiScaleMemory"]
 
@@ -72,31 +74,7 @@ class MultiScaleMemory:
 
     def levels(self, n: int) -> list[torch.Tensor]:
         """The first ``n`` levels as ``B×C×H_l×W_l`` maps."""
-        b, _, c = self.src.shape
-        out = []
-        for lvl in range(n):
-            h, w = (int(v) for v in self.spatial_shapes[lvl])
-            start = int(self.level_start_index[lvl])
-            out.append(self.src[:, start:start + h * w].transpose(1, 2).reshape(b, c, h, w))
-        return out
-
-
-class DeformableEncoderLayer(nn.Module):
-    """Deformable self-attention (+ residual, norm1) then FFN (+ residual, norm2); ``B×S×C``."""
-
-    def __init__(self, d_model=256, d_ffn=2048, n_levels=4, n_heads=8, n_points=4):
-        super().__init__()
-        self.self_attn = MSDeformAttn(d_model, n_levels, n_heads, n_points)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.linear1 = nn.Linear(d_model, d_ffn)
-        self.linear2 = nn.Linear(d_ffn, d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-
-    @fp32_island(f"{_OFFICIAL}: DeformableTransformerEncoderLayer.forward {_CAST}")
-    def forward(self, src, pos, reference_points, mem: MultiScaleMemory):
-        src = self.norm1(src + self.self_attn(src + pos, reference_points, src, mem.spatial_shapes,
-                                              mem.level_start_index, mem.padding_mask))
-        return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
+        return split_levels(self.src, self.spatial_shapes[:n])
 
 
 class DeformableDecoderLayer(nn.Module):
@@ -126,24 +104,11 @@ class DeformableDecoderLayer(nn.Module):
         return self.norm3(tgt + self.linear2(F.relu(self.linear1(tgt))))
 
 
-def _encoder_reference_points(spatial_shapes, valid_ratios):
-    """Pixel centres of every level, normalised by the valid extent, then re-scaled to every
-    level: ``B×S×L×2`` ``(x, y)``."""
-    refs = []
-    for lvl, (h, w) in enumerate(spatial_shapes.tolist()):
-        dev = valid_ratios.device
-        ref_y, ref_x = torch.meshgrid(torch.linspace(0.5, h - 0.5, h, dtype=torch.float32, device=dev),
-                                      torch.linspace(0.5, w - 0.5, w, dtype=torch.float32, device=dev),
-                                      indexing="ij")
-        ref_y = ref_y.reshape(-1)[None] / (valid_ratios[:, None, lvl, 1] * h)
-        ref_x = ref_x.reshape(-1)[None] / (valid_ratios[:, None, lvl, 0] * w)
-        refs.append(torch.stack((ref_x, ref_y), -1))
-    return torch.cat(refs, 1)[:, :, None] * valid_ratios[:, None]
-
-
 class DeformableEncoder(nn.Module):
-    """``layers`` deformable encoder layers; the first ``len(vl_fusion)`` are preceded by early
-    fusion, which also updates the prompt features."""
+    """``layers`` deformable encoder layers (the shared
+    :class:`~evalkit.zoo.layers.deformable_encoder.DeformableEncoderLayer`, with the padding
+    mask); the first ``len(vl_fusion)`` are preceded by early fusion, which also updates the
+    prompt features."""
 
     def __init__(self, num_layers, d_model, d_ffn, n_levels, n_heads, n_points, num_vl_layers,
                  lang_dim, vl_hidden_dim):
@@ -159,12 +124,11 @@ class DeformableEncoder(nn.Module):
         """``pos`` ``B×S×C`` (position + level embedding), ``prompt`` ``B×Nl×Dl``, ``prompt_mask``
         ``B×Nl`` (True = token) → ``(memory B×S×C, fused prompt B×Nl×Dl)``."""
         src = mem.src
-        refs = _encoder_reference_points(mem.spatial_shapes, mem.valid_ratios)
+        refs = encoder_reference_points(mem.spatial_shapes, mem.valid_ratios)
         for i, layer in enumerate(self.layers):
             if i < len(self.vl_fusion):
                 src, prompt = self.vl_fusion[i](src, prompt, prompt_mask)
-            src = layer(src, pos, refs, MultiScaleMemory(src, mem.padding_mask, mem.spatial_shapes,
-                                                         mem.level_start_index, mem.valid_ratios))
+            src = layer(src, pos, refs, mem.spatial_shapes, mem.level_start_index, mem.padding_mask)
         return src, prompt
 
 
@@ -242,19 +206,11 @@ class DeformableTransformer(nn.Module):
     def flatten(self, srcs, masks, pos_embeds):
         """Per-level ``B×C×H×W`` maps, ``B×H×W`` padding masks and position codes →
         (:class:`MultiScaleMemory`, ``B×S×C`` position + level embedding)."""
-        src_flat, mask_flat, pos_flat, shapes = [], [], [], []
-        for lvl, (src, mask, pos) in enumerate(zip(srcs, masks, pos_embeds)):
-            shapes.append(src.shape[-2:])
-            src_flat.append(src.flatten(2).transpose(1, 2))
-            mask_flat.append(mask.flatten(1))
-            pos_flat.append(pos.flatten(2).transpose(1, 2) + self.level_embed[lvl].view(1, 1, -1))
-        spatial_shapes = torch.as_tensor([tuple(s) for s in shapes], dtype=torch.long,
-                                         device=srcs[0].device)
-        level_start = torch.cat((spatial_shapes.new_zeros((1,)), spatial_shapes.prod(1).cumsum(0)[:-1]))
+        src, pos, spatial_shapes, level_start = flatten_levels(srcs, pos_embeds, self.level_embed)
         valid_ratios = torch.stack([self._valid_ratio(m) for m in masks], 1)
-        mem = MultiScaleMemory(torch.cat(src_flat, 1), torch.cat(mask_flat, 1), spatial_shapes,
-                               level_start, valid_ratios)
-        return mem, torch.cat(pos_flat, 1)
+        mem = MultiScaleMemory(src, torch.cat([m.flatten(1) for m in masks], 1), spatial_shapes, level_start,
+                               valid_ratios)
+        return mem, pos
 
     @staticmethod
     def _valid_ratio(mask):

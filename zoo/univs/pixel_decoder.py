@@ -15,29 +15,15 @@ from torch import nn
 
 from ..backbones import ShapeSpec
 from ..layers import Conv2d, PositionEmbeddingSine, c2_xavier_fill, fp32_island
-from ..ops import MSDeformAttn
+from ..layers.deformable_encoder import (DeformableEncoderLayer, encoder_reference_points, flatten_levels,
+                                         split_levels)
 
 __all__ = ["MSDeformAttnPixelDecoder", "PixelDecoderOutput"]
 
 
-class DeformableEncoderLayer(nn.Module):
-    """``norm1(x + MSDeformAttn(x + pos))`` then ``norm2(x + FFN(x))`` (ReLU FFN)."""
-
-    def __init__(self, d_model: int, d_ffn: int, n_levels: int, n_heads: int, n_points: int):
-        super().__init__()
-        self.self_attn = MSDeformAttn(d_model, n_levels, n_heads, n_points)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.linear1 = nn.Linear(d_model, d_ffn)
-        self.linear2 = nn.Linear(d_ffn, d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-
-    def forward(self, src, pos, reference_points, spatial_shapes, level_start_index):
-        src = self.norm1(src + self.self_attn(src + pos, reference_points, src, spatial_shapes, level_start_index))
-        return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
-
-
 class DeformableEncoder(nn.Module):
-    """Deformable DETR's encoder-only transformer (``transformer.{level_embed, encoder.layers}``)."""
+    """Deformable DETR's encoder-only transformer (``transformer.{level_embed, encoder.layers}``),
+    layers :class:`~evalkit.zoo.layers.deformable_encoder.DeformableEncoderLayer`."""
 
     def __init__(self, d_model: int, d_ffn: int, n_levels: int, n_heads: int, n_points: int, num_layers: int):
         super().__init__()
@@ -47,33 +33,14 @@ class DeformableEncoder(nn.Module):
         self.encoder.layers = nn.ModuleList(
             DeformableEncoderLayer(d_model, d_ffn, n_levels, n_heads, n_points) for _ in range(num_layers))
 
-    @staticmethod
-    def reference_points(spatial_shapes: list[tuple[int, int]], device) -> torch.Tensor:
-        """Pixel centres of every level, normalised to ``[0, 1]``: ``S×L×2`` (x, y).
-
-        Mask2Former passes an all-false padding mask, so the valid ratios are 1 and the same
-        normalised point is used on every level.
-        """
-        pts = []
-        for h, w in spatial_shapes:
-            y, x = torch.meshgrid(torch.linspace(0.5, h - 0.5, h, device=device) / h,
-                                  torch.linspace(0.5, w - 0.5, w, device=device) / w, indexing="ij")
-            pts.append(torch.stack([x.reshape(-1), y.reshape(-1)], -1))
-        pts = torch.cat(pts)
-        return pts[:, None].expand(-1, len(spatial_shapes), -1)
-
-    def forward(self, srcs: list[torch.Tensor], pos: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[int, int]]]:
-        """``srcs``/``pos``: per level ``B×C×H_l×W_l`` → ``B×S×C`` (levels concatenated)."""
-        shapes = [tuple(s.shape[-2:]) for s in srcs]
-        flat = torch.cat([s.flatten(2).transpose(1, 2) for s in srcs], 1)
-        pos_flat = torch.cat([p.flatten(2).transpose(1, 2) + self.level_embed[i] for i, p in enumerate(pos)], 1)
-        device = flat.device
-        spatial = torch.as_tensor(shapes, dtype=torch.long, device=device)
-        start = torch.cat([spatial.new_zeros(1), (spatial[:, 0] * spatial[:, 1]).cumsum(0)[:-1]])
-        ref = self.reference_points(shapes, device)[None].expand(flat.shape[0], -1, -1, -1).to(flat.dtype)
+    def forward(self, srcs: list[torch.Tensor], pos: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``srcs``/``pos``: per level ``B×C×H_l×W_l`` → the encoded levels, same shapes."""
+        flat, pos_flat, spatial, start = flatten_levels(srcs, pos, self.level_embed)
+        # Mask2Former passes an all-false padding mask: valid ratios 1
+        ref = encoder_reference_points(spatial, flat.new_ones(flat.shape[0], len(srcs), 2))
         for layer in self.encoder.layers:
             flat = layer(flat, pos_flat, ref, spatial, start)
-        return flat, shapes
+        return split_levels(flat, spatial)
 
 
 class PixelDecoderOutput(dict):
@@ -126,10 +93,7 @@ class MSDeformAttnPixelDecoder(nn.Module):
             x = features[name].float()  # deformable attention runs in float32, as officially
             srcs.append(proj(x))
             pos.append(self.pe_layer(x))
-        y, shapes = self.transformer(srcs, pos)
-        b = y.shape[0]
-        outs = [z.transpose(1, 2).reshape(b, -1, h, w)
-                for z, (h, w) in zip(y.split([h * w for h, w in shapes], 1), shapes)]
+        outs = self.transformer(srcs, pos)
         lateral = self.adapter_1(features[self.fpn_in].float())
         fine = self.layer_1(lateral + F.interpolate(outs[-1], size=lateral.shape[-2:], mode="bilinear",
                                                     align_corners=False))
