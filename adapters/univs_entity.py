@@ -69,7 +69,8 @@ from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stabilit
 from .univs_pools import blank_token, canvas_logits, pool_prompts, refresh_pools, temporally_consistent
 from .univs_settings import UniVSSettings, prompt_sampling
 from .univs_video import VideoStream
-from .univs_vis import memory_update_mask, output_window, video_results
+from .univs_vis import is_output_clip, memory_update_mask, output_window, video_results
+from .univs_vps import relabel_things, vps_window
 
 __all__ = ["predict_categories", "stability_scores", "clip_box_nms"]
 
@@ -110,17 +111,6 @@ class _Entity:
         if self.closed_scores is None:
             return self.scores
         return (self.closed_scores + self.scores) / (self.closed_n + 1)
-
-
-@dataclass
-class _Segment:
-    """One VPS output segment of a frame: a thing entity's, or the merged stuff of a category."""
-
-    mask: torch.Tensor  # H×W bool, original frame
-    label: int  # dataset category id
-    track_id: int  # entity id (thing) or category id (stuff)
-    score: float
-    thing: bool
 
 
 def _vss(model, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor) -> UniVSResult:
@@ -179,10 +169,12 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
     out: list[Instances | None] = [None] * n
     peak = StreamStats()
     window_scores: dict[int, list[torch.Tensor]] = {}  # VIS: entity id → class scores per output window
-    window = output_window(5, s.sampling_frame_num)  # NUM_FRAMES_WINDOW 5 (univs/config.py)
-    output_things: set[int] = set()  # VPS: thing entities output so far
+    window = output_window(s.num_frames_window, s.sampling_frame_num)
+    output_things: set[int] = set()  # VPS: entities written as things so far (thing_memory_list)
+    unwritten: dict[int, torch.Tensor] = {}  # VPS: final frames' summed logits awaiting their window
     s0 = 0
     prompted = False  # whether the entities' pools were built (official "prompt_feats" in targets)
+    detected = False  # whether a detection ran (official "masks" in targets)
     left: dict[int, torch.Tensor] = {}  # summed logits of the frames the last clip emitted
     while s0 < n:
         idx = list(range(s0, min(s0 + s.sampling_frame_num, n)))
@@ -237,15 +229,23 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
             # official new-entity overlap test reads the accumulated ``gt_mask_logits``
             prior = torch.stack([acc.peek(f, len(entities)) if f in acc.pending()
                                  else masks.new_full((len(entities), h4, w4), -float("inf")) for f in idx])
+            # (official detect_newly_entities_per_clip_instance / _pixel: both read gt_mask_logits)
             clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
-                                  feats, pixel=task == "vps", prior=prior if task == "vis" else None)
+                                  feats, pixel=task == "vps", first=not detected, prior=prior)
+            detected = True
         for ti, f in enumerate(idx):
             acc.add(f, clip_logits[ti])
         last = idx[-1] == n - 1
-        if task == "vis" and (last or (s0 > s.num_prev_frames_memory and s0 % window == s.num_prev_frames_memory)):
+        is_out = last or is_output_clip(s0, s.num_prev_frames_memory, window)
+        if task == "vis" and is_out:
             # official save_results_vis at an output window: each entity's class scores then
             for e in entities:
                 window_scores.setdefault(e.eid, []).append(e.class_mean().clone())
+        if task == "vps" and is_out and not last:
+            # official save_results_vps: the oldest `window` frames not written yet, with the
+            # class slots of this clip (before they are padded for the next)
+            frames_out = sorted(unwritten)[:window]
+            _write_vps(out, stream, frames_out, unwritten, entities, cats, s.overlap_threshold, output_things)
         if not last:  # official pad_zero_annotations_for_next_clip
             for e in entities:
                 e.pad_scores()
@@ -254,15 +254,19 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
             logits = acc.pop(f, len(entities))
             left[f] = logits
             if task == "vps":
-                out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap_threshold, output_things)
+                unwritten[f] = logits
             else:
                 out[f] = _emit_vis(stream, f, logits, entities)
-        peak = peak.widen(len(stream.cache), len(acc), max((len(e.pool) for e in entities), default=0))
+        if task == "vps" and last:
+            _write_vps(out, stream, sorted(unwritten), unwritten, entities, cats, s.overlap_threshold, output_things)
+        peak = peak.widen(len(stream.cache), len(acc) + len(unwritten),
+                          max((len(e.pool) for e in entities), default=0))
         if last:
             break
         s0 += s.clip_stride
     stats = replace(peak, entities=len(entities))
     if task != "vis":
+        relabel_things(out, {e.eid: int(e.class_mean().argmax()) for e in entities}, cats)
         return UniVSResult(out, stats)
     return UniVSResult(video_results(out, window_scores, {e.eid: e.quality_sum for e in entities}, cats.ids,
                                      s.detections_per_image), stats)
@@ -296,12 +300,18 @@ def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tens
     return torch.cat([things, stuff])
 
 
-def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, pixel: bool, prior=None):
+def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, pixel: bool, first: bool,
+            prior=None):
     """Steps 1–2 of the module docstring; returns ``clip_logits`` extended by new entities.
 
-    ``scores`` ``Q×K`` (sigmoid) are first weighted by the mask stability score.
+    ``scores`` ``Q×K`` (sigmoid) are first weighted by the mask stability score. ``first``: the
+    video's first detection (official ``is_first_frame = "masks" not in targets``, true only until
+    the first detection wrote its entities, none or some): only then are confident detections
+    new entities without an overlap test; afterwards a new entity must overlap no entity by
+    IoU >= 0.5, which nothing passes while there is no entity (``miou.nelement()`` is 0), so a
+    video whose first detection finds nothing keeps no entity.
+    ``prior``: the entities' logits accumulated on the clip's frames by earlier clips.
     """
-    first = not entities
     scores = scores * stability_scores(masks)[:, None]
     keep = _candidates(s, scores, masks, thing, first, pixel)
     if len(keep) == 0:
@@ -340,10 +350,8 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
                              score_thr=(2 if pixel else 1) * s.apply_cls_thres)
     for c in new:
         q = keep[c]
-        cur = masks[q] > 0
-        areas = cur.flatten(1).sum(1)
-        if areas.max() == 0:
-            continue
+        # officially an empty mask is an entity too (write_newly_entities_into_annotations_per_clip
+        # writes every detection passing the tests above)
         # official write_newly_entities_into_annotations_per_clip: the new entity's prompt slots
         # are blank (zeros) until the next clip samples them; it first appeared at the clip start
         pool = PromptPool(s.memory_slots)
@@ -355,6 +363,18 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
                                 quality_sum=float(stability_scores(masks[q][None])[0])))
         clip_logits = torch.cat([clip_logits, masks[q][:, None]], 1)
     return clip_logits
+
+
+def _write_vps(out, stream, frames, unwritten, entities, cats, overlap, output_things) -> None:
+    """Write the VPS window ``frames`` (popped from ``unwritten``) into ``out``
+    (:func:`~.univs_vps.vps_window`)."""
+    if not frames:
+        return
+    means = torch.stack([e.class_mean() for e in entities]) if entities else torch.zeros(0, len(cats.ids))
+    window = vps_window(stream, frames, {f: unwritten.pop(f) for f in frames}, means, [e.eid for e in entities],
+                        cats, overlap, output_things)
+    for f, inst in zip(frames, window):
+        out[f] = inst
 
 
 def _emit_vis(stream, f, logits, entities):
@@ -372,54 +392,3 @@ def _emit_vis(stream, f, logits, entities):
     m = probs[rows] > 0.5
     return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(), scores=np.zeros(len(rows), np.float32),
                      labels=np.full(len(rows), -1), track_ids=np.array([entities[j].eid for j in rows]))
-
-
-def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: set[int]):
-    """VPS output of frame ``f`` (official ``save_results_vps``) from the entities' summed logits
-    ``E×h×w``: an entity scores the best of its mean class scores × the stability of its mask on
-    the frame (× 0.75 when that class is stuff and the entity was never output as a thing, which
-    gives things priority); each pixel goes to the entity of largest
-    ``score · logit``, to none where every logit is negative; a thing keeps its segment only when
-    it owns at least ``overlap`` of its own mask (half that once it has been output before,
-    tracked in ``output_things``)."""
-    size = tuple(stream.frames.sizes[f])
-    if not entities:
-        return Instances.empty(size)
-    # resizing -inf (no prediction) may give NaN: both mean "certainly not"
-    x = torch.nan_to_num(stream.transform(f).masks_to_original(logits), nan=-1e4, neginf=-1e4)
-    own = x >= 0
-    # official: the class is the best of the mean class-score slots (logits.mean(1)), and
-    # thing / stuff follows that class; stuff is down-weighted (× 0.75) unless the entity was
-    # already output as a thing
-    best, classes = torch.stack([e.class_mean() for e in entities]).max(-1)
-    flags = cats.thing if cats.thing is not None else [True] * len(cats.ids)
-    is_thing = [bool(flags[int(k)]) for k in classes]
-    score = best.to(x) * stability_scores(x)
-    score = score * torch.tensor([1.0 if t or e.eid in output_things else 0.75 for t, e in zip(is_thing, entities)],
-                                 device=x.device)
-    owner = torch.where(own.any(0), (score[:, None, None] * x).argmax(0), torch.full_like(x[0], -1, dtype=torch.long))
-    ids = np.asarray(cats.ids)
-    segs: list[_Segment] = []
-    stuff: dict[int, _Segment] = {}  # category index → its merged stuff segment
-    for j, ent in enumerate(entities):
-        m = (owner == j) & own[j]
-        if not bool(m.any()):
-            continue
-        k = int(classes[j])
-        if is_thing[j]:
-            need = overlap * (0.5 if ent.eid in output_things else 1.0)
-            if float((owner == j).sum()) / float(own[j].sum()) < need:
-                continue
-            output_things.add(ent.eid)
-            segs.append(_Segment(m, ids[k], ent.eid, float(score[j]), True))
-        elif k in stuff:
-            stuff[k].mask = stuff[k].mask | m
-        else:
-            stuff[k] = _Segment(m, ids[k], int(ids[k]), float(score[j]), False)
-            segs.append(stuff[k])
-    if not segs:
-        return Instances.empty(size)
-    m = torch.stack([g.mask for g in segs])
-    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(),
-                     scores=np.array([g.score for g in segs], np.float32), labels=np.array([g.label for g in segs]),
-                     track_ids=np.array([g.track_id for g in segs]), extra={"is_thing": [g.thing for g in segs]})
