@@ -66,8 +66,8 @@ from ..types import Categories, Frames, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
 from .univs_context import StreamStats, UniVSContext, UniVSResult
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
-from .univs_pools import blank_token, canvas_logits, pool_prompts, refresh_pools, temporally_consistent
-from .univs_settings import UniVSSettings, prompt_sampling
+from .univs_pools import blank_token, pool_prompts, refresh_pools, sample_left_frames, temporally_consistent
+from .univs_settings import UniVSSettings
 from .univs_video import VideoStream
 from .univs_vis import is_output_clip, memory_update_mask, output_window, video_results
 from .univs_vps import relabel_things, vps_window
@@ -181,18 +181,10 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
         feats = stream.clip(idx)
         pools = [e.pool for e in entities]
         if s0 > 0 and entities:
-            if not prompted:
-                # official process_per_video_inference_prev_frame, run once when the pools are
-                # first built: the masks of the frames the window just left are sampled on the
-                # features of the clip's first frames (frame f's mask on frame f + stride's
-                # features), each into its own slot
-                for key, f in enumerate(sorted(left)):
-                    m = (canvas_logits(left[f][:len(pools)], stream.canvas) > 0).float()
-                    tok = model.sample_visual_prompt(feats, key, m, **prompt_sampling(s))
-                    for k, pool in enumerate(pools):
-                        pool.open(idx[-1])
-                        if bool(tok.valid[k]):
-                            pool.put(f, tok.feats[k], tok.pos[k])
+            if not prompted or s.sampling_frame_num == 1:
+                # official process_per_video_inference_prev_frame, run when the pools are first
+                # built (and every clip when T = 1)
+                sample_left_frames(model, s, feats, idx, left, pools, [True] * len(pools))
             refresh_pools(model, s, feats, idx, acc, pools, s.clip_stride)
             prompted = True
         prompts = pool_prompts(model, pools, idx, blank_token(s, feats)) if entities else None
@@ -202,7 +194,7 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
         h4, w4 = masks.shape[-2:]
         clip_logits = torch.full((len(idx), len(entities), h4, w4), float("nan"), device=masks.device)
         thr = s.temporal_consistency_threshold * (0.5 if s0 < s.sampling_frame_num else 1.0)
-        slots = s.num_prev_frames_memory // s.clip_stride
+        slots = s.num_prev_frames_memory // s.stride
         if task == "vis" and entities:
             # official write_prompt_predictions_into_annotations_per_clip: every entity is checked
             # against its memory (a slot opened for each), then the overlap rule at canvas size
@@ -250,7 +242,7 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
             for e in entities:
                 e.pad_scores()
         left = {}
-        for f in (idx if last else idx[:s.clip_stride]):
+        for f in (idx if last else idx[:s.stride]):
             logits = acc.pop(f, len(entities))
             left[f] = logits
             if task == "vps":
@@ -263,7 +255,7 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
                           max((len(e.pool) for e in entities), default=0))
         if last:
             break
-        s0 += s.clip_stride
+        s0 += s.stride
     stats = replace(peak, entities=len(entities))
     if task != "vis":
         relabel_things(out, {e.eid: int(e.class_mean().argmax()) for e in entities}, cats)
@@ -357,7 +349,7 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
         pool = PromptPool(s.memory_slots)
         pool.first_frame = int(feats.frame_indices[0])
         # official pad_zero_annotations_for_next_clip: a memory slot opens as the mean of the last 3
-        memory = EmbeddingMemory(s.num_prev_frames_memory // s.clip_stride, embds[q].mean(0), open_with="mean3")
+        memory = EmbeddingMemory(s.num_prev_frames_memory // s.stride, embds[q].mean(0), open_with="mean3")
         entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(), memory,
                                 bool(thing[int(scores[q].argmax())]),
                                 quality_sum=float(stability_scores(masks[q][None])[0])))

@@ -96,6 +96,12 @@ class UniVSSettings:
     cell_sampling: str = "evenly-spaced"
 
     @property
+    def stride(self) -> int:
+        """Frames the window advances: ``min(CLIP_STRIDE, SAMPLING_FRAME_NUM)`` (official
+        ``inference_video`` / ``inference_video_vos``: ``stride = min(self.clip_stride, self.num_frames)``)."""
+        return min(self.clip_stride, self.sampling_frame_num)
+
+    @property
     def memory_slots(self) -> int:
         """Prompt-memory slots read by the decoder: ``max(NUM_PREV_FRAMES_MEMORY,
         SAMPLING_FRAME_NUM)`` (official decoder ``__init__`` and ``inference_video_vos``)."""
