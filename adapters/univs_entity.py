@@ -17,9 +17,15 @@
    with its memory embedding (``temporal_consistency``). Its prompt pool has one slot per frame
    (:class:`~.univs_memory.PromptPool`): blank when the entity is created, then fed by the masks
    accumulated on the frames each clip shares with the previous one
-   (:func:`.univs_prompted.refresh_pools`, the official memory rule); when the pools are first
-   used, the frames the window just left are sampled too, on the features of the clip's first
-   frames (official ``process_per_video_inference_prev_frame``).
+   (:func:`.univs_pools.refresh_pools`, the official memory rule); when the pools are first
+   used (and on every clip when the clip length is 1), the frames the window just left are
+   sampled too, on the features of the clip's first frames
+   (:func:`.univs_pools.sample_left_frames`, official ``process_per_video_inference_prev_frame``).
+
+The window advances by ``min(clip_stride, clip_len)`` frames; the new-entity rules of step 2
+apply only from the video's second detection on: the first detection keeps every confident
+detection, later ones need no overlap with the entities' accumulated masks (so a video whose
+first detection finds nothing stays empty, as officially).
 
 Memory (official ``write_prompt_predictions_into_annotations_per_clip`` and
 ``pad_zero_annotations_for_next_clip``): after every clip each entity opens an embedding slot as
@@ -31,19 +37,18 @@ quality); its quality adds to the entity's summed quality.
 Outputs per frame: VIS — each entity's own mask (track id = entity id; masks may overlap as in
 the official results), once per category kept by the official video-level results
 (:func:`~.univs_vis.video_results`: window-mean class score × summed quality / (int(max) + 1),
-categories ≥ 0.005, top-k ``max(1.5·#(> 0.05), DETECTIONS_PER_IMAGE)``). VPS — every pixel goes
-to the entity of largest ``score · logit`` (:func:`_emit_vps`); thing entities give one segment
-each (track id = entity id) when they keep enough of their mask; stuff entities of one category
-are merged into one segment whose track id is the category id; ``extra["is_thing"]`` flags the
-two.
+categories ≥ 0.005, top-k ``max(1.5·#(> 0.05), DETECTIONS_PER_IMAGE)``; an entity never visible
+is an all-blank result). VPS — written one output window at a time (:mod:`.univs_vps`): every
+pixel goes to the entity of largest ``score · logit``; thing entities give one segment each
+(track id = entity id) when they keep enough of their mask over the window; stuff entities of
+one category are merged into one segment whose track id is the category id;
+``extra["is_thing"]`` flags the two; things take their final category.
 
 Masks accumulate as officially: the logits of every overlapping clip (and of a matching
-detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). Differences from
-``univs/inference/inference_video_entity.py`` not yet removed: an entity without any positive
-pixel in the whole video gives no result (officially a blank-mask result); VPS scores use the
-mask stability of one frame (officially of the output window of up to 10 frames); the VPS
-memory rule and the pixel detection (``detect_newly_entities_per_clip_pixel``) were not re-read
-against the official code.
+detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`), at stride 4 (the
+official memory holds them at canvas size; the new-entity overlap test resizes them back to
+stride 4, the outputs to the frame: the sum commutes with the bilinear resize, the round trip
+canvas → stride 4 of that test does not, a deviation of the boundary pixels of that one test).
 
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference
 (official ``save_results_vss``): ``P(k | pixel) = Σ_q score(q, k) · quality(q) ·

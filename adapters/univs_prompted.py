@@ -1,9 +1,10 @@
 """Prompt-specified video segmentation with UniVS (VOS, PVOS, R-VOS): the streaming inference of
 paper §4.2.
 
-A window of ``clip_len`` frames slides by ``clip_stride``, from frame 0 whatever the given frames
-(official ``inference_video_vos``). Each target keeps a memory pool of visual prompt tokens with one
-slot per frame (:class:`~.univs_memory.PromptPool`, the official prompt memory): on the first clip
+A window of ``clip_len`` frames slides by ``min(clip_stride, clip_len)``, from frame 0 whatever the
+given frames (official ``inference_video_vos``); the frames it leaves are final, and those the
+official ``save_vos_results`` writes are emitted (:func:`written_frames`; the others empty).
+Each target keeps a memory pool of visual prompt tokens with one slot per frame (:class:`~.univs_memory.PromptPool`, the official prompt memory): on the first clip
 every slot holds the tokens sampled on its first frame; before each later clip blank slots are
 opened for the new frames and every frame the clip shares with the previous one is resampled from
 the masks accumulated on it so far, its tokens overwriting its slot and all later ones
@@ -11,9 +12,9 @@ the masks accumulated on it so far, its tokens overwriting its slot and all late
 ``max(memory, clip_len)`` slots, blank (zero) slots included; frame ``t``'s prompt query is the
 mean of slot ``t``. Every target is a prompt query of every clip, blank until it appears. The
 logits of the overlapping clips are summed per frame (:class:`~.univs_memory.MaskAccumulator`);
-a frame the window has left is final and emitted. R-VOS prompts every clip with the expression
-(CLIP sentence + word tokens); with the ``text_feedback`` setting each frame's slot tokens join the
-expression's tokens (off in the released configs).
+a frame the window has left is final. R-VOS prompts every clip with the expression (CLIP
+sentence + word tokens); with the ``text_feedback`` setting the position codes of each frame's
+slot join the expression's tokens (off in the released configs).
 
 Each clip's prompt predictions are written as the official
 ``write_predictions_into_annotations_per_clip`` (task 'sot') does, at canvas resolution: targets
@@ -33,11 +34,20 @@ here (the R-VOS learnable-for-prompt mask averaging inside the decoder is, see
 ``univs/inference/inference_video_vos.py``, stated:
 
 * the official PVOS (VIPOSeg) path forces stuff targets onto the pixels of their category in
-  the learnable queries' semantic map (``use_semseg_pvos``, always on); not implemented;
-* R-VOS: the optional visual feedback (off in the released configs) and ``clip_len`` 1 (the
-  official ``process_per_video_inference_prev_frame`` path) were not compared; the official code
-  decodes all expressions of a video together, which the 'sep-blocked' self-attention makes
-  equivalent to one expression at a time.
+  the learnable queries' semantic map (``use_semseg_pvos``, always on: the 124 VIPSeg class
+  scores × mask quality of the learnable queries, ``einsum`` with their sigmoid masks, arg-max;
+  a stuff target's logits are set to 10 where the map says its category, on its first clip after
+  the given frame and in its exclusivity weights later); not implemented: it needs each
+  object's category (VIPOSeg ``obj_class.json``), which the :class:`~evalkit.types.Reference`
+  prompt does not carry;
+* R-VOS: the official code decodes all expressions of a video together, which the 'sep-blocked'
+  self-attention makes equivalent to one expression at a time.
+
+With clip length 1 no frame is shared by consecutive clips: each clip samples the frame just
+left on its own frame's features (:func:`~.univs_pools.sample_left_frames`, official
+``process_per_video_inference_prev_frame`` with ``num_frames == 1``). The expression's text
+features are computed once per video (official ``PrepareTargets.process_inference``) and
+enriched per clip by the language-to-image attention on that clip's features.
 """
 from __future__ import annotations
 

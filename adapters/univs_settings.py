@@ -36,8 +36,9 @@ class UniVSSettings:
 
     Attributes:
         sampling_frame_num: frames per clip (``INPUT.SAMPLING_FRAME_NUM``; 5 in ``test_r50_stage3.sh``).
-        clip_stride: frames the window advances (``MODEL.BoxVIS.TEST.CLIP_STRIDE`` 1, ``univs/config.py``;
-            VSS advances by a whole clip, official ``inference_video``).
+        clip_stride: frames the window advances, at most a clip (:attr:`stride`;
+            ``MODEL.BoxVIS.TEST.CLIP_STRIDE`` 1, ``univs/config.py``; VSS advances by a whole clip,
+            official ``inference_video``).
         num_prev_frames_memory: slots of the prompt memory, at least a clip
             (``MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY``; 5 in ``test_r50_stage3.sh``).
         visual_prompt_pixels_per_image: prompt tokens sampled per target and frame
@@ -63,8 +64,9 @@ class UniVSSettings:
             (``MODEL.BoxVIS.TEST.NUM_FRAMES_WINDOW`` 5 in ``univs/config.py`` and in every released
             entity config, e.g. ``vis/univs_R50_yt21_c1+univs_entity.yaml``, ``vps/Base.yaml``).
         maskdec_self_attn_mask_type: ``'sep'`` or ``'sep-blocked'`` (``MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE``).
-        enabled_prev_visual_prompts_for_grounding: R-VOS: add the visual tokens of the masks
-            predicted so far to the expression's tokens
+        enabled_prev_visual_prompts_for_grounding: R-VOS: add the visual prompt tokens (their
+            position codes, as the official code passes them) of the masks predicted so far to
+            the expression's tokens
             (``MODEL.UniVS.TEST.ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING`` False).
         min_size_test: shortest edge of the resized frames (``INPUT.MIN_SIZE_TEST``) of the
             benchmarks whose test script sets it; ``None`` keeps the model card's input size for

@@ -99,3 +99,35 @@ def test_rvos_visual_feedback_joins_the_position_codes_of_each_frames_slot():
     torch.testing.assert_close(clip1[0, :r, 2], last_on_frame2.pos[0])  # frame 3: copy of frame 2
     assert not torch.allclose(clip1[0, :r, 0], last_on_frame1.feats[0])
     assert dict(tokens)[0].shape[1] == 78  # the first clip: the expression's tokens only
+
+
+def test_rvos_text_tower_runs_once_per_video():
+    """``PrepareTargets.process_inference`` encodes the expressions once per video (the 81
+    templates in one pass of ``get_expression_prompt``); each clip only re-reads the features.
+    (Already so before; kept as a guard.)"""
+    a = build_tiny_adapter()
+    enc = a.text_encoder
+    calls = []
+    encode = enc.encode_text
+
+    def spy(*args, **kw):
+        calls.append(1)
+        return encode(*args, **kw)
+
+    enc.encode_text = spy
+    a.predict(random_video(7), Expression("the cat"))
+    assert len(calls) == 1
+
+
+def test_vps_pending_frames_are_bounded_by_the_output_window():
+    """VPS frames wait for their output window (``save_results_vps``), so the streaming state
+    grows up to a window (10 frames) plus the memory, then stays flat: 25 and 37 frames peak
+    alike."""
+    from evalkit.types import Categories
+
+    stats = []
+    for n in (25, 37):
+        a = build_tiny_adapter(task="vps", stability=0.0, cls_threshold=0.0)
+        a.predict(random_video(n), Categories(["cat", "dog", "the"], [1, 2, 5], thing=[True, True, False]))
+        stats.append(a.last_stats)
+    assert stats[0] == stats[1] and stats[0]["pending_frames"] <= 10 + a.settings("vps").num_prev_frames_memory + 3
