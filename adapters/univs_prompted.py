@@ -5,8 +5,8 @@ A window of ``clip_len`` frames slides by ``min(clip_stride, clip_len)``, from f
 given frames (official ``inference_video_vos``); the frames it leaves are final, and those the
 official ``save_vos_results`` writes are emitted (:func:`written_frames`; the others empty).
 Each target keeps a memory pool of visual prompt tokens with one slot per frame
-(:class:`~.univs_memory.PromptPool`, the official prompt memory): on the first clip every slot holds the tokens sampled on its first frame; before each later clip blank slots are
-opened for the new frames and every frame the clip shares with the previous one is resampled from
+(:class:`~.univs_memory.PromptPool`, the official prompt memory): on the first clip every slot
+holds the tokens sampled on its first frame; before each later clip blank slots are opened for the new frames and every frame the clip shares with the previous one is resampled from
 the masks accumulated on it so far, its tokens overwriting its slot and all later ones
 (:func:`refresh_pools`). ProCA reads the first-appearance slot plus the last
 ``max(memory, clip_len)`` slots, blank (zero) slots included; frame ``t``'s prompt query is the
