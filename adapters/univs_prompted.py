@@ -3,18 +3,19 @@ paper §4.2.
 
 A window of ``clip_len`` frames slides by ``min(clip_stride, clip_len)``, from frame 0 whatever the
 given frames (official ``inference_video_vos``); the frames it leaves are final, and those the
-official ``save_vos_results`` writes are emitted (:func:`written_frames`; the others empty).
-Each target keeps a memory pool of visual prompt tokens with one slot per frame
+official ``save_vos_results`` writes are emitted (:func:`written_frames`; the others empty). Each
+target keeps a memory pool of visual prompt tokens with one slot per frame
 (:class:`~.univs_memory.PromptPool`, the official prompt memory): on the first clip every slot
-holds the tokens sampled on its first frame; before each later clip blank slots are opened for the new frames and every frame the clip shares with the previous one is resampled from
-the masks accumulated on it so far, its tokens overwriting its slot and all later ones
-(:func:`refresh_pools`). ProCA reads the first-appearance slot plus the last
+holds the tokens sampled on its first frame; before each later clip blank slots are opened for the
+new frames and every frame the clip shares with the previous one is resampled from the masks
+accumulated on it so far, its tokens overwriting its slot and all later ones
+(:func:`~.univs_pools.refresh_pools`). ProCA reads the first-appearance slot plus the last
 ``max(memory, clip_len)`` slots, blank (zero) slots included; frame ``t``'s prompt query is the
 mean of slot ``t``. Every target is a prompt query of every clip, blank until it appears. The
-logits of the overlapping clips are summed per frame (:class:`~.univs_memory.MaskAccumulator`);
-a frame the window has left is final. R-VOS prompts every clip with the expression (CLIP
-sentence + word tokens); with the ``text_feedback`` setting the position codes of each frame's
-slot join the expression's tokens (off in the released configs).
+logits of the overlapping clips are summed per frame (:class:`~.univs_memory.MaskAccumulator`); a
+frame the window has left is final. R-VOS prompts every clip with the expression (CLIP sentence +
+word tokens); with the ``text_feedback`` setting the position codes of each frame's slot join the
+expression's tokens (off in the released configs).
 
 Each clip's prompt predictions are written as the official
 ``write_predictions_into_annotations_per_clip`` (task 'sot') does, at canvas resolution: targets
