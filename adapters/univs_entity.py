@@ -17,9 +17,15 @@
    with its memory embedding (``temporal_consistency``). Its prompt pool has one slot per frame
    (:class:`~.univs_memory.PromptPool`): blank when the entity is created, then fed by the masks
    accumulated on the frames each clip shares with the previous one
-   (:func:`.univs_prompted.refresh_pools`, the official memory rule); when the pools are first
-   used, the frames the window just left are sampled too, on the features of the clip's first
-   frames (official ``process_per_video_inference_prev_frame``).
+   (:func:`.univs_pools.refresh_pools`, the official memory rule); when the pools are first
+   used (and on every clip when the clip length is 1), the frames the window just left are
+   sampled too, on the features of the clip's first frames
+   (:func:`.univs_pools.sample_left_frames`, official ``process_per_video_inference_prev_frame``).
+
+The window advances by ``min(clip_stride, clip_len)`` frames; the new-entity rules of step 2
+apply only from the video's second detection on: the first detection keeps every confident
+detection, later ones need no overlap with the entities' accumulated masks (so a video whose
+first detection finds nothing stays empty, as officially).
 
 Memory (official ``write_prompt_predictions_into_annotations_per_clip`` and
 ``pad_zero_annotations_for_next_clip``): after every clip each entity opens an embedding slot as
@@ -31,19 +37,18 @@ quality); its quality adds to the entity's summed quality.
 Outputs per frame: VIS — each entity's own mask (track id = entity id; masks may overlap as in
 the official results), once per category kept by the official video-level results
 (:func:`~.univs_vis.video_results`: window-mean class score × summed quality / (int(max) + 1),
-categories ≥ 0.005, top-k ``max(1.5·#(> 0.05), DETECTIONS_PER_IMAGE)``). VPS — every pixel goes
-to the entity of largest ``score · logit`` (:func:`_emit_vps`); thing entities give one segment
-each (track id = entity id) when they keep enough of their mask; stuff entities of one category
-are merged into one segment whose track id is the category id; ``extra["is_thing"]`` flags the
-two.
+categories ≥ 0.005, top-k ``max(1.5·#(> 0.05), DETECTIONS_PER_IMAGE)``; an entity never visible
+is an all-blank result). VPS — written one output window at a time (:mod:`.univs_vps`): every
+pixel goes to the entity of largest ``score · logit``; thing entities give one segment each
+(track id = entity id) when they keep enough of their mask over the window; stuff entities of
+one category are merged into one segment whose track id is the category id;
+``extra["is_thing"]`` flags the two; things take their final category.
 
 Masks accumulate as officially: the logits of every overlapping clip (and of a matching
-detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`). Differences from
-``univs/inference/inference_video_entity.py`` not yet removed: an entity without any positive
-pixel in the whole video gives no result (officially a blank-mask result); VPS scores use the
-mask stability of one frame (officially of the output window of up to 10 frames); the VPS
-memory rule and the pixel detection (``detect_newly_entities_per_clip_pixel``) were not re-read
-against the official code.
+detection) are summed per frame (:class:`~.univs_memory.MaskAccumulator`), at stride 4 (the
+official memory holds them at canvas size; the new-entity overlap test resizes them back to
+stride 4, the outputs to the frame: the sum commutes with the bilinear resize, the round trip
+canvas → stride 4 of that test does not, a deviation of the boundary pixels of that one test).
 
 **VSS** — non-overlapping clips, learnable queries only, Mask2Former semantic inference
 (official ``save_results_vss``): ``P(k | pixel) = Σ_q score(q, k) · quality(q) ·
@@ -66,10 +71,11 @@ from ..types import Categories, Frames, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
 from .univs_context import StreamStats, UniVSContext, UniVSResult
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
-from .univs_pools import blank_token, canvas_logits, pool_prompts, refresh_pools, temporally_consistent
-from .univs_settings import UniVSSettings, prompt_sampling
+from .univs_pools import blank_token, pool_prompts, refresh_pools, sample_left_frames, temporally_consistent
+from .univs_settings import UniVSSettings
 from .univs_video import VideoStream
-from .univs_vis import memory_update_mask, output_window, video_results
+from .univs_vis import is_output_clip, memory_update_mask, output_window, video_results
+from .univs_vps import relabel_things, vps_window
 
 __all__ = ["predict_categories", "stability_scores", "clip_box_nms"]
 
@@ -110,17 +116,6 @@ class _Entity:
         if self.closed_scores is None:
             return self.scores
         return (self.closed_scores + self.scores) / (self.closed_n + 1)
-
-
-@dataclass
-class _Segment:
-    """One VPS output segment of a frame: a thing entity's, or the merged stuff of a category."""
-
-    mask: torch.Tensor  # H×W bool, original frame
-    label: int  # dataset category id
-    track_id: int  # entity id (thing) or category id (stuff)
-    score: float
-    thing: bool
 
 
 def _vss(model, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor) -> UniVSResult:
@@ -179,28 +174,22 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
     out: list[Instances | None] = [None] * n
     peak = StreamStats()
     window_scores: dict[int, list[torch.Tensor]] = {}  # VIS: entity id → class scores per output window
-    window = output_window(5, s.sampling_frame_num)  # NUM_FRAMES_WINDOW 5 (univs/config.py)
-    output_things: set[int] = set()  # VPS: thing entities output so far
+    window = output_window(s.num_frames_window, s.sampling_frame_num)
+    output_things: set[int] = set()  # VPS: entities written as things so far (thing_memory_list)
+    unwritten: dict[int, torch.Tensor] = {}  # VPS: final frames' summed logits awaiting their window
     s0 = 0
     prompted = False  # whether the entities' pools were built (official "prompt_feats" in targets)
+    detected = False  # whether a detection ran (official "masks" in targets)
     left: dict[int, torch.Tensor] = {}  # summed logits of the frames the last clip emitted
     while s0 < n:
         idx = list(range(s0, min(s0 + s.sampling_frame_num, n)))
         feats = stream.clip(idx)
         pools = [e.pool for e in entities]
         if s0 > 0 and entities:
-            if not prompted:
-                # official process_per_video_inference_prev_frame, run once when the pools are
-                # first built: the masks of the frames the window just left are sampled on the
-                # features of the clip's first frames (frame f's mask on frame f + stride's
-                # features), each into its own slot
-                for key, f in enumerate(sorted(left)):
-                    m = (canvas_logits(left[f][:len(pools)], stream.canvas) > 0).float()
-                    tok = model.sample_visual_prompt(feats, key, m, **prompt_sampling(s))
-                    for k, pool in enumerate(pools):
-                        pool.open(idx[-1])
-                        if bool(tok.valid[k]):
-                            pool.put(f, tok.feats[k], tok.pos[k])
+            if not prompted or s.sampling_frame_num == 1:
+                # official process_per_video_inference_prev_frame, run when the pools are first
+                # built (and every clip when T = 1)
+                sample_left_frames(model, s, feats, idx, left, pools, [True] * len(pools))
             refresh_pools(model, s, feats, idx, acc, pools, s.clip_stride)
             prompted = True
         prompts = pool_prompts(model, pools, idx, blank_token(s, feats)) if entities else None
@@ -210,7 +199,7 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
         h4, w4 = masks.shape[-2:]
         clip_logits = torch.full((len(idx), len(entities), h4, w4), float("nan"), device=masks.device)
         thr = s.temporal_consistency_threshold * (0.5 if s0 < s.sampling_frame_num else 1.0)
-        slots = s.num_prev_frames_memory // s.clip_stride
+        slots = s.num_prev_frames_memory // s.stride
         if task == "vis" and entities:
             # official write_prompt_predictions_into_annotations_per_clip: every entity is checked
             # against its memory (a slot opened for each), then the overlap rule at canvas size
@@ -237,32 +226,44 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
             # official new-entity overlap test reads the accumulated ``gt_mask_logits``
             prior = torch.stack([acc.peek(f, len(entities)) if f in acc.pending()
                                  else masks.new_full((len(entities), h4, w4), -float("inf")) for f in idx])
+            # (official detect_newly_entities_per_clip_instance / _pixel: both read gt_mask_logits)
             clip_logits = _detect(s, entities, scores[:ql], masks[:ql], embds[:ql], clip_logits, thing, model,
-                                  feats, pixel=task == "vps", prior=prior if task == "vis" else None)
+                                  feats, pixel=task == "vps", first=not detected, prior=prior)
+            detected = True
         for ti, f in enumerate(idx):
             acc.add(f, clip_logits[ti])
         last = idx[-1] == n - 1
-        if task == "vis" and (last or (s0 > s.num_prev_frames_memory and s0 % window == s.num_prev_frames_memory)):
+        is_out = last or is_output_clip(s0, s.num_prev_frames_memory, window)
+        if task == "vis" and is_out:
             # official save_results_vis at an output window: each entity's class scores then
             for e in entities:
                 window_scores.setdefault(e.eid, []).append(e.class_mean().clone())
+        if task == "vps" and is_out and not last:
+            # official save_results_vps: the oldest `window` frames not written yet, with the
+            # class slots of this clip (before they are padded for the next)
+            frames_out = sorted(unwritten)[:window]
+            _write_vps(out, stream, frames_out, unwritten, entities, cats, s.overlap_threshold, output_things)
         if not last:  # official pad_zero_annotations_for_next_clip
             for e in entities:
                 e.pad_scores()
         left = {}
-        for f in (idx if last else idx[:s.clip_stride]):
+        for f in (idx if last else idx[:s.stride]):
             logits = acc.pop(f, len(entities))
             left[f] = logits
             if task == "vps":
-                out[f] = _emit_vps(stream, f, logits, entities, cats, s.overlap_threshold, output_things)
+                unwritten[f] = logits
             else:
                 out[f] = _emit_vis(stream, f, logits, entities)
-        peak = peak.widen(len(stream.cache), len(acc), max((len(e.pool) for e in entities), default=0))
+        if task == "vps" and last:
+            _write_vps(out, stream, sorted(unwritten), unwritten, entities, cats, s.overlap_threshold, output_things)
+        peak = peak.widen(len(stream.cache), len(acc) + len(unwritten),
+                          max((len(e.pool) for e in entities), default=0))
         if last:
             break
-        s0 += s.clip_stride
+        s0 += s.stride
     stats = replace(peak, entities=len(entities))
     if task != "vis":
+        relabel_things(out, {e.eid: int(e.class_mean().argmax()) for e in entities}, cats)
         return UniVSResult(out, stats)
     return UniVSResult(video_results(out, window_scores, {e.eid: e.quality_sum for e in entities}, cats.ids,
                                      s.detections_per_image), stats)
@@ -296,12 +297,18 @@ def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tens
     return torch.cat([things, stuff])
 
 
-def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, pixel: bool, prior=None):
+def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats, pixel: bool, first: bool,
+            prior=None):
     """Steps 1–2 of the module docstring; returns ``clip_logits`` extended by new entities.
 
-    ``scores`` ``Q×K`` (sigmoid) are first weighted by the mask stability score.
+    ``scores`` ``Q×K`` (sigmoid) are first weighted by the mask stability score. ``first``: the
+    video's first detection (official ``is_first_frame = "masks" not in targets``, true only until
+    the first detection wrote its entities, none or some): only then are confident detections
+    new entities without an overlap test; afterwards a new entity must overlap no entity by
+    IoU >= 0.5, which nothing passes while there is no entity (``miou.nelement()`` is 0), so a
+    video whose first detection finds nothing keeps no entity.
+    ``prior``: the entities' logits accumulated on the clip's frames by earlier clips.
     """
-    first = not entities
     scores = scores * stability_scores(masks)[:, None]
     keep = _candidates(s, scores, masks, thing, first, pixel)
     if len(keep) == 0:
@@ -340,21 +347,31 @@ def _detect(s, entities, scores, masks, embds, clip_logits, thing, model, feats,
                              score_thr=(2 if pixel else 1) * s.apply_cls_thres)
     for c in new:
         q = keep[c]
-        cur = masks[q] > 0
-        areas = cur.flatten(1).sum(1)
-        if areas.max() == 0:
-            continue
+        # officially an empty mask is an entity too (write_newly_entities_into_annotations_per_clip
+        # writes every detection passing the tests above)
         # official write_newly_entities_into_annotations_per_clip: the new entity's prompt slots
         # are blank (zeros) until the next clip samples them; it first appeared at the clip start
         pool = PromptPool(s.memory_slots)
         pool.first_frame = int(feats.frame_indices[0])
         # official pad_zero_annotations_for_next_clip: a memory slot opens as the mean of the last 3
-        memory = EmbeddingMemory(s.num_prev_frames_memory // s.clip_stride, embds[q].mean(0), open_with="mean3")
+        memory = EmbeddingMemory(s.num_prev_frames_memory // s.stride, embds[q].mean(0), open_with="mean3")
         entities.append(_Entity(len(entities) + 1, pool, scores[q].clone(), memory,
                                 bool(thing[int(scores[q].argmax())]),
                                 quality_sum=float(stability_scores(masks[q][None])[0])))
         clip_logits = torch.cat([clip_logits, masks[q][:, None]], 1)
     return clip_logits
+
+
+def _write_vps(out, stream, frames, unwritten, entities, cats, overlap, output_things) -> None:
+    """Write the VPS window ``frames`` (popped from ``unwritten``) into ``out``
+    (:func:`~.univs_vps.vps_window`)."""
+    if not frames:
+        return
+    means = torch.stack([e.class_mean() for e in entities]) if entities else torch.zeros(0, len(cats.ids))
+    window = vps_window(stream, frames, {f: unwritten.pop(f) for f in frames}, means, [e.eid for e in entities],
+                        cats, overlap, output_things)
+    for f, inst in zip(frames, window):
+        out[f] = inst
 
 
 def _emit_vis(stream, f, logits, entities):
@@ -372,54 +389,3 @@ def _emit_vis(stream, f, logits, entities):
     m = probs[rows] > 0.5
     return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(), scores=np.zeros(len(rows), np.float32),
                      labels=np.full(len(rows), -1), track_ids=np.array([entities[j].eid for j in rows]))
-
-
-def _emit_vps(stream, f, logits, entities, cats, overlap: float, output_things: set[int]):
-    """VPS output of frame ``f`` (official ``save_results_vps``) from the entities' summed logits
-    ``E×h×w``: an entity scores the best of its mean class scores × the stability of its mask on
-    the frame (× 0.75 when that class is stuff and the entity was never output as a thing, which
-    gives things priority); each pixel goes to the entity of largest
-    ``score · logit``, to none where every logit is negative; a thing keeps its segment only when
-    it owns at least ``overlap`` of its own mask (half that once it has been output before,
-    tracked in ``output_things``)."""
-    size = tuple(stream.frames.sizes[f])
-    if not entities:
-        return Instances.empty(size)
-    # resizing -inf (no prediction) may give NaN: both mean "certainly not"
-    x = torch.nan_to_num(stream.transform(f).masks_to_original(logits), nan=-1e4, neginf=-1e4)
-    own = x >= 0
-    # official: the class is the best of the mean class-score slots (logits.mean(1)), and
-    # thing / stuff follows that class; stuff is down-weighted (× 0.75) unless the entity was
-    # already output as a thing
-    best, classes = torch.stack([e.class_mean() for e in entities]).max(-1)
-    flags = cats.thing if cats.thing is not None else [True] * len(cats.ids)
-    is_thing = [bool(flags[int(k)]) for k in classes]
-    score = best.to(x) * stability_scores(x)
-    score = score * torch.tensor([1.0 if t or e.eid in output_things else 0.75 for t, e in zip(is_thing, entities)],
-                                 device=x.device)
-    owner = torch.where(own.any(0), (score[:, None, None] * x).argmax(0), torch.full_like(x[0], -1, dtype=torch.long))
-    ids = np.asarray(cats.ids)
-    segs: list[_Segment] = []
-    stuff: dict[int, _Segment] = {}  # category index → its merged stuff segment
-    for j, ent in enumerate(entities):
-        m = (owner == j) & own[j]
-        if not bool(m.any()):
-            continue
-        k = int(classes[j])
-        if is_thing[j]:
-            need = overlap * (0.5 if ent.eid in output_things else 1.0)
-            if float((owner == j).sum()) / float(own[j].sum()) < need:
-                continue
-            output_things.add(ent.eid)
-            segs.append(_Segment(m, ids[k], ent.eid, float(score[j]), True))
-        elif k in stuff:
-            stuff[k].mask = stuff[k].mask | m
-        else:
-            stuff[k] = _Segment(m, ids[k], int(ids[k]), float(score[j]), False)
-            segs.append(stuff[k])
-    if not segs:
-        return Instances.empty(size)
-    m = torch.stack([g.mask for g in segs])
-    return Instances(size, boxes=stream.boxes(m), masks=m.cpu().numpy(),
-                     scores=np.array([g.score for g in segs], np.float32), labels=np.array([g.label for g in segs]),
-                     track_ids=np.array([g.track_id for g in segs]), extra={"is_thing": [g.thing for g in segs]})

@@ -136,11 +136,11 @@ class PromptPool:
         parts = [self._slot(f) for f in frames]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
-    def frame_tokens(self, frames: list[int], like: torch.Tensor | None = None) -> torch.Tensor:
-        """Features of each frame's slot, ``R×T×C``."""
+    def frame_positions(self, frames: list[int], like: torch.Tensor | None = None) -> torch.Tensor:
+        """Position codes of each frame's slot, ``R×T×C`` (zeros where blank)."""
         if self._blank is None:
             self._blank = (torch.zeros_like(like), torch.zeros_like(like))
-        return torch.stack([self._slot(f)[0] for f in frames], 1)
+        return torch.stack([self._slot(f)[1] for f in frames], 1)
 
     def queries(self, frames: list[int], like: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(content, pos)`` ``T×C``: per frame, the mean of its slot's non-blank tokens

@@ -14,7 +14,7 @@ from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool
 from .univs_settings import UniVSSettings, prompt_sampling
 
 __all__ = ["BIG_LOGIT", "blank_token", "pool_prompts", "temporally_consistent", "canvas_logits", "start_pools",
-           "refresh_pools"]
+           "refresh_pools", "sample_left_frames"]
 
 BIG_LOGIT = 1e4  # logit magnitude of "certainly in / certainly out"
 
@@ -90,3 +90,26 @@ def refresh_pools(model, s: UniVSSettings, feats, idx: list[int], acc: MaskAccum
         for k, pool in enumerate(pools):
             if bool(tok.valid[k]):
                 pool.write(f, tok.feats[k], tok.pos[k])
+
+
+def sample_left_frames(model, s: UniVSSettings, feats, idx: list[int], left: dict, pools: list[PromptPool],
+                       appeared: list[bool]) -> None:
+    """Official ``process_per_video_inference_prev_frame``: the frames the window just left
+    (``left``: frame → summed logits of the targets, any stride) are sampled inside each target's
+    mask (resized to the canvas, ``> 0``) on the features of the clip's first frames (left frame
+    ``key`` on clip frame ``key``, ``masks[:, -(num_frames + clip_stride) + key_fid]`` on
+    ``img_emb_per_video[key_fid]``), each into its own slot, for the targets that ``appeared``
+    before the clip. The slot is written even when the mask is empty (its tokens are then zero),
+    as officially (no ``valid`` test on this path). Run when the pools are first built, and on
+    every clip when ``SAMPLING_FRAME_NUM`` is 1 (``update_prev_frame``)."""
+    canvas = tuple(4 * x for x in feats.mask_features.shape[-2:])
+    for pool in pools:
+        pool.open(idx[-1])
+    for key, f in enumerate(sorted(left)[:len(idx)]):
+        m = (canvas_logits(left[f][:len(pools)], canvas) > 0).float()
+        if len(m) < len(pools):
+            m = torch.cat([m, m.new_zeros(len(pools) - len(m), *m.shape[1:])])
+        tok = model.sample_visual_prompt(feats, key, m, **prompt_sampling(s))
+        for k, pool in enumerate(pools):
+            if appeared[k]:
+                pool.put(f, tok.feats[k], tok.pos[k])

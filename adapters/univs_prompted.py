@@ -1,18 +1,20 @@
 """Prompt-specified video segmentation with UniVS (VOS, PVOS, R-VOS): the streaming inference of
 paper §4.2.
 
-A window of ``clip_len`` frames slides by ``clip_stride``, from frame 0 whatever the given frames
-(official ``inference_video_vos``). Each target keeps a memory pool of visual prompt tokens with one
-slot per frame (:class:`~.univs_memory.PromptPool`, the official prompt memory): on the first clip
-every slot holds the tokens sampled on its first frame; before each later clip blank slots are
-opened for the new frames and every frame the clip shares with the previous one is resampled from
-the masks accumulated on it so far, its tokens overwriting its slot and all later ones
-(:func:`refresh_pools`). ProCA reads the first-appearance slot plus the last
+A window of ``clip_len`` frames slides by ``min(clip_stride, clip_len)``, from frame 0 whatever the
+given frames (official ``inference_video_vos``); the frames it leaves are final, and those the
+official ``save_vos_results`` writes are emitted (:func:`written_frames`; the others empty). Each
+target keeps a memory pool of visual prompt tokens with one slot per frame
+(:class:`~.univs_memory.PromptPool`, the official prompt memory): on the first clip every slot
+holds the tokens sampled on its first frame; before each later clip blank slots are opened for the
+new frames and every frame the clip shares with the previous one is resampled from the masks
+accumulated on it so far, its tokens overwriting its slot and all later ones
+(:func:`~.univs_pools.refresh_pools`). ProCA reads the first-appearance slot plus the last
 ``max(memory, clip_len)`` slots, blank (zero) slots included; frame ``t``'s prompt query is the
 mean of slot ``t``. Every target is a prompt query of every clip, blank until it appears. The
-logits of the overlapping clips are summed per frame (:class:`~.univs_memory.MaskAccumulator`);
-a frame the window has left is final and emitted. R-VOS prompts every clip with the expression
-(CLIP sentence + word tokens); with the ``text_feedback`` setting each frame's slot tokens join the
+logits of the overlapping clips are summed per frame (:class:`~.univs_memory.MaskAccumulator`); a
+frame the window has left is final. R-VOS prompts every clip with the expression (CLIP sentence +
+word tokens); with the ``text_feedback`` setting the position codes of each frame's slot join the
 expression's tokens (off in the released configs).
 
 Each clip's prompt predictions are written as the official
@@ -33,11 +35,20 @@ here (the R-VOS learnable-for-prompt mask averaging inside the decoder is, see
 ``univs/inference/inference_video_vos.py``, stated:
 
 * the official PVOS (VIPOSeg) path forces stuff targets onto the pixels of their category in
-  the learnable queries' semantic map (``use_semseg_pvos``, always on); not implemented;
-* R-VOS: the optional visual feedback (off in the released configs) and ``clip_len`` 1 (the
-  official ``process_per_video_inference_prev_frame`` path) were not compared; the official code
-  decodes all expressions of a video together, which the 'sep-blocked' self-attention makes
-  equivalent to one expression at a time.
+  the learnable queries' semantic map (``use_semseg_pvos``, always on: the 124 VIPSeg class
+  scores × mask quality of the learnable queries, ``einsum`` with their sigmoid masks, arg-max;
+  a stuff target's logits are set to 10 where the map says its category, on its first clip after
+  the given frame and in its exclusivity weights later); not implemented: it needs each
+  object's category (VIPOSeg ``obj_class.json``), which the :class:`~evalkit.types.Reference`
+  prompt does not carry;
+* R-VOS: the official code decodes all expressions of a video together, which the 'sep-blocked'
+  self-attention makes equivalent to one expression at a time.
+
+With clip length 1 no frame is shared by consecutive clips: each clip samples the frame just
+left on its own frame's features (:func:`~.univs_pools.sample_left_frames`, official
+``process_per_video_inference_prev_frame`` with ``num_frames == 1``). The expression's text
+features are computed once per video (official ``PrepareTargets.process_inference``) and
+enriched per clip by the language-to-image attention on that clip's features.
 """
 from __future__ import annotations
 
@@ -50,11 +61,11 @@ import torch.nn.functional as F
 from ..types import ContractError, Expression, Frames, Instances, Reference
 from .univs_context import StreamStats, UniVSContext, UniVSResult
 from .univs_memory import FrameEmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
-from .univs_pools import blank_token, pool_prompts, refresh_pools, start_pools
+from .univs_pools import blank_token, pool_prompts, refresh_pools, sample_left_frames, start_pools
 from .univs_settings import UniVSSettings
 from .univs_video import VideoStream
 
-__all__ = ["predict_reference", "predict_expression", "reference_masks", "exclusive_masks"]
+__all__ = ["predict_reference", "predict_expression", "reference_masks", "exclusive_masks", "written_frames"]
 
 
 def reference_masks(ref: Reference, k: int, size: tuple[int, int]) -> np.ndarray:
@@ -114,9 +125,22 @@ def exclusive_masks(masks: torch.Tensor, weights: torch.Tensor, min_kept: float 
     return masks * (own & keep[:, None, None, None])
 
 
+def written_frames(idx: list[int], last: bool, stride: int) -> tuple[list[int], list[int]]:
+    """``(final, written)`` frames of the clip ``idx``: the frames the window leaves (the first
+    ``stride``, all on the last clip) and those of them the official ``save_vos_results`` /
+    ``save_rvos_results`` write, ``mask_logits[:, -T:min(-T + stride, -1)]`` on a clip that is
+    not the last: the first ``min(stride, T - 1)``. So with ``clip_stride = T`` the last frame
+    of every clip but the last, and with ``T = 1`` every frame but the video's last, gets no
+    file; those are emitted empty here."""
+    if last:
+        return idx, idx
+    return idx[:stride], idx[:min(stride, len(idx) - 1)]
+
+
 def _run(s: UniVSSettings, stream, targets, start, decode_clip, emit) -> UniVSResult:
     """The sliding-window loop shared by VOS and R-VOS with the task's settings ``s``: per-frame
-    outputs and the peak sizes of the streaming state."""
+    outputs and the peak sizes of the streaming state. ``decode_clip(feats, idx, acc, left)``
+    gets the summed logits of the frames the previous clip left (``left``, frame → logits)."""
     n = len(stream)
     acc = MaskAccumulator()
     out: list[Instances | None] = [None] * n
@@ -124,18 +148,21 @@ def _run(s: UniVSSettings, stream, targets, start, decode_clip, emit) -> UniVSRe
         out[f] = Instances.empty(tuple(stream.frames.sizes[f]))
     s0 = start
     peak = StreamStats()
+    left: dict[int, torch.Tensor] = {}
     while s0 < n:
         idx = list(range(s0, min(s0 + s.sampling_frame_num, n)))
         feats = stream.clip(idx)
-        for f, logits in decode_clip(feats, idx, acc).items():
+        for f, logits in decode_clip(feats, idx, acc, left).items():
             acc.add(f, logits)
         last = idx[-1] == n - 1
-        for f in (idx if last else idx[:s.clip_stride]):
-            out[f] = emit(f, acc.pop(f, len(targets)))
+        final, written = written_frames(idx, last, s.stride)
+        left = {f: acc.pop(f, len(targets)) for f in final}
+        for f in final:
+            out[f] = emit(f, left[f]) if f in written else Instances.empty(tuple(stream.frames.sizes[f]))
         peak = peak.widen(len(stream.cache), len(acc), max((len(tg.pool) for tg in targets), default=0))
         if last:
             break
-        s0 += s.clip_stride
+        s0 += s.stride
     return UniVSResult(out, peak)
 
 
@@ -153,12 +180,7 @@ def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) 
             raise ContractError(f"Reference: object {tg.obj_id} is given on frame {tg.frame}, the video has "
                              f"{len(stream)} frames")
 
-    if s.sampling_frame_num < 2 or s.clip_stride >= s.sampling_frame_num:
-        raise ContractError(f"UniVS {task}: sampling_frame_num {s.sampling_frame_num} and clip_stride "
-                            f"{s.clip_stride} leave no frame shared by consecutive clips; the prompt memory "
-                            "needs sampling_frame_num >= 2 and clip_stride < sampling_frame_num")
-
-    def decode_clip(feats, idx, acc):
+    def decode_clip(feats, idx, acc, left):
         logits = {f: torch.full((len(targets), *stream.canvas), float("nan"), device=feats.mask_features.device)
                   for f in idx}
         # official write_targets_into_annotations_per_clip: a target's given mask is known from
@@ -177,6 +199,12 @@ def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) 
                                  torch.zeros(stream.canvas, device=feats.mask_features.device) for tg in targets])
             start_pools(model, s, feats, idx, masks, pools, s.sampling_frame_num)
         else:
+            if s.sampling_frame_num == 1:
+                # official process_per_video_inference_prev_frame (update_prev_frame: num_frames
+                # == 1): the mask of the frame just left, on this frame's features, for the
+                # targets that appeared before this clip
+                sample_left_frames(model, s, feats, idx, left, pools,
+                                   [tg.started and tg.frame < idx[0] for tg in targets])
             refresh_pools(model, s, feats, idx, acc, pools, s.clip_stride)
         active = [k for k, tg in enumerate(targets) if tg.started]
         if not active:
@@ -196,7 +224,7 @@ def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) 
         for j, k in enumerate(active):
             tg = targets[k]
             if tg.memory is None:
-                tg.memory = FrameEmbeddingMemory(s.memory_slots, s.clip_stride)
+                tg.memory = FrameEmbeddingMemory(s.memory_slots, s.stride)
             tg.memory.open(idx, embds[j, 0])
         # STEP 1, targets first appearing in this clip: no consistency check; weighted by
         # IoU² × quality (IoU of the given mask and the prediction on the given frame); the
@@ -273,16 +301,26 @@ def predict_expression(model, ctx: UniVSContext, frames: Frames, prompt: Express
     target = _Target(1, -1, PromptPool(s.memory_slots), started=True)
     scores: dict[int, list[float]] = {}
 
-    def decode_clip(feats, idx, acc):
+    pooled = []  # one entry once the visual memory exists (official "prompt_feats" in targets)
+
+    def decode_clip(feats, idx, acc, left):
+        for f in [f for f in scores if f < idx[0]]:  # frames left without a file (written_frames)
+            del scores[f]
         prompts = model.prompt_encoder.expressions(words, sentence, feats.src)
         if s.enabled_prev_visual_prompts_for_grounding and idx[0] > 0:
-            # the expression's tokens plus, per frame, the visual tokens of that frame's slot
-            # (official forward_prompt_encoder, ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING; the
-            # first clip samples nothing for grounding)
+            # official forward_prompt_encoder with ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING: the
+            # visual memory of the expression's masks (nothing on the first clip, whose
+            # update_frames is 0 for grounding), built by process_per_video_inference_prev_frame
+            # the first time (and every clip when T = 1), then refreshed on the shared frames
+            if not pooled or s.sampling_frame_num == 1:
+                sample_left_frames(model, s, feats, idx, left, [target.pool], [True])
+                pooled.append(True)
             refresh_pools(model, s, feats, idx, acc, [target.pool], s.clip_stride)
-            if len(target.pool):
-                vis = target.pool.frame_tokens(idx, blank_token(s, feats))
-                prompts.tokens = torch.cat([vis[None], prompts.tokens], 1)
+            # the official code unpacks the sampler's (position codes, features) as (features,
+            # position codes), so the tokens joining the expression's are the position codes of
+            # each frame's slot
+            vis = target.pool.frame_positions(idx, blank_token(s, feats))
+            prompts.tokens = torch.cat([vis[None], prompts.tokens], 1)
         res = model.decode(feats, prompts, sentence_embeddings=sentence, self_attn_mask=s.maskdec_self_attn_mask_type)
         score = float(res["pred_logits"][ql, 0].sigmoid())
         for f in idx:
@@ -296,7 +334,7 @@ def predict_expression(model, ctx: UniVSContext, frames: Frames, prompt: Express
         embds = res["pred_embds"][ql]
         none = {f: torch.full_like(masks[:1, 0], float("nan")) for f in idx}  # registers the frames
         if target.memory is None:
-            target.memory = FrameEmbeddingMemory(s.memory_slots, s.clip_stride)
+            target.memory = FrameEmbeddingMemory(s.memory_slots, s.stride)
             target.memory.assign(idx, embds)
             for ti, f in enumerate(idx):
                 acc.assign(f, 0, masks[ti])

@@ -36,8 +36,9 @@ class UniVSSettings:
 
     Attributes:
         sampling_frame_num: frames per clip (``INPUT.SAMPLING_FRAME_NUM``; 5 in ``test_r50_stage3.sh``).
-        clip_stride: frames the window advances (``MODEL.BoxVIS.TEST.CLIP_STRIDE`` 1, ``univs/config.py``;
-            VSS advances by a whole clip, official ``inference_video``).
+        clip_stride: frames the window advances, at most a clip (:attr:`stride`;
+            ``MODEL.BoxVIS.TEST.CLIP_STRIDE`` 1, ``univs/config.py``; VSS advances by a whole clip,
+            official ``inference_video``).
         num_prev_frames_memory: slots of the prompt memory, at least a clip
             (``MODEL.UniVS.TEST.NUM_PREV_FRAMES_MEMORY``; 5 in ``test_r50_stage3.sh``).
         visual_prompt_pixels_per_image: prompt tokens sampled per target and frame
@@ -58,9 +59,14 @@ class UniVSSettings:
             0.8, ``configs/univs_inf/vids/Base.yaml``).
         detect_newly_interval_frames: frames between detections of new entities
             (``MODEL.UniVS.TEST.DETECT_NEWLY_INTERVAL_FRAMES`` 1).
+        num_frames_window: VIS / VPS: sets the output window of the entity inference,
+            ``(ceil(max(NUM_FRAMES_WINDOW, SAMPLING_FRAME_NUM) / 5) + 1) · 5`` frames
+            (``MODEL.BoxVIS.TEST.NUM_FRAMES_WINDOW`` 5 in ``univs/config.py`` and in every released
+            entity config, e.g. ``vis/univs_R50_yt21_c1+univs_entity.yaml``, ``vps/Base.yaml``).
         maskdec_self_attn_mask_type: ``'sep'`` or ``'sep-blocked'`` (``MODEL.UniVS.MASKDEC_SELF_ATTN_MASK_TYPE``).
-        enabled_prev_visual_prompts_for_grounding: R-VOS: add the visual tokens of the masks
-            predicted so far to the expression's tokens
+        enabled_prev_visual_prompts_for_grounding: R-VOS: add the visual prompt tokens (their
+            position codes, as the official code passes them) of the masks predicted so far to
+            the expression's tokens
             (``MODEL.UniVS.TEST.ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING`` False).
         min_size_test: shortest edge of the resized frames (``INPUT.MIN_SIZE_TEST``) of the
             benchmarks whose test script sets it; ``None`` keeps the model card's input size for
@@ -85,10 +91,17 @@ class UniVSSettings:
     overlap_threshold_entity: float = 0.5
     overlap_threshold: float = 0.8
     detect_newly_interval_frames: int = 1
+    num_frames_window: int = 5
     maskdec_self_attn_mask_type: str = "sep"
     enabled_prev_visual_prompts_for_grounding: bool = False
     min_size_test: int | None = None
     cell_sampling: str = "evenly-spaced"
+
+    @property
+    def stride(self) -> int:
+        """Frames the window advances: ``min(CLIP_STRIDE, SAMPLING_FRAME_NUM)`` (official
+        ``inference_video`` / ``inference_video_vos``: ``stride = min(self.clip_stride, self.num_frames)``)."""
+        return min(self.clip_stride, self.sampling_frame_num)
 
     @property
     def memory_slots(self) -> int:
@@ -174,7 +187,7 @@ def _check_value(name: str, value: Any, given: str) -> Any:
     if name in _CHOICES and value not in _CHOICES[name]:
         raise EvalkitError(f"UniVS option {given}={value!r}: expected one of {list(_CHOICES[name])}")
     if name in ("sampling_frame_num", "clip_stride", "num_prev_frames_memory", "visual_prompt_pixels_per_image",
-                "detect_newly_interval_frames") and value < 1:
+                "detect_newly_interval_frames", "num_frames_window") and value < 1:
         raise EvalkitError(f"UniVS option {given}={value!r}: expected a positive integer")
     return float(value) if kind == "float" else value
 

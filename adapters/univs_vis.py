@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..types import Instances
 
 __all__ = ["memory_update_mask", "video_results", "temporal_consistency_weights",
-           "output_window", "APPLY_CLS_THRESH_RESULTS"]
+           "output_window", "is_output_clip", "APPLY_CLS_THRESH_RESULTS"]
 
 #: ``vis_clip_instances_to_coco_json_video(..., apply_cls_thresh=0.05)``: the default, never overridden
 APPLY_CLS_THRESH_RESULTS = 0.05
@@ -31,6 +31,15 @@ APPLY_CLS_THRESH_RESULTS = 0.05
 def output_window(num_frames_window: int, clip_len: int) -> int:
     """``num_frames_window_output = (ceil(max(NUM_FRAMES_WINDOW, SAMPLING_FRAME_NUM) / 5) + 1) · 5``."""
     return (math.ceil(max(num_frames_window, clip_len) / 5) + 1) * 5
+
+
+def is_output_clip(first_frame: int, memory: int, window: int) -> bool:
+    """Whether the clip starting at ``first_frame`` writes an output window (official
+    ``inference_video``: ``is_out = i > NUM_PREV_FRAMES_MEMORY and i % num_frames_window_output ==
+    NUM_PREV_FRAMES_MEMORY``; the last clip always writes the rest). Each such clip writes the
+    ``window`` oldest frames not yet written (``mask_logits[:, :num_frames_window_output]``, then
+    trimmed), so windows are ``[0, W), [W, 2W), ...`` and the last one runs to the video's end."""
+    return first_frame > memory and first_frame % window == memory
 
 
 def memory_update_mask(masks: torch.Tensor, class_scores: torch.Tensor, similarity: torch.Tensor,
@@ -142,13 +151,20 @@ def video_results(out: list[Instances], window_scores: dict[int, list[torch.Tens
         ranked = sorted(all_scores, reverse=True)
         cut = ranked[min(max(int(confident * 1.5), topk), len(ranked) - 1)]
         results = {eid: [r for r in rows if r[1] >= cut] for eid, rows in results.items()}
+    # an entity without a positive pixel anywhere is still a result: officially every entity's
+    # results cover all frames, blank RLE masks where it has none
+    # (vis_clip_instances_to_coco_json_video: ``"segmentations": [blank_rle_mask] * video_len``);
+    # one blank row on the first frame makes the writer emit that all-blank track
+    seen = {int(t) for inst in out if len(inst) for t in inst.track_ids.tolist()}
+    blank = sorted(eid for eid, rows in results.items() if rows and eid not in seen)
     final = []
-    for inst in out:
-        if len(inst) == 0:
+    for t, inst in enumerate(out):
+        extra = blank if t == 0 else []
+        if len(inst) == 0 and not extra:
             final.append(inst)
             continue
         take, labels, scores = [], [], []
-        for r, eid in enumerate(inst.track_ids.tolist()):
+        for r, eid in enumerate(inst.track_ids.tolist() if len(inst) else []):
             for c, score in results.get(int(eid), []):
                 take.append(r)
                 labels.append(ids[c])
@@ -157,5 +173,25 @@ def video_results(out: list[Instances], window_scores: dict[int, list[torch.Tens
         if take:
             sel.labels = np.array(labels)
             sel.scores = np.array(scores, np.float32)
+        if extra:
+            sel = _with_blank_rows(sel, [(eid, ids[c], score) for eid in extra for c, score in results[eid]])
         final.append(sel)
     return final
+
+
+def _with_blank_rows(inst: Instances, rows: list[tuple[int, int, float]]) -> Instances:
+    """``inst`` plus one row per ``(track id, label, score)`` with an all-False mask."""
+    h, w = inst.image_size
+    n = len(rows)
+    masks = np.zeros((n, h, w), bool)
+    boxes = np.zeros((n, 4), np.float32)
+    track_ids = np.array([r[0] for r in rows])
+    labels = np.array([r[1] for r in rows])
+    scores = np.array([r[2] for r in rows], np.float32)
+    if len(inst):
+        masks = np.concatenate([inst.dense_masks(), masks])
+        boxes = np.concatenate([inst.boxes, boxes])
+        track_ids = np.concatenate([inst.track_ids, track_ids])
+        labels = np.concatenate([inst.labels, labels])
+        scores = np.concatenate([inst.scores, scores])
+    return Instances(inst.image_size, boxes=boxes, masks=masks, scores=scores, labels=labels, track_ids=track_ids)

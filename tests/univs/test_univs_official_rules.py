@@ -173,10 +173,12 @@ def test_vis_prediction_writes_the_video_results(monkeypatch):
 def test_vps_pixels_go_to_the_largest_score_times_logit():
     """Entity 1 (score 0.9, logit 1.5) against entity 2 (score 0.5, logit 4) on one region:
     officially the product with the logit decides (entity 2), not with the probability; the
-    thing entity 1 then keeps none of its mask and gives no segment."""
+    thing entity 1 then keeps none of its mask and gives no segment (a one-frame window of
+    ``univs_vps.vps_window``)."""
     from types import SimpleNamespace
 
-    from evalkit.adapters.univs_entity import _emit_vps, _Entity
+    from evalkit.adapters.univs_entity import _Entity
+    from evalkit.adapters.univs_vps import vps_window
     from evalkit.adapters.univs_video import VideoStream
     from evalkit.types import Categories
     from evalkit.zoo.ops import ImageTransform
@@ -187,5 +189,6 @@ def test_vps_pixels_go_to_the_largest_score_times_logit():
     logits = torch.full((2, 8, 8), -5.0)
     logits[0, 2:6, 2:6], logits[1, 2:6, 2:6] = 1.5, 4.0
     seen: set[int] = set()
-    out = _emit_vps(stream, 0, logits, ents, Categories(["a", "b"], [1, 2]), 0.6, seen)
+    out = vps_window(stream, [0], {0: logits}, torch.stack([e.class_mean() for e in ents]), [1, 2],
+                     Categories(["a", "b"], [1, 2]), 0.6, seen)[0]
     assert out.track_ids.tolist() == [2] and out.masks[0].sum() == 16 and seen == {2}

@@ -463,8 +463,9 @@ def test_vps_class_and_thing_flag_follow_the_mean_class_slots():
     with track id = category id 2 (the entity's flag at detection said thing 'a')."""
     from types import SimpleNamespace
 
-    from evalkit.adapters.univs_entity import _emit_vps, _Entity
+    from evalkit.adapters.univs_entity import _Entity
     from evalkit.adapters.univs_video import VideoStream
+    from evalkit.adapters.univs_vps import vps_window
     from evalkit.types import Categories
     from evalkit.zoo.ops import ImageTransform
 
@@ -477,7 +478,8 @@ def test_vps_class_and_thing_flag_follow_the_mean_class_slots():
     torch.testing.assert_close(ent.class_mean(), torch.tensor([0.8 / 3, 1.9 / 3]))
     logits = torch.full((1, 8, 8), -5.0)
     logits[0, 2:6, 2:6] = 4.0
-    out = _emit_vps(stream, 0, logits, [ent], Categories(["a", "b"], [1, 2], thing=[True, False]), 0.6, set())
+    out = vps_window(stream, [0], {0: logits}, ent.class_mean()[None], [1],
+                     Categories(["a", "b"], [1, 2], thing=[True, False]), 0.6, set())[0]
     assert out.labels.tolist() == [2] and out.track_ids.tolist() == [2] and out.extra["is_thing"] == [False]
 
 
