@@ -185,7 +185,7 @@ def test_vps_pixels_go_to_the_largest_score_times_logit():
 
     stream = SimpleNamespace(frames=SimpleNamespace(sizes=[(8, 8)]), boxes=VideoStream.boxes,
                              transform=lambda f: ImageTransform((8, 8), (8, 8), (8, 8)))
-    ents = [_Entity(i + 1, None, torch.tensor([0.0, sc]), None, True, 0) for i, sc in enumerate((0.9, 0.5))]
+    ents = [_Entity(i + 1, None, torch.tensor([0.0, sc]), None, True) for i, sc in enumerate((0.9, 0.5))]
     logits = torch.full((2, 8, 8), -5.0)
     logits[0, 2:6, 2:6], logits[1, 2:6, 2:6] = 1.5, 4.0
     seen: set[int] = set()

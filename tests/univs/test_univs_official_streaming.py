@@ -471,7 +471,7 @@ def test_vps_class_and_thing_flag_follow_the_mean_class_slots():
 
     stream = SimpleNamespace(frames=SimpleNamespace(sizes=[(8, 8)]), boxes=VideoStream.boxes,
                              transform=lambda f: ImageTransform((8, 8), (8, 8), (8, 8)))
-    ent = _Entity(1, None, torch.tensor([0.6, 0.1]), None, True, 0)
+    ent = _Entity(1, None, torch.tensor([0.6, 0.1]), None, True)
     ent.pad_scores()
     ent.scores = torch.tensor([0.1, 0.9])
     ent.pad_scores()
