@@ -11,14 +11,22 @@ Each line of a shard is one JSON record::
     {"sample_id": str, "error": "Type: message", "meta": {...}}          # a failed sample
 
 Lines are written with one ``write`` call, then flushed and fsync'ed, so a crash (even
-SIGKILL) leaves at most one truncated last line, which :meth:`PredictionStore.read` drops and
+SIGKILL) leaves at most one truncated last line, which reading drops and
 :meth:`PredictionStore.open_shard` cuts off before appending. A damaged line anywhere else (a
 disk that filled mid-write, a file edited by hand) is not silently skipped: reading names the
 shard and line and says to ``--resume``, and :meth:`PredictionStore.repair` (run by
-``--resume``) drops such lines so their samples are inferred again. A store belongs to one key: a
-sha256 of model id + weights sha256 + model options + benchmark id + data fingerprint;
-resuming with a different key is refused, so predictions of different models or data never
-mix.
+``--resume``) drops such lines so their samples are inferred again.
+
+Reading: :meth:`PredictionStore.index` scans the shards once, line by line, and keeps per
+sample only where its record is (shard, byte offset) and which samples failed;
+:meth:`PredictionStore.iter_predictions` then reads and decodes one record at a time, so the
+runner never holds every prediction (:meth:`PredictionStore.read` puts every record in memory,
+for tests and small tools); :meth:`PredictionStore.parts` is what a re-scoring run knows of the
+model.
+
+A store belongs to one key: a sha256 of model id + weights sha256 + model options + benchmark
+id + data fingerprint; resuming with a different key is refused, so predictions of different
+models or data never mix.
 """
 from __future__ import annotations
 
