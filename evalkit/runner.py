@@ -14,6 +14,10 @@ Guarantees:
   those of another selection;
 * final files (results, ``metrics.json``, ``run.json``) are written atomically;
 * a run directory is never overwritten: a new run gets a new timestamped folder.
+
+The steps share one :class:`evalkit.run_state.RunState`; the end of a run (collect, write the
+official results as the predictions stream out of the store, score, record) is
+:mod:`evalkit.finalise`. The store is read only through :class:`evalkit.store.PredictionStore`.
 """
 from __future__ import annotations
 
@@ -305,13 +309,13 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
             # recorded once the store is known to hold this model and data
             atomic_write_json(run_dir / SELECTION_FILE, selection.record(max_ids=len(selection.ids)))
             if resumed:
-                _tidy_for_resume(cfg, store, run_dir)
+                _tidy_for_resume(state)
             log.info("evalkit run: model %s on %s (%s), mode %s, %d samples%s", cfg.model,
                      cfg.benchmark, ctx.describe(), cfg.mode, len(state.ids),
                      f" (resuming {run_dir})" if resumed else "")
         ctx.barrier("store initialisation")
         if not cfg.quiet and ctx.is_main:
-            _banner(cfg, ctx, selection, run_dir, resumed)
+            _banner(state)
 
         if cfg.mode != "score":
             done = store.done_ids()
@@ -336,23 +340,24 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
             handler.close()
 
 
-def _tidy_for_resume(cfg, store: PredictionStore, run_dir: Path) -> None:
+def _tidy_for_resume(state: RunState) -> None:
     """Before continuing a run: drop damaged store lines (their samples are inferred again)
     and the temporary files a killed results writer left in ``results/`` (they would be zipped
     into a submission otherwise)."""
     from .fileio import remove_stale_temp_files
 
-    if cfg.mode != "score":
-        dropped = store.repair()
+    if state.cfg.mode != "score":
+        dropped = state.store.repair()
         if dropped:
-            log.warning("resume: %d damaged prediction records dropped from %s", dropped, store.dir)
-    for p in remove_stale_temp_files(run_dir / "results"):
+            log.warning("resume: %d damaged prediction records dropped from %s", dropped, state.store.dir)
+    for p in remove_stale_temp_files(state.results_dir):
         log.info("resume: removed the stale temporary file %s", p)
 
 
-def _banner(cfg, ctx, selection: Selection, run_dir, resumed) -> None:
+def _banner(state: RunState) -> None:
     from rich.console import Console
 
+    cfg, ctx, selection, run_dir, resumed = state.cfg, state.ctx, state.selection, state.run_dir, state.resumed
     Console(stderr=True).print(
         f"[bold]evalkit run[/bold] model [cyan]{cfg.model}[/cyan] on [cyan]{cfg.benchmark}[/cyan] — "
         f"mode {cfg.mode}, {ctx.describe()}, device {cfg.device}"
