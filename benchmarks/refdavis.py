@@ -26,8 +26,8 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Instances, Sample
 from ._common import single_instance
-from ._stream import in_order
 from ._io import davis_palette, write_indexed_png
+from ._stream import in_order
 from ._subset import fresh_dir
 from .refytvos import RefYouTubeVOS
 
@@ -77,7 +77,7 @@ class RefDavis17(RefYouTubeVOS):
         # the expressions of one video (ids "<video>/<exp>", so adjacent in the stream) are
         # merged per annotator into one PNG per frame: one video is held at a time
         written: list[Path] = []
-        video, objs = None, []
+        video, objs, finished = None, [], set()
         for sid, preds, _ in in_order(stream, self.result_key, self.id):
             v, _, e = sid.rpartition("/")
             if v not in self.index or e not in self.index[v]["expressions"]:
@@ -85,7 +85,11 @@ class RefDavis17(RefYouTubeVOS):
             if len(preds) != len(self.index[v]["frames"]):
                 raise ResultsError(f"sample {sid}: {len(preds)} per-frame predictions for {len(self.index[v]['frames'])} frames")
             if v != video:
+                if v in finished:  # its PNGs are written: a later expression would overwrite them
+                    raise ResultsError(f"expression {sid!r} comes after other videos' expressions; the "
+                                       f"stream must hold each video's expressions together")
                 written += self._write_video(video, objs, Path(results_dir))
+                finished.add(video)
                 video, objs = v, []
             objs.append((*self.slot(v, e), preds))
         written += self._write_video(video, objs, Path(results_dir))
@@ -94,6 +98,8 @@ class RefDavis17(RefYouTubeVOS):
     def _write_video(self, v: str | None, objs: list[tuple[int, int, list[Instances]]], out_dir: Path) -> list[Path]:
         """The PNGs of video ``v`` from its expressions' ``(annotator, object, predictions)``:
         per annotator and frame, objects painted in ascending (score, object) order."""
+        if not objs:
+            return []
         written, pal = [], davis_palette()
         for anno in sorted({a for a, _, _ in objs}):
             mine = [(obj, preds) for a, obj, preds in objs if a == anno]

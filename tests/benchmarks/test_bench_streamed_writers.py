@@ -167,3 +167,20 @@ def _record() -> None:  # pragma: no cover - run by hand to re-record the digest
 
 if __name__ == "__main__":  # pragma: no cover
     _record()
+
+
+def test_ref_davis_refuses_a_video_whose_expressions_are_split(tmp_path):
+    """Ref-DAVIS merges a video's expressions into shared PNGs, so it writes a video once its
+    expressions stop coming; a video named with a "/" ("a/b") sorts between the expressions of
+    video "a", which would overwrite a's PNGs with a partial merge: refused instead."""
+    from evalkit.benchmarks.refdavis import RefDavis17
+    from evalkit.errors import ResultsError
+
+    bench = RefDavis17(tmp_path, id="ref-davis-test")
+    exps = {str(k): {"exp": "x"} for k in range(4)}
+    bench._index_cache = {"a": {"frames": ["00000"], "expressions": {**exps, "c": {"exp": "y"}}},
+                          "a/b": {"frames": ["00000"], "expressions": exps}}
+    one = [Instances((2, 2), masks=np.ones((1, 2, 2), bool), scores=[1.0])]
+    stream = [("a/0", one, {}), ("a/b/0", one, {}), ("a/c", one, {})]
+    with pytest.raises(ResultsError, match="'a/c' comes after other videos' expressions"):
+        bench.write_stream(iter(stream), tmp_path / "out")
