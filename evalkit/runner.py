@@ -81,7 +81,7 @@ def _now_iso() -> str:
 
 def find_latest_run(runs_root: Path, benchmark: str, model: str) -> Path | None:
     base = Path(runs_root) / benchmark / model
-    runs = sorted(p for p in base.glob("*") if (p / "predictions" / "store.json").exists())
+    runs = sorted(p for p in base.glob("*") if PredictionStore(p / "predictions").exists())
     return runs[-1] if runs else None
 
 
@@ -108,7 +108,7 @@ def _resolve_run_dir(cfg: RunConfig) -> tuple[Path, bool]:
                     )
         else:
             run_dir = Path(cfg.resume)
-        if not (run_dir / "predictions" / "store.json").exists():
+        if not PredictionStore(run_dir / "predictions").exists():
             raise EvalkitError(f"--resume: {run_dir} is not a run directory (no predictions/store.json)")
         return run_dir, True
     if cfg.mode == "score":

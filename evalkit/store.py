@@ -118,6 +118,10 @@ class PredictionStore:
         else:
             atomic_write_json(meta, {"key": key, "parts": parts})
 
+    def exists(self) -> bool:
+        """Whether a store was initialised here (its ``store.json`` is written)."""
+        return (self.dir / "store.json").is_file()
+
     def key(self) -> str | None:
         meta = self.dir / "store.json"
         return self._meta()["key"] if meta.exists() else None

@@ -80,6 +80,7 @@ def test_damaged_line_is_named_by_index_too(tmp_path):
 def test_parts_is_the_store_json_parts(tmp_path):
     store = _store(tmp_path, {0: []})
     assert store.parts() == {"model": "m", "weights_sha256": "abc", "model_options": {"dtype": "bfloat16"}}
+    assert store.exists() and not PredictionStore(tmp_path / "elsewhere").exists()
 
 
 # -- streamed JSON writer -------------------------------------------------------------------
