@@ -33,6 +33,7 @@ from ._io import (
     write_indexed_png,
     zip_folder,
 )
+from ._stream import in_order
 
 __all__ = ["VosVideos", "label_map"]
 
@@ -168,15 +169,13 @@ class VosVideos(OfficialBenchmark):
                     return bytes(im.getpalette()[:768]).ljust(768, b"\0")
         return davis_palette()
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         out_dir = self.results_path(results_dir)
         pal = self.palette()
         written = []
-        for sid in sorted(predictions):
-            meta = samples_meta.get(sid) or {}
+        for sid, preds, meta in in_order(stream, self.result_key, self.id):
             stems = meta.get("frames") or [p.stem for p in self.frames(sid)]
             size = tuple(meta["size"]) if meta.get("size") else None
-            preds = predictions[sid]
             if len(preds) != len(stems):
                 raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for {len(stems)} frames")
             for stem, inst in zip(stems, preds):

@@ -56,7 +56,8 @@ class Benchmark:
     """Base class of every benchmark split.
 
     Subclasses set the class attributes or receive them from the registry entry, and implement
-    :meth:`validate`, :meth:`sample_ids`, :meth:`load_sample`, :meth:`write_results` and
+    :meth:`validate`, :meth:`sample_ids`, :meth:`load_sample`, :meth:`write_stream` (with
+    :meth:`result_key` where the format does not sort sample ids as strings) and
     (for locally scored splits) :meth:`gt_path` / :meth:`results_path`, and :meth:`subset_gt`
     where a partial run can be scored.
 
@@ -98,13 +99,37 @@ class Benchmark:
         raise NotImplementedError
 
     # -- writing and scoring -----------------------------------------------------------------
+    def result_key(self, sample_id: str) -> Any:
+        """Sort key of a sample in the results files: the order :meth:`write_stream` receives
+        the samples in (the order the official files list them; sample ids as strings by
+        default, numeric ids as numbers where the format sorts them so)."""
+        return sample_id
+
+    def write_stream(self, stream: "Iterable[tuple[str, list[Instances], dict]]", results_dir: Path) -> list[Path]:
+        """Write the official results / submission files into ``results_dir`` from ``stream``:
+        ``(sample id, per-frame Instances, the sample's Sample.meta with "time_s")`` one sample
+        at a time, sorted by :meth:`result_key` (checked: :func:`evalkit.benchmarks._stream.in_order`).
+        A writer holds only what its format needs at once (one video for a PNG folder, one
+        entry for a JSON array: :class:`evalkit.benchmarks._stream.StreamedJson`); returns the
+        paths written (each atomically).
+
+        A benchmark written before the stream form that overrides only :meth:`write_results`
+        is fed by collecting the stream into its dicts."""
+        if type(self).write_results is Benchmark.write_results:
+            raise NotImplementedError(f"{type(self).__name__} implements neither write_stream nor write_results")
+        predictions: dict[str, list[Instances]] = {}
+        metas: dict[str, dict] = {}
+        for sid, preds, meta in stream:
+            predictions[sid], metas[sid] = preds, meta
+        return self.write_results(predictions, metas, results_dir)
+
     def write_results(
         self, predictions: Mapping[str, list[Instances]], samples_meta: Mapping[str, dict], results_dir: Path
     ) -> list[Path]:
-        """Write the official results / submission files for ``predictions`` (sample id →
-        per-frame Instances; ``samples_meta`` gives each sample's ``Sample.meta``) into
-        ``results_dir``; return the paths written (atomically)."""
-        raise NotImplementedError
+        """:meth:`write_stream` fed from whole dicts (sample id → per-frame Instances, sample id
+        → ``Sample.meta``), for callers that hold every prediction anyway (tests, notebooks)."""
+        ids = sorted(predictions, key=self.result_key)
+        return self.write_stream(((i, predictions[i], samples_meta.get(i) or {}) for i in ids), results_dir)
 
     def gt_path(self) -> Path:
         """The ground truth the metric reads (a file or folder)."""

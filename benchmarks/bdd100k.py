@@ -28,8 +28,8 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark
-from ._io import (atomic_write_json, atomic_write_png, check_png, image_size, list_frames, list_videos, read_json,
-                  video_frames)
+from ._io import atomic_write_png, check_png, image_size, list_frames, list_videos, read_json, video_frames
+from ._stream import StreamedJson, in_order
 from ._subset import link_children
 
 __all__ = ["BDD_CLASSES", "BddBoxTrack", "BddSegTrack"]
@@ -93,28 +93,27 @@ class BddBoxTrack(OfficialBenchmark):
         return Sample(sample_id, video_frames([self.image_dir / sample_id / n for n in names]), _categories(),
                       {"video": sample_id, "frames": names})
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        frames = []
-        for sid in sorted(predictions):
-            names = self.index.get(sid)
-            if names is None:
-                raise ResultsError(f"predictions for unknown video {sid!r}")
-            preds = predictions[sid]
-            if len(preds) != len(names):
-                raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for {len(names)} frames")
-            for t, (name, inst) in enumerate(zip(names, preds)):
-                labels = []
-                if len(inst):
-                    if inst.boxes is None or inst.labels is None or inst.track_ids is None:
-                        raise ResultsError(f"video {sid}: MOT predictions need boxes, labels and track_ids")
-                    scores = inst.scores if inst.scores is not None else np.ones(len(inst))
-                    for k in range(len(inst)):
-                        x1, y1, x2, y2 = (float(c) for c in inst.boxes[k])
-                        labels.append({"id": str(int(inst.track_ids[k])), "category": _label_name(inst.labels[k], sid),
-                                       "score": float(scores[k]),
-                                       "box2d": {"x1": x1, "y1": y1, "x2": x2, "y2": y2}})
-                frames.append({"name": name, "videoName": sid, "frameIndex": t, "labels": labels})
-        return [atomic_write_json(self.results_path(results_dir), frames)]
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
+        with StreamedJson(self.results_path(results_dir)) as js:
+            for sid, preds, _ in in_order(stream, self.result_key, self.id):
+                names = self.index.get(sid)
+                if names is None:
+                    raise ResultsError(f"predictions for unknown video {sid!r}")
+                if len(preds) != len(names):
+                    raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for {len(names)} frames")
+                for t, (name, inst) in enumerate(zip(names, preds)):
+                    labels = []
+                    if len(inst):
+                        if inst.boxes is None or inst.labels is None or inst.track_ids is None:
+                            raise ResultsError(f"video {sid}: MOT predictions need boxes, labels and track_ids")
+                        scores = inst.scores if inst.scores is not None else np.ones(len(inst))
+                        for k in range(len(inst)):
+                            x1, y1, x2, y2 = (float(c) for c in inst.boxes[k])
+                            labels.append({"id": str(int(inst.track_ids[k])), "category": _label_name(inst.labels[k], sid),
+                                           "score": float(scores[k]),
+                                           "box2d": {"x1": x1, "y1": y1, "x2": x2, "y2": y2}})
+                    js.add({"name": name, "videoName": sid, "frameIndex": t, "labels": labels})
+        return [js.path]
 
     def gt_path(self) -> Path:
         return self.label_dir
@@ -184,13 +183,11 @@ class BddSegTrack(OfficialBenchmark):
         return Sample(sample_id, video_frames(frames), _categories(),
                       {"video": sample_id, "frames": [p.stem for p in frames]})
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         out_dir = self.results_path(results_dir)
         written = []
-        for sid in sorted(predictions):
-            stems = (samples_meta.get(sid) or {}).get("frames") or [
-                p.stem for p in list_frames(self.image_dir / sid, "frame folder")]
-            preds = predictions[sid]
+        for sid, preds, meta in in_order(stream, self.result_key, self.id):
+            stems = meta.get("frames") or [p.stem for p in list_frames(self.image_dir / sid, "frame folder")]
             if len(preds) != len(stems):
                 raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for {len(stems)} frames")
             for stem, inst in zip(stems, preds):

@@ -26,7 +26,8 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark, check_frames
-from ._io import atomic_write_json, read_json, video_frames
+from ._io import read_json, video_frames
+from ._stream import StreamedJson, in_order
 from ._subset import filter_json
 
 __all__ = ["BurstVideos"]
@@ -84,30 +85,29 @@ class BurstVideos(OfficialBenchmark):
                       Categories(tuple(c["name"] for c in cats), tuple(c["id"] for c in cats)),
                       {"sequence": sample_id})
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        out = []
-        for sid in sorted(predictions):
-            s = self.index["sequences"].get(sid)
-            if s is None:
-                raise ResultsError(f"predictions for unknown sequence {sid!r}")
-            preds = predictions[sid]
-            if len(preds) != len(s["annotated_image_paths"]):
-                raise ResultsError(f"sequence {sid}: {len(preds)} per-frame predictions for "
-                                   f"{len(s['annotated_image_paths'])} annotated frames")
-            segs, cats = [], {}
-            for inst in preds:
-                frame = {}
-                if len(inst):
-                    if inst.masks is None or inst.labels is None or inst.track_ids is None:
-                        raise ResultsError(f"sequence {sid}: predictions need masks, labels and track_ids")
-                    sc = inst.scores if inst.scores is not None else np.ones(len(inst))
-                    for k, rle in enumerate(inst.rles()):
-                        tid = str(int(inst.track_ids[k]))
-                        frame[tid] = {"rle": rle["counts"], "score": float(sc[k])}
-                        cats.setdefault(tid, int(inst.labels[k]))
-                segs.append(frame)
-            out.append({**s, "segmentations": segs, "track_category_ids": cats})
-        return [atomic_write_json(self.results_path(results_dir), {**self.index["header"], "sequences": out})]
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
+        with StreamedJson(self.results_path(results_dir), ("sequences",), head=self.index["header"]) as js:
+            for sid, preds, _ in in_order(stream, self.result_key, self.id):
+                s = self.index["sequences"].get(sid)
+                if s is None:
+                    raise ResultsError(f"predictions for unknown sequence {sid!r}")
+                if len(preds) != len(s["annotated_image_paths"]):
+                    raise ResultsError(f"sequence {sid}: {len(preds)} per-frame predictions for "
+                                       f"{len(s['annotated_image_paths'])} annotated frames")
+                segs, cats = [], {}
+                for inst in preds:
+                    frame = {}
+                    if len(inst):
+                        if inst.masks is None or inst.labels is None or inst.track_ids is None:
+                            raise ResultsError(f"sequence {sid}: predictions need masks, labels and track_ids")
+                        sc = inst.scores if inst.scores is not None else np.ones(len(inst))
+                        for k, rle in enumerate(inst.rles()):
+                            tid = str(int(inst.track_ids[k]))
+                            frame[tid] = {"rle": rle["counts"], "score": float(sc[k])}
+                            cats.setdefault(tid, int(inst.labels[k]))
+                    segs.append(frame)
+                js.add({**s, "segmentations": segs, "track_category_ids": cats}, "sequences")
+        return [js.path]
 
     def gt_path(self) -> Path:
         return self.ann_file

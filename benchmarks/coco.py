@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import DatasetError, ResultsError
-from ..types import Categories, Frames, Instances, Reference, Sample, rle_to_mask
+from ..types import Categories, Frames, Reference, Sample, rle_to_mask
 from ._common import CocoIndex, OfficialBenchmark, check_frames, coco_records, single_instance
-from ._io import atomic_write_json, atomic_write_zip, read_json
+from ._io import atomic_write_zip, read_json
+from ._stream import StreamedJson, in_order
 from ._subset import filter_json
 
 __all__ = ["CocoStyleImages", "CocoInstances", "CocoTestDev", "CocoInteractive"]
@@ -92,18 +93,17 @@ class CocoStyleImages(OfficialBenchmark):
             {"image_id": int(im["id"]), "file_name": im.get("file_name")},
         )
 
-    def records(self, predictions: Mapping[str, list[Instances]], samples_meta: Mapping[str, dict]) -> list[dict]:
-        out: list[dict] = []
-        for sid in sorted(predictions, key=lambda s: int(s) if s.isdigit() else s):
-            preds = predictions[sid]
-            if len(preds) != 1:
-                raise ResultsError(f"sample {sid}: an image takes 1 Instances, got {len(preds)}")
-            image_id = samples_meta.get(sid, {}).get("image_id", int(sid))
-            out += coco_records(preds[0], image_id, boxes=not self.masks, masks=self.masks, sample=sid)
-        return out
+    def result_key(self, sample_id: str) -> Any:
+        return int(sample_id) if sample_id.isdigit() else sample_id  # image ids in numeric order
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        return [atomic_write_json(self.results_path(results_dir), self.records(predictions, samples_meta))]
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
+        with StreamedJson(self.results_path(results_dir)) as js:
+            for sid, preds, meta in in_order(stream, self.result_key, self.id):
+                if len(preds) != 1:
+                    raise ResultsError(f"sample {sid}: an image takes 1 Instances, got {len(preds)}")
+                image_id = meta.get("image_id", int(sid))
+                js.extend(coco_records(preds[0], image_id, boxes=not self.masks, masks=self.masks, sample=sid))
+        return [js.path]
 
     def gt_path(self) -> Path:
         return self.ann_file
@@ -142,8 +142,8 @@ class CocoTestDev(CocoStyleImages):
     def results_name(self) -> str:  # type: ignore[override]
         return f"detections_test-dev2017_{self.alg}_results.json"
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        js = super().write_results(predictions, samples_meta, results_dir)[0]
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
+        js = super().write_stream(stream, results_dir)[0]
         return [js, atomic_write_zip(Path(results_dir) / "submission.zip", {js.name: js})]
 
 
@@ -217,22 +217,22 @@ class CocoInteractive(CocoStyleImages):
         return filter_json(gt, out, {"images": lambda im: im["id"] in ids,
                                      "annotations": lambda a: a["image_id"] in ids}), {}
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         results_dir = Path(results_dir)
-        recs, gt_images, gt_anns = [], [], []
-        for k, sid in enumerate(sorted(predictions)):
-            im, ann = self._ann(sid)
-            inst = single_instance(predictions[sid][0], sid)
-            if len(inst) == 0 or inst.masks is None:
-                raise ResultsError(f"sample {sid}: interactive segmentation needs one mask, got none")
-            rle = inst.rles()[0]
-            recs.append({"image_id": k + 1, "category_id": 1, "score": 1.0,
+        with StreamedJson(results_dir / self.derived_gt, ("images", "annotations"),
+                          tail={"categories": [{"id": 1, "name": "object"}]}) as gt, \
+                StreamedJson(self.results_path(results_dir)) as res:
+            for k, (sid, preds, _) in enumerate(in_order(stream, self.result_key, self.id)):
+                im, ann = self._ann(sid)
+                inst = single_instance(preds[0], sid)
+                if len(inst) == 0 or inst.masks is None:
+                    raise ResultsError(f"sample {sid}: interactive segmentation needs one mask, got none")
+                rle = inst.rles()[0]
+                res.add({"image_id": k + 1, "category_id": 1, "score": 1.0,
                          "segmentation": {"size": rle["size"], "counts": rle["counts"]}})
-            gt_images.append({"id": k + 1, "height": im["height"], "width": im["width"],
-                              "file_name": im.get("file_name"), "sample_id": sid})
-            gt_anns.append({"id": k + 1, "image_id": k + 1, "category_id": 1, "iscrowd": 0,
-                            "bbox": ann["bbox"], "area": ann.get("area", 0),
-                            "segmentation": ann["segmentation"]})
-        gt = {"images": gt_images, "annotations": gt_anns, "categories": [{"id": 1, "name": "object"}]}
-        return [atomic_write_json(results_dir / self.derived_gt, gt),
-                atomic_write_json(self.results_path(results_dir), recs)]
+                gt.add({"id": k + 1, "height": im["height"], "width": im["width"],
+                        "file_name": im.get("file_name"), "sample_id": sid}, "images")
+                gt.add({"id": k + 1, "image_id": k + 1, "category_id": 1, "iscrowd": 0,
+                        "bbox": ann["bbox"], "area": ann.get("area", 0),
+                        "segmentation": ann["segmentation"]}, "annotations")
+        return [gt.path, res.path]

@@ -23,7 +23,8 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Frames, Reference, Sample
 from ._common import OfficialBenchmark, single_instance
-from ._io import atomic_write_json, read_lines
+from ._io import read_lines
+from ._stream import StreamedJson, in_order
 from ._subset import filter_json
 
 __all__ = ["Fss1000", "read_fss_mask"]
@@ -105,25 +106,24 @@ class Fss1000(OfficialBenchmark):
         return filter_json(gt, Path(results_dir) / "fss_gt_subset.json",
                            {"queries": lambda q: q["query_id"] in keep}), {}
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         from ..types import mask_to_rle
 
         classes = list(self.index)
-        recs, queries = [], []
-        for sid in sorted(predictions):
-            cls, _, q = sid.rpartition("/")
-            if cls not in self.index or q not in self.index[cls]:
-                raise ResultsError(f"predictions for unknown FSS-1000 query {sid!r}")
-            preds = predictions[sid]
-            if len(preds) != 1:
-                raise ResultsError(f"sample {sid}: an image takes 1 Instances, got {len(preds)}")
-            inst = single_instance(preds[0], sid)
-            if len(inst) == 0 or inst.masks is None:
-                raise ResultsError(f"sample {sid}: few-shot segmentation needs a mask, got none")
-            rle = inst.rles()[0]
-            recs.append({"query_id": sid, "segmentation": {"size": rle["size"], "counts": rle["counts"]}})
-            gt = mask_to_rle(read_fss_mask(self.root / cls / f"{q}.png", tuple(rle["size"])))
-            queries.append({"query_id": sid, "class_id": classes.index(cls), "segmentation": gt})
         results_dir = Path(results_dir)
-        return [atomic_write_json(results_dir / self.derived_gt, {"queries": queries}),
-                atomic_write_json(self.results_path(results_dir), recs)]
+        with StreamedJson(results_dir / self.derived_gt, ("queries",)) as gt, \
+                StreamedJson(self.results_path(results_dir)) as res:
+            for sid, preds, _ in in_order(stream, self.result_key, self.id):
+                cls, _, q = sid.rpartition("/")
+                if cls not in self.index or q not in self.index[cls]:
+                    raise ResultsError(f"predictions for unknown FSS-1000 query {sid!r}")
+                if len(preds) != 1:
+                    raise ResultsError(f"sample {sid}: an image takes 1 Instances, got {len(preds)}")
+                inst = single_instance(preds[0], sid)
+                if len(inst) == 0 or inst.masks is None:
+                    raise ResultsError(f"sample {sid}: few-shot segmentation needs a mask, got none")
+                rle = inst.rles()[0]
+                res.add({"query_id": sid, "segmentation": {"size": rle["size"], "counts": rle["counts"]}})
+                mask = mask_to_rle(read_fss_mask(self.root / cls / f"{q}.png", tuple(rle["size"])))
+                gt.add({"query_id": sid, "class_id": classes.index(cls), "segmentation": mask}, "queries")
+        return [gt.path, res.path]

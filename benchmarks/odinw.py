@@ -15,13 +15,15 @@ dataset name → annotation file and dataset name → results file.
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Frames, Sample
 from ._common import CocoIndex, OfficialBenchmark, check_frames, check_sample_ids, coco_records
-from ._io import atomic_write_json, read_json
+from ._io import read_json
+from ._stream import StreamedJson, in_order
 from ._subset import filter_json
 
 __all__ = ["ODINW13", "OdinW"]
@@ -102,18 +104,18 @@ class OdinW(OfficialBenchmark):
             {"dataset": name, "image_id": int(im["id"])},
         )
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        per: dict[str, list] = {n: [] for n in self.names}
-        for sid in sorted(predictions):
-            name, _, img = sid.partition("/")
-            if name not in per:
-                raise ResultsError(f"sample {sid}: unknown ODinW dataset {name!r}")
-            preds = predictions[sid]
-            if len(preds) != 1:
-                raise ResultsError(f"sample {sid}: an image takes 1 Instances, got {len(preds)}")
-            per[name] += coco_records(preds[0], int(img), sample=sid)
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         out_dir = self.results_path(results_dir)
-        return [atomic_write_json(out_dir / f"{n}.json", recs) for n, recs in per.items()]
+        with ExitStack() as files:  # one results array per dataset, every one written (empty too)
+            per = {n: files.enter_context(StreamedJson(out_dir / f"{n}.json")) for n in self.names}
+            for sid, preds, _ in in_order(stream, self.result_key, self.id):
+                name, _, img = sid.partition("/")
+                if name not in per:
+                    raise ResultsError(f"sample {sid}: unknown ODinW dataset {name!r}")
+                if len(preds) != 1:
+                    raise ResultsError(f"sample {sid}: an image takes 1 Instances, got {len(preds)}")
+                per[name].extend(coco_records(preds[0], int(img), sample=sid))
+        return [js.path for js in per.values()]
 
     def gt_path(self) -> Path:
         return self.root

@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import DatasetError, ResultsError
 from ..types import Expression, Frames, Sample
 from ._common import coco_records, single_instance
-from ._io import atomic_write_json
+from ._stream import StreamedJson, in_order
 from .coco import CocoStyleImages
 
 __all__ = ["RefCoco", "REFCOCO_SPLITS"]
@@ -95,15 +95,17 @@ class RefCoco(CocoStyleImages):
             {"image_id": int(im["id"]), "file_name": im["file_name"]},
         )
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        recs = []
-        for sid in sorted(predictions, key=int):
-            preds = predictions[sid]
-            if len(preds) != 1:
-                raise ResultsError(f"sample {sid}: an image takes 1 Instances, got {len(preds)}")
-            inst = single_instance(preds[0], sid)
-            if len(inst) == 0:
-                continue  # no prediction: the evaluator counts the expression as a miss
-            cat = self.index.anns_by_image[int(sid)][0].get("category_id", 1)
-            recs += coco_records(inst, int(sid), boxes=True, masks=self.masks, sample=sid, default_label=cat)
-        return [atomic_write_json(self.results_path(results_dir), recs)]
+    def result_key(self, sample_id: str) -> Any:
+        return int(sample_id)  # expression ids in numeric order
+
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
+        with StreamedJson(self.results_path(results_dir)) as js:
+            for sid, preds, _ in in_order(stream, self.result_key, self.id):
+                if len(preds) != 1:
+                    raise ResultsError(f"sample {sid}: an image takes 1 Instances, got {len(preds)}")
+                inst = single_instance(preds[0], sid)
+                if len(inst) == 0:
+                    continue  # no prediction: the evaluator counts the expression as a miss
+                cat = self.index.anns_by_image[int(sid)][0].get("category_id", 1)
+                js.extend(coco_records(inst, int(sid), boxes=True, masks=self.masks, sample=sid, default_label=cat))
+        return [js.path]

@@ -27,6 +27,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Instances, Sample
 from ._common import single_instance
 from ._io import davis_palette, write_indexed_png
+from ._stream import in_order
 from ._subset import fresh_dir
 from .refytvos import RefYouTubeVOS
 
@@ -72,26 +73,41 @@ class RefDavis17(RefYouTubeVOS):
         sample.meta.update(annotator=anno, object=obj)
         return sample
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        # group expressions by (annotator, video): their masks are merged into one PNG per frame
-        groups: dict[tuple[int, str], list[tuple[int, list[Instances]]]] = {}
-        for sid, preds in predictions.items():
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
+        # the expressions of one video (ids "<video>/<exp>", so adjacent in the stream) are
+        # merged per annotator into one PNG per frame: one video is held at a time
+        written: list[Path] = []
+        video, objs, finished = None, [], set()
+        for sid, preds, _ in in_order(stream, self.result_key, self.id):
             v, _, e = sid.rpartition("/")
             if v not in self.index or e not in self.index[v]["expressions"]:
                 raise ResultsError(f"predictions for unknown expression {sid!r}")
             if len(preds) != len(self.index[v]["frames"]):
                 raise ResultsError(f"sample {sid}: {len(preds)} per-frame predictions for {len(self.index[v]['frames'])} frames")
-            anno, obj = self.slot(v, e)
-            groups.setdefault((anno, v), []).append((obj, preds))
-        out_dir = Path(results_dir)
-        pal = davis_palette()
-        written = []
-        for (anno, v), objs in sorted(groups.items()):
+            if v != video:
+                if v in finished:  # its PNGs are written: a later expression would overwrite them
+                    raise ResultsError(f"expression {sid!r} comes after other videos' expressions; the "
+                                       f"stream must hold each video's expressions together")
+                written += self._write_video(video, objs, Path(results_dir))
+                finished.add(video)
+                video, objs = v, []
+            objs.append((*self.slot(v, e), preds))
+        written += self._write_video(video, objs, Path(results_dir))
+        return written
+
+    def _write_video(self, v: str | None, objs: list[tuple[int, int, list[Instances]]], out_dir: Path) -> list[Path]:
+        """The PNGs of video ``v`` from its expressions' ``(annotator, object, predictions)``:
+        per annotator and frame, objects painted in ascending (score, object) order."""
+        if not objs:
+            return []
+        written, pal = [], davis_palette()
+        for anno in sorted({a for a, _, _ in objs}):
+            mine = [(obj, preds) for a, obj, preds in objs if a == anno]
             for t, stem in enumerate(self.index[v]["frames"]):
-                size = objs[0][1][t].image_size
+                size = mine[0][1][t].image_size
                 lab = np.zeros(size, np.uint8)
                 order = []
-                for obj, preds in objs:
+                for obj, preds in mine:
                     top = single_instance(preds[t], v)
                     if len(top) and top.masks is not None:
                         s = float(top.scores[0]) if top.scores is not None else 1.0

@@ -23,6 +23,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Expression, Sample
 from ._common import OfficialBenchmark, single_instance
 from ._io import atomic_write_png, read_json, video_frames, zip_folder
+from ._stream import in_order
 
 __all__ = ["RefYouTubeVOS", "read_meta_expressions", "binary_png"]
 
@@ -89,13 +90,12 @@ class RefYouTubeVOS(OfficialBenchmark):
         return Sample(sample_id, video_frames(frames), Expression(text),
                       {"video": v, "exp_id": e, "frames": list(d["frames"])})
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         out_dir = self.results_path(results_dir)
         written = []
-        for sid in sorted(predictions):
+        for sid, preds, meta in in_order(stream, self.result_key, self.id):
             v, _, e = sid.rpartition("/")
-            stems = (samples_meta.get(sid) or {}).get("frames") or self.index[v]["frames"]
-            preds = predictions[sid]
+            stems = meta.get("frames") or self.index[v]["frames"]
             if len(preds) != len(stems):
                 raise ResultsError(f"sample {sid}: {len(preds)} per-frame predictions for {len(stems)} frames")
             for stem, inst in zip(stems, preds):

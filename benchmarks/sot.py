@@ -32,6 +32,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Reference, Sample, box_convert
 from ._common import OfficialBenchmark, single_instance
 from ._io import atomic_write_text, list_frames, read_lines, video_frames, zip_folder
+from ._stream import in_order
 
 __all__ = ["SotSequences", "read_boxes"]
 
@@ -185,17 +186,17 @@ class SotSequences(OfficialBenchmark):
                 out[k] = out[k - 1]
         return out
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         out_dir = self.results_path(results_dir)
         written = []
-        for sid in sorted(predictions):
+        for sid, preds, meta in in_order(stream, self.result_key, self.id):
             if sid not in self.index:
                 raise ResultsError(f"predictions for unknown sequence {sid!r}")
-            b = self._track(sid, predictions[sid], samples_meta.get(sid, {}))
+            b = self._track(sid, preds, meta)
             if self.layout == "got10k":
                 text = "\n".join(",".join(f"{v:.3f}" for v in r) for r in b) + "\n"
                 written.append(atomic_write_text(out_dir / sid / f"{sid}_001.txt", text))
-                t = (samples_meta.get(sid) or {}).get("time_s")
+                t = meta.get("time_s")
                 if t is not None:  # the toolkit's per-frame running times (speed statistics)
                     per = float(t) / max(len(b), 1)
                     written.append(atomic_write_text(out_dir / sid / f"{sid}_time.txt", f"{per:.8f}\n" * len(b)))

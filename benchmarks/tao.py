@@ -18,7 +18,8 @@ from typing import Any
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark, check_frames, coco_records
-from ._io import atomic_write_json, read_json, video_frames
+from ._io import read_json, video_frames
+from ._stream import StreamedJson, in_order
 from ._subset import filter_json
 
 __all__ = ["TaoVideos"]
@@ -85,24 +86,26 @@ class TaoVideos(OfficialBenchmark):
             {"video_id": int(sample_id), "image_ids": [int(im["id"]) for im in ims]},
         )
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        recs = []
-        for sid in sorted(predictions, key=int):
-            ims = self.index["frames"].get(int(sid))
-            if ims is None:
-                raise ResultsError(f"predictions for unknown video id {sid!r}")
-            preds = predictions[sid]
-            if len(preds) != len(ims):
-                raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for {len(ims)} frames")
-            for im, inst in zip(ims, preds):
-                if len(inst) and inst.track_ids is None:
-                    raise ResultsError(f"video {sid}: tracking predictions need track_ids")
-                for r, tid in zip(coco_records(inst, int(im["id"]), sample=sid),
-                                  inst.track_ids if len(inst) else []):
-                    r["video_id"] = int(sid)
-                    r["track_id"] = int(tid)
-                    recs.append(r)
-        return [atomic_write_json(self.results_path(results_dir), recs)]
+    def result_key(self, sample_id: str) -> Any:
+        return int(sample_id)  # video ids in numeric order
+
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
+        with StreamedJson(self.results_path(results_dir)) as js:
+            for sid, preds, _ in in_order(stream, self.result_key, self.id):
+                ims = self.index["frames"].get(int(sid))
+                if ims is None:
+                    raise ResultsError(f"predictions for unknown video id {sid!r}")
+                if len(preds) != len(ims):
+                    raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for {len(ims)} frames")
+                for im, inst in zip(ims, preds):
+                    if len(inst) and inst.track_ids is None:
+                        raise ResultsError(f"video {sid}: tracking predictions need track_ids")
+                    for r, tid in zip(coco_records(inst, int(im["id"]), sample=sid),
+                                      inst.track_ids if len(inst) else []):
+                        r["video_id"] = int(sid)
+                        r["track_id"] = int(tid)
+                        js.add(r)
+        return [js.path]
 
     def gt_path(self) -> Path:
         return self.ann_file

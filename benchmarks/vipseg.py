@@ -29,7 +29,8 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark, check_frames
-from ._io import atomic_write_json, atomic_write_png, check_png, image_size, read_json, video_frames
+from ._io import atomic_write_png, check_png, image_size, read_json, video_frames
+from ._stream import StreamedJson, in_order
 from ._subset import filter_json
 
 __all__ = ["VipSeg"]
@@ -87,46 +88,53 @@ class VipSeg(OfficialBenchmark):
                                  tuple(bool(c["isthing"]) for c in cats)),
                       {"video": sample_id, "frames": self.index["videos"][sample_id]})
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         from PIL import Image
 
         results_dir = Path(results_dir)
         thing = {c["id"]: bool(c["isthing"]) for c in self.index["categories"]}
-        written, videos = [], []
-        for sid in sorted(predictions):
-            stems = self.index["videos"].get(sid)
-            if stems is None:
-                raise ResultsError(f"predictions for unknown video {sid!r}")
-            preds = predictions[sid]
-            if len(preds) != len(stems):
-                raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for {len(stems)} frames")
-            anns = []
-            for stem, inst in zip(stems, preds):
-                h, w = inst.image_size
-                pan = np.zeros((h, w), np.int64)
-                segs: dict[int, int] = {}
-                if len(inst):
-                    if inst.masks is None or inst.labels is None:
-                        raise ResultsError(f"video {sid}: panoptic predictions need masks and labels")
-                    masks = inst.dense_masks()
-                    scores = inst.scores if inst.scores is not None else np.ones(len(inst))
-                    for k in np.argsort(scores, kind="stable"):
-                        lab = int(inst.labels[k])
-                        if lab not in thing:
-                            raise ResultsError(f"video {sid}: unknown VIPSeg category id {lab}")
-                        tid = int(inst.track_ids[k]) if (thing[lab] and inst.track_ids is not None) else -1
-                        seg_id = (lab + 1) * 1000 + tid + 1
-                        pan[masks[k]] = seg_id
-                        segs[seg_id] = lab
-                present = sorted(set(np.unique(pan).tolist()) - {0})
-                rgb = np.stack([pan % 256, pan // 256 % 256, pan // 65536], -1).astype(np.uint8)
-                written.append(atomic_write_png(results_dir / "pan_pred" / sid / f"{stem}.png",
-                                                Image.fromarray(rgb, mode="RGB")))
-                anns.append({"file_name": f"{stem}.png",
-                             "segments_info": [{"id": i, "category_id": segs[i]} for i in present]})
-            videos.append({"video_id": sid, "annotations": anns})
-        written.append(atomic_write_json(results_dir / "pred.json", {"annotations": videos}))
+        written = []
+        with StreamedJson(results_dir / "pred.json", ("annotations",)) as js:
+            for sid, preds, _ in in_order(stream, self.result_key, self.id):
+                stems = self.index["videos"].get(sid)
+                if stems is None:
+                    raise ResultsError(f"predictions for unknown video {sid!r}")
+                if len(preds) != len(stems):
+                    raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for {len(stems)} frames")
+                anns = []
+                for stem, inst in zip(stems, preds):
+                    pan, segs = self._panoptic(inst, thing, sid)
+                    present = sorted(set(np.unique(pan).tolist()) - {0})
+                    rgb = np.stack([pan % 256, pan // 256 % 256, pan // 65536], -1).astype(np.uint8)
+                    written.append(atomic_write_png(results_dir / "pan_pred" / sid / f"{stem}.png",
+                                                    Image.fromarray(rgb, mode="RGB")))
+                    anns.append({"file_name": f"{stem}.png",
+                                 "segments_info": [{"id": i, "category_id": segs[i]} for i in present]})
+                js.add({"video_id": sid, "annotations": anns}, "annotations")
+        written.append(js.path)
         return written
+
+    @staticmethod
+    def _panoptic(inst, thing: dict[int, bool], sid: str) -> tuple[np.ndarray, dict[int, int]]:
+        """(``H x W`` int64 segment ids ``(label + 1) * 1000 + track id + 1`` (stuff: track
+        -1), segment id → category id) of one frame, instances painted in ascending score."""
+        h, w = inst.image_size
+        pan = np.zeros((h, w), np.int64)
+        segs: dict[int, int] = {}
+        if len(inst):
+            if inst.masks is None or inst.labels is None:
+                raise ResultsError(f"video {sid}: panoptic predictions need masks and labels")
+            masks = inst.dense_masks()
+            scores = inst.scores if inst.scores is not None else np.ones(len(inst))
+            for k in np.argsort(scores, kind="stable"):
+                lab = int(inst.labels[k])
+                if lab not in thing:
+                    raise ResultsError(f"video {sid}: unknown VIPSeg category id {lab}")
+                tid = int(inst.track_ids[k]) if (thing[lab] and inst.track_ids is not None) else -1
+                seg_id = (lab + 1) * 1000 + tid + 1
+                pan[masks[k]] = seg_id
+                segs[seg_id] = lab
+        return pan, segs
 
     def gt_path(self) -> Path:
         return self.ann_file

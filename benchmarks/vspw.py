@@ -25,6 +25,7 @@ from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample
 from ._common import OfficialBenchmark
 from ._io import atomic_write_png, check_png, image_size, list_frames, read_json, read_lines, video_frames
+from ._stream import in_order
 
 __all__ = ["Vspw", "semantic_map"]
 
@@ -93,14 +94,13 @@ class Vspw(OfficialBenchmark):
                       Categories(tuple(n for _, n in cats), tuple(i for i, _ in cats)),
                       {"video": sample_id, "frames": [p.stem for p in frames]})
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         from PIL import Image
 
         out_dir = self.results_path(results_dir)
         written = []
-        for sid in sorted(predictions):
-            stems = (samples_meta.get(sid) or {}).get("frames") or [p.stem for p in self.frames(sid)]
-            preds = predictions[sid]
+        for sid, preds, meta in in_order(stream, self.result_key, self.id):
+            stems = meta.get("frames") or [p.stem for p in self.frames(sid)]
             if len(preds) != len(stems):
                 raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for {len(stems)} frames")
             for stem, inst in zip(stems, preds):

@@ -27,7 +27,8 @@ import numpy as np
 from ..errors import DatasetError, ResultsError
 from ..types import Categories, Sample, mask_to_rle
 from ._common import OfficialBenchmark, check_frames
-from ._io import atomic_write_json, atomic_write_zip, first_existing, read_json, video_frames
+from ._io import atomic_write_zip, first_existing, read_json, video_frames
+from ._stream import StreamedJson, in_order
 from ._subset import filter_json
 
 __all__ = ["YouTubeVIS", "tracks_to_ytvis"]
@@ -114,20 +115,22 @@ class YouTubeVIS(OfficialBenchmark):
             {"video_id": int(v["id"]), "length": len(paths)},
         )
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
-        entries = []
-        for sid in sorted(predictions, key=int):
-            v = self.index["videos"].get(int(sid))
-            if v is None:
-                raise ResultsError(f"predictions for unknown video id {sid!r}")
-            if len(predictions[sid]) != len(v["file_names"]):
-                raise ResultsError(f"video {sid}: {len(predictions[sid])} per-frame predictions for "
-                                   f"{len(v['file_names'])} frames")
-            entries += tracks_to_ytvis(predictions[sid], int(sid), sid)
-        js = atomic_write_json(self.results_path(results_dir), entries)
+    def result_key(self, sample_id: str) -> Any:
+        return int(sample_id)  # video ids in numeric order
+
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
+        with StreamedJson(self.results_path(results_dir)) as js:
+            for sid, preds, _ in in_order(stream, self.result_key, self.id):
+                v = self.index["videos"].get(int(sid))
+                if v is None:
+                    raise ResultsError(f"predictions for unknown video id {sid!r}")
+                if len(preds) != len(v["file_names"]):
+                    raise ResultsError(f"video {sid}: {len(preds)} per-frame predictions for "
+                                       f"{len(v['file_names'])} frames")
+                js.extend(tracks_to_ytvis(preds, int(sid), sid))
         if self.server:
-            return [js, atomic_write_zip(Path(results_dir) / "submission.zip", {"results.json": js})]
-        return [js]
+            return [js.path, atomic_write_zip(Path(results_dir) / "submission.zip", {"results.json": js.path})]
+        return [js.path]
 
     def gt_path(self) -> Path:
         return self.ann_file

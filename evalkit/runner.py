@@ -14,15 +14,18 @@ Guarantees:
   those of another selection;
 * final files (results, ``metrics.json``, ``run.json``) are written atomically;
 * a run directory is never overwritten: a new run gets a new timestamped folder.
+
+The steps share one :class:`evalkit.run_state.RunState`; the end of a run (collect, write the
+official results as the predictions stream out of the store, score, record) is
+:mod:`evalkit.finalise`. The store is read only through :class:`evalkit.store.PredictionStore`.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import logging
 import os
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,8 @@ from .errors import EvalkitError
 from .fileio import atomic_write_json
 from .hostenv import apply_threads, check_device, seed_everything
 from .prefetch import prefetch_samples
-from .selection import SELECTION_FILE, Selection, resume_selection, score_selection, select_samples
+from .run_state import InferStats, RunResult, RunState
+from .selection import SELECTION_FILE, Selection, resume_selection, select_samples
 from .store import PredictionStore, encode_record, store_key
 from .types import ContractError, Instances
 
@@ -67,14 +71,6 @@ class RunConfig:
     dtype: str = "float32"  # autocast dtype of the networks (evalkit.precision)
 
 
-@dataclass
-class RunResult:
-    run_dir: Path
-    metrics: dict[str, float] | None
-    status: str
-    samples: dict[str, int]
-
-
 def _timestamp() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
 
@@ -85,7 +81,7 @@ def _now_iso() -> str:
 
 def find_latest_run(runs_root: Path, benchmark: str, model: str) -> Path | None:
     base = Path(runs_root) / benchmark / model
-    runs = sorted(p for p in base.glob("*") if (p / "predictions" / "store.json").exists())
+    runs = sorted(p for p in base.glob("*") if PredictionStore(p / "predictions").exists())
     return runs[-1] if runs else None
 
 
@@ -112,7 +108,7 @@ def _resolve_run_dir(cfg: RunConfig) -> tuple[Path, bool]:
                     )
         else:
             run_dir = Path(cfg.resume)
-        if not (run_dir / "predictions" / "store.json").exists():
+        if not PredictionStore(run_dir / "predictions").exists():
             raise EvalkitError(f"--resume: {run_dir} is not a run directory (no predictions/store.json)")
         return run_dir, True
     if cfg.mode == "score":
@@ -294,7 +290,6 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
     if err_msg is not None:
         raise EvalkitError(err_msg)
     run_dir = Path(run_dir)
-    ids = list(selection.ids)
     handler = _setup_log(run_dir, ctx)
     store = PredictionStore(run_dir / "predictions")
     try:
@@ -303,40 +298,40 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
             model_opts = dict(adapter.options)
             if cfg.dtype != "float32":  # changes the outputs: part of the store key
                 model_opts["dtype"] = cfg.dtype
-        else:
-            import json
-
-            parts = json.loads((store.dir / "store.json").read_text())["parts"]
-            weights_sha, model_opts = parts["weights_sha256"], parts["model_options"]
+        else:  # re-scoring: the model is the one the store's predictions were made with
+            parts = store.parts()
+            weights_sha, model_opts = parts.get("weights_sha256"), parts.get("model_options", {})
         key, parts = store_key(cfg.model, weights_sha, model_opts, cfg.benchmark, fingerprint)
+        state = RunState(cfg, bench, selection, store, run_dir, ctx, adapter, fingerprint, key, resumed, argv,
+                         t_start, started, InferStats(data_s=data_s, threads=threads))
         if ctx.is_main:
             store.init(key, parts)
             # recorded once the store is known to hold this model and data
             atomic_write_json(run_dir / SELECTION_FILE, selection.record(max_ids=len(selection.ids)))
             if resumed:
-                _tidy_for_resume(cfg, store, run_dir)
+                _tidy_for_resume(state)
             log.info("evalkit run: model %s on %s (%s), mode %s, %d samples%s", cfg.model,
-                     cfg.benchmark, ctx.describe(), cfg.mode, len(ids),
+                     cfg.benchmark, ctx.describe(), cfg.mode, len(state.ids),
                      f" (resuming {run_dir})" if resumed else "")
         ctx.barrier("store initialisation")
         if not cfg.quiet and ctx.is_main:
-            _banner(cfg, ctx, selection, run_dir, resumed)
+            _banner(state)
 
-        infer_stats = {"data_s": data_s, "inference_s": 0.0, "frames": 0, "samples": 0, "threads": threads}
         if cfg.mode != "score":
-            done, _ = store.read()
-            pending = [i for i in ids if i not in done]
+            done = store.done_ids()
+            pending = [i for i in state.ids if i not in done]
             mine = shard_exact(pending, ctx.rank, ctx.world)
             from .precision import mixed_precision
 
             with mixed_precision(cfg.dtype, cfg.device):
-                _infer(cfg, bench, adapter, store, mine, ctx, infer_stats, skipped=len(ids) - len(pending))
+                _infer(state, mine, skipped=len(state.ids) - len(pending))
         ctx.barrier("end of inference")
 
         result = RunResult(run_dir, None, "incomplete", {})
         if ctx.is_main:
-            result = _finalise(cfg, bench, selection, store, run_dir, ctx, adapter, fingerprint, key,
-                               infer_stats, t_start, started, argv, resumed)
+            from .finalise import finalise
+
+            result = finalise(state)
         ctx.barrier("scoring")
         return result
     finally:
@@ -345,23 +340,24 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
             handler.close()
 
 
-def _tidy_for_resume(cfg, store: PredictionStore, run_dir: Path) -> None:
+def _tidy_for_resume(state: RunState) -> None:
     """Before continuing a run: drop damaged store lines (their samples are inferred again)
     and the temporary files a killed results writer left in ``results/`` (they would be zipped
     into a submission otherwise)."""
     from .fileio import remove_stale_temp_files
 
-    if cfg.mode != "score":
-        dropped = store.repair()
+    if state.cfg.mode != "score":
+        dropped = state.store.repair()
         if dropped:
-            log.warning("resume: %d damaged prediction records dropped from %s", dropped, store.dir)
-    for p in remove_stale_temp_files(run_dir / "results"):
+            log.warning("resume: %d damaged prediction records dropped from %s", dropped, state.store.dir)
+    for p in remove_stale_temp_files(state.results_dir):
         log.info("resume: removed the stale temporary file %s", p)
 
 
-def _banner(cfg, ctx, selection: Selection, run_dir, resumed) -> None:
+def _banner(state: RunState) -> None:
     from rich.console import Console
 
+    cfg, ctx, selection, run_dir, resumed = state.cfg, state.ctx, state.selection, state.run_dir, state.resumed
     Console(stderr=True).print(
         f"[bold]evalkit run[/bold] model [cyan]{cfg.model}[/cyan] on [cyan]{cfg.benchmark}[/cyan] — "
         f"mode {cfg.mode}, {ctx.describe()}, device {cfg.device}"
@@ -370,8 +366,11 @@ def _banner(cfg, ctx, selection: Selection, run_dir, resumed) -> None:
     )
 
 
-def _infer(cfg, bench, adapter, store, mine, ctx, stats, skipped: int) -> None:
-    shard = store.open_shard(ctx.rank, ctx.world)
+def _infer(state: RunState, mine: list[str], skipped: int) -> None:
+    """Infer the samples ``mine`` (this rank's share of the pending ones), appending each
+    record to this rank's shard before the next sample starts; counters go to ``state.stats``."""
+    cfg, bench, adapter, ctx, stats = state.cfg, state.bench, state.adapter, state.ctx, state.stats
+    shard = state.store.open_shard(ctx.rank, ctx.world)
     label = "infer" if not ctx.enabled else f"infer rank {ctx.rank}/{ctx.world}"
     bar = _Progress(len(mine), label, cfg.quiet or not ctx.is_main)
     if skipped and ctx.is_main:
@@ -379,7 +378,7 @@ def _infer(cfg, bench, adapter, store, mine, ctx, stats, skipped: int) -> None:
     try:
         t_wait = time.perf_counter()
         for k, (sid, sample, load_err) in enumerate(prefetch_samples(bench, mine, cfg.num_workers)):
-            stats["data_s"] += time.perf_counter() - t_wait
+            stats.data_s += time.perf_counter() - t_wait
             t0 = time.perf_counter()
             try:
                 if load_err is not None:
@@ -404,10 +403,10 @@ def _infer(cfg, bench, adapter, store, mine, ctx, stats, skipped: int) -> None:
                 rec, line = _failure(sid, sample, e)
             store_t = time.perf_counter()
             shard.append_line(line)
-            stats["inference_s"] += store_t - t0
+            stats.inference_s += store_t - t0
             if "error" not in rec:
-                stats["samples"] += 1
-                stats["frames"] += len(rec["instances"])
+                stats.samples += 1
+                stats.frames += len(rec["instances"])
             bar.advance(k + 1)
             t_wait = time.perf_counter()
     finally:
@@ -424,142 +423,3 @@ def _failure(sid, sample, e: BaseException) -> tuple[dict, str]:
     except (TypeError, ValueError):  # the meta itself cannot be stored
         line = encode_record({**rec, "meta": {}})
     return rec, line
-
-
-def _finalise(cfg, bench, selection: Selection, store, run_dir, ctx, adapter, fingerprint, key, stats, t_start,
-              started, argv, resumed) -> RunResult:
-    from . import __version__
-    from .provenance import git_hash, hardware, versions
-
-    ids = list(selection.ids)
-    done, failed = store.read()
-    missing = [i for i in ids if i not in done and i not in failed]
-    if missing and cfg.mode != "infer":
-        how = (f"infer them first with `evalkit run --resume {run_dir}` without --mode score"
-               if cfg.mode == "score" else f"continue the run with --resume {run_dir}")
-        raise EvalkitError(
-            f"{len(missing)} of the {len(ids)} selected samples have no prediction in {store.dir} "
-            f"(first: {missing[0]}); {how}"
-        )
-    failed_ids = [i for i in ids if i in failed]
-    predictions = {i: [Instances.from_json(d) for d in done[i]["instances"]] for i in ids if i in done}
-    # the inference time of each sample reaches the writers (GOT-10k's *_time.txt files)
-    metas = {i: {**done[i].get("meta", {}), "time_s": done[i].get("time_s")} for i in ids if i in done}
-
-    t_score = time.perf_counter()
-    metrics = None
-    results_dir = run_dir / "results"
-    results_dir.mkdir(exist_ok=True)
-    bench.write_results(predictions, metas, results_dir)
-    if bench.server:
-        status = "server-pending"
-    elif cfg.mode == "infer":
-        status = "inferred"
-    else:
-        try:
-            metrics = score_selection(bench, results_dir, selection)
-        except EvalkitError as e:
-            raise EvalkitError(
-                f"scoring failed ({e}); the predictions are kept in {store.dir}: once the cause is "
-                f"fixed, re-score the same samples with `evalkit run --mode score --resume {run_dir}`"
-            ) from e
-        status = "partial" if (selection.partial or failed_ids) else "complete"
-    scoring_s = time.perf_counter() - t_score
-
-    metric_meta: dict[str, Any] = {}
-    if bench.metric:
-        from .registry import METRICS
-
-        if bench.metric in METRICS:
-            metric_meta = METRICS.get(bench.metric).meta
-    weights_sha = adapter.weights_sha256 if adapter is not None else store_parts(store).get("weights_sha256")
-    # total: the split's samples (a partial run's record says how many it covers of them)
-    samples = {"total": selection.total, "selected": len(ids), "done": len(predictions), "failed": len(failed_ids)}
-    atomic_write_json(run_dir / "metrics.json", {
-        "schema": 1,
-        "benchmark": cfg.benchmark,
-        "model": cfg.model,
-        "task": bench.task,
-        "metric": bench.metric,
-        "metrics": _json_safe(metrics),
-        "scale": metric_meta.get("scale", "fraction"),
-        "status": status,
-        "limit": cfg.limit,
-        "samples": samples,
-        "selection": selection.record(),
-        "weights_sha256": weights_sha,
-        "created": _now_iso(),
-    })
-    total_s = time.perf_counter() - t_start
-    inf_s = stats["inference_s"]
-    atomic_write_json(run_dir / "run.json", {
-        "evalkit_version": __version__,
-        "git_hash": git_hash(),
-        "argv": argv if argv is not None else sys.argv,
-        "config": {**asdict(cfg), "world_size": ctx.world},
-        "torch_threads": stats.get("threads"),
-        "resumed": resumed,
-        "versions": versions(),
-        "hardware": hardware(),
-        "model": adapter.describe() if adapter is not None else {"model_id": cfg.model},
-        "precision": _precision_record(cfg, adapter, store),
-        "weights_sha256": weights_sha,
-        "data_fingerprint": fingerprint,
-        "selection": selection.record(),
-        "store_key": key,
-        "metric": _metric_record(bench, results_dir),
-        "timings": {"data_s": round(stats["data_s"], 4), "inference_s": round(inf_s, 4),
-                    "scoring_s": round(scoring_s, 4), "total_s": round(total_s, 4),
-                    "note": "data/inference of this invocation, rank 0 only"},
-        "throughput": {
-            "samples_per_s": round(stats["samples"] / inf_s, 4) if inf_s > 0 else None,
-            "frames_per_s": round(stats["frames"] / inf_s, 4) if inf_s > 0 else None,
-        },
-        "failures": {"count": len(failed_ids), "samples": failed_ids[:1000],
-                     "errors": {i: failed[i]["error"] for i in failed_ids[:50]}},
-        "started": started,
-        "finished": _now_iso(),
-    })
-    log.info("finished: status %s, metrics %s", status, metrics)
-    return RunResult(run_dir, metrics, status, samples)
-
-
-def _metric_record(bench, results_dir: Path) -> dict | None:
-    """The metric id and the options it ran with, defaults included (which variant ran)."""
-    from .registry import METRICS
-
-    if not bench.metric or bench.metric not in METRICS:
-        return None
-    from .metrics.resolved import resolved_options
-
-    options = dict(bench.metric_options())
-    if hasattr(bench, "results_options"):
-        try:
-            options.update(bench.results_options(results_dir))
-        except (EvalkitError, OSError):  # nothing scorable was written: the static options still say the variant
-            pass
-    return {"id": bench.metric, "options": resolved_options(bench.metric, options)}
-
-
-def _precision_record(cfg: RunConfig, adapter, store: PredictionStore) -> dict:
-    """The precision the predictions were made in: this run's, or (re-scoring) the store's."""
-    from .precision import describe
-
-    dtype = cfg.dtype if adapter is not None else store_parts(store).get("model_options", {}).get("dtype", "float32")
-    return describe(dtype, cfg.device)
-
-
-def _json_safe(metrics: dict | None) -> dict | None:
-    """NaN/inf (e.g. a per-class value for a class absent from the GT) become ``null``: JSON
-    has no NaN, and readers must see "undefined", not a number."""
-    if metrics is None:
-        return None
-    import math
-
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
-
-
-def store_parts(store: PredictionStore) -> dict:
-    import json
-
-    return json.loads((store.dir / "store.json").read_text()).get("parts", {})

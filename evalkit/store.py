@@ -11,14 +11,22 @@ Each line of a shard is one JSON record::
     {"sample_id": str, "error": "Type: message", "meta": {...}}          # a failed sample
 
 Lines are written with one ``write`` call, then flushed and fsync'ed, so a crash (even
-SIGKILL) leaves at most one truncated last line, which :meth:`PredictionStore.read` drops and
+SIGKILL) leaves at most one truncated last line, which reading drops and
 :meth:`PredictionStore.open_shard` cuts off before appending. A damaged line anywhere else (a
 disk that filled mid-write, a file edited by hand) is not silently skipped: reading names the
 shard and line and says to ``--resume``, and :meth:`PredictionStore.repair` (run by
-``--resume``) drops such lines so their samples are inferred again. A store belongs to one key: a
-sha256 of model id + weights sha256 + model options + benchmark id + data fingerprint;
-resuming with a different key is refused, so predictions of different models or data never
-mix.
+``--resume``) drops such lines so their samples are inferred again.
+
+Reading: :meth:`PredictionStore.index` scans the shards once, line by line, and keeps per
+sample only where its record is (shard, byte offset) and which samples failed;
+:meth:`PredictionStore.iter_predictions` then reads and decodes one record at a time, so the
+runner never holds every prediction (:meth:`PredictionStore.read` puts every record in memory,
+for tests and small tools); :meth:`PredictionStore.parts` is what a re-scoring run knows of the
+model.
+
+A store belongs to one key: a sha256 of model id + weights sha256 + model options + benchmark
+id + data fingerprint; resuming with a different key is refused, so predictions of different
+models or data never mix.
 """
 from __future__ import annotations
 
@@ -28,12 +36,13 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .errors import EvalkitError
 from .fileio import atomic_write_json
+from .types import Instances
 
-__all__ = ["PredictionStore", "store_key", "encode_record"]
+__all__ = ["PredictionStore", "StoreIndex", "store_key", "encode_record"]
 
 log = logging.getLogger("evalkit.run")
 
@@ -109,6 +118,10 @@ class PredictionStore:
         else:
             atomic_write_json(meta, {"key": key, "parts": parts})
 
+    def exists(self) -> bool:
+        """Whether a store was initialised here (its ``store.json`` is written)."""
+        return (self.dir / "store.json").is_file()
+
     def key(self) -> str | None:
         meta = self.dir / "store.json"
         return self._meta()["key"] if meta.exists() else None
@@ -139,18 +152,19 @@ class PredictionStore:
         return _Shard(path, f)
 
     # -- reading -----------------------------------------------------------------------------
+    def parts(self) -> dict:
+        """The components the store key hashes (model, weights sha256, model options,
+        benchmark, data fingerprint): what a re-scoring run takes from the store."""
+        return self._meta().get("parts", {})
+
     def records(self) -> Iterator[dict]:
         """Every complete record of every shard (a truncated last line is skipped: a crash
         leaves one). A damaged line before the last raises :class:`EvalkitError` naming the
         shard and line: ``--resume`` repairs it (:meth:`repair`)."""
-        for path in sorted(self.dir.glob("shard-*.jsonl")):
-            for lineno, rec in _parse_shard(path):
+        for path in self._shards():
+            for lineno, rec, _, _ in _parse_shard(path):
                 if rec is None:
-                    raise EvalkitError(
-                        f"{path}:{lineno}: damaged prediction record (not a JSON object with a "
-                        f"sample_id); continue the run with --resume {self.dir.parent} to infer "
-                        f"that sample again"
-                    )
+                    raise _damaged(path, lineno, self.dir)
                 yield rec
 
     def repair(self) -> int:
@@ -160,24 +174,25 @@ class PredictionStore:
         from .fileio import atomic_write
 
         dropped = 0
-        for path in sorted(self.dir.glob("shard-*.jsonl")):
-            parsed = list(_parse_shard(path, keep_raw=True))
-            bad = [n for n, rec, _ in parsed if rec is None]
+        for path in self._shards():
+            bad = [n for n, rec, _, _ in _parse_shard(path) if rec is None]
             if not bad and _ends_clean(path):
                 continue
             for n in bad:
                 log.warning("%s:%d: damaged prediction record dropped; its sample is inferred "
                             "again", path, n)
             with atomic_write(path, "wb") as f:
-                for _, rec, raw in parsed:
+                for _, rec, raw, _ in _parse_shard(path):
                     if rec is not None:
                         f.write(raw + b"\n")
             dropped += len(bad)
         return dropped
 
     def read(self) -> tuple[dict[str, dict], dict[str, dict]]:
-        """(sample id → success record, sample id → failure record). A later success
-        replaces an earlier failure (a resumed run retries failed samples)."""
+        """(sample id → success record, sample id → failure record), every record in memory.
+        A later success replaces an earlier failure (a resumed run retries failed samples).
+        The runner uses :meth:`index` and :meth:`iter_predictions` instead, which hold one
+        record at a time."""
         done: dict[str, dict] = {}
         failed: dict[str, dict] = {}
         for rec in self.records():
@@ -189,6 +204,75 @@ class PredictionStore:
                 done[sid] = rec
                 failed.pop(sid, None)
         return done, failed
+
+    def index(self) -> "StoreIndex":
+        """Where each sample's record is (shard, byte offset) and which failed, from one pass
+        over the shards that keeps no record (the rule of :meth:`read`: a later success
+        replaces an earlier failure; of two successes the later one counts)."""
+        done: dict[str, tuple[Path, int]] = {}
+        failed: dict[str, str] = {}
+        for path in self._shards():
+            for lineno, rec, _, offset in _parse_shard(path):
+                if rec is None:
+                    raise _damaged(path, lineno, self.dir)
+                sid = str(rec["sample_id"])
+                if "error" in rec:
+                    if sid not in done:
+                        failed[sid] = str(rec["error"])
+                else:
+                    done[sid] = (path, offset)
+                    failed.pop(sid, None)
+        return StoreIndex(done, failed)
+
+    def done_ids(self) -> set[str]:
+        """Ids of the samples with a successful record (not inferred again on resume)."""
+        return set(self.index().done)
+
+    def iter_predictions(self, ids: Iterable[str], index: "StoreIndex | None" = None
+                         ) -> Iterator[tuple[str, list[Instances], dict]]:
+        """``(sample id, per-frame Instances, meta)`` of each of ``ids`` that has a successful
+        record, in the order of ``ids``, one record read and decoded at a time (masks stay
+        RLE). ``meta`` is the sample's ``Sample.meta`` plus ``time_s``, its inference time
+        (GOT-10k's ``*_time.txt`` files report it). ``index``: a :meth:`index` already taken."""
+        index = self.index() if index is None else index
+        handles: dict[Path, Any] = {}
+        try:
+            for sid in ids:
+                where = index.done.get(sid)
+                if where is None:
+                    continue
+                path, offset = where
+                f = handles.get(path)
+                if f is None:
+                    f = handles[path] = open(path, "rb")
+                f.seek(offset)
+                rec = json.loads(f.readline())
+                yield (sid, [Instances.from_json(d) for d in rec["instances"]],
+                       {**rec.get("meta", {}), "time_s": rec.get("time_s")})
+        finally:
+            for f in handles.values():
+                f.close()
+
+    def _shards(self) -> list[Path]:
+        return sorted(self.dir.glob("shard-*.jsonl"))
+
+
+@dataclass(frozen=True)
+class StoreIndex:
+    """What the store holds, without the records: ``done`` maps each successfully predicted
+    sample id to ``(shard path, byte offset of its line)``, ``failed`` each sample whose last
+    attempt failed (and none succeeded) to its error message."""
+
+    done: dict[str, tuple[Path, int]]
+    failed: dict[str, str]
+
+
+def _damaged(path: Path, lineno: int, store_dir: Path) -> EvalkitError:
+    return EvalkitError(
+        f"{path}:{lineno}: damaged prediction record (not a JSON object with a "
+        f"sample_id); continue the run with --resume {store_dir.parent} to infer "
+        f"that sample again"
+    )
 
 
 def _ends_clean(path: Path) -> bool:
@@ -212,21 +296,24 @@ def _truncate_partial_line(path: Path) -> None:
         os.fsync(f.fileno())
 
 
-def _parse_shard(path: Path, keep_raw: bool = False) -> Iterator:
-    """``(line number, record or None when damaged[, raw bytes])`` of each complete line of a
-    shard; blank lines are skipped, the truncated last line (no newline yet) is not yielded."""
+def _parse_shard(path: Path) -> Iterator[tuple[int, dict | None, bytes, int]]:
+    """``(line number, record or None when damaged, raw bytes, byte offset)`` of each complete
+    line of a shard, read line by line (a shard is never held whole); blank lines are skipped,
+    the truncated last line (no newline yet) is not yielded."""
+    offset = 0
     with open(path, "rb") as f:
-        data = f.read()
-    lines = data.split(b"\n")
-    # the last element is b"" when the file ends with a newline, else a partial line
-    for n, raw in enumerate(lines[:-1], 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
-            rec = None
-        if not isinstance(rec, dict) or not isinstance(rec.get("sample_id"), (str, int)) \
-                or not ("instances" in rec or "error" in rec):
-            rec = None
-        yield (n, rec, raw) if keep_raw else (n, rec)
+        for n, line in enumerate(f, 1):
+            start, offset = offset, offset + len(line)
+            if not line.endswith(b"\n"):
+                return  # the partial last line a crash leaves
+            raw = line[:-1]
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw)
+            except (UnicodeDecodeError, ValueError):
+                rec = None
+            if not isinstance(rec, dict) or not isinstance(rec.get("sample_id"), (str, int)) \
+                    or not ("instances" in rec or "error" in rec):
+                rec = None
+            yield n, rec, raw, start

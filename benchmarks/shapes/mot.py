@@ -22,6 +22,7 @@ from ...errors import DatasetError, ResultsError
 from ...types import Categories, Sample, box_convert
 from .._common import OfficialBenchmark
 from .._io import atomic_write_text, list_frames, video_frames
+from .._stream import in_order
 from .._subset import link_children
 
 __all__ = ["MotChallengeSequences"]
@@ -82,12 +83,12 @@ class MotChallengeSequences(OfficialBenchmark):
         return Sample(sample_id, video_frames(self.frames(sample_id)), self.prompt_categories,
                       {"length": self.index[sample_id]})
 
-    def write_results(self, predictions, samples_meta, results_dir: Path) -> list[Path]:
+    def write_stream(self, stream, results_dir: Path) -> list[Path]:
         out_dir = self.results_path(results_dir)
         written = []
-        for seq in sorted(predictions):
+        for seq, preds, _ in in_order(stream, self.result_key, self.id):
             rows = []
-            for t, inst in enumerate(predictions[seq], start=1):
+            for t, inst in enumerate(preds, start=1):
                 if len(inst) == 0:
                     continue
                 if inst.boxes is None or inst.track_ids is None:

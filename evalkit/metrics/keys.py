@@ -40,7 +40,7 @@ from importlib import resources
 from ..errors import EvalkitError
 
 __all__ = ["MetricKey", "Canonical", "SCALES", "DIRECTIONS", "table", "lookup", "require", "keys_of",
-           "headline", "canonical", "resolve", "to_display", "PAPER"]
+           "headline", "metric_scale", "canonical", "resolve", "to_display", "PAPER"]
 
 SCALES = ("fraction", "percent", "count", "integer", "number")
 DIRECTIONS = ("higher", "lower", "none")
@@ -171,6 +171,17 @@ def keys_of(metric: str) -> list[MetricKey]:
 def headline(metric: str) -> list[MetricKey]:
     """The headline rows of one metric id, by rank."""
     return sorted((r for r in keys_of(metric) if r.headline is not None), key=lambda r: r.headline)
+
+
+def metric_scale(metric: str) -> str | None:
+    """How a metric's scores come, ``fraction`` or ``percent``: the one scale of its score rows
+    (counts and sizes aside). None when the table lists no score row of ``metric`` (a plug-in
+    metric); a metric whose rows mix the two is an error of the table, named here."""
+    scales = {r.scale for r in keys_of(metric) if r.scale in ("fraction", "percent")}
+    if len(scales) > 1:
+        raise EvalkitError(f"evalkit/metrics/keys.csv: the score keys of metric {metric!r} mix the scales "
+                           f"{' and '.join(sorted(scales))}; one metric returns one scale")
+    return next(iter(scales), None)
 
 
 @functools.lru_cache(maxsize=None)

@@ -8,7 +8,7 @@ import pytest
 
 from evalkit.errors import ResultsError
 from evalkit.metrics.resolved import resolved_options
-from evalkit.runner import _metric_record
+from evalkit.finalise import _metric_record
 
 
 def test_defaults_of_the_variant_options_are_recorded():
