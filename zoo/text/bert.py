@@ -49,6 +49,17 @@ class BertTextEncoder(nn.Module):
         self.pad_to_max_length = pad_to_max_length
         self._tokenizer = None
 
+    def init_non_persistent_buffers(self) -> None:
+        """Recreate the embeddings' ``position_ids`` / ``token_type_ids`` (non-persistent in
+        recent transformers, so not in state dicts) on the weights' device: a model built on
+        ``meta`` and loaded in place has none (:func:`evalkit.zoo.convert_utils.load_into_meta`)."""
+        emb = self.model.embeddings
+        n, device = emb.position_embeddings.num_embeddings, emb.position_embeddings.weight.device
+        for name, value in (("position_ids", torch.arange(n, device=device)[None]),
+                            ("token_type_ids", torch.zeros((1, n), dtype=torch.long, device=device))):
+            if name in emb._buffers:
+                emb.register_buffer(name, value, persistent=False)
+
     @property
     def hidden_size(self) -> int:
         return self.model.config.hidden_size
