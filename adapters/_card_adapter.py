@@ -149,9 +149,9 @@ class CardAdapter(CardFactory, ProcedureAdapter):
         return int(size["min_size"]), size.get("max_size")
 
     def preprocess(self, images: list[np.ndarray], task: str):
-        """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` at ``task``'s input
-        size (:func:`card_preprocess`)."""
-        return card_preprocess(images, self.input_size(task), self.model.size_divisibility, self.device)
+        """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` as ``task``'s
+        procedures receive them (:meth:`CardModel.preprocess` in ``task``'s context)."""
+        return self.bundle().preprocess(images, self.context_for(task))
 
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Texts → the text encoder's ``input_ids`` / ``attention_mask`` (``B×L`` int64 on the
