@@ -3,9 +3,9 @@ UniRef++): test-time sizes, preprocessing and the model bundle the procedures re
 factory (card lookup, model build, weights fetch → convert → cache → strict load, tokenizer) is
 the shared :meth:`~evalkit.adapters.factory.CardFactory.from_card`.
 
-A family subclasses :class:`CardAdapter`, names its loader and converter (``"module:function"``,
-imported on first use so listing adapters does not import the model code), and supplies its
-procedures (:meth:`~.base.ProcedureAdapter.procedures`), its bundle
+A family subclasses :class:`CardAdapter` (the network, its builder arguments and converter come
+from the model card) and supplies its procedures (:meth:`~.base.ProcedureAdapter.procedures`),
+its bundle
 (:meth:`~.base.ProcedureAdapter.bundle`, a :class:`CardModel` subclass) and its task inference
 for prompts without a task; its factory is ``build_adapter = Family.from_card``. A family with
 another text tokenizer overrides :meth:`CardAdapter.load_tokenizer`.
@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from evalkit.errors import EvalkitError
 
 from .base import InferenceContext, ProcedureAdapter
 from .factory import CardFactory
