@@ -1,27 +1,28 @@
 """The common part of the adapters of card-driven models with a BERT text encoder (UNINEXT,
-UniRef++): model card lookup, model build, weights fetch → convert → cache → strict load,
-tokenizer, device, test-time sizes and the task → procedure dispatch of ``predict``.
+UniRef++): test-time sizes, preprocessing and the model bundle the procedures receive; the
+factory (card lookup, model build, weights fetch → convert → cache → strict load, tokenizer) is
+the shared :meth:`~evalkit.adapters.factory.CardFactory.from_card`.
 
-A family subclasses :class:`CardAdapter`, names its loader and converter (``"module:function"``,
-imported on first use so listing adapters does not import the model code), and supplies its
-procedures (:meth:`CardAdapter.procedures`) and its task inference for prompts without a task
-(:meth:`CardAdapter._infer_task`); its factory is ``build_adapter = Family.from_card``. A family
-with another text tokenizer overrides :meth:`CardAdapter.load_tokenizer`.
+A family subclasses :class:`CardAdapter` (the network, its builder arguments and converter come
+from the model card) and supplies its procedures (:meth:`~.base.ProcedureAdapter.procedures`),
+its bundle
+(:meth:`~.base.ProcedureAdapter.bundle`, a :class:`CardModel` subclass) and its task inference
+for prompts without a task; its factory is ``build_adapter = Family.from_card``. A family with
+another text tokenizer overrides :meth:`CardAdapter.load_tokenizer`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from evalkit.errors import EvalkitError, UnsupportedTaskError
-from evalkit.types import Frames, Instances, Prompt
-
-from .base import Adapter, InferenceContext
+from .base import InferenceContext, ProcedureAdapter
+from .factory import CardFactory
 from .options import input_size_option
 
-__all__ = ["CardAdapter", "bert_tokenizer"]
+__all__ = ["CardAdapter", "CardModel", "bert_tokenizer", "card_preprocess"]
 
 
 def bert_tokenizer(card, option: str | None):
@@ -48,87 +49,73 @@ def bert_tokenizer(card, option: str | None):
     return BertTokenizerFast.from_pretrained(option)  # a hub id
 
 
-class CardAdapter(Adapter):
+def card_preprocess(images: list[np.ndarray], input_size: tuple[int, int | None], size_divisibility: int,
+                    device: str):
+    """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` on ``device``.
+
+    Every frame is resized (``ResizeShortestEdge`` of ``input_size`` = ``(short_edge,
+    max_size)``), normalised and zero-padded right/bottom onto one canvas: the batch's largest
+    resized frame, rounded up to ``size_divisibility`` when that is > 1 (detectron2
+    ``ImageList.from_tensors`` semantics). The divisibility is the family's official rule, read
+    from the model: UNINEXT asks its backbone (R50 0: no rounding; ConvNeXt / ViT 32), UniRef++
+    always pads to 32.
+    """
+    from evalkit.zoo.ops import preprocess
+
+    short, longest = input_size
+    return preprocess(images, short_edge=short, max_size=longest, size_divisibility=size_divisibility,
+                      device=device)
+
+
+@dataclass(frozen=True)
+class CardModel:
+    """What the procedures of a card family see of its model (the family adds its steps).
+
+    Attributes:
+        net: the network (``nn.Module`` in ``eval()`` mode on ``device``), used for its
+            decoding methods (``decode_masks``, ``encode_template``...) and ``cfg``.
+        device: where the inputs go (``"cpu"``, ``"cuda:0"``).
+    """
+
+    net: Any
+    device: str
+
+    def preprocess(self, images: list[np.ndarray], ctx: InferenceContext):
+        """Frames → :class:`~evalkit.zoo.ops.ImageBatch` at the context's input size
+        (:func:`card_preprocess`)."""
+        return card_preprocess(images, ctx.input_size, self.net.size_divisibility, self.device)
+
+
+class CardAdapter(CardFactory, ProcedureAdapter):
     """One zoo model of a model card behind ``predict(frames, prompt)``.
 
     Class attributes set by each family:
         family: the card family the factory accepts (``None``: any card).
         family_name: the family as written in error messages.
-        loader: ``"module:function"`` building the model around converted weights,
-            ``fn(state_dict, **builder_args) -> nn.Module`` (no random initialisation).
-        converter: ``"module:function"`` mapping an official state dict onto ours,
-            ``fn(official_sd, expected) -> (our_sd, report)``; its module's
-            ``CONVERTER_VERSION`` keys the converted-weights cache.
+
+    The network, its converter and builder arguments come from the card
+    (:func:`~evalkit.adapters.factory.load_card_model`).
 
     Attributes:
         card: the model card; model: the network (on ``device``, ``eval()`` mode);
-        tokenizer: the text tokenizer; task / dataset / num_queries: the factory options.
+        tokenizer: the text tokenizer (handed to the text encoder at each call, never stored
+        on it); num_queries: the factory option.
     """
-
-    family: str | None = None
-    family_name: str = ""
-    loader: str = ""
-    converter: str = ""
 
     def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
         super().__init__(model_id=model_id, device=device, weights=weights, **options)
         self.card = card
         self.model = model.to(device).eval()
-        # the text encoder loads its tokenizer lazily by name; hand it the resolved one
-        self.model.text_encoder._tokenizer = text_tokenizer
         self.tokenizer = text_tokenizer
         self.tasks = frozenset(card.tasks)
         self.num_queries: int | None = options.get("num_queries")
 
-    # -- factory ----------------------------------------------------------------------------
     @classmethod
-    def from_card(cls, *, model_id: str, device: str = "cpu", weights: str | None = None,
-                  **options: Any) -> "CardAdapter":
-        """The adapter factory named by the family's model cards
-        (``fn(*, model_id, device, weights, **options)``)."""
-        from evalkit.zoo.cards import get_card
-
-        card = get_card(model_id)
-        if cls.family is not None and card.family != cls.family:
-            raise EvalkitError(f"model {model_id!r} is not a {cls.family_name} model "
-                               f"(family {card.family!r})")
-        overrides = dict(options.get("overrides") or {})
-        model = cls.load_model(card, weights, overrides, bool(options.get("random_weights", False)))
-        tokenizer = cls.load_tokenizer(card, options.get("tokenizer"))
-        adapter = cls(model_id=model_id, model=model, text_tokenizer=tokenizer, card=card,
-                      device=device, weights=weights, **options)
-        if not options.get("random_weights"):
-            adapter.weights_sha256 = cls.weights_digest(card, weights)
-        return adapter
-
-    @classmethod
-    def weights_digest(cls, card, weights: str | None) -> str:
-        """sha256 of the weights in use (provenance, prediction-store key)."""
-        from evalkit.hub import weights_sha256
-
-        return weights_sha256(card, weights)
-
-    @classmethod
-    def load_model(cls, card, weights: str | None, overrides: dict[str, Any], random_weights: bool):
-        """The card's model: random weights, or the official checkpoint fetched, converted
-        (cached as safetensors) and loaded strictly, built around the weights."""
-        from evalkit.zoo.api import build_model
-
-        if random_weights:
-            return build_model(card.id, **overrides).eval()
-        import sys
-
-        from evalkit.hub import load_converted
-        from evalkit.registry import import_target
-
-        convert = import_target(cls.converter)
-        version = sys.modules[convert.__module__].CONVERTER_VERSION
-        args = {**dict(card.builder_args or {}), **overrides}
-        with torch.device("meta"):
-            expected = build_model(card.id, **overrides)
-        state = load_converted(card.id, weights, lambda sd: convert(sd, expected)[0], version=version)
-        return import_target(cls.loader)(state, **args)
+    def from_parts(cls, card, model, tokenizer, *, model_id: str, device: str, weights: str | None,
+                   options: dict[str, Any]) -> "CardAdapter":
+        return cls(model_id=model_id, model=model, text_tokenizer=tokenizer, card=card, device=device,
+                   weights=weights, **options)
 
     @classmethod
     def load_tokenizer(cls, card, option: str | None):
@@ -147,27 +134,6 @@ class CardAdapter(Adapter):
         """The procedure settings of ``task`` (``None``: the procedure has none)."""
         return None
 
-    def predict(self, frames: Frames, prompt: Prompt) -> Iterable[Instances]:
-        task = self.task or self._infer_task(frames, prompt)
-        if task not in self.tasks:
-            raise UnsupportedTaskError(f"model {self.model_id!r} does not support task {task!r} "
-                                       f"(supported: {', '.join(sorted(self.tasks))})")
-        procedure, expected = self.procedures()[task]
-        if not isinstance(prompt, expected):
-            raise UnsupportedTaskError(f"task {task!r} of {self.model_id!r} expects a "
-                                       f"{expected.__name__} prompt, got {type(prompt).__name__}")
-        return procedure(self, self.context_for(task), frames, prompt)
-
-    def procedures(self) -> dict[str, tuple[Callable, type]]:
-        """task → (procedure ``fn(adapter, context, frames, prompt)``, expected prompt type);
-        the procedure reads the task, dataset and settings from the :class:`InferenceContext`
-        and the network and text encoders from the adapter."""
-        raise NotImplementedError
-
-    def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
-        """The task of a prompt when neither :meth:`prepare` nor the ``task`` option gave one."""
-        raise NotImplementedError
-
     # -- shared steps -----------------------------------------------------------------------
     def input_size(self, task: str, dataset: str | None = None) -> tuple[int, int | None]:
         """``(short_edge, max_size)`` of ``task`` (card, per ``dataset``, default the adapter's;
@@ -181,19 +147,14 @@ class CardAdapter(Adapter):
         return int(size["min_size"]), size.get("max_size")
 
     def preprocess(self, images: list[np.ndarray], task: str):
-        """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` on the device.
+        """``H×W×3`` uint8 frames → :class:`~evalkit.zoo.ops.ImageBatch` as ``task``'s
+        procedures receive them (:meth:`CardModel.preprocess` in ``task``'s context)."""
+        return self.bundle().preprocess(images, self.context_for(task))
 
-        Every frame is resized (``ResizeShortestEdge`` of :meth:`input_size`), normalised and
-        zero-padded right/bottom onto one canvas: the batch's largest resized frame, rounded up
-        to ``model.size_divisibility`` when that is > 1 (detectron2 ``ImageList.from_tensors``
-        semantics). The divisibility is the family's official rule, read from the model: UNINEXT
-        asks its backbone (R50 0: no rounding; ConvNeXt / ViT 32), UniRef++ always pads to 32.
-        """
-        from evalkit.zoo.ops import preprocess
-
-        short, longest = self.input_size(task)
-        return preprocess(images, short_edge=short, max_size=longest,
-                          size_divisibility=self.model.size_divisibility, device=self.device)
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Texts → the text encoder's ``input_ids`` / ``attention_mask`` (``B×L`` int64 on the
+        device), with this adapter's tokenizer."""
+        return self.model.text_encoder.tokenize(texts, device=self.device, tokenizer=self.tokenizer)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

@@ -7,19 +7,25 @@ immutable :class:`InferenceContext` of the run — the task, the benchmark, the 
 rules apply, the resolved procedure settings and the input size. It is the only place an
 adapter's per-run state is set (``adapter.context``); procedures read the context, not options.
 
+The built-in families (UNINEXT, UniRef++, GLEE and the tiny models) are
+:class:`ProcedureAdapter` subclasses: each task is a *procedure*, a function
+``fn(model, context, frames, prompt) -> Instances per frame`` of the family's model bundle (the
+network and the steps around it, :meth:`ProcedureAdapter.bundle`) and the frozen context; a
+procedure reads nothing else of the adapter and writes nothing on it or on the network.
+
 Models are registered in :data:`evalkit.registry.MODELS` with a factory target
-``fn(*, model_id, device="cpu", weights=None, **options) -> Adapter`` (one factory may serve
-several registered ids, e.g. every UNINEXT variant).
+``fn(*, model_id, device="cpu", weights=None, **options) -> Adapter``; the cards' models all go
+through :func:`evalkit.adapters.factory.build_adapter`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import UnsupportedTaskError
 from ..types import Frames, Instances, Prompt, prompt_kind
 
-__all__ = ["Adapter", "InferenceContext"]
+__all__ = ["Adapter", "InferenceContext", "ProcedureAdapter"]
 
 
 @dataclass(frozen=True)
@@ -34,8 +40,9 @@ class InferenceContext:
         settings: the resolved settings of the task's procedure (a frozen dataclass of the
             family's ``*_settings`` module), or ``None`` for a procedure without settings.
         input_size: the resolved test-time input size of the task, in the family's form
-            (card adapters ``(short_edge, max_size)``; GLEE ``(short_edge, max_size,
-            size_divisibility)``; UniVS ``{"min_size", "max_size"}`` or ``{"square"}``).
+            (card adapters ``(short_edge, max_size)``; GLEE
+            :class:`~evalkit.adapters.glee.GLEEInputSize`; UniVS ``{"min_size", "max_size"}``
+            or ``{"square"}``).
         vocabulary: the class-embedding vocabulary (UniVS ``vocabulary`` option), else ``None``;
             category names come with each sample's prompt.
     """
@@ -46,6 +53,11 @@ class InferenceContext:
     settings: Any = None
     input_size: Any = None
     vocabulary: str | None = None
+
+    def dataset_is(self, prefix: str) -> bool:
+        """Whether a per-dataset rule keyed ``prefix`` applies: the dataset is ``prefix`` or
+        starts with it (``ovis`` matches ``ovis-val``); ``False`` without a dataset."""
+        return bool(self.dataset) and self.dataset.startswith(prefix)
 
 
 class Adapter:
@@ -166,3 +178,39 @@ class Adapter:
         """Resolved configuration for run.json."""
         return {"model_id": self.model_id, "device": self.device, "weights": self.weights,
                 "weights_sha256": self.weights_sha256, "options": self.options}
+
+
+class ProcedureAdapter(Adapter):
+    """An adapter whose tasks are procedures ``fn(model, context, frames, prompt)``, with the one
+    ``predict`` dispatch of the built-in families.
+
+    A family supplies :meth:`procedures` (task → procedure and the prompt type it takes),
+    :meth:`bundle` (what the procedures see of the model) and :meth:`_infer_task` (the task of
+    a prompt when neither :meth:`prepare` nor the ``task`` option gave one).
+    """
+
+    def procedures(self) -> dict[str, tuple[Callable, type]]:
+        """task → (procedure ``fn(model, context, frames, prompt)``, expected prompt type)."""
+        raise NotImplementedError
+
+    def bundle(self) -> Any:
+        """The model as the procedures see it: the network and the family's steps around it
+        (prompt encoding, preprocessing), a frozen dataclass of the family."""
+        raise NotImplementedError
+
+    def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
+        raise NotImplementedError
+
+    def predict(self, frames: Frames, prompt: Prompt) -> list[Instances] | Iterable[Instances]:
+        task = self.task or self._infer_task(frames, prompt)
+        self._check_task(task)
+        procedures = self.procedures()
+        if task not in procedures:
+            raise UnsupportedTaskError(f"model {self.model_id!r} has no procedure for task {task!r}")
+        procedure, expected = procedures[task]
+        if not isinstance(prompt, expected):
+            raise UnsupportedTaskError(f"task {task!r} of {self.model_id!r} expects a "
+                                       f"{expected.__name__} prompt, got {type(prompt).__name__}")
+        if len(frames) == 0:
+            return []
+        return procedure(self.bundle(), self.context_for(task), frames, prompt)

@@ -1,5 +1,8 @@
 """GLEE behind ``predict(frames, prompt)``: the adapter factory and task dispatch.
 
+Every procedure is a function ``fn(model, context, frames, prompt)`` of the model bundle
+(:class:`GLEEModel`) and the run's :class:`~evalkit.adapters.base.InferenceContext`:
+
 | prompt | frames | task | procedure |
 |---|---|---|---|
 | ``Categories`` | image | det, inst-seg | :func:`~evalkit.adapters.glee_image.detect` |
@@ -28,17 +31,18 @@ error listing the valid ones.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 
-from ..errors import EvalkitError, UnsupportedTaskError
-from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
+from ..types import Categories, Expression, Frames, Prompt, Reference, prompt_kind
 from ..zoo.glee.model import TextPrompt
-from .base import Adapter, InferenceContext
+from .base import InferenceContext, ProcedureAdapter
+from .factory import CardFactory
 from .options import INPUT_SIZE, input_size_option, settings_as_record
 
-__all__ = ["GLEEAdapter", "build_adapter", "ALL_TASKS", "PROMPT_NAMES"]
+__all__ = ["GLEEAdapter", "GLEEModel", "GLEEInputSize", "build_adapter", "ALL_TASKS", "PROMPT_NAMES"]
 
 ALL_TASKS = frozenset({"det", "inst-seg", "rec", "res", "interactive", "vis", "ow-track", "vos", "rvos"})
 _IMAGE_TASK = {"categories": "inst-seg", "expression": "res", "reference": "interactive"}
@@ -53,7 +57,53 @@ PROMPT_NAMES = {
 }
 
 
-class GLEEAdapter(Adapter):
+class GLEEInputSize(NamedTuple):
+    """The test-time input of a GLEE task (:attr:`InferenceContext.input_size`).
+
+    Attributes:
+        short_edge / max_size: ``ResizeShortestEdge`` of the task (card, dataset, option).
+        size_divisibility: the canvas is padded to a multiple of it (32, or the LSJ side).
+        lsj_side: the side of GLEE-Pro's square LSJ canvas (:mod:`.glee_lsj`), else ``None``.
+    """
+
+    short_edge: int
+    max_size: int
+    size_divisibility: int
+    lsj_side: int | None
+
+
+@dataclass(frozen=True)
+class GLEEModel:
+    """GLEE as its procedures see it.
+
+    Attributes:
+        net: :class:`evalkit.zoo.glee.model.GLEE` (``eval()`` mode, on ``device``).
+        device: where the inputs go.
+        class_prompt: ``fn(categories, batch) -> TextPrompt`` of the category names (cached).
+        expression_prompt: ``fn(text, batch) -> TextPrompt`` of a referring expression.
+    """
+
+    net: Any
+    device: str
+    class_prompt: Any
+    expression_prompt: Any
+
+    def preprocess(self, frames: Frames, ctx: InferenceContext):
+        """Resize (short edge / max size of the context), normalise and pad ``frames``: to a
+        multiple of 32 with zeros (``ImageList.from_tensors(images, MaskDINO.SIZE_DIVISIBILITY)``),
+        or — for the LSJ configs of GLEE-Pro — onto the square canvas of
+        :func:`~.glee_lsj.lsj_canvas`. Returns an :class:`~evalkit.zoo.ops.ImageBatch`."""
+        from ..zoo.ops import preprocess
+
+        from .glee_lsj import lsj_canvas
+
+        size = ctx.input_size
+        batch = preprocess([frames[i] for i in range(len(frames))], size.short_edge, size.max_size,
+                           size_divisibility=size.size_divisibility, device=self.device)
+        return batch if size.lsj_side is None else lsj_canvas(batch, size.lsj_side)
+
+
+class GLEEAdapter(CardFactory, ProcedureAdapter):
     """Wraps a built GLEE model (any variant) and a :class:`~evalkit.zoo.glee.text.GLEETokenizer`.
 
     Args:
@@ -64,6 +114,8 @@ class GLEEAdapter(Adapter):
         tasks: tasks the weights support (the card's ``tasks``).
     """
 
+    family = "glee"
+    family_name = "GLEE"
     prompt_kinds = frozenset({"categories", "expression", "reference"})
 
     def __init__(self, model, tokenizer, *, input_sizes: dict[str, Any], tasks=ALL_TASKS, model_id: str = "",
@@ -80,31 +132,47 @@ class GLEEAdapter(Adapter):
         self.settings = resolve(options)
         self._class_cache: tuple[tuple[str, ...], Any] | None = None
 
+    # -- factory hooks (:class:`~evalkit.adapters.factory.CardFactory`) ------------------------
+    @classmethod
+    def load_model(cls, card, weights: str | None, overrides: dict[str, Any], random_weights: bool):
+        """The official checkpoint fetched, converted and loaded strictly
+        (:func:`evalkit.zoo.api.load_model`)."""
+        from evalkit.zoo.api import load_model
+
+        return load_model(card.id, weights)
+
+    @classmethod
+    def load_tokenizer(cls, card, option: str | None):
+        """The CLIP BPE tokenizer of the card's ``clip-merges.txt``."""
+        from evalkit.hub import fetch_weights
+        from evalkit.zoo.glee.text import GLEETokenizer
+
+        return GLEETokenizer.from_merges(str(fetch_weights(card, name="clip-merges.txt")))
+
+    @classmethod
+    def from_parts(cls, card, model, tokenizer, *, model_id: str, device: str, weights: str | None,
+                   options: dict[str, Any]) -> "GLEEAdapter":
+        return cls(model, tokenizer, input_sizes=dict(card.input_sizes), tasks=card.tasks, model_id=model_id,
+                   device=device, weights=weights, **options)
+
     # -- configuration --------------------------------------------------------------------------
     def make_context(self, task: str, benchmark: str | None = None) -> InferenceContext:
         """Adds the settings and the input size of ``task`` on the dataset."""
         dataset = self._dataset_of(benchmark)
+        short, longest, div = self.input_size(task, dataset)
         return InferenceContext(task=task, benchmark=benchmark, dataset=dataset, settings=self.settings,
-                                input_size=self.input_size(task, dataset))
+                                input_size=GLEEInputSize(short, longest, div, self.lsj_side(task)))
 
-    def dataset_is(self, prefix: str, dataset: str | None = None) -> bool:
-        """Whether ``dataset`` (default: the prepared dataset / benchmark) is ``prefix`` or
-        starts with it."""
-        dataset = dataset or self.dataset
-        return bool(dataset) and dataset.startswith(prefix)
-
-    def resolve_task(self, frames: Frames, prompt: Prompt) -> str:
-        kind = prompt_kind(prompt)
-        if self.task is not None:
-            return self.task
-        return (_VIDEO_TASK if len(frames) > 1 else _IMAGE_TASK)[kind]
+    def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
+        return (_VIDEO_TASK if len(frames) > 1 else _IMAGE_TASK)[prompt_kind(prompt)]
 
     def input_size(self, task: str, dataset: str | None = None) -> tuple[int, int, int]:
         """``(short edge, max size, size divisibility)`` of ``task`` on ``dataset`` (default:
         the prepared one) (card + options)."""
         spec = dict(self.input_sizes.get(task) or self.input_sizes.get("inst-seg") or {})
         per = spec.pop("per_dataset", None) or {}
-        keys = [k for k in per if self.dataset_is(k, dataset)]
+        dataset = dataset or self.dataset
+        keys = [k for k in per if dataset and dataset.startswith(k)]
         if keys:
             spec.update(per[max(keys, key=len)])
         short, longest = int(spec.get("min_size", 800)), int(spec.get("max_size", 1333))
@@ -125,7 +193,20 @@ class GLEEAdapter(Adapter):
         d["settings"] = settings_as_record(self.settings)
         return d
 
-    # -- text -----------------------------------------------------------------------------------
+    # -- the model bundle -----------------------------------------------------------------------
+    def bundle(self) -> GLEEModel:
+        return GLEEModel(net=self.model, device=self.device, class_prompt=self.class_prompt,
+                         expression_prompt=self.expression_prompt)
+
+    def procedures(self):
+        from . import glee_image, glee_video, glee_vos
+
+        return {"det": (glee_image.detect, Categories), "inst-seg": (glee_image.detect, Categories),
+                "rec": (glee_image.ground, Expression), "res": (glee_image.ground, Expression),
+                "interactive": (glee_image.interactive, Reference),
+                "vis": (glee_video.track, Categories), "ow-track": (glee_video.track, Categories),
+                "vos": (glee_vos.vos, Reference), "rvos": (glee_vos.rvos, Expression)}
+
     def class_prompt(self, categories: Categories, batch: int):
         """Encoded category names (cached across calls for the same vocabulary)."""
         names = tuple(categories.names)
@@ -142,56 +223,7 @@ class GLEEAdapter(Adapter):
         ids, mask = self.tokenizer([text] * batch)
         return self.model.expression_prompt(ids.to(self.device), mask.to(self.device))
 
-    # -- inference ------------------------------------------------------------------------------
-    @torch.no_grad()
-    def predict(self, frames: Frames, prompt: Prompt) -> list[Instances]:
-        task = self.resolve_task(frames, prompt)
-        if task not in self.tasks:
-            raise UnsupportedTaskError(f"model {self.model_id!r} does not support task {task!r} "
-                                       f"(supported: {', '.join(sorted(self.tasks))})")
-        if len(frames) == 0:
-            return []
-        if task in ("det", "inst-seg"):
-            from .glee_image import detect
-            return [detect(self, frames[i:i + 1], _expect(prompt, Categories, task), task)[0]
-                    for i in range(len(frames))]
-        if task in ("rec", "res"):
-            from .glee_image import ground
-            return [ground(self, frames[i:i + 1], _expect(prompt, Expression, task), task)[0]
-                    for i in range(len(frames))]
-        if task == "interactive":
-            from .glee_image import interactive
-            return interactive(self, frames, _expect(prompt, Reference, task))
-        if task in ("vis", "ow-track"):
-            from .glee_video import track
-            return track(self, frames, _expect(prompt, Categories, task), task)
-        if task == "vos":
-            from .glee_vos import vos
-            return vos(self, frames, _expect(prompt, Reference, task))
-        if task == "rvos":
-            from .glee_vos import rvos
-            return rvos(self, frames, _expect(prompt, Expression, task))
-        raise UnsupportedTaskError(f"GLEE has no procedure for task {task!r}")
 
-
-def _expect(prompt: Prompt, cls, task: str):
-    if not isinstance(prompt, cls):
-        raise UnsupportedTaskError(f"GLEE task {task!r} needs a {cls.__name__} prompt, got "
-                                   f"{type(prompt).__name__}")
-    return prompt
-
-
-def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None, **options: Any) -> GLEEAdapter:
-    """The factory named by the GLEE model cards: build the variant, fetch, convert and load the
-    official weights strictly, and read the CLIP BPE merges (card weight ``clip-merges.txt``)."""
-    from evalkit.hub import fetch_weights, weights_sha256
-    from evalkit.zoo.api import get_card, load_model
-    from evalkit.zoo.glee.text import GLEETokenizer
-
-    card = get_card(model_id)
-    model = load_model(model_id, weights, device=device)
-    tokenizer = GLEETokenizer.from_merges(str(fetch_weights(card, name="clip-merges.txt")))
-    adapter = GLEEAdapter(model, tokenizer, input_sizes=dict(card.input_sizes), tasks=card.tasks,
-                          model_id=model_id, device=device, weights=weights, **options)
-    adapter.weights_sha256 = weights_sha256(card, weights)
-    return adapter
+#: factory named by the GLEE model cards: the card families' one factory path (the official
+#: weights fetched, converted and loaded strictly; the CLIP BPE merges of the card)
+build_adapter = GLEEAdapter.from_card

@@ -22,24 +22,13 @@ import numpy as np
 import torch
 
 from ..types import Categories, ContractError, Expression, Frames, Instances, Reference
-from ..zoo.ops import ImageBatch, ImageTransform, box_convert, masks_to_rles, preprocess
-from .glee_lsj import lsj_canvas
+from ..zoo.ops import ImageTransform, box_convert, masks_to_rles
+from .base import InferenceContext
 
-__all__ = ["detect", "ground", "interactive", "prepare", "to_instances", "prompt_masks", "canvas_masks"]
+__all__ = ["detect", "ground", "interactive", "to_instances", "prompt_masks", "canvas_masks"]
 
 _CHUNK = 32  # masks brought to the original resolution at a time (bounds memory)
 OBJECT_CHUNK = 8  # visual prompts decoded together (one encoder pass each)
-
-
-def prepare(adapter, frames: Frames, task: str) -> ImageBatch:
-    """Resize (short edge / max size of ``task``), normalise and pad ``frames``: to a multiple of
-    32 with zeros (``ImageList.from_tensors(images, MaskDINO.SIZE_DIVISIBILITY)``), or — for the
-    LSJ configs of GLEE-Pro — onto the square canvas of :func:`~.glee_lsj.lsj_canvas`."""
-    short, longest, div = adapter.input_size(task)
-    batch = preprocess([frames[i] for i in range(len(frames))], short, longest, size_divisibility=div,
-                       device=adapter.device)
-    side = adapter.lsj_side(task)
-    return batch if side is None else lsj_canvas(batch, side)
 
 
 def boxes_to_original(boxes: torch.Tensor, tf: ImageTransform) -> torch.Tensor:
@@ -71,28 +60,38 @@ def to_instances(tf: ImageTransform, cls_scores: torch.Tensor, mask_logits: torc
                      labels=labels, track_ids=track_ids)
 
 
-def detect(adapter, frames: Frames, categories: Categories, task: str) -> list[Instances]:
-    """Category-guided detection (``det``) or instance segmentation (``inst-seg``) of one image."""
-    batch = prepare(adapter, frames, task)
-    out = adapter.model(batch.images, adapter.class_prompt(categories, 1))
-    probs = out.logits[0].sigmoid()  # Q×N
-    n = probs.shape[1]
-    default_k = 300 if adapter.dataset_is("lvis") or (adapter.dataset is None and n >= 1000) else 100
-    k = min(adapter.settings.test_topk_per_image or default_k, probs.numel())
-    scores, idx = probs.flatten().topk(k)
-    q = idx // n
-    labels = np.asarray(categories.ids, dtype=np.int64)[(idx % n).cpu().numpy()]
-    return [to_instances(batch.transforms[0], scores, out.masks[0, q], out.boxes[0, q], labels=labels,
-                         with_masks=task != "det")]
+@torch.no_grad()
+def detect(model, ctx: InferenceContext, frames: Frames, categories: Categories) -> list[Instances]:
+    """Category-guided detection (``det``) or instance segmentation (``inst-seg``), one image
+    at a time."""
+    results = []
+    for i in range(len(frames)):
+        batch = model.preprocess(frames[i:i + 1], ctx)
+        out = model.net(batch.images, model.class_prompt(categories, 1))
+        probs = out.logits[0].sigmoid()  # Q×N
+        n = probs.shape[1]
+        default_k = 300 if ctx.dataset_is("lvis") or (ctx.dataset is None and n >= 1000) else 100
+        k = min(ctx.settings.test_topk_per_image or default_k, probs.numel())
+        scores, idx = probs.flatten().topk(k)
+        q = idx // n
+        labels = np.asarray(categories.ids, dtype=np.int64)[(idx % n).cpu().numpy()]
+        results.append(to_instances(batch.transforms[0], scores, out.masks[0, q], out.boxes[0, q],
+                                    labels=labels, with_masks=ctx.task != "det"))
+    return results
 
 
-def ground(adapter, frames: Frames, expression: Expression, task: str) -> list[Instances]:
-    """Referring expression comprehension / segmentation: the top-1 query of one image."""
-    batch = prepare(adapter, frames, task)
-    out = adapter.model(batch.images, adapter.expression_prompt(expression.text, 1))
-    probs = out.logits[0, :, 0].sigmoid()
-    score, q = probs.max(0)
-    return [to_instances(batch.transforms[0], score[None], out.masks[0, q[None]], out.boxes[0, q[None]])]
+@torch.no_grad()
+def ground(model, ctx: InferenceContext, frames: Frames, expression: Expression) -> list[Instances]:
+    """Referring expression comprehension / segmentation: the top-1 query, one image at a time."""
+    results = []
+    for i in range(len(frames)):
+        batch = model.preprocess(frames[i:i + 1], ctx)
+        out = model.net(batch.images, model.expression_prompt(expression.text, 1))
+        probs = out.logits[0, :, 0].sigmoid()
+        score, q = probs.max(0)
+        results.append(to_instances(batch.transforms[0], score[None], out.masks[0, q[None]],
+                                    out.boxes[0, q[None]]))
+    return results
 
 
 def _rect(shape, x0, y0, x1, y1) -> np.ndarray:
@@ -153,24 +152,25 @@ def canvas_masks(masks: np.ndarray, tf: ImageTransform, device) -> torch.Tensor:
     return out
 
 
-def interactive(adapter, frames: Frames, ref: Reference) -> list[Instances]:
+@torch.no_grad()
+def interactive(model, ctx: InferenceContext, frames: Frames, ref: Reference) -> list[Instances]:
     """One mask per prompted object on the reference frame (other frames get nothing)."""
     sizes = frames.sizes
     results = [Instances.empty(s) for s in sizes]
     f = ref.frame
-    batch = prepare(adapter, frames[f:f + 1], "interactive")
+    batch = model.preprocess(frames[f:f + 1], ctx)
     tf = batch.transforms[0]
     masks, mode = prompt_masks(ref, sizes[f])
     valid = [k for k in range(len(masks)) if masks[k].any()]
     if not valid:
         return results
-    vm = canvas_masks(masks[valid], tf, adapter.device)
-    text = adapter.class_prompt(Categories(("object",), (1,)), 1)
-    by_ffn = adapter.settings.interactive_score == "ffn"
-    feats = adapter.model.backbone(batch.images)
+    vm = canvas_masks(masks[valid], tf, model.device)
+    text = model.class_prompt(Categories(("object",), (1,)), 1)
+    by_ffn = ctx.settings.interactive_score == "ffn"
+    feats = model.net.backbone(batch.images)
     scores, sel_masks, sel_boxes = [], [], []
     for c in range(0, len(valid), OBJECT_CHUNK):
-        out = adapter.model.forward_visual(batch.images, vm[c:c + OBJECT_CHUNK], mode, text, feats)
+        out = model.net.forward_visual(batch.images, vm[c:c + OBJECT_CHUNK], mode, text, feats)
         probs = (out.scores if by_ffn else out.logits)[..., 0].sigmoid()  # K×Q
         score, q = probs.max(1)
         ar = torch.arange(len(q), device=q.device)

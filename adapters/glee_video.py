@@ -28,7 +28,8 @@ import torch
 
 from ..types import Categories, Frames, Instances
 from ..zoo.ops import masks_to_rles
-from .glee_image import boxes_to_original, prepare
+from .base import InferenceContext
+from .glee_image import boxes_to_original
 from .trackers import MinVISMatcher, clip_windows, tao_frame_filter, tao_video_topk, video_topk
 
 __all__ = ["track", "decode_video", "associate"]
@@ -37,15 +38,15 @@ VIS_TOPK = 30
 TAO_TOPK = 50
 
 
-def decode_video(adapter, frames: Frames, categories: Categories, task: str):
+def decode_video(model, ctx: InferenceContext, frames: Frames, categories: Categories):
     """Per-frame outputs of the whole video: lists of ``logits Q×N``, ``masks Q×Hm×Wm`` (CPU,
     float16), ``boxes Q×4``, ``embeds Q×C``, and the frames' :class:`ImageTransform`."""
-    window = adapter.settings.video_window_size
+    window = ctx.settings.video_window_size
     logits, masks, boxes, embeds, tfs = [], [], [], [], []
     for start, end in clip_windows(len(frames), window):
         clip = frames[start:end]
-        batch = prepare(adapter, clip, task)
-        out = adapter.model(batch.images, adapter.class_prompt(categories, len(clip)))
+        batch = model.preprocess(clip, ctx)
+        out = model.net(batch.images, model.class_prompt(categories, len(clip)))
         logits += list(out.logits.float().cpu())
         masks += list(out.masks.half().cpu())
         boxes += list(out.boxes.float().cpu())
@@ -68,12 +69,13 @@ def associate(logits, masks, boxes, embeds) -> tuple[list, list, torch.Tensor]:
     return out_m, out_b, torch.stack(out_l).mean(0)
 
 
-def track(adapter, frames: Frames, categories: Categories, task: str) -> list[Instances]:
+@torch.no_grad()
+def track(model, ctx: InferenceContext, frames: Frames, categories: Categories) -> list[Instances]:
     """VIS / open-world tracking of one video → one :class:`Instances` per frame."""
-    logits, masks, boxes, embeds, tfs = decode_video(adapter, frames, categories, task)
+    logits, masks, boxes, embeds, tfs = decode_video(model, ctx, frames, categories)
     masks, boxes, video_logits = associate(logits, masks, boxes, embeds)
     ids = np.asarray(categories.ids, np.int64)
-    if task == "ow-track" and not adapter.dataset_is("burst"):
+    if ctx.task == "ow-track" and not ctx.dataset_is("burst"):
         return _tao_output(video_logits, masks, boxes, tfs, ids)
     scores, cls, q = video_topk(video_logits, VIS_TOPK)
     labels = ids[cls.numpy()]

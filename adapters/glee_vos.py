@@ -42,7 +42,8 @@ import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Frames, Instances, Reference
 from ..zoo.ops import masks_to_rles
-from .glee_image import OBJECT_CHUNK, boxes_to_original, canvas_masks, prepare, prompt_masks
+from .base import InferenceContext
+from .glee_image import OBJECT_CHUNK, boxes_to_original, canvas_masks, prompt_masks
 from .trackers import merge_probabilities, split_label_map
 
 __all__ = ["vos", "rvos", "select_referred"]
@@ -59,10 +60,11 @@ def _pad_tokens(parts: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> list[tu
     return out
 
 
-def vos(adapter, frames: Frames, ref: Reference) -> list[Instances]:
+@torch.no_grad()
+def vos(model, ctx: InferenceContext, frames: Frames, ref: Reference) -> list[Instances]:
     """Semi-supervised VOS: one label map per frame, as :class:`Instances` whose ``track_ids``
     are the reference's object ids (objects not yet started are absent)."""
-    model = adapter.model
+    net = model.net
     sizes = frames.sizes
     key_frames = list(ref.frames_of_objects or (ref.frame,) * len(ref.object_ids))
     ids = np.asarray(ref.object_ids, np.int64)
@@ -70,28 +72,28 @@ def vos(adapter, frames: Frames, ref: Reference) -> list[Instances]:
     results = []
     state: dict[int, tuple[torch.Tensor, list]] = {}  # object index → (template tokens, prompt tokens)
     for t in range(len(frames)):
-        batch = prepare(adapter, frames[t:t + 1], "vos")
+        batch = model.preprocess(frames[t:t + 1], ctx)
         tf = batch.transforms[0]
-        feats = model.backbone(batch.images)
+        feats = net.backbone(batch.images)
         given = {k: ref_masks[k] for k in range(len(ids)) if key_frames[k] == t}
         for k, m in given.items():
             if m.shape != tuple(sizes[t]):
                 raise ContractError(f"VOS reference mask of object {ids[k]} is {m.shape}, frame {t} is "
                                     f"{tuple(sizes[t])}")
-            cm = canvas_masks(m[None], tf, adapter.device)
+            cm = canvas_masks(m[None], tf, model.device)
             if not cm.any():
                 continue  # an empty reference mask: the object is never segmented
-            tmpl = model.template_tokens(batch.images, cm, mode)
-            _, levels = model.encode(feats, tmpl)
-            state[k] = (tmpl, model.prompt_tokens(levels, cm))
+            tmpl = net.template_tokens(batch.images, cm, mode)
+            _, levels = net.encode(feats, tmpl)
+            state[k] = (tmpl, net.prompt_tokens(levels, cm))
         active = [k for k in state if key_frames[k] < t]
         probs, scores = {}, {}
         for c in range(0, len(active), OBJECT_CHUNK):
             chunk = active[c:c + OBJECT_CHUNK]
             tmpl = torch.cat([state[k][0] for k in chunk])
             fe = {name: f.expand(len(chunk), -1, -1, -1) for name, f in feats.items()}
-            mask_features, levels = model.encode(fe, tmpl)
-            out = model.decode(levels, mask_features, None, _pad_tokens([state[k][1] for k in chunk]))
+            mask_features, levels = net.encode(fe, tmpl)
+            out = net.decode(levels, mask_features, None, _pad_tokens([state[k][1] for k in chunk]))
             best, q = out.scores[..., 0].sigmoid().max(1)
             sel = out.masks[torch.arange(len(chunk), device=q.device), q]
             p = tf.masks_to_original(sel.float()).sigmoid()
@@ -123,15 +125,16 @@ def select_referred(probs: torch.Tensor, embeds: torch.Tensor, prev: torch.Tenso
     return int(score.argmax())
 
 
-def rvos(adapter, frames: Frames, expression: Expression) -> list[Instances]:
+@torch.no_grad()
+def rvos(model, ctx: InferenceContext, frames: Frames, expression: Expression) -> list[Instances]:
     """Referring VOS: one instance per frame (``track_ids`` 1) with the chosen query's mask."""
-    window = adapter.settings.video_window_size
+    window = ctx.settings.video_window_size
     prev = None
     results = []
     for c in range(0, len(frames), window):
         clip = frames[c:c + window]
-        batch = prepare(adapter, clip, "rvos")
-        out = adapter.model(batch.images, adapter.expression_prompt(expression.text, len(clip)))
+        batch = model.preprocess(clip, ctx)
+        out = model.net(batch.images, model.expression_prompt(expression.text, len(clip)))
         probs = out.logits[..., 0].sigmoid()  # B×Q
         emb = F.normalize(out.embeds, dim=-1)
         for b, tf in enumerate(batch.transforms):

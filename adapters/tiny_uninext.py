@@ -15,7 +15,7 @@ from evalkit.errors import WeightsError
 
 from .uninext import UninextAdapter
 
-__all__ = ["TinyLoading", "TinyUninextAdapter", "build_adapter", "load_tiny", "load_state", "naming_weights", "weights_path",
+__all__ = ["TinyLoading", "TinyUninextAdapter", "build_adapter", "load_state", "naming_weights", "weights_path",
            "file_sha256"]
 
 
@@ -65,16 +65,6 @@ def load_state(card, weights: str | None = None):
     return state, sha
 
 
-def load_tiny(card, weights: str | None = None):
-    """``(model in eval mode, sha256)`` of the card's shipped file (or ``weights``), checked
-    against the card's pin."""
-    from evalkit.zoo.uninext import load_uninext
-
-    state, sha = load_state(card, weights)
-    with naming_weights(card, weights):
-        return load_uninext(state, **dict(card.builder_args)), sha
-
-
 @contextmanager
 def naming_weights(card, weights: str | None):
     """Prefix a loading error (missing/unexpected keys, shapes) with the file it came from."""
@@ -85,9 +75,17 @@ def naming_weights(card, weights: str | None):
 
 
 class TinyLoading:
-    """Loading hooks shared by the tiny models' card adapters: the suite's generated WordPiece
-    vocabulary and the sha256 of the weights file in use (a mixin placed before the family's
-    adapter class)."""
+    """Loading hooks shared by the tiny models' card adapters: the shipped state dict (our
+    names, no conversion), the suite's generated WordPiece vocabulary and the sha256 of the
+    weights file in use (a mixin placed before the family's adapter class)."""
+
+    @classmethod
+    def load_model(cls, card, weights: str | None, overrides, random_weights: bool):
+        from .factory import model_around
+
+        state = load_state(card, weights)[0]
+        with naming_weights(card, weights):
+            return model_around(card, state)
 
     @classmethod
     def load_tokenizer(cls, card, option: str | None):
@@ -102,10 +100,6 @@ class TinyLoading:
 
 class TinyUninextAdapter(TinyLoading, UninextAdapter):
     """UNINEXT's adapter, loaded from the shipped state dict and the suite's vocabulary."""
-
-    @classmethod
-    def load_model(cls, card, weights: str | None, overrides, random_weights: bool):
-        return load_tiny(card, weights)[0]
 
 
 #: factory named by ``zoo/cards/uninext-tiny.json`` (the card adapters' one factory path)

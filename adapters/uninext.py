@@ -34,24 +34,41 @@ multiple of 32) — the same rule on the image, video, SOT and VOS paths.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, ContextManager
 
 import torch
 
 from evalkit.errors import EvalkitError
 from evalkit.types import Categories, Expression, Frames, Prompt, Reference
 
-from ._card_adapter import CardAdapter
+from ._card_adapter import CardAdapter, CardModel
 
-__all__ = ["UninextAdapter", "build_adapter"]
+__all__ = ["UninextAdapter", "UninextModel", "build_adapter"]
+
+
+@dataclass(frozen=True)
+class UninextModel(CardModel):
+    """UNINEXT as its procedures see it (``net``: :class:`evalkit.zoo.uninext.model.UNINEXT`).
+
+    Attributes:
+        run: ``fn(batch, prompt 1×L×C, prompt_mask 1×L, *, pooled, task) -> outputs`` — the
+            network on one preprocessed frame, outputs in float32 (:meth:`UninextAdapter.run`).
+        encode_categories: ``fn(names) -> (tokens 1×L×768, mask 1×L, token groups per name)``.
+        encode_expression: ``fn(text) -> (tokens 1×L×768, mask 1×L)``.
+        autocast: ``fn() -> context manager``, the precision scope of network calls.
+    """
+
+    run: Callable[..., dict]
+    encode_categories: Callable[[tuple[str, ...]], tuple]
+    encode_expression: Callable[[str], tuple]
+    autocast: Callable[[], ContextManager]
 
 
 class UninextAdapter(CardAdapter):
     """UNINEXT inference procedures (see the module docstring)."""
 
     family_name = "UNINEXT"
-    loader = "evalkit.zoo.uninext:load_uninext"
-    converter = "evalkit.zoo.uninext.convert:convert_uninext"
 
     def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
@@ -65,6 +82,11 @@ class UninextAdapter(CardAdapter):
             kinds.add("reference")
         self.prompt_kinds = frozenset(kinds)
         self._prompt_cache: dict = {}
+
+    def bundle(self) -> UninextModel:
+        return UninextModel(net=self.model, device=self.device, run=self.run,
+                            encode_categories=self.encode_categories,
+                            encode_expression=self.encode_expression, autocast=self.autocast)
 
     def procedures(self):
         from . import uninext_image, uninext_sot, uninext_video
@@ -166,7 +188,7 @@ class UninextAdapter(CardAdapter):
 
     @torch.no_grad()
     def _encode_text(self, text: str):
-        tok = self.model.text_encoder.tokenize([text], device=self.device)
+        tok = self.tokenize([text])
         with self.autocast():
             return self.model.encode_text(tok["input_ids"], tok["attention_mask"])
 

@@ -1,5 +1,8 @@
 """UNINEXT image tasks: detection / instance segmentation (category prompts) and referring
-expression comprehension / segmentation (expression prompts), one frame at a time."""
+expression comprehension / segmentation (expression prompts), one frame at a time.
+
+Procedures are functions of the model bundle (:class:`~evalkit.adapters.uninext.UninextModel`)
+and the run's :class:`~evalkit.adapters.base.InferenceContext`."""
 from __future__ import annotations
 
 from typing import Iterator
@@ -22,16 +25,16 @@ def to_rles(masks: torch.Tensor) -> list[dict]:
     return masks_to_rles(masks) if len(masks) else []
 
 
-def detect_frame(adapter, task: str, image: np.ndarray, prompt: Categories, *, with_masks: bool,
+def detect_frame(model, ctx: InferenceContext, image: np.ndarray, prompt: Categories, *, with_masks: bool,
                  max_instances: int = 100, nms_iou: float = 0.7) -> tuple[Instances, dict]:
     """Detections of one frame in the original frame with dataset category ids.
 
     Returns ``(instances, extras)``; ``extras`` holds the kept query indices and, in the video
     stage, their ReID ``embeddings`` (``K×d`` tensor) for trackers.
     """
-    batch = adapter.preprocess([image], task)
-    tokens, mask, groups = adapter.encode_categories(tuple(prompt.names))
-    out = adapter.run(batch, tokens, mask, pooled=False, task=task)
+    batch = model.preprocess([image], ctx)
+    tokens, mask, groups = model.encode_categories(tuple(prompt.names))
+    out = model.run(batch, tokens, mask, pooled=False, task=ctx.task)
     iou = None if out["iou"] is None else out["iou"][0]
     prob = category_scores(out["logits"][0], groups, iou)
     q, cls, scores = select_detections(prob, out["boxes"][0], nms_iou, max_instances)
@@ -43,7 +46,7 @@ def detect_frame(adapter, task: str, image: np.ndarray, prompt: Categories, *, w
     ids = np.asarray(prompt.ids, dtype=np.int64)
     masks = None
     if with_masks:
-        masks = to_rles(binary_masks(adapter.model.decode_masks(out, 0, q), tf))
+        masks = to_rles(binary_masks(model.net.decode_masks(out, 0, q), tf))
     inst = Instances(tf.original_size, boxes.cpu().numpy(), masks, scores.cpu().numpy(),
                      ids[cls.cpu().numpy()])
     extras = {"queries": q}
@@ -52,24 +55,24 @@ def detect_frame(adapter, task: str, image: np.ndarray, prompt: Categories, *, w
     return inst, extras
 
 
-def predict_categories(adapter, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+def predict_categories(model, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
     """Detection (``det``) or instance segmentation (``inst-seg``) of every frame
     (:class:`~.uninext_settings.DetectionSettings`)."""
     st = ctx.settings
     for image in frames:
-        yield detect_frame(adapter, ctx.task, image, prompt, with_masks=ctx.task == "inst-seg",
+        yield detect_frame(model, ctx, image, prompt, with_masks=ctx.task == "inst-seg",
                            max_instances=st.max_num_inst, nms_iou=st.nms_thresh)[0]
 
 
-def ground_frame(adapter, task: str, image: np.ndarray, prompt: Expression, *, with_masks: bool,
+def ground_frame(model, ctx: InferenceContext, image: np.ndarray, prompt: Expression, *, with_masks: bool,
                  final: str = "nearest") -> tuple[Instances, torch.Tensor | None]:
     """Top-1 query for an expression: ``(instances with one box/score, mask probabilities
     1×H×W or None)``."""
     from .uninext_postprocess import mask_probabilities
 
-    batch = adapter.preprocess([image], task)
-    tokens, mask = adapter.encode_expression(prompt.text)
-    out = adapter.run(batch, tokens, mask, pooled=True, task=task)
+    batch = model.preprocess([image], ctx)
+    tokens, mask = model.encode_expression(prompt.text)
+    out = model.run(batch, tokens, mask, pooled=True, task=ctx.task)
     iou = None if out["iou"] is None else out["iou"][0]
     scores = prompt_scores(out["logits"][0], iou)
     score, q = scores.max(0, keepdim=True)
@@ -77,14 +80,14 @@ def ground_frame(adapter, task: str, image: np.ndarray, prompt: Expression, *, w
     boxes = boxes_to_original(out["boxes"][0, q], tf)
     probs = None
     if with_masks:
-        probs = mask_probabilities(adapter.model.decode_masks(out, 0, q), tf, final)
+        probs = mask_probabilities(model.net.decode_masks(out, 0, q), tf, final)
     return Instances(tf.original_size, boxes.cpu().numpy(), None, score.cpu().numpy()), probs
 
 
-def predict_expression(adapter, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+def predict_expression(model, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
     """REC (``rec``: one box) or RES (``res``: one box and mask) on every frame."""
     for image in frames:
-        inst, probs = ground_frame(adapter, ctx.task, image, prompt, with_masks=ctx.task == "res")
+        inst, probs = ground_frame(model, ctx, image, prompt, with_masks=ctx.task == "res")
         if probs is not None:
             inst = Instances(inst.image_size, inst.boxes, to_rles(probs > 0.5), inst.scores)
         yield inst

@@ -39,7 +39,7 @@ __all__ = ["make_template", "predict_sot", "predict_vos"]
 
 
 @torch.no_grad()
-def make_template(adapter, batch, box_xyxy: torch.Tensor, canvas_mask: torch.Tensor | None):
+def make_template(model, batch, box_xyxy: torch.Tensor, canvas_mask: torch.Tensor | None):
     """Prompt tokens of one target on a preprocessed frame.
 
     Args:
@@ -51,12 +51,12 @@ def make_template(adapter, batch, box_xyxy: torch.Tensor, canvas_mask: torch.Ten
     Returns:
         ``(tokens 1×N×768, mask 1×N bool)``.
     """
-    cfg = adapter.model.cfg
+    cfg = model.net.cfg
     x1, y1, x2, y2 = (float(v) for v in box_xyxy)
     tpl, pad = crop_template(batch.images[0], batch.padding_mask[0], (x1, y1, x2 - x1, y2 - y1),
                              canvas_mask, cfg.template_size, cfg.search_area_factor)
-    with adapter.autocast():
-        return adapter.model.encode_template(tpl[None], pad[None])
+    with model.autocast():
+        return model.net.encode_template(tpl[None], pad[None])
 
 
 def _concat(a, b):
@@ -64,17 +64,17 @@ def _concat(a, b):
 
 
 @torch.no_grad()
-def _track_once(adapter, batch, task, init, prev):
+def _track_once(model, batch, task, init, prev):
     """Top-1 query for a target: ``(score float, query index 1, network outputs)``; ``prev``
     ``None``: the first template alone (SOT without ``online_update``)."""
     tokens, mask = init if prev is None else _concat(init, prev)
-    out = adapter.run(batch, tokens, mask, pooled=True, task=task)
+    out = model.run(batch, tokens, mask, pooled=True, task=task)
     iou = None if out["iou"] is None else out["iou"][0]
     score, q = prompt_scores(out["logits"][0], iou).max(0, keepdim=True)
     return float(score), q, out
 
 
-def predict_sot(adapter, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+def predict_sot(model, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
     """One box per frame from frame ``prompt.frame`` on (earlier frames: empty)."""
     if prompt.boxes is None or len(prompt.boxes) != 1:
         raise EvalkitError("SOT expects a Reference with exactly one box (xyxy, original frame)")
@@ -87,22 +87,22 @@ def predict_sot(adapter, ctx: InferenceContext, frames: Frames, prompt: Referenc
         if i < start:
             yield Instances.empty(size)
             continue
-        batch = adapter.preprocess([image], ctx.task)
+        batch = model.preprocess([image], ctx)
         tf = batch.transforms[0]
         if i == start:
             box = torch.as_tensor(prompt.boxes[:1], dtype=torch.float32, device=batch.images.device)
-            init = prev = make_template(adapter, batch, tf.boxes_to_resized(box)[0], None)
+            init = prev = make_template(model, batch, tf.boxes_to_resized(box)[0], None)
             h, w = size
             given = box[0].clone()
             given[0::2] = given[0::2].clamp(0, w)
             given[1::2] = given[1::2].clamp(0, h)
             yield Instances(size, given[None].cpu().numpy(), None, np.ones(1, np.float32), None, obj)
             continue
-        score, q, out = _track_once(adapter, batch, ctx.task, init, prev if st.online_update else None)
+        score, q, out = _track_once(model, batch, ctx.task, init, prev if st.online_update else None)
         box = boxes_to_original(out["boxes"][0, q], tf)
         yield Instances(size, box.cpu().numpy(), None, np.asarray([score], np.float32), None, obj)
         if st.online_update and (i - start) % st.update_interval == 0 and score > st.update_thr:
-            prev = make_template(adapter, batch, tf.boxes_to_resized(box)[0], None)
+            prev = make_template(model, batch, tf.boxes_to_resized(box)[0], None)
 
 
 def _canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int], mode: str) -> torch.Tensor:
@@ -124,7 +124,7 @@ def _resized_box(canvas_mask: torch.Tensor) -> torch.Tensor | None:
     return masks_to_boxes(canvas_mask[None] > 0.5)[0]
 
 
-def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
     """Semi-supervised VOS: one mask per object per frame (exclusive, after soft aggregation),
     ``track_ids`` = object ids; an object is absent before the frame its mask is given on."""
     if prompt.masks is None:
@@ -138,7 +138,7 @@ def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Referenc
     templates: dict[int, list] = {}  # object id -> [init, prev]
     for i, image in enumerate(frames):
         size = image.shape[:2]
-        batch = adapter.preprocess([image], ctx.task)
+        batch = model.preprocess([image], ctx)
         tf, dev = batch.transforms[0], batch.images.device
         canvas = tuple(batch.images.shape[-2:])
         new = {}
@@ -152,7 +152,7 @@ def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Referenc
             box = _resized_box(cm)
             if box is None:
                 continue
-            init = make_template(adapter, batch, box, cm)
+            init = make_template(model, batch, box, cm)
             templates[oid] = [init, init]
             # the official code outputs the resized annotation, resized back (bilinear)
             h, w = tf.resized_size
@@ -169,8 +169,8 @@ def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Referenc
                 probs.append(new[oid])
                 scores.append(1.0)
                 continue
-            score, q, out = _track_once(adapter, batch, ctx.task, *templates[oid])
-            p = mask_probabilities(adapter.model.decode_masks(out, 0, q), tf, "bilinear")[0]
+            score, q, out = _track_once(model, batch, ctx.task, *templates[oid])
+            p = mask_probabilities(model.net.decode_masks(out, 0, q), tf, "bilinear")[0]
             if blank is not None and score < blank:
                 p = torch.zeros_like(p)
             probs.append(p)
@@ -191,4 +191,4 @@ def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Referenc
             ob = masks_to_boxes(masks[j][None])[0].float()
             ob[2:] -= 1
             rb = tf.boxes_to_resized(ob[None])[0]
-            templates[oid][1] = make_template(adapter, batch, rb, _canvas_mask(masks[j], tf, canvas, "nearest"))
+            templates[oid][1] = make_template(model, batch, rb, _canvas_mask(masks[j], tf, canvas, "nearest"))

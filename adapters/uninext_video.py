@@ -25,11 +25,11 @@ __all__ = ["predict_rvos", "predict_mot", "predict_vis", "select_for_tracking"]
 SELECT_THRESHOLD = 0.1
 
 
-def predict_rvos(adapter, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+def predict_rvos(model, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
     """R-VOS: on every frame the best query for the expression, mask probability > 0.5 (bilinear
     ×4, sigmoid, crop, nearest resize; official ``inference_rvos``). ``track_ids`` = 1."""
     for image in frames:
-        inst, probs = ground_frame(adapter, ctx.task, image, prompt, with_masks=True, final="nearest")
+        inst, probs = ground_frame(model, ctx, image, prompt, with_masks=True, final="nearest")
         yield Instances(inst.image_size, inst.boxes, to_rles(probs > 0.5), inst.scores, None,
                         np.ones(1, np.int64))
 
@@ -53,18 +53,18 @@ def select_for_tracking(prob: torch.Tensor, boxes: torch.Tensor, nms_iou: float,
     return idx[keep]
 
 
-def _frame_detections(adapter, task, image, prompt: Categories, settings):
-    batch = adapter.preprocess([image], task)
-    tokens, mask, groups = adapter.encode_categories(tuple(prompt.names))
-    out = adapter.run(batch, tokens, mask, pooled=False, task=task)
+def _frame_detections(model, ctx: InferenceContext, image, prompt: Categories):
+    batch = model.preprocess([image], ctx)
+    tokens, mask, groups = model.encode_categories(tuple(prompt.names))
+    out = model.run(batch, tokens, mask, pooled=False, task=ctx.task)
     iou = None if out["iou"] is None else out["iou"][0]
     prob = category_scores(out["logits"][0], groups, iou)
-    idx = select_for_tracking(prob, out["boxes"][0], settings.nms_thresh,
-                              settings.inference_select_thres)
+    idx = select_for_tracking(prob, out["boxes"][0], ctx.settings.nms_thresh,
+                              ctx.settings.inference_select_thres)
     return batch.transforms[0], out, prob, idx
 
 
-def predict_mot(adapter, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+def predict_mot(model, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
     """MOT (``mot``: boxes) / MOTS (``mots``: boxes and masks): tracked detections per frame,
     ``track_ids`` from the quasi-dense tracker with the official BDD100K settings
     (:class:`~.uninext_settings.MOTSettings`: birth at score > 0.4), labels = dataset category
@@ -75,7 +75,7 @@ def predict_mot(adapter, ctx: InferenceContext, frames: Frames, prompt: Categori
     tracker = QuasiDenseEmbedTracker(**asdict(st.tracker))
     ids_map = np.asarray(prompt.ids, np.int64)
     for t, image in enumerate(frames):
-        tf, out, prob, idx = _frame_detections(adapter, ctx.task, image, prompt, st)
+        tf, out, prob, idx = _frame_detections(model, ctx, image, prompt)
         best, cls = prob[idx].max(1)
         boxes = tf.normalized_to_original(out["boxes"][0, idx], clip=False)
         res = tracker.match(boxes.cpu(), best.cpu(), cls.cpu(), out["embeddings"][0, idx].cpu(), t)
@@ -83,12 +83,12 @@ def predict_mot(adapter, ctx: InferenceContext, frames: Frames, prompt: Categori
         k = k.to(idx.device)
         masks = None
         if ctx.task == "mots":
-            masks = to_rles(binary_masks(adapter.model.decode_masks(out, 0, idx[k]), tf))
+            masks = to_rles(binary_masks(model.net.decode_masks(out, 0, idx[k]), tf))
         yield Instances(tf.original_size, boxes[k].cpu().numpy(), masks, best[k].cpu().numpy(),
                         ids_map[cls[k].cpu().numpy()], track_ids.cpu().numpy())
 
 
-def predict_vis(adapter, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+def predict_vis(model, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
     """VIS: the IDOL tracker frame by frame (masks kept as RLE), then the video-level
     post-processing (short tracklets dropped, class scores averaged over frames, one output per
     (track, class) above 0.05). All frames are yielded at the end, every instance of a track
@@ -100,9 +100,9 @@ def predict_vis(adapter, ctx: InferenceContext, frames: Frames, prompt: Categori
     acc = IDOLVideoAccumulator()
     sizes = []
     for t, image in enumerate(frames):
-        tf, out, prob, idx = _frame_detections(adapter, ctx.task, image, prompt, st)
+        tf, out, prob, idx = _frame_detections(model, ctx, image, prompt)
         best, cls = prob[idx].max(1)
-        logits = adapter.model.decode_masks(out, 0, idx)
+        logits = model.net.decode_masks(out, 0, idx)
         res = tracker.match(out["boxes"][0, idx].cpu(), best.cpu(), cls.cpu(), logits.cpu(),
                             out["embeddings"][0, idx].cpu(), t)
         k, track_ids = res.tracked()

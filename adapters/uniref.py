@@ -27,7 +27,8 @@ Factory options (besides ``model_id``, ``device``, ``weights``):
 from __future__ import annotations
 
 import functools
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -35,9 +36,28 @@ import torch.nn.functional as F
 from evalkit.errors import UnsupportedTaskError
 from evalkit.types import Expression, Frames, Prompt, Reference
 
-from ._card_adapter import CardAdapter
+from ._card_adapter import CardAdapter, CardModel
 
-__all__ = ["UnirefAdapter", "build_adapter"]
+__all__ = ["UnirefAdapter", "UnirefModel", "build_adapter"]
+
+
+@dataclass(frozen=True)
+class UnirefModel(CardModel):
+    """UniRef++ as its procedures see it (``net``: :class:`evalkit.zoo.uniref.model.UniRef`).
+
+    Attributes:
+        features: ``fn(batch) -> VisualFeatures`` of a preprocessed batch (backbone + encoder).
+        run: ``fn(vis, batch, *, language=None, mask=None) -> outputs`` — fusion, transformer
+            and heads on one frame for a batch of references (:meth:`UnirefAdapter.run`).
+        mask_reference: ``fn(vis, batch, masks, given=False) -> ReferenceFeatures`` of
+            original-frame masks (``H×W`` bool each).
+        encode_expression: ``fn(text) -> language reference`` (cleaned, cached).
+    """
+
+    features: Callable
+    run: Callable[..., dict]
+    mask_reference: Callable
+    encode_expression: Callable
 
 
 class UnirefAdapter(CardAdapter):
@@ -46,8 +66,6 @@ class UnirefAdapter(CardAdapter):
     prompt_kinds = frozenset({"expression", "reference"})
     family = "uniref"
     family_name = "UniRef++"
-    loader = "evalkit.zoo.uniref:load_uniref"
-    converter = "evalkit.zoo.uniref.convert:convert_uniref"
 
     def __init__(self, *, model_id: str, model, text_tokenizer, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
@@ -71,6 +89,10 @@ class UnirefAdapter(CardAdapter):
         d = super().describe()
         d["settings"] = settings_record(self.task, self.dataset, self.options)
         return d
+
+    def bundle(self) -> UnirefModel:
+        return UnirefModel(net=self.model, device=self.device, features=self.features, run=self.run,
+                           mask_reference=self.mask_reference, encode_expression=self.encode_expression)
 
     def procedures(self):
         from . import uniref_image, uniref_video
@@ -117,7 +139,7 @@ class UnirefAdapter(CardAdapter):
         from evalkit.zoo.uninext.prompt import clean_expression
 
         with torch.no_grad():
-            tok = self.model.text_encoder.tokenize([clean_expression(text)], device=self.device)
+            tok = self.tokenize([clean_expression(text)])
             return self.model.encode_text(tok["input_ids"], tok["attention_mask"])
 
 

@@ -25,28 +25,28 @@ from .uninext_postprocess import binary_masks, boxes_to_original
 __all__ = ["predict_res", "predict_fss", "top1_instance"]
 
 
-def top1_instance(adapter, out: dict, tf) -> Instances:
+def top1_instance(model, out: dict, tf) -> Instances:
     """The best query of sample 0 of ``out`` as one instance in the original frame (box, mask,
     score); its mask is empty when its clipped box is (see the module docstring)."""
     scores = out["logits"][0].sigmoid()
     score, q = scores.max(0, keepdim=True)
     boxes = boxes_to_original(out["boxes"][0, q], tf)
-    masks = binary_masks(adapter.model.decode_masks(out, 0, q), tf)
+    masks = binary_masks(model.net.decode_masks(out, 0, q), tf)
     if not bool(((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all()):
         masks = torch.zeros_like(masks)
     return Instances(tf.original_size, boxes.cpu().numpy(), to_rles(masks), score.cpu().numpy())
 
 
-def predict_res(adapter, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+def predict_res(model, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
     """RES: the expression as a language reference on every frame."""
-    language = adapter.encode_expression(prompt.text)
+    language = model.encode_expression(prompt.text)
     for image in frames:
-        batch = adapter.preprocess([image], ctx.task)
-        out = adapter.run(adapter.features(batch), batch, language=language)
-        yield top1_instance(adapter, out, batch.transforms[0])
+        batch = model.preprocess([image], ctx)
+        out = model.run(model.features(batch), batch, language=language)
+        yield top1_instance(model, out, batch.transforms[0])
 
 
-def support_reference(adapter, task: str, prompt: Reference):
+def support_reference(model, ctx: InferenceContext, prompt: Reference):
     """The mask reference of all support images (official ``aggregate=True``): each support is
     resized like a query image, all share one padded canvas; their tokens are concatenated and
     their conditions averaged."""
@@ -61,8 +61,8 @@ def support_reference(adapter, task: str, prompt: Reference):
         if tuple(m.shape) != tuple(im.shape[:2]):
             raise EvalkitError(f"FSS: support mask {k} is {tuple(m.shape)}, its image "
                                f"{support.ids[k]!r} is {tuple(im.shape[:2])}")
-    batch = adapter.preprocess(images, task)
-    vis = adapter.features(batch)
+    batch = model.preprocess(images, ctx)
+    vis = model.features(batch)
     from .uniref import canvas_mask
 
     canvas = tuple(batch.images.shape[-2:])
@@ -70,13 +70,13 @@ def support_reference(adapter, task: str, prompt: Reference):
                                      "nearest-exact")
                          for m, tf in zip(prompt.masks, batch.transforms)])
     with torch.no_grad():
-        return adapter.model.encode_mask_reference(vis, masks).merge_batch()
+        return model.net.encode_mask_reference(vis, masks).merge_batch()
 
 
-def predict_fss(adapter, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+def predict_fss(model, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
     """FSS (1-shot or k-shot): the supports' mask reference on every query frame."""
-    reference = support_reference(adapter, ctx.task, prompt)
+    reference = support_reference(model, ctx, prompt)
     for image in frames:
-        batch = adapter.preprocess([image], ctx.task)
-        out = adapter.run(adapter.features(batch), batch, mask=reference)
-        yield top1_instance(adapter, out, batch.transforms[0])
+        batch = model.preprocess([image], ctx)
+        out = model.run(model.features(batch), batch, mask=reference)
+        yield top1_instance(model, out, batch.transforms[0])

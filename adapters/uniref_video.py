@@ -48,37 +48,37 @@ def _top1(out: dict, b: int) -> tuple[float, torch.Tensor]:
 
 
 # -- R-VOS -------------------------------------------------------------------------------------
-def predict_rvos(adapter, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+def predict_rvos(model, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
     """Referring VOS of one expression: one instance per frame (``track_ids`` = 1; its mask
     may be empty), see the module docstring."""
-    language = adapter.encode_expression(prompt.text)
+    language = model.encode_expression(prompt.text)
     st = ctx.settings
     propagate, thr = st.rvos_propagation, st.score_thres
     init: ReferenceFeatures | None = None
     prev: ReferenceFeatures | None = None
     for image in frames:
-        batch = adapter.preprocess([image], ctx.task)
+        batch = model.preprocess([image], ctx)
         tf = batch.transforms[0]
-        vis = adapter.features(batch)
+        vis = model.features(batch)
         refs = None if init is None else ReferenceFeatures.concat([init, prev])
-        out = adapter.run(vis, batch, language=language, mask=refs)
+        out = model.run(vis, batch, language=language, mask=refs)
         score, q = _top1(out, 0)
         box = boxes_to_original(out["boxes"][0, q], tf)
         if thr is None or score > thr:
             with torch.no_grad():
-                logits = adapter.model.decode_masks(out, 0, q)
+                logits = model.net.decode_masks(out, 0, q)
             mask = mask_probabilities(logits, tf, "bilinear")[0] > _MASK_THRESHOLD
         else:
             mask = torch.zeros(tf.original_size, dtype=torch.bool, device=box.device)
         if propagate and bool(mask.any()):
-            ref = adapter.mask_reference(vis, batch, [mask])
+            ref = model.mask_reference(vis, batch, [mask])
             init, prev = (ref, ref) if init is None else (init, ref)
         yield Instances(tf.original_size, box.cpu().numpy(), to_rles(mask[None]),
                         np.asarray([score], np.float32), None, np.ones(1, np.int64))
 
 
 # -- VOS ---------------------------------------------------------------------------------------
-def _segment_objects(adapter, vis, batch, refs: list[ReferenceFeatures], thr: float, step: int
+def _segment_objects(model, vis, batch, refs: list[ReferenceFeatures], thr: float, step: int
                      ) -> tuple[list[torch.Tensor], list[float]]:
     """Top-1 mask probability (original frame, zero below ``thr``) and score of each object,
     ``step`` objects per network call."""
@@ -91,12 +91,12 @@ def _segment_objects(adapter, vis, batch, refs: list[ReferenceFeatures], thr: fl
         ref = ReferenceFeatures.stack(group)
         if ref is None:  # frames of different sizes: one object at a time
             group, ref = group[:1], group[0]
-        out = adapter.run(vis, batch, mask=ref)
+        out = model.run(vis, batch, mask=ref)
         for b in range(len(group)):
             score, q = _top1(out, b)
             if score > thr:
                 with torch.no_grad():
-                    logits = adapter.model.decode_masks(out, b, q, adapter.model.cfg.mask_out_stride_vos)
+                    logits = model.net.decode_masks(out, b, q, model.net.cfg.mask_out_stride_vos)
                 p = logits.sigmoid()[:, :h, :w]
                 p = F.interpolate(p[None], size=tf.original_size, mode="bilinear", align_corners=False)[0, 0]
             else:
@@ -107,7 +107,7 @@ def _segment_objects(adapter, vis, batch, refs: list[ReferenceFeatures], thr: fl
     return probs, scores
 
 
-def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
     """Semi-supervised VOS: per frame one mask per active object (exclusive after soft
     aggregation), ``track_ids`` = object ids; an object is absent before its given frame."""
     if prompt.masks is None:
@@ -120,9 +120,9 @@ def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Referenc
     prev: dict[int, ReferenceFeatures] = {}
     for i, image in enumerate(frames):
         size = tuple(image.shape[:2])
-        batch = adapter.preprocess([image], ctx.task)
+        batch = model.preprocess([image], ctx)
         tf, dev = batch.transforms[0], batch.images.device
-        vis = adapter.features(batch)
+        vis = model.features(batch)
         new: dict[int, torch.Tensor] = {}
         for k, (oid, s) in enumerate(zip(ids, starts)):
             if s != i:
@@ -132,7 +132,7 @@ def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Referenc
                 raise EvalkitError(f"VOS: mask of object {oid} is {tuple(given.shape)}, frame {i} is {size}")
             new[oid] = given
         if new:
-            refs = adapter.mask_reference(vis, batch, list(new.values()), given=True).split()
+            refs = model.mask_reference(vis, batch, list(new.values()), given=True).split()
             for oid, ref in zip(new, refs):
                 init[oid] = prev[oid] = ref
         active = sorted(init)
@@ -142,7 +142,7 @@ def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Referenc
             continue
         tracked = [oid for oid in active if oid not in new]
         probs_t, scores_t = _segment_objects(
-            adapter, vis, batch, [ReferenceFeatures.concat([init[o], prev[o]]) for o in tracked], thr,
+            model, vis, batch, [ReferenceFeatures.concat([init[o], prev[o]]) for o in tracked], thr,
             st.object_batch)
         by_id = dict(zip(tracked, zip(probs_t, scores_t)))
         h, w = tf.resized_size
@@ -164,6 +164,6 @@ def predict_vos(adapter, ctx: InferenceContext, frames: Frames, prompt: Referenc
                         np.asarray(active, np.int64))
         update = [j for j, oid in enumerate(active) if oid not in new and bool(nonempty[j])]
         if update:
-            refs = adapter.mask_reference(vis, batch, [masks[j] for j in update]).split()
+            refs = model.mask_reference(vis, batch, [masks[j] for j in update]).split()
             for j, ref in zip(update, refs):
                 prev[active[j]] = ref

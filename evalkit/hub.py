@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "cache_root", "is_offline", "fetch_weights", "weights_sha256",
-    "file_status", "load_state_dict_safely", "load_converted", "HfSource", "parse_hf_source",
+    "file_status", "load_state_dict_safely", "load_converted", "converter_version", "HfSource", "parse_hf_source",
 ]
 
 log = logging.getLogger("evalkit.hub")
@@ -412,7 +412,9 @@ def manual_steps(card: "Card", wf: "WeightFile") -> str:
 
 
 # -- converted-weights cache -------------------------------------------------------------
-def _converter_version(fn: Callable[..., Any]) -> str:
+def converter_version(fn: Callable[..., Any]) -> str:
+    """The version keying a converter's cached output: ``fn.version``, else its module's
+    ``CONVERTER_VERSION`` (the one lookup; adapter factories call it too)."""
     import sys
 
     version = getattr(fn, "version", None)
@@ -464,7 +466,7 @@ def load_converted(
     card = _card(model_id)
     wf = card.weight(name) if name else card.model_weights
     fn = convert_fn if convert_fn is not None else card.converter_fn()
-    version = str(version) if version is not None else _converter_version(fn)
+    version = str(version) if version is not None else converter_version(fn)
     if "/" in version or not version:
         raise EvalkitError(f"bad converter version {version!r}")
     path = fetch_weights(card, weights, wf.name)

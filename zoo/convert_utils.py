@@ -252,18 +252,14 @@ def unwrap_checkpoint(obj: Any, what: str = "checkpoint") -> dict[str, torch.Ten
     return sd
 
 
-def convert_by_config(official: Mapping[str, Any], expected: nn.Module | None,
-                      key_map: Callable[[str, int], "KeyMap"], *, what: str, strict: bool = True,
-                      ) -> tuple[dict[str, torch.Tensor], ConversionReport]:
-    """Convert a detectron2-style checkpoint with rules chosen by the expected model's config:
-    ``key_map(variant, dec_layers)`` from ``expected.cfg`` (``"r50"`` and 6 layers when
-    ``expected`` is ``None``, then nothing is checked). ``official``: the loaded checkpoint
-    (wrapped in ``"model"`` or bare); ``what`` names it in errors."""
+def convert_checkpoint_with(official: Mapping[str, Any], expected: nn.Module | None, key_map: "KeyMap", *,
+                            what: str, strict: bool = True) -> tuple[dict[str, torch.Tensor], ConversionReport]:
+    """Convert a checkpoint with the family's rules ``key_map`` (the family converter chooses
+    them, e.g. from its model's config). ``official``: the loaded checkpoint (wrapped in
+    ``"model"``/``"state_dict"`` or bare); ``expected``: our model for the key/shape check, or
+    ``None`` (nothing checked); ``what`` names it in errors."""
     sd = unwrap_checkpoint(official, what=what)
-    cfg = getattr(expected, "cfg", None)
-    variant = cfg.variant if cfg is not None else "r50"
-    dec_layers = cfg.dec_layers if cfg is not None else 6
-    return key_map(variant, dec_layers).convert(sd, expected, what=what, strict=strict)
+    return key_map.convert(sd, expected, what=what, strict=strict)
 
 
 def check_state_dict(sd: Mapping[str, torch.Tensor], expected: nn.Module | Mapping[str, Any],
@@ -288,36 +284,28 @@ def load_strict(model: nn.Module, sd: Mapping[str, torch.Tensor], what: str = "w
 
 def load_into_meta(model: nn.Module, sd: Mapping[str, torch.Tensor], what: str = "weights") -> nn.Module:
     """Load ``sd`` strictly into ``model`` built on the ``meta`` device, taking the tensors
-    over in place (``assign``: no random initialisation, no copy), then recreate the
-    non-persistent buffers state dicts do not hold: BERT's ``position_ids`` /
-    ``token_type_ids`` and Swin's ``relative_position_index``. Returns the model in ``eval()``
-    mode on the weights' device.
+    over in place (``assign``: no random initialisation, no copy), then let every submodule
+    recreate the non-persistent buffers state dicts do not hold: a module that has such buffers
+    defines ``init_non_persistent_buffers()`` (BERT's ``position_ids`` / ``token_type_ids``:
+    :class:`~evalkit.zoo.text.bert.BertTextEncoder`; Swin's ``relative_position_index``:
+    :class:`~evalkit.zoo.backbones.swin.WindowAttention`). Returns the model in ``eval()`` mode
+    on the weights' device.
 
     Raises:
         WeightsError: missing/unexpected keys or shape mismatches (see :func:`check_state_dict`).
-        RuntimeError: a buffer still on ``meta`` after loading (one this function does not know).
+        RuntimeError: a buffer still on ``meta`` after loading (its module has no
+            ``init_non_persistent_buffers``).
     """
     check_state_dict(sd, model, what)
     model.load_state_dict(sd, strict=True, assign=True)
     for m in model.modules():
-        emb = getattr(m, "embeddings", None)
-        pos = getattr(emb, "position_embeddings", None)
-        if isinstance(pos, nn.Embedding) and not pos.weight.is_meta:  # a BERT embeddings block
-            n, device = pos.num_embeddings, pos.weight.device
-            for name, value in (("position_ids", torch.arange(n, device=device)[None]),
-                                ("token_type_ids", torch.zeros((1, n), dtype=torch.long, device=device))):
-                if name in emb._buffers:
-                    emb.register_buffer(name, value, persistent=False)
-        idx = getattr(m, "relative_position_index", None)
-        if isinstance(idx, torch.Tensor) and idx.is_meta:  # a Swin window attention
-            from .backbones.swin import relative_position_index
-
-            device = m.relative_position_bias_table.device
-            m.register_buffer("relative_position_index", relative_position_index(m.window_size).to(device),
-                              persistent=False)
+        init = getattr(m, "init_non_persistent_buffers", None)
+        if callable(init):
+            init()
     leftover = [k for k, b in model.named_buffers() if b.is_meta]
     if leftover:
-        raise RuntimeError(f"buffers left uninitialised after loading: {leftover}")
+        raise RuntimeError(f"buffers left uninitialised after loading: {leftover} (their module "
+                           f"needs an init_non_persistent_buffers() method)")
     return model.eval()
 
 

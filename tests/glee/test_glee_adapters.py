@@ -108,9 +108,10 @@ def test_minvis_association_recovers_permuted_queries():
 def test_video_tracking_outputs(adapter):
     frames = Frames(frames_array(3, H, W))
     adapter.prepare("vis")
+    model = adapter.bundle()  # a procedure's (model, context)
     with torch.no_grad():
-        vis = track(adapter, frames, CATS, "vis")
-        tao = track(adapter, frames, CATS, "ow-track")
+        vis = track(model, adapter.context, frames, CATS)
+        tao = track(model, adapter.context_for("ow-track"), frames, CATS)
     assert [len(x) for x in vis] == [30, 30, 30]
     assert vis[0].track_ids.tolist() == list(range(1, 31))
     np.testing.assert_array_equal(vis[0].scores, vis[2].scores)  # one score per video track

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from evalkit.adapters.glee import GLEEAdapter
-from evalkit.adapters.glee_image import boxes_to_original, prepare
+from evalkit.adapters.glee_image import boxes_to_original
 from evalkit.adapters.glee_lsj import LSJTransform, lsj_crop_size
 from evalkit.types import Frames
 from evalkit.zoo.cards import get_card
@@ -34,7 +34,7 @@ def test_crop_size_truncates_where_the_resize_rounds():
 def test_lsj_canvas_pads_with_128_and_maps_through_the_crop():
     ad = _adapter()
     img = frames_array(1, h=50, w=70)[0]
-    batch = prepare(ad, Frames([img]), "det")
+    batch = ad.bundle().preprocess(Frames([img]), ad.context_for("det"))
     # ResizeShortestEdge(64, 64): scale 64/70 -> 45.71 x 64 -> (46, 64); canvas 64 x 64
     assert tuple(batch.images.shape[-2:]) == (64, 64)
     tf = batch.transforms[0]

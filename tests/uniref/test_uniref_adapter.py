@@ -73,8 +73,9 @@ def test_fss_one_and_five_shot(adapter):
     assert len(one) == len(five) == 1 and len(one[0]) == 1 and one[0].image_size == (48, 64)
     from evalkit.adapters.uniref_image import support_reference
 
-    r1 = support_reference(adapter, "fss", Reference(masks=masks5[:1], support=sup5[:1]))
-    r5 = support_reference(adapter, "fss", Reference(masks=masks5, support=sup5))
+    model, ctx = adapter.bundle(), adapter.context  # a procedure's (model, context)
+    r1 = support_reference(model, ctx, Reference(masks=masks5[:1], support=sup5[:1]))
+    r5 = support_reference(model, ctx, Reference(masks=masks5, support=sup5))
     assert [k.shape[1] * 5 for k in r1.keys] == [k.shape[1] for k in r5.keys]
     assert r5.keys[0].shape[0] == 1 and r5.embeds[0].shape[0] == 1
     with pytest.raises(EvalkitError, match="support masks for"):

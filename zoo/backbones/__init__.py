@@ -27,13 +27,15 @@ def _resnet(**kw):
 
 
 def _factory(module: str, fn: str, size: str) -> Callable[..., Backbone]:
-    def build(**kw):
+    def build(in_channels: int | None = None, **kw):
         import importlib
+        if in_channels is not None:  # these constructors name it as timm does
+            kw["in_chans"] = in_channels
         return getattr(importlib.import_module(f"{__name__}.{module}"), fn)(size, **kw)
     return build
 
 
-#: name → builder(**overrides)
+#: name → builder(**overrides); every builder takes ``in_channels`` (3: RGB; 4: RGB + mask)
 BACKBONES: dict[str, Callable[..., Backbone]] = {
     "resnet50": lambda **kw: _resnet(**{"depth": 50, **kw}),
     "resnet101": lambda **kw: _resnet(**{"depth": 101, **kw}),
@@ -51,7 +53,8 @@ _KEY_MAPS = {"resnet": ("resnet", "resnet_key_map"), "swin": ("swin", "swin_key_
 
 
 def build_backbone(name: str, **overrides: Any) -> Backbone:
-    """Build a backbone by name (see :data:`BACKBONES`); ``overrides`` go to its constructor."""
+    """Build a backbone by name (see :data:`BACKBONES`); ``overrides`` go to its constructor,
+    ``in_channels`` under whatever name the constructor gives it."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
     return BACKBONES[name](**overrides)

@@ -70,6 +70,14 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
+    def init_non_persistent_buffers(self) -> None:
+        """Recompute ``relative_position_index`` (not in state dicts) on the bias table's
+        device: a model built on ``meta`` and loaded in place has none
+        (:func:`evalkit.zoo.convert_utils.load_into_meta`)."""
+        device = self.relative_position_bias_table.device
+        self.register_buffer("relative_position_index", relative_position_index(self.window_size).to(device),
+                             persistent=False)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         bw, n, c = x.shape
         q, k, v = self.qkv(x).reshape(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)

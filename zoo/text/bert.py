@@ -49,6 +49,17 @@ class BertTextEncoder(nn.Module):
         self.pad_to_max_length = pad_to_max_length
         self._tokenizer = None
 
+    def init_non_persistent_buffers(self) -> None:
+        """Recreate the embeddings' ``position_ids`` / ``token_type_ids`` (non-persistent in
+        recent transformers, so not in state dicts) on the weights' device: a model built on
+        ``meta`` and loaded in place has none (:func:`evalkit.zoo.convert_utils.load_into_meta`)."""
+        emb = self.model.embeddings
+        n, device = emb.position_embeddings.num_embeddings, emb.position_embeddings.weight.device
+        for name, value in (("position_ids", torch.arange(n, device=device)[None]),
+                            ("token_type_ids", torch.zeros((1, n), dtype=torch.long, device=device))):
+            if name in emb._buffers:
+                emb.register_buffer(name, value, persistent=False)
+
     @property
     def hidden_size(self) -> int:
         return self.model.config.hidden_size
@@ -62,11 +73,16 @@ class BertTextEncoder(nn.Module):
             self._tokenizer = BertTokenizerFast.from_pretrained(self.tokenizer_name)
         return self._tokenizer
 
-    def tokenize(self, texts: Sequence[str], device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
+    def tokenize(self, texts: Sequence[str], device: torch.device | str | None = None,
+                 tokenizer=None) -> dict[str, torch.Tensor]:
         """``[CLS] … [SEP]`` ids, truncated to ``max_length``: ``input_ids``/``attention_mask``
-        ``B×L`` int64 (L = max_length when padding to max, else the longest text)."""
-        enc = self.tokenizer(list(texts), padding="max_length" if self.pad_to_max_length else "longest",
-                             truncation=True, max_length=self.max_length, return_tensors="pt")
+        ``B×L`` int64 (L = max_length when padding to max, else the longest text).
+
+        ``tokenizer``: the WordPiece tokenizer to use (an adapter's, resolved from its card or
+        option), else this encoder's own (:attr:`tokenizer`, loaded by name on first use)."""
+        tokenizer = tokenizer if tokenizer is not None else self.tokenizer
+        enc = tokenizer(list(texts), padding="max_length" if self.pad_to_max_length else "longest",
+                        truncation=True, max_length=self.max_length, return_tensors="pt")
         dev = device if device is not None else self.model.embeddings.word_embeddings.weight.device
         return {"input_ids": enc["input_ids"].to(dev), "attention_mask": enc["attention_mask"].to(dev)}
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..backbones import backbone_key_map
-from ..convert_utils import ConversionReport, KeyMap, convert_by_config
+from ..convert_utils import ConversionReport, KeyMap, convert_checkpoint_with
 from ..text.bert import bert_key_map
 from .configs import UNINEXT_VARIANTS
 
@@ -74,4 +74,6 @@ def convert_uninext(official: Mapping[str, Any], expected: nn.Module | None = No
     Returns:
         ``(our state dict, report)``.
     """
-    return convert_by_config(official, expected, uninext_key_map, what="UNINEXT checkpoint", strict=strict)
+    cfg = getattr(expected, "cfg", None)  # the rules follow the variant and the decoder depth
+    rules = uninext_key_map(cfg.variant, cfg.dec_layers) if cfg is not None else uninext_key_map("r50", 6)
+    return convert_checkpoint_with(official, expected, rules, what="UNINEXT checkpoint", strict=strict)

@@ -28,10 +28,6 @@ from .transformer import DeformableTransformer, FeatureResizer
 
 __all__ = ["UNINEXT", "build_uninext", "load_uninext"]
 
-# the keyword naming a backbone's input channels (4 for the RGB + target-mask template encoder)
-_IN_CHANNELS_ARG = {"resnet50": "in_channels", "convnext-large": "in_chans", "vit-huge": "in_chans"}
-
-
 class UNINEXT(nn.Module):
     """UNINEXT (image-joint stage when ``cfg.video`` is False, video-joint stage otherwise).
 
@@ -86,8 +82,8 @@ class UNINEXT(nn.Module):
         self.dn_label_encoder = FeatureResizer(lang_dim, d)
         self.video = cfg.video
         if cfg.video:
-            tkw = {**kw, _IN_CHANNELS_ARG[backbone_name]: 4}
-            self.template_backbone = build_backbone(backbone_name, **tkw)
+            # the template encoder reads RGB + the target mask
+            self.template_backbone = build_backbone(backbone_name, **{**kw, "in_channels": 4})
             self.template_fuser = TemplateFuser(d, d)
             self.prompt_adjust = nn.Linear(d, lang_dim)
             self.reid_head = ReidHead(d, cfg.dim_feedforward, cfg.num_feature_levels, cfg.nheads,

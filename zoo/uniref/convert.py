@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..backbones import backbone_key_map
-from ..convert_utils import ConversionReport, KeyMap, convert_by_config
+from ..convert_utils import ConversionReport, KeyMap, convert_checkpoint_with
 from ..text.bert import bert_key_map
 from .configs import UNIREF_VARIANTS
 
@@ -76,4 +76,6 @@ def convert_uniref(official: Mapping[str, Any], expected: nn.Module | None = Non
     Returns:
         ``(our state dict, report)``.
     """
-    return convert_by_config(official, expected, uniref_key_map, what="UniRef++ checkpoint", strict=strict)
+    cfg = getattr(expected, "cfg", None)  # the rules follow the variant and the decoder depth
+    rules = uniref_key_map(cfg.variant, cfg.dec_layers) if cfg is not None else uniref_key_map("r50", 6)
+    return convert_checkpoint_with(official, expected, rules, what="UniRef++ checkpoint", strict=strict)
