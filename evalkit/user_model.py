@@ -42,14 +42,9 @@ from .adapters.base import Adapter, InferenceContext
 from .errors import EvalkitError
 from .types import PROMPT_KINDS
 
-__all__ = ["is_model_spec", "resolve_spec", "register_object", "UserAdapter", "Source"]
+__all__ = ["resolve_spec", "register_object", "load_factory", "UserAdapter", "Source"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def is_model_spec(name: Any) -> bool:
-    """True for ``file.py:factory`` / ``module:factory`` (a registry id never has a colon)."""
-    return isinstance(name, str) and ":" in name
 
 
 def _sha256(path: Path) -> str:
@@ -77,11 +72,13 @@ class Source:
 
     def add_module_of(self, obj: Any) -> None:
         """Hash the source file of the module defining ``obj`` (not evalkit's own files)."""
-        module = getattr(obj, "__module__", None) or type(obj).__module__
+        if not (inspect.ismodule(obj) or inspect.isclass(obj) or inspect.isroutine(obj)):
+            obj = type(obj)
+        module = obj.__name__ if inspect.ismodule(obj) else getattr(obj, "__module__", None) or ""
         if module == "evalkit" or module.startswith("evalkit."):
             return
         try:
-            path = inspect.getsourcefile(obj if inspect.isclass(obj) or inspect.isroutine(obj) else type(obj))
+            path = inspect.getsourcefile(obj)
         except TypeError:  # a builtin, or a class defined in an interactive session
             path = None
         if path and Path(path).is_file():

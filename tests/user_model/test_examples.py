@@ -185,3 +185,17 @@ def test_entry_point_plugin_of_the_example(cache, tmp_path, subprocess_env):
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["status"] == "complete" and res["metrics"]["AP"] > 0.9  # measured 1.0
+
+
+def test_specs_resolve_in_model_selections(tmp_path):
+    # a spec mixes with registry ids in one selection (the registry's resolver, evalkit/registry.py)
+    assert [e.id for e in MODELS.select(f"{FILE_SPEC},uninext-tiny")] == ["shapes_detector.make_adapter",
+                                                                         "uninext-tiny"]
+    assert MODELS.get(FILE_SPEC).meta["user_model"] == {"kind": "file", "import_path": FILE_SPEC}
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "det.py").write_text("def make(**kw):\n    raise AssertionError('not built')\n")
+    MODELS.select(f"{tmp_path}/a/det.py:make")
+    with pytest.raises(EvalkitError, match=r"models .*a/det\.py:make and .*b/det\.py:make would both be named 'det\.make'"):
+        MODELS.select(f"{tmp_path}/b/det.py:make")
+    MODELS.unregister("det.make")
