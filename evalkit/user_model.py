@@ -64,11 +64,14 @@ class Source:
             (an adapter object given to :func:`evalkit.evaluate`).
         import_path: the spec as given, or ``module:qualname`` of the object's class.
         files: absolute path → sha256 of each user source file the model was built from.
+        target: what the spec names, with a file's path made absolute (``a.py:f`` and
+            ``./a.py:f`` are one model; two different targets may not share a name).
     """
 
     kind: str
     import_path: str
     files: dict[str, str] = field(default_factory=dict)
+    target: str = ""
 
     def add_module_of(self, obj: Any) -> None:
         """Hash the source file of the module defining ``obj`` (not evalkit's own files)."""
@@ -138,11 +141,11 @@ def load_factory(spec: str) -> tuple[Callable, Source, str]:
         if not path.is_file():
             raise EvalkitError(f"--model {spec}: no such file {path}")
         module = _import_file(path, spec)
-        source = Source("file", spec, {str(path.resolve()): module.__evalkit_sha256__})
+        source = Source("file", spec, {str(path.resolve()): module.__evalkit_sha256__}, f"{path.resolve()}:{attr}")
         stem = path.stem
     else:
         module = _import_module(left, spec)
-        source = Source("module", spec)
+        source = Source("module", spec, target=spec)
         source.add_module_of(module)
         stem = left
     obj = module
@@ -268,12 +271,13 @@ def _register(registry, model_id: str, factory: Callable, source: Source, tasks)
         old = registry.get(model_id)
         prior = old.meta.get("user_model")
         if prior is None:
-            raise EvalkitError(f"model {source.import_path}: its name {model_id!r} is a registered model id; "
-                               f"rename the file or the factory")
-        if prior["import_path"] != source.import_path:
+            how = "set the object's model_id to another name" if source.kind == "object" else \
+                "rename the file or the factory"
+            raise EvalkitError(f"model {source.import_path}: its name {model_id!r} is a registered model id; {how}")
+        if prior["target"] != source.target:
             raise EvalkitError(f"models {prior['import_path']} and {source.import_path} would both be named "
                                f"{model_id!r} (the run folder's name); rename one of them")
-    meta = {"user_model": {"kind": source.kind, "import_path": source.import_path}}
+    meta = {"user_model": {"kind": source.kind, "import_path": source.import_path, "target": source.target}}
     if tasks:
         meta["tasks"] = sorted(tasks)
     return registry.register(model_id, factory, hidden=True, overwrite=True,
@@ -287,18 +291,33 @@ def resolve_spec(registry, spec: str):
     def build(*, model_id: str, device: str = "cpu", weights: str | None = None, **options: Any) -> UserAdapter:
         kwargs = _factory_kwargs(factory, spec, model_id, device, weights, options)
         obj = factory(**kwargs)
-        return UserAdapter(obj, Source(source.kind, source.import_path, dict(source.files)), model_id, options)
+        return UserAdapter(obj, Source(source.kind, source.import_path, dict(source.files), source.target),
+                           model_id, options)
 
-    # a class factory declares its tasks without being built: groups of benchmarks skip the others
+    return _register(registry, model_id, build, source, _declared_tasks(factory))
+
+
+def _declared_tasks(factory: Callable) -> frozenset[str] | None:
+    """The tasks a factory declares without being built (a group of benchmarks then runs only
+    those): its own ``tasks`` (a class, or a function given the attribute), else the ``tasks`` of
+    the class its return annotation names (``def make_adapter(...) -> MyAdapter``)."""
     tasks = getattr(factory, "tasks", None)
-    return _register(registry, model_id, build, source, tasks if isinstance(tasks, (set, frozenset, list, tuple)) else None)
+    if tasks is None and inspect.isroutine(factory):
+        import typing
+
+        try:
+            returned = typing.get_type_hints(factory).get("return")
+        except Exception:  # noqa: BLE001 - an annotation that does not resolve declares nothing
+            returned = None
+        tasks = getattr(returned, "tasks", None)
+    return frozenset(tasks) if isinstance(tasks, (set, frozenset, list, tuple)) and tasks else None
 
 
 def register_object(registry, obj: Any):
     """Register an adapter object (``evalkit.evaluate(obj, ...)``) under a hidden id; the entry's
     factory returns the object itself, so options cannot be passed to it."""
     cls = type(obj)
-    source = Source("object", f"{cls.__module__}:{cls.__qualname__}")
+    source = Source("object", f"{cls.__module__}:{cls.__qualname__}", target=f"object {id(obj)}")
     model_id = getattr(obj, "model_id", "") or cls.__name__
     model_id = _UNSAFE.sub("-", model_id) if isinstance(model_id, str) else cls.__name__
     adapter = UserAdapter(obj, source, model_id)

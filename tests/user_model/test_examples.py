@@ -191,7 +191,8 @@ def test_specs_resolve_in_model_selections(tmp_path):
     # a spec mixes with registry ids in one selection (the registry's resolver, evalkit/registry.py)
     assert [e.id for e in MODELS.select(f"{FILE_SPEC},uninext-tiny")] == ["shapes_detector.make_adapter",
                                                                          "uninext-tiny"]
-    assert MODELS.get(FILE_SPEC).meta["user_model"] == {"kind": "file", "import_path": FILE_SPEC}
+    assert MODELS.get(FILE_SPEC).meta["user_model"] == {"kind": "file", "import_path": FILE_SPEC,
+                                                        "target": f"{DETECTOR.resolve()}:make_adapter"}
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
         (tmp_path / sub / "det.py").write_text("def make(**kw):\n    raise AssertionError('not built')\n")
@@ -199,3 +200,35 @@ def test_specs_resolve_in_model_selections(tmp_path):
     with pytest.raises(EvalkitError, match=r"models .*a/det\.py:make and .*b/det\.py:make would both be named 'det\.make'"):
         MODELS.select(f"{tmp_path}/b/det.py:make")
     MODELS.unregister("det.make")
+
+
+def test_the_python_blocks_of_the_docs_run(cache, tmp_path, monkeypatch):
+    """Every ```python block of docs/your-model.md, in order, in one namespace, from a folder
+    holding ``examples/`` (the page's relative paths), so the page cannot drift from the code."""
+    import re
+
+    text = (REPO / "docs" / "your-model.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 3
+    (tmp_path / "examples").symlink_to(REPO / "examples")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the page puts examples/my_model on it
+    namespace: dict = {}
+    try:
+        for block in blocks:
+            exec(compile(block, "docs/your-model.md", "exec"), namespace)
+    finally:
+        sys.modules.pop("shapes_detector", None)
+    # the function spec's return annotation declares its tasks: "shapes" ran det, inst-seg, vis
+    assert sorted(r.run_dir.parts[-3] for r in namespace["runs"]) == ["shapes-coco-det", "shapes-coco-seg",
+                                                                      "shapes-ytvis"]
+    assert (tmp_path / "runs" / "shapes-coco-det" / "BrightBox").is_dir()
+
+
+def test_an_object_may_not_take_a_registered_id():
+    model = Threshold()
+    model.model_id = "uninext-tiny"
+    with pytest.raises(EvalkitError, match="its name 'uninext-tiny' is a registered model id; set the object's "
+                                           "model_id to another name"):
+        evalkit.evaluate(model, "shapes-coco-det")
+    assert MODELS.get("uninext-tiny").meta.get("user_model") is None  # the built-in entry is untouched
