@@ -294,7 +294,7 @@ class Instances:
         self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
         n = None
         if self.boxes is not None:
-            boxes = np.asarray(self.boxes, dtype=np.float32)
+            boxes = _as_array(self.boxes, np.float32, "boxes")
             # an N x 5 array (boxes with scores) would otherwise be re-cut into wrong boxes
             if boxes.ndim > 2 or (boxes.ndim == 2 and boxes.shape[1] != 4 and boxes.size):
                 raise ContractError(f"Instances: boxes must be N x 4 (xyxy), got shape {boxes.shape}")
@@ -316,7 +316,7 @@ class Instances:
                     kind = type(self.masks).__name__ if not isinstance(self.masks, (list, tuple)) else \
                         f"{type(self.masks).__name__} of {type(next(r for r in self.masks if not isinstance(r, dict))).__name__}"
                     raise ContractError(f"Instances: masks must be an N x H x W bool numpy array or a list of "
-                                        f"RLE dicts, got {kind}")
+                                        f"RLE dicts, got {kind}{' (call .cpu().numpy())' if kind == 'Tensor' else ''}")
                 self.masks = list(self.masks)
                 for r in self.masks:
                     if tuple(r["size"]) != self.image_size:
@@ -328,7 +328,7 @@ class Instances:
         for name, dt in (("scores", np.float32), ("labels", np.int64), ("track_ids", np.int64)):
             v = getattr(self, name)
             if v is not None:
-                v = np.asarray(v, dtype=dt).reshape(-1)
+                v = _as_array(v, dt, name).reshape(-1)
                 setattr(self, name, v)
                 n = _check_n(n, len(v), name)
         if self.boxes is not None and len(self.boxes) and not np.isfinite(self.boxes).all():
@@ -412,6 +412,15 @@ class Instances:
             d.get("track_ids"),
             dict(d.get("extra", {})),
         )
+
+
+def _as_array(v, dtype, name: str) -> np.ndarray:
+    """``v`` as a numpy array; a GPU tensor (which numpy cannot read) is one line naming the field."""
+    try:
+        return np.asarray(v, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise ContractError(f"Instances: {name} must be a numpy array (or a CPU tensor: call .cpu()), "
+                            f"got {type(v).__name__} ({e})") from None
 
 
 def _check_binary(masks: np.ndarray) -> None:

@@ -224,3 +224,14 @@ def test_the_run_stops_at_the_first_offending_sample(tmp_path, monkeypatch):
     [res] = evalkit.evaluate(LabelsFromZero(), "shapes-coco-det", runs_root=str(tmp_path / "runs"), limit=4,
                              on_error="skip")
     assert res.status == "partial" and res.samples["failed"] == 1 and res.samples["done"] == 3
+
+
+def test_fields_numpy_cannot_read_and_tensor_masks():
+    with pytest.raises(ContractError, match=r"^sample img-7: Instances: boxes must be a numpy array \(or a CPU "
+                                            r"tensor: call \.cpu\(\)\), got list"):
+        _check(lambda f, p: [Instances((H, W), boxes=[[1, 2, 3, 4], [1, 2]])])
+    import torch
+
+    with pytest.raises(ContractError, match=r"masks must be an N x H x W bool numpy array or a list of RLE dicts, "
+                                            r"got Tensor \(call \.cpu\(\)\.numpy\(\)\)$"):
+        _check(lambda f, p: [Instances((H, W), masks=torch.zeros(1, H, W, dtype=torch.bool))], task="inst-seg")
