@@ -236,8 +236,17 @@ class UserAdapter(Adapter):
 
     @property
     def options(self) -> dict[str, Any]:  # type: ignore[override]
+        """The object's options plus ``source_sha256`` (one hash of the source files' hashes):
+        these make the prediction store's key, so a ``--resume`` after the model's code changed
+        is refused instead of mixing predictions of two versions."""
+        opts = self._own_options()
+        if self.source.files:
+            opts["source_sha256"] = hashlib.sha256("\n".join(sorted(self.source.files.values())).encode()).hexdigest()
+        return opts
+
+    def _own_options(self) -> dict[str, Any]:
         own = getattr(self.obj, "options", None)
-        return dict(own) if isinstance(own, dict) else self._options
+        return dict(own) if isinstance(own, dict) else dict(self._options)
 
     def accepted_options(self) -> frozenset[str] | None:
         own = getattr(self.obj, "accepted_options", None)
@@ -261,7 +270,7 @@ class UserAdapter(Adapter):
 
     def describe(self) -> dict[str, Any]:
         own = getattr(self.obj, "describe", None)
-        record = own() if callable(own) else {"model_id": self.model_id, "options": self.options}
+        record = own() if callable(own) else {"model_id": self.model_id, "options": self._own_options()}
         return {**record, "source": self.source.record()}
 
 

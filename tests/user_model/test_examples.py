@@ -232,3 +232,19 @@ def test_an_object_may_not_take_a_registered_id():
                                            "model_id to another name"):
         evalkit.evaluate(model, "shapes-coco-det")
     assert MODELS.get("uninext-tiny").meta.get("user_model") is None  # the built-in entry is untouched
+
+
+def test_resume_after_the_model_code_changed_is_refused(cache, tmp_path):
+    model = tmp_path / "model" / "edited_detector.py"  # another name than the example: another model
+    model.parent.mkdir()
+    model.write_bytes(DETECTOR.read_bytes())
+    spec, runs = f"{model}:make_adapter", str(tmp_path / "runs")
+    [first] = evalkit.evaluate(spec, "shapes-coco-det", runs_root=runs, limit=2, mode="infer")
+    [again] = evalkit.evaluate(spec, "shapes-coco-det", runs_root=runs, resume=True, limit=3)
+    assert again.run_dir == first.run_dir and again.samples["done"] == 3  # unchanged code: resumed
+    store = json.loads((first.run_dir / "predictions" / "store.json").read_text())
+    assert len(store["parts"]["model_options"]["source_sha256"]) == 64
+    model.write_text(model.read_text() + "\nFILL_SIGMA = 0.2  # retuned\n")
+    with pytest.raises(EvalkitError, match="cannot resume from .*: its predictions were made with a different "
+                                           "model_options"):
+        evalkit.evaluate(spec, "shapes-coco-det", runs_root=runs, resume=True)
