@@ -5,7 +5,7 @@
     results = evalkit.evaluate("uninext-tiny", "shapes-davis", limit=3, threads=1)
     results[0].metrics["J&F"], results[0].run_dir
     evalkit.evaluate(MyAdapter(), "shapes-coco-det")                    # a user's adapter object
-    evalkit.evaluate("examples/my_model/adapter.py:make_adapter", "shapes")  # a user's factory
+    evalkit.evaluate("examples/my_model/shapes_detector.py:make_adapter", "shapes")  # a factory
 
     evalkit.score("coco-bbox", gt="instances_val2017.json", results="bbox.json")
     evalkit.score(run="runs/shapes-davis/uninext-tiny/20260101-120000")
