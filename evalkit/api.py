@@ -4,6 +4,8 @@
 
     results = evalkit.evaluate("uninext-tiny", "shapes-davis", limit=3, threads=1)
     results[0].metrics["J&F"], results[0].run_dir
+    evalkit.evaluate(MyAdapter(), "shapes-coco-det")                    # a user's adapter object
+    evalkit.evaluate("examples/my_model/shapes_detector.py:make_adapter", "shapes")  # a factory
 
     evalkit.score("coco-bbox", gt="instances_val2017.json", results="bbox.json")
     evalkit.score(run="runs/shapes-davis/uninext-tiny/20260101-120000")
@@ -35,12 +37,18 @@ def _run_fields() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(RunConfig) if f.name not in ("model", "benchmark")}
 
 
-def evaluate(model: str, benchmark: str, **options: Any) -> list:
+def evaluate(model: Any, benchmark: str, **options: Any) -> list:
     """Evaluate models on benchmarks; one :class:`~evalkit.runner.RunResult` per pair run.
 
     Args:
         model: a model id, tag, group, comma list or fnmatch pattern (``"uninext-r50"``,
-            ``"uninext-tiny,uniref-pp-tiny"``, ``"glee-*"``); see ``evalkit ls models``.
+            ``"uninext-tiny,uniref-pp-tiny"``, ``"glee-*"``; see ``evalkit ls models``); a
+            factory spec ``"path/to/file.py:make_adapter"`` / ``"package.module:factory"``;
+            or an adapter object: an :class:`~evalkit.adapters.base.Adapter`, or any object
+            with ``tasks``, ``prepare(task, benchmark)`` and ``predict(frames, prompt)``
+            (``docs/your-model.md``). An object is used as it is: ``model_options`` and
+            ``weights`` cannot be applied to it (configure it before), and ``device`` defaults
+            to its ``device`` attribute.
         benchmark: a benchmark id, group, comma list or pattern (``"davis17-val"``, ``"shapes"``,
             ``"refcoco*-res"``); see ``evalkit ls benchmarks``.
         **options: fields of :class:`~evalkit.runner.RunConfig`, as the ``run`` flags name them
@@ -65,6 +73,8 @@ def evaluate(model: str, benchmark: str, **options: Any) -> list:
         raise EvalkitError(f"evalkit.evaluate: unknown option(s) {', '.join(unknown)}; "
                            f"expected some of: {', '.join(fields)}")
     options.setdefault("quiet", True)
+    if not isinstance(model, str):
+        return _evaluate_object(model, benchmark, options)
     pairs, skipped = task_pairs(model, benchmark)
     if len(pairs) + len(skipped) == 1:
         pairs = pairs + skipped  # one explicit pair: the adapter says why it cannot run it
@@ -80,6 +90,26 @@ def evaluate(model: str, benchmark: str, **options: Any) -> list:
         res = run_evaluation(RunConfig(model=m.id, benchmark=b.id, **options), argv=list(sys.argv))
         results.append(res)
     return results
+
+
+def _evaluate_object(obj: Any, benchmark: str, options: dict[str, Any]) -> list:
+    """:func:`evaluate` of an adapter object: registered under a hidden id for the runs, then
+    unregistered (the registry must not keep a user's model alive)."""
+    from .registry import MODELS
+    from .user_model import register_object
+
+    for name in ("model_options", "weights"):
+        if options.get(name):
+            raise EvalkitError(f"evalkit.evaluate: {name} cannot be applied to an adapter object "
+                               f"({type(obj).__name__}); configure the object itself, or pass a factory "
+                               f"spec 'path/to/file.py:factory' to have evalkit build it")
+    if "device" not in options and getattr(obj, "device", None) is not None:
+        options["device"] = str(obj.device)  # a torch.device too
+    entry = register_object(MODELS, obj)
+    try:
+        return evaluate(entry.id, benchmark, **options)
+    finally:
+        MODELS.unregister(entry.id)
 
 
 def score(metric: str | None = None, gt: str | os.PathLike | None = None,

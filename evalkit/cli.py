@@ -57,7 +57,9 @@ def _kv_pairs(items: list[str] | None, flag: str) -> dict[str, Any]:
 # run
 # ------------------------------------------------------------------------------------------
 def _add_run(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", required=True, help="model id, tag or pattern (see `evalkit ls models`)")
+    p.add_argument("--model", "-m", required=True,
+                   help="model id, tag or pattern (see `evalkit ls models`), or your own model's factory: "
+                        "path/to/file.py:make_adapter or package.module:factory (docs/your-model.md)")
     p.add_argument("--benchmark", "-b", required=True,
                    help="benchmark id, group or pattern (see `evalkit ls benchmarks`)")
     p.add_argument("--data-root", help="folder holding the datasets (default: $EVALKIT_DATA or ./datasets)")

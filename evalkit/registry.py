@@ -12,6 +12,10 @@ Registries are populated on first use from
    called without arguments, otherwise importing it is enough;
 3. the ``EVALKIT_PLUGINS`` environment variable: comma-separated module names to import.
 
+A registry may have a *resolver* for names with a colon, which no registered id has: the model
+registry resolves ``path/to/file.py:factory`` and ``package.module:factory`` to a hidden entry
+of a user's own model (:mod:`evalkit.user_model`).
+
 Selection (:meth:`Registry.select`) accepts ids, tag names, group names and ``fnmatch``
 patterns (``'ref*'``); an unknown name raises :class:`~evalkit.errors.UnknownNameError` with
 close matches ("did you mean") and the list of valid names.
@@ -95,8 +99,10 @@ class Entry:
 class Registry:
     """A thread-safe, lazily populated name → :class:`Entry` mapping."""
 
-    def __init__(self, kind: str, providers: Iterable[str] = (), entry_point_group: str | None = None):
+    def __init__(self, kind: str, providers: Iterable[str] = (), entry_point_group: str | None = None,
+                 resolver: str | None = None):
         self.kind = kind
+        self._resolver = resolver  # "module:function(registry, name) -> Entry" for names with a colon
         self._providers = list(providers)
         self._group = entry_point_group
         self._entries: dict[str, Entry] = {}
@@ -189,8 +195,16 @@ class Registry:
         self._populate()
         return id in self._entries
 
+    def _resolved(self, name: str) -> Entry | None:
+        """The resolver's entry for ``name`` (a spec with a colon), else ``None``."""
+        if self._resolver is None or ":" not in name:
+            return None
+        return import_target(self._resolver)(self, name)
+
     def get(self, id: str) -> Entry:
         self._populate()
+        if id not in self._entries and (resolved := self._resolved(id)) is not None:
+            return resolved
         try:
             return self._entries[id]
         except KeyError:
@@ -234,6 +248,8 @@ class Registry:
         for p in flat:
             if p in self._entries:
                 hits = [p]
+            elif (resolved := self._resolved(p)) is not None:
+                hits = [resolved.id]
             elif p in tags:
                 hits = tags[p]
             elif any(ch in p for ch in "*?["):
@@ -247,7 +263,7 @@ class Registry:
         return [self._entries[i] for i in out]
 
 
-MODELS = Registry("model", ["evalkit.zoo.catalog"], "evalkit.models")
+MODELS = Registry("model", ["evalkit.zoo.catalog"], "evalkit.models", resolver="evalkit.user_model:resolve_spec")
 ADAPTERS = Registry("adapter", ["evalkit.adapters.catalog"], "evalkit.adapters")
 BENCHMARKS = Registry("benchmark", ["evalkit.benchmarks.catalog"], "evalkit.benchmarks")
 METRICS = Registry("metric", ["evalkit.metrics.catalog"], "evalkit.metrics")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .contract import predict_checked
 from .datasets import validate_with_hint
 from .distributed import DistContext, init_distributed, shard_exact
 from .errors import EvalkitError
@@ -171,22 +172,6 @@ def _build_adapter(cfg: RunConfig):
         raise EvalkitError(f"model {cfg.model!r} has no option {', '.join(map(repr, unknown))} "
                            f"(-a/--model-arg accepts: {', '.join(sorted(accepted)) or 'none'})")
     return adapter
-
-
-def _check_predictions(sample, preds: list[Instances]) -> None:
-    sizes = sample.frames.sizes
-    if len(preds) != len(sizes):
-        raise ContractError(
-            f"sample {sample.id}: the adapter returned {len(preds)} Instances for {len(sizes)} frames"
-        )
-    for i, (p, s) in enumerate(zip(preds, sizes)):
-        if not isinstance(p, Instances):
-            raise ContractError(f"sample {sample.id}: frame {i}: expected Instances, got {type(p).__name__}")
-        if tuple(p.image_size) != tuple(s):
-            raise ContractError(
-                f"sample {sample.id}: frame {i}: predictions are for a {p.image_size} image but the "
-                f"original frame is {tuple(s)} (adapters must map back to the original frame)"
-            )
 
 
 class _Progress:
@@ -383,9 +368,7 @@ def _infer(state: RunState, mine: list[str], skipped: int) -> None:
             try:
                 if load_err is not None:
                     raise load_err
-                preds = adapter.predict(sample.frames, sample.prompt)
-                preds = list(preds)
-                _check_predictions(sample, preds)
+                preds = predict_checked(adapter, sample, bench.task)  # evalkit.contract
                 rec = {"sample_id": sid, "instances": [p.to_json() for p in preds],
                        "meta": sample.meta, "time_s": round(time.perf_counter() - t0, 6)}
                 # serialised here, inside the per-sample try: a value JSON cannot hold (NaN in

@@ -294,7 +294,11 @@ class Instances:
         self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
         n = None
         if self.boxes is not None:
-            self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+            boxes = _as_array(self.boxes, np.float32, "boxes")
+            # an N x 5 array (boxes with scores) would otherwise be re-cut into wrong boxes
+            if boxes.ndim > 2 or (boxes.ndim == 2 and boxes.shape[1] != 4 and boxes.size):
+                raise ContractError(f"Instances: boxes must be N x 4 (xyxy), got shape {boxes.shape}")
+            self.boxes = boxes.reshape(-1, 4)
             n = len(self.boxes)
         if self.masks is not None:
             if isinstance(self.masks, np.ndarray):
@@ -305,8 +309,14 @@ class Instances:
                         f"Instances: masks must be N x {self.image_size[0]} x "
                         f"{self.image_size[1]} (the original frame), got {self.masks.shape}"
                     )
+                _check_binary(self.masks)
                 self.masks = self.masks.astype(bool, copy=False)
             else:
+                if not isinstance(self.masks, (list, tuple)) or not all(isinstance(r, dict) for r in self.masks):
+                    kind = type(self.masks).__name__ if not isinstance(self.masks, (list, tuple)) else \
+                        f"{type(self.masks).__name__} of {type(next(r for r in self.masks if not isinstance(r, dict))).__name__}"
+                    raise ContractError(f"Instances: masks must be an N x H x W bool numpy array or a list of "
+                                        f"RLE dicts, got {kind}{' (call .cpu().numpy())' if kind == 'Tensor' else ''}")
                 self.masks = list(self.masks)
                 for r in self.masks:
                     if tuple(r["size"]) != self.image_size:
@@ -318,7 +328,7 @@ class Instances:
         for name, dt in (("scores", np.float32), ("labels", np.int64), ("track_ids", np.int64)):
             v = getattr(self, name)
             if v is not None:
-                v = np.asarray(v, dtype=dt).reshape(-1)
+                v = _as_array(v, dt, name).reshape(-1)
                 setattr(self, name, v)
                 n = _check_n(n, len(v), name)
         if self.boxes is not None and len(self.boxes) and not np.isfinite(self.boxes).all():
@@ -402,6 +412,35 @@ class Instances:
             d.get("track_ids"),
             dict(d.get("extra", {})),
         )
+
+
+def _as_array(v, dtype, name: str) -> np.ndarray:
+    """``v`` as a numpy array; a GPU tensor (which numpy cannot read) is one line naming the field."""
+    try:
+        return np.asarray(v, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise ContractError(f"Instances: {name} must be a numpy array (or a CPU tensor: call .cpu()), "
+                            f"got {type(v).__name__} ({e})") from None
+
+
+def _check_binary(masks: np.ndarray) -> None:
+    """Masks become bool by ``!= 0``: right for 0/1 and 0/255, silently wrong for probabilities
+    (every pixel above 0 would be foreground) or a label map (all labels merged)."""
+    if masks.dtype == bool or not masks.size:
+        return
+    if masks.dtype.kind == "f":
+        bad = (masks != 0) & (masks != 1)
+        if bad.any():
+            raise ContractError(f"Instances: masks must be bool (or 0/1), got {masks.dtype} with values in "
+                                f"[{masks.min():.3g}, {masks.max():.3g}]: threshold them (e.g. masks > 0.5)")
+    elif masks.dtype.kind in "iu":
+        nonzero = masks[masks != 0]
+        if nonzero.size and (nonzero != nonzero.flat[0]).any():
+            raise ContractError(f"Instances: masks must be bool (one binary mask per instance), got {masks.dtype} "
+                                f"with the values {sorted(np.unique(masks).tolist())[:6]}: a label map? "
+                                f"split it into one mask per instance")
+    else:
+        raise ContractError(f"Instances: masks must be bool, got dtype {masks.dtype}")
 
 
 def _check_n(n, m, name):
