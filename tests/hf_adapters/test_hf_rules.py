@@ -1,0 +1,108 @@
+"""Hand-derived cases on the edges of the transformers adapters' rules: the expected numbers
+below are worked out by hand, not by re-running the code under test.
+
+* Grounding DINO detection scoring: GroundingDINO ``demo/test_ap_on_coco.py``
+  ``PostProcessCocoGrounding`` (caption ``" . ".join(names) + " ."``, token spans from
+  ``create_positive_map_from_span``, category score = mean token probability, top-k pairs).
+* OWLv2 boxes: relative to the bottom/right padded square, so scaled by the longer side.
+* Mask2Former: class → category by name; MinVIS alignment through the shared matcher.
+"""
+from __future__ import annotations
+
+import math
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from evalkit.types import Categories, Frames
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def _adapter(module, tiny_fn, model_id, **options):
+    from evalkit.zoo.cards import get_card
+
+    model, processor = tiny_fn()
+    cls = {"grounding_dino": "GroundingDinoAdapter", "owlv2": "Owlv2Adapter"}[module.__name__.rsplit(".", 1)[1]]
+    a = getattr(module, cls)(model_id=model_id, model=model, processor=processor,
+                             card=get_card(model_id), **options)
+    a.prepare("det")
+    return a
+
+
+def test_category_caption_spans():
+    from evalkit.adapters.hf.grounding_dino import category_caption
+
+    caption, spans = category_caption(("Red circle", "cat"))
+    assert caption == "red circle . cat ."
+    assert spans == [(0, 10), (13, 16)]  # "red circle" = chars 0..9, "cat" = 13..15
+
+
+def test_positive_map_rows_average_the_span_tokens():
+    from evalkit.adapters.hf import tiny
+    from evalkit.adapters.hf.grounding_dino import _positive_map, category_caption
+
+    tok = tiny.grounding_dino()[1].tokenizer
+    caption, spans = category_caption(("ab", "c"))  # "ab . c ."
+    enc = tok(caption)
+    # character-level WordPiece: [CLS] a ##b . c . [SEP]
+    assert tok.convert_ids_to_tokens(enc["input_ids"]) == ["[CLS]", "a", "##b", ".", "c", ".", "[SEP]"]
+    pos = _positive_map(enc, spans, 7)
+    assert pos.tolist() == [[0, 0.5, 0.5, 0, 0, 0, 0], [0, 0, 0, 0, 1.0, 0, 0]]
+
+
+def test_grounding_dino_scores_are_mean_token_probabilities_top_k():
+    """Two queries, categories "ab" (tokens 1, 2) and "c" (token 4).
+
+    query 0: token probs (1: .9, 2: .5, 4: .2) -> "ab" (.9+.5)/2 = .70, "c" .20
+    query 1: token probs (1: .1, 2: .1, 4: .6) -> "ab" .10,            "c" .60
+    top-2 pairs: (q0, ab, .70), (q1, c, .60); box of q0 = cxcywh (.5,.5,.5,.5) on a 40×80
+    image -> xyxy (20, 10, 60, 30).
+    """
+    from evalkit.adapters.hf import grounding_dino as gd, tiny
+
+    a = _adapter(gd, tiny.grounding_dino, "grounding-dino-tiny", num_select=2)
+    logits = torch.full((1, 2, 7), -20.0)
+    for q, probs in ((0, {1: .9, 2: .5, 4: .2}), (1, {1: .1, 2: .1, 4: .6})):
+        for t, p in probs.items():
+            logits[0, q, t] = _logit(p)
+    boxes = torch.tensor([[[.5, .5, .5, .5], [.25, .25, .1, .1]]])
+    fake = types.SimpleNamespace(logits=logits, pred_boxes=boxes)
+    a.run = lambda image, caption: (fake, a.processor.tokenizer(caption, return_tensors="pt")["input_ids"])
+    [inst] = gd.predict_detection(a, a.context, Frames.from_image(np.zeros((40, 80, 3), np.uint8)),
+                                  Categories(("ab", "c"), (7, 9)))
+    assert inst.labels.tolist() == [7, 9]
+    np.testing.assert_allclose(inst.scores, [.70, .60], atol=1e-6)
+    np.testing.assert_allclose(inst.boxes[0], [20, 10, 60, 30], atol=1e-4)
+
+
+def test_owlv2_boxes_scale_by_the_padded_square_and_clip():
+    """A 48×80 image is padded to 80×80; box cxcywh (.5, .5, .5, .5) of the square is xyxy
+    (20, 20, 60, 60) in pixels, clipped to the 48-row image: (20, 20, 60, 48). Two queries,
+    best class per box; max_detections 1 keeps the higher-scored box."""
+    from evalkit.adapters.hf import owlv2, tiny
+
+    a = _adapter(owlv2, tiny.owlv2, "owlv2-base-patch16-ensemble", max_detections=1)
+    fake = types.SimpleNamespace(
+        logits=torch.tensor([[[_logit(.2), _logit(.8)], [_logit(.3), _logit(.1)]]]),
+        pred_boxes=torch.tensor([[[.5, .5, .5, .5], [.1, .1, .1, .1]]]))
+    a.model = lambda **inputs: fake
+    [inst] = owlv2.predict_detection(a, a.context, Frames.from_image(np.zeros((48, 80, 3), np.uint8)),
+                                     Categories(("x", "y"), (3, 5)))
+    assert inst.labels.tolist() == [5]
+    np.testing.assert_allclose(inst.scores, [.8], atol=1e-6)
+    np.testing.assert_allclose(inst.boxes[0], [20, 20, 60, 48], atol=1e-4)
+
+
+def test_category_lookup_by_name_and_none_matching():
+    from evalkit.adapters.hf.hf_common import category_lookup
+    from evalkit.errors import EvalkitError
+
+    assert category_lookup({0: "person", 1: "Cat", 2: "tv"}, ("cat", "dog", "person"), (17, 18, 1), "m") == \
+        {0: 1, 1: 17}
+    with pytest.raises(EvalkitError, match="none of its 1 classes"):
+        category_lookup({0: "person"}, ("cat",), (17,), "m")
