@@ -106,3 +106,67 @@ def test_category_lookup_by_name_and_none_matching():
         {0: 1, 1: 17}
     with pytest.raises(EvalkitError, match="none of its 1 classes"):
         category_lookup({0: "person"}, ("cat",), (17,), "m")
+
+
+def _m2f_adapter(**options):
+    from evalkit.adapters.hf import tiny
+    from evalkit.adapters.hf.mask2former import Mask2FormerAdapter
+    from evalkit.zoo.cards import get_card
+
+    model, processor = tiny.mask2former()
+    return Mask2FormerAdapter(model_id="mask2former-swin-t-coco-instance", model=model,
+                              processor=processor, card=get_card("mask2former-swin-t-coco-instance"),
+                              **options)
+
+
+def _m2f_outputs(class_logits, mask_logits, embeds=None):
+    return types.SimpleNamespace(class_queries_logits=torch.tensor([class_logits], dtype=torch.float32),
+                                 masks_queries_logits=torch.tensor([mask_logits], dtype=torch.float32),
+                                 transformer_decoder_last_hidden_state=None if embeds is None else
+                                 torch.tensor([embeds], dtype=torch.float32))
+
+
+def test_mask2former_instance_masks_are_cut_from_the_padded_canvas():
+    """A 32×64 image processed unscaled onto a 64×64 canvas (32 rows of padding). One query,
+    mask logits 16×16 (stride 4): +10 on rows 0-3, -10 below, i.e. canvas rows 0-15. Cut from
+    the canvas the mask is image rows 0-15 (box 0, 0, 64, 16); resizing the whole padded
+    canvas onto the image instead would squash it to rows 0-7."""
+    from evalkit.adapters.hf.mask2former import predict_instances
+    from evalkit.adapters.hf.tiny import SHAPES_CLASSES
+
+    a = _m2f_adapter()
+    a.prepare("inst-seg")
+    cls = [[10.0] + [-10.0] * 9]  # "red circle", no-object last
+    masks = [[[10.0] * 16] * 4 + [[-10.0] * 16] * 12]
+    a.run = lambda image: (_m2f_outputs(cls, masks), (32, 64), (64, 64))
+    [inst] = predict_instances(a, a.context, Frames.from_image(np.zeros((32, 64, 3), np.uint8)),
+                               Categories(SHAPES_CLASSES, tuple(range(11, 20))))
+    assert inst.labels.tolist() == [11]
+    m = inst.masks[0]
+    assert m[:16].all() and not m[16:].any()
+    np.testing.assert_allclose(inst.boxes[0], [0, 0, 64, 16])
+
+
+def test_mask2former_vis_follows_the_matched_query():
+    """MinVIS: frame 1 returns the two objects in swapped query slots (embeddings swapped);
+    after matching, the video's best (query, class) pair — "red circle" on the left half in
+    both frames (class logit 6 vs 4 for "green circle") — keeps the left half in frame 1 too."""
+    from evalkit.adapters.hf.mask2former import predict_video
+    from evalkit.adapters.hf.tiny import SHAPES_CLASSES
+
+    a = _m2f_adapter(vis_topk=1)
+    a.prepare("vis")
+    left = [[10.0, 10.0, -10.0, -10.0]] * 4
+    right = [[-10.0, -10.0, 10.0, 10.0]] * 4
+    red = [6.0] + [-10.0] * 9
+    green = [-10.0] * 3 + [4.0] + [-10.0] * 6
+    steps = iter([_m2f_outputs([red, green], [left, right], [[1.0, 0.0], [0.0, 1.0]]),
+                  _m2f_outputs([green, red], [right, left], [[0.0, 1.0], [1.0, 0.0]])])
+    a.run = lambda image: (next(steps), (16, 16), (16, 16))
+    image = np.zeros((16, 16, 3), np.uint8)
+    frames = predict_video(a, a.context, Frames([image, image], sizes=[(16, 16)] * 2),
+                           Categories(SHAPES_CLASSES, tuple(range(1, 10))))
+    for f in frames:
+        assert f.labels.tolist() == [1] and f.track_ids.tolist() == [0]
+        m = f.dense_masks()[0]
+        assert m[:, :8].all() and not m[:, 8:].any()
