@@ -6,17 +6,30 @@ results writer, metric) runs in CI in seconds. Their outputs mean nothing.
 The tokenizers are built in memory: a WordPiece vocabulary of the BERT special tokens and
 single characters (every lower-case word tokenizes, character by character) for Grounding DINO,
 and the 256 byte symbols of CLIP's byte-level BPE without merges for OWLv2. The closed-vocabulary
-Mask2Former is given the shapes suite's nine categories as its classes.
+Mask2Former is given the shapes suite's nine categories and COCO's 80 as its classes.
 """
 from __future__ import annotations
 
 import string
 
-__all__ = ["SHAPES_CLASSES", "grounding_dino", "owlv2", "mask2former", "sam2_video"]
+__all__ = ["SHAPES_CLASSES", "COCO_CLASSES", "grounding_dino", "owlv2", "mask2former", "sam2_video"]
 
 #: the categories of the shapes suite (``evalkit.benchmarks.shapes``), the tiny Mask2Former's classes
 SHAPES_CLASSES = tuple(f"{c} {s}" for c in ("red", "green", "blue")
                        for s in ("circle", "square", "triangle"))
+#: COCO's 80 thing classes (the vocabulary of the Mask2Former COCO-instance checkpoint the tiny
+#: configuration stands in for, so that COCO-layout benchmarks have classes to match)
+COCO_CLASSES = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
+    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
+    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
+    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
+    "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
+    "teddy bear", "hair drier", "toothbrush")
 _SIDE = 64  # input side of the tiny processors
 
 
@@ -81,10 +94,11 @@ def owlv2():
 
 def mask2former():
     """``(Mask2FormerForUniversalSegmentation, Mask2FormerImageProcessorPil)``: Swin at width 8,
-    pixel decoder and transformer decoder at width 32, 10 queries, the nine shapes classes."""
+    pixel decoder and transformer decoder at width 32, 10 queries; classes: the nine shapes
+    classes, then COCO's 80."""
     from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, Mask2FormerImageProcessorPil
 
-    labels = dict(enumerate(SHAPES_CLASSES))
+    labels = dict(enumerate(SHAPES_CLASSES + COCO_CLASSES))
     cfg = Mask2FormerConfig(backbone_config=_swin(["stage1", "stage2", "stage3", "stage4"]),
                             feature_size=32, mask_feature_size=32, hidden_dim=32,
                             encoder_feedforward_dim=32, encoder_layers=1, decoder_layers=2,
