@@ -95,9 +95,10 @@ def predict_vos(adapter: Sam2VideoAdapter, ctx, frames: Frames, prompt: Referenc
         masks = proc.post_process_masks([res.pred_masks], original_sizes=[[h, w]], binarize=True,
                                         mask_threshold=s.mask_threshold,
                                         apply_non_overlapping_constraints=True)[0]
-        masks = masks.reshape(len(session.obj_ids), h, w).cpu().numpy()
+        ids = list(res.object_ids or session.obj_ids)
+        masks = masks.reshape(len(ids), h, w).bool().cpu().numpy()
         out[res.frame_idx] = Instances((h, w), masks=masks, scores=np.ones(len(masks), np.float32),
-                                       track_ids=np.asarray(session.obj_ids, np.int64))
+                                       track_ids=np.asarray(ids, np.int64))
     empty = np.zeros((0, h, w), bool)
     return [o if o is not None else Instances((h, w), masks=empty, scores=np.zeros(0, np.float32),
                                               track_ids=np.zeros(0, np.int64)) for o in out]
