@@ -63,7 +63,8 @@ def resolve_settings(cls: type, options: dict[str, Any], family: str):
              (typ is int and isinstance(v, int) and not isinstance(v, bool)) or \
              (typ is str and isinstance(v, str)) or typ is None
         if not ok:
-            raise EvalkitError(f"{family} option {f.name} expects a {f.type}, got {v!r}")
+            what = {"float": "a number", "int": "an integer", "str": "a string"}[str(f.type)]
+            raise EvalkitError(f"{family} option {f.name} expects {what}, got {v!r}")
         values[f.name] = float(v) if typ is float else v
     return dataclasses.replace(cls(), **values)
 

@@ -89,7 +89,7 @@ def test_unknown_and_mistyped_options_are_refused(isolated):
     with pytest.raises(EvalkitError, match=r"unknown Grounding DINO option\(s\) 'box_thresh'.*box_threshold"):
         evalkit.evaluate("grounding-dino-tiny", "shapes-coco-det", limit=1,
                          model_options={"tiny": True, "box_thresh": 0.3}, runs_root=str(isolated / "runs"))
-    with pytest.raises(EvalkitError, match="OWLv2 option max_detections expects a int, got 'many'"):
+    with pytest.raises(EvalkitError, match="OWLv2 option max_detections expects an integer, got 'many'"):
         evalkit.evaluate("owlv2-base-patch16-ensemble", "shapes-coco-det", limit=1,
                          model_options={"tiny": True, "max_detections": "many"}, runs_root=str(isolated / "runs"))
 

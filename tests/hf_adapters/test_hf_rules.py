@@ -170,3 +170,19 @@ def test_mask2former_vis_follows_the_matched_query():
         assert f.labels.tolist() == [1] and f.track_ids.tolist() == [0]
         m = f.dense_masks()[0]
         assert m[:, :8].all() and not m[:, 8:].any()
+
+
+def test_grounding_dino_long_category_lists_are_chunked():
+    """Tiny text tower: max_text_len 128; a 10-letter name is 10 character tokens plus its dot,
+    so n names take 11 n + 2 tokens ([CLS], [SEP]): 11 names fit (123), 12 do not (134). 20
+    names → chunks [0, 11) and [11, 20); a name of 65 two-letter words (130 tokens) alone does not fit at all."""
+    from evalkit.adapters.hf import grounding_dino as gd, tiny
+    from evalkit.errors import EvalkitError
+
+    a = _adapter(gd, tiny.grounding_dino, "grounding-dino-tiny")
+    names = tuple("abcdefghij" for _ in range(20))
+    plan = a.caption_plan(names)
+    assert [(s, e) for s, e, _, _ in plan] == [(0, 11), (11, 20)]
+    assert plan[1][3].shape == (9, 128) and plan[1][3][0, 1:11].sum() == pytest.approx(1.0)
+    with pytest.raises(EvalkitError, match="alone is longer than the text tower's 128 tokens"):
+        a.caption_plan((" ".join(["ab"] * 65),))
