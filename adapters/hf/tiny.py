@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import string
 
-__all__ = ["SHAPES_CLASSES", "COCO_CLASSES", "grounding_dino", "owlv2", "mask2former", "sam2_video"]
+__all__ = ["SHAPES_CLASSES", "COCO_CLASSES", "grounding_dino", "owlv2", "mask2former", "sam2_video", "sam2_video_config"]
 
 #: the categories of the shapes suite (``evalkit.benchmarks.shapes``), the tiny Mask2Former's classes
 SHAPES_CLASSES = tuple(f"{c} {s}" for c in ("red", "green", "blue")
@@ -109,29 +109,40 @@ def mask2former():
     return Mask2FormerForUniversalSegmentation(cfg).eval(), ip
 
 
+def sam2_video_config():
+    """The tiny ``Sam2VideoConfig``: Hiera at widths 8-64 on 64-pixel frames, memory attention
+    and encoder at width 128. The global-attention block is the second
+    block of stage 3: on the first (query-pooling) block of a stage transformers divides by the
+    window size, which a global block sets to 0. The memory channels stay 64 and the
+    model width is twice that: transformers' memory cross-attention takes 64-channel keys
+    whatever the configuration says, and the object pointers are split into memory-channel
+    pieces only when the width is larger (an equal width leaves them a dimension short)."""
+    from transformers import Sam2HieraDetConfig, Sam2VideoConfig, Sam2VisionConfig
+
+    hiera = Sam2HieraDetConfig(hidden_size=8, num_attention_heads=1, image_size=[_SIDE, _SIDE],
+                               blocks_per_stage=[1, 1, 2, 1], embed_dim_per_stage=[8, 16, 32, 64],
+                               num_attention_heads_per_stage=[1, 1, 1, 1],
+                               window_size_per_stage=[4, 4, 4, 2], global_attention_blocks=[3],
+                               window_positional_embedding_background_size=[2, 2])
+    vision = Sam2VisionConfig(backbone_config=hiera, backbone_channel_list=[64, 32, 16, 8],
+                              backbone_feature_sizes=[[16, 16], [8, 8], [4, 4]], fpn_hidden_size=128)
+    return Sam2VideoConfig(vision_config=vision, image_size=_SIDE,
+                           prompt_encoder_config=dict(hidden_size=128, image_size=_SIDE, patch_size=16),
+                           mask_decoder_config=dict(hidden_size=128, mlp_dim=64, num_attention_heads=2,
+                                                    iou_head_hidden_dim=32),
+                           memory_attention_hidden_size=128, memory_attention_num_layers=1,
+                           memory_attention_rope_feat_sizes=[4, 4],
+                           memory_attention_feed_forward_hidden_size=64, memory_encoder_hidden_size=128,
+                           memory_encoder_output_channels=64, mask_downsampler_embed_dim=128,
+                           memory_fuser_embed_dim=128, memory_fuser_intermediate_dim=64)
+
+
 def sam2_video():
     """``(Sam2VideoModel, Sam2VideoProcessor)`` at a 64-pixel input. The processor needs
     torchvision (its image and video processors have no other backend in transformers 5)."""
-    from transformers import (Sam2HieraDetConfig, Sam2VideoConfig, Sam2VideoModel, Sam2VideoProcessor,
-                              Sam2VisionConfig)
-    from transformers import Sam2ImageProcessor, Sam2VideoVideoProcessor
+    from transformers import Sam2ImageProcessor, Sam2VideoModel, Sam2VideoProcessor, Sam2VideoVideoProcessor
 
-    hiera = Sam2HieraDetConfig(hidden_size=8, num_attention_heads=1, image_size=[_SIDE, _SIDE],
-                               blocks_per_stage=[1, 1, 1, 1], embed_dim_per_stage=[8, 16, 32, 64],
-                               num_attention_heads_per_stage=[1, 1, 1, 1],
-                               window_size_per_stage=[2, 2, 2, 2], global_attention_blocks=[3],
-                               window_positional_embedding_background_size=[2, 2])
-    vision = Sam2VisionConfig(backbone_config=hiera, backbone_channel_list=[64, 32, 16, 8],
-                              backbone_feature_sizes=[[16, 16], [8, 8], [4, 4]], fpn_hidden_size=32)
-    cfg = Sam2VideoConfig(vision_config=vision, image_size=_SIDE,
-                          prompt_encoder_config=dict(hidden_size=32, image_size=_SIDE, patch_size=4),
-                          mask_decoder_config=dict(hidden_size=32, mlp_dim=64, num_attention_heads=2,
-                                                   iou_head_hidden_dim=32),
-                          memory_attention_hidden_size=32, memory_attention_num_layers=1,
-                          memory_attention_feed_forward_hidden_size=64, memory_encoder_hidden_size=32,
-                          memory_encoder_output_channels=16, mask_downsampler_embed_dim=32,
-                          memory_fuser_embed_dim=32, memory_fuser_intermediate_dim=64)
     size = {"height": _SIDE, "width": _SIDE}
     processor = Sam2VideoProcessor(image_processor=Sam2ImageProcessor(size=size),
                                    video_processor=Sam2VideoVideoProcessor(size=size))
-    return Sam2VideoModel(cfg).eval(), processor
+    return Sam2VideoModel(sam2_video_config()).eval(), processor

@@ -186,3 +186,54 @@ def test_grounding_dino_long_category_lists_are_chunked():
     assert plan[1][3].shape == (9, 128) and plan[1][3][0, 1:11].sum() == pytest.approx(1.0)
     with pytest.raises(EvalkitError, match="alone is longer than the text tower's 128 tokens"):
         a.caption_plan((" ".join(["ab"] * 65),))
+
+
+def test_sam2_vos_loop_with_torch_stand_ins_for_the_torchvision_processors():
+    """The SAM 2 procedure's plumbing against the real ``Sam2VideoModel`` and the real
+    ``Sam2VideoProcessor`` session methods (mask prompts, propagation). transformers 5 gives
+    the SAM 2 image/video processors only a torchvision backend, so here the two are replaced by
+    plain-torch stand-ins (resize + normalise in; bilinear resize + threshold out); the end-to-end
+    test with the real processors runs where torchvision is installed. Objects: 1 on frame 0,
+    2 appearing on frame 1 (``frames_of_objects``): frame 0 must carry object 1 only."""
+    import torch.nn.functional as F
+    from transformers import Sam2VideoModel, Sam2VideoProcessor
+
+    from evalkit.adapters.hf import tiny
+    from evalkit.adapters.hf.sam2_video import Sam2VideoAdapter, predict_vos
+    from evalkit.types import Reference
+    from evalkit.zoo.cards import get_card
+
+    side = 64
+
+    class Video:
+        def __call__(self, videos, device=None, return_tensors=None):
+            x = torch.from_numpy(np.stack(videos)).permute(0, 3, 1, 2).float() / 255
+            x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+            return types.SimpleNamespace(pixel_values_videos=[(x - .5) / .5],
+                                         original_sizes=[list(videos[0].shape[:2])])
+
+    class Image:
+        def post_process_masks(self, masks, original_sizes, mask_threshold, binarize, *_):
+            m = F.interpolate(masks[0].float(), size=tuple(original_sizes[0]), mode="bilinear",
+                              align_corners=False)
+            return [m > mask_threshold if binarize else m]
+
+    proc = object.__new__(Sam2VideoProcessor)
+    proc.target_size, proc.video_processor, proc.image_processor = side, Video(), Image()
+    model = Sam2VideoModel(tiny.sam2_video_config()).eval()  # the model alone: no torchvision needed
+    a = Sam2VideoAdapter(model_id="sam2-hiera-tiny", model=model, processor=proc,
+                         card=get_card("sam2-hiera-tiny"))
+    a.prepare("vos")
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (48, 40, 3), dtype=np.uint8) for _ in range(3)]
+    masks = np.zeros((2, 48, 40), bool)
+    masks[0, 5:20, 5:20] = True
+    masks[1, 25:40, 20:35] = True
+    out = list(predict_vos(a, a.context, Frames(images), Reference(object_ids=(1, 2), masks=masks,
+                                                                   frames_of_objects=(0, 1))))
+    assert len(out) == 3
+    assert out[0].track_ids.tolist() == [1]
+    assert sorted(out[2].track_ids.tolist()) == [1, 2]
+    assert all(f.dense_masks().shape[1:] == (48, 40) for f in out)
+    assert all(f.dense_masks().sum(0).max() <= 1 for f in out)  # one object per pixel
+
