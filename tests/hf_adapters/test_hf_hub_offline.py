@@ -81,3 +81,18 @@ def test_missing_file_offline_names_it_and_where_it_looked(hub):
     with pytest.raises(WeightsError, match=r"preprocessor_config\.json of model 'mask2former-swin-t-coco-instance' "
                                            r"are not available offline(.|\n)*models--facebook--mask2former"):
         build_adapter(model_id=CARD)
+
+
+def test_weights_folder_is_a_save_pretrained_folder(hub, tmp_path):
+    from evalkit.adapters.hf.mask2former import build_adapter
+    from evalkit.download import sha256_file
+    from evalkit.errors import WeightsError
+
+    snap, saved = _mirror(tmp_path / "local", get_card(CARD))
+    adapter = build_adapter(model_id=CARD, weights=str(snap), threshold=0.25)
+    assert adapter.weights_sha256 == sha256_file(snap / "pytorch_model.bin")
+    assert torch.equal(adapter.model.state_dict()["model.transformer_module.queries_features.weight"],
+                       saved.state_dict()["model.transformer_module.queries_features.weight"])
+    assert adapter.describe()["settings"] == {"procedure": "Mask2FormerSettings", "threshold": 0.25, "vis_topk": 10}
+    with pytest.raises(WeightsError, match="expected a save_pretrained folder"):
+        build_adapter(model_id=CARD, weights=str(tmp_path))
