@@ -27,6 +27,12 @@ ambiguous          1 when the extraction flagged the cell AMBIGUOUS (see notes)
 notes              setting / header text / ambiguity explanation, as extracted
 =================  ===========================================================================
 
+Besides the four papers' cells, the table holds the published numbers of the other models
+evalkit evaluates (the transformers adapters: Grounding DINO, Mask2Former, ...), curated by hand
+in ``reports/data/external_results.csv`` (columns ``paper, table, method, backbone, model_id,
+benchmark, split, metric, value, notes``; ``notes`` cites the source file and row of each
+number) and appended by :func:`assemble`; their ``model_id`` is given, not matched.
+
 Run ``python -m evalkit.reports.paper_build SRC.csv [OUT.csv]`` to rebuild after the extraction
 changes; the mapping rules are the CSVs beside the output (benchmarks, metrics, models).
 """
@@ -40,7 +46,10 @@ import pandas as pd
 from ..errors import ResultsError
 from .mapping import all_models, fallback_benchmarks, metric_info, resolve_metric_key
 
-__all__ = ["normalise", "SOURCE_PAPERS", "build"]
+__all__ = ["normalise", "normalise_external", "assemble", "SOURCE_PAPERS", "build", "EXTERNAL"]
+
+#: the hand-curated published numbers of models outside the four papers
+EXTERNAL = Path(__file__).parent / "data" / "external_results.csv"
 
 # Extraction file name prefix → paper short name.
 SOURCE_PAPERS = {"000": "UNINEXT", "001": "UNINEXT", "002": "UniVS", "003": "UniRef++", "004": "GLEE"}
@@ -147,9 +156,46 @@ def _mark_primary(df: pd.DataFrame) -> None:
     df.loc[first, "primary"] = 1
 
 
+def normalise_external(ext: pd.DataFrame) -> pd.DataFrame:
+    """The curated rows of :data:`EXTERNAL` (all columns str) → our normalised table (``main``
+    rows with the given ``model_id``; benchmark and metric keys mapped as for the papers)."""
+    need = {"paper", "table", "method", "backbone", "model_id", "benchmark", "split", "metric", "value", "notes"}
+    missing = need - set(ext.columns)
+    if missing:
+        raise ResultsError(f"{EXTERNAL.name} lacks column(s) {sorted(missing)}")
+    rows = []
+    for i, r in enumerate(ext.to_dict("records")):
+        try:
+            value = float(r["value"])
+        except ValueError:
+            raise ResultsError(f"{EXTERNAL.name} row {i + 2}: value {r['value']!r} is not a number") from None
+        if not r["model_id"] or "source:" not in r["notes"]:
+            raise ResultsError(f"{EXTERNAL.name} row {i + 2}: expected a model_id and notes citing 'source: ...'")
+        key = resolve_metric_key(r["metric"]) or ""
+        rows.append({
+            "paper": r["paper"], "table": r["table"], "method": r["method"], "backbone": r["backbone"],
+            "model_id": r["model_id"], "paper_benchmark": r["benchmark"], "paper_split": r["split"],
+            "paper_metric": r["metric"], "value": value, "unit": _unit(r["metric"]), "role": "main",
+            "benchmark_id": _benchmark_id(r["benchmark"], r["split"], key, r["notes"]) if key else "",
+            "metric_key": key, "primary": 0, "ambiguous": 0, "notes": r["notes"],
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def assemble(src: pd.DataFrame, external: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The packaged table: the papers' extraction (:func:`normalise`) followed by the curated
+    rows (``external``, default :data:`EXTERNAL`), primary rows marked over both."""
+    if external is None:
+        external = pd.read_csv(EXTERNAL, dtype=str, keep_default_na=False)
+    out = pd.concat([normalise(src), normalise_external(external)], ignore_index=True)
+    out["primary"] = 0
+    _mark_primary(out)
+    return out
+
+
 def build(src_path: str | Path, out_path: str | Path) -> pd.DataFrame:
     src = pd.read_csv(src_path, dtype=str, keep_default_na=False)
-    out = normalise(src)
+    out = assemble(src)
     out.to_csv(out_path, index=False, lineterminator="\n")
     return out
 

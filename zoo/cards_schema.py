@@ -9,7 +9,8 @@ Card fields (all required unless marked optional):
 
 ==================  ==========================================================================
 ``id``              model id ``family-backbone[-stage]``, equal to the file name stem
-``family``          ``uninext`` | ``uniref`` | ``glee`` | ``univs``
+``family``          ``uninext`` | ``uniref`` | ``glee`` | ``univs`` | ``grounding-dino`` |
+                    ``owlv2`` | ``mask2former`` | ``sam2`` (transformers models)
 ``variant``         backbone/size name (``r50``, ``swin-l``, ``lite``)
 ``stage``           training stage the checkpoint comes from (``video-joint``, ``stage3``...)
 ``description``     one line for ``evalkit ls models``
@@ -49,10 +50,13 @@ __all__ = ["TASKS", "FAMILIES", "ROLES", "validate_card", "validate_source"]
 
 #: The task names (:data:`evalkit.tasks.TASKS`), as a set.
 TASKS = frozenset(_TASK_NAMES)
-FAMILIES = frozenset({"uninext", "uniref", "glee", "univs"})
+#: the four families implemented here, and the transformers models evaluated through
+#: ``evalkit.adapters.hf`` (weights and architecture from the hub, no converter of ours)
+FAMILIES = frozenset({"uninext", "uniref", "glee", "univs", "grounding-dino", "owlv2", "mask2former", "sam2"})
 #: What a weight file is for: the checkpoint itself, a separately shipped text tower,
-#: precomputed class embeddings, tokenizer files.
-ROLES = frozenset({"model", "text-encoder", "class-embeddings", "tokenizer"})
+#: precomputed class embeddings, tokenizer files, configuration files (``config.json`` and
+#: ``preprocessor_config.json`` of a transformers model).
+ROLES = frozenset({"model", "text-encoder", "class-embeddings", "tokenizer", "config"})
 
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

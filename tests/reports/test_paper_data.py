@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from evalkit.reports.paper import load_paper_results, lookup, lookup_rows
-from evalkit.reports.paper_build import COLUMNS, normalise
+from evalkit.reports.paper_build import COLUMNS, assemble
 
 SHARED_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "paper_results.csv"
 
@@ -15,9 +15,9 @@ SHARED_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 def test_columns_and_types():
     df = load_paper_results()
     assert list(df.columns) == COLUMNS
-    assert len(df) == 2212
+    assert len(df) == 2212 + 2  # the four papers' cells + the curated external_results.csv rows
     assert df.value.dtype == float
-    assert set(df.paper) == {"UNINEXT", "UniVS", "UniRef++", "GLEE"}
+    assert set(df.paper) == {"UNINEXT", "UniVS", "UniRef++", "GLEE", "Grounding DINO", "Mask2Former"}
     assert set(df.role) <= {"main", "ablation", "variant", "efficiency"}
 
 
@@ -99,8 +99,18 @@ def test_rebuild_from_extraction_matches_package_data():
     if not SHARED_CSV.is_file():
         pytest.skip("../shared is not present")
     src = pd.read_csv(SHARED_CSV, dtype=str, keep_default_na=False)
-    rebuilt = normalise(src)
+    rebuilt = assemble(src)
     packaged = load_paper_results()
     rebuilt["primary"] = rebuilt.primary.astype(bool)
     rebuilt["ambiguous"] = rebuilt.ambiguous.astype(bool)
     pd.testing.assert_frame_equal(rebuilt.reset_index(drop=True), packaged.reset_index(drop=True), check_dtype=False)
+
+
+@pytest.mark.parametrize("model,bench,expected", [
+    ("grounding-dino-tiny", "coco-val2017-det", 48.4),  # GroundingDINO README, zero-shot
+    ("mask2former-swin-t-coco-instance", "coco-val2017-seg", 45.0),  # Mask2Former MODEL_ZOO.md
+])
+def test_external_models_published_numbers(model, bench, expected):
+    pv = lookup(model, bench, "AP")
+    assert pv is not None and pv.value == expected and "source:" in pv.notes
+    assert lookup(model, "coco-val2017-seg" if bench.endswith("det") else "coco-val2017-det", "AP") is None

@@ -1,0 +1,102 @@
+"""The transformers adapters end to end: each card id with ``tiny=true`` (a tiny random
+configuration, no download) through ``evalkit.evaluate`` on the shapes suite — the images go
+through the model's own processor, the outputs through its post-processing (counted here), the
+official results writer and the registered metric. Random weights: the scores mean nothing, the
+run must complete and be scored."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+
+import pytest
+
+import evalkit
+
+#: (card id, shapes benchmark, processor methods that must be called: "class:method")
+CASES = [
+    ("grounding-dino-tiny", "shapes-coco-det",
+     ["GroundingDinoProcessor:__call__", "GroundingDinoProcessor:post_process_grounded_object_detection"]),
+    ("grounding-dino-tiny", "shapes-refcoco-rec",
+     ["GroundingDinoProcessor:__call__", "GroundingDinoProcessor:post_process_grounded_object_detection"]),
+    ("owlv2-base-patch16-ensemble", "shapes-coco-det",
+     ["Owlv2Processor:__call__", "Owlv2ImageProcessorPil:post_process_object_detection"]),
+    ("mask2former-swin-t-coco-instance", "shapes-coco-seg",
+     ["Mask2FormerImageProcessorPil:__call__", "Mask2FormerImageProcessorPil:post_process_instance_segmentation"]),
+    ("mask2former-swin-t-coco-instance", "shapes-ytvis", ["Mask2FormerImageProcessorPil:__call__"]),
+]
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
+
+
+def _count_calls(monkeypatch, targets: list[str]) -> dict[str, int]:
+    import transformers
+
+    calls = {t: 0 for t in targets}
+    for t in targets:
+        cls_name, meth = t.split(":")
+        cls = getattr(transformers, cls_name)
+        orig = getattr(cls, meth)
+
+        def wrapped(self, *a, _orig=orig, _t=t, **k):
+            calls[_t] += 1
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(cls, meth, wrapped)
+    return calls
+
+
+@pytest.mark.parametrize("model,bench,methods", CASES, ids=[f"{m}-{b}" for m, b, _ in CASES])
+def test_tiny_card_through_the_runner(model, bench, methods, isolated, monkeypatch):
+    calls = _count_calls(monkeypatch, methods)
+    [res] = evalkit.evaluate(model, bench, limit=2, model_options={"tiny": True},
+                             runs_root=str(isolated / "runs"), threads=1)
+    assert res.samples["failed"] == 0 and res.samples["done"] == 2
+    assert res.metrics and all(isinstance(v, float) and math.isfinite(v) for v in res.metrics.values()
+                               if v is not None)
+    assert all(n >= 1 for n in calls.values()), calls
+    record = json.loads((res.run_dir / "run.json").read_text())
+    text = json.dumps(record)
+    assert '"random_config": true' in text and "settings" in text
+
+
+def test_sam2_video_without_torchvision_is_one_clear_error(isolated):
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed: the SAM 2 path is exercised by the next test")
+    from evalkit.errors import EvalkitError
+
+    with pytest.raises(EvalkitError, match="SAM 2 video needs torchvision"):
+        evalkit.evaluate("sam2-hiera-tiny", "shapes-davis", limit=1, model_options={"tiny": True},
+                         runs_root=str(isolated / "runs"), threads=1)
+
+
+def test_sam2_video_tiny_through_the_runner(isolated):
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision missing: transformers' Sam2VideoProcessor needs it (pip install torchvision)")
+    [res] = evalkit.evaluate("sam2-hiera-tiny", "shapes-davis", limit=1, model_options={"tiny": True},
+                             runs_root=str(isolated / "runs"), threads=1)
+    assert res.samples["failed"] == 0 and "J&F-Mean" in res.metrics
+
+
+def test_unknown_and_mistyped_options_are_refused(isolated):
+    from evalkit.errors import EvalkitError
+
+    with pytest.raises(EvalkitError, match=r"unknown Grounding DINO option\(s\) 'box_thresh'.*box_threshold"):
+        evalkit.evaluate("grounding-dino-tiny", "shapes-coco-det", limit=1,
+                         model_options={"tiny": True, "box_thresh": 0.3}, runs_root=str(isolated / "runs"))
+    with pytest.raises(EvalkitError, match="OWLv2 option max_detections expects an integer, got 'many'"):
+        evalkit.evaluate("owlv2-base-patch16-ensemble", "shapes-coco-det", limit=1,
+                         model_options={"tiny": True, "max_detections": "many"}, runs_root=str(isolated / "runs"))
+
+
+def test_unsupported_task_is_refused(isolated):
+    from evalkit.errors import EvalkitError
+
+    with pytest.raises(EvalkitError, match="does not support task 'vos'"):
+        evalkit.evaluate("owlv2-base-patch16-ensemble", "shapes-davis", limit=1,
+                         model_options={"tiny": True}, runs_root=str(isolated / "runs"))
