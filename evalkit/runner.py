@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,9 +81,20 @@ def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _run_order(run_dir: Path) -> tuple[str, int, str]:
+    """Sort key of a run folder ``<YYYYmmdd-HHMMSS>[-k]`` (:func:`_claim_run_dir`): by time, then
+    by ``k`` as a number, so ``…-10`` comes after ``…-2``; other names sort by name."""
+    m = re.fullmatch(r"(\d{8}-\d{6})(?:-(\d+))?", run_dir.name)
+    if m:
+        return m[1], int(m[2] or 0), ""
+    return run_dir.name, 0, run_dir.name
+
+
 def find_latest_run(runs_root: Path, benchmark: str, model: str) -> Path | None:
+    """The newest run folder of ``benchmark``/``model`` under ``runs_root`` that holds a prediction
+    store, or None."""
     base = Path(runs_root) / benchmark / model
-    runs = sorted(p for p in base.glob("*") if PredictionStore(p / "predictions").exists())
+    runs = sorted((p for p in base.glob("*") if PredictionStore(p / "predictions").exists()), key=_run_order)
     return runs[-1] if runs else None
 
 

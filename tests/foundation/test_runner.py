@@ -299,3 +299,15 @@ def test_partial_footnote_counts_the_split(data_root, tmp_path):
 
     assert "test-blobs on test-blobs-val: --limit 3, 3 of 12 samples" in notes(limit=3)
     assert "test-blobs on test-blobs-val: --samples, 2 of 12 samples" in notes(samples="1,4")
+
+
+def test_latest_run_orders_same_second_folders_by_number(tmp_path):
+    """``_claim_run_dir`` names the 11th run of one second ``<stamp>-10``: it is newer than
+    ``<stamp>-2`` although it sorts before it as a string."""
+    from evalkit.runner import find_latest_run
+
+    base = tmp_path / "b" / "m"
+    for name in ("20261208-034512", "20261208-034512-2", "20261208-034512-10", "20261207-235959-99"):
+        (base / name / "predictions").mkdir(parents=True)
+        (base / name / "predictions" / "store.json").write_text("{}")
+    assert find_latest_run(tmp_path, "b", "m").name == "20261208-034512-10"
