@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from .errors import EvalkitError
 from .fileio import atomic_write_json
 from .hostenv import apply_threads, check_device, seed_everything
 from .prefetch import prefetch_samples
+from .run_lock import RunLock
 from .run_state import InferStats, RunResult, RunState
 from .selection import SELECTION_FILE, Selection, resume_selection, select_samples
 from .store import PredictionStore, encode_record, store_key
@@ -269,72 +271,74 @@ def _run(cfg, bench, split_ids, selection: Selection, ctx: DistContext, t_start,
     fingerprint = bench.fingerprint()
     data_s = time.perf_counter() - t_fp
 
-    run_dir = None
-    resumed = False
-    error: BaseException | None = None
-    if ctx.is_main:
+    with ExitStack() as held:  # the main rank's lock on the run folder, until the run returns
+        run_dir = None
+        resumed = False
+        error: BaseException | None = None
+        if ctx.is_main:
+            try:
+                run_dir, resumed = _resolve_run_dir(cfg)
+                held.enter_context(RunLock(run_dir))  # a second process on this folder is refused
+                if resumed:  # the run's own selection, or one that extends it (never another)
+                    explicit = cfg.limit is not None or cfg.samples is not None
+                    selection = resume_selection(run_dir, selection, explicit, split_ids)
+            except BaseException as e:  # noqa: BLE001 - re-raised after telling the other ranks
+                error = e
+        run_dir, resumed, selection, err_msg = ctx.broadcast(
+            (run_dir, resumed, selection, None if error is None else str(error)))
+        if error is not None:
+            raise error
+        if err_msg is not None:
+            raise EvalkitError(err_msg)
+        run_dir = Path(run_dir)
+        handler = _setup_log(run_dir, ctx)
+        store = PredictionStore(run_dir / "predictions")
         try:
-            run_dir, resumed = _resolve_run_dir(cfg)
-            if resumed:  # the run's own selection, or one that extends it (never another)
-                explicit = cfg.limit is not None or cfg.samples is not None
-                selection = resume_selection(run_dir, selection, explicit, split_ids)
-        except BaseException as e:  # noqa: BLE001 - re-raised after telling the other ranks
-            error = e
-    run_dir, resumed, selection, err_msg = ctx.broadcast(
-        (run_dir, resumed, selection, None if error is None else str(error)))
-    if error is not None:
-        raise error
-    if err_msg is not None:
-        raise EvalkitError(err_msg)
-    run_dir = Path(run_dir)
-    handler = _setup_log(run_dir, ctx)
-    store = PredictionStore(run_dir / "predictions")
-    try:
-        if adapter is not None:
-            weights_sha = adapter.weights_sha256
-            model_opts = dict(adapter.options)
-            if cfg.dtype != "float32":  # changes the outputs: part of the store key
-                model_opts["dtype"] = cfg.dtype
-        else:  # re-scoring: the model is the one the store's predictions were made with
-            parts = store.parts()
-            weights_sha, model_opts = parts.get("weights_sha256"), parts.get("model_options", {})
-        key, parts = store_key(cfg.model, weights_sha, model_opts, cfg.benchmark, fingerprint)
-        state = RunState(cfg, bench, selection, store, run_dir, ctx, adapter, fingerprint, key, resumed, argv,
-                         t_start, started, InferStats(data_s=data_s, threads=threads))
-        if ctx.is_main:
-            store.init(key, parts)
-            # recorded once the store is known to hold this model and data
-            atomic_write_json(run_dir / SELECTION_FILE, selection.record(max_ids=len(selection.ids)))
-            if resumed:
-                _tidy_for_resume(state)
-            log.info("evalkit run: model %s on %s (%s), mode %s, %d samples%s", cfg.model,
-                     cfg.benchmark, ctx.describe(), cfg.mode, len(state.ids),
-                     f" (resuming {run_dir})" if resumed else "")
-        ctx.barrier("store initialisation")
-        if not cfg.quiet and ctx.is_main:
-            _banner(state)
+            if adapter is not None:
+                weights_sha = adapter.weights_sha256
+                model_opts = dict(adapter.options)
+                if cfg.dtype != "float32":  # changes the outputs: part of the store key
+                    model_opts["dtype"] = cfg.dtype
+            else:  # re-scoring: the model is the one the store's predictions were made with
+                parts = store.parts()
+                weights_sha, model_opts = parts.get("weights_sha256"), parts.get("model_options", {})
+            key, parts = store_key(cfg.model, weights_sha, model_opts, cfg.benchmark, fingerprint)
+            state = RunState(cfg, bench, selection, store, run_dir, ctx, adapter, fingerprint, key, resumed, argv,
+                             t_start, started, InferStats(data_s=data_s, threads=threads))
+            if ctx.is_main:
+                store.init(key, parts)
+                # recorded once the store is known to hold this model and data
+                atomic_write_json(run_dir / SELECTION_FILE, selection.record(max_ids=len(selection.ids)))
+                if resumed:
+                    _tidy_for_resume(state)
+                log.info("evalkit run: model %s on %s (%s), mode %s, %d samples%s", cfg.model,
+                         cfg.benchmark, ctx.describe(), cfg.mode, len(state.ids),
+                         f" (resuming {run_dir})" if resumed else "")
+            ctx.barrier("store initialisation")
+            if not cfg.quiet and ctx.is_main:
+                _banner(state)
 
-        if cfg.mode != "score":
-            done = store.done_ids()
-            pending = [i for i in state.ids if i not in done]
-            mine = shard_exact(pending, ctx.rank, ctx.world)
-            from .precision import mixed_precision
+            if cfg.mode != "score":
+                done = store.done_ids()
+                pending = [i for i in state.ids if i not in done]
+                mine = shard_exact(pending, ctx.rank, ctx.world)
+                from .precision import mixed_precision
 
-            with mixed_precision(cfg.dtype, cfg.device):
-                _infer(state, mine, skipped=len(state.ids) - len(pending))
-        ctx.barrier("end of inference")
+                with mixed_precision(cfg.dtype, cfg.device):
+                    _infer(state, mine, skipped=len(state.ids) - len(pending))
+            ctx.barrier("end of inference")
 
-        result = RunResult(run_dir, None, "incomplete", {})
-        if ctx.is_main:
-            from .finalise import finalise
+            result = RunResult(run_dir, None, "incomplete", {})
+            if ctx.is_main:
+                from .finalise import finalise
 
-            result = finalise(state)
-        ctx.barrier("scoring")
-        return result
-    finally:
-        if handler is not None:
-            log.removeHandler(handler)
-            handler.close()
+                result = finalise(state)
+            ctx.barrier("scoring")
+            return result
+        finally:
+            if handler is not None:
+                log.removeHandler(handler)
+                handler.close()
 
 
 def _tidy_for_resume(state: RunState) -> None:
