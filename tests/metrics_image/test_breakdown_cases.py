@@ -1,0 +1,178 @@
+"""Breakdowns on the edges of each rule, with expected numbers derived by hand, and the
+breakdown's aggregate equal to the headline number.
+
+Official rules encoded:
+* COCO per-category AP: pycocotools ``COCOeval.summarize._summarize`` reads
+  ``eval['precision'][:, :, k, area 'all', maxDets 100]`` and averages the entries > -1; a
+  category without GT stays -1 (``accumulate``), so it is undefined (null), not 0.
+* COCO per-image counts: ``COCOeval.evaluateImg``'s ``dtMatches`` / ``dtIgnore`` /
+  ``gtIgnore`` at IoU 0.5, area ``all`` (compared with pycocotools' own ``evalImgs``).
+* RefCOCO ``P@X`` counts IoU > X strictly (``refcocoeval.py``): IoU exactly 0.5 is no hit;
+  oIoU = sum(I) / sum(U) (UniRef/LAVT ``cum_I / cum_U``), not a mean.
+* DAVIS J-Mean is a mean over objects of all sequences (``davis2017/evaluation.py``), so a
+  sequence with two objects weighs twice.
+* GOT-10k AO pools the IoUs of all frames (``ExperimentGOT10k._evaluate``): a sequence with
+  more frames weighs more; the first frame is not scored.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from evalkit.breakdown import aggregate, write_breakdown, load_breakdown
+from evalkit.metrics import compute
+from evalkit.metrics._breakdown import collecting
+import evalkit.metrics.catalog  # noqa: F401  (registers the metrics)
+
+
+def _collect(metric, gt, results, tmp_path, **opts):
+    with collecting() as found:
+        m = compute(metric, gt, results, **opts)
+    assert len(found) == 1
+    write_breakdown(tmp_path / "breakdown.json", found[0], benchmark="b", model="m", metric=metric, metrics=m)
+    return m, load_breakdown(tmp_path)
+
+
+def _coco_gt():
+    return {
+        "images": [{"id": 1, "height": 100, "width": 100}, {"id": 2, "height": 100, "width": 100}],
+        "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3, "name": "no-gt"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 10, 10], "area": 100, "iscrowd": 0},
+            {"id": 3, "image_id": 2, "category_id": 2, "bbox": [20, 20, 20, 20], "area": 400, "iscrowd": 0},
+        ],
+    }
+
+
+_COCO_DETS = [
+    {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9},    # TP on GT 1
+    {"image_id": 1, "category_id": 3, "bbox": [0, 0, 10, 10], "score": 0.8},    # FP of a category without GT
+    {"image_id": 2, "category_id": 2, "bbox": [20, 20, 20, 20], "score": 0.7},  # TP on GT 3
+    {"image_id": 2, "category_id": 2, "bbox": [80, 80, 5, 5], "score": 0.6},    # FP
+]
+
+
+@pytest.mark.parametrize("backend", ["fast", "official"])
+def test_coco_per_category_ap_by_hand(tmp_path, backend):
+    m, bd = _collect("coco-bbox", _coco_gt(), _COCO_DETS, tmp_path, backend=backend)
+    cats = bd["categories"]
+    # category 1: one of two GTs found, first in the ranking: precision 1 up to recall 0.5,
+    # then 0 -> 51 of the 101 recall thresholds (0.00 .. 0.50) at every IoU threshold
+    assert cats["1"]["AP"] == pytest.approx(51 / 101)
+    # category 2: its only GT found by the top detection: AP 1
+    assert cats["2"]["AP"] == pytest.approx(1.0)
+    assert cats["3"]["AP"] is None and cats["3"]["name"] == "no-gt"  # -1 in COCOeval: undefined
+    assert m["AP"] == pytest.approx((51 / 101 + 1.0) / 2)
+    assert aggregate(bd, "AP") == pytest.approx(m["AP"], abs=1e-12)
+
+
+def test_coco_per_image_counts_by_hand_and_as_pycocotools_evalimgs(tmp_path):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    _, bd = _collect("coco-bbox", _coco_gt(), _COCO_DETS, tmp_path)
+    s = bd["samples"]
+    assert s["1"] == {"n_gt": 2, "tp@0.5": 1, "fp@0.5": 1, "recall@0.5": 0.5}
+    assert s["2"] == {"n_gt": 1, "tp@0.5": 1, "fp@0.5": 1, "recall@0.5": 1.0}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = _coco_gt()
+        gt.createIndex()
+        ev = COCOeval(gt, gt.loadRes([dict(d) for d in _COCO_DETS]), "bbox")
+        ev.evaluate()
+    counts = {}
+    for e in ev.evalImgs:  # area 'all' only, IoU index 0 (0.5)
+        if e is None or e["aRng"] != ev.params.areaRng[0]:
+            continue
+        c = counts.setdefault(str(e["image_id"]), [0, 0, 0])
+        ig = np.asarray(e["dtIgnore"])[0].astype(bool)
+        tp = (np.asarray(e["dtMatches"])[0] > 0) & ~ig
+        c[0] += int(tp.sum())
+        c[1] += int((~tp & ~ig).sum())
+        c[2] += int((~np.asarray(e["gtIgnore"]).astype(bool)).sum())
+    assert {k: [v["tp@0.5"], v["fp@0.5"], v["n_gt"]] for k, v in s.items()} == counts
+
+
+def _ref_gt():
+    ims = [{"id": i, "height": 20, "width": 20} for i in (1, 2, 3)]
+    anns = [{"id": i, "image_id": i, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0,
+             "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]]} for i in (1, 2, 3)]
+    return {"images": ims, "annotations": anns, "categories": [{"id": 1, "name": "object"}]}
+
+
+def test_refcoco_hit_is_strict_and_per_expression(tmp_path):
+    res = [{"image_id": 1, "category_id": 1, "score": 1.0, "bbox": [0, 0, 10, 5]},   # IoU 50/100 = 0.5 exactly
+           {"image_id": 2, "category_id": 1, "score": 1.0, "bbox": [0, 0, 10, 10]},  # IoU 1
+           {"image_id": 2, "category_id": 1, "score": 0.5, "bbox": [10, 10, 5, 5]},  # not the top one
+           {"image_id": 3, "category_id": 1, "score": 1.0, "bbox": [0, 0, 10, 6]}]   # IoU 0.6
+    m, bd = _collect("refcoco-rec", _ref_gt(), res, tmp_path)
+    s = bd["samples"]
+    assert [s[k]["IoU"] for k in "123"] == pytest.approx([0.5, 1.0, 0.6])
+    assert [s[k]["hit@0.5"] for k in "123"] == [0, 1, 1]  # 0.5 is not > 0.5
+    assert [s[k]["hit@0.6"] for k in "123"] == [0, 1, 0]  # nor 0.6 > 0.6 (float: 60/100)
+    assert m["P@0.5"] == pytest.approx(200 / 3) and aggregate(bd, "P@0.5") == pytest.approx(m["P@0.5"])
+    assert bd["score_key"] == "IoU" and bd["unit"] == "expression"
+
+
+def test_refcoco_res_oiou_is_a_ratio_not_a_mean(tmp_path):
+    from pycocotools import mask as mask_utils
+
+    def rle(box):
+        m = np.zeros((20, 20), np.uint8, order="F")
+        x, y, w, h = box
+        m[y:y + h, x:x + w] = 1
+        r = mask_utils.encode(np.asfortranarray(m))
+        r["counts"] = r["counts"].decode()
+        return r
+
+    res = [{"image_id": 1, "category_id": 1, "score": 1.0, "segmentation": rle((0, 0, 10, 10))},  # I 100, U 100
+           {"image_id": 2, "category_id": 1, "score": 1.0, "segmentation": rle((0, 0, 20, 20))},  # I 100, U 400
+           {"image_id": 3, "category_id": 1, "score": 1.0, "segmentation": rle((0, 0, 10, 5))}]   # I 50, U 100
+    m, bd = _collect("refcoco-res", _ref_gt(), res, tmp_path)
+    assert [bd["samples"][k]["I"] for k in "123"] == [100, 100, 50]
+    assert [bd["samples"][k]["U"] for k in "123"] == [100, 400, 100]
+    assert m["oIoU"] == pytest.approx(250 / 600 * 100) and aggregate(bd, "oIoU") == pytest.approx(m["oIoU"])
+    assert m["mIoU"] == pytest.approx((1 + 0.25 + 0.5) / 3 * 100) and aggregate(bd, "mIoU") == pytest.approx(m["mIoU"])
+
+
+def test_davis_per_sequence_is_object_weighted(tmp_path):
+    gt2 = np.zeros((3, 8, 8), np.uint8)
+    gt2[:, :4, :4], gt2[:, 4:, 4:] = 1, 2
+    res2 = gt2.copy()
+    res2[1][res2[1] == 2] = 0  # object 2 missed on the only scored (middle) frame: J = 0
+    gt1 = np.zeros((3, 8, 8), np.uint8)
+    gt1[:, 2:6, 2:6] = 1
+    m, bd = _collect("davis-semi", {"two": gt2, "one": gt1}, {"two": res2, "one": gt1.copy()}, tmp_path, workers=1)
+    s = bd["samples"]
+    assert s["two"]["J"] == pytest.approx(0.5) and s["two"]["n_objects"] == 2
+    assert s["two"]["objects"]["1"]["J"] == pytest.approx(1.0) and s["two"]["objects"]["2"]["J"] == pytest.approx(0.0)
+    assert s["one"]["J"] == pytest.approx(1.0) and s["one"]["n_objects"] == 1
+    assert m["J-Mean"] == pytest.approx(2 / 3)  # objects: (1 + 0 + 1) / 3, not sequences (0.5 + 1) / 2
+    for key in ("J-Mean", "F-Mean", "J&F-Mean", "J-Recall", "F-Decay"):
+        assert aggregate(bd, key) == pytest.approx(m[key], abs=1e-12), key
+
+
+def test_got10k_ao_is_frame_weighted(tmp_path):
+    box = [[10, 10, 20, 20]]
+    gt = {"short": {"boxes": np.array(box * 3, float), "cover": np.full(3, 8)},
+          "long": {"boxes": np.array(box * 5, float), "cover": np.full(5, 8)}}
+    res = {"short": [np.array(box * 3, float)],                         # 2 scored frames, IoU 1
+           "long": [np.array(box + [[60, 60, 5, 5]] * 4, float)]}       # 4 scored frames, IoU 0
+    m, bd = _collect("sot", gt, res, tmp_path, protocol="got10k")
+    assert bd["samples"]["short"]["AO"] == pytest.approx(100.0) and bd["samples"]["short"]["n_frames"] == 2
+    assert bd["samples"]["long"]["AO"] == pytest.approx(0.0) and bd["samples"]["long"]["n_frames"] == 4
+    assert m["AO"] == pytest.approx(100 * 2 / 6)  # pooled frames, not (100 + 0) / 2
+    for key in ("AO", "SR0.5", "SR0.75"):
+        assert aggregate(bd, key) == pytest.approx(m[key], abs=1e-9), key
+
+
+def test_no_breakdown_is_built_outside_a_collector(monkeypatch):
+    import evalkit.metrics.refcoco as rc
+
+    monkeypatch.setattr(rc, "per_expression", lambda *a, **k: pytest.fail("built without a collector"))
+    res = [{"image_id": i, "category_id": 1, "score": 1.0, "bbox": [0, 0, 10, 10]} for i in (1, 2, 3)]
+    assert compute("refcoco-rec", _ref_gt(), res)["P@0.5"] == 100.0
