@@ -118,17 +118,19 @@ def test_refcoco_hit_is_strict_and_per_expression(tmp_path):
     assert bd["score_key"] == "IoU" and bd["unit"] == "expression"
 
 
-def test_refcoco_res_oiou_is_a_ratio_not_a_mean(tmp_path):
+def _rle(box, size=20):
     from pycocotools import mask as mask_utils
 
-    def rle(box):
-        m = np.zeros((20, 20), np.uint8, order="F")
-        x, y, w, h = box
-        m[y:y + h, x:x + w] = 1
-        r = mask_utils.encode(np.asfortranarray(m))
-        r["counts"] = r["counts"].decode()
-        return r
+    m = np.zeros((size, size), np.uint8, order="F")
+    x, y, w, h = box
+    m[y:y + h, x:x + w] = 1
+    r = mask_utils.encode(np.asfortranarray(m))
+    r["counts"] = r["counts"].decode()
+    return r
 
+
+def test_refcoco_res_oiou_is_a_ratio_not_a_mean(tmp_path):
+    rle = _rle
     res = [{"image_id": 1, "category_id": 1, "score": 1.0, "segmentation": rle((0, 0, 10, 10))},  # I 100, U 100
            {"image_id": 2, "category_id": 1, "score": 1.0, "segmentation": rle((0, 0, 20, 20))},  # I 100, U 400
            {"image_id": 3, "category_id": 1, "score": 1.0, "segmentation": rle((0, 0, 10, 5))}]   # I 50, U 100
@@ -167,6 +169,22 @@ def test_got10k_ao_is_frame_weighted(tmp_path):
     assert bd["samples"]["long"]["AO"] == pytest.approx(0.0) and bd["samples"]["long"]["n_frames"] == 4
     assert m["AO"] == pytest.approx(100 * 2 / 6)  # pooled frames, not (100 + 0) / 2
     for key in ("AO", "SR0.5", "SR0.75"):
+        assert aggregate(bd, key) == pytest.approx(m[key], abs=1e-9), key
+
+
+def test_fss_per_episode_and_per_class_by_hand(tmp_path):
+    # (query, class, GT box, predicted box) on 10 x 10 masks
+    cases = [("a/1", 0, (0, 0, 5, 5), (0, 0, 5, 5)),    # I 25, U 25: IoU 1
+             ("a/2", 0, (0, 0, 5, 5), (0, 0, 10, 10)),  # I 25, U 100: IoU 0.25
+             ("b/1", 1, (0, 0, 10, 5), (0, 0, 5, 5))]   # I 25, U 50: IoU 0.5
+    gt = {"queries": [{"query_id": q, "class_id": c, "segmentation": _rle(g, 10)} for q, c, g, _ in cases]}
+    res = [{"query_id": q, "segmentation": _rle(p, 10)} for q, _, _, p in cases]
+    m, bd = _collect("fss", gt, res, tmp_path)
+    assert [bd["samples"][q]["IoU"] for q in ("a/1", "a/2", "b/1")] == pytest.approx([1, 0.25, 0.5])
+    assert bd["categories"]["0"]["IoU"] == pytest.approx(50 / 125) and bd["categories"]["1"]["IoU"] == 0.5
+    assert m["mIoU"] == pytest.approx(175 / 3) and m["oIoU"] == pytest.approx(75 / 175 * 100)
+    assert m["HSNet-mIoU"] == pytest.approx(45.0)  # per class (0.4 + 0.5) / 2, not per episode
+    for key in ("mIoU", "oIoU", "HSNet-mIoU"):
         assert aggregate(bd, key) == pytest.approx(m[key], abs=1e-9), key
 
 
