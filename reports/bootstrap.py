@@ -11,7 +11,7 @@ the resampled units, also where the metric is not a mean of per-unit values.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,7 +30,6 @@ class Interval:
     low: float
     high: float
     level: float
-    n_units: int
     resamples: int
     seed: int
 
@@ -38,9 +37,6 @@ class Interval:
     def within_noise(self) -> bool:
         """The interval contains 0: the runs are not distinguishable at this level."""
         return bool(self.low <= 0.0 <= self.high)
-
-    def record(self) -> dict:
-        return {**asdict(self), "within_noise": self.within_noise}
 
 
 def _stat(num: np.ndarray, den: np.ndarray, idx: np.ndarray | None, scale: float) -> np.ndarray | float:
@@ -83,4 +79,4 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, scale: float = 1.0, resamp
     d = d[np.isfinite(d)]
     alpha = (1 - level) / 2
     low, high = (np.quantile(d, [alpha, 1 - alpha]) if d.size else (np.nan, np.nan))
-    return Interval(delta, float(low), float(high), level, n, int(resamples), int(seed))
+    return Interval(delta, float(low), float(high), level, int(resamples), int(seed))

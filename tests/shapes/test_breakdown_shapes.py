@@ -85,3 +85,8 @@ def test_compare_two_models_on_shapes(run, bench, limit, capsys):
     assert compare_runs(a.run_dir, b.run_dir, top=5)["metrics"] == c["metrics"]  # seeded: same interval
     assert cli_main(["compare", str(a.run_dir), str(b.run_dir), "--format", "md", "--top", "3"]) == 0
     assert f"| {headline} |" in capsys.readouterr().out
+    # the same interval in `evalkit report --ci BASELINE`
+    assert cli_main(["report", str(b.run_dir), "--ci", str(a.run_dir)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(f"| {bench} | uniref-pp-tiny | uninext-tiny |"))
+    assert f"[{m['low']:+.4f}, {m['high']:+.4f}]" in row and f"| {headline} |" in row
