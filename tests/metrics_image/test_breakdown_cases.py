@@ -194,3 +194,63 @@ def test_no_breakdown_is_built_outside_a_collector(monkeypatch):
     monkeypatch.setattr(rc, "per_expression", lambda *a, **k: pytest.fail("built without a collector"))
     res = [{"image_id": i, "category_id": 1, "score": 1.0, "bbox": [0, 0, 10, 10]} for i in (1, 2, 3)]
     assert compute("refcoco-rec", _ref_gt(), res)["P@0.5"] == 100.0
+
+
+# -- on the real fixtures (skipped without ../shared/fixtures) ---------------------------------
+from pathlib import Path  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+
+
+@pytest.mark.parametrize("iou_type,fname", [("bbox", "instances_val2014_fakebbox100_results.json"),
+                                            ("segm", "instances_val2014_fakesegm100_results.json")])
+def test_coco_val2014_fixture_breakdown_rebuilds_ap(tmp_path, iou_type, fname):
+    fix = FIXTURES / "coco-val2014-100"
+    if not fix.is_dir():
+        pytest.skip("shared fixtures not available")
+    import json
+
+    gt = fix / "instances_val2014_100.json"
+    m, bd = _collect(f"coco-{iou_type}", str(gt), str(fix / fname), tmp_path)
+    n_images = len(json.loads(gt.read_text())["images"])
+    assert len(bd["samples"]) == n_images
+    with_gt = [c for c in bd["categories"].values() if c["AP"] is not None]
+    assert 0 < len(with_gt) < len(bd["categories"])  # the 100-image subset lacks some of the 80 categories
+    for key in ("AP", "AP50", "AP75"):
+        assert aggregate(bd, key) == pytest.approx(m[key], abs=1e-12), key
+    # the official backend reads the same per-category numbers off pycocotools' eval['precision']
+    _, official = _collect(f"coco-{iou_type}", str(gt), str(fix / fname), tmp_path / "official", backend="official")
+    for cid, row in bd["categories"].items():
+        for key in ("AP", "AP50", "AP75"):
+            assert official["categories"][cid][key] == pytest.approx(row[key], abs=1e-12), (cid, key)
+
+
+def test_lvis_fixture_breakdown_rebuilds_ap(tmp_path):
+    fix = FIXTURES / "lvis-v0.5-val-100" / "lvis_val_100.json"
+    if not fix.is_file():
+        pytest.skip("shared fixtures not available")
+    import json
+
+    gt = json.loads(fix.read_text())
+    rng = np.random.default_rng(0)
+    res = [{"image_id": a["image_id"], "category_id": a["category_id"], "score": float(rng.random()),
+            "bbox": [v + float(rng.normal(0, 2)) if i < 2 else max(v, 1.0) for i, v in enumerate(a["bbox"])]}
+           for a in gt["annotations"] if rng.random() < 0.8]
+    m, bd = _collect("lvis-bbox", gt, res, tmp_path)
+    for key in ("AP", "AP50", "AP75"):
+        assert aggregate(bd, key) == pytest.approx(m[key], abs=1e-12), key
+
+
+def test_mot15_tud_fixture_breakdown(tmp_path):
+    tud = FIXTURES / "mot15-tud"
+    if not tud.is_dir():
+        pytest.skip("shared fixtures not available")
+    seqs = {s: tud / s / "gt.txt" for s in ("TUD-Campus", "TUD-Stadtmitte")}
+    m, bd = _collect("mot-challenge", seqs, {s: tud / s / "test.txt" for s in seqs}, tmp_path, benchmark="MOT15")
+    assert set(bd["samples"]) == set(seqs) and bd["unit"] == "sequence"
+    assert set(bd["aggregates"]) == {"MOTA", "IDF1"}  # HOTA is not a ratio of per-sequence sums
+    for key in ("MOTA", "IDF1"):
+        assert aggregate(bd, key) == pytest.approx(m[key], abs=1e-12), key
+    # the combined MOTA lies between the two sequences' own values (a weighted mean of them)
+    lo, hi = sorted(bd["samples"][s]["MOTA"] for s in seqs)
+    assert lo <= m["MOTA"] <= hi
