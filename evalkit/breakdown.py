@@ -15,16 +15,18 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from .errors import EvalkitError
 from .fileio import atomic_write_json
 from .metrics._breakdown import UNITS, Breakdown, collecting
 
 __all__ = ["BREAKDOWN_FILE", "SCHEMA", "score_with_breakdown", "write_breakdown", "load_breakdown", "aggregate",
-           "unit_values"]
+           "unit_values", "value_of"]
 
 BREAKDOWN_FILE = "breakdown.json"
 SCHEMA = 1
-_REDUCES = {"mean": ("key",), "weighted": ("key", "weight"), "ratio": ("num", "den")}
+_REDUCES = {"mean": ("key",), "weighted": ("key", "weight"), "ratio": ("num", "den")}  # and "average" (of these)
 log = logging.getLogger("evalkit.run")
 
 
@@ -109,49 +111,75 @@ def load_breakdown(run_dir: str | Path) -> dict[str, Any]:
     if data["unit"] not in UNITS:
         raise EvalkitError(f"{path}: unit must be one of {', '.join(UNITS)}, got {data['unit']!r}")
     for name, spec in data["aggregates"].items():
-        need = _REDUCES.get(spec.get("reduce") if isinstance(spec, dict) else None)
-        if need is None or spec.get("over") not in ("samples", "categories") or any(k not in spec for k in need):
+        if not _valid_spec(spec):
             raise EvalkitError(f"{path}: aggregates[{name!r}] must be {{over: samples|categories, reduce: "
-                               f"mean|weighted|ratio, and its fields}}, got {spec!r}")
+                               f"mean|weighted|ratio|average, and its fields}}, got {spec!r}")
     data["path"] = str(path)
     return data
 
 
-def unit_values(bd: dict[str, Any], spec: dict[str, Any]) -> tuple[list[str], list[tuple[float, float]]]:
-    """(unit ids, ``(numerator, denominator)`` per unit) of an aggregate: the headline is
-    ``scale * sum(numerators) / sum(denominators)`` over the units (with repetition for a
-    bootstrap resample). Units where the aggregate's fields are null are left out, as the
-    official mean leaves out undefined entries (a category without ground truth)."""
-    rows = bd[spec["over"]]
+def _valid_spec(spec: Any, nested: bool = False) -> bool:
+    if not isinstance(spec, dict) or spec.get("over") not in ("samples", "categories"):
+        return False
+    if spec.get("reduce") == "average" and not nested:
+        parts = spec.get("of")
+        return isinstance(parts, list) and bool(parts) and all(
+            _valid_spec(p, True) and p["over"] == spec["over"] for p in parts)
+    need = _REDUCES.get(spec.get("reduce"))
+    return need is not None and all(k in spec for k in need)
+
+
+def _pair(row: dict[str, Any], spec: dict[str, Any]) -> tuple[float, float] | None:
+    """(numerator, denominator) of one unit for a simple spec; None where its fields are null."""
+    r = spec["reduce"]
+    if r == "mean":
+        v = row.get(spec["key"])
+        return None if v is None else (float(v), 1.0)
+    if r == "weighted":
+        v, w = row.get(spec["key"]), row.get(spec["weight"])
+        return None if v is None or w is None else (float(v) * float(w), float(w))
+    n, d = row.get(spec["num"]), row.get(spec["den"])
+    return None if n is None or d is None else (float(n), float(d))
+
+
+def unit_values(bd: dict[str, Any], spec: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+    """(unit ids, ``n x C x 2`` float64 ``(numerator, denominator)`` per unit and component).
+
+    The headline is ``scale * mean over the C components of sum(numerators) / sum(denominators)``
+    over the units (with repetition for a bootstrap resample): ``C = 1`` for ``mean``,
+    ``weighted`` and ``ratio``; ``average`` has one component per spec of its ``of`` list
+    (LVOS J&F = the mean of the seen and unseen J and F means). A unit whose fields are null
+    for a component adds ``(0, 0)`` to it, as the official mean leaves out undefined entries
+    (a category without ground truth); a unit null for every component is left out.
+    """
+    parts = spec["of"] if spec["reduce"] == "average" else [spec]
     ids, vals = [], []
-    for uid, row in rows.items():
-        r = spec["reduce"]
-        if r == "mean":
-            v = row.get(spec["key"])
-            pair = None if v is None else (float(v), 1.0)
-        elif r == "weighted":
-            v, w = row.get(spec["key"]), row.get(spec["weight"])
-            pair = None if v is None or w is None else (float(v) * float(w), float(w))
-        else:
-            n, d = row.get(spec["num"]), row.get(spec["den"])
-            pair = None if n is None or d is None else (float(n), float(d))
-        if pair is not None:
-            ids.append(uid)
-            vals.append(pair)
-    return ids, vals
+    for uid, row in bd[spec["over"]].items():
+        pairs = [_pair(row, p) for p in parts]
+        if all(p is None for p in pairs):
+            continue
+        ids.append(uid)
+        vals.append([(0.0, 0.0) if p is None else p for p in pairs])
+    return ids, np.asarray(vals, np.float64).reshape(len(ids), len(parts), 2)
+
+
+def value_of(vals: np.ndarray, scale: float) -> float:
+    """``scale * mean_c(sum num / sum den)`` of ``n x C x 2`` unit values; NaN where a
+    component's denominator is 0 (as the official mean of nothing)."""
+    num, den = vals[..., 0].sum(0), vals[..., 1].sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(scale * np.mean(np.where(den != 0, num / np.where(den != 0, den, 1), np.nan)))
 
 
 def aggregate(bd: dict[str, Any], key: str, units: Sequence[str] | None = None) -> float:
     """Rebuild headline ``key`` from the breakdown: over all its units, or over ``units``
-    (ids, repetitions counted: a bootstrap resample). NaN where the denominator is 0."""
+    (ids, repetitions counted: a bootstrap resample). NaN where a denominator is 0."""
     spec = bd["aggregates"].get(key)
     if spec is None:
         raise EvalkitError(f"{bd.get('path', 'breakdown')}: no aggregate for {key!r} "
                            f"(has: {', '.join(bd['aggregates']) or 'none'})")
     ids, vals = unit_values(bd, spec)
     if units is not None:
-        by_id = dict(zip(ids, vals))
-        vals = [by_id[u] for u in units if u in by_id]
-    num = sum(n for n, _ in vals)
-    den = sum(d for _, d in vals)
-    return float(spec.get("scale", 1.0)) * num / den if den else float("nan")
+        pos = {u: i for i, u in enumerate(ids)}
+        vals = vals[[pos[u] for u in units if u in pos]]
+    return value_of(vals, float(spec.get("scale", 1.0)))

@@ -4,10 +4,11 @@ Efron & Tibshirani, *An Introduction to the Bootstrap* (1993), ch. 13 (percentil
 the paired form resamples the *same* units for both runs, as in Koehn, "Statistical
 significance tests for machine translation evaluation" (EMNLP 2004) and Dror et al. (ACL 2018).
 
-A metric over units is ``scale * sum(num) / sum(den)`` (:func:`evalkit.breakdown.unit_values`:
-a mean has ``den = 1``; DAVIS's object-weighted mean has ``num = J * n_objects``, ``den =
-n_objects``; oIoU has ``num = I``, ``den = U``), so each replicate is recomputed exactly from
-the resampled units, also where the metric is not a mean of per-unit values.
+A metric over units is ``scale * mean_c(sum(num_c) / sum(den_c))`` (:func:`evalkit.breakdown.
+unit_values`: a mean has ``den = 1``; DAVIS's object-weighted mean has ``num = J * n_objects``,
+``den = n_objects``; oIoU has ``num = I``, ``den = U``; an ``average`` such as LVOS J&F has one
+component c per mean it averages), so each replicate is recomputed exactly from the resampled
+units, also where the metric is not a mean of per-unit values.
 """
 from __future__ import annotations
 
@@ -39,12 +40,12 @@ class Interval:
         return bool(self.low <= 0.0 <= self.high)
 
 
-def _stat(num: np.ndarray, den: np.ndarray, idx: np.ndarray | None, scale: float) -> np.ndarray | float:
-    if idx is None:
-        d = den.sum()
-        return scale * num.sum() / d if d else np.nan
+def _stat(vals: np.ndarray, idx: np.ndarray, scale: float) -> np.ndarray:
+    """The metric of each resample: ``vals`` ``n x C x 2``, ``idx`` ``B x n`` unit indices."""
+    picked = vals[idx]  # B x n x C x 2
+    num, den = picked[..., 0].sum(1), picked[..., 1].sum(1)  # B x C
     with np.errstate(invalid="ignore", divide="ignore"):
-        return scale * num[idx].sum(-1) / den[idx].sum(-1)
+        return scale * np.mean(num / den, axis=-1)
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, scale: float = 1.0, resamples: int = DEFAULT_RESAMPLES,
@@ -52,31 +53,36 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, scale: float = 1.0, resamp
     """Percentile interval of ``metric(b) - metric(a)`` by resampling units with replacement.
 
     Args:
-        a, b: ``n x 2`` float64 ``(numerator, denominator)`` per unit, row ``i`` of both being the
-            same unit (sample, sequence or category).
+        a, b: ``n x 2`` or ``n x C x 2`` float64 ``(numerator, denominator)`` per unit (and
+            component, :func:`evalkit.breakdown.unit_values`), row ``i`` of both being the same
+            unit (sample, sequence or category).
         scale: the metric's factor (100 for percent metrics).
         resamples: bootstrap replicates; level: two-sided coverage (0.95).
         seed: ``numpy.random.default_rng`` seed (the same seed gives the same interval).
 
     Replicates whose denominators sum to 0 (every resampled unit without weight) are dropped.
     """
-    a = np.asarray(a, np.float64).reshape(-1, 2)
-    b = np.asarray(b, np.float64).reshape(-1, 2)
-    if a.shape != b.shape or len(a) == 0:
-        raise ValueError(f"paired bootstrap needs the same non-zero number of units, got {len(a)} and {len(b)}")
+    from ..breakdown import value_of
+
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a, b = (x.reshape(len(x), 1, 2) if x.ndim == 2 else x for x in (a, b))
+    if a.shape != b.shape or len(a) == 0 or a.shape[-1] != 2:
+        raise ValueError(f"paired bootstrap needs two n x [C x] 2 arrays of the same shape, n > 0; "
+                         f"got {a.shape} and {b.shape}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    n = len(a)
+    n, c = a.shape[:2]
     rng = np.random.default_rng(seed)
-    delta = float(_stat(b[:, 0], b[:, 1], None, scale) - _stat(a[:, 0], a[:, 1], None, scale))
+    delta = value_of(b, scale) - value_of(a, scale)
     # in blocks, so that a 5,000-image split with 2,000 replicates stays within a few MB
-    block = max(1, 2_000_000 // n)
+    block = max(1, 1_000_000 // (n * c))
     reps = []
     for s in range(0, resamples, block):
         idx = rng.integers(0, n, size=(min(block, resamples - s), n))
-        reps.append(_stat(b[:, 0], b[:, 1], idx, scale) - _stat(a[:, 0], a[:, 1], idx, scale))
+        reps.append(_stat(b, idx, scale) - _stat(a, idx, scale))
     d = np.concatenate(reps)
     d = d[np.isfinite(d)]
     alpha = (1 - level) / 2
     low, high = (np.quantile(d, [alpha, 1 - alpha]) if d.size else (np.nan, np.nan))
-    return Interval(delta, float(low), float(high), level, int(resamples), int(seed))
+    return Interval(float(delta), float(low), float(high), level, int(resamples), int(seed))

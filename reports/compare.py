@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..breakdown import load_breakdown, unit_values
+from ..breakdown import load_breakdown, unit_values, value_of
 from ..errors import EvalkitError
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, paired_bootstrap
 
@@ -108,22 +108,22 @@ def _metric_interval(a: dict, b: dict, name: str, spec: dict, shared: list[str],
                      level: float) -> dict[str, Any]:
     ia, va = unit_values(a, spec)
     ib, vb = unit_values(b, spec)
-    da, db = dict(zip(ia, va)), dict(zip(ib, vb))
-    pool = shared if spec["over"] == "samples" else sorted(set(da) | set(db), key=_natural)
-    units = [u for u in pool if u in da and u in db]  # paired: defined in both runs
+    pa, pb = {u: i for i, u in enumerate(ia)}, {u: i for i, u in enumerate(ib)}
+    pool = shared if spec["over"] == "samples" else sorted(set(pa) | set(pb), key=_natural)
+    units = [u for u in pool if u in pa and u in pb]  # paired: defined in both runs
     out: dict[str, Any] = {"key": name, "unit": a["unit"] if spec["over"] == "samples" else "category",
                            "n_units": len(units)}
     if not units:
         return {**out, "a": None, "b": None, "delta": None, "low": None, "high": None, "within_noise": None,
                 "verdict": "no paired units"}
-    ci = paired_bootstrap(np.array([da[u] for u in units]), np.array([db[u] for u in units]),
-                          scale=float(spec.get("scale", 1.0)), resamples=resamples, level=level, seed=seed)
+    xa, xb = va[[pa[u] for u in units]], vb[[pb[u] for u in units]]
     scale = float(spec.get("scale", 1.0))
-    xa = scale * sum(da[u][0] for u in units) / sum(da[u][1] for u in units)
-    xb = scale * sum(db[u][0] for u in units) / sum(db[u][1] for u in units)
+    ci = paired_bootstrap(xa, xb, scale=scale, resamples=resamples, level=level, seed=seed)
+    xa, xb = value_of(xa, scale), value_of(xb, scale)
     better = ci.low > 0 if _direction(a["metric"], name) else ci.high < 0
     verdict = "within noise" if ci.within_noise else ("B better" if better else "B worse")
-    return {**out, "a": xa, "b": xb, "delta": ci.delta, "low": ci.low, "high": ci.high,
+    num = lambda v: v if math.isfinite(v) else None  # noqa: E731 - JSON has no NaN
+    return {**out, "a": num(xa), "b": num(xb), "delta": num(ci.delta), "low": num(ci.low), "high": num(ci.high),
             "within_noise": ci.within_noise, "verdict": verdict}
 
 

@@ -23,17 +23,18 @@ the headline number:
 * ``weighted(key, weight)``: ``sum(key * weight) / sum(weight)`` (DAVIS J-Mean: the mean over
   *objects*, rebuilt from per-sequence means weighted by their object counts);
 * ``ratio(num, den)``: ``sum(num) / sum(den)`` (RefCOCO oIoU: summed intersections over summed
-  unions).
+  unions);
+* ``average(spec, ...)``: the mean of several of the above (LVOS J&F-Mean = the mean of the
+  seen and unseen J and F means; YouTube-VOS G).
 """
 from __future__ import annotations
 
-import math
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-__all__ = ["Breakdown", "collecting", "emit", "wanted", "mean", "weighted", "ratio", "UNITS", "finite"]
+__all__ = ["Breakdown", "collecting", "emit", "wanted", "mean", "weighted", "ratio", "average", "UNITS"]
 
 #: what one entry of ``samples`` (or ``categories``) stands for
 UNITS = ("image", "expression", "sequence", "video", "episode", "category")
@@ -64,14 +65,6 @@ def emit(breakdown: "Breakdown") -> None:
         sink.append(breakdown)
 
 
-def finite(v: Any) -> float | None:
-    """``float(v)``, or None for NaN/inf/None (JSON has no NaN; readers must see "undefined")."""
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
 def mean(key: str, over: str = "samples", scale: float = 1.0) -> dict[str, Any]:
     """Aggregate spec: the plain mean of ``key`` over the units that define it, times ``scale``."""
     return {"over": over, "reduce": "mean", "key": key, "scale": scale}
@@ -85,6 +78,13 @@ def weighted(key: str, weight: str, over: str = "samples", scale: float = 1.0) -
 def ratio(num: str, den: str, over: str = "samples", scale: float = 1.0) -> dict[str, Any]:
     """Aggregate spec: ``scale * sum(num) / sum(den)``."""
     return {"over": over, "reduce": "ratio", "num": num, "den": den, "scale": scale}
+
+
+def average(*parts: dict[str, Any], scale: float = 1.0) -> dict[str, Any]:
+    """Aggregate spec: ``scale * mean(part values)``, each part a :func:`mean` / :func:`weighted` /
+    :func:`ratio` spec over the same units (LVOS J&F-Mean: the mean of four object means)."""
+    over = parts[0]["over"]
+    return {"over": over, "reduce": "average", "of": [dict(p, scale=1.0) for p in parts], "scale": scale}
 
 
 @dataclass

@@ -152,3 +152,24 @@ def test_ratio_aggregate_unit(tmp_path):
     d = load_breakdown(tmp_path)
     assert aggregate(d, "oIoU") == 25.0
     assert aggregate(d, "oIoU", ["1", "1"]) == 50.0  # a resample with unit 1 twice
+
+
+def test_compare_average_aggregate_recomputes_each_component(tmp_path):
+    # LVOS-like: J&F-Mean = mean of a seen and an unseen object-weighted mean; video "u" is
+    # unseen. By hand, A: seen (0.8*2 + 0.4*1) / 3 = 2/3, unseen 0.5 -> 7/12; B: seen 2/3, unseen 0.9
+    from evalkit.metrics._breakdown import average, weighted
+
+    def run(name, u):
+        samples = {"s1": {"J_seen": 0.8, "n": 2, "J_unseen": None}, "s2": {"J_seen": 0.4, "n": 1, "J_unseen": None},
+                   "u": {"J_seen": None, "n": 1, "J_unseen": u}}
+        bd = Breakdown("sequence", None, True, samples, {}, {},
+                       {"J-Mean": average(weighted("J_seen", "n"), weighted("J_unseen", "n"))})
+        write_breakdown(tmp_path / name / "breakdown.json", bd, benchmark="lvos-val", model=name, metric="lvos")
+        return tmp_path / name
+
+    [m] = compare_runs(run("a", 0.5), run("b", 0.9), resamples=500)["metrics"]
+    assert m["a"] == pytest.approx(7 / 12) and m["b"] == pytest.approx((2 / 3 + 0.9) / 2)
+    assert m["delta"] == pytest.approx(0.2) and m["n_units"] == 3
+    # a resample without the unseen video has no unseen mean (NaN, as the official mean of
+    # nothing) and is dropped; every kept replicate moves by exactly 0.4 / 2
+    assert m["low"] == pytest.approx(0.2) and m["high"] == pytest.approx(0.2)
