@@ -22,7 +22,7 @@ from .fileio import atomic_write_json
 from .metrics._breakdown import UNITS, Breakdown, collecting
 
 __all__ = ["BREAKDOWN_FILE", "SCHEMA", "score_with_breakdown", "write_breakdown", "load_breakdown", "aggregate",
-           "unit_values", "value_of"]
+           "unit_values", "value_of", "load_ap_state", "AP_STATE_FILE"]
 
 BREAKDOWN_FILE = "breakdown.json"
 SCHEMA = 1
@@ -54,9 +54,22 @@ def score_with_breakdown(bench: Any, results_dir: Path, selection: Any, run_dir:
     return metrics
 
 
+AP_STATE_FILE = "breakdown_ap.npz"
+
+
 def write_breakdown(path: Path, bd: Breakdown, *, benchmark: str, model: str, metric: str,
                     metrics: dict[str, float] | None = None) -> None:
-    """Write ``bd`` as ``breakdown.json`` (atomic; non-finite numbers become ``null``)."""
+    """Write ``bd`` as ``breakdown.json`` (atomic; non-finite numbers become ``null``), and its
+    arrays, if any, as ``breakdown_ap.npz`` beside it (written first: the JSON names it)."""
+    path = Path(path)
+    if bd.arrays:
+        import io
+
+        from .fileio import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **bd.arrays)
+        atomic_write_bytes(path.parent / AP_STATE_FILE, buf.getvalue())
     atomic_write_json(path, {
         "schema": SCHEMA,
         "benchmark": benchmark,
@@ -69,7 +82,21 @@ def write_breakdown(path: Path, bd: Breakdown, *, benchmark: str, model: str, me
         "aggregates": {k: dict(v) for k, v in bd.aggregates.items() if metrics is None or k in metrics},
         "samples": {str(k): _clean(v) for k, v in bd.samples.items()},
         "categories": {str(k): _clean(v) for k, v in bd.categories.items()},
+        "ap_state": AP_STATE_FILE if bd.arrays else None,
     })
+
+
+def load_ap_state(bd: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """The matching state of an AP breakdown (``breakdown_ap.npz``), or None where it has none."""
+    name = bd.get("ap_state")
+    if not name:
+        return None
+    path = Path(bd["path"]).parent / name
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise EvalkitError(f"{path}: the AP matching state named by breakdown.json is unreadable ({e})") from None
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:

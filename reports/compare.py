@@ -3,7 +3,8 @@ bootstrap 95% interval on each headline metric, from the two runs' ``breakdown.j
 
 The resampling unit is the one the breakdown rebuilds the metric from (``aggregates`` in
 ``docs/breakdown.md``): the expression for RefCOCO, the sequence for DAVIS / SOT, the
-category for COCO / LVIS / YouTube-VIS AP (why: ``docs/breakdown.md``, "Comparing two runs").
+image (COCO) or video (YouTube-VIS) for AP, re-accumulated per replicate from the stored
+matching state, else the category (LVIS, the pycocotools backend; ``docs/breakdown.md``).
 B − A is reported; "within noise" means the interval contains 0.
 
     evalkit compare runs/shapes-davis/uninext-tiny/20260101-000000 runs/shapes-davis/uniref-pp-tiny/...
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..breakdown import load_breakdown, unit_values, value_of
+from ..breakdown import aggregate, load_breakdown, unit_values, value_of
 from ..errors import EvalkitError
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, paired_bootstrap
 
@@ -46,14 +47,16 @@ def _check_pair(a: dict, b: dict) -> None:
 
 def compare_runs(run_a: str | Path, run_b: str | Path, *, seed: int = DEFAULT_SEED,
                  resamples: int = DEFAULT_RESAMPLES, top: int = 10, shared_only: bool = False,
-                 level: float = 0.95) -> dict[str, Any]:
+                 level: float = 0.95, ap_unit: str = "auto") -> dict[str, Any]:
     """Compare run B against run A (run directories or their ``breakdown.json``).
 
     Returns a JSON-able dict: ``samples`` (every shared sample: ``id``, ``a``, ``b``, ``delta``
     of the breakdown's ``score_key``, in id order), ``regressions`` (up to ``top`` samples
     whose score moved in the worse direction, worst first), ``metrics`` (per headline key:
     ``a``, ``b``, ``delta`` = B − A, the paired bootstrap ``low``/``high``, ``within_noise``,
-    ``verdict``, the resampled ``unit`` and their count).
+    ``verdict``, the resampled ``unit`` and their count). AP keys resample images where both
+    runs stored the matching state (``ap_unit="image"``; ``"auto"``, the default, only while
+    that costs about a minute at most, :data:`AUTO_IMAGE_BUDGET`), else categories.
 
     Raises:
         EvalkitError: a missing breakdown, different benchmarks or metrics, no shared sample,
@@ -63,6 +66,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, seed: int = DEFAULT_SE
         raise EvalkitError(f"--resamples must be at least 100, got {resamples}")
     if top < 0:
         raise EvalkitError(f"--top must be >= 0, got {top}")
+    if ap_unit not in ("auto", "image", "category"):
+        raise EvalkitError(f"--ap-unit must be auto, image or category, got {ap_unit!r}")
     a, b = load_breakdown(run_a), load_breakdown(run_b)
     _check_pair(a, b)
     ids_a, ids_b = set(a["samples"]), set(b["samples"])
@@ -86,13 +91,16 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, seed: int = DEFAULT_SE
         rows.append({"id": sid, "a": va, "b": vb, "delta": None if va is None or vb is None else vb - va})
     worse = [r for r in rows if r["delta"] is not None and (r["delta"] < 0 if hib else r["delta"] > 0)]
     worse.sort(key=lambda r: (r["delta"] if hib else -r["delta"], _natural(r["id"])))
+    image_ap = {} if (only_a or only_b) or ap_unit == "category" else _image_ap(a, b, seed, resamples, level,
+                                                                                  ap_unit == "auto")
     metrics = []
     for name, spec in a["aggregates"].items():
         if b["aggregates"].get(name) != spec:
             continue
         if spec["over"] == "categories" and (only_a or only_b):
             continue
-        metrics.append(_metric_interval(a, b, name, spec, shared, seed, resamples, level))
+        metrics.append(image_ap[name] if name in image_ap else
+                       _metric_interval(a, b, name, spec, shared, seed, resamples, level))
     return {
         "benchmark": a["benchmark"], "metric": a["metric"], "unit": a["unit"],
         "run_a": {"path": str(Path(a["path"]).parent), "model": a.get("model")},
@@ -102,6 +110,37 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, seed: int = DEFAULT_SE
         "seed": seed, "resamples": resamples, "level": level,
         "metrics": metrics, "regressions": worse[:top], "samples": rows,
     }
+
+
+#: ``--ap-unit auto`` resamples images while resamples x detections (both runs) stays below this:
+#: the re-accumulation costs 2-3 us per detection and replicate on one CPU core
+#: (``bench/compare_bootstrap.py``), so one to one and a half minutes; beyond it the category is the unit
+AUTO_IMAGE_BUDGET = 30_000_000
+
+
+def _image_ap(a: dict, b: dict, seed: int, resamples: int, level: float, auto: bool) -> dict[str, dict[str, Any]]:
+    """AP / AP50 / AP75 intervals by resampling images, where both runs stored their matching
+    state (the default COCO backend, YouTube-VIS) and, with ``auto``, the cost is within
+    :data:`AUTO_IMAGE_BUDGET`; ``{}`` otherwise (the category unit is used)."""
+    from ..breakdown import load_ap_state
+    from .bootstrap import paired_image_ap
+
+    sa, sb = load_ap_state(a), load_ap_state(b)
+    if sa is None or sb is None or sorted(map(str, sa["units"])) != sorted(map(str, sb["units"])):
+        return {}
+    if auto and resamples * (sa["det_tp"].shape[1] + sb["det_tp"].shape[1]) > AUTO_IMAGE_BUDGET:
+        return {}
+    out = {}
+    for key, ci in paired_image_ap(sa, sb, resamples=resamples, level=level, seed=seed).items():
+        if key not in a["aggregates"]:
+            continue
+        va, vb = aggregate(a, key), aggregate(b, key)
+        better = ci.low > 0 if _direction(a["metric"], key) else ci.high < 0
+        num = lambda v: v if math.isfinite(v) else None  # noqa: E731 - JSON has no NaN
+        out[key] = {"key": key, "unit": a["unit"], "n_units": len(sa["units"]), "a": num(va), "b": num(vb),
+                    "delta": num(ci.delta), "low": num(ci.low), "high": num(ci.high), "within_noise": ci.within_noise,
+                    "verdict": "within noise" if ci.within_noise else ("B better" if better else "B worse")}
+    return out
 
 
 def _metric_interval(a: dict, b: dict, name: str, spec: dict, shared: list[str], seed: int, resamples: int,
@@ -246,6 +285,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
                         help=f"bootstrap replicates (default: {DEFAULT_RESAMPLES})")
     parser.add_argument("--top", type=int, default=10, help="regressed samples listed (default: 10)")
+    parser.add_argument("--ap-unit", choices=("auto", "image", "category"), default="auto",
+                        help="AP metrics: resample images and re-accumulate AP (image; where the runs stored the "
+                             "matching state) or resample categories (category, fast); auto: images while "
+                             "resamples x detections stays within about a minute of work (default)")
     parser.add_argument("--shared-only", action="store_true",
                         help="compare the shared samples of runs over different selections")
     parser.add_argument("--out", "-o", metavar="FILE", help="write to FILE instead of standard output")
@@ -254,7 +297,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     try:
         c = compare_runs(args.run_a, args.run_b, seed=args.seed, resamples=args.resamples, top=args.top,
-                         shared_only=args.shared_only)
+                         shared_only=args.shared_only, ap_unit=args.ap_unit)
     except EvalkitError as e:
         if getattr(args, "debug", False):
             raise

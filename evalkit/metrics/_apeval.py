@@ -247,8 +247,9 @@ def _match(f: FlatData, p: EvalParams, chunk: int) -> Matches:
 
 def evaluate(data: list[PairData] | FlatData, n_cats: int, p: EvalParams, chunk: int = 1024) -> dict[str, np.ndarray]:
     """Match and accumulate; returns ``precision`` ``T x R x K x A x M`` and ``recall``
-    ``T x K x A x M`` (-1 where a category has no regular GT), as ``COCOeval.eval``, and
-    ``per_image`` (:func:`image_counts`: the matching at the first IoU threshold, per image)."""
+    ``T x K x A x M`` (-1 where a category has no regular GT), as ``COCOeval.eval``,
+    ``per_image`` (:func:`image_counts`: the matching at the first IoU threshold, per image), and
+    the ``flat`` input and its ``matches`` (what a breakdown re-accumulates from)."""
     f = data if isinstance(data, FlatData) else flatten_pairs(data)
     T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_rngs), len(p.max_dets)
     K = n_cats
@@ -300,7 +301,8 @@ def evaluate(data: list[PairData] | FlatData, n_cats: int, p: EvalParams, chunk:
             q = np.take_along_axis(pr, np.minimum(inds, nk - 1), axis=-1)
             q[inds >= nk] = 0
             precision[:, :, k, reg, mi] = q.transpose(1, 2, 0)
-    return {"precision": precision, "recall": recall, "per_image": image_counts(f, matches)}
+    return {"precision": precision, "recall": recall, "per_image": image_counts(f, matches), "flat": f,
+            "matches": matches}
 
 
 def image_counts(f: FlatData, m: Matches) -> dict[str, np.ndarray]:

@@ -100,8 +100,8 @@ class Breakdown:
         samples: ``{unit id: {field: number | None}}``.
         categories: ``{category id: {"name": str, field: number | None}}`` (may be empty).
         fields: ``{field: one-line meaning}`` for every field used above.
-        aggregates: ``{headline key: spec}`` (:func:`mean`, :func:`weighted`, :func:`ratio`)
-            for the headline keys that the units rebuild exactly.
+        aggregates: ``{headline key: spec}`` (:func:`mean`, :func:`weighted`, :func:`ratio`,
+            :func:`average`) for the headline keys that the units rebuild exactly.
     """
 
     unit: str
@@ -111,6 +111,10 @@ class Breakdown:
     categories: dict[str, dict[str, Any]] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)
     aggregates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: AP metrics: the matching state for re-accumulating over resampled images
+    #: (:func:`evalkit.metrics.ap_resample.build_state`, plus ``units``: the unit id of each image
+    #: index), written as ``breakdown_ap.npz``
+    arrays: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS or self.unit == "category":

@@ -45,10 +45,12 @@ def per_category_ap(precision: np.ndarray, iou_thrs: np.ndarray, cat_ids: Sequen
 
 def ap_breakdown(unit: str, precision: np.ndarray, iou_thrs: np.ndarray, cat_ids: Sequence[int],
                  names: dict[int, str], unit_ids: Sequence[Any] = (),
-                 counts: dict[str, np.ndarray] | None = None) -> Breakdown:
+                 counts: dict[str, np.ndarray] | None = None, ev: dict | None = None, p: Any = None) -> Breakdown:
     """The breakdown of one AP evaluation: per-category AP (aggregates ``AP``, ``AP50``,
     ``AP75`` over categories) and, with ``counts`` (:func:`image_counts`, indexed like
-    ``unit_ids``), per-image/video match counts."""
+    ``unit_ids``), per-image/video match counts; with the evaluation ``ev`` of
+    :func:`evalkit.metrics._apeval.evaluate` and its params ``p``, the matching state that
+    re-accumulates AP over resampled images (:mod:`evalkit.metrics.ap_resample`)."""
     samples: dict[str, dict[str, Any]] = {}
     fields = dict(_AP_FIELDS)
     if counts is not None:
@@ -61,5 +63,10 @@ def ap_breakdown(unit: str, precision: np.ndarray, iou_thrs: np.ndarray, cat_ids
             tp, fp, g = (int(counts[k][i]) if i < n else 0 for k in ("tp", "fp", "gt"))
             samples[str(uid)] = {"n_gt": g, "tp@0.5": tp, "fp@0.5": fp, "recall@0.5": tp / g if g else None}
     cats = per_category_ap(precision, iou_thrs, cat_ids, names)
-    return Breakdown(unit, "recall@0.5" if counts is not None else None, True, samples, cats, fields,
-                     {k: mean(k, over="categories") for k in _AP_FIELDS})
+    bd = Breakdown(unit, "recall@0.5" if counts is not None else None, True, samples, cats, fields,
+                   {k: mean(k, over="categories") for k in _AP_FIELDS})
+    if ev is not None:
+        from .ap_resample import build_state
+
+        bd.arrays = {**build_state(ev, p, len(unit_ids), len(cat_ids)), "units": np.array([str(u) for u in unit_ids])}
+    return bd

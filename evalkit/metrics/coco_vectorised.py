@@ -114,7 +114,7 @@ def run_vectorised(gt: dict, dets: Detections, iou_type: str, cat_ids=None, p: E
     ev = evaluate(flat, K, p)
     if wanted():
         names = {c["id"]: c.get("name", str(c["id"])) for c in gt["categories"]}
-        emit(ap_breakdown("image", ev["precision"], p.iou_thrs, cat_list, names, img_ids, ev["per_image"]))
+        emit(ap_breakdown("image", ev["precision"], p.iou_thrs, cat_list, names, img_ids, ev["per_image"], ev, p))
     return summarize12(ev, p)
 
 

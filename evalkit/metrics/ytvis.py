@@ -73,7 +73,7 @@ def ytvis(gt: Any, results: Any) -> dict[str, float]:
     ev = evaluate(pairs, len(cat_ids), p)
     if wanted():  # per-category AP (ytvoseval's precision array) and per-video track matches
         names = {c: cats[c].get("name", str(c)) for c in cat_ids}
-        emit(ap_breakdown("video", ev["precision"], p.iou_thrs, cat_ids, names, vid_ids, ev["per_image"]))
+        emit(ap_breakdown("video", ev["precision"], p.iou_thrs, cat_ids, names, vid_ids, ev["per_image"], ev, p))
     return dict(zip(YTVIS_STATS, summarize12(ev, p)))
 
 

@@ -254,3 +254,118 @@ def test_mot15_tud_fixture_breakdown(tmp_path):
     # the combined MOTA lies between the two sequences' own values (a weighted mean of them)
     lo, hi = sorted(bd["samples"][s]["MOTA"] for s in seqs)
     assert lo <= m["MOTA"] <= hi
+
+
+# -- AP over resampled images (evalkit.metrics.ap_resample) -------------------------------------
+def _state(gt, res, iou_type="bbox"):
+    with collecting() as found:
+        m = compute(f"coco-{iou_type}", gt, res)
+    return m, found[0].arrays
+
+
+def _official_ap(gt, res, iou_type="bbox"):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        cg = COCO()
+        cg.dataset = gt
+        cg.createIndex()
+        ev = COCOeval(cg, cg.loadRes(res), iou_type)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats[:3]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighted_ap_equals_pycocotools_on_the_resampled_dataset(seed):
+    """Weights w_i: the official AP of a dataset where image i appears w_i times (copies get new
+    image and annotation ids; weight 0 drops the image) equals the re-accumulation."""
+    import copy
+
+    from evalkit.metrics.ap_resample import weighted_ap
+    from mi_synth import coco_case
+
+    gt, res = coco_case(seed)
+    res = [{**{k: v for k, v in r.items() if k != "segmentation"}, "score": r["score"] + 1e-9 * i}
+           for i, r in enumerate(res)]  # unique scores: copies tie only with their originals
+    _, state = _state(gt, res)
+    units = [int(u) for u in state["units"]]
+    rng = np.random.default_rng(seed)
+    w = rng.integers(0, 3, len(units))
+    w[0] = max(w[0], 1)
+    images, anns, dets = [], [], []
+    next_img, next_ann = 10**6, 10**6
+    for img_id, k in zip(units, w):
+        im = next(x for x in gt["images"] if x["id"] == img_id)
+        for c in range(k):
+            new = img_id if c == 0 else next_img + c
+            images.append({**im, "id": new})
+            for a in gt["annotations"]:
+                if a["image_id"] == img_id:
+                    next_ann += 1
+                    anns.append({**copy.deepcopy(a), "image_id": new, "id": a["id"] if c == 0 else next_ann})
+            dets += [{**d, "image_id": new} for d in res if d["image_id"] == img_id]
+        next_img += 10
+    want = _official_ap({**gt, "images": images, "annotations": anns}, dets)
+    got = weighted_ap(state, w)
+    assert [got["AP"], got["AP50"], got["AP75"]] == pytest.approx(list(want), abs=1e-12)
+
+
+def test_weighted_ap_with_unit_weights_is_the_headline_on_the_fixture():
+    fix = FIXTURES / "coco-val2014-100"
+    if not fix.is_dir():
+        pytest.skip("shared fixtures not available")
+    from evalkit.metrics.ap_resample import weighted_ap
+
+    for iou_type, fname in (("bbox", "instances_val2014_fakebbox100_results.json"),
+                            ("segm", "instances_val2014_fakesegm100_results.json")):
+        m, state = _state(str(fix / "instances_val2014_100.json"), str(fix / fname), iou_type)
+        got = weighted_ap(state, np.ones(len(state["units"]), np.int64))
+        for key in ("AP", "AP50", "AP75"):
+            assert got[key] == pytest.approx(m[key], abs=1e-12), (iou_type, key)
+
+
+# -- evalkit compare on AP breakdowns -----------------------------------------------------------
+
+def _coco_run(tmp_path, name, gt, res):
+    with collecting() as found:
+        m = compute("coco-bbox", gt, res)
+    write_breakdown(tmp_path / name / "breakdown.json", found[0], benchmark="coco-val", model=name,
+                    metric="coco-bbox", metrics=m)
+    return tmp_path / name, m
+
+
+def test_compare_resamples_images_for_ap(tmp_path):
+    """evalkit compare on COCO breakdowns: AP intervals resample images (the stored matching
+    state), the point estimate is the headline difference, seeded, and the category unit on demand."""
+    from evalkit.reports.compare import compare_runs
+    from mi_synth import coco_case
+
+    gt, res = coco_case(1, n_images=20)
+    res = [{k: v for k, v in r.items() if k != "segmentation"} for r in res]
+    worse = [{**r, "score": r["score"] * (0.3 if i % 3 == 0 else 1.0)} for i, r in enumerate(res)]
+    a, ma = _coco_run(tmp_path, "a", gt, res)
+    b, mb = _coco_run(tmp_path, "b", gt, worse)
+    assert (a / "breakdown_ap.npz").is_file()
+    m = {x["key"]: x for x in compare_runs(a, b, resamples=300)["metrics"]}
+    assert m["AP"]["unit"] == "image" and m["AP"]["n_units"] == 20
+    assert m["AP"]["a"] == pytest.approx(ma["AP"]) and m["AP"]["b"] == pytest.approx(mb["AP"])
+    assert m["AP"]["delta"] == pytest.approx(mb["AP"] - ma["AP"], abs=1e-12)
+    assert m["AP"]["low"] <= m["AP"]["delta"] <= m["AP"]["high"]
+    again = {x["key"]: x for x in compare_runs(a, b, resamples=300)["metrics"]}
+    assert again == m  # seeded
+    by_cat = {x["key"]: x for x in compare_runs(a, b, resamples=300, ap_unit="category")["metrics"]}
+    assert by_cat["AP"]["unit"] == "category" and by_cat["AP"]["delta"] == pytest.approx(m["AP"]["delta"])
+    import evalkit.reports.compare as cmp
+
+    cmp_budget = cmp.AUTO_IMAGE_BUDGET
+    try:  # auto: beyond the work budget the category is the unit; --ap-unit image forces images
+        cmp.AUTO_IMAGE_BUDGET = 0
+        assert {x["key"]: x for x in compare_runs(a, b, resamples=300)["metrics"]}["AP"]["unit"] == "category"
+        assert {x["key"]: x for x in compare_runs(a, b, resamples=300, ap_unit="image")["metrics"]} == m
+    finally:
+        cmp.AUTO_IMAGE_BUDGET = cmp_budget
+    same = {x["key"]: x for x in compare_runs(a, a, resamples=200)["metrics"]}["AP"]
+    assert (same["delta"], same["low"], same["high"], same["verdict"]) == (0.0, 0.0, 0.0, "within noise")

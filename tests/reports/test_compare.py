@@ -173,3 +173,4 @@ def test_compare_average_aggregate_recomputes_each_component(tmp_path):
     # a resample without the unseen video has no unseen mean (NaN, as the official mean of
     # nothing) and is dropped; every kept replicate moves by exactly 0.4 / 2
     assert m["low"] == pytest.approx(0.2) and m["high"] == pytest.approx(0.2)
+

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from evalkit.breakdown import aggregate, load_breakdown
+from evalkit.breakdown import aggregate, load_ap_state, load_breakdown
+from evalkit.metrics.ap_resample import weighted_ap
 from evalkit.cli import main as cli_main
 from evalkit.reports.compare import compare_runs
 from evalkit.runner import RunConfig, run_evaluation
@@ -66,6 +68,13 @@ def test_breakdown_reproduces_the_headline(run, model, bench, limit):
         assert aggregate(bd, key) == pytest.approx(res.metrics[key], abs=tol), key
     if bd["score_key"]:
         assert any(r.get(bd["score_key"]) is not None for r in bd["samples"].values())
+    state = load_ap_state(bd)  # AP metrics of the default backend: the image-resampling state
+    assert (state is not None) == (bd["metric"] in ("coco-bbox", "coco-segm", "ytvis"))
+    if state is not None:
+        assert sorted(map(str, state["units"])) == sorted(selected)
+        got = weighted_ap(state, np.ones(len(state["units"]), np.int64))
+        for key in ("AP", "AP50", "AP75"):
+            assert got[key] == pytest.approx(res.metrics[key], abs=1e-12), key
 
 
 @pytest.mark.parametrize("bench,limit", [("shapes-davis", 3), ("shapes-refcoco-res", 25)])
