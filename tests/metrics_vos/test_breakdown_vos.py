@@ -71,3 +71,19 @@ def test_ytvos_breakdown_by_hand(tmp_path):
     assert m["J_s"] == pytest.approx(0.5) and m["J_u"] == 1.0
     for key, value in m.items():
         assert aggregate(bd, key) == pytest.approx(value, abs=1e-12), key
+
+
+def test_vspw_breakdown_window_pooled_vc_by_hand(tmp_path):
+    # video "long": 10 frames, GT constant, prediction constant -> n = 8: windows 0..1, both 1.0;
+    # video "flip": 9 frames, GT constant, prediction changes pixel 0 in frame 3 -> one window
+    # (0..7) where 1 of 2 consistent GT pixels keeps its prediction: 0.5. Pooled over windows:
+    # (1 + 1 + 0.5) / 3, not the mean of the videos' own values (1 + 0.5) / 2.
+    g_long, p_long = np.full((10, 1, 2), 3, np.uint8), np.full((10, 1, 2), 2, np.uint8)
+    g_flip, p_flip = np.full((9, 1, 2), 3, np.uint8), np.full((9, 1, 2), 2, np.uint8)
+    p_flip[3, 0, 0] = 7
+    m, bd = _collect("vspw", {"long": g_long, "flip": g_flip}, {"long": p_long, "flip": p_flip}, tmp_path, vc=(8,))
+    s = bd["samples"]
+    assert (s["long"]["vc8_sum"], s["long"]["vc8_n"], s["flip"]["vc8_sum"], s["flip"]["vc8_n"]) == (2.0, 2, 0.5, 1)
+    assert m["mVC8"] == pytest.approx(2.5 / 3) and aggregate(bd, "mVC8") == pytest.approx(m["mVC8"], abs=1e-12)
+    assert "mIoU" not in bd["aggregates"]  # one pooled confusion matrix: no per-video rebuild
+    assert s["long"]["mIoU"] == 1.0 and s["flip"]["mIoU"] < 1.0
