@@ -87,3 +87,24 @@ def test_vspw_breakdown_window_pooled_vc_by_hand(tmp_path):
     assert m["mVC8"] == pytest.approx(2.5 / 3) and aggregate(bd, "mVC8") == pytest.approx(m["mVC8"], abs=1e-12)
     assert "mIoU" not in bd["aggregates"]  # one pooled confusion matrix: no per-video rebuild
     assert s["long"]["mIoU"] == 1.0 and s["flip"]["mIoU"] < 1.0
+
+
+@pytest.mark.parametrize("protocol", ["lasot", "tnl2k", "trackingnet"])
+def test_sot_per_sequence_means_rebuild_the_protocol_keys(tmp_path, protocol):
+    # pytracking's print_results and the TrackingNet devkit average per-sequence curves over
+    # sequences (float32 in pytracking), so every key is the mean of the sequences' own values
+    rng = np.random.default_rng(3)
+    gt, res = {}, {}
+    for k, n in enumerate((30, 12, 50)):  # sequences of different lengths: a mean, not pooled
+        boxes = np.column_stack([rng.uniform(10, 50, n), rng.uniform(10, 50, n), rng.uniform(20, 40, n),
+                                 rng.uniform(20, 40, n)])
+        gt[f"seq{k}"] = {"boxes": boxes, "visible": np.ones(n, bool)}
+        noisy = boxes + rng.normal(0, 3 + 4 * k, boxes.shape)
+        noisy[:, 2:] = np.maximum(noisy[:, 2:], 1.0)  # the protocols refuse negative sizes
+        res[f"seq{k}"] = noisy
+    m, bd = _collect("sot", gt, res, tmp_path, protocol=protocol)
+    assert set(bd["samples"]) == set(gt) and set(bd["aggregates"]) == set(m)
+    s = [bd["samples"][q][bd["score_key"]] for q in sorted(gt)]
+    assert s[0] > s[2]  # the noisier sequence scores lower
+    for key, value in m.items():
+        assert aggregate(bd, key) == pytest.approx(value, abs=1e-4), key
