@@ -9,6 +9,7 @@
     evalkit download -m ID               (weights prefetch)
     evalkit data ls | get DATASET [--root DIR]
     evalkit report RUN_OR_DIR...         (leaderboards)
+    evalkit compare RUN_A RUN_B          (per-sample deltas, paired bootstrap CIs)
 
 User errors (bad names, broken data, bad files) print one line and exit 2; ``--debug`` shows
 the traceback. This module imports nothing heavy at import time: ``evalkit ls`` never imports
@@ -34,6 +35,7 @@ _EXTERNAL = {
     "download": ("evalkit.cli_download", "prefetch a model's weights (for offline machines)"),
     "data": ("evalkit.cli_data", "list the datasets, download and verify one (evalkit data get ID)"),
     "report": ("evalkit.reports.cli", "render paper-style leaderboards from run directories"),
+    "compare": ("evalkit.reports.compare", "compare two runs: per-sample deltas, paired bootstrap CIs"),
     "demo": ("evalkit.demo", "evaluate the bundled tiny models on the synthetic shapes suite"),
     "train": ("evalkit.train.loop", "train a tiny model on the shapes suite (reproduces the shipped one)"),
 }

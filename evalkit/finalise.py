@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from .breakdown import score_with_breakdown
 from .errors import EvalkitError
 from .fileio import atomic_write_json
 from .run_state import RunResult, RunState
-from .selection import score_selection
 from .store import PredictionStore, StoreIndex
 
 __all__ = ["Collected", "collect", "write_results", "score", "metrics_record", "run_record", "finalise"]
@@ -89,7 +89,7 @@ def score(state: RunState, collected: Collected) -> tuple[dict[str, float] | Non
     if state.cfg.mode == "infer":
         return None, "inferred", time.perf_counter() - t0
     try:
-        metrics = score_selection(bench, state.results_dir, sel)
+        metrics = score_with_breakdown(bench, state.results_dir, sel, state.run_dir, state.cfg.model)
     except EvalkitError as e:
         raise EvalkitError(
             f"scoring failed ({e}); the predictions are kept in {state.store.dir}: once the cause is "

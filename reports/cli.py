@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--radar", metavar="STEM",
                         help="also write the task-level radar chart to STEM.png, STEM.svg and STEM.pdf")
     parser.add_argument("--title", default="evalkit leaderboard", help="title of the HTML report")
+    parser.add_argument("--ci", action="append", metavar="BASELINE",
+                        help="append, per run, the headline's difference to the baseline run of its benchmark with a "
+                             "paired bootstrap 95%% CI (a run directory or a folder of runs; repeatable; md only)")
 
 
 def _matches(value: str, patterns: list[str] | None) -> bool:
@@ -66,6 +69,8 @@ def render(args: argparse.Namespace) -> tuple[str, list]:
     tables = build_tables(runs, paper=args.paper, tolerance=args.tolerance,
                           count_tolerance=args.count_tolerance, decimals=args.decimals)
     fmt = args.format
+    if getattr(args, "ci", None) and fmt != "md":
+        raise EvalkitError(f"--ci is rendered in the md format only, not {fmt}")
     if fmt == "md":
         text = render_markdown(tables, args.decimals)
     elif fmt == "csv":
@@ -82,6 +87,10 @@ def render(args: argparse.Namespace) -> tuple[str, list]:
         from .model_index import render_model_index
 
         text = render_model_index(tables, args.decimals)
+    if getattr(args, "ci", None):
+        from .compare import ci_section
+
+        text += "\n" + ci_section(runs, args.ci)
     return text, tables
 
 

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["EvalParams", "FlatData", "PairData", "evaluate", "flatten_pairs", "summarize12"]
+__all__ = ["EvalParams", "FlatData", "PairData", "evaluate", "flatten_pairs", "image_counts", "summarize12"]
 
 
 def _thresholds() -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +247,9 @@ def _match(f: FlatData, p: EvalParams, chunk: int) -> Matches:
 
 def evaluate(data: list[PairData] | FlatData, n_cats: int, p: EvalParams, chunk: int = 1024) -> dict[str, np.ndarray]:
     """Match and accumulate; returns ``precision`` ``T x R x K x A x M`` and ``recall``
-    ``T x K x A x M`` (-1 where a category has no regular GT), as ``COCOeval.eval``."""
+    ``T x K x A x M`` (-1 where a category has no regular GT), as ``COCOeval.eval``,
+    ``per_image`` (:func:`image_counts`: the matching at the first IoU threshold, per image), and
+    the ``flat`` input and its ``matches`` (what a breakdown re-accumulates from)."""
     f = data if isinstance(data, FlatData) else flatten_pairs(data)
     T, R, A, M = len(p.iou_thrs), len(p.rec_thrs), len(p.area_rngs), len(p.max_dets)
     K = n_cats
@@ -299,7 +301,23 @@ def evaluate(data: list[PairData] | FlatData, n_cats: int, p: EvalParams, chunk:
             q = np.take_along_axis(pr, np.minimum(inds, nk - 1), axis=-1)
             q[inds >= nk] = 0
             precision[:, :, k, reg, mi] = q.transpose(1, 2, 0)
-    return {"precision": precision, "recall": recall}
+    return {"precision": precision, "recall": recall, "per_image": image_counts(f, matches), "flat": f,
+            "matches": matches}
+
+
+def image_counts(f: FlatData, m: Matches) -> dict[str, np.ndarray]:
+    """Per image (index into the sorted image ids, up to the largest one that has a pair), at
+    the first area range (``all``) and the first IoU threshold (0.5), over the detections the
+    evaluation kept (``maxDets[-1]`` per pair): ``tp`` (matched, not ignored), ``fp``
+    (unmatched, not ignored) and ``gt`` (regular GTs), int64 arrays. Read off the same matching
+    as the AP, as ``COCOeval.evalImgs`` would give it (``dtMatches``, ``dtIgnore``, ``gtIgnore``).
+    """
+    n = int(f.pair_img.max()) + 1 if len(f.pair_img) else 0
+    d_img, g_img = f.pair_img[f.dt_pair], f.pair_img[f.gt_pair]
+    kept = ~m.dt_ignored[0, 0]
+    tp = m.dt_matched[0, 0] & kept
+    return {"tp": np.bincount(d_img[tp], minlength=n), "fp": np.bincount(d_img[kept & ~tp], minlength=n),
+            "gt": np.bincount(g_img[~m.gt_ignored[0]], minlength=n)}
 
 
 def _first_reaching(tps: np.ndarray, npig: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, mean, wanted
 from ._files import read_json_file, require_id
 
 __all__ = ["burst", "COMMON_CATEGORY_IDS"]
@@ -129,7 +130,8 @@ def _check_exemplar_ids(gt: dict, pred: dict, where: str) -> None:
 
 def _run(gt_data: dict, pred_data: dict, tmp: Path, tag: str, open_world: bool, exemplar: bool, max_det: int,
          gt_classes: bool = False):
-    """Evaluate one ground-truth file with TrackEval; returns ``res['COMBINED_SEQ']``.
+    """Evaluate one ground-truth file with TrackEval; returns ``res['COMBINED_SEQ']``, the class
+    names' ids and the per-sequence results keyed by BURST sequence id.
 
     ``exemplar``: the flag ``run.py`` sets on the dataset after construction (no Hungarian
     pre-matching); ``gt_classes``: set it before construction as well, so the prediction
@@ -168,8 +170,10 @@ def _run(gt_data: dict, pred_data: dict, tmp: Path, tag: str, open_world: bool, 
             res, _ = evaluator.evaluate([dataset], metrics)
     except (trackeval.utils.TrackEvalException, AssertionError, KeyError) as e:
         raise ResultsError(f"BURST evaluation rejected the input ({type(e).__name__}: {e})") from None
-    out = res[dataset.get_name()]["tracker"]["COMBINED_SEQ"]
-    return out, {c["name"]: c["id"] for c in dataset.gt_data["categories"]}
+    tracker = res[dataset.get_name()]["tracker"]
+    # TrackEval names a video after its converted path ('/' -> '-'); its id is the BURST sequence id
+    per_seq = {dataset.seq_name_to_seq_id[k]: v for k, v in tracker.items() if k != "COMBINED_SEQ"}
+    return tracker["COMBINED_SEQ"], {c["name"]: c["id"] for c in dataset.gt_data["categories"]}, per_seq
 
 
 def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int = 300,
@@ -204,8 +208,8 @@ def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int
             gt_classes = task == "exemplar_guided" and exemplar_classes == "ground_truth"
             if gt_classes:
                 _check_exemplar_ids(data, pred, pwhere)
-            res, name_to_id = _run(data, pred, Path(tmp), split, task == "open_world", task == "exemplar_guided",
-                                   max_detections, gt_classes)
+            res, name_to_id, per_seq = _run(data, pred, Path(tmp), split, task == "open_world",
+                                            task == "exemplar_guided", max_detections, gt_classes)
             if task == "open_world":
                 hota = res["cls_comb_cls_av"]["HOTA"]
                 for key in ("OWTA", "DetRe", "AssA"):
@@ -223,4 +227,38 @@ def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int
                     out[f"{key}_{group}"] = float(100 * sum(vals) / len(vals)) if vals else float("nan")
                 vals = [res[c]["TrackMAP"]["AP_all"].mean() for c in members]
                 out[f"AP_{group}"] = float(100 * sum(vals) / len(vals)) if vals else float("nan")
+            if wanted():  # sample ids of the benchmark: '<dataset>/<seq_name>'
+                names = {q["id"]: f"{q['dataset']}/{q['seq_name']}" for q in data["sequences"]}
+                emit(per_class(res, classes, name_to_id, {names[i]: v for i, v in per_seq.items()}))
     return out
+
+
+def per_class(res: dict, classes: list[str], name_to_id: dict[str, int], per_seq: dict) -> Breakdown:
+    """The class-guided breakdown: per class, ``HOTA``, ``DetA``, ``AssA`` (means over the 19
+    alphas, combined over the videos) and ``AP`` (TrackMAP ``AP_all``, mean over IoU
+    thresholds), x 100, plus ``common``; ``HOTA_common`` etc. repeat the value for the classes
+    of that group (null otherwise), so every ``*_all`` / ``*_common`` / ``*_uncommon`` key is a
+    mean over categories. Per video: the mean over the classes with ground truth in it of
+    TrackEval's per-video class ``HOTA`` (not an official number; it sorts the videos)."""
+    cats = {}
+    for c in classes:
+        row: dict[str, Any] = {"name": c, "common": int(name_to_id[c] in COMMON_CATEGORY_IDS)}
+        vals = {k: float(100 * res[c]["HOTA"][k].mean()) for k in ("HOTA", "DetA", "AssA")}
+        vals["AP"] = float(100 * res[c]["TrackMAP"]["AP_all"].mean())
+        for k, v in vals.items():
+            row[k] = v
+            row[f"{k}_common" if row["common"] else f"{k}_uncommon"] = v
+        cats[str(name_to_id[c])] = row
+    samples = {}
+    for seq, r in per_seq.items():
+        # the classes with ground truth in this video (TrackEval lists every class per video)
+        present = [r[c]["HOTA"] for c in classes if c in r and np.sum(r[c]["HOTA"]["HOTA_TP"] + r[c]["HOTA"]["HOTA_FN"]) > 0]
+        samples[seq] = {"HOTA": float(100 * np.mean([h["HOTA"].mean() for h in present])) if present else None,
+                        "n_classes": len(present)}
+    aggregates = {f"{k}_all": mean(k, over="categories") for k in ("HOTA", "DetA", "AssA", "AP")}
+    aggregates.update({f"{k}_{g}": mean(f"{k}_{g}", over="categories")
+                       for k in ("HOTA", "DetA", "AssA", "AP") for g in ("common", "uncommon")})
+    fields = {"HOTA": "HOTA x 100 (class: combined over videos; video: mean over its classes)", "DetA": "DetA x 100",
+              "n_classes": "classes with ground truth in the video",
+              "AssA": "AssA x 100", "AP": "TrackMAP AP_all x 100", "common": "1 for the 78 COCO classes of run.py"}
+    return Breakdown("video", "HOTA", True, samples, cats, fields, aggregates)

@@ -43,8 +43,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import emit, wanted
 from ._coco_io import gc_paused, is_path, load_gt, prepare_results
 from ._rle import areas
+from .ap_breakdown import ap_breakdown
 
 __all__ = ["COCO_STATS", "coco_bbox", "coco_segm", "evaluate_coco"]
 
@@ -123,6 +125,7 @@ def _run_pycocotools(gt_data: dict, dets: list[dict], iou_type: str, cat_ids) ->
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
+    _emit_categories(ev, gt_data)
     return np.asarray(ev.stats[:12], dtype=np.float64)
 
 
@@ -144,7 +147,17 @@ def _run_faster(gt_data: dict, dets: list[dict], iou_type: str, cat_ids) -> np.n
     ev.evaluate()
     ev.accumulate()
     ev.summarize()
+    _emit_categories(ev, gt_data)
     return np.asarray(ev.stats[:12], dtype=np.float64)
+
+
+def _emit_categories(ev: Any, gt_data: dict) -> None:
+    """The per-category breakdown of an official COCOeval (``ev.eval['precision']``, as its
+    ``summarize`` reads it); per-image counts come with the default backend only."""
+    if wanted():
+        names = {c["id"]: c.get("name", str(c["id"])) for c in gt_data["categories"]}
+        emit(ap_breakdown("image", np.asarray(ev.eval["precision"]), np.asarray(ev.params.iouThrs),
+                          list(ev.params.catIds), names))
 
 
 def _loaded_results(dets: list[dict], iou_type: str) -> list[dict]:

@@ -19,6 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from ._apeval import EvalParams, FlatData, evaluate, summarize12
+from ._breakdown import emit, wanted
+from .ap_breakdown import ap_breakdown
 from ._coco_io import Detections
 from ._iou import box_iou_coco
 from ._rle import gt_to_rle
@@ -109,7 +111,11 @@ def run_vectorised(gt: dict, dets: Detections, iou_type: str, cat_ids=None, p: E
         ious=ious,
         iou_off=iou_off,
     )
-    return summarize12(evaluate(flat, K, p), p)
+    ev = evaluate(flat, K, p)
+    if wanted():
+        names = {c["id"]: c.get("name", str(c["id"])) for c in gt["categories"]}
+        emit(ap_breakdown("image", ev["precision"], p.iou_thrs, cat_list, names, img_ids, ev["per_image"], ev, p))
+    return summarize12(ev, p)
 
 
 def _mask_blocks(groups: list[np.ndarray], work: tuple, n_cells: int) -> list[np.ndarray]:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, wanted, weighted
 from ._files import folder_error, read_text_file
 from ._masks_io import MaskSource
 from .jf import ObjectScores, bound_pixels, db_statistics, disk, global_measures, jf_frame
@@ -175,7 +176,43 @@ def evaluate_semi(
     ]
     if not objects:
         raise ResultsError("ground truth: no object to evaluate (every first frame is empty)")
+    if wanted():
+        emit(per_sequence(seqs, [J.shape[0] for J, _ in per_seq], objects))
     return global_measures(objects), [o.row() for o in objects]
+
+
+#: per-sequence field -> (statistic of ObjectScores, official global key it rebuilds)
+_SEQ_FIELDS = {"J": ("J", "mean", "J-Mean"), "F": ("F", "mean", "F-Mean"), "J-Recall": ("J", "recall", "J-Recall"),
+               "F-Recall": ("F", "recall", "F-Recall"), "J-Decay": ("J", "decay", "J-Decay"),
+               "F-Decay": ("F", "decay", "F-Decay")}
+
+
+def per_sequence(seqs: list[str], n_objects: list[int], objects: list[ObjectScores]) -> Breakdown:
+    """Per-sequence breakdown from the per-object statistics (the rows of the toolkit's
+    ``per-sequence_results-<set>.csv``, grouped by sequence): each statistic is the mean over
+    the sequence's objects, ``J&F`` = (J + F) / 2, ``n_objects`` the object count, and
+    ``objects`` keeps the per-object ``J`` / ``F`` means. The official global numbers are means
+    over *objects*, so they are rebuilt as object-weighted means of the sequence values."""
+    samples: dict[str, dict[str, Any]] = {}
+    start = 0
+    for seq, n in zip(seqs, n_objects):
+        objs = objects[start:start + n]
+        start += n
+        if not objs:  # no object in the first frame: nothing evaluated, not in the means
+            continue
+        row: dict[str, Any] = {f: float(np.mean([getattr(getattr(o, m), stat) for o in objs]))
+                               for f, (m, stat, _) in _SEQ_FIELDS.items()}
+        row["J&F"] = (row["J"] + row["F"]) / 2
+        row["n_objects"] = n
+        row["objects"] = {o.name.rpartition("_")[2]: {"J": o.J.mean, "F": o.F.mean} for o in objs}
+        samples[seq] = row
+    aggregates = {key: weighted(f, "n_objects") for f, (_, _, key) in _SEQ_FIELDS.items()}
+    aggregates["J&F-Mean"] = weighted("J&F", "n_objects")
+    fields = {"J&F": "(J + F) / 2 of the sequence", "n_objects": "objects of the first GT frame",
+              "objects": "per object (label k): J and F means over the evaluated frames",
+              **{f: f"mean over the sequence's objects of the per-object {m} {stat}"
+                 for f, (m, stat, _) in _SEQ_FIELDS.items()}}
+    return Breakdown("sequence", "J&F", True, samples, {}, fields, aggregates)
 
 
 def davis_semi(gt: Any, results: Any, *, per_object: bool = False, **options: Any) -> dict[str, float]:

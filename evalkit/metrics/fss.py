@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, mean, ratio, wanted
 from ._files import require_id
 from ._coco_io import load_json
 from ._rle import check_compressed, normalise_rle
@@ -112,9 +113,34 @@ def fss(gt: Any, results: Any) -> dict[str, float]:
     with np.errstate(invalid="ignore"):  # all-empty data: NaN, as the official 0/0
         fb = [bg_i.sum() / bg_u.sum(), fg_i.sum() / fg_u.sum()]
         o_iou = inter.sum() / union.sum()
+    if wanted():
+        emit(per_episode(ids, cls, iou, inter, union, bg_inter, bg_union))
     return {
         "mIoU": float(iou.mean() * 100),
         "oIoU": float(o_iou * 100),
         "HSNet-mIoU": float(class_iou.mean() * 100),
         "FB-IoU": float(np.mean(fb) * 100),
     }
+
+
+def per_episode(ids: list, cls: np.ndarray, iou: np.ndarray, inter: np.ndarray, union: np.ndarray,
+                bg_inter: np.ndarray, bg_union: np.ndarray) -> Breakdown:
+    """Per query episode: ``IoU`` (UniRef's per-query mask IoU, fraction), foreground ``I`` /
+    ``U`` and background ``bg_I`` / ``bg_U`` pixels; per class, HSNet's ``IoU`` = sum I /
+    max(sum U, 1). ``mIoU`` (mean over episodes), ``oIoU`` (ratio of sums) and ``HSNet-mIoU``
+    (mean over classes) are rebuilt exactly; FB-IoU is a mean of two ratios and has none."""
+    samples = {str(q): {"IoU": float(iou[k]), "class_id": int(cls[k]), "I": int(inter[k]), "U": int(union[k]),
+                        "bg_I": int(bg_inter[k]), "bg_U": int(bg_union[k])} for k, q in enumerate(ids)}
+    categories = {}
+    for c in np.unique(cls):
+        sel = cls == c
+        i, u = int(inter[sel].sum()), int(union[sel].sum())
+        categories[str(int(c))] = {"name": str(int(c)), "IoU": i / max(u, 1), "I": i, "U": u,
+                                   "episodes": int(sel.sum())}
+    fields = {"IoU": "mask IoU of the query (pycocotools; empty on empty = 0)", "class_id": "the episode's class",
+              "I": "foreground intersection, pixels", "U": "foreground union, pixels",
+              "bg_I": "pixels where prediction and GT are both background", "bg_U": "pixels where either is",
+              "episodes": "episodes of the class"}
+    return Breakdown("episode", "IoU", True, samples, categories, fields,
+                     {"mIoU": mean("IoU", scale=100.0), "oIoU": ratio("I", "U", scale=100.0),
+                      "HSNet-mIoU": mean("IoU", over="categories", scale=100.0)})

@@ -36,7 +36,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import emit, wanted
 from ._coco_io import is_path, load_gt, prepare_results
+from .ap_breakdown import ap_breakdown
 
 __all__ = ["LVIS_STATS", "lvis_bbox", "lvis_segm", "evaluate_lvis"]
 
@@ -110,5 +112,9 @@ def _run(lvis_gt, gt_data: dict, dets: list[dict], iou_type: str) -> dict[str, f
     with _np_float_alias():
         ev = LVISEval(lvis_gt, lvis_dt, iou_type)
         ev.run()
+    if wanted():  # per-category AP from LVISEval.eval["precision"] (T x R x K x A), as _summarize reads it
+        names = {c["id"]: c.get("name", str(c["id"])) for c in gt_data["categories"]}
+        emit(ap_breakdown("image", np.asarray(ev.eval["precision"]), np.asarray(ev.params.iou_thrs),
+                          list(ev.params.cat_ids), names))
     res = ev.get_results()
     return {k: float(res[k]) for k in LVIS_STATS}

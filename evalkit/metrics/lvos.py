@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, average, emit, wanted, weighted
 from ._files import folder_error, read_json_file, read_text_file
 from ._masks_io import MaskSource
 from .jf import bound_pixels, disk, jf_frame
@@ -70,8 +71,10 @@ def lvos(gt: Any, results: Any, *, subset: str = "valid", meta=None, unseen=None
     res_src = MaskSource(results, "results")
     videos = meta.get("videos", meta)
     stats = {(m, s): [] for m in "JFV" for s in ("seen", "unseen")}
+    per_video: dict[str, tuple[str, int, int]] = {}  # video -> (split, first, end) index into stats[.., split]
     for video in sorted(videos):
         split = "unseen" if video in unseen else "seen"
+        first = len(stats["J", split])
         for obj, info in videos[video]["objects"].items():
             fr = info["frame_range"]
             n = int(fr["frame_nums"])
@@ -100,6 +103,9 @@ def lvos(gt: Any, results: Any, *, subset: str = "valid", meta=None, unseen=None
             stats[("J", split)].append(float(np.nanmean(J)))
             stats[("F", split)].append(float(np.nanmean(F)))
             stats[("V", split)].append(math.sqrt(round(var, 4)))
+        per_video[video] = (split, first, len(stats["J", split]))
+    if wanted():
+        emit(per_sequence(per_video, stats))
     m = {key: _nanmean(v) for key, v in stats.items()}
     out = {
         "J&F-Mean": ((m["J", "seen"] + m["F", "seen"]) + (m["J", "unseen"] + m["F", "unseen"])) / 4.0,
@@ -114,3 +120,28 @@ def lvos(gt: Any, results: Any, *, subset: str = "valid", meta=None, unseen=None
         "V-unseen-Mean": m["V", "unseen"],
     }
     return {k: float(v) for k, v in out.items()}
+
+
+def per_sequence(per_video: dict[str, tuple[str, int, int]], stats: dict) -> Breakdown:
+    """Per video: its split, ``n_objects`` and the means over its objects of J, F, V, stored
+    under the split (``J_seen`` ... ``V_unseen``; null in the other split). The seen/unseen
+    means are object-weighted means of these, and J&F / J / F / V the averages of those: every
+    reported key is rebuilt (``average``)."""
+    samples = {}
+    for video, (split, a, b) in per_video.items():
+        row: dict[str, Any] = {"split": split, "n_objects": b - a}
+        for m in "JFV":
+            for s in ("seen", "unseen"):
+                row[f"{m}_{s}"] = float(np.mean(stats[m, s][a:b])) if s == split and b > a else None
+        if b > a:
+            row["J&F"] = (row[f"J_{split}"] + row[f"F_{split}"]) / 2
+        samples[video] = row
+    w = {f"{m}_{s}": weighted(f"{m}_{s}", "n_objects") for m in "JFV" for s in ("seen", "unseen")}
+    aggregates = {f"{m}-{s}-Mean": w[f"{m}_{s}"] for m in "JFV" for s in ("seen", "unseen")}
+    aggregates.update({f"{m}-Mean": average(w[f"{m}_seen"], w[f"{m}_unseen"]) for m in "JFV"})
+    aggregates["J&F-Mean"] = average(w["J_seen"], w["F_seen"], w["J_unseen"], w["F_unseen"])
+    fields = {"split": "seen or unseen (unseen_videos.txt)", "n_objects": "evaluated objects of the video",
+              "J&F": "(J + F) / 2 of the video (its split's fields)",
+              **{f"{m}_{s}": f"mean over the video's objects of {m} (null unless the video is {s})"
+                 for m in "JFV" for s in ("seen", "unseen")}}
+    return Breakdown("sequence", "J&F", True, samples, {}, fields, aggregates)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, ratio, wanted
 from .scalabel_io import rle_checked
 
 __all__ = ["mot_challenge", "mots_challenge", "sequence_files", "read_rows", "COUNT_KEYS"]
@@ -179,7 +180,10 @@ def _evaluate(dataset, metric_names: list[str]) -> dict[str, float]:
             res, _ = evaluator.evaluate([dataset], fams)
     except trackeval.utils.TrackEvalException as e:
         raise ResultsError(f"TrackEval rejected the input: {e}") from None
-    combined = res[dataset.get_name()]["tracker"]["COMBINED_SEQ"]["pedestrian"]
+    per_tracker = res[dataset.get_name()]["tracker"]
+    if wanted():
+        emit(per_sequence({s: v["pedestrian"] for s, v in per_tracker.items() if s != "COMBINED_SEQ"}))
+    combined = per_tracker["COMBINED_SEQ"]["pedestrian"]
     out: dict[str, float] = {}
     for fam in combined.values():
         for k, v in fam.items():
@@ -189,6 +193,44 @@ def _evaluate(dataset, metric_names: list[str]) -> dict[str, float]:
             else:  # HOTA-family arrays over the 19 alphas are summarised by their mean
                 out[k] = float(v.mean())
     return out
+
+
+def per_sequence(seqs: dict[str, dict]) -> Breakdown:
+    """TrackEval's per-sequence results (``res[...]["tracker"][seq]``, the rows of its
+    ``pedestrian_detailed.csv``) as a breakdown: ``HOTA``, ``DetA``, ``AssA`` (means over the
+    19 alphas), ``MOTA``, ``IDF1`` and the counts they come from.
+
+    TrackEval combines sequences by summing counts (``CLEAR.combine_sequences``,
+    ``Identity.combine_sequences``), so MOTA = sum(TP - FP - IDSW) / sum(TP + FN) and IDF1 =
+    sum(IDTP) / sum(IDTP + (IDFP + IDFN) / 2) are exact ratios of per-sequence sums; HOTA
+    combines per alpha with AssA weighted by HOTA_TP and a square root, which no single ratio
+    rebuilds, so it has no aggregate (per-sequence values only)."""
+    samples = {}
+    for seq, fams in seqs.items():
+        row: dict[str, Any] = {}
+        if "HOTA" in fams:
+            row.update({k: float(np.mean(fams["HOTA"][k])) for k in ("HOTA", "DetA", "AssA")})
+        if "CLEAR" in fams:
+            c = fams["CLEAR"]
+            row.update(MOTA=float(c["MOTA"]), mota_num=float(c["CLR_TP"] - c["CLR_FP"] - c["IDSW"]),
+                       n_gt=float(c["CLR_TP"] + c["CLR_FN"]))
+        if "Identity" in fams:
+            i = fams["Identity"]
+            row.update(IDF1=float(i["IDF1"]), IDTP=float(i["IDTP"]),
+                       idf1_den=float(i["IDTP"] + 0.5 * i["IDFP"] + 0.5 * i["IDFN"]))
+        samples[seq] = row
+    first = next(iter(samples.values()), {})
+    score = next((k for k in ("HOTA", "MOTA", "IDF1") if k in first), None)
+    aggregates = {}
+    if "MOTA" in first:
+        aggregates["MOTA"] = ratio("mota_num", "n_gt")
+    if "IDF1" in first:
+        aggregates["IDF1"] = ratio("IDTP", "idf1_den")
+    fields = {"HOTA": "HOTA of the sequence (mean over the 19 alphas)", "DetA": "DetA, mean over alphas",
+              "AssA": "AssA, mean over alphas", "MOTA": "MOTA of the sequence", "IDF1": "IDF1 of the sequence",
+              "mota_num": "CLR_TP - CLR_FP - IDSW", "n_gt": "CLR_TP + CLR_FN (ground-truth boxes)",
+              "IDTP": "identity true positives", "idf1_den": "IDTP + (IDFP + IDFN) / 2"}
+    return Breakdown("sequence", score, True, samples, {}, {k: v for k, v in fields.items() if k in first}, aggregates)
 
 
 def _frames_of_rows(rows: list[list[str]]) -> list[int]:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, mean, ratio, wanted
 from ._files import require_id, warn_if_empty
 from ._coco_io import load_gt, load_json
 from ._iou import box_giou, box_iou_coco
@@ -60,6 +61,24 @@ def _precisions(ious: np.ndarray, compare: str) -> dict[str, float]:
         hit = ious > t if compare == ">" else ious >= t
         out[f"P@{t}"] = float(np.sum(hit) / len(ious) * 100)
     return out
+
+
+def _hits(ious: np.ndarray, compare: str) -> dict[str, np.ndarray]:
+    return {f"hit@{t}": (ious > t if compare == ">" else ious >= t).astype(np.int64) for t in THRESHOLDS}
+
+
+def per_expression(pairs, ious: np.ndarray, compare: str, extra: dict[str, np.ndarray] | None = None) -> Breakdown:
+    """The per-expression breakdown of an evaluation: ``IoU`` (fraction), ``hit@X`` (0/1, the
+    same comparison as ``P@X``) and any ``extra`` per-expression arrays, keyed by expression
+    (image) id; ``P@X`` is rebuilt as 100 x the mean hit."""
+    hits = _hits(ious, compare)
+    cols = {"IoU": ious, **hits, **(extra or {})}
+    samples = {str(im["id"]): {k: v[i].item() for k, v in cols.items()} for i, (im, *_) in enumerate(pairs)}
+    op = ">" if compare == ">" else ">="
+    fields = {"IoU": "IoU of the top-scoring prediction with the referred object (fraction)",
+              **{f"hit@{t}": f"1 if IoU {op} {t} else 0" for t in THRESHOLDS}}
+    return Breakdown("expression", "IoU", True, samples, {}, fields,
+                     {f"P@{t}": mean(f"hit@{t}", scale=100.0) for t in THRESHOLDS})
 
 
 def _pairs(gt: Any, results: Any, field: str):
@@ -114,7 +133,10 @@ def refcoco_rec(gt: Any, results: Any, compare: str = ">", iou: str = "iou") -> 
             raise ResultsError(f"{at}: bbox has a negative width or height: {list(b)}")
         d[k], g[k], crowd[k] = b, a["bbox"], bool(a.get("iscrowd", 0))
     ious = box_iou_coco(d, g, crowd) if iou == "iou" else box_giou(d, g)
-    return _precisions(ious, compare)
+    out = _precisions(ious, compare)
+    if wanted():
+        emit(per_expression(pairs, ious, compare))
+    return out
 
 
 def refcoco_res(gt: Any, results: Any, compare: str = ">") -> dict[str, float]:
@@ -146,4 +168,9 @@ def refcoco_res(gt: Any, results: Any, compare: str = ">") -> dict[str, float]:
         "mIoU": float(np.mean(ious) * 100),
     }
     out.update(_precisions(ious, compare))
+    if wanted():
+        bd = per_expression(pairs, ious, compare, {"I": inter, "U": union})
+        bd.fields.update(I="intersection, pixels at the original resolution", U="union, pixels")
+        bd.aggregates.update(oIoU=ratio("I", "U", scale=100.0), mIoU=mean("IoU", scale=100.0))
+        emit(bd)
     return out

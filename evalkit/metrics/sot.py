@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, mean, ratio, wanted
 from ._files import folder_error, read_text_file
 
 __all__ = ["sot", "PROTOCOLS", "VARIANTS"]
@@ -251,6 +252,11 @@ def _pytracking(gt: dict, results: Any, protocol: str, variant: str) -> dict[str
     succ = torch.from_numpy(np.ascontiguousarray(curves[0, :, :, :21])).mean(0) * 100.0
     prec = torch.from_numpy(np.ascontiguousarray(curves[1])).mean(0) * 100.0
     norm = torch.from_numpy(np.ascontiguousarray(curves[2])).mean(0) * 100.0
+    if wanted():  # each key is a mean over sequences of the same per-sequence value
+        c = curves[:, :, 0].astype(np.float64) * 100.0
+        cols = {"AUC": c[0, :, :21].mean(-1), "OP50": c[0, :, 10], "OP75": c[0, :, 15], "Precision": c[1, :, 20],
+                "Norm Precision": c[2, :, 20]}
+        emit(_sequence_breakdown(list(gt), cols, {k: mean(k) for k in cols}))
     return {
         "AUC": float(succ.mean(-1)[0]),
         "OP50": float(succ[0, 10]),
@@ -258,6 +264,17 @@ def _pytracking(gt: dict, results: Any, protocol: str, variant: str) -> dict[str
         "Precision": float(prec[0, 20]),
         "Norm Precision": float(norm[0, 20]),
     }
+
+
+def _sequence_breakdown(seqs: list[str], cols: dict[str, np.ndarray], aggregates: dict) -> Breakdown:
+    """Per-sequence values (percent, as the headline keys) of the first key's protocol."""
+    first = next(iter(cols))
+    fields = {k: f"{k} of the sequence alone (percent)" for k in cols}
+    fields.update(iou_sum="sum of the scored frames' IoUs", n_frames="scored frames (all repetitions)",
+                  n_sr50="scored frames with IoU > 0.5", n_sr75="scored frames with IoU > 0.75")
+    samples = {s: {k: float(v[i]) for k, v in cols.items()} for i, s in enumerate(seqs)}
+    return Breakdown("sequence", first, True, samples, {}, {k: v for k, v in fields.items()
+                                                            if k in cols}, aggregates)
 
 
 # -- GOT-10k -----------------------------------------------------------------------------------
@@ -284,6 +301,7 @@ def _got_iou(a: np.ndarray, b: np.ndarray, bound) -> np.ndarray:
 
 def _got10k(gt: dict, results: Any) -> dict[str, float]:
     ious = []
+    per_seq = []  # (sequence, number of IoU arrays it added)
     for seq, g in gt.items():
         anno = np.asarray(g["boxes"], np.float64).reshape(-1, 4)
         if "cover" not in g:
@@ -293,6 +311,9 @@ def _got10k(gt: dict, results: Any) -> dict[str, float]:
             if b.shape != anno.shape:
                 raise ResultsError(f"results for {seq!r}: {len(b)} boxes but the ground truth has {len(anno)} frames")
             ious.append(_got_iou(b[1:], anno[1:], g.get("resolution"))[cover > 0])
+        per_seq.append((seq, len(ious)))
+    if wanted():
+        emit(_got10k_breakdown(per_seq, ious))
     ious = np.concatenate(ious) if ious else np.zeros(0)
     return {
         "AO": float(np.mean(ious)) * 100,
@@ -301,12 +322,37 @@ def _got10k(gt: dict, results: Any) -> dict[str, float]:
     }
 
 
+def _got10k_breakdown(per_seq: list[tuple[str, int]], ious: list[np.ndarray]) -> Breakdown:
+    """GOT-10k pools the IoUs of all frames, repetitions and sequences, so a sequence carries
+    its sums and counts and AO / SR are rebuilt as ratios (frame-weighted), not as means."""
+    cols: dict[str, list[float]] = {k: [] for k in ("AO", "SR0.5", "SR0.75", "iou_sum", "n_frames", "n_sr50", "n_sr75")}
+    start = 0
+    for _, end in per_seq:
+        v = np.concatenate(ious[start:end]) if end > start else np.zeros(0)
+        start = end
+        n = len(v)
+        for k, x in (("AO", np.mean(v) * 100 if n else np.nan), ("SR0.5", np.mean(v > 0.5) * 100 if n else np.nan),
+                     ("SR0.75", np.mean(v > 0.75) * 100 if n else np.nan), ("iou_sum", v.sum()), ("n_frames", n),
+                     ("n_sr50", int(np.sum(v > 0.5))), ("n_sr75", int(np.sum(v > 0.75)))):
+            cols[k].append(x)
+    bd = _sequence_breakdown([s for s, _ in per_seq], {k: np.asarray(v) for k, v in cols.items()},
+                             {"AO": ratio("iou_sum", "n_frames", scale=100.0),
+                              "SR0.5": ratio("n_sr50", "n_frames", scale=100.0),
+                              "SR0.75": ratio("n_sr75", "n_frames", scale=100.0)})
+    for row in bd.samples.values():  # counts stay integers
+        for k in ("n_frames", "n_sr50", "n_sr75"):
+            row[k] = int(row[k])
+    return bd
+
+
 # -- TrackingNet -------------------------------------------------------------------------------
 def _trackingnet(gt: dict, results: Any) -> dict[str, float]:
     x_succ = np.linspace(0, 1, 21)
     x_prec = np.linspace(0, 50, 21)
     x_norm = np.linspace(0, 0.5, 21)
     acc = np.zeros((3, 21))
+    trapz = getattr(np, "trapezoid", None) or np.trapz
+    per_seq: list[tuple[float, float, float]] = []  # (success, precision, normalised) areas
     for seq, g in gt.items():
         a = np.round(np.asarray(g["boxes"], np.float64).reshape(-1, 4))
         n = len(a)
@@ -331,11 +377,14 @@ def _trackingnet(gt: dict, results: Any) -> dict[str, float]:
             ndist = np.sqrt((acx - scx) / a[:, 2] * (acx - scx) / a[:, 2] + (acy - scy) / a[:, 3] * (acy - scy) / a[:, 3])
         # metrics.py evaluate: np.sum(i >= thres for i in df["IoU"]) -- a frame exactly on a
         # threshold (the GT first frame, IoU 1, at t = 1) is a success
-        acc[0] += np.array([np.sum(iou >= t) / n for t in x_succ])
-        acc[1] += np.array([np.sum(dist <= t) / n for t in x_prec])
-        acc[2] += np.array([np.sum(ndist <= t) / n for t in x_norm])
+        curves = (np.array([np.sum(iou >= t) / n for t in x_succ]), np.array([np.sum(dist <= t) / n for t in x_prec]),
+                  np.array([np.sum(ndist <= t) / n for t in x_norm]))
+        acc += np.stack(curves)
+        per_seq.append(tuple(float(trapz(c, x=x_succ)) for c in curves))
     acc /= len(gt)
-    trapz = getattr(np, "trapezoid", None) or np.trapz
+    if wanted():  # the area of the mean curve = the mean of the per-sequence areas (linear)
+        cols = {k: np.asarray(v) * 100 for k, v in zip(("AUC", "Precision", "Norm Precision"), zip(*per_seq))}
+        emit(_sequence_breakdown(list(gt), cols, {k: mean(k) for k in cols}))
     return {
         "AUC": float(trapz(acc[0], x=x_succ) * 100),
         "Precision": float(trapz(acc[1], x=x_succ) * 100),

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, average, emit, ratio, wanted
 from ._files import folder_error, read_json_file
 from ._masks_io import read_label_png
 
@@ -127,7 +128,9 @@ def viposeg(gt: Any, results: Any, *, eval_decay: bool = False) -> dict[str, flo
         raise ResultsError(f"VIPOSeg results folder {res} holds no video folders")
     lists: dict[str, tuple[list[float], list[float]]] = {b: ([], []) for b in BUCKETS}
     decay: dict[int, list[float]] = {}
+    per_video: dict[str, dict[str, Any]] = {}
     for video in videos:
+        start = {b: len(lists[b][0]) for b in BUCKETS}
         if not (gt_dir / video).is_dir():
             raise ResultsError(f"results video {res / video} is not in the ground truth {gt_dir}")
         frames, preds = _pngs(gt_dir / video), _pngs(res / video)
@@ -160,6 +163,11 @@ def viposeg(gt: Any, results: Any, *, eval_decay: bool = False) -> dict[str, flo
             if name in refs:  # objects introduced here are evaluated from the next frame on
                 ann = read_label_png(ref_dir / video / name, "reference annotation")
                 obj_ids.extend(int(x) for x in np.unique(ann) if x != 0)
+        per_video[video] = {k: v for b in BUCKETS for k, v in (
+            (f"{b}_miou_sum", float(np.sum(lists[b][0][start[b]:]))),
+            (f"{b}_biou_sum", float(np.sum(lists[b][1][start[b]:]))), (f"{b}_n", len(lists[b][0]) - start[b]))}
+    if wanted():
+        emit(_breakdown(per_video))
     out: dict[str, float] = {}
     with np.errstate(invalid="ignore"):
         for b in BUCKETS:
@@ -174,3 +182,25 @@ def viposeg(gt: Any, results: Any, *, eval_decay: bool = False) -> dict[str, flo
             y = -np.log(np.asarray([np.mean(decay[k]) for k in xs])[:, None])
             out["decay"] = float((np.linalg.inv(a.T @ a) @ a.T @ y)[0, 0])
     return out
+
+
+def _breakdown(per_video: dict[str, dict[str, Any]]) -> Breakdown:
+    """Per video, per bucket: the sums of its (object, frame) region and boundary IoUs and their
+    count; ``iou`` = the video's own mean of (region + boundary) / 2 over all its counted
+    (object, frame) pairs, x 100 (not official; it sorts the videos). The official bucket means
+    pool the pairs of all videos, so ``<bucket>_miou`` / ``_biou`` are ratios of these sums,
+    ``<bucket>_iou`` their average and ``G`` the average of all eight."""
+    for row in per_video.values():
+        n = sum(row[f"{b}_n"] for b in BUCKETS)
+        row["iou"] = 100 * sum(row[f"{b}_miou_sum"] + row[f"{b}_biou_sum"] for b in BUCKETS) / (2 * n) if n else None
+    parts = {b: (ratio(f"{b}_miou_sum", f"{b}_n", scale=100.0), ratio(f"{b}_biou_sum", f"{b}_n", scale=100.0))
+             for b in BUCKETS}
+    aggregates: dict[str, dict] = {}
+    for b, (m, bi) in parts.items():
+        aggregates.update({f"{b}_miou": m, f"{b}_biou": bi, f"{b}_iou": average(m, bi, scale=100.0)})
+    aggregates["G"] = average(*(p for pair in parts.values() for p in pair), scale=100.0)
+    fields = {"iou": "mean (region + boundary IoU) / 2 over the video's counted (object, frame) pairs, x 100",
+              **{f"{b}_miou_sum": f"sum of region IoUs of the {b} pairs" for b in BUCKETS},
+              **{f"{b}_biou_sum": f"sum of boundary IoUs of the {b} pairs" for b in BUCKETS},
+              **{f"{b}_n": f"(object, frame) pairs of the {b} bucket" for b in BUCKETS}}
+    return Breakdown("video", "iou", True, per_video, {}, fields, aggregates)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, ratio, wanted
 from ._files import folder_error
 from ._masks_io import MaskSource
 
@@ -131,7 +132,9 @@ def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16),
     res = MaskSource(results, "results")
     conf = np.zeros(N_CLASSES * N_CLASSES, np.int64)
     accs: dict[int, list[np.ndarray]] = {n: [] for n in vc}
+    per_video: dict[str, dict[str, Any]] = {}
     for video in videos:
+        conf_v = np.zeros(N_CLASSES * N_CLASSES, np.int64)
         frames = src.frame_ids(video)
         if isinstance(gt, (str, os.PathLike)):
             _check_every_frame_annotated(Path(gt) / "data" / video, frames)
@@ -144,11 +147,13 @@ def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16),
             pv = p[m]
             if pv.size and pv.max() >= N_CLASSES:
                 raise ResultsError(f"results {res.path(video, f)}: class {int(pv.max())} outside 0..{N_CLASSES - 1}")
-            conf += np.bincount(N_CLASSES * gl[m] + pv, minlength=N_CLASSES**2)
+            conf_v += np.bincount(N_CLASSES * gl[m] + pv, minlength=N_CLASSES**2)
             if vc_labels == "univs":  # map_category_id: raw 0 and 255 both end as 255
                 g = np.where(g == 0, 255, g)
             gts.append(g)
             preds.append(p)
+        conf += conf_v
+        per_video[video] = {"mIoU": _miou(conf_v)}
         n_files = src.n_files(video)
         for n in vc:
             if n_files <= n:
@@ -158,13 +163,42 @@ def vspw(gt: Any, results: Any, *, split: str = "val", videos=None, vc=(8, 16),
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=RuntimeWarning)
                 accs[n].append((G & P).sum((1, 2)) / G.sum((1, 2)))
+            a = accs[n][-1]
+            per_video[video].update({f"vc{n}_sum": float(np.nansum(a)), f"vc{n}_n": int(np.isfinite(a).sum())})
+    if wanted():
+        emit(_breakdown(per_video, vc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        out = {"mIoU": _miou(conf)}
+        for n in vc:
+            a = np.concatenate(accs[n]) if accs[n] else np.zeros(0)
+            out[f"mVC{n}"] = float(np.nanmean(a)) if a.size else float("nan")
+    return out
+
+
+def _miou(conf: np.ndarray) -> float:
+    """``utils.Evaluator.Mean_Intersection_over_Union`` of a flat confusion matrix: the mean
+    IoU over the classes with GT pixels (NaN where there are none)."""
     cm = conf.reshape(N_CLASSES, N_CLASSES).astype(np.float64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         iou = np.diag(cm) / (cm.sum(1) + cm.sum(0) - np.diag(cm))
         isval = cm.sum(1) > 0
-        out = {"mIoU": float(np.nansum(iou * isval) / isval.sum())}
+        return float(np.nansum(iou * isval) / isval.sum())
+
+
+def _breakdown(per_video: dict[str, dict[str, Any]], vc: tuple[int, ...]) -> Breakdown:
+    """Per video: its own ``mIoU`` (its frames' confusion matrix alone; not an official number,
+    it sorts the videos) and, per window length n, the sum and count of its window
+    consistencies. mVC_n (a nanmean over all windows) is rebuilt as their ratio; the split's
+    mIoU pools one confusion matrix over all videos and keeps only the classes with GT pixels,
+    which no per-video ratio rebuilds, so it has none."""
+    fields = {"mIoU": "mean IoU over the classes with GT pixels in this video alone",
+              **{f"vc{n}_sum": f"sum of the video's {n}-frame window consistencies" for n in vc},
+              **{f"vc{n}_n": "its windows with a consistent GT pixel (NaN windows left out)" for n in vc}}
+    for row in per_video.values():
         for n in vc:
-            a = np.concatenate(accs[n]) if accs[n] else np.zeros(0)
-            out[f"mVC{n}"] = float(np.nanmean(a)) if a.size else float("nan")
-    return out
+            row.setdefault(f"vc{n}_sum", None)  # too short for the window: not in mVC_n
+            row.setdefault(f"vc{n}_n", None)
+    return Breakdown("video", "mIoU", True, per_video, {}, fields,
+                     {f"mVC{n}": ratio(f"vc{n}_sum", f"vc{n}_n") for n in vc})

@@ -43,6 +43,8 @@ import numpy as np
 from ..errors import ResultsError
 from ._files import require_id, warn_if_empty
 from ._apeval import EvalParams, PairData, evaluate, summarize12
+from ._breakdown import emit, wanted
+from .ap_breakdown import ap_breakdown
 from ._coco_io import load_json
 from ._rle import areas, check_compressed, gt_to_rle, normalise_rle
 
@@ -69,6 +71,9 @@ def ytvis(gt: Any, results: Any) -> dict[str, float]:
     for v in vid_ids:
         pairs.extend(_video_pairs(vids[v], vid_index[v], gt_by_vid[v], dt_by_vid[v], cat_index, p.max_dets[-1]))
     ev = evaluate(pairs, len(cat_ids), p)
+    if wanted():  # per-category AP (ytvoseval's precision array) and per-video track matches
+        names = {c: cats[c].get("name", str(c)) for c in cat_ids}
+        emit(ap_breakdown("video", ev["precision"], p.iou_thrs, cat_ids, names, vid_ids, ev["per_image"], ev, p))
     return dict(zip(YTVIS_STATS, summarize12(ev, p)))
 
 

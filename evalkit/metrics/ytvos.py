@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, average, emit, wanted, weighted
 from ._files import folder_error, read_json_file, read_text_file
 from ._masks_io import MaskSource
 from .jf import bound_pixels, disk, jf_frame
@@ -63,6 +64,7 @@ def ytvos(gt: Any, results: Any, *, meta=None, unseen_categories=None, bound_th:
     unseen = _names(unseen_categories)
     res_src = MaskSource(results, "results")
     per = {("J", "s"): [], ("F", "s"): [], ("J", "u"): [], ("F", "u"): []}
+    per_video: dict[str, dict[str, tuple[int, int]]] = {}  # video -> split -> (first, end) into per[.., split]
     for video in sorted(meta["videos"]):
         objects = {int(k): v for k, v in meta["videos"][video]["objects"].items()}
         if not objects:
@@ -86,12 +88,16 @@ def ytvos(gt: Any, results: Any, *, meta=None, unseen_categories=None, bound_th:
             for k in score:
                 vals[k][0].append(J[k - 1])
                 vals[k][1].append(F[k - 1])
+        first = {sp: len(per["J", sp]) for sp in "su"}
         for k, (j, f) in vals.items():
             if not j:
                 continue
             split = "u" if objects[k].get("category") in unseen else "s"
             per[("J", split)].append(float(np.mean(j)))
             per[("F", split)].append(float(np.mean(f)))
+        per_video[video] = {sp: (first[sp], len(per["J", sp])) for sp in "su"}
+    if wanted():
+        emit(per_sequence(per_video, per))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)
         m = {key: float(np.mean(v)) if v else float("nan") for key, v in per.items()}
@@ -102,3 +108,26 @@ def ytvos(gt: Any, results: Any, *, meta=None, unseen_categories=None, bound_th:
         "J_u": m["J", "u"],
         "F_u": m["F", "u"],
     }
+
+
+def per_sequence(per_video: dict[str, dict[str, tuple[int, int]]], per: dict) -> Breakdown:
+    """Per video: the means over its seen (``_s``) and unseen (``_u``) objects of J and F and
+    their counts (null where the video has none of that kind); ``J_s`` .. ``F_u`` are
+    object-weighted means of these and G their average, so every key is rebuilt."""
+    samples = {}
+    for video, spans in per_video.items():
+        row: dict[str, Any] = {}
+        for sp, (a, b) in spans.items():
+            row[f"n_{sp}"] = b - a
+            for m in "JF":
+                row[f"{m}_{sp}"] = float(np.mean(per[m, sp][a:b])) if b > a else None
+        vals = [v for k, v in row.items() if k[0] in "JF" and v is not None]
+        row["J&F"] = float(np.mean(vals)) if vals else None
+        samples[video] = row
+    w = {f"{m}_{sp}": weighted(f"{m}_{sp}", f"n_{sp}") for m in "JF" for sp in "su"}
+    fields = {"J&F": "mean of the video's J and F fields", **{f"n_{sp}": f"{name} objects scored"
+                                                              for sp, name in (("s", "seen"), ("u", "unseen"))},
+              **{f"{m}_{sp}": f"mean {m} over the video's {name} objects" for m in "JF"
+                 for sp, name in (("s", "seen"), ("u", "unseen"))}}
+    return Breakdown("sequence", "J&F", True, samples, {}, fields,
+                     {**w, "G": average(w["J_s"], w["F_s"], w["J_u"], w["F_u"])})
