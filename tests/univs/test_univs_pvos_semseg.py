@@ -127,6 +127,11 @@ def test_stuff_target_written_after_its_frame_despite_low_iou_and_forced_on_its_
 def test_pvos_stuff_rule_needs_the_categories_and_can_be_switched_off():
     """A PVOS reference without categories is refused (the rule cannot be applied); with the
     option off the stuff target is a thing (frames 1-2 empty, as in the thing case above)."""
+    from evalkit.adapters.univs_settings import resolve_settings
+
+    # on for PVOS only (official: hard-coded True, applied when the dataset is VIPOSeg)
+    assert resolve_settings("pvos", "viposeg-val", {}).use_semseg_pvos
+    assert not resolve_settings("vos", "davis17-val", {}).use_semseg_pvos
     a = build_tiny_adapter(task="pvos", clip_len=3)
     with pytest.raises(ContractError, match="category_ids"):
         a.predict(random_video(3, h=64, w=96), Reference(object_ids=(1,), masks=_given_top_left()))
