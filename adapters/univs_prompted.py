@@ -20,12 +20,17 @@ expression's tokens (off in the released configs).
 Each clip's prompt predictions are written as the official
 ``write_predictions_into_annotations_per_clip`` (task 'sot') does, at canvas resolution: targets
 first appearing in the clip are made exclusive among themselves with weights mask quality × IoU²
-with their given mask, and their prediction replaces the logits after the given frame when that
-IoU exceeds ``0.15 · min(area / 96², 1)``; the given frame holds the given mask. Targets seen
+with their given mask, and their owned prediction replaces the logits after the given frame when
+the IoU of the given mask and the owned pixels on the given frame exceeds ``0.15 · min(area /
+96², 1)`` (PVOS stuff targets: always); the given frame holds the given mask. Targets seen
 before are checked against their per-frame embedding memory
 (:class:`~.univs_memory.FrameEmbeddingMemory`), made exclusive with weights quality × similarity²
-and summed. A final frame's masks are each target's summed logits ``> 0``; a pixel claimed by
-several targets goes to the smallest object id (official ``save_vos_results``; on its own frame a
+(zero for an inconsistent one) and summed. PVOS stuff targets are forced onto their
+category's pixels of the learnable queries' semantic map (:mod:`.univs_semseg`, official
+``use_semseg_pvos``; each object's VIPOSeg category comes with the
+:class:`~evalkit.types.Reference` prompt, ``category_ids`` and ``thing``). A final frame's
+masks are each target's summed logits ``> 0``; a pixel claimed by several targets goes to the
+smallest object id (official ``save_vos_results``; on its own frame a
 given mask may so lose pixels to a smaller id, as officially).
 
 The official ``VIDEO_UNIFIED_INFERENCE_QUERIES`` is 'prompt' in every released VOS, PVOS and R-VOS
@@ -34,13 +39,6 @@ here (the R-VOS learnable-for-prompt mask averaging inside the decoder is, see
 :mod:`evalkit.zoo.univs.mask_decoder`). Remaining differences from
 ``univs/inference/inference_video_vos.py``, stated:
 
-* the official PVOS (VIPOSeg) path forces stuff targets onto the pixels of their category in
-  the learnable queries' semantic map (``use_semseg_pvos``, always on: the 124 VIPSeg class
-  scores × mask quality of the learnable queries, ``einsum`` with their sigmoid masks, arg-max;
-  a stuff target's logits are set to 10 where the map says its category, on its first clip after
-  the given frame and in its exclusivity weights later); not implemented: it needs each
-  object's category (VIPOSeg ``obj_class.json``), which the :class:`~evalkit.types.Reference`
-  prompt does not carry;
 * R-VOS: the official code decodes all expressions of a video together, which the 'sep-blocked'
   self-attention makes equivalent to one expression at a time.
 
@@ -62,10 +60,12 @@ from ..types import ContractError, Expression, Frames, Instances, Reference
 from .univs_context import StreamStats, UniVSContext, UniVSResult
 from .univs_memory import FrameEmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 from .univs_pools import blank_token, pool_prompts, refresh_pools, sample_left_frames, start_pools
+from .univs_semseg import FORCED_LOGIT, VOCABULARY, forced_pixels, semantic_map, stuff_targets
 from .univs_settings import UniVSSettings
 from .univs_video import VideoStream
 
-__all__ = ["predict_reference", "predict_expression", "reference_masks", "exclusive_masks", "written_frames"]
+__all__ = ["predict_reference", "predict_expression", "reference_masks", "exclusive_owners", "exclusive_masks",
+           "written_frames"]
 
 
 def reference_masks(ref: Reference, k: int, size: tuple[int, int]) -> np.ndarray:
@@ -109,19 +109,36 @@ class _Target:
     given_canvas: torch.Tensor | None = None  # reference mask on the padded canvas
 
 
-def exclusive_masks(masks: torch.Tensor, weights: torch.Tensor, min_kept: float = 0.25) -> torch.Tensor:
-    """Official per-clip VOS exclusivity (``write_predictions_into_annotations_per_clip``, task
-    'sot'): each pixel of the clip belongs to the target of largest ``sigmoid(logit) · weight``
-    (to none where every logit is ``≤ 0``); a target keeping at most ``min_kept`` of its own
-    ``> 0`` area is dropped. ``masks`` ``K×T×h×w`` logits, ``weights`` ``K``; returns the logits
-    kept on the owned pixels and 0 elsewhere (0 adds nothing to the summed logits)."""
+def exclusive_owners(masks: torch.Tensor, weights: torch.Tensor,
+                     forced: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Official per-clip VOS pixel ownership (``write_predictions_into_annotations_per_clip``,
+    task 'sot'): each pixel of the clip belongs to the target of largest ``sigmoid(logit) ·
+    weight`` (the first on ties, as ``argmax``), to none where every logit is ``≤ 0``.
+    ``masks`` ``K×T×h×w`` logits, ``weights`` ``K``; ``forced`` (``K×T×h×w`` bool, PVOS stuff
+    targets, :mod:`.univs_semseg`) sets those logits to 10 and their sigmoid to 1 first.
+    Returns ``(own, masks)``: the ``K×T×h×w`` ownership and the (forced) logits."""
+    sig = masks.sigmoid()
+    if forced is not None:
+        masks = masks.masked_fill(forced, FORCED_LOGIT)
+        sig = sig.masked_fill(forced, 1.0)
+    bg = (masks <= 0).all(0)
+    owner = (sig * weights.to(masks)[:, None, None, None]).argmax(0)
+    own = (owner[None] == torch.arange(len(masks), device=masks.device)[:, None, None, None]) & ~bg
+    return own, masks
+
+
+def exclusive_masks(masks: torch.Tensor, weights: torch.Tensor, min_kept: float = 0.25,
+                    forced: torch.Tensor | None = None) -> torch.Tensor:
+    """Official exclusivity of the targets seen before (:func:`exclusive_owners`): a target
+    keeping at most ``min_kept`` of its own ``> 0`` area (counted before any forcing, at least
+    1, officially ``original_area.clamp(min=1)``) or owning nothing is dropped. Returns the
+    (forced) logits kept on the owned pixels and 0 elsewhere (0 adds nothing to the sums)."""
     if len(masks) == 0:
         return masks
-    bg = (masks <= 0).all(0)
-    owner = (masks.sigmoid() * weights.to(masks)[:, None, None, None]).argmax(0)
-    own = (owner[None] == torch.arange(len(masks), device=masks.device)[:, None, None, None]) & ~bg
-    area, original = own.flatten(1).sum(1), (masks > 0).flatten(1).sum(1)
-    keep = (area > 0) & (original > 0) & (area / original.clamp(min=1) > min_kept)
+    original = (masks > 0).flatten(1).sum(1).clamp(min=1)
+    own, masks = exclusive_owners(masks, weights, forced)
+    area = own.flatten(1).sum(1)
+    keep = (area > 0) & (area / original > min_kept)
     return masks * (own & keep[:, None, None, None])
 
 
@@ -179,6 +196,10 @@ def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) 
         if not 0 <= tg.frame < len(stream):
             raise ContractError(f"Reference: object {tg.obj_id} is given on frame {tg.frame}, the video has "
                              f"{len(stream)} frames")
+    # PVOS stuff rule (use_semseg_pvos, :mod:`.univs_semseg`): needs the VIPSeg class embeddings
+    # only when a stuff target is prompted
+    stuff = stuff_targets(ref) if s.use_semseg_pvos else [False] * len(targets)
+    vipseg_rows = ctx.text.vocabulary_rows(VOCABULARY) if any(stuff) else None
 
     def decode_clip(feats, idx, acc, left):
         logits = {f: torch.full((len(targets), *stream.canvas), float("nan"), device=feats.mask_features.device)
@@ -213,7 +234,13 @@ def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) 
         # (it still takes part in the prompt queries' self-attention); only the predictions of
         # the targets that appeared are used
         res = model.decode(feats, pool_prompts(model, pools, idx, blank_token(s, feats)),
-                           self_attn_mask=s.maskdec_self_attn_mask_type)
+                           class_embeddings=vipseg_rows, self_attn_mask=s.maskdec_self_attn_mask_type)
+        forced = None
+        if any(stuff[k] for k in active):
+            # official use_semseg_pvos: the learnable queries' VIPSeg map, stuff pixels per target
+            sem = semantic_map(res["pred_logits"][:ql].sigmoid(), res["pred_masks"][:ql], stream.canvas,
+                               stream.resized)
+            forced = forced_pixels(sem, [ref.category_ids[k] for k in active], [stuff[k] for k in active])
         res = {k: v[list(range(ql)) + [ql + j for j in active]] for k, v in res.items() if k != "pred_logits"}
         # official write_predictions_into_annotations_per_clip (task 'sot', prompt queries):
         # masks at canvas resolution, quality on the frame's crop
@@ -226,45 +253,54 @@ def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) 
             if tg.memory is None:
                 tg.memory = FrameEmbeddingMemory(s.memory_slots, s.stride)
             tg.memory.open(idx, embds[j, 0])
-        # STEP 1, targets first appearing in this clip: no consistency check; weighted by
-        # IoU² × quality (IoU of the given mask and the prediction on the given frame); the
-        # prediction replaces the logits after the given frame when the IoU is high enough
+        # STEP 1, targets first appearing in this clip: no consistency check; pixels owned by
+        # the largest sigmoid × IoU² × quality (IoU of the given mask and the prediction on the
+        # given frame), no minimum kept area; the owned logits replace those after the given
+        # frame when the IoU of the given mask and the owned pixels on the given frame exceeds
+        # 0.15 · min(area / 96², 1), for a PVOS stuff target always, its category's pixels at 10
         first = [j for j, k in enumerate(active) if targets[k].frame >= idx[0]]
         if first:
-            ious = torch.stack([_given_iou(targets[active[j]], masks[j, idx.index(targets[active[j]].frame)])
-                                for j in first])
-            kept = exclusive_masks(masks[first], ious ** 2 * quality[first])
-            for j, m, iou in zip(first, kept, ious.tolist()):
+            t0s = [idx.index(targets[active[j]].frame) for j in first]
+            ious = torch.stack([_given_iou(targets[active[j]], masks[j, t0] > 0) for j, t0 in zip(first, t0s)])
+            own, _ = exclusive_owners(masks[first], ious ** 2 * quality[first])
+            for i, (j, t0) in enumerate(zip(first, t0s)):
                 k = active[j]
                 tg = targets[k]
                 tg.memory.assign(idx, embds[j])
-                t0 = idx.index(tg.frame)
                 # write_targets: the given mask (1 inside, 0 outside) on its frame
                 acc.assign(tg.frame, k, tg.given_canvas)
-                if iou > 0.15 * min(tg.given_area / 96 ** 2, 1.0):
+                above = float(_given_iou(tg, own[i, t0])) > 0.15 * min(tg.given_area / 96 ** 2, 1.0)
+                if above or stuff[k]:
+                    m = masks[j] * own[i]
+                    if forced is not None:
+                        m = m.masked_fill(forced[j], FORCED_LOGIT)
                     for ti in range(t0 + 1, len(idx)):
                         acc.assign(idx[ti], k, m[ti])
         # STEP 2, targets seen before: memory similarity (officially a fixed 0.5, which the
-        # released VOS configs' TEMPORAL_CONSISTENCY_THRESHOLD also is), weights sim² × quality
+        # released VOS configs' TEMPORAL_CONSISTENCY_THRESHOLD also is), weights sim² × quality;
+        # an inconsistent target takes part zeroed (weight 0; a PVOS stuff target is still
+        # forced onto its category's pixels, official use_semseg_pvos)
         seen = [j for j, k in enumerate(active) if targets[k].frame < idx[0]]
         if seen:
             sims = torch.tensor([targets[active[j]].memory.similarity(embds[j]) for j in seen])
             ok = sims > s.temporal_consistency_threshold
             for j, good in zip(seen, ok.tolist()):
                 targets[active[j]].memory.update(idx, embds[j], good)
-            js = [j for j, good in zip(seen, ok.tolist()) if good]
-            if js:
-                kept = exclusive_masks(masks[js], sims[ok].to(quality) ** 2 * quality[js])
-                for j, m in zip(js, kept):
+            okd = ok.to(quality.device)
+            weights = torch.where(okd, sims.to(quality) ** 2 * quality[seen], torch.zeros_like(quality[seen]))
+            zeroed = masks[seen] * okd[:, None, None, None]
+            kept = exclusive_masks(zeroed, weights, forced=None if forced is None else forced[seen])
+            for j, good, m in zip(seen, ok.tolist(), kept):
+                if good or bool(m.any()):
                     for ti, f in enumerate(idx):
                         logits[f][active[j]] = m[ti]
         return logits
 
     def _given_iou(tg, pred: torch.Tensor) -> torch.Tensor:
-        """IoU of the given mask and ``pred`` (canvas logits > 0) on the canvas
+        """IoU of the given mask and ``pred`` (a boolean canvas mask) on the canvas
         (official ``batched_pair_mask_iou``)."""
-        a, b = tg.given_canvas > 0.5, pred > 0
-        return (a & b).sum() / (a | b).sum().clamp(min=1)
+        a = tg.given_canvas > 0.5
+        return (a & pred).sum() / (a | pred).sum().clamp(min=1)
 
     def emit(f, logits):
         probs = stream.to_original(f, logits)

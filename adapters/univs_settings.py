@@ -72,6 +72,11 @@ class UniVSSettings:
             benchmarks whose test script sets it; ``None`` keeps the model card's input size for
             the task. Not a user option: the user's size is the ``input_size`` adapter option
             of every family (:mod:`.options`), which wins over both.
+        use_semseg_pvos: PVOS (VIPOSeg): force stuff targets onto the pixels of their category in
+            the learnable queries' semantic map (:mod:`.univs_semseg`). Not a config key: the
+            official ``InferenceVideoVOS.__init__`` (``univs/inference/inference_video_vos.py``)
+            hard-codes ``self.use_semseg_pvos = True`` and applies it when the dataset name
+            contains 'viposeg'; here it is on for the ``pvos`` task (False elsewhere).
         cell_sampling: evalkit's choice, not an official key: how the prompt cells are chosen in a
             mask of at least ``visual_prompt_pixels_per_image`` cells. ``'evenly-spaced'``
             (default, deterministic runs) or ``'random'`` (``torch.randperm`` as the official
@@ -95,6 +100,7 @@ class UniVSSettings:
     maskdec_self_attn_mask_type: str = "sep"
     enabled_prev_visual_prompts_for_grounding: bool = False
     min_size_test: int | None = None
+    use_semseg_pvos: bool = False
     cell_sampling: str = "evenly-spaced"
 
     @property
@@ -135,10 +141,11 @@ TASK_SETTINGS: dict[str, UniVSSettings] = {
     # pvos/Base.yaml: PIXELS 256, APPLY_CLS_THRES 0.25, DETECTIONS_PER_IMAGE 75; OVERLAP_THRESHOLD
     # 0.8 (pvos/univs_R50_pvos_c1+univs.yaml). The consistency threshold of the VOS inference
     # (also PVOS) is a fixed 0.5 (inference_video_vos.py write_predictions_into_annotations_per_clip,
-    # ``sim_threshold = 0.5``; the config key is read but unused there)
+    # ``sim_threshold = 0.5``; the config key is read but unused there). use_semseg_pvos: True,
+    # hard-coded in InferenceVideoVOS.__init__ (inference_video_vos.py) for VIPOSeg
     "pvos": UniVSSettings(visual_prompt_pixels_per_image=256, apply_cls_thres=0.25, detections_per_image=75,
                           temporal_consistency_threshold=0.5, box_nms_thresh=0.85,
-                          detect_newly_object_threshold=0.1),
+                          detect_newly_object_threshold=0.1, use_semseg_pvos=True),
     # refvos/Base.yaml: PIXELS 32, 'sep-blocked', APPLY_CLS_THRES 0.05, DETECTIONS_PER_IMAGE 100;
     # test_r50_stage3.sh: ENABLED_PREV_VISUAL_PROMPTS_FOR_GROUNDING False; consistency: the fixed
     # 0.5 of inference_video_vos.py (R-VOS runs there too)

@@ -111,6 +111,18 @@ class UniVSText:
         texts = [f"a photo of a {name.replace('_', ' ')}." for name in categories.names]
         return self.text_encoder.encode_text(self.text_encoder.tokenize(texts))
 
+    def vocabulary_rows(self, vocabulary: str) -> torch.Tensor:
+        """``N×640`` rows of one training vocabulary (:data:`VOCABULARIES`) of the class-embedding
+        file, in its category order; an error when the file is not available."""
+        n, start = VOCABULARIES[vocabulary]
+        if self.class_embeddings is None:
+            raise WeightsError(f"the {vocabulary!r} class embeddings (rows {start}..{start + n - 1} of the "
+                               f"class-embedding file, weight role 'class-embeddings') are not available")
+        if start + n > len(self.class_embeddings):
+            raise WeightsError(f"class-embedding file has {len(self.class_embeddings)} rows; vocabulary "
+                               f"{vocabulary!r} needs rows {start}..{start + n - 1}")
+        return self.class_embeddings[start:start + n].to(self.device)
+
     def encode_expression(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(words 1×77×640, sentence 1×640)`` CLIP features of an expression, as officially
         (``TextPromptEncoder.get_expression_prompt``): the expression is put into each of the 81

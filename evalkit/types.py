@@ -207,6 +207,9 @@ class Reference:
             one mask per support image (in that image's frame) and ``frame`` is unused.
         frames_of_objects: for VOS where objects appear later than frame 0, the frame index on
             which each object's mask is given (one per object); ``None`` means all on ``frame``.
+        category_ids: panoptic VOS: each object's dataset category id (one per object; VIPOSeg:
+            the class index of ``obj_class.json``, 0..123); ``None`` elsewhere.
+        thing: with ``category_ids``: thing (True) or stuff (False), one flag per object.
     """
 
     object_ids: tuple[int, ...] = (1,)
@@ -218,6 +221,8 @@ class Reference:
     scribbles: list[np.ndarray] | None = None
     support: Frames | None = None
     frames_of_objects: tuple[int, ...] | None = None
+    category_ids: tuple[int, ...] | None = None
+    thing: tuple[bool, ...] | None = None
 
     def __post_init__(self):
         self.object_ids = tuple(int(i) for i in self.object_ids)
@@ -243,6 +248,16 @@ class Reference:
             self.frames_of_objects = tuple(int(f) for f in self.frames_of_objects)
             if len(self.frames_of_objects) != k:
                 raise ContractError("Reference: frames_of_objects needs one frame per object")
+        if self.category_ids is not None:
+            self.category_ids = tuple(int(c) for c in self.category_ids)
+            if len(self.category_ids) != k:
+                raise ContractError(f"Reference: {len(self.category_ids)} category_ids for {k} object ids")
+        if self.thing is not None:
+            if self.category_ids is None:
+                raise ContractError("Reference: `thing` flags need category_ids (one category per object)")
+            self.thing = tuple(bool(t) for t in self.thing)
+            if len(self.thing) != k:
+                raise ContractError(f"Reference: {len(self.thing)} thing flags for {k} object ids")
 
     @property
     def kind(self) -> str:

@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from evalkit.registry import MODELS
 from univs_tiny import build_tiny_adapter
@@ -20,7 +21,11 @@ MODEL_ID = "univs-tiny-test"
 def data(generated_datasets):
     """(data root, oracle) of the generated mini datasets, with the tiny model registered."""
     root, oracle = generated_datasets
-    MODELS.register(MODEL_ID, lambda **kw: build_tiny_adapter(**{"clip_len": 2, **kw}), hidden=True, overwrite=True)
+    # random class embeddings with the release's 3938 rows: PVOS needs the 124 VIPSeg rows
+    # (use_semseg_pvos); the other generated vocabularies match no released size
+    emb = torch.randn(3938, 48, generator=torch.Generator().manual_seed(0))
+    MODELS.register(MODEL_ID, lambda **kw: build_tiny_adapter(**{"clip_len": 2, "class_embeddings": emb, **kw}),
+                    hidden=True, overwrite=True)
     return root, oracle
 
 

@@ -24,13 +24,15 @@ def tiny_text_encoder() -> RegionCLIPTextEncoder:
     return enc
 
 
-def build_tiny_adapter(*, model_id: str = "univs-tiny-test", device: str = "cpu", weights=None, **options):
-    """Factory with the adapter contract (``fn(*, model_id, device, weights, **options)``)."""
+def build_tiny_adapter(*, model_id: str = "univs-tiny-test", device: str = "cpu", weights=None,
+                       class_embeddings=None, **options):
+    """Factory with the adapter contract (``fn(*, model_id, device, weights, **options)``);
+    ``class_embeddings`` ``N×48`` stand in for the class-embedding file (none by default)."""
     torch.manual_seed(0)
     model = build_univs("r50", **TINY)
     options = {"clip_len": 3, "memory": 2, **options}
     return UniVSAdapter(model, model_id=model_id, device=device, weights=weights,
-                        text_encoder=tiny_text_encoder(), class_embeddings=None,
+                        text_encoder=tiny_text_encoder(), class_embeddings=class_embeddings,
                         input_sizes={t: SIZES for t in ("vis", "vss", "vps", "vos", "rvos", "pvos")}, **options)
 
 
