@@ -8,7 +8,9 @@
     evalkit doctor [--json]
     evalkit download -m ID               (weights prefetch)
     evalkit data ls | get DATASET [--root DIR]
-    evalkit report RUN_OR_DIR...         (leaderboards)
+    evalkit report RUN_OR_DIR...         (leaderboards; --gallery, --tide)
+    evalkit show RUN [--sample ID]       (prediction overlays)
+    evalkit tide RUN                     (TIDE error analysis)
 
 User errors (bad names, broken data, bad files) print one line and exit 2; ``--debug`` shows
 the traceback. This module imports nothing heavy at import time: ``evalkit ls`` never imports
@@ -36,6 +38,8 @@ _EXTERNAL = {
     "report": ("evalkit.reports.cli", "render paper-style leaderboards from run directories"),
     "demo": ("evalkit.demo", "evaluate the bundled tiny models on the synthetic shapes suite"),
     "train": ("evalkit.train.loop", "train a tiny model on the shapes suite (reproduces the shipped one)"),
+    "show": ("evalkit.show.cli", "draw a run's predictions over its frames, beside the ground truth"),
+    "tide": ("evalkit.show.tide_report", "TIDE error analysis of a detection / instance-segmentation run"),
 }
 
 
