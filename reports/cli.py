@@ -1,5 +1,8 @@
 """``evalkit report RUN_OR_DIR... [--format md|latex|html|csv|model-index] [--paper] [--out FILE]``.
 
+``--gallery [DIR]`` / ``--tide`` write each run's sample gallery / print its TIDE analysis
+instead (``evalkit.show``).
+
 Finds run directories (a run directory, or any folder below which they lie), keeps one run per
 (model, weights sha256, benchmark) — complete before partial before server-pending, then the
 newest — and renders paper-style leaderboards grouped by task family. ``--paper`` adds the
@@ -41,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--radar", metavar="STEM",
                         help="also write the task-level radar chart to STEM.png, STEM.svg and STEM.pdf")
     parser.add_argument("--title", default="evalkit leaderboard", help="title of the HTML report")
+    parser.add_argument("--gallery", nargs="?", const="", default=None, metavar="DIR",
+                        help="instead of the leaderboard: write each run's sample gallery, worst first "
+                             "(HTML with thumbnails; default RUN/gallery/)")
+    parser.add_argument("--tide", action="store_true",
+                        help="instead of the leaderboard: the TIDE error analysis of each detection / "
+                             "instance-segmentation run")
 
 
 def _matches(value: str, patterns: list[str] | None) -> bool:
@@ -86,6 +95,10 @@ def render(args: argparse.Namespace) -> tuple[str, list]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.gallery is not None or args.tide:
+        from ..show.report_hooks import main_gallery_or_tide
+
+        return main_gallery_or_tide(args)
     try:
         text, tables = render(args)
         if args.radar:

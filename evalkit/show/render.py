@@ -126,7 +126,8 @@ class Rendered:
     """The pictures of one sample, per drawn frame: the prediction panel and the ground-truth
     panel (``None`` unless ``--gt beside`` found a ground truth), each ``H x W x 3`` uint8 at
     display scale, untitled; a label per frame (``frame <index> (<frame id>)``); how many
-    instances were drawn and predicted per frame; the caption lines shared by all frames."""
+    instances were drawn and predicted per frame; the caption lines shared by all frames; the
+    names of the categories drawn (predicted or ground truth, sorted)."""
 
     pred: list[np.ndarray]
     gt: list[np.ndarray] | None
@@ -134,6 +135,7 @@ class Rendered:
     drawn: list[int]
     predicted: list[int]
     head: list[str]
+    categories: list[str] = field(default_factory=list)
 
     def frame(self, k: int) -> np.ndarray:
         """The full picture of the k-th drawn frame: caption, then the titled panels."""
@@ -189,11 +191,15 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
     names = _names(sample.prompt)
     idx = list(range(n)) if frames is None else [i for i in frames if 0 <= i < n]
     pred, gt_panels, labels, drawn = [], [], [], []
+    seen: set[int] = set()
     for t in idx:
         image = sample.frames[t]
         scale = display_scale(image.shape[:2], style)
         keep = filter_instances(preds[t], score_thresh, max_instances)
         g = gts[t] if gts is not None else None
+        for inst in (keep, g):
+            if inst is not None and inst.labels is not None:
+                seen.update(int(v) for v in inst.labels)
         pred.append(draw_instances(image, keep, names, scale=scale, gt=g if gt_mode == "overlay" else None,
                                    style=style))
         if gt_mode == "beside" and g is not None:
@@ -204,14 +210,15 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
             prompt_caption(sample.prompt),
             f"score >= {score_thresh:g}, at most {max_instances} per frame"
             + (" · ground truth: white dashed outlines" if gt_mode == "overlay" and gts is not None else "")] + notes
-    return Rendered(pred, gt_panels if gt_panels else None, labels, drawn, [len(preds[t]) for t in idx], head)
+    cats = sorted(names.get(i, str(i)) for i in seen)
+    return Rendered(pred, gt_panels if gt_panels else None, labels, drawn, [len(preds[t]) for t in idx], head, cats)
 
 
 def write_sample(view: RunView, sid: str, out_dir: Path, *, video: str = "webp", fps: float = 4.0,
                  **render_options) -> list[Path]:
     """Render sample ``sid`` and write it under ``out_dir``: ``<id>.png`` for an image;
     ``<id>.webp`` (or ``.mp4``) and ``<id>_strip.png`` for a video. Returns the paths."""
-    from .video import write_mp4, write_png, write_webp
+    from .video import common_size, write_mp4, write_png, write_webp
 
     if video not in ("webp", "mp4"):
         raise EvalkitError(f"--video must be webp or mp4, got {video!r}")
@@ -221,11 +228,7 @@ def write_sample(view: RunView, sid: str, out_dir: Path, *, video: str = "webp",
     stem = out_dir / safe_name(sid)
     if len(r.pred) == 1:
         return [write_png(stem.with_suffix(".png"), r.frame(0))]
-    frames = [r.frame(k) for k in range(len(r.pred))]
-    # animation frames must share one size (frames of a video may differ in size)
-    h = max(f.shape[0] for f in frames)
-    w = max(f.shape[1] for f in frames)
-    frames = [np.pad(f, ((0, h - f.shape[0]), (0, w - f.shape[1]), (0, 0)), constant_values=255) for f in frames]
+    frames = common_size([r.frame(k) for k in range(len(r.pred))])
     movie = (write_webp(stem.with_suffix(".webp"), frames, fps) if video == "webp"
              else write_mp4(stem.with_suffix(".mp4"), frames, fps))
     strip = write_png(out_dir / f"{safe_name(sid)}_strip.png", r.strip())

@@ -14,7 +14,15 @@ from PIL import Image
 
 from ..errors import EvalkitError
 
-__all__ = ["write_png", "write_webp", "write_mp4", "frame_strip"]
+__all__ = ["write_png", "write_webp", "write_mp4", "frame_strip", "common_size"]
+
+
+def common_size(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Frames padded (white, bottom/right) to the largest height and width among them: an
+    animation needs one size, and the frames of a video may differ (a longer caption)."""
+    h = max(f.shape[0] for f in frames)
+    w = max(f.shape[1] for f in frames)
+    return [np.pad(f, ((0, h - f.shape[0]), (0, w - f.shape[1]), (0, 0)), constant_values=255) for f in frames]
 
 
 def write_png(path: Path, frame: np.ndarray) -> Path:
