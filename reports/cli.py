@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gallery", nargs="?", const="", default=None, metavar="DIR",
                         help="instead of the leaderboard: write each run's sample gallery, worst first "
                              "(HTML with thumbnails; default RUN/gallery/)")
+    parser.add_argument("--gallery-workers", type=int, default=1, metavar="N",
+                        help="processes drawing the gallery's samples (default 1)")
     parser.add_argument("--tide", action="store_true",
                         help="instead of the leaderboard: the TIDE error analysis of each detection / "
                              "instance-segmentation run")

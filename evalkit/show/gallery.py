@@ -46,13 +46,57 @@ class Card:
     overlay: str
 
 
-def write_gallery(run_dir, out_dir=None, *, data_root=None, thumb: int = 200, score_thresh: float = 0.3,
-                  gt_mode: str = "beside", max_instances: int = 30, limit: int | None = None,
-                  quality: int = 90) -> Path:
-    """Write the gallery of ``run_dir`` into ``out_dir`` (default ``RUN/gallery``); returns the
-    page's path. ``limit``: only the ``limit`` worst samples (default all)."""
+def _draw_card(view, sid: str, rank: int, value, name: str, out: Path, opts: dict) -> Card:
+    """Render one sample: its thumbnail (the prediction panel, reduced) and full overlay."""
     from .video import common_size, write_webp
 
+    r = render_sample(view, sid, gt_mode=opts["gt_mode"], score_thresh=opts["score_thresh"],
+                      max_instances=opts["max_instances"])
+    n = len(r.pred)
+    small = Image.fromarray(r.pred[n // 2])  # a video's thumbnail: its middle frame
+    small.thumbnail((opts["thumb"], opts["thumb"]), Image.BILINEAR)
+    small.save(out / "thumbs" / f"{name}.jpg", quality=85)
+    if n > 1:
+        overlay = f"overlays/{name}.webp"
+        write_webp(out / overlay, common_size([r.frame(k) for k in range(n)]))
+    else:
+        overlay = f"overlays/{name}.jpg"
+        Image.fromarray(r.frame(0)).save(out / overlay, quality=opts["quality"])
+    return Card(sid, rank, value, r.categories, f"thumbs/{name}.jpg", overlay)
+
+
+#: (view, output folder, options) for the worker processes, inherited through fork
+_SHARED: tuple | None = None
+
+
+def _draw_chunk(jobs: list[tuple[str, int, float | None, str]]) -> list[Card]:
+    view, out, opts = _SHARED
+    return [_draw_card(view, sid, rank, value, name, out, opts) for sid, rank, value, name in jobs]
+
+
+def _unique_names(ids: list[str]) -> list[str]:
+    """File names for the sample ids, distinct even where two ids map to one safe name."""
+    seen: set[str] = set()
+    names = []
+    for sid in ids:
+        base = name = safe_name(sid)
+        k = 1
+        while name in seen:
+            k += 1
+            name = f"{base}-{k}"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def write_gallery(run_dir, out_dir=None, *, data_root=None, thumb: int = 200, score_thresh: float = 0.3,
+                  gt_mode: str = "beside", max_instances: int = 30, limit: int | None = None,
+                  quality: int = 90, workers: int = 1) -> Path:
+    """Write the gallery of ``run_dir`` into ``out_dir`` (default ``RUN/gallery``); returns the
+    page's path. ``limit``: only the ``limit`` worst samples (default all). ``workers``: processes
+    drawing the samples (forked, Linux/macOS; each sample is independent, the page lists them in
+    the same order whatever the number)."""
+    global _SHARED
     view = open_run(run_dir, data_root)
     out = Path(out_dir) if out_dir else Path(run_dir) / "gallery"
     (out / "thumbs").mkdir(parents=True, exist_ok=True)
@@ -66,22 +110,25 @@ def write_gallery(run_dir, out_dir=None, *, data_root=None, thumb: int = 200, sc
     order = worst_first(view.order, scores)
     if limit is not None:
         order = order[:limit]
-    cards: list[Card] = []
-    for rank, sid in enumerate(order, 1):
-        n = len(view.records[sid]["instances"])
-        mid = n // 2
-        r = render_sample(view, sid, gt_mode=gt_mode, score_thresh=score_thresh, max_instances=max_instances)
-        name = safe_name(sid)
-        small = Image.fromarray(r.pred[mid])
-        small.thumbnail((thumb, thumb), Image.BILINEAR)
-        small.save(out / "thumbs" / f"{name}.jpg", quality=85)
-        if n > 1:
-            overlay = f"overlays/{name}.webp"
-            write_webp(out / overlay, common_size([r.frame(k) for k in range(len(r.pred))]))
-        else:
-            overlay = f"overlays/{name}.jpg"
-            Image.fromarray(r.frame(0)).save(out / overlay, quality=quality)
-        cards.append(Card(sid, rank, (scores.values or {}).get(sid), r.categories, f"thumbs/{name}.jpg", overlay))
+    jobs = [(sid, rank, (scores.values or {}).get(sid), name)
+            for rank, (sid, name) in enumerate(zip(order, _unique_names(order)), 1)]
+    opts = {"gt_mode": gt_mode, "score_thresh": score_thresh, "max_instances": max_instances, "thumb": thumb,
+            "quality": quality}
+    import multiprocessing as mp
+
+    if workers > 1 and len(jobs) > 1 and "fork" in mp.get_all_start_methods():
+        from concurrent.futures import ProcessPoolExecutor
+
+        _SHARED = (view, out, opts)
+        chunks = [jobs[k::workers] for k in range(workers)]
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                drawn = [c for part in pool.map(_draw_chunk, chunks) for c in part]
+        finally:
+            _SHARED = None
+        cards = sorted(drawn, key=lambda c: c.rank)
+    else:
+        cards = [_draw_card(view, sid, rank, value, name, out, opts) for sid, rank, value, name in jobs]
     page = out / "index.html"
     page.write_text(_html(view, cards, scores, len(view.order)), encoding="utf-8")
     return page

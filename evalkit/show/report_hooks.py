@@ -29,6 +29,8 @@ def _run_dirs(paths: list[str]) -> list[Path]:
 def main_gallery_or_tide(args: argparse.Namespace) -> int:
     try:
         runs = _run_dirs(args.runs)
+        if args.gallery_workers < 1:
+            raise EvalkitError("--gallery-workers must be >= 1")
         if args.tide:
             from .tide_report import report
 
@@ -45,7 +47,7 @@ def main_gallery_or_tide(args: argparse.Namespace) -> int:
                 out = None
                 if args.gallery:
                     out = Path(args.gallery) / r.relative_to(r.parents[2]) if len(runs) > 1 else Path(args.gallery)
-                print(f"wrote {write_gallery(r, out)}", file=sys.stderr)
+                print(f"wrote {write_gallery(r, out, workers=args.gallery_workers)}", file=sys.stderr)
     except EvalkitError as e:
         if getattr(args, "debug", False):
             raise

@@ -141,6 +141,10 @@ def test_gallery_lists_every_sample_worst_first(cache, tmp_path):
     # the category filter offers the categories present, each card lists its own
     assert '<option value="red circle">' in html or '<option value="blue square">' in html
     assert "<script" in html and "http" not in html.split("<script", 1)[1]  # no CDN
+    # drawn by two processes: the same page
+    from evalkit.show.gallery import write_gallery
+
+    assert write_gallery(run, run.parent / "g2", workers=2).read_text() == html
 
 
 def test_gallery_without_breakdown_keeps_the_split_order_and_says_so(cache, tmp_path):
