@@ -101,9 +101,11 @@ def make_run(run: Path, data_root: Path, gt: dict, seed: int = 1) -> None:
         inst = {"image_size": [h, w], "boxes": boxes, "masks": rles,
                 "scores": [float(v) for v in rng.uniform(0.3, 1.0, len(rles))], "labels": labels}
         shard.append({"sample_id": str(im["id"]), "instances": [inst], "meta": {}})
-        values[str(im["id"])] = {"AP": float(rng.random())}
+        values[str(im["id"])] = {"recall@0.5": float(rng.random())}
     shard.close()
-    (run / "breakdown.json").write_text(json.dumps({"samples": values}))
+    (run / "breakdown.json").write_text(json.dumps({"schema": 1, "metric": "coco-segm", "unit": "image",
+                                                    "score_key": "recall@0.5", "higher_is_better": True,
+                                                    "samples": values}))
 
 
 def main() -> None:

@@ -1,20 +1,11 @@
 """Per-sample scores of a run, for ordering the gallery worst-first.
 
-They come from the run's ``breakdown.json`` (per-sample, per-sequence and per-category results
-recorded beside ``metrics.json``). The reader accepts the per-sample table in any of these
-shapes, so that it keeps working while that file's layout settles:
-
-- ``{"samples": {"<id>": {"<key>": value, ...}, ...}}`` (also under ``per_sample``,
-  ``sample`` or ``sequences``);
-- ``{"samples": [{"sample_id": "<id>", "<key>": value, ...}, ...]}`` (``id`` also accepted);
-- ``{"samples": {"<id>": value, ...}}`` (one number per sample).
-
-The key sorted on is the file's ``primary`` (or ``key``) field, top-level or beside the table,
-else the first numeric key of the first sample. Its direction comes from
-``evalkit/metrics/keys.csv`` for the run's metric (``lower`` is better: the largest first),
-else from a ``direction`` field, else higher-is-better. Without a breakdown (or without a
-per-sample table in it) :func:`sample_scores` returns no scores and the gallery orders the
-samples by id and says so.
+They come from the run's ``breakdown.json`` (schema 1, ``docs/breakdown.md``): ``samples`` maps
+each sample id to its fields, ``score_key`` names the field to sort by and
+``higher_is_better`` its direction (worst first = ascending when true). Without a breakdown,
+or with one whose metric has no per-sample value (``score_key`` null: YouTube-VIS AP is per
+category only), :func:`sample_scores` returns no scores and the gallery keeps the split's
+order of the sample ids and says so on the page.
 """
 from __future__ import annotations
 
@@ -27,18 +18,16 @@ from ..errors import EvalkitError
 
 __all__ = ["SampleScores", "sample_scores", "worst_first"]
 
-_TABLES = ("samples", "per_sample", "sample", "sequences")
-
 
 @dataclass
 class SampleScores:
     """Per-sample values of one key.
 
     Attributes:
-        values: sample id -> value (``None``: no breakdown; a sample absent from the mapping
-            has no value and is placed last).
-        key: the key the values are of.
-        higher_better: direction of ``key``.
+        values: sample id -> value (``None``: no per-sample scores; a sample absent from the
+            mapping, or null in the file, has no value and is placed last).
+        key: the key the values are of (the breakdown's ``score_key``).
+        higher_better: its direction.
         note: one line saying where the order comes from (shown in the gallery).
     """
 
@@ -47,40 +36,15 @@ class SampleScores:
     higher_better: bool
     note: str
 
-
-def _table(data: dict):
-    for name in _TABLES:
-        if name in data:
-            return name, data[name]
-    return None, None
-
-
-def _rows(table, path: Path, name: str) -> dict[str, object]:
-    if isinstance(table, dict):
-        return {str(k): v for k, v in table.items()}
-    if isinstance(table, list):
-        rows = {}
-        for i, r in enumerate(table):
-            sid = r.get("sample_id", r.get("id")) if isinstance(r, dict) else None
-            if sid is None:
-                raise EvalkitError(f"{path}: {name}[{i}] has no 'sample_id' (expected a list of "
-                                   f"{{'sample_id': ..., '<key>': value}})")
-            rows[str(sid)] = r
-        return rows
-    raise EvalkitError(f"{path}: '{name}' must be an object keyed by sample id or a list of rows, "
-                       f"got {type(table).__name__}")
-
-
 def _number(v) -> float | None:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     return float(v) if math.isfinite(v) else None
 
 
-def sample_scores(run_dir, metric: str | None = None) -> SampleScores:
-    """The per-sample scores of ``run_dir`` (see the module docstring). ``metric``: the run's
-    metric id, for the key's direction. A malformed ``breakdown.json`` is an error naming the
-    file and field; a missing one is not."""
+def sample_scores(run_dir) -> SampleScores:
+    """The per-sample scores of ``run_dir`` (see the module docstring). A malformed
+    ``breakdown.json`` is an error naming the file and field; a missing one is not."""
     path = Path(run_dir) / "breakdown.json"
     if not path.is_file():
         return SampleScores(None, None, True, "no breakdown.json in the run: samples in id order")
@@ -88,41 +52,28 @@ def sample_scores(run_dir, metric: str | None = None) -> SampleScores:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise EvalkitError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise EvalkitError(f"{path}: expected a JSON object")
-    name, table = _table(data)
-    if table is None:
-        return SampleScores(None, None, True, f"{path.name} has no per-sample table "
-                                              f"({'/'.join(_TABLES)}): samples in id order")
-    meta = table if isinstance(table, dict) and isinstance(table.get("values"), (dict, list)) else {}
-    if meta:
-        table = meta["values"]
-    rows = _rows(table, path, name)
-    key = meta.get("primary") or meta.get("key") or data.get("primary") or data.get("key")
-    if isinstance(key, dict):  # {"primary": {"key": ...}}
-        key = key.get("key")
+    if not isinstance(data, dict) or data.get("schema") != 1:
+        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise EvalkitError(f"{path}: expected a breakdown of schema 1 (docs/breakdown.md), got schema {got!r}")
+    key = data.get("score_key")
     if key is None:
-        for r in rows.values():
-            if isinstance(r, dict):
-                key = next((k for k, v in r.items() if _number(v) is not None), None)
-            break
+        return SampleScores(None, None, True, f"{path.name} has no per-sample score for metric "
+                                              f"{data.get('metric')!r}: samples in id order")
+    samples = data.get("samples")
+    if not isinstance(samples, dict):
+        raise EvalkitError(f"{path}: 'samples' must be an object keyed by sample id, got {type(samples).__name__}")
     values: dict[str, float] = {}
-    for sid, r in rows.items():
-        v = _number(r.get(key) if isinstance(r, dict) else r)
+    for sid, row in samples.items():
+        if not isinstance(row, dict):
+            raise EvalkitError(f"{path}: samples[{sid!r}] must be an object of fields, got {type(row).__name__}")
+        v = _number(row.get(key))
         if v is not None:
-            values[sid] = v
-    higher = True
-    row = None
-    if metric and key:
-        from ..metrics.keys import lookup
-
-        row = lookup(metric, str(key))
-    direction = row.direction if row is not None else (meta.get("direction") or data.get("direction"))
-    if direction == "lower":
-        higher = False
-    label = key or "value"
-    return SampleScores(values, label, higher,
-                        f"worst first by per-sample {label} ({'lower' if higher else 'higher'} is worse) "
+            values[str(sid)] = v
+    higher = data.get("higher_is_better", True)
+    if not isinstance(higher, bool):
+        raise EvalkitError(f"{path}: 'higher_is_better' must be true or false, got {higher!r}")
+    return SampleScores(values, str(key), higher,
+                        f"worst first by per-sample {key} ({'lower' if higher else 'higher'} is worse) "
                         f"from {path.name}")
 
 

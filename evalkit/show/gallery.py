@@ -21,7 +21,6 @@ fetch only the thumbnails in view, so a 5,000-card page opens at once.
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,12 +100,7 @@ def write_gallery(run_dir, out_dir=None, *, data_root=None, thumb: int = 200, sc
     out = Path(out_dir) if out_dir else Path(run_dir) / "gallery"
     (out / "thumbs").mkdir(parents=True, exist_ok=True)
     (out / "overlays").mkdir(parents=True, exist_ok=True)
-    metric = None
-    try:
-        metric = (json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8")).get("metric") or {}).get("id")
-    except (OSError, ValueError, AttributeError):
-        metric = None
-    scores = sample_scores(run_dir, metric)
+    scores = sample_scores(run_dir)
     order = worst_first(view.order, scores)
     if limit is not None:
         order = order[:limit]

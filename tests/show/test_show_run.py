@@ -130,12 +130,14 @@ def test_gallery_lists_every_sample_worst_first(cache, tmp_path):
     ids = build_benchmark("shapes-coco-det").sample_ids()
     rng = np.random.default_rng(0)
     values = {sid: float(v) for sid, v in zip(ids, rng.random(len(ids)))}
-    (run / "breakdown.json").write_text(json.dumps({"samples": {s: {"AP": v} for s, v in values.items()}}))
+    (run / "breakdown.json").write_text(json.dumps({"schema": 1, "metric": "coco-bbox", "score_key": "recall@0.5",
+                                                    "higher_is_better": True,
+                                                    "samples": {s: {"recall@0.5": v} for s, v in values.items()}}))
     page = run.parent / "g" / "index.html"
     assert cli_main(["report", str(run), "--gallery", str(page.parent)]) == 0
-    assert _cards(page) == sorted(ids, key=lambda s: values[s])  # AP: higher is better -> lowest first
+    assert _cards(page) == sorted(ids, key=lambda s: values[s])  # higher is better -> lowest first
     html = page.read_text()
-    assert "worst first by per-sample AP" in html
+    assert "worst first by per-sample recall@0.5" in html
     for sid in ids:
         assert (page.parent / "thumbs" / f"{sid}.jpg").is_file() and (page.parent / "overlays" / f"{sid}.jpg").is_file()
     # the category filter offers the categories present, each card lists its own
@@ -158,20 +160,24 @@ def test_gallery_without_breakdown_keeps_the_split_order_and_says_so(cache, tmp_
     assert all(p.suffix == ".webp" for p in (run / "gallery" / "overlays").iterdir())
 
 
-def test_breakdown_forms_and_direction(tmp_path):
+def test_breakdown_direction_missing_values_and_errors(tmp_path):
+    from evalkit.errors import EvalkitError
     from evalkit.show.breakdown import sample_scores, worst_first
 
     ids = ["a", "b", "c", "d"]
-    (tmp_path / "breakdown.json").write_text(json.dumps(
-        {"primary": "IDSW", "samples": [{"sample_id": "a", "IDSW": 3}, {"sample_id": "b", "IDSW": 9},
-                                        {"sample_id": "c", "IDSW": 0}]}))
-    s = sample_scores(tmp_path, "mot-challenge")  # keys.csv: IDSW is lower-is-better
+    path = tmp_path / "breakdown.json"
+    path.write_text(json.dumps({"schema": 1, "metric": "sot", "score_key": "err", "higher_is_better": False,
+                                "samples": {"a": {"err": 3}, "b": {"err": 9}, "c": {"err": 0}, "d": {"err": None}}}))
+    s = sample_scores(tmp_path)
     assert not s.higher_better
-    assert worst_first(ids, s) == ["b", "a", "c", "d"]  # d has no value: last
-    (tmp_path / "breakdown.json").write_text(json.dumps({"per_sample": {"key": "IoU", "values": {"a": 0.5, "b": 0.1}}}))
-    assert worst_first(ids, sample_scores(tmp_path)) == ["b", "a", "c", "d"]
-    (tmp_path / "breakdown.json").write_text(json.dumps({"samples": 3}))
-    from evalkit.errors import EvalkitError
-
-    with pytest.raises(EvalkitError, match="breakdown.json: 'samples' must be an object"):
+    assert worst_first(ids, s) == ["b", "a", "c", "d"]  # lower is better: largest first; d (null) last
+    # a metric without per-sample values (YouTube-VIS AP): the split's order, said on the page
+    path.write_text(json.dumps({"schema": 1, "metric": "ytvis", "score_key": None, "samples": {}}))
+    s = sample_scores(tmp_path)
+    assert s.values is None and worst_first(ids, s) == ids and "no per-sample score" in s.note
+    path.write_text(json.dumps({"schema": 2}))
+    with pytest.raises(EvalkitError, match="breakdown.json: expected a breakdown of schema 1"):
+        sample_scores(tmp_path)
+    path.write_text(json.dumps({"schema": 1, "score_key": "IoU", "samples": []}))
+    with pytest.raises(EvalkitError, match="'samples' must be an object"):
         sample_scores(tmp_path)
