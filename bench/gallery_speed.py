@@ -17,6 +17,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -115,7 +116,9 @@ def main() -> None:
     ap.add_argument("--objects", type=int, default=6, help="objects per image")
     ap.add_argument("--compare", type=int, default=100, help="samples for the JPEG-vs-PNG encoding baseline")
     ap.add_argument("--workers", default="1,2", help="comma-separated process counts to time (default 1,2)")
-    ap.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (default: a temporary folder)")
+    ap.add_argument("--keep", metavar="DIR",
+                    help="build in DIR and keep it; a later call with the same DIR measures again without "
+                         "generating (default: a temporary folder)")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
 
@@ -127,14 +130,18 @@ def main() -> None:
         from evalkit.show.gallery import write_gallery
         from evalkit.show.render import open_run, render_sample
 
-        t0 = time.perf_counter()
-        gt = make_dataset(base / "data" / "coco", args.images, (w, h), args.objects)
         run = base / "run"
-        make_run(run, base / "data", gt)
-        print(f"generated {args.images} images {w}x{h} with {args.objects} objects and the run "
-              f"in {time.perf_counter() - t0:.1f} s")
+        if (run / "breakdown.json").is_file():  # --keep DIR of an earlier call: measure again
+            print(f"reusing the dataset and run in {base}")
+        else:
+            t0 = time.perf_counter()
+            gt = make_dataset(base / "data" / "coco", args.images, (w, h), args.objects)
+            make_run(run, base / "data", gt)
+            print(f"generated {args.images} images {w}x{h} with {args.objects} objects and the run "
+                  f"in {time.perf_counter() - t0:.1f} s")
 
         for workers in (int(v) for v in args.workers.split(",")):
+            shutil.rmtree(base / f"gallery-{workers}", ignore_errors=True)
             t0 = time.perf_counter()
             page = write_gallery(run, base / f"gallery-{workers}", workers=workers)
             dt = time.perf_counter() - t0

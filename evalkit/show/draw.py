@@ -6,9 +6,10 @@ so a 128-pixel synthetic frame stays crisp and its labels legible). Boxes are xy
 pixels and are multiplied by ``scale``; masks are ``N x H x W`` bool and are repeated ``scale``
 times along both axes.
 
-Colours are a function of an instance's *identity*, never of its position in a list: the track
-id where there is one (video: the same object has the same colour on every frame), else the
-index of the instance within its frame. :func:`id_colour` spaces hues by the golden ratio, so
+Colours are a function of an instance's *identity*: the track id where there is one (video: the
+same object has the same colour on every frame), else its category id (images: a category has
+the same colour in the prediction and the ground-truth panel, so a wrong class shows as a
+different colour), else the index of the instance within its frame (REC, SOT). :func:`id_colour` spaces hues by the golden ratio, so
 consecutive ids get clearly different colours and no palette runs out.
 """
 from __future__ import annotations
@@ -26,6 +27,9 @@ __all__ = ["Style", "id_colour", "display_scale", "draw_instances", "caption_bar
 #: hue step: the fractional part of the golden ratio gives the most evenly spread sequence of
 #: hues for consecutive integers (no two ids within a few of each other look alike)
 _GOLDEN = 0.6180339887498949
+#: the dark ring drawn around every box and mask outline: an instance whose colour is that of
+#: its object (a red track on a red car) stays visible
+_HALO = (20, 20, 20)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,13 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return mask & ~inner
 
 
+def _ring(mask: np.ndarray) -> np.ndarray:
+    """Pixels just outside a bool mask (its 4-neighbour dilation minus the mask)."""
+    m = np.pad(mask, 1)
+    grown = m[1:-1, 1:-1] | m[:-2, 1:-1] | m[2:, 1:-1] | m[1:-1, :-2] | m[1:-1, 2:]
+    return grown & ~mask
+
+
 def _text_colour(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     """Black or white, whichever reads better on ``rgb`` (ITU-R BT.601 luma)."""
     return (0, 0, 0) if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 140 else (255, 255, 255)
@@ -120,28 +131,32 @@ def draw_instances(frame: np.ndarray, inst, names: dict[int, str] | None = None,
     Returns:
         ``H*scale x W*scale x 3`` uint8 RGB.
 
-    Each instance gets one colour (:func:`id_colour` of its track id, else its index): mask
+    Each instance gets one colour (:func:`id_colour` of its track id, else category, else index): mask
     fill blended at ``style.alpha`` with a solid outline, box outline, and a label
     ``name score #track`` on a filled tag above the box (below its top edge when the box
     touches the top of the frame).
     """
     out = _enlarge(np.ascontiguousarray(frame[..., :3], dtype=np.uint8), scale).copy()
     n = len(inst)
-    colours = [id_colour(int(inst.track_ids[i]) if inst.track_ids is not None else i) for i in range(n)]
+    colours = [id_colour(_identity(inst, i)) for i in range(n)]
     masks = inst.dense_masks()
     # masks are blended inside their bounding box only: on a 640x480 frame a whole-frame boolean
     # index per mask cost ~5 ms, most of a gallery's time (bench/gallery_speed.py)
     crops = [_crop(m, scale) for m in masks] if masks is not None else []
-    for (region, m), colour in zip(crops, colours):
+    # drawn from the last instance to the first: the list is best-first (filter_instances), so
+    # the best-scoring mask and label end on top where instances overlap
+    for (region, m), colour in reversed(list(zip(crops, colours))):
         if m is None:
             continue
         view = out[region]
         blend = (1 - style.alpha) * view + style.alpha * np.asarray(colour, np.float32) + 0.5
         # copyto with a mask: a boolean-indexed read and write of the same pixels is ~5x slower
         np.copyto(view, blend.astype(np.uint8), where=m[..., None])
-    # outlines after every fill, so that no fill is painted over an outline
-    for (region, m), colour in zip(crops, colours):
+    # outlines after every fill, so that no fill is painted over an outline; a dark ring just
+    # outside each mask keeps its shape visible on an object of its own colour
+    for (region, m), colour in reversed(list(zip(crops, colours))):
         if m is not None:
+            out[region][_ring(m)] = _HALO
             out[region][_outline(m)] = colour
     if gt is not None and gt.masks is not None:
         for region, m in (_crop(g, scale) for g in gt.dense_masks()):
@@ -156,11 +171,12 @@ def draw_instances(frame: np.ndarray, inst, names: dict[int, str] | None = None,
         for b in gt.boxes * scale:
             _dashed_rect(draw, [float(v) for v in b], (255, 255, 255), style.gt_line)
     font = _font(12 if scale * min(frame.shape[:2]) >= 200 else 10)
-    for i in range(n):
+    for i in reversed(range(n)):
         if boxes is None:
             break
         x0, y0, x1, y1 = (float(v) * scale for v in boxes[i])
         if inst.boxes is not None:
+            draw.rectangle([x0 - 1, y0 - 1, x1 + 1, y1 + 1], outline=_HALO, width=style.line + 2)
             draw.rectangle([x0, y0, x1, y1], outline=colours[i], width=style.line)
         text = _label(inst, i, names)
         if not text:
@@ -172,6 +188,17 @@ def draw_instances(frame: np.ndarray, inst, names: dict[int, str] | None = None,
         draw.rectangle([tx, ty, tx + tw, ty + th], fill=colours[i])
         draw.text((tx + 2 - l, ty + 1 - t), text, fill=_text_colour(colours[i]), font=font)
     return np.asarray(img)
+
+
+def _identity(inst, i: int) -> int:
+    """What instance ``i``'s colour follows: its track id (the same object on every frame), else
+    its category (the same colour for a category in the prediction and ground-truth panels),
+    else its index in the frame."""
+    if inst.track_ids is not None:
+        return int(inst.track_ids[i])
+    if inst.labels is not None:
+        return int(inst.labels[i])
+    return i
 
 
 def _mask_box(m: np.ndarray) -> list[float]:

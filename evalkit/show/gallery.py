@@ -152,6 +152,9 @@ function apply(){
   }
   shown.textContent=n+' of '+cards.length+' shown';
 }
+// a link may preselect the filters: index.html#cat=red%20circle&q=12
+const h=new URLSearchParams(location.hash.slice(1));
+if(h.has('cat'))cat.value=h.get('cat'); if(h.has('q'))q.value=h.get('q');
 cat.addEventListener('change',apply); q.addEventListener('input',apply); apply();
 """
 

@@ -6,6 +6,7 @@ evalkit[viz]``), which wraps FFmpeg's libx264; no encoder is written here.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
@@ -50,8 +51,8 @@ def write_mp4(path: Path, frames: Sequence[np.ndarray], fps: float = 4.0) -> Pat
     h, w = frames[0].shape[:2]
     ph, pw = h + h % 2, w + w % 2
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=int(round(fps)))
-        stream.width, stream.height, stream.pix_fmt = pw, ph, "yuv420p"
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000), width=pw, height=ph,
+                                      pix_fmt="yuv420p")
         for f in frames:
             if (ph, pw) != (h, w):
                 f = np.pad(f, ((0, ph - h), (0, pw - w), (0, 0)), constant_values=255)

@@ -61,14 +61,27 @@ def test_one_colour_per_track_across_frames():
         assert cols - {id_colour(3), id_colour(8)} == {_fill(id_colour(3)), _fill(id_colour(8))}
 
 
-def test_untracked_instances_are_coloured_by_index_and_boxes_drawn():
+def test_untracked_instances_are_coloured_by_category_else_index_and_boxes_drawn():
     h, w = 50, 50
     frame = np.full((h, w, 3), GREY, np.uint8)
-    inst = Instances((h, w), np.array([[5, 20, 20, 45], [28, 20, 45, 45]], np.float32), None,
-                     np.array([0.9, 0.7]), np.array([1, 2]))
-    out = draw_instances(frame, inst, {1: "a", 2: "b"}, scale=1, style=STYLE)
-    assert tuple(out[35, 5]) == id_colour(0) and tuple(out[35, 28]) == id_colour(1)
+    boxes = np.array([[5, 20, 20, 45], [28, 20, 45, 45]], np.float32)
+    inst = Instances((h, w), boxes, None, np.array([0.9, 0.7]), np.array([4, 9]))
+    out = draw_instances(frame, inst, {4: "a", 9: "b"}, scale=1, style=STYLE)
+    assert tuple(out[35, 5]) == id_colour(4) and tuple(out[35, 28]) == id_colour(9)
     assert tuple(out[35, 12]) == (GREY,) * 3  # a box is an outline, not a fill
+    assert tuple(out[35, 4]) == (20, 20, 20)  # with a dark ring outside it
+    out = draw_instances(frame, Instances((h, w), boxes, None, np.array([0.9, 0.7])), scale=1, style=STYLE)
+    assert tuple(out[35, 5]) == id_colour(0) and tuple(out[35, 28]) == id_colour(1)
+
+
+def test_best_scoring_instance_is_drawn_on_top():
+    h, w = 40, 40
+    frame = np.full((h, w, 3), GREY, np.uint8)
+    m = np.stack([_mask(h, w, 5, 20, 30, 38), _mask(h, w, 10, 20, 35, 38)])
+    # best-first, as filter_instances orders them: track 1 (0.9) must cover track 2 where they overlap
+    inst = Instances((h, w), None, m, np.array([0.9, 0.4]), None, np.array([1, 2]))
+    out = draw_instances(frame, inst, scale=1, style=Style(alpha=1.0, min_side=1))
+    assert tuple(out[33, 20]) == id_colour(1)
 
 
 def test_the_number_of_instances_drawn_follows_the_threshold():
