@@ -32,9 +32,17 @@ def main_gallery_or_tide(args: argparse.Namespace) -> int:
         if args.gallery_workers < 1:
             raise EvalkitError("--gallery-workers must be >= 1")
         if args.tide:
-            from .tide_report import report
+            from .tide_report import TIDE_METRICS, report, run_metric
 
-            text = report([str(r) for r in runs])
+            coco = [r for r in runs if run_metric(r) in TIDE_METRICS]
+            for r in runs:
+                if r not in coco:
+                    print(f"tide: skip {r} (scored with {run_metric(r)!r}, not {' or '.join(TIDE_METRICS)})",
+                          file=sys.stderr)
+            if not coco:
+                raise EvalkitError(f"no detection / instance-segmentation run (scored with "
+                                   f"{' or '.join(TIDE_METRICS)}) in {', '.join(args.runs)}")
+            text = report([str(r) for r in coco])
             if args.out:
                 Path(args.out).write_text(text, encoding="utf-8")
                 print(f"wrote {args.out}", file=sys.stderr)

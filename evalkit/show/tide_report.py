@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import EvalkitError
 
-__all__ = ["add_arguments", "main", "run_tide", "render_markdown", "TIDE_METRICS"]
+__all__ = ["add_arguments", "main", "run_tide", "run_metric", "render_markdown", "TIDE_METRICS"]
 
 #: metric id -> TIDE mode; the metrics that score COCO-format results against a COCO ground truth
 TIDE_METRICS = {"coco-bbox": "bbox", "coco-segm": "segm"}
@@ -29,6 +29,11 @@ def _read(path: Path) -> dict:
         raise EvalkitError(f"{path.parent} is not a run directory: {path.name} is missing") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise EvalkitError(f"{path}: not valid JSON ({e})") from None
+
+
+def run_metric(run_dir) -> str | None:
+    """The metric id a run was scored with (``metrics.json``)."""
+    return _read(Path(run_dir) / "metrics.json").get("metric")
 
 
 def run_tide(run_dir, data_root=None):

@@ -181,3 +181,57 @@ def test_breakdown_direction_missing_values_and_errors(tmp_path):
     path.write_text(json.dumps({"schema": 1, "score_key": "IoU", "samples": []}))
     with pytest.raises(EvalkitError, match="'samples' must be an object"):
         sample_scores(tmp_path)
+
+
+@pytest.mark.parametrize("benchmark", ["shapes-coco-det", "shapes-coco-seg", "shapes-refcoco-rec", "shapes-refcoco-res",
+                                       "shapes-davis", "shapes-ytvis", "shapes-sot", "shapes-mot"])
+def test_every_shapes_benchmark_draws_each_object_beside_its_ground_truth(cache, tmp_path, benchmark):
+    """Oracle predictions of the first sample: on every frame the prediction panel draws as many
+    instances as the ground truth has, and a ground-truth panel is there (a reader for each
+    layout of the suite)."""
+    from evalkit.show.render import open_run, render_sample
+
+    bench = build_benchmark(benchmark)
+    sid = bench.sample_ids()[0]
+    view = open_run(make_run(tmp_path, benchmark, ids=[sid]))
+    r = render_sample(view, sid, score_thresh=0.0, max_instances=1000)
+    gt = shapes_oracle(bench, sid, bench.load_sample(sid))
+    assert r.drawn == [len(g) for g in gt]
+    assert r.gt is not None and len(r.gt) == len(r.pred) == len(gt)
+    assert not any("no ground-truth reader" in line for line in r.head)
+
+
+def test_tide_of_a_run_matches_its_official_ap50(cache, tmp_path, capsys):
+    """``evalkit tide RUN`` on a shapes-coco-det run whose predictions are the ground truth with
+    every third object given the next category: TIDE's AP50 equals the official COCOeval AP50
+    of the same results file, and the damage shows up as Cls errors only."""
+    pytest.importorskip("tidecv", reason="tidecv missing: bash scripts/install.sh test (the viz extra)")
+    from evalkit.types import Instances
+
+    bench = build_benchmark("shapes-coco-det")
+    ids = bench.sample_ids()[:10]
+    run = make_run(tmp_path, "shapes-coco-det", ids=ids)
+    done, _ = PredictionStore(run / "predictions").read()
+    preds, k = {}, 0
+    for sid in ids:
+        inst = Instances.from_json(done[sid]["instances"][0])
+        for i in range(len(inst)):
+            if k % 3 == 0:
+                inst.labels[i] = inst.labels[i] % 9 + 1
+            k += 1
+        preds[sid] = [inst]
+    bench.write_results(preds, {s: bench.load_sample(s).meta for s in ids}, run / "results")
+    official = bench.score(run / "results", samples=ids)
+    (run / "metrics.json").write_text(json.dumps({"benchmark": "shapes-coco-det", "metric": "coco-bbox",
+                                                  "status": "partial", "selection": {"ids": ids}}))
+    assert cli_main(["tide", str(run), "--json"]) == 0
+    [r] = json.loads(capsys.readouterr().out).values()
+    assert abs(r["AP50"] - 100 * official["AP50"]) < 1e-6
+    assert r["counts"]["Cls"] > 0 and r["dAP"]["Cls"] > 0
+    assert all(r["counts"][t] == 0 for t in ("Loc", "Both", "Dupe", "Bkg"))
+    # report --tide over a folder skips the runs TIDE does not apply to
+    other = make_run(tmp_path / "x", "shapes-davis", ids=[build_benchmark("shapes-davis").sample_ids()[0]])
+    (other / "metrics.json").write_text(json.dumps({"benchmark": "shapes-davis", "metric": "davis-semi"}))
+    assert cli_main(["report", str(tmp_path), "--tide"]) == 0
+    captured = capsys.readouterr()
+    assert "skip" in captured.err and "davis-semi" in captured.err and "shapes-coco-det | " in captured.out
