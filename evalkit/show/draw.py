@@ -140,8 +140,8 @@ def draw_instances(frame: np.ndarray, inst, names: dict[int, str] | None = None,
     n = len(inst)
     colours = [id_colour(_identity(inst, i)) for i in range(n)]
     masks = inst.dense_masks()
-    # masks are blended inside their bounding box only: on a 640x480 frame a whole-frame boolean
-    # index per mask cost ~5 ms, most of a gallery's time (bench/gallery_speed.py)
+    # masks are blended inside their bounding box only: whole-frame work per mask made most of a
+    # gallery's time on COCO-size frames
     crops = [_crop(m, scale) for m in masks] if masks is not None else []
     # drawn from the last instance to the first: the list is best-first (filter_instances), so
     # the best-scoring mask and label end on top where instances overlap
@@ -150,7 +150,7 @@ def draw_instances(frame: np.ndarray, inst, names: dict[int, str] | None = None,
             continue
         view = out[region]
         blend = (1 - style.alpha) * view + style.alpha * np.asarray(colour, np.float32) + 0.5
-        # copyto with a mask: a boolean-indexed read and write of the same pixels is ~5x slower
+        # copyto with a mask rather than a boolean-indexed read and write of the same pixels (slower)
         np.copyto(view, blend.astype(np.uint8), where=m[..., None])
     # outlines after every fill, so that no fill is painted over an outline; a dark ring just
     # outside each mask keeps its shape visible on an object of its own colour

@@ -183,8 +183,10 @@ def _html(view, cards: list[Card], scores, total: int) -> str:
         f"<p>run {e(str(view.run_dir))} · {len(cards)} samples{shown}</p>"
         f"<p>order: {e(scores.note)}</p>"
         "<p>click a picture for its overlay (prediction beside the ground truth).</p></header>\n"
-        '<div id="controls"><label>category <select id="cat"><option value="">all</option>'
-        f'{options}</select></label><label>sample / sequence <input id="q" type="search" '
-        'placeholder="id contains…"></label><span id="shown"></span></div>\n'
+        # no category menu where the samples have none (VOS, SOT: the prompt is a reference)
+        f'<div id="controls"><label{"" if cats else " hidden"}>category <select id="cat">'
+        f'<option value="">all</option>{options}</select></label>'
+        '<label>sample / sequence <input id="q" type="search" placeholder="id contains…"></label>'
+        '<span id="shown"></span></div>\n'
         f'<div id="grid">\n{chr(10).join(items)}\n</div>\n<script>{_JS}</script>\n</body></html>\n'
     )
