@@ -32,23 +32,29 @@ GT_MODES = ("beside", "overlay", "none")
 
 @dataclass
 class RunView:
-    """A run opened for drawing: its benchmark (reader built) and its stored predictions.
+    """A run opened for drawing: its benchmark (reader built) and its prediction store.
 
     Attributes:
-        records: sample id -> store record (``{"sample_id", "instances": [...], ...}``), the
-            successfully predicted samples only.
-        order: the run's sample ids in the split's order.
+        index: where each successfully predicted sample's record lies in the store (records are
+            read one at a time, when drawn: a 5,000-image store is never all in memory).
+        order: the predicted sample ids in the split's order.
     """
 
     run_dir: Path
     benchmark_id: str
     bench: object
-    records: dict[str, dict]
+    store: object
+    index: object
     order: list[str] = field(default_factory=list)
+
+    def has(self, sid: str) -> bool:
+        return sid in self.index.done
 
     def instances(self, sid: str) -> list[Instances]:
         """Per-frame predictions of sample ``sid`` (original frame, as the store holds them)."""
-        return [Instances.from_json(d) for d in self.records[sid]["instances"]]
+        for _, preds, _meta in self.store.iter_predictions([sid], self.index):
+            return preds
+        raise EvalkitError(f"{self.run_dir}: sample {sid!r} has no prediction in this run")
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -79,12 +85,12 @@ def open_run(run_dir, data_root=None) -> RunView:
                            f"dataset reader draws its frames")
     bench = build_benchmark(bid, data_root if data_root is not None else cfg.get("data_root"))
     store = PredictionStore(run_dir / "predictions")
-    done, _failed = store.read()
-    if not done:
+    index = store.index()
+    if not index.done:
         raise EvalkitError(f"{run_dir / 'predictions'}: the run holds no prediction to draw")
     position = {s: k for k, s in enumerate(bench.sample_ids())}
-    order = sorted(done, key=lambda s: (position.get(s, len(position)), s))
-    return RunView(run_dir, bid, bench, done, order)
+    order = sorted(index.done, key=lambda s: (position.get(s, len(position)), s))
+    return RunView(run_dir, bid, bench, store, index, order)
 
 
 def safe_name(sample_id: str) -> str:
@@ -168,7 +174,7 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
     panel) or ``none``. Raises :class:`EvalkitError` for a sample the run did not predict."""
     if gt_mode not in GT_MODES:
         raise EvalkitError(f"--gt must be one of {', '.join(GT_MODES)}, got {gt_mode!r}")
-    if sid not in view.records:
+    if not view.has(sid):
         near = ", ".join(view.order[:5])
         raise EvalkitError(f"{view.run_dir}: sample {sid!r} has no prediction in this run "
                            f"({len(view.order)} predicted, e.g. {near})")
