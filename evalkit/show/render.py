@@ -194,6 +194,11 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
         elif len(gts) != n:
             notes.append(f"ground truth has {len(gts)} frames for {n}: drawn without it")
             gts = None
+        elif not isinstance(sample.prompt, Categories):
+            # the referred object of an expression / reference prompt: its category id would
+            # print as a bare number and give it another colour than the prediction's
+            for g in gts:
+                g.labels = None
     names = _names(sample.prompt)
     idx = list(range(n)) if frames is None else [i for i in frames if 0 <= i < n]
     pred, gt_panels, labels, drawn = [], [], [], []

@@ -30,8 +30,9 @@ def cache(tmp_path_factory):
     mp.undo()
 
 
-def make_run(folder: Path, benchmark: str, ids: list[str] | None = None, scores=None) -> Path:
-    """A run directory whose store holds the oracle predictions of ``ids`` (default: all)."""
+def make_run(folder: Path, benchmark: str, ids: list[str] | None = None, scores=None, labels: bool = True) -> Path:
+    """A run directory whose store holds the oracle predictions of ``ids`` (default: all);
+    ``labels=False``: without category ids, as a REC / RES adapter predicts."""
     bench = build_benchmark(benchmark)
     run = folder / benchmark
     (run / "predictions").mkdir(parents=True)
@@ -44,6 +45,8 @@ def make_run(folder: Path, benchmark: str, ids: list[str] | None = None, scores=
         preds = shapes_oracle(bench, sid, bench.load_sample(sid))
         for p in preds:  # distinct scores, so that a threshold keeps a known subset
             p.scores = np.linspace(0.95, 0.5, len(p)).astype(np.float32) if scores is None else scores(len(p))
+            if not labels:
+                p.labels = None
         shard.append({"sample_id": sid, "instances": [p.to_json() for p in preds], "meta": {}})
     shard.close()
     return run
@@ -235,3 +238,22 @@ def test_tide_of_a_run_matches_its_official_ap50(cache, tmp_path, capsys):
     assert cli_main(["report", str(tmp_path), "--tide"]) == 0
     captured = capsys.readouterr()
     assert "skip" in captured.err and "davis-semi" in captured.err and "shapes-coco-det | " in captured.out
+
+
+def test_referred_object_is_drawn_without_a_category_number(cache, tmp_path):
+    """RefCOCO: the prompt is an expression, so the ground-truth object carries no category name;
+    its category id is not printed (nor listed) and it takes the prediction's colour."""
+    from evalkit.show.render import open_run, render_sample
+
+    view = open_run(make_run(tmp_path, "shapes-refcoco-res", ids=["1"], labels=False))
+    r = render_sample(view, "1", score_thresh=0.0)
+    assert r.categories == []
+    assert r.head[1].startswith('expression: "')
+    # the same colour (index 0) fills the object in both panels (the prediction is the oracle's)
+    bench = view.bench
+    [gt] = shapes_oracle(bench, "1", bench.load_sample("1"))
+    scale = display_scale(gt.image_size, Style())
+    [core] = _single_mask_pixels(np.repeat(np.repeat(gt.masks, scale, 1), scale, 2))
+    assert core.any() and (r.pred[0][core] == r.gt[0][core]).all()
+    frame = np.repeat(np.repeat(bench.load_sample("1").frames[0], scale, 0), scale, 1)
+    assert not (r.gt[0][core] == frame[core]).all()  # and it is filled, not left as it was
