@@ -52,9 +52,9 @@ def main_gallery_or_tide(args: argparse.Namespace) -> int:
             from .gallery import write_gallery
 
             for r in runs:
-                out = None
+                out = None  # RUN/gallery; with DIR and several runs: DIR/<benchmark>/<model>/<time>/
                 if args.gallery:
-                    out = Path(args.gallery) / r.relative_to(r.parents[2]) if len(runs) > 1 else Path(args.gallery)
+                    out = Path(args.gallery, *r.resolve().parts[-3:]) if len(runs) > 1 else Path(args.gallery)
                 print(f"wrote {write_gallery(r, out, workers=args.gallery_workers)}", file=sys.stderr)
     except EvalkitError as e:
         if getattr(args, "debug", False):
