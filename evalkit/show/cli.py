@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", "-s", action="append", metavar="ID",
                         help="sample id(s) to draw (comma-separated, repeatable; default: the first --limit)")
     parser.add_argument("--limit", "-L", type=int, default=16,
-                        help="without --sample: draw the first N predicted samples (0: all; default 16)")
+                        help="without --sample: draw N samples, worst first by the run's breakdown.json "
+                             "(else in the split's order; 0: all; default 16)")
     parser.add_argument("--out", "-o", metavar="DIR", help="output folder (default: RUN/show/)")
     parser.add_argument("--gt", choices=GT_MODES, default="beside",
                         help="ground truth in a panel beside the prediction, overlaid as dashed outlines, or none")
@@ -37,11 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sample_ids(args, view) -> list[str]:
+    """``--sample`` ids as given; else the first ``--limit`` samples, worst first when the run
+    has per-sample scores (``breakdown.json``), else in the split's order."""
+    from .breakdown import sample_scores, worst_first
+
     if args.sample:
         return [s.strip() for group in args.sample for s in group.split(",") if s.strip()]
     if args.limit < 0:
         raise EvalkitError("--limit must be >= 0")
-    return view.order if args.limit == 0 else view.order[:args.limit]
+    scores = sample_scores(view.run_dir)
+    order = worst_first(view.order, scores)
+    if scores.values is not None:
+        print(f"samples {scores.note}", file=sys.stderr)
+    return order if args.limit == 0 else order[:args.limit]
 
 
 def main(args: argparse.Namespace) -> int:

@@ -257,3 +257,13 @@ def test_referred_object_is_drawn_without_a_category_number(cache, tmp_path):
     assert core.any() and (r.pred[0][core] == r.gt[0][core]).all()
     frame = np.repeat(np.repeat(bench.load_sample("1").frames[0], scale, 0), scale, 1)
     assert not (r.gt[0][core] == frame[core]).all()  # and it is filled, not left as it was
+
+
+def test_show_without_sample_draws_the_worst_first(cache, tmp_path, capsys):
+    run = make_run(tmp_path, "shapes-coco-det", ids=["1", "2", "3", "4"])
+    (run / "breakdown.json").write_text(json.dumps({"schema": 1, "score_key": "recall@0.5", "higher_is_better": True,
+                                                    "samples": {"1": {"recall@0.5": 0.9}, "2": {"recall@0.5": 0.1},
+                                                                "3": {"recall@0.5": 0.5}, "4": {"recall@0.5": 1.0}}}))
+    assert cli_main(["show", str(run), "--limit", "2", "--out", str(tmp_path / "o")]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["2.png", "3.png"]
+    assert "worst first by per-sample recall@0.5" in capsys.readouterr().err
