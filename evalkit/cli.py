@@ -10,6 +10,9 @@
     evalkit data ls | get DATASET [--root DIR]
     evalkit report RUN_OR_DIR...         (leaderboards)
     evalkit compare RUN_A RUN_B          (per-sample deltas, paired bootstrap CIs)
+    evalkit report RUN_OR_DIR...         (leaderboards; --gallery, --tide)
+    evalkit show RUN [--sample ID]       (prediction overlays)
+    evalkit tide RUN                     (TIDE error analysis)
 
 User errors (bad names, broken data, bad files) print one line and exit 2; ``--debug`` shows
 the traceback. This module imports nothing heavy at import time: ``evalkit ls`` never imports
@@ -38,6 +41,8 @@ _EXTERNAL = {
     "compare": ("evalkit.reports.compare", "compare two runs: per-sample deltas, paired bootstrap CIs"),
     "demo": ("evalkit.demo", "evaluate the bundled tiny models on the synthetic shapes suite"),
     "train": ("evalkit.train.loop", "train a tiny model on the shapes suite (reproduces the shipped one)"),
+    "show": ("evalkit.show.cli", "draw a run's predictions over its frames, beside the ground truth"),
+    "tide": ("evalkit.show.tide_report", "TIDE error analysis of a detection / instance-segmentation run"),
 }
 
 

@@ -1,5 +1,8 @@
 """``evalkit report RUN_OR_DIR... [--format md|latex|html|csv|model-index] [--paper] [--out FILE]``.
 
+``--gallery [DIR]`` / ``--tide`` write each run's sample gallery / print its TIDE analysis
+instead (``evalkit.show``).
+
 Finds run directories (a run directory, or any folder below which they lie), keeps one run per
 (model, weights sha256, benchmark) — complete before partial before server-pending, then the
 newest — and renders paper-style leaderboards grouped by task family. ``--paper`` adds the
@@ -44,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ci", action="append", metavar="BASELINE",
                         help="append, per run, the headline's difference to the baseline run of its benchmark with a "
                              "paired bootstrap 95%% CI (a run directory or a folder of runs; repeatable; md only)")
+    parser.add_argument("--gallery", nargs="?", const="", default=None, metavar="DIR",
+                        help="instead of the leaderboard: write each run's sample gallery, worst first "
+                             "(HTML with thumbnails; default RUN/gallery/)")
+    parser.add_argument("--gallery-workers", type=int, default=1, metavar="N",
+                        help="processes drawing the gallery's samples (default 1)")
+    parser.add_argument("--tide", action="store_true",
+                        help="instead of the leaderboard: the TIDE error analysis of each detection / "
+                             "instance-segmentation run")
 
 
 def _matches(value: str, patterns: list[str] | None) -> bool:
@@ -95,6 +106,10 @@ def render(args: argparse.Namespace) -> tuple[str, list]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.gallery is not None or args.tide:
+        from ..show.report_hooks import main_gallery_or_tide
+
+        return main_gallery_or_tide(args)
     try:
         text, tables = render(args)
         if args.radar:

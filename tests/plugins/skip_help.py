@@ -24,6 +24,7 @@ HOW_TO_ENABLE: list[tuple[str, str]] = [
     (r"UNIVS_REFERENCE_PATH", "UNIVS_REFERENCE_PATH=<a checkout of MinghanLi/UniVS>"),
     (r"got10k", "pip install got10k==0.1.3 (the test extra: bash scripts/install.sh test)"),
     (r"torchvision missing", "pip install torchvision (the build matching your torch); transformers' SAM 2 processors need it"),
+    (r"tidecv missing|PyAV missing", "pip install 'evalkit[viz]' (tidecv, PyAV; included by bash scripts/install.sh test)"),
     (r"pdflatex", "install a TeX distribution with pdflatex (apt-get install texlive-latex-base)"),
     (r"ptxas|NVIDIA backend", "a CUDA machine with Triton's NVIDIA backend (see README 'CPU and GPU')"),
     (r"triton", "pip install triton (Linux x86_64)"),

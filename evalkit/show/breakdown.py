@@ -1,0 +1,92 @@
+"""Per-sample scores of a run, for ordering the gallery worst-first.
+
+They come from the run's ``breakdown.json`` (schema 1, ``docs/breakdown.md``): ``samples`` maps
+each sample id to its fields, ``score_key`` names the field to sort by and
+``higher_is_better`` its direction (worst first = ascending when true). Without a breakdown,
+or with one whose metric has no per-sample value (``score_key`` null: YouTube-VIS AP is per
+category only), :func:`sample_scores` returns no scores and the gallery keeps the split's
+order of the sample ids and says so on the page.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import EvalkitError
+
+__all__ = ["SampleScores", "sample_scores", "worst_first"]
+
+
+@dataclass
+class SampleScores:
+    """Per-sample values of one key.
+
+    Attributes:
+        values: sample id -> value (``None``: no per-sample scores; a sample absent from the
+            mapping, or null in the file, has no value and is placed last).
+        key: the key the values are of (the breakdown's ``score_key``).
+        higher_better: its direction.
+        note: one line saying where the order comes from (shown in the gallery).
+    """
+
+    values: dict[str, float] | None
+    key: str | None
+    higher_better: bool
+    note: str
+
+def _number(v) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v) if math.isfinite(v) else None
+
+
+def sample_scores(run_dir) -> SampleScores:
+    """The per-sample scores of ``run_dir`` (see the module docstring). A malformed
+    ``breakdown.json`` is an error naming the file and field; a missing one is not."""
+    path = Path(run_dir) / "breakdown.json"
+    if not path.is_file():
+        return SampleScores(None, None, True, "no breakdown.json in the run: samples in id order")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EvalkitError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict) or data.get("schema") != 1:
+        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise EvalkitError(f"{path}: expected a breakdown of schema 1 (docs/breakdown.md), got schema {got!r}")
+    key = data.get("score_key")
+    if key is None:
+        return SampleScores(None, None, True, f"{path.name} has no per-sample score for metric "
+                                              f"{data.get('metric')!r}: samples in id order")
+    samples = data.get("samples")
+    if not isinstance(samples, dict):
+        raise EvalkitError(f"{path}: 'samples' must be an object keyed by sample id, got {type(samples).__name__}")
+    values: dict[str, float] = {}
+    for sid, row in samples.items():
+        if not isinstance(row, dict):
+            raise EvalkitError(f"{path}: samples[{sid!r}] must be an object of fields, got {type(row).__name__}")
+        v = _number(row.get(key))
+        if v is not None:
+            values[str(sid)] = v
+    higher = data.get("higher_is_better", True)
+    if not isinstance(higher, bool):
+        raise EvalkitError(f"{path}: 'higher_is_better' must be true or false, got {higher!r}")
+    return SampleScores(values, str(key), higher,
+                        f"worst first by per-sample {key} ({'lower' if higher else 'higher'} is worse) "
+                        f"from {path.name}")
+
+
+def worst_first(ids: list[str], scores: SampleScores) -> list[str]:
+    """``ids`` ordered worst-first by ``scores`` (ties and samples without a value keep the
+    split's order; those without a value come last); the split's order without scores."""
+    if scores.values is None:
+        return list(ids)
+    pos = {s: k for k, s in enumerate(ids)}
+    sign = 1.0 if scores.higher_better else -1.0
+
+    def rank(s: str):
+        v = scores.values.get(s)
+        return (v is None, sign * v if v is not None else 0.0, pos[s])
+
+    return sorted(ids, key=rank)
