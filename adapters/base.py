@@ -11,13 +11,14 @@ The built-in families (UNINEXT, UniRef++, GLEE, UniVS and the tiny models) are
 :class:`ProcedureAdapter` subclasses: each task is a *procedure*, a function
 ``fn(model, context, frames, prompt) ->`` :class:`ProcedureResult` (the instances per frame and
 what the procedure counted) of the family's model bundle (the network and the steps around it,
-:meth:`ProcedureAdapter.bundle`) and the frozen context; a procedure reads nothing else of the
-adapter and writes nothing on it or on the network. :meth:`ProcedureAdapter.predict` unwraps the
-result: it returns the instances and keeps the stats as ``adapter.last_stats``.
+:meth:`ProcedureAdapter.bundle`; UniVS: the network) and the frozen context; a procedure reads
+nothing else of the adapter and writes nothing on it or on the network.
+:meth:`ProcedureAdapter.predict` unwraps the result: it returns the instances and keeps the
+stats as ``adapter.last_stats``.
 
 Models are registered in :data:`evalkit.registry.MODELS` with a factory target
 ``fn(*, model_id, device="cpu", weights=None, **options) -> Adapter``; the cards' models all go
-through :func:`evalkit.adapters.factory.build_adapter`.
+through :meth:`evalkit.adapters.factory.CardFactory.from_card`.
 """
 from __future__ import annotations
 
@@ -255,7 +256,8 @@ class ProcedureAdapter(Adapter):
 
     def bundle(self) -> Any:
         """The model as the procedures see it: the network and the family's steps around it
-        (prompt encoding, preprocessing), a frozen dataclass of the family."""
+        (prompt encoding, preprocessing), a frozen dataclass of the family; or the network
+        itself where the context holds the rest (UniVS)."""
         raise NotImplementedError
 
     def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
