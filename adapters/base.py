@@ -7,25 +7,30 @@ immutable :class:`InferenceContext` of the run — the task, the benchmark, the 
 rules apply, the resolved procedure settings and the input size. It is the only place an
 adapter's per-run state is set (``adapter.context``); procedures read the context, not options.
 
-The built-in families (UNINEXT, UniRef++, GLEE and the tiny models) are
+The built-in families (UNINEXT, UniRef++, GLEE, UniVS and the tiny models) are
 :class:`ProcedureAdapter` subclasses: each task is a *procedure*, a function
-``fn(model, context, frames, prompt) -> Instances per frame`` of the family's model bundle (the
-network and the steps around it, :meth:`ProcedureAdapter.bundle`) and the frozen context; a
-procedure reads nothing else of the adapter and writes nothing on it or on the network.
+``fn(model, context, frames, prompt) ->`` :class:`ProcedureResult` (the instances per frame and
+what the procedure counted) of the family's model bundle (the network and the steps around it,
+:meth:`ProcedureAdapter.bundle`; UniVS: the network) and the frozen context; a procedure reads
+nothing else of the adapter and writes nothing on it or on the network.
+:meth:`ProcedureAdapter.predict` unwraps the result: it returns the instances and keeps the
+stats as ``adapter.last_stats``.
 
 Models are registered in :data:`evalkit.registry.MODELS` with a factory target
 ``fn(*, model_id, device="cpu", weights=None, **options) -> Adapter``; the cards' models all go
-through :func:`evalkit.adapters.factory.build_adapter`.
+through :meth:`evalkit.adapters.factory.CardFactory.from_card`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+import functools
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Generator, Iterable, Iterator, Mapping
 
 from ..errors import UnsupportedTaskError
-from ..types import Frames, Instances, Prompt, prompt_kind
+from ..types import ContractError, Frames, Instances, Prompt, prompt_kind
 
-__all__ = ["Adapter", "InferenceContext", "ProcedureAdapter"]
+__all__ = ["Adapter", "InferenceContext", "ProcedureAdapter", "ProcedureResult", "streamed"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,51 @@ class InferenceContext:
         """Whether a per-dataset rule keyed ``prefix`` applies: the dataset is ``prefix`` or
         starts with it (``ovis`` matches ``ovis-val``); ``False`` without a dataset."""
         return bool(self.dataset) and self.dataset.startswith(prefix)
+
+
+@dataclass(frozen=True)
+class ProcedureResult:
+    """What every procedure returns: the instances and what it counted on the way.
+
+    Attributes:
+        instances: one :class:`~evalkit.types.Instances` per frame (original-image frame): a
+            list, or an iterator for a procedure that yields each frame as it is done (video
+            procedures: memory stays flat in the video's length).
+        stats: counts of this call, name → int (frames run, tracks started, peak sizes of a
+            streaming state...), the keys documented by each procedure. Read-only; for an
+            iterator (:meth:`streamed`) it is empty until the iterator is exhausted, then it
+            holds the procedure's counts.
+    """
+
+    instances: list[Instances] | Iterator[Instances]
+    stats: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.stats, MappingProxyType):  # read-only for whoever holds it
+            object.__setattr__(self, "stats", MappingProxyType(dict(self.stats)))
+
+    @classmethod
+    def streamed(cls, frames: Generator[Instances, None, Mapping[str, int]]) -> "ProcedureResult":
+        """The result of a generator that yields one :class:`Instances` per frame and returns
+        its stats (the generator's ``return`` value): ``instances`` passes the frames on as the
+        consumer asks for them, ``stats`` is filled when the last one has been taken."""
+        counts: dict[str, int] = {}
+
+        def run() -> Iterator[Instances]:
+            counts.update((yield from frames) or {})
+
+        return cls(run(), MappingProxyType(counts))
+
+
+def streamed(fn: Callable[..., Generator[Instances, None, Mapping[str, int]]]) -> Callable[..., ProcedureResult]:
+    """A procedure from a generator function ``fn(model, context, frames, prompt)`` that yields
+    one :class:`Instances` per frame and returns its stats (:meth:`ProcedureResult.streamed`)."""
+
+    @functools.wraps(fn)
+    def procedure(model, context, frames, prompt) -> ProcedureResult:
+        return ProcedureResult.streamed(fn(model, context, frames, prompt))
+
+    return procedure
 
 
 class Adapter:
@@ -181,21 +231,33 @@ class Adapter:
 
 
 class ProcedureAdapter(Adapter):
-    """An adapter whose tasks are procedures ``fn(model, context, frames, prompt)``, with the one
-    ``predict`` dispatch of the built-in families.
+    """An adapter whose tasks are procedures ``fn(model, context, frames, prompt) ->``
+    :class:`ProcedureResult`, with the one ``predict`` dispatch of the built-in families.
 
     A family supplies :meth:`procedures` (task → procedure and the prompt type it takes),
     :meth:`bundle` (what the procedures see of the model) and :meth:`_infer_task` (the task of
     a prompt when neither :meth:`prepare` nor the ``task`` option gave one).
+
+    Attributes:
+        last_stats: the stats of the last :meth:`predict` (its :attr:`ProcedureResult.stats`;
+            for a streamed video complete once its instances have all been taken), ``{}``
+            before the first call and after an empty clip. The adapter-side record of the
+            call, for logs and benchmarks; procedures never write it.
     """
 
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.last_stats: Mapping[str, int] = MappingProxyType({})
+
     def procedures(self) -> dict[str, tuple[Callable, type]]:
-        """task → (procedure ``fn(model, context, frames, prompt)``, expected prompt type)."""
+        """task → (procedure ``fn(model, context, frames, prompt) -> ProcedureResult``,
+        expected prompt type)."""
         raise NotImplementedError
 
     def bundle(self) -> Any:
         """The model as the procedures see it: the network and the family's steps around it
-        (prompt encoding, preprocessing), a frozen dataclass of the family."""
+        (prompt encoding, preprocessing), a frozen dataclass of the family; or the network
+        itself where the context holds the rest (UniVS)."""
         raise NotImplementedError
 
     def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
@@ -212,5 +274,12 @@ class ProcedureAdapter(Adapter):
             raise UnsupportedTaskError(f"task {task!r} of {self.model_id!r} expects a "
                                        f"{expected.__name__} prompt, got {type(prompt).__name__}")
         if len(frames) == 0:
+            self.last_stats = MappingProxyType({})
             return []
-        return procedure(self.bundle(), self.context_for(task), frames, prompt)
+        result = procedure(self.bundle(), self.context_for(task), frames, prompt)
+        if not isinstance(result, ProcedureResult):
+            name = getattr(procedure, "__qualname__", repr(procedure))
+            raise ContractError(f"procedure {name} of task {task!r} returned {type(result).__name__}, "
+                                f"expected a ProcedureResult(instances, stats)")
+        self.last_stats = result.stats
+        return result.instances

@@ -23,7 +23,7 @@ import torch
 
 from ..types import Categories, ContractError, Expression, Frames, Instances, Reference
 from ..zoo.ops import ImageTransform, box_convert, masks_to_rles
-from .base import InferenceContext
+from .base import InferenceContext, ProcedureResult
 
 __all__ = ["detect", "ground", "interactive", "to_instances", "prompt_masks", "canvas_masks"]
 
@@ -61,9 +61,11 @@ def to_instances(tf: ImageTransform, cls_scores: torch.Tensor, mask_logits: torc
 
 
 @torch.no_grad()
-def detect(model, ctx: InferenceContext, frames: Frames, categories: Categories) -> list[Instances]:
+def detect(model, ctx: InferenceContext, frames: Frames, categories: Categories) -> ProcedureResult:
     """Category-guided detection (``det``) or instance segmentation (``inst-seg``), one image
-    at a time."""
+    at a time.
+
+    Stats: ``frames`` run, ``detections`` output over all frames."""
     results = []
     for i in range(len(frames)):
         batch = model.preprocess(frames[i:i + 1], ctx)
@@ -77,12 +79,14 @@ def detect(model, ctx: InferenceContext, frames: Frames, categories: Categories)
         labels = np.asarray(categories.ids, dtype=np.int64)[(idx % n).cpu().numpy()]
         results.append(to_instances(batch.transforms[0], scores, out.masks[0, q], out.boxes[0, q],
                                     labels=labels, with_masks=ctx.task != "det"))
-    return results
+    return ProcedureResult(results, {"frames": len(frames), "detections": sum(len(r) for r in results)})
 
 
 @torch.no_grad()
-def ground(model, ctx: InferenceContext, frames: Frames, expression: Expression) -> list[Instances]:
-    """Referring expression comprehension / segmentation: the top-1 query, one image at a time."""
+def ground(model, ctx: InferenceContext, frames: Frames, expression: Expression) -> ProcedureResult:
+    """Referring expression comprehension / segmentation: the top-1 query, one image at a time.
+
+    Stats: ``frames`` run."""
     results = []
     for i in range(len(frames)):
         batch = model.preprocess(frames[i:i + 1], ctx)
@@ -91,7 +95,7 @@ def ground(model, ctx: InferenceContext, frames: Frames, expression: Expression)
         score, q = probs.max(0)
         results.append(to_instances(batch.transforms[0], score[None], out.masks[0, q[None]],
                                     out.boxes[0, q[None]]))
-    return results
+    return ProcedureResult(results, {"frames": len(frames)})
 
 
 def _rect(shape, x0, y0, x1, y1) -> np.ndarray:
@@ -153,8 +157,11 @@ def canvas_masks(masks: np.ndarray, tf: ImageTransform, device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interactive(model, ctx: InferenceContext, frames: Frames, ref: Reference) -> list[Instances]:
-    """One mask per prompted object on the reference frame (other frames get nothing)."""
+def interactive(model, ctx: InferenceContext, frames: Frames, ref: Reference) -> ProcedureResult:
+    """One mask per prompted object on the reference frame (other frames get nothing).
+
+    Stats: ``objects`` segmented (prompts with at least one pixel), ``passes`` (network calls,
+    ``OBJECT_CHUNK`` objects each)."""
     sizes = frames.sizes
     results = [Instances.empty(s) for s in sizes]
     f = ref.frame
@@ -163,7 +170,7 @@ def interactive(model, ctx: InferenceContext, frames: Frames, ref: Reference) ->
     masks, mode = prompt_masks(ref, sizes[f])
     valid = [k for k in range(len(masks)) if masks[k].any()]
     if not valid:
-        return results
+        return ProcedureResult(results, {"objects": 0, "passes": 0})
     vm = canvas_masks(masks[valid], tf, model.device)
     text = model.class_prompt(Categories(("object",), (1,)), 1)
     by_ffn = ctx.settings.interactive_score == "ffn"
@@ -179,4 +186,4 @@ def interactive(model, ctx: InferenceContext, frames: Frames, ref: Reference) ->
         sel_boxes.append(out.boxes[ar, q])
     ids = np.asarray(ref.object_ids, np.int64)[valid]
     results[f] = to_instances(tf, torch.cat(scores), torch.cat(sel_masks), torch.cat(sel_boxes), track_ids=ids)
-    return results
+    return ProcedureResult(results, {"objects": len(valid), "passes": len(scores)})

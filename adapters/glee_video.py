@@ -28,7 +28,7 @@ import torch
 
 from ..types import Categories, Frames, Instances
 from ..zoo.ops import masks_to_rles
-from .base import InferenceContext
+from .base import InferenceContext, ProcedureResult
 from .glee_image import boxes_to_original
 from .trackers import MinVISMatcher, clip_windows, tao_frame_filter, tao_video_topk, video_topk
 
@@ -70,13 +70,18 @@ def associate(logits, masks, boxes, embeds) -> tuple[list, list, torch.Tensor]:
 
 
 @torch.no_grad()
-def track(model, ctx: InferenceContext, frames: Frames, categories: Categories) -> list[Instances]:
-    """VIS / open-world tracking of one video → one :class:`Instances` per frame."""
+def track(model, ctx: InferenceContext, frames: Frames, categories: Categories) -> ProcedureResult:
+    """VIS / open-world tracking of one video → one :class:`Instances` per frame.
+
+    Stats: ``frames`` run, ``windows`` (network calls, ``video_window_size`` frames each),
+    ``tracks`` (the top-k (query, category) pairs, or TAO queries, output)."""
     logits, masks, boxes, embeds, tfs = decode_video(model, ctx, frames, categories)
     masks, boxes, video_logits = associate(logits, masks, boxes, embeds)
     ids = np.asarray(categories.ids, np.int64)
+    counts = {"frames": len(frames), "windows": len(clip_windows(len(frames), ctx.settings.video_window_size))}
     if ctx.task == "ow-track" and not ctx.dataset_is("burst"):
-        return _tao_output(video_logits, masks, boxes, tfs, ids)
+        results, tracks = _tao_output(video_logits, masks, boxes, tfs, ids)
+        return ProcedureResult(results, {**counts, "tracks": tracks})
     scores, cls, q = video_topk(video_logits, VIS_TOPK)
     labels = ids[cls.numpy()]
     results = []
@@ -85,10 +90,11 @@ def track(model, ctx: InferenceContext, frames: Frames, categories: Categories) 
         results.append(Instances(tf.original_size, boxes=boxes_to_original(boxes[t][q], tf).numpy(),
                                  masks=masks_to_rles(fg), scores=scores.numpy(), labels=labels,
                                  track_ids=np.arange(1, len(q) + 1)))
-    return results
+    return ProcedureResult(results, {**counts, "tracks": len(q)})
 
 
-def _tao_output(video_logits, masks, boxes, tfs, ids) -> list[Instances]:
+def _tao_output(video_logits, masks, boxes, tfs, ids) -> tuple[list[Instances], int]:
+    """TAO's per-frame instances and the number of tracks (top queries) they are drawn from."""
     scores, cls, q = tao_video_topk(video_logits, TAO_TOPK)
     labels = ids[cls.numpy()]
     track_ids = np.arange(1, len(q) + 1)
@@ -99,4 +105,4 @@ def _tao_output(video_logits, masks, boxes, tfs, ids) -> list[Instances]:
         kept = tao_frame_filter(xyxy, masks[t][q] > 0, scores).numpy()
         results.append(Instances(tf.original_size, boxes=xyxy[kept].numpy(), scores=scores[kept].numpy(),
                                  labels=labels[kept], track_ids=track_ids[kept]))
-    return results
+    return results, len(q)

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Frames, Instances, Reference
 from ..zoo.ops import masks_to_rles
-from .base import InferenceContext
+from .base import InferenceContext, ProcedureResult
 from .glee_image import OBJECT_CHUNK, boxes_to_original, canvas_masks, prompt_masks
 from .trackers import merge_probabilities, split_label_map
 
@@ -61,9 +61,12 @@ def _pad_tokens(parts: list[list[tuple[torch.Tensor, torch.Tensor]]]) -> list[tu
 
 
 @torch.no_grad()
-def vos(model, ctx: InferenceContext, frames: Frames, ref: Reference) -> list[Instances]:
+def vos(model, ctx: InferenceContext, frames: Frames, ref: Reference) -> ProcedureResult:
     """Semi-supervised VOS: one label map per frame, as :class:`Instances` whose ``track_ids``
-    are the reference's object ids (objects not yet started are absent)."""
+    are the reference's object ids (objects not yet started are absent).
+
+    Stats: ``frames`` run, ``objects`` started (a non-empty mask on the canvas), ``segmented``
+    (object-frames segmented by the network, the given frames excluded)."""
     net = model.net
     sizes = frames.sizes
     key_frames = list(ref.frames_of_objects or (ref.frame,) * len(ref.object_ids))
@@ -71,6 +74,7 @@ def vos(model, ctx: InferenceContext, frames: Frames, ref: Reference) -> list[In
     ref_masks, mode = prompt_masks(ref, sizes[ref.frame])  # each object's mask on its key frame
     results = []
     state: dict[int, tuple[torch.Tensor, list]] = {}  # object index → (template tokens, prompt tokens)
+    segmented = 0
     for t in range(len(frames)):
         batch = model.preprocess(frames[t:t + 1], ctx)
         tf = batch.transforms[0]
@@ -87,6 +91,7 @@ def vos(model, ctx: InferenceContext, frames: Frames, ref: Reference) -> list[In
             _, levels = net.encode(feats, tmpl)
             state[k] = (tmpl, net.prompt_tokens(levels, cm))
         active = [k for k in state if key_frames[k] < t]
+        segmented += len(active)
         probs, scores = {}, {}
         for c in range(0, len(active), OBJECT_CHUNK):
             chunk = active[c:c + OBJECT_CHUNK]
@@ -100,7 +105,7 @@ def vos(model, ctx: InferenceContext, frames: Frames, ref: Reference) -> list[In
             for i, k in enumerate(chunk):
                 probs[k], scores[k] = p[i], float(best[i])
         results.append(_merge(sizes[t], probs, scores, given, ids))
-    return results
+    return ProcedureResult(results, {"frames": len(frames), "objects": len(state), "segmented": segmented})
 
 
 def _merge(size, probs: dict[int, torch.Tensor], scores: dict[int, float], given: dict[int, np.ndarray],
@@ -126,8 +131,10 @@ def select_referred(probs: torch.Tensor, embeds: torch.Tensor, prev: torch.Tenso
 
 
 @torch.no_grad()
-def rvos(model, ctx: InferenceContext, frames: Frames, expression: Expression) -> list[Instances]:
-    """Referring VOS: one instance per frame (``track_ids`` 1) with the chosen query's mask."""
+def rvos(model, ctx: InferenceContext, frames: Frames, expression: Expression) -> ProcedureResult:
+    """Referring VOS: one instance per frame (``track_ids`` 1) with the chosen query's mask.
+
+    Stats: ``frames`` run, ``windows`` (network calls, ``video_window_size`` frames each)."""
     window = ctx.settings.video_window_size
     prev = None
     results = []
@@ -144,4 +151,4 @@ def rvos(model, ctx: InferenceContext, frames: Frames, expression: Expression) -
             results.append(Instances(tf.original_size, boxes=boxes_to_original(out.boxes[b, q:q + 1], tf).cpu().numpy(),
                                      masks=masks_to_rles(fg.cpu()), scores=probs[b, q:q + 1].cpu().numpy(),
                                      track_ids=np.ones(1, np.int64)))
-    return results
+    return ProcedureResult(results, {"frames": len(frames), "windows": len(range(0, len(frames), window))})

@@ -2,10 +2,11 @@
 expression comprehension / segmentation (expression prompts), one frame at a time.
 
 Procedures are functions of the model bundle (:class:`~evalkit.adapters.uninext.UninextModel`)
-and the run's :class:`~evalkit.adapters.base.InferenceContext`."""
+and the run's :class:`~evalkit.adapters.base.InferenceContext` returning a
+:class:`~evalkit.adapters.base.ProcedureResult` whose instances are yielded frame by frame."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Generator
 
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ import torch
 from evalkit.types import Categories, Expression, Frames, Instances
 from evalkit.zoo.ops import masks_to_rles
 
-from .base import InferenceContext
+from .base import InferenceContext, streamed
 from .uninext_postprocess import (binary_masks, boxes_to_original, category_scores, prompt_scores,
                                   select_detections)
 
@@ -55,13 +56,21 @@ def detect_frame(model, ctx: InferenceContext, image: np.ndarray, prompt: Catego
     return inst, extras
 
 
-def predict_categories(model, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+@streamed
+def predict_categories(model, ctx: InferenceContext, frames: Frames,
+                       prompt: Categories) -> Generator[Instances, None, dict[str, int]]:
     """Detection (``det``) or instance segmentation (``inst-seg``) of every frame
-    (:class:`~.uninext_settings.DetectionSettings`)."""
+    (:class:`~.uninext_settings.DetectionSettings`).
+
+    Stats: ``frames`` run, ``detections`` output over all frames."""
     st = ctx.settings
+    detections = 0
     for image in frames:
-        yield detect_frame(model, ctx, image, prompt, with_masks=ctx.task == "inst-seg",
-                           max_instances=st.max_num_inst, nms_iou=st.nms_thresh)[0]
+        inst = detect_frame(model, ctx, image, prompt, with_masks=ctx.task == "inst-seg",
+                            max_instances=st.max_num_inst, nms_iou=st.nms_thresh)[0]
+        detections += len(inst)
+        yield inst
+    return {"frames": len(frames), "detections": detections}
 
 
 def ground_frame(model, ctx: InferenceContext, image: np.ndarray, prompt: Expression, *, with_masks: bool,
@@ -84,10 +93,19 @@ def ground_frame(model, ctx: InferenceContext, image: np.ndarray, prompt: Expres
     return Instances(tf.original_size, boxes.cpu().numpy(), None, score.cpu().numpy()), probs
 
 
-def predict_expression(model, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
-    """REC (``rec``: one box) or RES (``res``: one box and mask) on every frame."""
+@streamed
+def predict_expression(model, ctx: InferenceContext, frames: Frames,
+                       prompt: Expression) -> Generator[Instances, None, dict[str, int]]:
+    """REC (``rec``: one box) or RES (``res``: one box and mask) on every frame.
+
+    Stats: ``frames`` run; RES also ``empty_masks``, the frames whose mask has no pixel above
+    0.5 (the metric counts them as misses)."""
+    empty = 0
     for image in frames:
         inst, probs = ground_frame(model, ctx, image, prompt, with_masks=ctx.task == "res")
         if probs is not None:
-            inst = Instances(inst.image_size, inst.boxes, to_rles(probs > 0.5), inst.scores)
+            binary = probs > 0.5
+            empty += int(not bool(binary.any()))
+            inst = Instances(inst.image_size, inst.boxes, to_rles(binary), inst.scores)
         yield inst
+    return {"frames": len(frames), **({"empty_masks": empty} if ctx.task == "res" else {})}

@@ -18,7 +18,7 @@ kept, so memory is flat in the video length.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Generator
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from evalkit.types import Frames, Instances, Reference
 from evalkit.zoo.ops import masks_to_boxes
 from evalkit.zoo.uninext.prompt import crop_template
 
-from .base import InferenceContext
+from .base import InferenceContext, streamed
 from .trackers import merge_probabilities
 from .uninext_image import to_rles
 from .uninext_postprocess import boxes_to_original, mask_probabilities, prompt_scores
@@ -74,14 +74,20 @@ def _track_once(model, batch, task, init, prev):
     return float(score), q, out
 
 
-def predict_sot(model, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
-    """One box per frame from frame ``prompt.frame`` on (earlier frames: empty)."""
+@streamed
+def predict_sot(model, ctx: InferenceContext, frames: Frames,
+                prompt: Reference) -> Generator[Instances, None, dict[str, int]]:
+    """One box per frame from frame ``prompt.frame`` on (earlier frames: empty).
+
+    Stats: ``frames`` tracked (after the given one), ``template_updates`` (times the previous
+    template was refreshed)."""
     if prompt.boxes is None or len(prompt.boxes) != 1:
         raise EvalkitError("SOT expects a Reference with exactly one box (xyxy, original frame)")
     st = ctx.settings  # SOTSettings
     obj = np.asarray(prompt.object_ids[:1], np.int64)
     start = prompt.frame
     init = prev = None
+    tracked = updates = 0
     for i, image in enumerate(frames):
         size = image.shape[:2]
         if i < start:
@@ -99,10 +105,13 @@ def predict_sot(model, ctx: InferenceContext, frames: Frames, prompt: Reference)
             yield Instances(size, given[None].cpu().numpy(), None, np.ones(1, np.float32), None, obj)
             continue
         score, q, out = _track_once(model, batch, ctx.task, init, prev if st.online_update else None)
+        tracked += 1
         box = boxes_to_original(out["boxes"][0, q], tf)
         yield Instances(size, box.cpu().numpy(), None, np.asarray([score], np.float32), None, obj)
         if st.online_update and (i - start) % st.update_interval == 0 and score > st.update_thr:
             prev = make_template(model, batch, tf.boxes_to_resized(box)[0], None)
+            updates += 1
+    return {"frames": tracked, "template_updates": updates}
 
 
 def _canvas_mask(mask: torch.Tensor, tf, canvas: tuple[int, int], mode: str) -> torch.Tensor:
@@ -124,9 +133,14 @@ def _resized_box(canvas_mask: torch.Tensor) -> torch.Tensor | None:
     return masks_to_boxes(canvas_mask[None] > 0.5)[0]
 
 
-def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+@streamed
+def predict_vos(model, ctx: InferenceContext, frames: Frames,
+                prompt: Reference) -> Generator[Instances, None, dict[str, int]]:
     """Semi-supervised VOS: one mask per object per frame (exclusive, after soft aggregation),
-    ``track_ids`` = object ids; an object is absent before the frame its mask is given on."""
+    ``track_ids`` = object ids; an object is absent before the frame its mask is given on.
+
+    Stats: ``frames`` run, ``objects`` started (given a non-empty mask), ``passes`` (network
+    runs: one per started object per later frame), ``template_updates``."""
     if prompt.masks is None:
         raise EvalkitError("VOS expects a Reference with one mask per object (K×H×W, original frame)")
     ids = list(prompt.object_ids)
@@ -136,6 +150,7 @@ def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference)
     blank = st.inst_thr_vos if (ctx.dataset or "").startswith(("ytvos", "youtube")) else None
     thr = st.update_thr
     templates: dict[int, list] = {}  # object id -> [init, prev]
+    passes = updates = 0
     for i, image in enumerate(frames):
         size = image.shape[:2]
         batch = model.preprocess([image], ctx)
@@ -170,6 +185,7 @@ def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference)
                 scores.append(1.0)
                 continue
             score, q, out = _track_once(model, batch, ctx.task, *templates[oid])
+            passes += 1
             p = mask_probabilities(model.net.decode_masks(out, 0, q), tf, "bilinear")[0]
             if blank is not None and score < blank:
                 p = torch.zeros_like(p)
@@ -192,3 +208,5 @@ def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference)
             ob[2:] -= 1
             rb = tf.boxes_to_resized(ob[None])[0]
             templates[oid][1] = make_template(model, batch, rb, _canvas_mask(masks[j], tf, canvas, "nearest"))
+            updates += 1
+    return {"frames": len(frames), "objects": len(templates), "passes": passes, "template_updates": updates}

@@ -6,7 +6,7 @@ The trackers are the shared ones (:mod:`evalkit.adapters.trackers`).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Generator
 
 import numpy as np
 import torch
@@ -14,24 +14,40 @@ import torch
 from evalkit.types import Categories, Expression, Frames, Instances
 from evalkit.zoo.ops import batched_nms, box_convert
 
-from .base import InferenceContext
+from .base import InferenceContext, streamed
 from .trackers import IDOLTracker, IDOLVideoAccumulator, QuasiDenseEmbedTracker
 from .uninext_image import ground_frame, to_rles
 from .uninext_postprocess import binary_masks, category_scores
 
-__all__ = ["predict_rvos", "predict_mot", "predict_vis", "select_for_tracking"]
+__all__ = ["predict_rvos", "predict_mot", "predict_vis", "select_for_tracking", "tracker_stats"]
 
 #: ``MODEL.IDOL.INFERENCE_SELECT_THRES``: queries kept for the trackers
 SELECT_THRESHOLD = 0.1
 
 
-def predict_rvos(model, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+@streamed
+def predict_rvos(model, ctx: InferenceContext, frames: Frames,
+                 prompt: Expression) -> Generator[Instances, None, dict[str, int]]:
     """R-VOS: on every frame the best query for the expression, mask probability > 0.5 (bilinear
-    ×4, sigmoid, crop, nearest resize; official ``inference_rvos``). ``track_ids`` = 1."""
+    ×4, sigmoid, crop, nearest resize; official ``inference_rvos``). ``track_ids`` = 1.
+
+    Stats: ``frames`` run, ``empty_masks`` (frames with no pixel above 0.5)."""
+    empty = 0
     for image in frames:
         inst, probs = ground_frame(model, ctx, image, prompt, with_masks=True, final="nearest")
-        yield Instances(inst.image_size, inst.boxes, to_rles(probs > 0.5), inst.scores, None,
+        binary = probs > 0.5
+        empty += int(not bool(binary.any()))
+        yield Instances(inst.image_size, inst.boxes, to_rles(binary), inst.scores, None,
                         np.ones(1, np.int64))
+    return {"frames": len(frames), "empty_masks": empty}
+
+
+def tracker_stats(tracker, frames: int) -> dict[str, int]:
+    """``frames``, ``tracks_started`` (track ids the tracker gave out) and ``tracks_ended``
+    (tracks it dropped from its memory, unmatched for ``memo_tracklet_frames`` frames, before
+    the video's end) of a quasi-dense or IDOL tracker after a video."""
+    return {"frames": frames, "tracks_started": tracker.num_tracklets,
+            "tracks_ended": tracker.num_tracklets - len(tracker.tracklets)}
 
 
 def select_for_tracking(prob: torch.Tensor, boxes: torch.Tensor, nms_iou: float,
@@ -64,11 +80,15 @@ def _frame_detections(model, ctx: InferenceContext, image, prompt: Categories):
     return batch.transforms[0], out, prob, idx
 
 
-def predict_mot(model, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+@streamed
+def predict_mot(model, ctx: InferenceContext, frames: Frames,
+                prompt: Categories) -> Generator[Instances, None, dict[str, int]]:
     """MOT (``mot``: boxes) / MOTS (``mots``: boxes and masks): tracked detections per frame,
     ``track_ids`` from the quasi-dense tracker with the official BDD100K settings
     (:class:`~.uninext_settings.MOTSettings`: birth at score > 0.4), labels = dataset category
-    ids. Boxes are in original pixels, not clipped (as the official results)."""
+    ids. Boxes are in original pixels, not clipped (as the official results).
+
+    Stats: :func:`tracker_stats`."""
     from dataclasses import asdict
 
     st = ctx.settings
@@ -86,13 +106,19 @@ def predict_mot(model, ctx: InferenceContext, frames: Frames, prompt: Categories
             masks = to_rles(binary_masks(model.net.decode_masks(out, 0, idx[k]), tf))
         yield Instances(tf.original_size, boxes[k].cpu().numpy(), masks, best[k].cpu().numpy(),
                         ids_map[cls[k].cpu().numpy()], track_ids.cpu().numpy())
+    return tracker_stats(tracker, len(frames))
 
 
-def predict_vis(model, ctx: InferenceContext, frames: Frames, prompt: Categories) -> Iterator[Instances]:
+@streamed
+def predict_vis(model, ctx: InferenceContext, frames: Frames,
+                prompt: Categories) -> Generator[Instances, None, dict[str, int]]:
     """VIS: the IDOL tracker frame by frame (masks kept as RLE), then the video-level
     post-processing (short tracklets dropped, class scores averaged over frames, one output per
     (track, class) above 0.05). All frames are yielded at the end, every instance of a track
-    carrying the video score and its dataset category id."""
+    carrying the video score and its dataset category id.
+
+    Stats: :func:`tracker_stats` and ``video_results`` (the (track, class) outputs kept by the
+    video-level post-processing)."""
     from dataclasses import asdict
 
     st = ctx.settings  # VISSettings
@@ -119,3 +145,4 @@ def predict_vis(model, ctx: InferenceContext, frames: Frames, prompt: Categories
                         np.asarray([v.score for v in present], np.float32),
                         ids_map[np.asarray([v.label for v in present], np.int64)],
                         np.asarray([v.track_id for v in present], np.int64))
+    return {**tracker_stats(tracker, len(frames)), "video_results": len(videos)}

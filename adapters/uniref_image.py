@@ -11,14 +11,14 @@ predicted) and keeps one prediction per image for the results writers.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Generator
 
 import torch
 
 from evalkit.errors import EvalkitError
 from evalkit.types import Expression, Frames, Instances, Reference
 
-from .base import InferenceContext
+from .base import InferenceContext, streamed
 from .uninext_image import to_rles
 from .uninext_postprocess import binary_masks, boxes_to_original
 
@@ -37,13 +37,18 @@ def top1_instance(model, out: dict, tf) -> Instances:
     return Instances(tf.original_size, boxes.cpu().numpy(), to_rles(masks), score.cpu().numpy())
 
 
-def predict_res(model, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
-    """RES: the expression as a language reference on every frame."""
+@streamed
+def predict_res(model, ctx: InferenceContext, frames: Frames,
+                prompt: Expression) -> Generator[Instances, None, dict[str, int]]:
+    """RES: the expression as a language reference on every frame.
+
+    Stats: ``frames`` run."""
     language = model.encode_expression(prompt.text)
     for image in frames:
         batch = model.preprocess([image], ctx)
         out = model.run(model.features(batch), batch, language=language)
         yield top1_instance(model, out, batch.transforms[0])
+    return {"frames": len(frames)}
 
 
 def support_reference(model, ctx: InferenceContext, prompt: Reference):
@@ -73,10 +78,15 @@ def support_reference(model, ctx: InferenceContext, prompt: Reference):
         return model.net.encode_mask_reference(vis, masks).merge_batch()
 
 
-def predict_fss(model, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
-    """FSS (1-shot or k-shot): the supports' mask reference on every query frame."""
+@streamed
+def predict_fss(model, ctx: InferenceContext, frames: Frames,
+                prompt: Reference) -> Generator[Instances, None, dict[str, int]]:
+    """FSS (1-shot or k-shot): the supports' mask reference on every query frame.
+
+    Stats: ``frames`` run (query frames), ``supports`` (the shots)."""
     reference = support_reference(model, ctx, prompt)
     for image in frames:
         batch = model.preprocess([image], ctx)
         out = model.run(model.features(batch), batch, mask=reference)
         yield top1_instance(model, out, batch.transforms[0])
+    return {"frames": len(frames), "supports": len(prompt.support)}

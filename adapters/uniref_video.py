@@ -20,7 +20,7 @@ constant over the video's length (the paper's point against memory-bank VOS meth
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Generator
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from evalkit.zoo.ops import masks_to_boxes
 from evalkit.zoo.uniref.fusion import ReferenceFeatures
 
 from .trackers.vos import merge_probabilities
-from .base import InferenceContext
+from .base import InferenceContext, streamed
 from .uniref import canvas_mask
 from .uninext_image import to_rles
 from .uninext_postprocess import boxes_to_original, mask_probabilities
@@ -48,14 +48,20 @@ def _top1(out: dict, b: int) -> tuple[float, torch.Tensor]:
 
 
 # -- R-VOS -------------------------------------------------------------------------------------
-def predict_rvos(model, ctx: InferenceContext, frames: Frames, prompt: Expression) -> Iterator[Instances]:
+@streamed
+def predict_rvos(model, ctx: InferenceContext, frames: Frames,
+                 prompt: Expression) -> Generator[Instances, None, dict[str, int]]:
     """Referring VOS of one expression: one instance per frame (``track_ids`` = 1; its mask
-    may be empty), see the module docstring."""
+    may be empty), see the module docstring.
+
+    Stats: ``frames`` run, ``empty_masks`` (frames below the score threshold or with an empty
+    mask), ``reference_updates`` (frames whose mask became the previous-frame reference)."""
     language = model.encode_expression(prompt.text)
     st = ctx.settings
     propagate, thr = st.rvos_propagation, st.score_thres
     init: ReferenceFeatures | None = None
     prev: ReferenceFeatures | None = None
+    empty = updates = 0
     for image in frames:
         batch = model.preprocess([image], ctx)
         tf = batch.transforms[0]
@@ -70,11 +76,15 @@ def predict_rvos(model, ctx: InferenceContext, frames: Frames, prompt: Expressio
             mask = mask_probabilities(logits, tf, "bilinear")[0] > _MASK_THRESHOLD
         else:
             mask = torch.zeros(tf.original_size, dtype=torch.bool, device=box.device)
-        if propagate and bool(mask.any()):
+        found = bool(mask.any())
+        empty += int(not found)
+        if propagate and found:
             ref = model.mask_reference(vis, batch, [mask])
             init, prev = (ref, ref) if init is None else (init, ref)
+            updates += 1
         yield Instances(tf.original_size, box.cpu().numpy(), to_rles(mask[None]),
                         np.asarray([score], np.float32), None, np.ones(1, np.int64))
+    return {"frames": len(frames), "empty_masks": empty, "reference_updates": updates}
 
 
 # -- VOS ---------------------------------------------------------------------------------------
@@ -107,9 +117,15 @@ def _segment_objects(model, vis, batch, refs: list[ReferenceFeatures], thr: floa
     return probs, scores
 
 
-def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference) -> Iterator[Instances]:
+@streamed
+def predict_vos(model, ctx: InferenceContext, frames: Frames,
+                prompt: Reference) -> Generator[Instances, None, dict[str, int]]:
     """Semi-supervised VOS: per frame one mask per active object (exclusive after soft
-    aggregation), ``track_ids`` = object ids; an object is absent before its given frame."""
+    aggregation), ``track_ids`` = object ids; an object is absent before its given frame.
+
+    Stats: ``frames`` run, ``objects`` started, ``segmented`` (object-frames segmented by the
+    network, the given frames excluded), ``reference_updates`` (previous-frame references
+    refreshed)."""
     if prompt.masks is None:
         raise EvalkitError("VOS expects a Reference with one mask per object (K x H x W, original frame)")
     ids = list(prompt.object_ids)
@@ -118,6 +134,7 @@ def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference)
     thr = st.score_thres
     init: dict[int, ReferenceFeatures] = {}
     prev: dict[int, ReferenceFeatures] = {}
+    segmented = updates = 0
     for i, image in enumerate(frames):
         size = tuple(image.shape[:2])
         batch = model.preprocess([image], ctx)
@@ -144,6 +161,7 @@ def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference)
         probs_t, scores_t = _segment_objects(
             model, vis, batch, [ReferenceFeatures.concat([init[o], prev[o]]) for o in tracked], thr,
             st.object_batch)
+        segmented += len(tracked)
         by_id = dict(zip(tracked, zip(probs_t, scores_t)))
         h, w = tf.resized_size
         canvas = tuple(batch.images.shape[-2:])
@@ -167,3 +185,5 @@ def predict_vos(model, ctx: InferenceContext, frames: Frames, prompt: Reference)
             refs = model.mask_reference(vis, batch, [masks[j] for j in update]).split()
             for j, ref in zip(update, refs):
                 prev[active[j]] = ref
+            updates += len(update)
+    return {"frames": len(frames), "objects": len(init), "segmented": segmented, "reference_updates": updates}

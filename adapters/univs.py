@@ -10,39 +10,58 @@
 The task of a Categories prompt is the one the runner prepared (:meth:`~.base.Adapter.prepare`)
 (or the ``task`` option); without either, ``vps`` when the prompt flags thing/stuff categories,
 else ``vis``. Each procedure is a function ``(model, context, frames, prompt) ->``
-:class:`~.univs_context.UniVSResult` (instances plus streaming stats) of the frozen context
-:meth:`~.base.Adapter.prepare` returns; it writes nothing on the adapter or the model.
+:class:`~.base.ProcedureResult` (instances plus the peak sizes of the streaming state) of the
+frozen context :meth:`~.base.Adapter.prepare` returns, dispatched by
+:meth:`~.base.ProcedureAdapter.predict`; it writes nothing on the adapter or the model.
 
-Weights: the checkpoint (converted and strictly loaded), the RegionCLIP text tower (only for
-``rvos``, or to embed category names missing from the class-embedding file) and the CLIP class
-embeddings of the training vocabularies (rows sliced per dataset as
-``combined_datasets_category_info`` of the official release lays them out).
+The factory is the card families' one path (:class:`~.factory.CardFactory`, ``build_adapter =
+UniVSAdapter.from_card``), with UniVS's hooks: the network (:meth:`UniVSAdapter.load_model`:
+the checkpoint converted and strictly loaded, or random weights), its text side as the
+"tokenizer" (:meth:`UniVSAdapter.load_tokenizer`: loaders of the RegionCLIP text tower, only
+for ``rvos`` or to embed category names missing from the class-embedding file, and of the CLIP
+class embeddings of the training vocabularies, rows sliced per dataset as
+``combined_datasets_category_info`` of the official release lays them out; both run on first
+use, so a VOS run fetches neither) and the sha256 of the checkpoint.
 """
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import torch
 
-from ..types import Categories, Expression, Frames, Instances, Prompt, Reference, prompt_kind
-from .base import Adapter
+from ..types import Categories, Expression, Frames, Prompt, Reference
+from .base import ProcedureAdapter
+from .factory import CardFactory
 from .options import INPUT_SIZE, input_size_option
-from .univs_context import StreamStats, UniVSContext, UniVSResult
+from .univs_context import UniVSContext
 from .univs_settings import TASK_SETTINGS, UniVSSettings, normalise_options, resolve_settings, settings_source
 from .univs_text import VOCABULARIES, UniVSText
 
-__all__ = ["UniVSAdapter", "UniVSSettings", "TASK_SETTINGS", "VOCABULARIES", "build_adapter"]
+__all__ = ["UniVSAdapter", "UniVSSettings", "UniVSTextParts", "TASK_SETTINGS", "VOCABULARIES", "build_adapter"]
 
-#: adapter options that are not inference settings
-_NON_SETTINGS = ("task", "vocabulary", "benchmark", INPUT_SIZE)
+#: adapter options that are not inference settings (the last three are the card factory's:
+#: :meth:`~.factory.CardFactory.from_card`)
+_NON_SETTINGS = ("task", "vocabulary", "benchmark", INPUT_SIZE, "random_weights", "overrides", "tokenizer")
 #: a task the model card gives no size for: ``INPUT.MIN_SIZE_TEST`` / ``MAX_SIZE_TEST`` of the
 #: released video test configs (``configs/univs_inf/vids/{vis,pvos,refvos}/Base.yaml``: 640 / 1333)
 DEFAULT_INPUT_SIZE = {"min_size": 640, "max_size": 1333}
 
 
+class UniVSTextParts(NamedTuple):
+    """UniVS's text side as the card factory's tokenizer hook returns it: zero-argument loaders
+    (run on first use, :class:`~.univs_text.UniVSText`), ``None`` where the card has no such file.
 
-class UniVSAdapter(Adapter):
+    Attributes:
+        text_encoder: ``() -> RegionCLIPTextEncoder`` (weights loaded strictly), or ``None``.
+        class_embeddings: ``() -> N×640`` float tensor of the class-embedding file, or ``None``.
+    """
+
+    text_encoder: Callable[[], Any] | None
+    class_embeddings: Callable[[], torch.Tensor] | None
+
+
+class UniVSAdapter(CardFactory, ProcedureAdapter):
     """UniVS behind the evalkit contract.
 
     Args:
@@ -56,9 +75,13 @@ class UniVSAdapter(Adapter):
             released settings to use when no runner bound one), ``input_size`` (the one
             input-size option of every family, :mod:`.options`) and any
             :class:`~.univs_settings.UniVSSettings` field (official key, any case, or an alias),
-            applied to every task.
+            applied to every task; from the card factory also ``random_weights``,
+            ``overrides`` (builder arguments) and ``tokenizer`` (a BPE merges file replacing the
+            card's).
     """
 
+    family = "univs"
+    family_name = "UniVS"
     tasks = frozenset(TASK_SETTINGS)
     prompt_kinds = frozenset({"categories", "expression", "reference"})
 
@@ -72,8 +95,6 @@ class UniVSAdapter(Adapter):
         #: class embeddings and text tower, loaded on first use (a VOS run never needs them)
         self.text = UniVSText(text_encoder, class_embeddings, device)
         self.input_sizes = input_sizes or {}
-        #: peak sizes of the streaming state of the last :meth:`predict` (``StreamStats.as_dict``)
-        self.last_stats: dict[str, int] = {}
 
     # -- lazily loaded weights: views of :attr:`text` ------------------------------------------
     @property
@@ -119,39 +140,27 @@ class UniVSAdapter(Adapter):
         bench = self.options.get("benchmark") or benchmark or self.benchmark
         return resolve_settings(task, bench, self.setting_options)
 
-    def task_of(self, prompt: Prompt) -> str:
+    def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
+        """The task of a prompt without a prepared task: ``vos`` for a Reference, ``rvos`` for an
+        Expression, ``vps`` for Categories flagging things/stuff, else ``vis``."""
         if isinstance(prompt, Reference):
-            return self.task if self.task in ("vos", "pvos") else "vos"
+            return "vos"
         if isinstance(prompt, Expression):
             return "rvos"
-        if self.task in ("vis", "vps", "vss"):
-            return self.task
         return "vps" if prompt.thing is not None else "vis"
 
-    def predict(self, frames: Frames, prompt: Prompt) -> list[Instances]:
-        """One :class:`Instances` per frame; the streaming stats are kept as :attr:`last_stats`."""
-        result = self.predict_with_stats(frames, prompt)
-        self.last_stats = result.stats.as_dict()
-        return result.instances
+    def bundle(self):
+        """The procedures see the network itself (:class:`~evalkit.zoo.univs.model.UniVS`):
+        everything else they need (device, text prompts, settings) is in the context."""
+        return self.model
 
-    @torch.no_grad()
-    def predict_with_stats(self, frames: Frames, prompt: Prompt) -> UniVSResult:
-        """The procedure of the prompt's task (module table) on the task's context."""
-        kind = prompt_kind(prompt)
-        task = self.task_of(prompt)
-        self.check(task, kind)
-        if len(frames) == 0:
-            return UniVSResult([], StreamStats())
-        ctx = self.context_for(task)
-        if isinstance(prompt, Categories):
-            from .univs_entity import predict_categories
-
-            return predict_categories(self.model, ctx, frames, prompt)
+    def procedures(self):
+        from .univs_entity import predict_categories
         from .univs_prompted import predict_expression, predict_reference
 
-        if isinstance(prompt, Expression):
-            return predict_expression(self.model, ctx, frames, prompt)
-        return predict_reference(self.model, ctx, frames, prompt)
+        return {"vis": (predict_categories, Categories), "vps": (predict_categories, Categories),
+                "vss": (predict_categories, Categories), "vos": (predict_reference, Reference),
+                "pvos": (predict_reference, Reference), "rvos": (predict_expression, Expression)}
 
     def input_size(self, task: str, s: UniVSSettings | None = None) -> dict[str, int]:
         """``{"min_size", "max_size"}`` (or the card's ``{"square"}``) of ``task``: the model
@@ -176,45 +185,60 @@ class UniVSAdapter(Adapter):
         """``(words 1×77×640, sentence 1×640)`` (:meth:`UniVSText.encode_expression`)."""
         return self.text.encode_expression(text)
 
+    # -- factory hooks (:class:`~evalkit.adapters.factory.CardFactory`) ------------------------
+    @classmethod
+    def load_model(cls, card, weights: str | None, overrides: dict[str, Any], random_weights: bool):
+        """The network: random weights (option ``random_weights``), else the official checkpoint
+        fetched, converted by the card's converter and loaded strictly
+        (:func:`evalkit.zoo.api.load_model`); ``overrides`` replace builder arguments."""
+        from evalkit.zoo.api import build_model, load_model
 
-def _load_file(card, name: str):
-    from evalkit.hub import fetch_weights, load_state_dict_safely
+        if random_weights:
+            return build_model(card.id, **overrides).eval()
+        return load_model(card.id, weights, **overrides)
 
-    return load_state_dict_safely(fetch_weights(card, None, name))
+    @classmethod
+    def load_tokenizer(cls, card, option: str | None) -> UniVSTextParts:
+        """The text side (:class:`UniVSTextParts`): loaders of the RegionCLIP text tower (its
+        BPE merges: ``option``, else the card's ``.txt`` tokenizer file, else the tokenizer's
+        default source) and of the class embeddings, for the card's weight files of roles
+        ``text-encoder`` and ``class-embeddings``. Nothing is fetched here."""
+        roles = {w.role: w.name for w in card.weights}
+
+        def class_embeddings() -> torch.Tensor:
+            from evalkit.hub import fetch_weights
+            from evalkit.zoo.univs.convert import read_class_embeddings
+
+            return read_class_embeddings(fetch_weights(card, None, roles["class-embeddings"]))
+
+        def text_encoder():
+            from evalkit.hub import fetch_weights, load_state_dict_safely
+            from evalkit.zoo.convert_utils import load_strict
+            from evalkit.zoo.text.regionclip import build_regionclip_rn50x4_text
+            from evalkit.zoo.univs.convert import convert_text_encoder
+
+            merges = [w for w in card.weights if w.role == "tokenizer" and w.name.endswith(".txt")]
+            if option is not None:
+                bpe = {"bpe": str(option)}
+            else:
+                bpe = {"bpe": str(fetch_weights(card, None, merges[0].name))} if merges else {}
+            enc = build_regionclip_rn50x4_text(**bpe)
+            official = load_state_dict_safely(fetch_weights(card, None, roles["text-encoder"]))
+            sd, _ = convert_text_encoder(official, enc)
+            load_strict(enc, sd, what=f"text encoder of {card.id!r}")
+            return enc
+
+        return UniVSTextParts(text_encoder if "text-encoder" in roles else None,
+                              class_embeddings if "class-embeddings" in roles else None)
+
+    @classmethod
+    def from_parts(cls, card, model, tokenizer: UniVSTextParts, *, model_id: str, device: str,
+                   weights: str | None, options: dict[str, Any]) -> "UniVSAdapter":
+        return cls(model, model_id=model_id, device=device, weights=weights,
+                   text_encoder=tokenizer.text_encoder, class_embeddings=tokenizer.class_embeddings,
+                   input_sizes=dict(card.input_sizes), **options)
 
 
-def build_adapter(*, model_id: str, device: str = "cpu", weights: str | None = None,
-                  **options: Any) -> UniVSAdapter:
-    """Card adapter factory: builds the model and loads (converts) its checkpoint strictly; the
-    class embeddings and the text tower (with its BPE merges) are fetched on first use."""
-    from evalkit.zoo import load_model
-    from evalkit.zoo.api import get_card
-
-    card = get_card(model_id)
-    model = load_model(model_id, weights, device=device)
-    roles = {w.role: w.name for w in card.weights}
-
-    def class_embeddings() -> torch.Tensor:
-        from evalkit.hub import fetch_weights
-        from evalkit.zoo.univs.convert import read_class_embeddings
-
-        return read_class_embeddings(fetch_weights(card, None, roles["class-embeddings"]))
-
-    def text_encoder():
-        from evalkit.hub import fetch_weights
-        from evalkit.zoo.convert_utils import load_strict
-        from evalkit.zoo.text.regionclip import build_regionclip_rn50x4_text
-        from evalkit.zoo.univs.convert import convert_text_encoder
-
-        # the card's BPE merges, else the tokenizer's default source
-        merges = [w for w in card.weights if w.role == "tokenizer" and w.name.endswith(".txt")]
-        bpe = {"bpe": str(fetch_weights(card, None, merges[0].name))} if merges else {}
-        enc = build_regionclip_rn50x4_text(**bpe)
-        sd, _ = convert_text_encoder(_load_file(card, roles["text-encoder"]), enc)
-        load_strict(enc, sd, what=f"text encoder of {model_id!r}")
-        return enc
-
-    return UniVSAdapter(model, model_id=model_id, device=device, weights=weights,
-                        text_encoder=text_encoder if "text-encoder" in roles else None,
-                        class_embeddings=class_embeddings if "class-embeddings" in roles else None,
-                        input_sizes=dict(card.input_sizes), **options)
+#: factory named by the UniVS model cards (``evalkit.adapters.univs:build_adapter``): the card
+#: families' one factory path
+build_adapter = UniVSAdapter.from_card

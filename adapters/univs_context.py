@@ -1,20 +1,20 @@
-"""What a UniVS procedure receives and returns.
+"""What a UniVS procedure receives, and the stats it returns.
 
-A procedure is a function ``fn(model, ctx, frames, prompt) -> UniVSResult``
-(:mod:`.univs_prompted`, :mod:`.univs_entity`): ``model`` the UniVS network, ``ctx`` the frozen
-:class:`UniVSContext` the adapter's :meth:`~.base.Adapter.prepare` made (settings, input size,
-device, text prompts), ``frames`` the video, ``prompt`` the sample's prompt. It writes nothing on
-the adapter or the model; what it measured comes back in :class:`StreamStats`.
+A procedure is a function ``fn(model, ctx, frames, prompt) ->``
+:class:`~.base.ProcedureResult` (:mod:`.univs_prompted`, :mod:`.univs_entity`): ``model`` the
+UniVS network, ``ctx`` the frozen :class:`UniVSContext` the adapter's
+:meth:`~.base.Adapter.prepare` made (settings, input size, device, text prompts), ``frames`` the
+video, ``prompt`` the sample's prompt. It writes nothing on the adapter or the model; the peak
+sizes of its streaming state (:class:`StreamStats`) come back as the result's stats.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..types import Instances
 from .base import InferenceContext
 from .univs_text import UniVSText
 
-__all__ = ["UniVSContext", "StreamStats", "UniVSResult"]
+__all__ = ["UniVSContext", "StreamStats"]
 
 
 @dataclass(frozen=True)
@@ -56,19 +56,10 @@ class StreamStats:
                            max(self.pool_len, pool_len), self.entities)
 
     def as_dict(self) -> dict[str, int]:
-        """The stats as a plain dict (``entities`` only where counted), for logs and benchmarks."""
+        """The stats as a plain dict (``entities`` only where counted): the procedure's
+        :attr:`~.base.ProcedureResult.stats`."""
         out = {"cached_frames": self.cached_frames, "pending_frames": self.pending_frames,
                "pool_len": self.pool_len}
         if self.entities is not None:
             out["entities"] = self.entities
         return out
-
-
-@dataclass(frozen=True)
-class UniVSResult:
-    """A procedure's output: one :class:`~evalkit.types.Instances` per frame (original-image
-    frame) and the streaming stats of the video."""
-
-    instances: list[Instances]
-    stats: StreamStats
-

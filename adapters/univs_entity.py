@@ -69,7 +69,8 @@ from evalkit.zoo.ops.boxes import masks_to_boxes
 
 from ..types import Categories, Frames, Instances
 from .trackers import match_entities, newly_detected, update_entity_memory
-from .univs_context import StreamStats, UniVSContext, UniVSResult
+from .base import ProcedureResult
+from .univs_context import StreamStats, UniVSContext
 from .univs_memory import EmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 from .univs_pools import blank_token, pool_prompts, refresh_pools, sample_left_frames, temporally_consistent
 from .univs_settings import UniVSSettings
@@ -118,7 +119,7 @@ class _Entity:
         return (self.closed_scores + self.scores) / (self.closed_n + 1)
 
 
-def _vss(model, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor) -> UniVSResult:
+def _vss(model, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor) -> ProcedureResult:
     t = s.sampling_frame_num
     ql = model.num_queries
     ids = np.asarray(cats.ids)
@@ -153,12 +154,15 @@ def _vss(model, s: UniVSSettings, stream, cats: Categories, emb: torch.Tensor) -
             sc = torch.stack([scores[:, k].max() for k in present])
             out.append(Instances(tuple(stream.frames.sizes[f]), boxes=stream.boxes(segs), masks=segs.cpu().numpy(),
                                  scores=sc.cpu().numpy(), labels=ids[present.cpu().numpy()]))
-    return UniVSResult(out, StreamStats(cached_frames=len(stream.cache)))
+    return ProcedureResult(out, StreamStats(cached_frames=len(stream.cache)).as_dict())
 
 
 @torch.no_grad()
-def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categories) -> UniVSResult:
-    """VIS / VPS / VSS on one video (see module docstring)."""
+def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categories) -> ProcedureResult:
+    """VIS / VPS / VSS on one video (see module docstring).
+
+    Stats: the peak sizes of the streaming state (:meth:`~.univs_context.StreamStats.as_dict`),
+    VIS / VPS with the number of ``entities`` discovered."""
     s, task = ctx.settings, ctx.task
     emb = ctx.text.class_embeddings_for(cats, ctx.vocabulary)
     stream = VideoStream.of(model, ctx, frames)
@@ -264,9 +268,9 @@ def predict_categories(model, ctx: UniVSContext, frames: Frames, cats: Categorie
     stats = replace(peak, entities=len(entities))
     if task != "vis":
         relabel_things(out, {e.eid: int(e.class_mean().argmax()) for e in entities}, cats)
-        return UniVSResult(out, stats)
-    return UniVSResult(video_results(out, window_scores, {e.eid: e.quality_sum for e in entities}, cats.ids,
-                                     s.detections_per_image), stats)
+        return ProcedureResult(out, stats.as_dict())
+    return ProcedureResult(video_results(out, window_scores, {e.eid: e.quality_sum for e in entities}, cats.ids,
+                                     s.detections_per_image), stats.as_dict())
 
 
 def _candidates(s, scores, masks, thing, first: bool, pixel: bool) -> torch.Tensor:

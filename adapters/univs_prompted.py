@@ -57,7 +57,8 @@ import torch
 import torch.nn.functional as F
 
 from ..types import ContractError, Expression, Frames, Instances, Reference
-from .univs_context import StreamStats, UniVSContext, UniVSResult
+from .base import ProcedureResult
+from .univs_context import StreamStats, UniVSContext
 from .univs_memory import FrameEmbeddingMemory, MaskAccumulator, PromptPool, stability_scores
 from .univs_pools import blank_token, pool_prompts, refresh_pools, sample_left_frames, start_pools
 from .univs_semseg import FORCED_LOGIT, VOCABULARY, forced_pixels, semantic_map, stuff_targets
@@ -154,7 +155,7 @@ def written_frames(idx: list[int], last: bool, stride: int) -> tuple[list[int], 
     return idx[:stride], idx[:min(stride, len(idx) - 1)]
 
 
-def _run(s: UniVSSettings, stream, targets, start, decode_clip, emit) -> UniVSResult:
+def _run(s: UniVSSettings, stream, targets, start, decode_clip, emit) -> ProcedureResult:
     """The sliding-window loop shared by VOS and R-VOS with the task's settings ``s``: per-frame
     outputs and the peak sizes of the streaming state. ``decode_clip(feats, idx, acc, left)``
     gets the summed logits of the frames the previous clip left (``left``, frame → logits)."""
@@ -180,12 +181,14 @@ def _run(s: UniVSSettings, stream, targets, start, decode_clip, emit) -> UniVSRe
         if last:
             break
         s0 += s.stride
-    return UniVSResult(out, peak)
+    return ProcedureResult(out, peak.as_dict())
 
 
 @torch.no_grad()
-def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) -> UniVSResult:
-    """VOS / PVOS: targets given by masks, boxes, points or scribbles on their first frame."""
+def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) -> ProcedureResult:
+    """VOS / PVOS: targets given by masks, boxes, points or scribbles on their first frame.
+
+    Stats: the peak sizes of the streaming state (:meth:`~.univs_context.StreamStats.as_dict`)."""
     s, task = ctx.settings, ctx.task
     stream = VideoStream.of(model, ctx, frames)
     ql = model.num_queries
@@ -328,8 +331,10 @@ def predict_reference(model, ctx: UniVSContext, frames: Frames, ref: Reference) 
 
 
 @torch.no_grad()
-def predict_expression(model, ctx: UniVSContext, frames: Frames, prompt: Expression) -> UniVSResult:
-    """R-VOS: one target named by an expression; output one mask per frame (track id 1)."""
+def predict_expression(model, ctx: UniVSContext, frames: Frames, prompt: Expression) -> ProcedureResult:
+    """R-VOS: one target named by an expression; output one mask per frame (track id 1).
+
+    Stats: the peak sizes of the streaming state (:meth:`~.univs_context.StreamStats.as_dict`)."""
     s = ctx.settings
     ql = model.num_queries
     words, sentence = ctx.text.encode_expression(prompt.text)

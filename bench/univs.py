@@ -84,11 +84,11 @@ def main() -> None:
         adapter.prepare("vos")
         adapter.predict(Frames([frames[0], frames[1]]), ref)  # warm-up (lazy imports, allocator)
         t = timed(lambda: adapter.predict(frames, ref), args.device)
-        print(f"  vos ({args.objects} objects): {args.frames / t:8.2f} frames/s  peak {adapter.last_stats}")
+        print(f"  vos ({args.objects} objects): {args.frames / t:8.2f} frames/s  peak {dict(adapter.last_stats)}")
         adapter.prepare("vis")
         adapter.predict(Frames([frames[0], frames[1]]), cats)
         t = timed(lambda: adapter.predict(frames, cats), args.device)
-        print(f"  vis: {args.frames / t:8.2f} frames/s  peak {adapter.last_stats}")
+        print(f"  vis: {args.frames / t:8.2f} frames/s  peak {dict(adapter.last_stats)}")
     if args.device.startswith("cuda"):
         print(f"  max GPU memory {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
 

@@ -51,7 +51,7 @@ def one(n: int, h: int, w: int, objects: int) -> dict:
     # are what the caller keeps, so they are counted but reported apart
     out_mb = sum(i.masks.nbytes for i in out) / 2 ** 20
     return {"frames": n, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "outputs_mb": round(out_mb, 2), "wall_s": round(wall, 1), "stats": adapter.last_stats}
+            "outputs_mb": round(out_mb, 2), "wall_s": round(wall, 1), "stats": dict(adapter.last_stats)}
 
 
 def main() -> None:

@@ -33,13 +33,13 @@ class TrainingConfigError(EvalkitError, ValueError):
 
 
 def build_tiny(seed: int = 0):
-    from evalkit.zoo.tiny import TINY_OVERRIDES, tokenizer
+    """The tiny UNINEXT with seeded random weights; its tokenizer
+    (:func:`evalkit.zoo.tiny.tokenizer`) is handed to ``tokenize`` at each call, not stored on it."""
+    from evalkit.zoo.tiny import TINY_OVERRIDES
     from evalkit.zoo.uninext.model import build_uninext
 
     torch.manual_seed(seed)
-    model = build_uninext("r50", True, **TINY_OVERRIDES)
-    model.text_encoder._tokenizer = tokenizer()
-    return model
+    return build_uninext("r50", True, **TINY_OVERRIDES)
 
 
 class Taps:
@@ -63,11 +63,11 @@ class Taps:
         tr.register_forward_hook(lambda m, i, o: self.store.__setitem__("dec_boxes", o["boxes"]))
 
 
-def _token_groups(model, names):
+def _token_groups(tokenizer, names):
     from evalkit.zoo.uninext.prompt import category_caption, positive_map
 
     caption, spans = category_caption(names)
-    groups = positive_map(model.text_encoder.tokenizer(caption), spans)
+    groups = positive_map(tokenizer(caption), spans)
     return caption, groups
 
 
@@ -207,15 +207,18 @@ def train(steps: int, out: Path, seed: int = 0, lr: float = 5e-4, batch: int = 4
     taps = Taps(model)
     data = TrainData(seed, hard_negatives)
     names = data.category_names
-    caption, groups = _token_groups(model, names)
+    from evalkit.zoo.tiny import tokenizer
+
+    tok = tokenizer()
+    caption, groups = _token_groups(tok, names)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(steps * 0.8)], 0.1)
     log, t0 = [], time.time()
 
     def text(texts):
-        tok = model.text_encoder.tokenize(texts)
-        return model.encode_text(tok["input_ids"], tok["attention_mask"])
+        ids = model.text_encoder.tokenize(texts, tokenizer=tok)
+        return model.encode_text(ids["input_ids"], ids["attention_mask"])
 
     meta = {"steps": steps, "seed": seed, "lr": lr, "batch": batch, "tasks": ",".join(tasks),
             "task_batch": ",".join(f"{k}={v}" for k, v in sizes_of.items()), "hard_negatives": hard_negatives}

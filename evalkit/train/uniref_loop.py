@@ -29,13 +29,13 @@ TASKS = ("res", "vos")
 
 
 def build_tiny_uniref(seed: int = 0):
-    from evalkit.zoo.tiny import UNIREF_TINY_OVERRIDES, tokenizer
+    """The tiny UniRef++ with seeded random weights; its tokenizer
+    (:func:`evalkit.zoo.tiny.tokenizer`) is handed to ``tokenize`` at each call, not stored on it."""
+    from evalkit.zoo.tiny import UNIREF_TINY_OVERRIDES
     from evalkit.zoo.uniref.model import build_uniref
 
     torch.manual_seed(seed)
-    model = build_uniref("r50", **UNIREF_TINY_OVERRIDES)
-    model.text_encoder._tokenizer = tokenizer()
-    return model
+    return build_uniref("r50", **UNIREF_TINY_OVERRIDES)
 
 
 class _Taps(Taps):
@@ -142,6 +142,9 @@ def train_uniref(steps: int, out: Path, seed: int = 0, lr: float = 1e-3, sizes_o
 
         raise TrainingConfigError(f"uniref-pp-tiny trains on {', '.join(TASKS)}; got {', '.join(sorted(unknown))}")
     sizes_of = {"res": 4, "vos": 4, **(sizes_of or {})}
+    from evalkit.zoo.tiny import tokenizer
+
+    word_pieces = tokenizer()
     model = build_tiny_uniref(seed)
     if pretrained is not None:
         load_pretrained(model, pretrained)
@@ -166,8 +169,8 @@ def train_uniref(steps: int, out: Path, seed: int = 0, lr: float = 1e-3, sizes_o
         if "res" in tasks:
             imgs, texts, tg = data.expressions(sizes_of["res"])
             x, pm, sizes = images_tensor(imgs)
-            tok = model.text_encoder.tokenize(texts)
-            language = model.encode_text(tok["input_ids"], tok["attention_mask"])
+            ids = model.text_encoder.tokenize(texts, tokenizer=word_pieces)
+            language = model.encode_text(ids["input_ids"], ids["attention_mask"])
             o = model(model.features(x, pm), sizes, language=language)
             ls = _losses(model, o, taps, tg)
             total = total + _weighted(ls)

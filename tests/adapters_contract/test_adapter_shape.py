@@ -1,7 +1,7 @@
-"""One adapter shape for UNINEXT, UniRef++, GLEE and the tiny models: ``predict`` hands every
-procedure a frozen model bundle and the run's context (never the adapter), nothing is written
-on the network, and every family is built by the one card factory path
-(:class:`evalkit.adapters.factory.CardFactory`)."""
+"""One adapter shape for UNINEXT, UniRef++, GLEE, UniVS and the tiny models: ``predict`` hands
+every procedure the model (a frozen bundle; UniVS's network itself) and the run's context (never
+the adapter), nothing is written on the network, and every family is built by the one card
+factory path (:class:`evalkit.adapters.factory.CardFactory`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,13 +15,14 @@ from evalkit.types import Categories, Frames
 
 from test_adapter_options import FAMILIES, _skip_unshipped
 
-OWN = ("UNINEXT", "UniRef++", "GLEE")  # UniVS has its own adapter shape
-TASK = {"UNINEXT": "inst-seg", "UniRef++": "res", "GLEE": "inst-seg"}
+OWN = ("UNINEXT", "UniRef++", "GLEE", "UniVS")
+TASK = {"UNINEXT": "inst-seg", "UniRef++": "res", "GLEE": "inst-seg", "UniVS": "vis"}
 
 
 def _spy_procedures(adapter):
     """Replace every procedure by one that records its arguments and returns one empty
-    ``Instances`` per frame."""
+    ``Instances`` per frame and its count."""
+    from evalkit.adapters.base import ProcedureResult
     from evalkit.types import Instances
 
     seen = []
@@ -29,7 +30,7 @@ def _spy_procedures(adapter):
 
     def spy(model, ctx, frames, prompt):
         seen.append((model, ctx, prompt))
-        return [Instances.empty(s) for s in frames.sizes]
+        return ProcedureResult([Instances.empty(s) for s in frames.sizes], {"frames": len(frames)})
 
     adapter.procedures = lambda: {t: (spy, typ) for t, (_, typ) in table.items()}
     return seen
@@ -44,15 +45,18 @@ def test_procedures_receive_a_frozen_bundle_and_the_context(family):
     prompt = _prompt(task)
     ctx = a.prepare(task, "shapes-coco")
     out = a.predict(Frames([np.zeros((20, 30, 3), np.uint8)]), prompt)
-    assert len(out) == 1 and len(seen) == 1
+    assert len(out) == 1 and len(seen) == 1 and a.last_stats == {"frames": 1}
     model, got_ctx, got_prompt = seen[0]
     assert got_ctx is ctx and isinstance(got_ctx, InferenceContext) and got_prompt is prompt
-    assert not isinstance(model, Adapter) and dataclasses.is_dataclass(model)
-    assert model.net is a.model and model.device == a.device
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        model.net = None
+    assert not isinstance(model, Adapter)
+    if family == "UniVS":  # its procedures take the network; device and text are in the context
+        assert model is a.model and got_ctx.device == a.device
+    else:
+        assert dataclasses.is_dataclass(model) and model.net is a.model and model.device == a.device
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            model.net = None
     # no clip, no call: the one dispatch answers an empty clip itself
-    assert a.predict(Frames([]), prompt) == [] and len(seen) == 1
+    assert a.predict(Frames([]), prompt) == [] and len(seen) == 1 and a.last_stats == {}
 
 
 def _prompt(task):

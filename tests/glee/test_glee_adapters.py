@@ -110,8 +110,13 @@ def test_video_tracking_outputs(adapter):
     adapter.prepare("vis")
     model = adapter.bundle()  # a procedure's (model, context)
     with torch.no_grad():
-        vis = track(model, adapter.context, frames, CATS)
-        tao = track(model, adapter.context_for("ow-track"), frames, CATS)
+        vis_result = track(model, adapter.context, frames, CATS)
+        tao_result = track(model, adapter.context_for("ow-track"), frames, CATS)
+    vis, tao = vis_result.instances, tao_result.instances
+    # 3 frames in one window of 10; the top 30 of 16 queries x 3 categories; TAO: the top
+    # min(50, 16) queries (glee_helpers.TINY num_queries=16)
+    assert dict(vis_result.stats) == {"frames": 3, "windows": 1, "tracks": 30}
+    assert dict(tao_result.stats) == {"frames": 3, "windows": 1, "tracks": 16}
     assert [len(x) for x in vis] == [30, 30, 30]
     assert vis[0].track_ids.tolist() == list(range(1, 31))
     np.testing.assert_array_equal(vis[0].scores, vis[2].scores)  # one score per video track

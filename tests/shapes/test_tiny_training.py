@@ -69,6 +69,26 @@ def test_uniref_short_training_is_reproducible(tmp_path):
         assert any(not torch.equal(init[k], outs[0][k]) for k in outs[0] if k.startswith(prefix)), prefix
 
 
+def test_training_hands_the_tokenizer_to_tokenize(tmp_path, monkeypatch):
+    """The training loops pass the suite's tokenizer to ``tokenize(..., tokenizer=)`` and to the
+    caption's token map: the text encoder's own tokenizer is never read nor written (it would
+    load ``bert-base-uncased`` by name)."""
+    from evalkit.train.loop import build_tiny, train
+    from evalkit.train.uniref_loop import build_tiny_uniref, train_uniref
+    from evalkit.zoo.text.bert import BertTextEncoder
+
+    def refuse(self):
+        raise AssertionError("the encoder's own tokenizer was read")
+
+    monkeypatch.setattr(BertTextEncoder, "tokenizer", property(refuse))
+    torch.set_num_threads(1)
+    assert build_tiny(0).text_encoder._tokenizer is None
+    assert build_tiny_uniref(0).text_encoder._tokenizer is None
+    train(1, tmp_path / "n.safetensors", seed=0, batch=1, tasks=("det", "rec"), log_every=100)
+    train_uniref(1, tmp_path / "u.safetensors", seed=0, sizes_of={"res": 1, "vos": 1}, log=lambda line: None)
+    assert (tmp_path / "n.safetensors").is_file() and (tmp_path / "u.safetensors").is_file()
+
+
 def test_task_batch_spec():
     from evalkit.train.loop import task_batches
 

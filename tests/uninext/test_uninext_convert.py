@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from evalkit.errors import WeightsError
-from evalkit.zoo.uninext import build_uninext, load_uninext
+from evalkit.adapters.factory import model_around
+from evalkit.zoo.cards import get_card
+from evalkit.zoo.uninext import build_uninext
 from evalkit.zoo.uninext.convert import convert_uninext
 
 from manifest_helpers import manifest_rows, synthetic_checkpoint
@@ -25,7 +27,8 @@ def test_synthetic_official_checkpoint_converts_loads_and_runs(stage):
     # the 74 decoder-attached head copies are checked equal and folded onto the heads
     assert sum(len(v) for v in report.aliases.values()) == 74
     assert len(report.mapped) + len(report.dropped) + 74 == len(rows)
-    model = load_uninext(ours, "r50", video=stage == "video")  # strict, in place
+    # the card factory's loading: the card's network built on meta, loaded strictly in place
+    model = model_around(get_card("uninext-r50" if stage == "video" else "uninext-r50-image"), ours)
     sd = ckpt["model"]
     assert torch.equal(model.backbone.res2[0].conv1.weight, sd["detr.detr.backbone.0.backbone.res2.0.conv1.weight"])
     assert torch.equal(model.enc_class_embed.body.weight, sd["detr.detr.class_embed.6.body.weight"])

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from evalkit.errors import WeightsError
-from evalkit.zoo.uniref import build_uniref, load_uniref
+from evalkit.adapters.factory import model_around
+from evalkit.zoo.cards import get_card
+from evalkit.zoo.uniref import build_uniref
 from evalkit.zoo.uniref.convert import convert_uniref
 
 from manifest_helpers import manifest_rows, synthetic_checkpoint
@@ -49,7 +51,7 @@ def test_synthetic_checkpoint_loads_strictly_and_runs(rows, meta_r50):
     ckpt["model"]["text_encoder.embeddings.position_ids"] = torch.arange(512)[None]
     ours, rep = convert_uniref(ckpt, meta_r50)
     assert "text_encoder.embeddings.position_ids" in rep.dropped
-    model = load_uniref(ours, "r50")
+    model = model_around(get_card("uniref-pp-r50"), ours)  # the card factory's strict in-place load
     assert model.mask_encoder.bn1.num_batches_tracked.dtype == torch.int64
     torch.testing.assert_close(model.bbox_embed[2].layers[0].weight,
                                ckpt["model"]["detr.detr.bbox_embed.2.layers.0.weight"])

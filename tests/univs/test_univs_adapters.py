@@ -155,26 +155,32 @@ def test_class_embedding_slices(adapter):
 
 
 def test_card_factory_loads_class_embeddings_lazily(monkeypatch, tmp_path):
-    """``build_adapter`` of the card: the checkpoint through ``load_model``, the class-embedding
-    file (a bare tensor, as released) only when a category prompt needs it."""
+    """``build_adapter`` of the card is the card families' one factory path
+    (:class:`~evalkit.adapters.factory.CardFactory`): the network from the ``load_model`` hook,
+    the weights' digest from ``weights_digest``, the class-embedding file (a bare tensor, as
+    released) fetched only when a category prompt needs it."""
     import evalkit.hub
-    import evalkit.zoo
-    from evalkit.adapters.univs import build_adapter
+    from evalkit.adapters.factory import CardFactory
+    from evalkit.adapters.univs import UniVSAdapter, build_adapter
     from evalkit.zoo.univs.convert import read_class_embeddings
     from evalkit.zoo.univs.model import build_univs
     from univs_tiny import TINY
 
+    assert issubclass(UniVSAdapter, CardFactory) and build_adapter == UniVSAdapter.from_card
     emb = torch.randn(3938, 48)
     torch.save(emb, tmp_path / "cls.pth")
-    fetched = []
+    fetched, loaded = [], []
 
     def fake_fetch(card, weights=None, name=None):
         fetched.append(name)
         return tmp_path / "cls.pth"
 
-    monkeypatch.setattr(evalkit.zoo, "load_model", lambda model_id, weights, device: build_univs("r50", **TINY))
+    monkeypatch.setattr(UniVSAdapter, "load_model", classmethod(
+        lambda cls, card, weights, overrides, random: loaded.append(card.id) or build_univs("r50", **TINY)))
+    monkeypatch.setattr(UniVSAdapter, "weights_digest", classmethod(lambda cls, card, weights: "0" * 64))
     monkeypatch.setattr(evalkit.hub, "fetch_weights", fake_fetch)
     a = build_adapter(model_id="univs-r50", clip_len=2, stability=0.0, cls_threshold=0.0, task="vis")
+    assert loaded == ["univs-r50"] and a.weights_sha256 == "0" * 64
     assert fetched == [] and a.input_sizes["pvos"]["min_size"] == 640  # test_r50_stage3.sh
     a.input_sizes = {"vis": {"min_size": 64, "max_size": 128}}
     ovis = Categories([f"c{i}" for i in range(25)], list(range(1, 26)))
@@ -184,6 +190,19 @@ def test_card_factory_loads_class_embeddings_lazily(monkeypatch, tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(EvalkitError, match="class-embedding"):
         read_class_embeddings(tmp_path / "bad.pth")
+    with pytest.raises(EvalkitError, match="is not a UniVS model"):
+        build_adapter(model_id="uninext-tiny")
+
+
+def test_card_factory_random_weights_and_overrides():
+    """The factory's own options reach UniVS's ``load_model`` hook (random weights, builder
+    overrides: no file is fetched, no digest) and are not refused as unknown settings."""
+    from evalkit.adapters.univs import build_adapter
+    from univs_tiny import TINY
+
+    a = build_adapter(model_id="univs-r50", random_weights=True, overrides=TINY, clip_len=2)
+    assert a.weights_sha256 is None and a.model.num_queries == TINY["num_queries"]
+    assert a.settings("vos").sampling_frame_num == 2
 
 
 def test_square_canvas_of_stage2_swin_inputs():

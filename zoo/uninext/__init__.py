@@ -14,6 +14,6 @@ Components (one file each):
   :mod:`.convert` the official-checkpoint converter.
 """
 from .configs import UNINEXT_VARIANTS, UninextConfig
-from .model import UNINEXT, build_uninext, load_uninext
+from .model import UNINEXT, build_uninext
 
-__all__ = ["UNINEXT", "UninextConfig", "UNINEXT_VARIANTS", "build_uninext", "load_uninext"]
+__all__ = ["UNINEXT", "UninextConfig", "UNINEXT_VARIANTS", "build_uninext"]

@@ -26,7 +26,7 @@ from .heads import (DynamicMaskHead, MaskBranch, ObjectnessHead, ReidHead, Retri
 from .prompt import TemplateFuser
 from .transformer import DeformableTransformer, FeatureResizer
 
-__all__ = ["UNINEXT", "build_uninext", "load_uninext"]
+__all__ = ["UNINEXT", "build_uninext"]
 
 class UNINEXT(nn.Module):
     """UNINEXT (image-joint stage when ``cfg.video`` is False, video-joint stage otherwise).
@@ -246,16 +246,3 @@ def build_uninext(variant: str = "r50", video: bool = True, **overrides: Any) ->
     ``video``: the stage-3 model with template encoder and ReID head (else stage 2);
     ``overrides``: :class:`UninextConfig` fields (tests shrink layers, widths and queries)."""
     return UNINEXT(make_config(variant, video, **overrides))
-
-
-def load_uninext(state_dict: dict[str, torch.Tensor], variant: str = "r50", video: bool = True,
-                 **overrides: Any) -> UNINEXT:
-    """Build UNINEXT around converted weights without random initialisation: the tree is built
-    on the ``meta`` device and ``state_dict`` (our names, e.g. from
-    :func:`evalkit.zoo.uninext.convert.convert_uninext`) is loaded strictly, in place. Returns
-    the model in ``eval()`` mode on the weights' device."""
-    from ..convert_utils import load_into_meta
-
-    with torch.device("meta"):
-        model = build_uninext(variant, video, **overrides)
-    return load_into_meta(model, state_dict, f"UNINEXT-{variant} weights")

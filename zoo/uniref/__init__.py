@@ -16,6 +16,6 @@ Components (one file each):
   :mod:`.convert` the official-checkpoint converter.
 """
 from .configs import UNIREF_VARIANTS, UnirefConfig
-from .model import UniRef, build_uniref, load_uniref
+from .model import UniRef, build_uniref
 
-__all__ = ["UniRef", "UnirefConfig", "UNIREF_VARIANTS", "build_uniref", "load_uniref"]
+__all__ = ["UniRef", "UnirefConfig", "UNIREF_VARIANTS", "build_uniref"]

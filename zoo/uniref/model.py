@@ -37,7 +37,7 @@ from .heads import MaskFPN
 from .reference import MaskReferenceEncoder
 from .transformer import PlainDeformableTransformer
 
-__all__ = ["UniRef", "VisualFeatures", "build_uniref", "load_uniref"]
+__all__ = ["UniRef", "VisualFeatures", "build_uniref"]
 
 _LEVELS = ("res3", "res4", "res5")
 
@@ -245,15 +245,3 @@ def build_uniref(variant: str = "r50", **overrides: Any) -> UniRef:
     """Build UniRef++ (random weights). ``variant``: ``r50`` | ``swin-l``; ``overrides``:
     :class:`UnirefConfig` fields (tests shrink layers, widths and queries)."""
     return UniRef(make_config(variant, **overrides))
-
-
-def load_uniref(state_dict: dict[str, torch.Tensor], variant: str = "r50", **overrides: Any) -> UniRef:
-    """Build UniRef++ around converted weights without random initialisation: the tree is built
-    on the ``meta`` device and ``state_dict`` (our names, e.g. from
-    :func:`evalkit.zoo.uniref.convert.convert_uniref`) is loaded strictly, in place. Returns the
-    model in ``eval()`` mode on the weights' device."""
-    from ..convert_utils import load_into_meta
-
-    with torch.device("meta"):
-        model = build_uniref(variant, **overrides)
-    return load_into_meta(model, state_dict, f"UniRef++-{variant} weights")
