@@ -9,11 +9,11 @@ order of the sample ids and says so on the page.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..breakdown import load_breakdown
 from ..errors import EvalkitError
 
 __all__ = ["SampleScores", "sample_scores", "worst_first"]
@@ -48,20 +48,12 @@ def sample_scores(run_dir) -> SampleScores:
     path = Path(run_dir) / "breakdown.json"
     if not path.is_file():
         return SampleScores(None, None, True, "no breakdown.json in the run: samples in id order")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise EvalkitError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict) or data.get("schema") != 1:
-        got = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise EvalkitError(f"{path}: expected a breakdown of schema 1 (docs/breakdown.md), got schema {got!r}")
+    data = load_breakdown(path)  # checked: schema, field types, units
     key = data.get("score_key")
     if key is None:
         return SampleScores(None, None, True, f"{path.name} has no per-sample score for metric "
                                               f"{data.get('metric')!r}: samples in id order")
-    samples = data.get("samples")
-    if not isinstance(samples, dict):
-        raise EvalkitError(f"{path}: 'samples' must be an object keyed by sample id, got {type(samples).__name__}")
+    samples = data["samples"]
     values: dict[str, float] = {}
     for sid, row in samples.items():
         if not isinstance(row, dict):
@@ -69,9 +61,7 @@ def sample_scores(run_dir) -> SampleScores:
         v = _number(row.get(key))
         if v is not None:
             values[str(sid)] = v
-    higher = data.get("higher_is_better", True)
-    if not isinstance(higher, bool):
-        raise EvalkitError(f"{path}: 'higher_is_better' must be true or false, got {higher!r}")
+    higher = data["higher_is_better"]
     return SampleScores(values, str(key), higher,
                         f"worst first by per-sample {key} ({'lower' if higher else 'higher'} is worse) "
                         f"from {path.name}")

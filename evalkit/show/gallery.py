@@ -9,7 +9,7 @@ network, no CDN, a few lines of inline JavaScript)::
     <out>/overlays/<id>.webp     (videos: the animated overlay; the thumbnail is the middle frame)
 
 The order is worst-first by the per-sample score of the run's ``breakdown.json``
-(:mod:`evalkit.show.breakdown`); without one, the split's order, and the page says so. Each
+(:mod:`evalkit.show.breakdown`, read through :func:`evalkit.breakdown.load_breakdown`); without one, the split's order, and the page says so. Each
 card lists the categories drawn on it (predicted and ground truth); a category menu and a
 text filter (sample id / sequence name) hide the other cards.
 

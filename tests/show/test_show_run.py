@@ -128,14 +128,19 @@ def _cards(page: Path) -> list[str]:
     return re.findall(r'<div class="card" data-id="([^"]+)"', page.read_text())
 
 
+def _breakdown(samples: dict, score_key, higher: bool = True, metric: str = "coco-bbox") -> str:
+    """A schema-1 ``breakdown.json`` (docs/breakdown.md) with the given per-sample rows."""
+    return json.dumps({"schema": 1, "benchmark": "shapes-coco-det", "metric": metric, "unit": "image",
+                       "score_key": score_key, "higher_is_better": higher, "samples": samples,
+                       "categories": {}, "aggregates": {}})
+
+
 def test_gallery_lists_every_sample_worst_first(cache, tmp_path):
     run = make_run(tmp_path, "shapes-coco-det")
     ids = build_benchmark("shapes-coco-det").sample_ids()
     rng = np.random.default_rng(0)
     values = {sid: float(v) for sid, v in zip(ids, rng.random(len(ids)))}
-    (run / "breakdown.json").write_text(json.dumps({"schema": 1, "metric": "coco-bbox", "score_key": "recall@0.5",
-                                                    "higher_is_better": True,
-                                                    "samples": {s: {"recall@0.5": v} for s, v in values.items()}}))
+    (run / "breakdown.json").write_text(_breakdown({s: {"recall@0.5": v} for s, v in values.items()}, "recall@0.5"))
     page = run.parent / "g" / "index.html"
     assert cli_main(["report", str(run), "--gallery", str(page.parent)]) == 0
     assert _cards(page) == sorted(ids, key=lambda s: values[s])  # higher is better -> lowest first
@@ -169,20 +174,19 @@ def test_breakdown_direction_missing_values_and_errors(tmp_path):
 
     ids = ["a", "b", "c", "d"]
     path = tmp_path / "breakdown.json"
-    path.write_text(json.dumps({"schema": 1, "metric": "sot", "score_key": "err", "higher_is_better": False,
-                                "samples": {"a": {"err": 3}, "b": {"err": 9}, "c": {"err": 0}, "d": {"err": None}}}))
+    path.write_text(_breakdown({"a": {"err": 3}, "b": {"err": 9}, "c": {"err": 0}, "d": {"err": None}}, "err", False, "sot"))
     s = sample_scores(tmp_path)
     assert not s.higher_better
     assert worst_first(ids, s) == ["b", "a", "c", "d"]  # lower is better: largest first; d (null) last
     # a metric without per-sample values (YouTube-VIS AP): the split's order, said on the page
-    path.write_text(json.dumps({"schema": 1, "metric": "ytvis", "score_key": None, "samples": {}}))
+    path.write_text(_breakdown({}, None, True, "ytvis"))
     s = sample_scores(tmp_path)
     assert s.values is None and worst_first(ids, s) == ids and "no per-sample score" in s.note
     path.write_text(json.dumps({"schema": 2}))
-    with pytest.raises(EvalkitError, match="breakdown.json: expected a breakdown of schema 1"):
+    with pytest.raises(EvalkitError, match='breakdown.json: expected a breakdown object with "schema": 1'):
         sample_scores(tmp_path)
-    path.write_text(json.dumps({"schema": 1, "score_key": "IoU", "samples": []}))
-    with pytest.raises(EvalkitError, match="'samples' must be an object"):
+    path.write_text(_breakdown([], "IoU"))
+    with pytest.raises(EvalkitError, match="field 'samples' must be a dict"):
         sample_scores(tmp_path)
 
 
@@ -261,9 +265,9 @@ def test_referred_object_is_drawn_without_a_category_number(cache, tmp_path):
 
 def test_show_without_sample_draws_the_worst_first(cache, tmp_path, capsys):
     run = make_run(tmp_path, "shapes-coco-det", ids=["1", "2", "3", "4"])
-    (run / "breakdown.json").write_text(json.dumps({"schema": 1, "score_key": "recall@0.5", "higher_is_better": True,
-                                                    "samples": {"1": {"recall@0.5": 0.9}, "2": {"recall@0.5": 0.1},
-                                                                "3": {"recall@0.5": 0.5}, "4": {"recall@0.5": 1.0}}}))
+    (run / "breakdown.json").write_text(_breakdown({"1": {"recall@0.5": 0.9}, "2": {"recall@0.5": 0.1},
+                                                           "3": {"recall@0.5": 0.5}, "4": {"recall@0.5": 1.0}},
+                                                          "recall@0.5"))
     assert cli_main(["show", str(run), "--limit", "2", "--out", str(tmp_path / "o")]) == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["2.png", "3.png"]
     assert "worst first by per-sample recall@0.5" in capsys.readouterr().err
