@@ -40,12 +40,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import EvalkitError, ResultsError
+from ._files import read_json_file
 
 __all__ = ["MAIN_ERRORS", "SPECIAL_ERRORS", "TideResult", "tide"]
 
@@ -79,15 +79,8 @@ class TideResult:
 
 
 def _load(x: Any, what: str) -> Any:
-    if isinstance(x, (str, Path)):
-        p = Path(x)
-        try:
-            return json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ResultsError(f"{what} {p} does not exist") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ResultsError(f"{what} {p} is not valid JSON ({e})") from None
-    return x
+    """A parsed COCO json: ``x`` itself, or the file it names (read by the metrics' one reader)."""
+    return read_json_file(x, what) if isinstance(x, (str, Path)) else x
 
 
 def _require_tidecv():
@@ -118,8 +111,8 @@ def tide(gt: Any, results: Any, *, iou_type: str = "bbox", pos_thresh: float = 0
     from tidecv.data import Data
     from tidecv.functions import toRLE
 
-    gt = _load(gt, "ground-truth file")
-    results = _load(results, "results file")
+    gt = _load(gt, "ground-truth")
+    results = _load(results, "results")
     if not isinstance(gt, dict) or not all(k in gt for k in ("images", "annotations", "categories")):
         raise ResultsError("TIDE ground truth: expected a COCO JSON object with images, annotations, categories")
     if not isinstance(results, list):
