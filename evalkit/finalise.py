@@ -158,7 +158,7 @@ def run_record(state: RunState, collected: Collected, scoring_s: float) -> dict:
         "resumed": state.resumed,
         "versions": versions(),
         "hardware": hardware(),
-        "model": state.adapter.describe() if state.adapter is not None else {"model_id": cfg.model},
+        "model": _model_record(state),
         "precision": _precision_record(state),
         "weights_sha256": state.weights_sha256(),
         "data_fingerprint": state.fingerprint,
@@ -208,6 +208,18 @@ def _metric_record(bench, results_dir: Path) -> dict | None:
     except (EvalkitError, OSError):  # nothing scorable was written: the static options still say the variant
         pass
     return {"id": bench.metric, "options": resolved_options(bench.metric, options)}
+
+
+def _model_record(state: RunState) -> dict[str, Any]:
+    """The adapter's ``describe()``; for a plugin's model with its ``source`` (provenance) added."""
+    if state.adapter is None:
+        return {"model_id": state.cfg.model}
+    from .user_model import plugin_source
+
+    record = state.adapter.describe()
+    if "source" not in record and (source := plugin_source(state.cfg.model, state.adapter)) is not None:
+        record = {**record, "source": source}
+    return record
 
 
 def _precision_record(state: RunState) -> dict:

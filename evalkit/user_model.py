@@ -28,6 +28,7 @@ Nothing here imports torch.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -91,6 +92,48 @@ class Source:
     def record(self) -> dict[str, Any]:
         return {"kind": self.kind, "import_path": self.import_path,
                 "files": [{"path": p, "sha256": s} for p, s in self.files.items()]}
+
+
+def plugin_source(model_id: str, adapter: Any) -> dict[str, Any] | None:
+    """The ``source`` block of a model that an installed plugin registered (an entry point or
+    ``EVALKIT_PLUGINS``): its registry target, the sha256 of the files of the factory's and the
+    adapter class's modules, and the distribution that ships them with its version. ``None``
+    for evalkit's own models and for the specs and objects :class:`UserAdapter` records."""
+    from .registry import MODELS
+
+    module = type(adapter).__module__
+    if isinstance(adapter, UserAdapter) or module == "evalkit" or module.startswith("evalkit."):
+        return None
+    entry = MODELS.get(model_id)
+    target = entry.target if isinstance(entry.target, str) else \
+        f"{getattr(entry.target, '__module__', '?')}:{getattr(entry.target, '__qualname__', '?')}"
+    source = Source("plugin", target, target=target)
+    if not isinstance(entry.target, str):
+        source.add_module_of(entry.target)
+    else:
+        with contextlib.suppress(EvalkitError):
+            source.add_module_of(entry.load())
+    source.add_module_of(type(adapter))
+    record = source.record()
+    if (dist := _distribution_of(module.split(".")[0])) is not None:
+        record["distribution"] = dist
+    return record
+
+
+def _distribution_of(top: str) -> dict[str, str] | None:
+    """Name and version of the installed distribution shipping the top-level module ``top``:
+    the one whose ``evalkit.*`` entry point lives in it, else the one whose files hold it."""
+    from importlib.metadata import PackageNotFoundError, distributions, packages_distributions, version
+
+    for dist in distributions():
+        if any(ep.group.startswith("evalkit.") and ep.module.split(".")[0] == top for ep in dist.entry_points):
+            return {"name": dist.metadata["Name"], "version": dist.version}
+    for name in packages_distributions().get(top, []):
+        try:
+            return {"name": name, "version": version(name)}
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 # -- loading a spec -----------------------------------------------------------------------------

@@ -185,6 +185,14 @@ def test_entry_point_plugin_of_the_example(cache, tmp_path, subprocess_env):
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["status"] == "complete" and res["metrics"]["AP"] > 0.9  # measured 1.0
+    # provenance of a plugin's model: its registry target, the hashes of its files, its distribution
+    run = json.loads((Path(res["run_dir"]) / "run.json").read_text())
+    source = run["model"]["source"]
+    assert source["kind"] == "plugin"
+    detector = str(DETECTOR.resolve())
+    assert {f["path"]: f["sha256"] for f in source["files"]} == {
+        detector: hashlib.sha256(DETECTOR.read_bytes()).hexdigest()}
+    assert source["distribution"] == {"name": project["name"], "version": project["version"]}
 
 
 def test_specs_resolve_in_model_selections(tmp_path):
