@@ -9,8 +9,9 @@ resized and normalised), ``add_inputs_to_inference_session`` (one mask prompt pe
 with the highest logit (DAVIS needs one object per pixel). Objects whose reference mask is on a
 later frame are propagated from that frame in a session of their own (see :func:`predict_vos`).
 
-In transformers 5 the SAM 2 image and video processors exist only with the torchvision backend;
-without torchvision the adapter fails with one line saying so.
+In transformers 5 the SAM 2 image and video processors exist only with the torchvision backend
+(there is no PIL or ``use_fast=False`` variant); without torchvision the adapter fails with one
+line naming the package and the pip command for the installed torch build.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from evalkit.types import Frames, Instances, Reference
 
 from .hf_common import HfAdapter
 
-__all__ = ["Sam2VideoSettings", "Sam2VideoAdapter", "build_adapter", "tiny_model"]
+__all__ = ["Sam2VideoSettings", "Sam2VideoAdapter", "build_adapter", "tiny_model", "torchvision_install_command"]
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,27 @@ class Sam2VideoSettings:
     mask_threshold: float = 0.0
 
 
+def torchvision_install_command() -> str:
+    """The pip command that installs the torchvision build matching the installed torch: a
+    local build tag (``2.5.1+cpu``, ``+cu124``) names its PyTorch wheel index; a plain version
+    comes from PyPI."""
+    variant = torch.__version__.partition("+")[2]
+    index = f" --index-url https://download.pytorch.org/whl/{variant}" if variant else ""
+    return f"pip install torchvision{index}"
+
+
 def _need_torchvision() -> None:
+    """Raise when torchvision is missing: transformers 5 has no PIL ("slow") image processor for
+    SAM 2 and its ``Sam2ImageProcessor`` / ``Sam2VideoVideoProcessor`` exist only on the
+    torchvision backend (``image_processing_sam2.py`` imports ``torchvision.ops`` at the top), so
+    the failure is stated here once, with the command, instead of as a placeholder class error."""
     import importlib.util
 
     if importlib.util.find_spec("torchvision") is None:
-        raise EvalkitError("SAM 2 video needs torchvision: transformers' Sam2VideoProcessor has no "
-                           "other backend (pip install torchvision matching your torch)")
+        raise EvalkitError(
+            f"SAM 2 video needs torchvision: transformers' Sam2ImageProcessor and "
+            f"Sam2VideoVideoProcessor have no other backend; install the build matching torch "
+            f"{torch.__version__}: {torchvision_install_command()}")
 
 
 class Sam2VideoAdapter(HfAdapter):

@@ -70,14 +70,44 @@ def test_sam2_video_without_torchvision_is_one_clear_error(isolated):
         pytest.skip("torchvision is installed: the SAM 2 path is exercised by the next test")
     from evalkit.errors import EvalkitError
 
-    with pytest.raises(EvalkitError, match="SAM 2 video needs torchvision"):
+    from evalkit.adapters.hf.sam2_video import torchvision_install_command
+
+    with pytest.raises(EvalkitError, match="SAM 2 video needs torchvision") as err:
         evalkit.evaluate("sam2-hiera-tiny", "shapes-davis", limit=1, model_options={"tiny": True},
                          runs_root=str(isolated / "runs"), threads=1)
+    assert str(err.value).endswith(torchvision_install_command()) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("version,command", [
+    ("2.13.0+cpu", "pip install torchvision --index-url https://download.pytorch.org/whl/cpu"),
+    ("2.5.1+cu124", "pip install torchvision --index-url https://download.pytorch.org/whl/cu124"),
+    ("2.5.1", "pip install torchvision"),
+])
+def test_torchvision_install_command_follows_the_torch_build(version, command, monkeypatch):
+    import torch
+
+    from evalkit.adapters.hf.sam2_video import torchvision_install_command
+
+    monkeypatch.setattr(torch, "__version__", version)
+    assert torchvision_install_command() == command
+
+
+def test_no_torchvision_free_sam2_processor_in_this_transformers():
+    """The SAM 2 end-to-end test can only run with torchvision because transformers offers no
+    other SAM 2 processor backend (SAM 1 has ``SamImageProcessorPil``; SAM 2 has none, and its
+    video processor derives from the torchvision-only ``BaseVideoProcessor``). When a release adds
+    one, this fails: switch ``tiny.sam2_video`` and the adapter to it so CI runs SAM 2 end to end."""
+    import transformers
+
+    assert hasattr(transformers, "SamImageProcessorPil")  # the naming scheme the check relies on
+    assert not any(hasattr(transformers, n) for n in ("Sam2ImageProcessorPil", "Sam2VideoVideoProcessorPil"))
 
 
 def test_sam2_video_tiny_through_the_runner(isolated):
     if importlib.util.find_spec("torchvision") is None:
-        pytest.skip("torchvision missing: transformers' Sam2VideoProcessor needs it (pip install torchvision)")
+        from evalkit.adapters.hf.sam2_video import torchvision_install_command
+
+        pytest.skip(f"torchvision missing: transformers' SAM 2 processors need it ({torchvision_install_command()})")
     [res] = evalkit.evaluate("sam2-hiera-tiny", "shapes-davis", limit=1, model_options={"tiny": True},
                              runs_root=str(isolated / "runs"), threads=1)
     assert res.samples["failed"] == 0 and "J&F-Mean" in res.metrics

@@ -96,3 +96,19 @@ def test_weights_folder_is_a_save_pretrained_folder(hub, tmp_path):
     assert adapter.describe()["settings"] == {"procedure": "Mask2FormerSettings", "threshold": 0.25, "vis_topk": 10}
     with pytest.raises(WeightsError, match="expected a save_pretrained folder"):
         build_adapter(model_id=CARD, weights=str(tmp_path))
+
+
+def test_sam2_card_lists_every_file_its_loaders_read():
+    """``Sam2VideoModel.from_pretrained`` reads config.json and model.safetensors; the
+    ``Sam2VideoProcessor`` reads processor_config.json for itself and preprocessor_config.json for
+    its image processor (transformers ``image_processing_base.get_image_processor_dict``; its video
+    processor falls back to the same file, ``video_processing_utils.get_video_processor_dict``).
+    With ``local_files_only`` a file the card does not fetch is a load error, so every one must be
+    listed, all at the one pinned revision (hub commit de431c4, 'Add Transformers weights')."""
+    from transformers.utils import CONFIG_NAME, IMAGE_PROCESSOR_NAME, PROCESSOR_NAME, SAFE_WEIGHTS_NAME
+
+    card = get_card("sam2-hiera-tiny")
+    names = {w.name for w in card.weights}
+    assert {CONFIG_NAME, SAFE_WEIGHTS_NAME, IMAGE_PROCESSOR_NAME, PROCESSOR_NAME} <= names, names
+    assert {s.rpartition("@")[2] for w in card.weights for s in w.sources} == {
+        "de431c4043854a71d8101e17995dfe596bf101a5"}

@@ -15,9 +15,9 @@ SHARED_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 def test_columns_and_types():
     df = load_paper_results()
     assert list(df.columns) == COLUMNS
-    assert len(df) == 2212 + 2  # the four papers' cells + the curated external_results.csv rows
+    assert len(df) == 2212 + 7  # the four papers' cells + the curated external_results.csv rows
     assert df.value.dtype == float
-    assert set(df.paper) == {"UNINEXT", "UniVS", "UniRef++", "GLEE", "Grounding DINO", "Mask2Former"}
+    assert set(df.paper) == {"UNINEXT", "UniVS", "UniRef++", "GLEE", "Grounding DINO", "Mask2Former", "OWLv2", "SAM 2"}
     assert set(df.role) <= {"main", "ablation", "variant", "efficiency"}
 
 
@@ -106,11 +106,26 @@ def test_rebuild_from_extraction_matches_package_data():
     pd.testing.assert_frame_equal(rebuilt.reset_index(drop=True), packaged.reset_index(drop=True), check_dtype=False)
 
 
-@pytest.mark.parametrize("model,bench,expected", [
-    ("grounding-dino-tiny", "coco-val2017-det", 48.4),  # GroundingDINO README, zero-shot
-    ("mask2former-swin-t-coco-instance", "coco-val2017-seg", 45.0),  # Mask2Former MODEL_ZOO.md
+@pytest.mark.parametrize("model,bench,metric,expected,other", [
+    # Grounding DINO paper Table 2 (zero-shot 2017val), also the GroundingDINO README
+    ("grounding-dino-tiny", "coco-val2017-det", "AP", 48.4, "coco-val2017-seg"),
+    ("mask2former-swin-t-coco-instance", "coco-val2017-seg", "AP", 45.0, "coco-val2017-det"),  # MODEL_ZOO.md
+    # scenic OWL-ViT README, row OWLv2 CLIP B/16 ST/FT ens (box AP: the det split, not the seg one)
+    ("owlv2-base-patch16-ensemble", "lvis-v1-val-det", "AP", 43.9, "lvis-v1-val-seg"),
+    ("owlv2-base-patch16-ensemble", "lvis-v1-val-det", "APr", 40.5, "lvis-v1-val-seg"),
+    # SAM 2 README, SAM 2.1 table, row sam2.1_hiera_tiny; its "LVOS v2" column is not evalkit's
+    # lvos-val (LVOS v1), so no number may appear there
+    ("sam2-hiera-tiny", "mose-val", "J&F", 71.8, "lvos-val"),
 ])
-def test_external_models_published_numbers(model, bench, expected):
-    pv = lookup(model, bench, "AP")
+def test_external_models_published_numbers(model, bench, metric, expected, other):
+    pv = lookup(model, bench, metric)
     assert pv is not None and pv.value == expected and "source:" in pv.notes
-    assert lookup(model, "coco-val2017-seg" if bench.endswith("det") else "coco-val2017-det", "AP") is None
+    assert lookup(model, other, metric) is None
+
+
+def test_external_rows_without_an_evalkit_benchmark_are_kept_unmapped():
+    df = load_paper_results()
+    sam = df[df.model_id == "sam2-hiera-tiny"]
+    unmapped = sam[sam.benchmark_id == ""]
+    assert sorted(zip(unmapped.paper_benchmark, unmapped.value)) == [("LVOS v2", 77.3), ("SA-V", 76.5)]
+    assert not unmapped.primary.any()
