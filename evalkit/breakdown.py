@@ -157,7 +157,11 @@ def _valid_spec(spec: Any, nested: bool = False) -> bool:
 
 
 def _pair(row: dict[str, Any], spec: dict[str, Any]) -> tuple[float, float] | None:
-    """(numerator, denominator) of one unit for a simple spec; None where its fields are null."""
+    """(numerator, denominator) of one unit for a simple spec; None where its fields are null,
+    or where the spec is restricted to one ``part`` of a multi-part metric and the unit is of
+    another."""
+    if "part" in spec and row.get("part") != spec["part"]:
+        return None
     r = spec["reduce"]
     if r == "mean":
         v = row.get(spec["key"])
