@@ -83,3 +83,42 @@ def test_teta_breakdown_rebuilds_every_key_on_random_videos(seed):
     for key in m:
         assert aggregate({"aggregates": bd.aggregates, "categories": bd.categories}, key) == pytest.approx(
             m[key], abs=1e-9), key
+
+
+def test_burst_open_world_breakdown(tmp_path):
+    """BURST open world (``burstapi/eval/run.py`` with ``BURST_OW``, TrackEval ``HOTA``:
+    ``combine_sequences`` sums HOTA_TP / HOTA_FN and weights AssA by HOTA_TP; DetRe =
+    TP / (TP + FN) per alpha, then the mean over the 19 alphas)."""
+    import json
+
+    from test_track_burst import _rect, _scene
+
+    cats, gt, pred = _scene(np.random.default_rng(3))
+    gt2 = [{1: _rect(1, 1)} for _ in range(4)]  # video 2: one object, never predicted
+    for split, keep in (("all", {1, 2, 3}), ("common", {1, 2}), ("uncommon", {3})):
+        g = [{k: m for k, m in f.items() if k in keep} for f in gt]
+        seqs = {1: ({k: cats[k] for k in keep}, g)}
+        if split != "uncommon":
+            seqs[2] = ({1: cats[1]}, gt2)
+        (tmp_path / f"{split}_classes.json").write_text(json.dumps(_burst(seqs)))
+    res = _burst({1: ({1: 1, 2: 1, 7: 1}, pred), 2: ({}, [{} for _ in range(4)])})
+    with collecting() as found:
+        m = compute("burst", tmp_path, res, task="open_world")
+    [bd] = found
+    write_breakdown(tmp_path / "breakdown.json", bd, benchmark="burst-val-ow", model="m", metric="burst", metrics=m)
+    bd = load_breakdown(tmp_path)
+    s1, s2 = bd["samples"]["synth/s1"], bd["samples"]["synth/s2"]
+    # video 2 has 4 GT detections and no prediction: TP 0 at every alpha, DetRe 0
+    assert (s2["all/TP@0.50"], s2["all/GT@0.50"], s2["all/DetRe"]) == (0, 4, 0.0)
+    assert "uncommon/DetRe" not in s2 and s1["uncommon/GT@0.05"] == 4  # the acorn, 4 frames
+    # video 1 has 3 objects on 4 frames; pooled DetRe at alpha 0.05 = TP / (12 + 4)
+    assert s1["all/GT@0.05"] == 12
+    assert aggregate(bd, "DetRe_all") == pytest.approx(m["DetRe_all"], abs=1e-9)
+    assert aggregate(bd, "DetRe_common") == pytest.approx(m["DetRe_common"], abs=1e-9)
+    for key in bd["aggregates"]:
+        assert aggregate(bd, key) == pytest.approx(m[key], abs=1e-9), key
+    assert {"AssA_all", "AssA_common"} <= set(bd["aggregates"])  # AssA: TP-weighted over the videos
+    assert not any(k.startswith("OWTA") for k in bd["aggregates"])
+    assert bd["score_key"] == "all/OWTA" and s1["all/OWTA"] > s2["all/OWTA"] == 0.0
+    # video 1 alone: its own DetRe is the pooled one
+    assert aggregate(bd, "DetRe_all", ["synth/s1"]) == pytest.approx(s1["all/DetRe"], abs=1e-9)
