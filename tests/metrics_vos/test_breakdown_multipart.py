@@ -116,3 +116,48 @@ def test_multipart_builds_nothing_outside_a_collector(monkeypatch):
     monkeypatch.setattr(D, "_per_annotator", lambda parts: pytest.fail("built without a collector"))
     gt = _videos()
     compute("ref-davis", gt, {"x": _mixed()})
+
+
+def _write(tmp_path, name, metric, gt, res, **opts):
+    d = tmp_path / name
+    d.mkdir()
+    with collecting() as found:
+        m = compute(metric, gt, res, **opts)
+    write_breakdown(d / "breakdown.json", found[0], benchmark=f"{metric}-val", model=name, metric=metric, metrics=m)
+    return d
+
+
+def test_compare_and_gallery_read_the_multipart_breakdowns(tmp_path):
+    from evalkit.reports.compare import compare_runs
+    from evalkit.show.breakdown import sample_scores, worst_first
+
+    gt = _videos()
+    perfect = {k: v.copy() for k, v in gt.items()}
+    a = _write(tmp_path, "a", "ref-davis", gt, {"anno_0": _mixed(), "anno_1": _mixed()})
+    b = _write(tmp_path, "b", "ref-davis", gt, {"anno_0": perfect, "anno_1": _mixed()})
+    c = compare_runs(a, b, resamples=200)
+    got = {r["key"]: r for r in c["metrics"]}
+    assert {"J&F", "J", "F", "anno_0/J&F", "anno_1/J&F"} <= set(got)
+    # B fixes sequence "a" under annotator 0 only: J&F 2/3 -> (1 + 2/3) / 2, paired by sequence
+    assert got["J&F"]["a"] == pytest.approx(2 / 3) and got["J&F"]["b"] == pytest.approx(5 / 6)
+    assert got["J&F"]["unit"] == "sequence" and got["anno_1/J&F"]["delta"] == pytest.approx(0.0)
+    # the gallery orders Ref-DAVIS expressions (<video>/<expression>) by their sequence's value
+    ids = ["a/0", "a/1", "b/0", "b/1"]
+    assert worst_first(["b/0", "a/1", "b/1", "a/0"], sample_scores(a))[:2] == ["a/1", "a/0"]
+    assert sorted(worst_first(ids, sample_scores(a))) == ids
+
+    def coco(cats, boxes):
+        return _coco(cats, boxes)
+
+    gts = {"Aquarium": coco([1, 2], [(1, 1, [0, 0, 10, 10]), (2, 2, [20, 20, 20, 20])]),
+           "pothole": coco([1], [(2, 1, [5, 5, 30, 30])])}
+    hit = {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9}
+    p = {"image_id": 2, "category_id": 1, "bbox": [5, 5, 30, 30], "score": 0.8}
+    oa = _write(tmp_path, "oa", "odinw", gts, {"Aquarium": [hit], "pothole": [p]}, require_all=False)
+    ob = _write(tmp_path, "ob", "odinw", gts, {"Aquarium": [hit, {**hit, "image_id": 2, "category_id": 2,
+                                                                  "bbox": [20, 20, 20, 20]}], "pothole": [p]},
+                require_all=False)
+    got = {r["key"]: r for r in compare_runs(oa, ob, resamples=200)["metrics"]}
+    assert set(got) == {"AP/Aquarium", "AP/pothole"}  # no interval for the mean over datasets
+    assert got["AP/Aquarium"]["unit"] == "category" and got["AP/Aquarium"]["n_units"] == 2
+    assert got["AP/Aquarium"]["delta"] == pytest.approx(0.5) and got["AP/pothole"]["delta"] == 0
