@@ -82,7 +82,7 @@ def _value(values: dict[str, float], sid: str) -> float | None:
 def worst_first(ids: list[str], scores: SampleScores) -> list[str]:
     """``ids`` ordered worst-first by ``scores`` (ties and samples without a value keep the
     split's order; those without a value come last); the split's order without scores. A
-    sample without a row of its own takes the row of its unit (:func:`_value`)."""
+    sample without a value of its own takes its unit's value (:func:`_value`)."""
     if scores.values is None:
         return list(ids)
     pos = {s: k for k, s in enumerate(ids)}
