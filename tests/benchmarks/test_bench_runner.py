@@ -105,6 +105,11 @@ def test_runner_end_to_end(bid, data, tmp_path):
 
     bd = load_breakdown(res.run_dir)
     assert bd["metric"] == bench.metric and (bd["samples"] or bd["categories"])
+    ids = set(bench.sample_ids())
+    if bench.metric == "ref-davis":  # the unit is the sequence, the samples <video>/<expression>
+        ids = {i.rsplit("/", 1)[0] for i in ids}
+    if bench.task != "interactive":  # interactive COCO: samples <image>-<annotation>, the unit the image
+        assert set(bd["samples"]) <= ids, sorted(set(bd["samples"]) - ids)[:3]
     for key in bd["aggregates"]:
         tol = 1e-4 if bench.metric == "sot" else 1e-9  # pytracking-style curves are float32
         assert aggregate(bd, key) == pytest.approx(res.metrics[key], abs=tol, nan_ok=True), key
