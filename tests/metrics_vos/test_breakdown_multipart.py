@@ -161,3 +161,19 @@ def test_compare_and_gallery_read_the_multipart_breakdowns(tmp_path):
     assert set(got) == {"AP/Aquarium", "AP/pothole"}  # no interval for the mean over datasets
     assert got["AP/Aquarium"]["unit"] == "category" and got["AP/Aquarium"]["n_units"] == 2
     assert got["AP/Aquarium"]["delta"] == pytest.approx(0.5) and got["AP/pothole"]["delta"] == 0
+
+
+def test_combine_parts_disjoint_average_by_hand(tmp_path):
+    from evalkit.metrics._breakdown import Breakdown, combine_parts, mean
+
+    # part x: units 1, 2 with s = 0.2, 0.4 (mean 0.3); part y: unit 1 with s = 1.0
+    x = Breakdown("image", "s", True, {"1": {"s": 0.2}, "2": {"s": 0.4}}, {}, {"s": "a score"}, {"S": mean("s")})
+    y = Breakdown("image", "s", True, {"1": {"s": 1.0}}, {}, {"s": "a score"}, {"S": mean("s")})
+    bd = combine_parts({"x": x, "y": y}, shared_units=False, rename={"S/{part}": "S"}, combined={"S": "S"})
+    assert set(bd.samples) == {"x/1", "x/2", "y/1"} and bd.samples["y/1"] == {"s": 1.0, "part": "y"}
+    write_breakdown(tmp_path / "breakdown.json", bd, benchmark="b", model="m", metric="m")
+    got = load_breakdown(tmp_path)
+    assert aggregate(got, "S/x") == pytest.approx(0.3) and aggregate(got, "S/y") == pytest.approx(1.0)
+    # the mean over parts, not over the pooled units ((0.2 + 0.4 + 1) / 3)
+    assert aggregate(got, "S") == pytest.approx(0.65)
+    assert aggregate(got, "S", ["x/2", "y/1", "y/1"]) == pytest.approx((0.4 + 1.0) / 2)
