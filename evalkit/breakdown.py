@@ -34,8 +34,9 @@ def score_with_breakdown(bench: Any, results_dir: Path, selection: Any, run_dir:
     """Score a run's results (:func:`evalkit.selection.score_selection`) and write
     ``run_dir/breakdown.json`` from the breakdown the metric emitted while scoring.
 
-    A metric without a breakdown, or one that scored several times (ODinW: one COCO evaluation
-    per dataset), writes none; that is logged, never an error: the headline numbers stand.
+    A metric that emitted no breakdown, or more than one, writes none; that is logged, never an
+    error: the headline numbers stand. (A multi-part metric, ODinW or Ref-DAVIS, combines the
+    breakdowns of its parts into one, :func:`evalkit.metrics._breakdown.combine_parts`.)
     """
     from .selection import score_selection
 
@@ -157,7 +158,11 @@ def _valid_spec(spec: Any, nested: bool = False) -> bool:
 
 
 def _pair(row: dict[str, Any], spec: dict[str, Any]) -> tuple[float, float] | None:
-    """(numerator, denominator) of one unit for a simple spec; None where its fields are null."""
+    """(numerator, denominator) of one unit for a simple spec; None where its fields are null,
+    or where the spec is restricted to one ``part`` of a multi-part metric and the unit is of
+    another."""
+    if "part" in spec and row.get("part") != spec["part"]:
+        return None
     r = spec["reduce"]
     if r == "mean":
         v = row.get(spec["key"])

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, ratio, wanted
 from .clear_mot import Accumulator, ClearCounts, box_iou_xywh, motmetrics_assignment
 from .scalabel_io import BDD100K_CLASSES, CategoryMap, Frame, list_bitmasks, load_videos, read_bitmask
 
@@ -163,10 +164,83 @@ def summarize(per_class: list[ClearCounts], classes: tuple[str, ...], seg: bool)
 
 def _finish(accs: dict[tuple[str, int], Accumulator], classes: tuple[str, ...], seg: bool) -> dict[str, float]:
     per_class = [ClearCounts() for _ in classes]
-    for (_, k), acc in accs.items():
+    per_video: dict[str, dict[int, ClearCounts]] = {}
+    for (video, k), acc in accs.items():
         if acc.has_events:
-            per_class[k] += acc.finalize()
-    return summarize(per_class, classes, seg)
+            c = acc.finalize()
+            per_class[k] += c
+            per_video.setdefault(video, {})[k] = c
+    out = summarize(per_class, classes, seg)
+    if wanted():
+        emit(per_sequence(per_video, per_class, classes, seg))
+    return out
+
+
+def _ratios(c: ClearCounts) -> dict[str, float]:
+    """The numerators and denominators whose sums over videos give the pooled rates: MOTA =
+    ``sum(mota_num) / sum(n_objects)``, IDF1 = ``2 sum(IDTP) / sum(n_objects + n_predictions)``
+    (IDTP is matched per (video, class) accumulator and summed, as motmetrics merges them),
+    MOTP = ``sum(motp_num) / sum(n_matched)``."""
+    err = c.num_misses + c.num_switches + c.num_false_positives
+    return {"n_objects": c.num_objects, "mota_num": c.num_objects - err, "idf1_num": 2 * c.idtp,
+            "idf1_den": c.num_objects + c.num_predictions, "n_matched": c.num_detections,
+            "motp_num": c.num_detections - c.sum_distance}
+
+
+_RATES = {"MOTA": ("mota_num", "n_objects"), "IDF1": ("idf1_num", "idf1_den"), "MOTP": ("motp_num", "n_matched")}
+
+
+def per_sequence(per_video: dict[str, dict[int, ClearCounts]], per_class: list[ClearCounts],
+                 classes: tuple[str, ...], seg: bool) -> Breakdown:
+    """Per-video breakdown (TrackEval-style: the toolkit itself reports no per-video row).
+
+    A video's ``MOTA``, ``IDF1``, ``MOTP`` (percent) are its own, all classes pooled (not
+    official; ``MOTA`` sorts the videos), with ``FP``, ``FN``, ``IDSw`` and, pooled and per class
+    (``<class>/...``), the counts of :func:`_ratios`. Aggregates: the OVERALL ``MOTA``, ``IDF1``,
+    ``MOTP`` and each ``<class>/MOTA`` … as ratios of summed counts (exact: motmetrics sums the
+    counts of the accumulators); ``mMOTA``, ``mIDF1``, ``mMOTP`` as the ``average`` of the class
+    ratios, given only where every class has a denominator on the whole set (the toolkit turns
+    an undefined class rate into 0, which a ratio cannot state; a resample in which a class
+    loses its denominator is then undefined and the bootstrap drops it). The counts
+    (``FP``, ``FN``, ...) are sums and have no aggregate. Per category: the official class rows.
+    """
+    from ._breakdown import average
+
+    samples: dict[str, dict[str, Any]] = {}
+    for video in sorted(per_video):
+        total = ClearCounts()
+        for c in per_video[video].values():
+            total += c
+        row: dict[str, Any] = {"MOTA": 100 * total.mota(), "IDF1": 100 * total.idf1(),
+                               "MOTP": 100 * (1 - total.motp_distance()), "FP": total.num_false_positives,
+                               "FN": total.num_misses, "IDSw": total.num_switches, **_ratios(total)}
+        for k, c in per_video[video].items():
+            row.update({f"{classes[k]}/{f}": v for f, v in _ratios(c).items()})
+        samples[video] = row
+    aggregates: dict[str, dict[str, Any]] = {key: ratio(n, d, scale=100) for key, (n, d) in _RATES.items()}
+    whole = [_ratios(c) for c in per_class]
+    for key, (n, d) in _RATES.items():
+        parts = [ratio(f"{name}/{n}", f"{name}/{d}") for name in classes]
+        for name, w, part in zip(classes, whole, parts):
+            if w[d] > 0:
+                aggregates[f"{name}/{key}"] = dict(part, scale=100)
+        if all(w[d] > 0 for w in whole):
+            aggregates["m" + key] = average(*parts, scale=100)
+    if seg:
+        for paper, key in (("mMOTSA", "mMOTA"), ("mMOTSP", "mMOTP"), ("MOTSA", "MOTA"), ("MOTSP", "MOTP")):
+            if key in aggregates:
+                aggregates[paper] = aggregates[key]
+    categories = {name: {"name": name, "MOTA": 100 * c.mota(), "IDF1": 100 * c.idf1(),
+                         "MOTP": 100 * (1 - c.motp_distance())} for name, c in zip(classes, per_class)}
+    fields = {"MOTA": "the video's MOTA, classes pooled (percent; not official, it sorts the videos)",
+              "IDF1": "the video's IDF1, classes pooled (percent)", "MOTP": "the video's MOTP (percent)",
+              "FP": "false positives", "FN": "misses", "IDSw": "identity switches",
+              "n_objects": "ground-truth boxes/masks (MOTA denominator)",
+              "mota_num": "n_objects - (FN + IDSw + FP)", "idf1_num": "2 x IDTP (global ID matching)",
+              "idf1_den": "ground-truth + predicted boxes/masks", "n_matched": "matches + switches (MOTP denominator)",
+              "motp_num": "n_matched - sum of matched distances (1 - IoU)",
+              "<class>/<count>": "the counts above for one class"}
+    return Breakdown("video", "MOTA", True, samples, categories, fields, aggregates)
 
 
 def _categories(categories, bdd100k_mapping, ignore_unknown_cats) -> CategoryMap:

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._breakdown import Breakdown, emit, mean, wanted
+from ._breakdown import Breakdown, average, combine_parts, emit, mean, ratio, wanted
 from ._files import read_json_file, require_id
 
 __all__ = ["burst", "COMMON_CATEGORY_IDS"]
@@ -201,6 +201,7 @@ def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int
             gt_path = gt_path / "all_classes.json"
         splits = {"all": gt_path if gt_path is not None else gt}
     out: dict[str, float] = {}
+    ow_parts: dict[str, Breakdown] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for split, src in splits.items():
             data, where = _load(src, "ground truth")
@@ -214,6 +215,9 @@ def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int
                 hota = res["cls_comb_cls_av"]["HOTA"]
                 for key in ("OWTA", "DetRe", "AssA"):
                     out[f"{key}_{split}"] = float(np.mean(hota[key]) * 100)
+                if wanted():
+                    names = {q["id"]: f"{q['dataset']}/{q['seq_name']}" for q in data["sequences"]}
+                    ow_parts[split] = open_world_part(hota, {names[i]: v for i, v in per_seq.items()})
                 continue
             classes = [c for c in res if c not in ("cls_comb_cls_av", "cls_comb_det_av")]
             groups = {
@@ -230,7 +234,43 @@ def burst(gt: Any, results: Any, task: str = "class_guided", max_detections: int
             if wanted():  # sample ids of the benchmark: '<dataset>/<seq_name>'
                 names = {q["id"]: f"{q['dataset']}/{q['seq_name']}" for q in data["sequences"]}
                 emit(per_class(res, classes, name_to_id, {names[i]: v for i, v in per_seq.items()}))
+    if ow_parts:
+        emit(combine_parts(ow_parts, shared_units=True, rename={"DetRe_{part}": "DetRe", "AssA_{part}": "AssA"},
+                           score_key="all/OWTA"))
     return out
+
+
+def open_world_part(combined: dict, per_seq: dict) -> Breakdown:
+    """The breakdown of one open-world split (``all``, ``common`` or ``uncommon``; combined by
+    :func:`combine_parts` into ``<split>/<field>`` rows of the videos).
+
+    Per video: TrackEval's per-sequence ``OWTA``, ``DetRe``, ``AssA`` of the class-agnostic
+    ``object`` class (means over the 19 alphas, x 100) and, per alpha ``a``, ``TP@a``,
+    ``GT@a`` (= HOTA_TP + HOTA_FN) and ``AssA_TP@a`` (= AssA x HOTA_TP). TrackEval's
+    ``combine_sequences`` sums the counts and weights AssA by HOTA_TP, so ``DetRe`` and ``AssA``
+    of the split are the ``average`` over the alphas of the ratios ``sum TP / sum GT`` and
+    ``sum AssA_TP / sum TP``; given only where every alpha has a denominator on the whole set
+    (TrackEval divides by ``max(1, .)``, turning an empty one into 0, which a ratio cannot
+    state). ``OWTA`` = mean over alphas of ``sqrt(DetRe * AssA)`` is no such ratio: none."""
+    alphas = [f"{a:.2f}" for a in np.arange(0.05, 0.99, 0.05)]
+    samples = {}
+    for seq, r in per_seq.items():
+        h = r["object"]["HOTA"]
+        row: dict[str, Any] = {k: float(100 * np.mean(h[k])) for k in ("OWTA", "DetRe", "AssA")}
+        for i, a in enumerate(alphas):
+            row[f"TP@{a}"] = int(h["HOTA_TP"][i])
+            row[f"GT@{a}"] = int(h["HOTA_TP"][i] + h["HOTA_FN"][i])
+            row[f"AssA_TP@{a}"] = float(h["AssA"][i] * h["HOTA_TP"][i])
+        samples[seq] = row
+    aggregates = {}
+    if np.all(combined["HOTA_TP"] + combined["HOTA_FN"] > 0):
+        aggregates["DetRe"] = average(*(ratio(f"TP@{a}", f"GT@{a}") for a in alphas), scale=100)
+    if np.all(combined["HOTA_TP"] > 0):
+        aggregates["AssA"] = average(*(ratio(f"AssA_TP@{a}", f"TP@{a}") for a in alphas), scale=100)
+    fields = {"OWTA": "TrackEval's per-video OWTA x 100 (class-agnostic)", "DetRe": "per-video DetRe x 100",
+              "AssA": "per-video AssA x 100", "TP@<alpha>": "HOTA_TP at that alpha",
+              "GT@<alpha>": "HOTA_TP + HOTA_FN (ground-truth detections)", "AssA_TP@<alpha>": "AssA x HOTA_TP"}
+    return Breakdown("video", "OWTA", True, samples, {}, fields, aggregates)
 
 
 def per_class(res: dict, classes: list[str], name_to_id: dict[str, int], per_seq: dict) -> Breakdown:

@@ -34,6 +34,7 @@ Sequences are evaluated in parallel processes (``workers``; 0 = one per CPU core
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
-from ._breakdown import Breakdown, emit, wanted, weighted
+from ._breakdown import Breakdown, collecting, combine_parts, emit, wanted, weighted
 from ._files import folder_error, read_text_file
 from ._masks_io import MaskSource
 from .jf import ObjectScores, bound_pixels, db_statistics, disk, global_measures, jf_frame
@@ -215,6 +216,22 @@ def per_sequence(seqs: list[str], n_objects: list[int], objects: list[ObjectScor
     return Breakdown("sequence", "J&F", True, samples, {}, fields, aggregates)
 
 
+def _per_annotator(parts: dict[str, Breakdown]) -> Breakdown:
+    """Ref-DAVIS's breakdown: the annotator splits score the same sequences, so a unit is a
+    sequence and its row holds each split's per-sequence fields as ``<split>/<field>``
+    (:func:`combine_parts`, shared units); ``<split>/J&F`` etc. are that split's object-weighted
+    means and ``J&F``, ``J``, ``F`` the ``average`` of them over the splits, as the headline.
+    The sequence's own ``J&F`` (mean over the splits that have it; not official) sorts them."""
+    bd = combine_parts(parts, shared_units=True,
+                       rename={"{part}/J&F": "J&F-Mean", "{part}/J": "J-Mean", "{part}/F": "F-Mean"},
+                       combined={"J&F": "J&F-Mean", "J": "J-Mean", "F": "F-Mean"}, score_key="J&F")
+    for row in bd.samples.values():
+        vals = [row[f"{n}/J&F"] for n in parts if row.get(f"{n}/J&F") is not None]
+        row["J&F"] = float(np.mean(vals)) if vals else None
+    bd.fields["J&F"] = "mean over the annotator splits of the sequence's J&F (not official: it sorts the sequences)"
+    return bd
+
+
 def davis_semi(gt: Any, results: Any, *, per_object: bool = False, **options: Any) -> dict[str, float]:
     """DAVIS-2017 semi-supervised J&F (see the module docstring for inputs and quirks).
 
@@ -281,10 +298,17 @@ def ref_davis(gt: Any, results: Any, *, splits=None, task: str = "unsupervised",
         options.pop("per_object", None)
     out: dict[str, float] = {}
     jf, j, f = [], [], []
+    parts, want = {}, wanted()
     for name, res in runs.items():
-        r = run((split_gt or {}).get(name, gt), res, **options)
+        # this split's breakdown, combined below (nothing is built when no one collects)
+        with collecting() if want else nullcontext([]) as found:
+            r = run((split_gt or {}).get(name, gt), res, **options)
+        if found:
+            parts[name] = found[0]
         out[f"{name}/J&F"], out[f"{name}/J"], out[f"{name}/F"] = r["J&F-Mean"], r["J-Mean"], r["F-Mean"]
         jf.append(r["J&F-Mean"])
         j.append(r["J-Mean"])
         f.append(r["F-Mean"])
+    if want and len(parts) == len(runs):
+        emit(_per_annotator(parts))
     return {"J&F": float(np.mean(jf)), "J": float(np.mean(j)), "F": float(np.mean(f)), **out}

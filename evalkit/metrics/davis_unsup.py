@@ -19,6 +19,10 @@ Inputs as :func:`evalkit.metrics.davis.davis_semi`, except that a DAVIS root is 
   objects by the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) maximising
   the per-pair mean over frames of (J + F)/2; the matched pairs (ordered by proposal index)
   give the per-object statistics, aggregated as in the semi-supervised task.
+
+The breakdown (when collected) is the semi-supervised one
+(:func:`evalkit.metrics.davis.per_sequence`): per sequence, the means over its GT objects of
+their matched proposals' statistics, object-weighted back to every global key.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import emit, wanted
 from ._masks_io import MaskSource
 from .jf import ObjectScores, bbox, bound_pixels, boundary_part, db_statistics, disk, f_batch, global_measures
 
@@ -110,12 +115,18 @@ def davis_unsup(
     res_src = MaskSource(results, "results")
     wrap = not fix_decay_wrap
     objects: list[ObjectScores] = []
+    n_objects: list[int] = []
     for seq in seqs:
         if not res_src.has_sequence(seq):
             raise ResultsError(f"results: sequence {seq!r} is missing (expected {res_src.path(seq, '<frame>')})")
         J, F = sequence_jf_unsup(gt_src, res_src, seq, bound_th, max_proposals)
         objects += [ObjectScores(f"{seq}_{k + 1}", db_statistics(j, uint8_wrap=wrap), db_statistics(f, uint8_wrap=wrap))
                     for k, (j, f) in enumerate(zip(J, F))]
+        n_objects.append(len(J))  # one matched row per GT object (empty proposals pad N < K)
     if not objects:
         raise ResultsError("ground truth: no object to evaluate (every first frame is empty)")
+    if wanted():
+        from .davis import per_sequence
+
+        emit(per_sequence(seqs, n_objects, objects))
     return global_measures(objects)

@@ -22,10 +22,12 @@ Returns ``{"AP": mean, "AP/<dataset>": AP of each dataset, "n_datasets": count}`
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, collecting, combine_parts, emit, wanted
 from ._files import read_json_file
 
 __all__ = ["ODINW13", "odinw"]
@@ -96,12 +98,35 @@ def odinw(gt: Any, results: Any, backend: str = "fast", require_all: bool | str 
     if not names:
         raise ResultsError("odinw: no datasets given")
     out: dict[str, float] = {}
+    parts, want = {}, wanted()
     for n in names:
         gpath = str(gts[n]) if isinstance(gts[n], Path) else gts[n]
         rpath = str(res[n]) if isinstance(res[n], Path) else res[n]
         try:
-            out[f"AP/{n}"] = evaluate_coco(gpath, rpath, "bbox", backend=backend)["AP"]
+            # the dataset's COCO breakdown, combined below (nothing is built when no one collects)
+            with collecting() if want else nullcontext([]) as found:
+                out[f"AP/{n}"] = evaluate_coco(gpath, rpath, "bbox", backend=backend)["AP"]
         except ResultsError as e:
             raise ResultsError(f"odinw dataset {n!r}: {e}") from None
+        if found:
+            parts[n] = found[0]
+    if want and len(parts) == len(names):
+        emit(per_dataset(parts))
     aps = [out[f"AP/{n}"] for n in names]
     return {"AP": float(sum(aps) / len(aps)), **out, "n_datasets": float(len(names))}
+
+
+def per_dataset(parts: dict[str, Breakdown]) -> Breakdown:
+    """ODinW's breakdown: the datasets' COCO breakdowns side by side (:func:`combine_parts`,
+    disjoint units): images ``<dataset>/<image id>`` (the benchmark's sample ids) and categories
+    ``<dataset>/<category id>``, each row with its ``part``; ``AP/<dataset>`` is the mean of the
+    dataset's per-category AP (as COCO's own).
+
+    The headline ``AP`` (the mean of the 13 dataset APs) gets no aggregate on purpose: the
+    datasets have disjoint categories (CottontailRabbits, pothole and Raccoon have one each),
+    so a resample of the pooled categories misses whole datasets in most draws and the mean
+    over datasets is then undefined; only a resample within each dataset would keep it, which
+    the schema's aggregates do not express. The per-image matching state
+    (``breakdown_ap.npz``) is not kept either: it is per dataset.
+    """
+    return combine_parts(parts, shared_units=False, rename={"AP/{part}": "AP"})

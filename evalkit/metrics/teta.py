@@ -51,6 +51,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, mean, wanted
 from ._files import read_json_file, require_id, warn_if_empty
 
 __all__ = ["tao_teta", "evaluate_classes", "box_iou_trackeval"]
@@ -109,8 +110,9 @@ def _check_ann(ann: Any, k: int, where: str, need_score: bool) -> None:
 class _Sequence:
     """One video: per timestep ground truth and prediction ids/classes/boxes and IoUs."""
 
-    def __init__(self, name: str, n: int):
+    def __init__(self, name: str, n: int, video_id: str = ""):
         self.name = name
+        self.video_id = video_id
         self.gt_ids = [np.zeros(0, int) for _ in range(n)]
         self.gt_cls = [np.zeros(0, int) for _ in range(n)]
         self.tk_ids = [np.zeros(0, int) for _ in range(n)]
@@ -176,7 +178,7 @@ def _load(gt_src: Any, res_src: Any, max_detections: int):
     seqs = []
     for vid in gt["videos"]:
         v = vid["id"]
-        seq = _Sequence(str(vid.get("name", v)).replace("/", "-"), n_images[v])
+        seq = _Sequence(str(vid.get("name", v)).replace("/", "-"), n_images[v], str(v))
         # timesteps: the video's annotated images, by frame index
         annotated = sorted(gt_map[v], key=lambda i: images[i]["frame_index"])
         step = {img: t for t, img in enumerate(annotated)}
@@ -343,11 +345,14 @@ def _combine_sequences(per_seq: list[dict]) -> dict:
     return _final(res)
 
 
-def evaluate_classes(gt: Any, results: Any, max_detections: int = 0) -> dict[str, dict]:
+def evaluate_classes(gt: Any, results: Any, max_detections: int = 0,
+                     per_video: dict[str, dict[str, float]] | None = None) -> dict[str, dict]:
     """Per evaluated class (name → fields): counts and per-α arrays combined over videos.
 
     ``LocA``, ``AssocA``, ... are arrays over the 20 α of ``ALPHAS``; ``ClsA``, ``ClsRe``,
-    ``ClsPr`` are already averaged over ``CLS_ALPHAS``.
+    ``ClsPr`` are already averaged over ``CLS_ALPHAS``; ``category_id`` is the class's id. With ``per_video`` (a dict to fill),
+    each video id gets its own summary from the same per-sequence results
+    (:func:`_video_summary`).
     """
     seqs, classes = _load(gt, results, int(max_detections))
     evaluated = {cid for cid, _ in classes}
@@ -365,13 +370,47 @@ def evaluate_classes(gt: Any, results: Any, max_detections: int = 0) -> dict[str
         for cid, r in results_seq.items():
             r["Cls_FP"] = r["Cls_FP"] + cls_fp[cid]
             per_class[cid].append(r)
-    return {name: _combine_sequences(per_class[cid]) for cid, name in classes}
+        if per_video is not None:
+            per_video[seq.video_id] = _video_summary([results_seq[c] for c in sorted(present & evaluated)])
+    return {name: {**_combine_sequences(per_class[cid]), "category_id": cid} for cid, name in classes}
+
+
+def _video_summary(results: list[dict]) -> dict[str, float]:
+    """A video's own TETA, LocA, AssocA, ClsA (percent): the mean over the classes with ground
+    truth in the video of the class values computed from this video's counts alone. Not an
+    official number (the toolkit combines a class over all videos before it averages); it
+    sorts the videos."""
+    final = [_final(r) for r in results]
+    row: dict[str, float] = {f: (float(100 * np.mean([np.mean(x[f]) for x in final])) if final else None)
+                             for f in ("TETA", "LocA", "AssocA", "ClsA")}
+    row["n_classes"] = len(final)
+    return row
+
+
+def per_category(combined: dict[str, dict], kept: set[str], per_video: dict[str, dict[str, float]]) -> Breakdown:
+    """The TETA breakdown: per evaluated class, the toolkit's per-class row (each summary field
+    its mean over the thresholds, percent), whose plain mean over the kept classes is every
+    headline key (the "average" row); per video, :func:`_video_summary`. A class the headline
+    leaves out (no Loc count at any α) has null fields."""
+    cats = {}
+    for name, r in combined.items():
+        cats[str(r["category_id"])] = {"name": name, **{f: (float(100 * np.mean(r[f])) if name in kept else None)
+                                           for f in SUMMARY}}
+    fields = {f: f"the class's {f} combined over the videos, mean over the thresholds (percent)" for f in SUMMARY}
+    fields.update({"TETA": "per class: the toolkit's class TETA; per video: the mean over the video's classes "
+                           "of its own class TETA (not official: it sorts the videos)",
+                   "n_classes": "classes with ground truth in the video"})
+    return Breakdown("video", "TETA", True, per_video, cats, fields,
+                     {f: mean(f, over="categories") for f in SUMMARY})
 
 
 def tao_teta(gt: Any, results: Any, max_detections: int = 0) -> dict[str, float]:
     """TETA on TAO-format ground truth and results (see module docstring)."""
-    combined = evaluate_classes(gt, results, max_detections).values()
-    kept = [r for r in combined if (r["Loc_TP"] + r["Loc_FN"] + r["Loc_FP"] > EPS).any()]
+    per_video: dict[str, dict[str, float]] | None = {} if wanted() else None
+    by_name = evaluate_classes(gt, results, max_detections, per_video)
+    kept = [r for r in by_name.values() if (r["Loc_TP"] + r["Loc_FN"] + r["Loc_FP"] > EPS).any()]
     if not kept:
         raise ResultsError("ground truth: no annotated class to evaluate")
+    if per_video is not None:
+        emit(per_category(by_name, {n for n, r in by_name.items() if any(r is k for k in kept)}, per_video))
     return {f: float(100 * np.mean(np.mean([r[f] for r in kept], axis=0))) for f in SUMMARY}

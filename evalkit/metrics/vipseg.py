@@ -34,6 +34,14 @@ union in one dataset-wide confusion matrix whose ignore *row* is removed (quirk:
 ignore on labelled pixels therefore adds an IoU-0 class 124). AQ = Σ over GT thing tubes of
 (1/|g|) Σ_p TPA² / (TPA + FPA + FNA), over the number of GT tubes (per sequence, summed over
 sequences). ``STQ`` = sqrt(AQ · SQ). Reported ×100 (``STQ``, ``AQ``, ``SQ``).
+
+Breakdown (per video, :func:`per_video_breakdown`): deeplab2's own per-sequence ``STQ``,
+``AQ`` and ``SQ`` (``STQuality.result``: ``STQ_per_seq``, ``AQ_per_seq``, ``IoU_per_seq``),
+the AQ terms ``aq_sum`` / ``n_tubes`` (AQ is their pooled ratio), and the video's own ``VPQ``
+(its tubes alone, mean over the window lengths it is long enough for; not official: the VPQ
+tool pools the class statistics of all videos). Only ``AQ`` is rebuilt from the videos: SQ is a
+mean over the classes of one pooled confusion matrix and VPQ a mean over classes and windows of
+pooled class statistics, neither a sum over videos.
 """
 from __future__ import annotations
 
@@ -46,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ResultsError
+from ._breakdown import Breakdown, emit, ratio, wanted
 from ._files import read_json_file, require_id
 
 __all__ = ["vipseg", "vpq", "stq"]
@@ -222,16 +231,20 @@ def _pq(stat, cats, isthing):
     return pq / n if n else float("nan")
 
 
-def vpq(gt: _Side, pr: _Side) -> dict[str, float]:
+def vpq(gt: _Side, pr: _Side, per_video: dict[str, dict] | None = None) -> dict[str, float]:
+    """The VPQ keys; ``per_video`` (a dict to fill) gets each video's own ``VPQ``."""
     cats = {c["id"]: c for c in gt.js["categories"]}
+    own: dict[str, list[float]] = defaultdict(list)
     videos = [(vid, [_frame_stats(gt, pr, vid, ga, pa, f, cats) for ga, pa, f in fr]) for vid, fr in _frames(gt, pr)]
     res = {"all": [], "thing": [], "stuff": []}
     for k in WINDOWS:
         total: dict[int, list] = defaultdict(lambda: [0.0, 0, 0, 0])
-        for _, fs in videos:
+        for vid, fs in videos:
             stat: dict[int, list] = defaultdict(lambda: [0.0, 0, 0, 0])
             for i in range(0, len(fs) - k + 1):
                 _window_stat(fs[i : i + k], stat)
+            if per_video is not None and len(fs) >= k:
+                own[vid].append(100 * _pq(stat, cats, None))
             for c, v in stat.items():  # the official per-video PQStat += order
                 t = total[c]
                 t[0] += v[0]
@@ -241,6 +254,10 @@ def vpq(gt: _Side, pr: _Side) -> dict[str, float]:
         res["all"].append(100 * _pq(total, cats, None))
         res["thing"].append(100 * _pq(total, cats, True))
         res["stuff"].append(100 * _pq(total, cats, False))
+    if per_video is not None:
+        for vid, _ in videos:
+            vals = [v for v in own[vid] if not math.isnan(v)]
+            per_video.setdefault(vid, {})["VPQ"] = sum(vals) / len(vals) if vals else None
     return {
         "VPQ": sum(res["all"]) / len(res["all"]),
         "VPQ_thing": sum(res["thing"]) / len(res["thing"]),
@@ -267,7 +284,17 @@ def _numbering(anns):
     return order
 
 
-def stq(gt: _Side, pr: _Side) -> dict[str, float]:
+def _class_iou(conf: np.ndarray) -> float:
+    """Mean IoU over the classes with a non-zero union of a confusion matrix (rows GT)."""
+    tp = np.diag(conf)
+    unions = tp + (conf.sum(0) - tp) + (conf.sum(1) - tp)
+    nc = np.count_nonzero(unions)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.sum(tp.astype(np.double) / np.maximum(unions, 1e-15).astype(np.double)) / nc)
+
+
+def stq(gt: _Side, pr: _Side, per_video: dict[str, dict] | None = None) -> dict[str, float]:
+    """The STQ keys; ``per_video`` (a dict to fill) gets deeplab2's per-sequence values."""
     things = [c["id"] for c in gt.js["categories"] if c.get("isthing")]
     size = N_CLASSES + 1
     total = np.zeros((size, size), np.int64)
@@ -314,12 +341,12 @@ def stq(gt: _Side, pr: _Side) -> dict[str, float]:
         n_tubes += len(gt_area)
         conf[N_CLASSES, :] = 0  # the ignore row is removed (predictions on ignore are free)
         total += conf
+        if per_video is not None:  # deeplab2 STQuality.result: *_per_seq
+            aq_v, sq_v = outer / max(len(gt_area), 1e-15), _class_iou(conf)
+            per_video.setdefault(vid, {}).update(
+                STQ=100 * math.sqrt(aq_v * sq_v), AQ=100 * aq_v, SQ=100 * sq_v, aq_sum=outer, n_tubes=len(gt_area))
     aq = float(np.sum(aq_per_seq) / np.maximum(n_tubes, 1e-15))
-    tp = np.diag(total)
-    unions = tp + (total.sum(0) - tp) + (total.sum(1) - tp)
-    nc = np.count_nonzero(unions)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sq = float(np.sum(tp.astype(np.double) / np.maximum(unions, 1e-15).astype(np.double)) / nc)
+    sq = _class_iou(total)
     return {"STQ": 100 * math.sqrt(aq * sq), "AQ": 100 * aq, "SQ": 100 * sq}
 
 
@@ -329,8 +356,26 @@ def vipseg(gt: Any, results: Any, *, gt_masks=None, metrics: str = "vpq,stq") ->
     p = _Side(results, "results")
     out: dict[str, float] = {}
     which = {m.strip().lower() for m in metrics.split(",")}
+    per_video: dict[str, dict] | None = {} if wanted() else None
     if "vpq" in which:
-        out.update(vpq(g, p))
+        out.update(vpq(g, p, per_video))
     if "stq" in which:
-        out.update(stq(g, p))
+        out.update(stq(g, p, per_video))
+    if per_video is not None:
+        emit(per_video_breakdown(per_video, "stq" in which))
     return out
+
+
+def per_video_breakdown(per_video: dict[str, dict], with_stq: bool) -> Breakdown:
+    """The VIPSeg breakdown (module docstring): per video; ``AQ`` = 100 Σ aq_sum / Σ n_tubes is
+    the one headline the videos rebuild. Sorted by the video's ``STQ`` (official per sequence)
+    where STQ ran, else by its own ``VPQ``."""
+    fields = {"VPQ": "VPQ of the video's tubes alone, mean over the window lengths it has (percent; not official)",
+              "STQ": "deeplab2 STQ_per_seq (percent)", "AQ": "deeplab2 AQ_per_seq (percent)",
+              "SQ": "deeplab2 IoU_per_seq: mean class IoU of the video's confusion matrix (percent)",
+              "aq_sum": "sum over the video's GT thing tubes of their association terms",
+              "n_tubes": "GT thing tubes of the video (not crowd)"}
+    # without any GT thing tube deeplab2's AQ is 0 / eps = 0, which no ratio of sums states
+    tubes = with_stq and sum(r.get("n_tubes", 0) for r in per_video.values()) > 0
+    aggregates = {"AQ": ratio("aq_sum", "n_tubes", scale=100)} if tubes else {}
+    return Breakdown("video", "STQ" if with_stq else "VPQ", True, per_video, {}, fields, aggregates)

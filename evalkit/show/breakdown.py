@@ -67,16 +67,29 @@ def sample_scores(run_dir) -> SampleScores:
                         f"from {path.name}")
 
 
+def _value(values: dict[str, float], sid: str) -> float | None:
+    """The value of sample ``sid``, or of the unit it belongs to where the metric's unit is
+    coarser than the sample (Ref-DAVIS scores sequences, its samples are ``<video>/<expression>``:
+    an expression takes its sequence's value)."""
+    while True:
+        if sid in values:
+            return values[sid]
+        if "/" not in sid:
+            return None
+        sid = sid.rsplit("/", 1)[0]
+
+
 def worst_first(ids: list[str], scores: SampleScores) -> list[str]:
     """``ids`` ordered worst-first by ``scores`` (ties and samples without a value keep the
-    split's order; those without a value come last); the split's order without scores."""
+    split's order; those without a value come last); the split's order without scores. A
+    sample without a value of its own takes its unit's value (:func:`_value`)."""
     if scores.values is None:
         return list(ids)
     pos = {s: k for k, s in enumerate(ids)}
     sign = 1.0 if scores.higher_better else -1.0
 
     def rank(s: str):
-        v = scores.values.get(s)
+        v = _value(scores.values, s)
         return (v is None, sign * v if v is not None else 0.0, pos[s])
 
     return sorted(ids, key=rank)

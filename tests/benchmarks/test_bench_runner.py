@@ -100,6 +100,19 @@ def test_runner_end_to_end(bid, data, tmp_path):
     assert "NaN" not in (res.run_dir / "metrics.json").read_text()
     top = 100.0 if METRICS.get(bench.metric).meta.get("scale") == "percent" else 1.0
     assert res.metrics[primary] == pytest.approx(top), res.metrics
+    # every locally scored split writes breakdown.json, whose aggregates rebuild the headline
+    from evalkit.breakdown import aggregate, load_breakdown
+
+    bd = load_breakdown(res.run_dir)
+    assert bd["metric"] == bench.metric and (bd["samples"] or bd["categories"])
+    ids = set(bench.sample_ids())
+    if bench.metric == "ref-davis":  # the unit is the sequence, the samples <video>/<expression>
+        ids = {i.rsplit("/", 1)[0] for i in ids}
+    if bench.task != "interactive":  # interactive COCO: samples <image>-<annotation>, the unit the image
+        assert set(bd["samples"]) <= ids, sorted(set(bd["samples"]) - ids)[:3]
+    for key in bd["aggregates"]:
+        tol = 1e-4 if bench.metric == "sot" else 1e-9  # pytracking-style curves are float32
+        assert aggregate(bd, key) == pytest.approx(res.metrics[key], abs=tol, nan_ok=True), key
 
 
 def test_server_submission_layouts(data, tmp_path):
