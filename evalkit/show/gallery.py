@@ -159,6 +159,15 @@ cat.addEventListener('change',apply); q.addEventListener('input',apply); apply()
 """
 
 
+def _ties(cards: list[Card]) -> str:
+    """A note when every card has the same value: the order is then the split's, not a ranking
+    (COCO's per-image recall@0.5 of a good detector is 1 almost everywhere)."""
+    values = {c.value for c in cards if c.value is not None}
+    if len(cards) > 1 and len(values) == 1 and all(c.value is not None for c in cards):
+        return f"; every sample scores {next(iter(values)):.3f}, so they stay in the split's order"
+    return ""
+
+
 def _html(view, cards: list[Card], scores, total: int) -> str:
     e = html.escape
     width = 200
@@ -172,8 +181,10 @@ def _html(view, cards: list[Card], scores, total: int) -> str:
             f'<a href="{e(c.overlay)}" target="_blank"><img loading="lazy" src="{e(c.thumb)}" '
             f'alt="sample {e(c.sample_id)}"></a>'
             f'<div><span class="id">#{c.rank} · {e(c.sample_id)}</span>{value}</div>'
-            f'<div class="c" title="{e(", ".join(c.categories))}">{e(", ".join(c.categories)) or "&nbsp;"}</div>'
-            f"</div>")
+            # no empty line where the samples have no category (VOS, SOT: the prompt is a reference)
+            + (f'<div class="c" title="{e(", ".join(c.categories))}">{e(", ".join(c.categories))}</div>'
+               if c.categories else "")
+            + "</div>")
     shown = "" if len(cards) == total else f" (the {len(cards)} worst of {total})"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -181,7 +192,7 @@ def _html(view, cards: list[Card], scores, total: int) -> str:
         f"<style>{_CSS.replace('WIDTH', str(width))}</style></head><body>\n"
         f"<header><h1>{e(view.benchmark_id)} — gallery</h1>"
         f"<p>run {e(str(view.run_dir))} · {len(cards)} samples{shown}</p>"
-        f"<p>order: {e(scores.note)}</p>"
+        f"<p>order: {e(scores.note)}{e(_ties(cards))}</p>"
         "<p>click a picture for its overlay (prediction beside the ground truth).</p></header>\n"
         # no category menu where the samples have none (VOS, SOT: the prompt is a reference)
         f'<div id="controls"><label{"" if cats else " hidden"}>category <select id="cat">'

@@ -28,6 +28,7 @@ from .draw import Style, caption_bar, display_scale, draw_instances, hstack, lab
 __all__ = ["RunView", "open_run", "Rendered", "render_sample", "write_sample", "safe_name", "GT_MODES"]
 
 GT_MODES = ("beside", "overlay", "none")
+STRIP_HEIGHT = 160  # pixels of a frame in the frame strip
 
 
 @dataclass
@@ -152,7 +153,7 @@ class Rendered:
         lines = [self.head[0] + (f" · {self.labels[k]}" if len(self.labels) > 1 else "")] + self.head[1:]
         return np.concatenate([caption_bar(lines, body.shape[1]), body], 0)
 
-    def strip(self, columns: int = 8, height: int = 160) -> np.ndarray:
+    def strip(self, columns: int = 8, height: int = STRIP_HEIGHT) -> np.ndarray:
         """Up to ``columns`` frames evenly spaced over the video: the prediction panels in a row,
         the ground-truth panels in a row below, under the caption."""
         from .video import frame_strip
@@ -242,5 +243,24 @@ def write_sample(view: RunView, sid: str, out_dir: Path, *, video: str = "webp",
     frames = common_size([r.frame(k) for k in range(len(r.pred))])
     movie = (write_webp(stem.with_suffix(".webp"), frames, fps) if video == "webp"
              else write_mp4(stem.with_suffix(".mp4"), frames, fps))
-    strip = write_png(out_dir / f"{safe_name(sid)}_strip.png", r.strip())
+    strip = write_png(out_dir / f"{safe_name(sid)}_strip.png", _strip(view, sid, r, render_options))
     return [movie, strip]
+
+
+def _strip(view: RunView, sid: str, r: Rendered, render_options: dict) -> np.ndarray:
+    """The frame strip of a rendered video. Its frames are reduced to :data:`STRIP_HEIGHT`
+    pixels, which would shrink 12-pixel tags to unreadable smudges: the frames it shows are
+    drawn again with a font and line width enlarged by the reduction factor, so that the tags
+    read at about 9 pixels in the strip."""
+    import math
+    from dataclasses import replace
+
+    from .video import strip_picks
+
+    factor = r.pred[0].shape[0] / STRIP_HEIGHT
+    if factor <= 1.2:
+        return r.strip()
+    style = render_options.get("style", Style())
+    big = replace(style, font=math.ceil(9 * factor), line=max(style.line, round(style.line * factor)))
+    picks = strip_picks(len(r.pred))
+    return render_sample(view, sid, **{**render_options, "style": big, "frames": picks}).strip()
