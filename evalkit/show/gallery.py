@@ -14,8 +14,10 @@ card lists the categories drawn on it (predicted and ground truth); a category m
 text filter (sample id / sequence name) hide the other cards.
 
 Speed: overlays are JPEG (quality 90; encoding a PNG of the same picture takes several times
-longer, measured by ``bench/gallery_speed.py``) and thumbnails are resized from the prediction
-panel already drawn, so every sample is drawn once. ``<img loading="lazy">`` makes the browser
+longer, measured by ``bench/gallery_speed.py``). The thumbnail is the middle frame's prediction
+panel drawn a second time, with tags and lines enlarged by the reduction to ``--thumb`` pixels
+(:func:`~evalkit.show.render.reduced_style`; reduced from the overlay's panel, a 12-pixel tag
+would shrink to 4-6 unreadable pixels); the sample is read once. ``<img loading="lazy">`` makes the browser
 fetch only the thumbnails in view, so a 5,000-card page opens at once.
 """
 from __future__ import annotations
@@ -50,9 +52,9 @@ def _draw_card(view, sid: str, rank: int, value, name: str, out: Path, opts: dic
     from .video import common_size, write_webp
 
     r = render_sample(view, sid, gt_mode=opts["gt_mode"], score_thresh=opts["score_thresh"],
-                      max_instances=opts["max_instances"])
+                      max_instances=opts["max_instances"], thumb_side=opts["thumb"])
     n = len(r.pred)
-    small = Image.fromarray(r.pred[n // 2])  # a video's thumbnail: its middle frame
+    small = Image.fromarray(r.thumb)  # a video's thumbnail: its middle frame, tags sized for the reduction
     small.thumbnail((opts["thumb"], opts["thumb"]), Image.BILINEAR)
     small.save(out / "thumbs" / f"{name}.jpg", quality=85)
     if n > 1:

@@ -143,6 +143,7 @@ class Rendered:
     predicted: list[int]
     head: list[str]
     categories: list[str] = field(default_factory=list)
+    thumb: np.ndarray | None = None  # render_sample(thumb_side=...): the middle frame's panel for a thumbnail
 
     def frame(self, k: int) -> np.ndarray:
         """The full picture of the k-th drawn frame: caption, then the titled panels."""
@@ -167,8 +168,13 @@ class Rendered:
 
 
 def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thresh: float = 0.3,
-                  max_instances: int = 30, style: Style = Style(), frames: list[int] | None = None) -> Rendered:
+                  max_instances: int = 30, style: Style = Style(), frames: list[int] | None = None,
+                  thumb_side: int | None = None) -> Rendered:
     """Draw sample ``sid`` of ``view`` frame by frame (``frames``: indices to draw, default all).
+
+    ``thumb_side``: also draw the middle frame's prediction panel for a thumbnail of that longer
+    side (``Rendered.thumb``, at display size): its tags and lines are enlarged by the reduction
+    (:func:`reduced_style`), so they stay readable once it is made smaller.
 
     The prediction panel shows :func:`filter_instances` of each frame; ``gt_mode`` places the
     ground truth ``beside`` (second panel), ``overlay`` (dashed white outlines on the same
@@ -204,7 +210,8 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
     idx = list(range(n)) if frames is None else [i for i in frames if 0 <= i < n]
     pred, gt_panels, labels, drawn = [], [], [], []
     seen: set[int] = set()
-    for t in idx:
+    thumb = None
+    for k, t in enumerate(idx):
         image = sample.frames[t]
         scale = display_scale(image.shape[:2], style)
         keep = filter_instances(preds[t], score_thresh, max_instances)
@@ -214,6 +221,10 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
                 seen.update(int(v) for v in inst.labels)
         pred.append(draw_instances(image, keep, names, scale=scale, gt=g if gt_mode == "overlay" else None,
                                    style=style))
+        if thumb_side is not None and k == len(idx) // 2:
+            small = reduced_style(style, max(pred[-1].shape[:2]) / thumb_side)
+            thumb = pred[-1] if small is style else draw_instances(
+                image, keep, names, scale=scale, gt=g if gt_mode == "overlay" else None, style=small)
         if gt_mode == "beside" and g is not None:
             gt_panels.append(draw_instances(image, g, names, scale=scale, style=style))
         labels.append(f"frame {t} ({sample.frames.ids[t]})" if n > 1 else str(sample.frames.ids[t]))
@@ -223,7 +234,19 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
             f"score >= {score_thresh:g}, at most {max_instances} per frame"
             + (" · ground truth: white dashed outlines" if gt_mode == "overlay" and gts is not None else "")] + notes
     cats = sorted(names.get(i, str(i)) for i in seen)
-    return Rendered(pred, gt_panels if gt_panels else None, labels, drawn, [len(preds[t]) for t in idx], head, cats)
+    return Rendered(pred, gt_panels if gt_panels else None, labels, drawn, [len(preds[t]) for t in idx], head, cats,
+                    thumb)
+
+
+def reduced_style(style: Style, factor: float) -> Style:
+    """``style`` for a picture that will be reduced ``factor`` times: tags at about 9 pixels and
+    lines of the same width after the reduction; ``style`` itself when it is hardly reduced."""
+    import math
+    from dataclasses import replace
+
+    if factor <= 1.2:
+        return style
+    return replace(style, font=math.ceil(9 * factor), line=max(style.line, round(style.line * factor)))
 
 
 def write_sample(view: RunView, sid: str, out_dir: Path, *, video: str = "webp", fps: float = 4.0,
@@ -252,15 +275,11 @@ def _strip(view: RunView, sid: str, r: Rendered, render_options: dict) -> np.nda
     pixels, which would shrink 12-pixel tags to unreadable smudges: the frames it shows are
     drawn again with a font and line width enlarged by the reduction factor, so that the tags
     read at about 9 pixels in the strip."""
-    import math
-    from dataclasses import replace
-
     from .video import strip_picks
 
-    factor = r.pred[0].shape[0] / STRIP_HEIGHT
-    if factor <= 1.2:
-        return r.strip()
     style = render_options.get("style", Style())
-    big = replace(style, font=math.ceil(9 * factor), line=max(style.line, round(style.line * factor)))
+    big = reduced_style(style, r.pred[0].shape[0] / STRIP_HEIGHT)
+    if big is style:
+        return r.strip()
     picks = strip_picks(len(r.pred))
     return render_sample(view, sid, **{**render_options, "style": big, "frames": picks}).strip()

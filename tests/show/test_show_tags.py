@@ -82,3 +82,14 @@ def test_gallery_says_when_every_sample_ties_and_drops_empty_category_lines(cach
     assert page.count('class="c"') == 3  # the categories drawn on each image
     vos = write_gallery(make_run(tmp_path / "b", "shapes-davis", ids=None)).read_text()
     assert 'class="c"' not in vos and "every sample scores" not in vos  # no categories, no scores
+
+
+def test_gallery_thumbnails_are_drawn_with_tags_sized_for_the_reduction(cache, tmp_path, monkeypatch):  # noqa: F811
+    from evalkit.show.gallery import write_gallery
+
+    sizes = []
+    real = draw._font
+    monkeypatch.setattr(draw, "_font", lambda size=12: sizes.append(size) or real(size))
+    write_gallery(make_run(tmp_path, "shapes-coco-seg", ids=["1", "2"]))
+    # 128-pixel images drawn at 384, thumbnails of 200: tags of 9 px once reduced
+    assert sizes.count(math.ceil(9 * 384 / 200)) == 2  # one thumbnail per sample
