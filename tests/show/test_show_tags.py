@@ -11,7 +11,7 @@ from evalkit.cli import main as cli_main
 from evalkit.show import draw
 from evalkit.show.draw import Style, draw_instances, id_colour
 from evalkit.types import Instances
-from test_show_run import cache, make_run  # noqa: F401 - the module's fixture, reused
+from test_show_run import _breakdown, cache, make_run  # noqa: F401 - the module's fixture, reused
 
 
 def _two(boxes) -> Instances:
@@ -69,14 +69,10 @@ def test_the_strip_redraws_its_frames_with_tags_sized_for_the_reduction(cache, t
 
 
 def test_gallery_says_when_every_sample_ties_and_drops_empty_category_lines(cache, tmp_path):  # noqa: F811
-    import json
-
     from evalkit.show.gallery import write_gallery
 
     run = make_run(tmp_path / "a", "shapes-coco-det", ids=["1", "2", "3"])
-    (run / "breakdown.json").write_text(json.dumps({"schema": 1, "metric": "coco-bbox", "score_key": "recall@0.5",
-                                                    "higher_is_better": True,
-                                                    "samples": {s: {"recall@0.5": 1.0} for s in ("1", "2", "3")}}))
+    (run / "breakdown.json").write_text(_breakdown({s: {"recall@0.5": 1.0} for s in ("1", "2", "3")}, "recall@0.5"))
     page = write_gallery(run).read_text()
     assert "every sample scores 1.000, so they stay in the split&#x27;s order" in page
     assert page.count('class="c"') == 3  # the categories drawn on each image
