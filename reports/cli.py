@@ -45,8 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the task-level radar chart to STEM.png, STEM.svg and STEM.pdf")
     parser.add_argument("--title", default="evalkit leaderboard", help="title of the HTML report")
     parser.add_argument("--ci", action="append", metavar="BASELINE",
-                        help="append, per run, the headline's difference to the baseline run of its benchmark with a "
-                             "paired bootstrap 95%% CI (a run directory or a folder of runs; repeatable; md only)")
+                        help="add a column 'Δ vs BASELINE [95%% CI]' beside each benchmark's headline metric: the "
+                             "difference to the baseline run of that benchmark with its paired bootstrap interval, "
+                             "as evalkit compare (a run directory or a folder of one run per benchmark; repeatable)")
+    parser.add_argument("--ci-seed", type=int, default=None, metavar="N", help="bootstrap seed of --ci (default: 0)")
+    parser.add_argument("--ci-resamples", type=int, default=None, metavar="N",
+                        help="bootstrap replicates of --ci (default: 2000)")
     parser.add_argument("--gallery", nargs="?", const="", default=None, metavar="DIR",
                         help="instead of the leaderboard: write each run's sample gallery, worst first "
                              "(HTML with thumbnails; default RUN/gallery/)")
@@ -79,9 +83,14 @@ def render(args: argparse.Namespace) -> tuple[str, list]:
         raise EvalkitError(f"no run matches the --benchmark/--model filters in {', '.join(args.runs)}")
     tables = build_tables(runs, paper=args.paper, tolerance=args.tolerance,
                           count_tolerance=args.count_tolerance, decimals=args.decimals)
+    if getattr(args, "ci", None):
+        from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+        from .ci_column import add_ci_columns, load_baselines
+
+        seed = DEFAULT_SEED if args.ci_seed is None else args.ci_seed
+        resamples = DEFAULT_RESAMPLES if args.ci_resamples is None else args.ci_resamples
+        add_ci_columns(tables, load_baselines(args.ci), seed=seed, resamples=resamples)
     fmt = args.format
-    if getattr(args, "ci", None) and fmt != "md":
-        raise EvalkitError(f"--ci is rendered in the md format only, not {fmt}")
     if fmt == "md":
         text = render_markdown(tables, args.decimals)
     elif fmt == "csv":
@@ -98,10 +107,6 @@ def render(args: argparse.Namespace) -> tuple[str, list]:
         from .model_index import render_model_index
 
         text = render_model_index(tables, args.decimals)
-    if getattr(args, "ci", None):
-        from .compare import ci_section
-
-        text += "\n" + ci_section(runs, args.ci)
     return text, tables
 
 

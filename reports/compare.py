@@ -25,7 +25,7 @@ from ..breakdown import aggregate, load_breakdown, unit_values, value_of
 from ..errors import EvalkitError
 from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, paired_bootstrap
 
-__all__ = ["compare_runs", "render_compare", "ci_section", "add_arguments", "main"]
+__all__ = ["compare_runs", "render_compare", "unit_count", "add_arguments", "main"]
 
 FORMATS = ("table", "md", "json")
 
@@ -177,17 +177,15 @@ def _fmt(v: Any, signed: bool = False) -> str:
     return f"{v:+.4f}" if signed else f"{v:.4f}"
 
 
-_VERDICT = {"within noise": "within noise", "B better": "better", "B worse": "worse", "no paired units": "no paired units"}
-
-
-def _units(m: dict) -> str:
+def unit_count(m: dict) -> str:
+    """``'12 sequences'``: how many units an interval resampled (``m``: one of ``metrics``)."""
     plural = {"category": "categories"}.get(m["unit"], m["unit"] + "s")
     return f"{m['n_units']} {m['unit'] if m['n_units'] == 1 else plural}"
 
 
 def _metric_rows(c: dict) -> list[list[str]]:
     return [[m["key"], _fmt(m["a"]), _fmt(m["b"]), _fmt(m["delta"], True),
-             f"[{_fmt(m['low'], True)}, {_fmt(m['high'], True)}]", m["verdict"], _units(m)]
+             f"[{_fmt(m['low'], True)}, {_fmt(m['high'], True)}]", m["verdict"], unit_count(m)]
             for m in c["metrics"]]
 
 
@@ -233,48 +231,6 @@ def render_compare(c: dict, fmt: str = "table") -> str:
             t.add_row(*r)
         con.print(t if regress else f"{reg_title}: none")
     return buf.getvalue()
-
-
-def ci_section(runs: list, baseline: list[str], *, seed: int = DEFAULT_SEED, resamples: int = DEFAULT_RESAMPLES) -> str:
-    """``evalkit report --ci BASELINE``: for every reported run with a baseline run of the same
-    benchmark, the headline metric's Δ = run − baseline with its paired bootstrap 95% interval
-    (the interval of :func:`compare_runs`), as a Markdown table.
-
-    ``runs`` are :class:`evalkit.reports.rundirs.RunRecord`; ``baseline`` run directories or
-    folders holding exactly one run per benchmark.
-    """
-    from ..metrics.keys import headline
-    from .rundirs import load_runs
-
-    base: dict[str, Any] = {}
-    for r in load_runs(baseline):
-        if r.benchmark in base:
-            raise EvalkitError(f"--ci: two baseline runs of {r.benchmark} ({base[r.benchmark].path} and {r.path}); "
-                               f"give one run directory per benchmark")
-        base[r.benchmark] = r
-    rows = []
-    for r in runs:
-        b = base.get(r.benchmark)
-        if b is None or Path(b.path).resolve() == Path(r.path).resolve():
-            continue
-        try:
-            c = compare_runs(b.path, r.path, seed=seed, resamples=resamples, top=0)
-        except EvalkitError as e:  # an old run without breakdown.json, other samples: say so in the row
-            rows.append([r.benchmark, r.model, b.model, "—", "—", "—", "—", "—", str(e).split(";")[0]])
-            continue
-        keys = [k.key for k in headline(c["metric"])]
-        m = next((x for k in keys for x in c["metrics"] if x["key"] == k), c["metrics"][0] if c["metrics"] else None)
-        if m is None:
-            rows.append([r.benchmark, r.model, b.model, "—", "—", "—", "—", "—", "no headline aggregate"])
-            continue
-        rows.append([r.benchmark, r.model, b.model, m["key"], _fmt(m["b"]), _fmt(m["a"]), _fmt(m["delta"], True),
-                     f"[{_fmt(m['low'], True)}, {_fmt(m['high'], True)}]", f"{_VERDICT[m['verdict']]} ({_units(m)})"])
-    head = ["benchmark", "model", "baseline", "metric", "model value", "baseline value", "Δ", "95% CI", "verdict"]
-    lines = [f"### Paired bootstrap 95% CI against the baseline ({resamples} resamples, seed {seed})", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(x.replace("|", "\\|") for x in row) + " |" for row in rows] or ["| " + " | ".join(
-        ["no run with a baseline of its benchmark"] + [""] * (len(head) - 1)) + " |"]
-    return "\n".join(lines) + "\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ import html
 from datetime import datetime, timezone
 
 from .radar import radar_svg
-from .render_text import _LEFT, format_value  # one left block for every format
+from .render_text import _LEFT, cell_text  # one left block and one cell text for every format
 from .rundirs import RunRecord
 from .table import FOOTNOTE_SYMBOLS, MARK_ORDER, Cell, Column, Table
 
@@ -38,6 +38,7 @@ table.lb th.sorted-desc::after{content:" \\25BC";font-size:9px}
 table.lb td.l,table.lb th.l{text-align:left}
 table.lb td.paper{color:#555}table.lb td.delta{color:#555;font-size:12px}
 table.lb td.flag{color:#b00020;font-weight:600}
+table.lb td.ci{font-size:12px}table.lb td.ci.noise{color:#777}
 table.lb tbody tr:hover{background:#f6f6f6}
 code{font-size:12px}.foot{font-size:12px;color:#444;margin:4px 0 0;max-width:1100px}
 .radar svg{max-width:780px;width:100%;height:auto}
@@ -81,7 +82,7 @@ def _group_starts(t: Table) -> set[int]:
 
 
 def _cell(cell: Cell, col: Column, decimals: int, gs: bool = False) -> str:
-    text = _e(format_value(cell.value, col, decimals))
+    text = _e(cell_text(cell, col, decimals))
     if "best" in cell.marks:
         text = f"<b>{text}</b>"
     elif "second" in cell.marks:
@@ -89,8 +90,8 @@ def _cell(cell: Cell, col: Column, decimals: int, gs: bool = False) -> str:
     for m in MARK_ORDER:
         if m in cell.marks and not (m == "partial" and cell.value is None):
             text += f"<sup>{_e(FOOTNOTE_SYMBOLS[m])}</sup>"
-    cls = [col.kind] + (["flag"] if "flag" in cell.marks else []) + (["gs"] if gs else [])
-    title = f' title="{_e(cell.source)}"' if cell.source and col.kind == "paper" else ""
+    cls = [col.kind] + [m for m in ("flag", "noise") if m in cell.marks] + (["gs"] if gs else [])
+    title = f' title="{_e(cell.source)}"' if cell.source and col.kind in ("paper", "ci") else ""
     v = "" if cell.value is None else repr(round(cell.value, 10))
     return f'<td class="{" ".join(cls)}" data-v="{v}"{title}>{text}</td>'
 

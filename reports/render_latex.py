@@ -10,14 +10,15 @@ last header row. Best values ``\\textbf``, second best ``\\underline``; footnote
 from __future__ import annotations
 
 from .mapping import metric_info
-from .render_text import _LEFT, format_value  # one left block for every format
+from .render_text import _LEFT, cell_text  # one left block and one cell text for every format
 from .table import LOWER_MARK, MARK_ORDER, Cell, Column, Table
 
 __all__ = ["render_latex", "latex_escape"]
 
 _SYM = {"pending": r"$^\dagger$", "partial": r"$^\ddagger$", "flag": r"$^{*}$", "ambiguous": r"$^\S$",
-        "unscored": r"$^\circ$"}
-_FOOT = {"†": r"$^\dagger$", "‡": r"$^\ddagger$", "*": r"$^{*}$", "§": r"$^\S$", "°": r"$^\circ$"}
+        "unscored": r"$^\circ$", "noise": r"$^{\approx}$"}
+_FOOT = {"†": r"$^\dagger$", "‡": r"$^\ddagger$", "*": r"$^{*}$", "§": r"$^\S$", "°": r"$^\circ$",
+         "≈": r"$^{\approx}$"}
 _WIDE = 12  # more metric columns than this: \resizebox to the line width
 
 
@@ -41,8 +42,10 @@ def _header_label(label: str, col: Column, level: int, depth: int, paper: bool) 
 
 
 def _cell(cell: Cell, col: Column, decimals: int) -> str:
-    text = latex_escape(format_value(cell.value, col, decimals))
-    if text.startswith("-") and text != "--":
+    text = latex_escape(cell_text(cell, col, decimals))
+    if col.kind == "ci":  # "+1.2 [-0.3, +2.7]": every sign a math sign
+        text = text.replace("-", "$-$").replace("+", "$+$") if cell.interval is not None else text
+    elif text.startswith("-") and text != "--":
         text = "$-$" + text[1:]
     if "best" in cell.marks:
         text = rf"\textbf{{{text}}}"

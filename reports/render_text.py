@@ -12,7 +12,7 @@ import io
 
 from .table import FOOTNOTE_SYMBOLS, MARK_ORDER, Cell, Column, Table
 
-__all__ = ["format_value", "render_markdown", "render_csv", "CSV_FIELDS"]
+__all__ = ["format_value", "cell_text", "render_markdown", "render_csv", "CSV_FIELDS", "CI_FIELDS"]
 
 # the left block, in the same order in every format (Markdown, LaTeX, HTML)
 _LEFT = ("Method", "Backbone", "Model", "Weights")
@@ -30,13 +30,27 @@ def format_value(value: float | None, column: Column, decimals: int = 1) -> str:
     return f"{value:.0f}" if whole else f"{value:.{decimals}f}"
 
 
+def cell_text(cell: Cell, column: Column, decimals: int = 1) -> str:
+    """A cell's text in every format: :func:`format_value`, except the ``ci`` column
+    (``--ci BASELINE``), ``+1.2 [-0.3, +2.7]``: Δ to the baseline and its 95% interval, signed,
+    in the key's decimals; ``baseline`` on the baseline's own row."""
+    if column.kind != "ci":
+        return format_value(cell.value, column, decimals)
+    if "baseline" in cell.marks:
+        return "baseline"
+    if cell.value is None or cell.interval is None:
+        return "–"
+    low, high = cell.interval
+    return f"{cell.value:+.{decimals}f} [{low:+.{decimals}f}, {high:+.{decimals}f}]"
+
+
 def _suffix(cell: Cell) -> str:
     return "".join(FOOTNOTE_SYMBOLS[m] for m in MARK_ORDER if m in cell.marks
                    and not (m == "partial" and cell.value is None))
 
 
 def _md_cell(cell: Cell, col: Column, decimals: int) -> str:
-    text = format_value(cell.value, col, decimals)
+    text = cell_text(cell, col, decimals)
     if "best" in cell.marks:
         text = f"**{text}**"
     elif "second" in cell.marks:
@@ -71,6 +85,9 @@ CSV_FIELDS = [
     "weights_sha256", "status", "limit", "samples_done", "samples_total", "ours", "paper",
     "delta", "flagged", "mark", "paper_source", "paper_ambiguous", "run",
 ]
+#: appended to CSV_FIELDS when a table has a ``--ci BASELINE`` column (full precision, display
+#: scale; ``ci_within_noise`` 1 when the interval contains 0): the export stays as it was without
+CI_FIELDS = ["ci_baseline", "ci_delta", "ci_low", "ci_high", "ci_within_noise"]
 
 
 def render_csv(tables: list[Table]) -> str:
@@ -78,7 +95,8 @@ def render_csv(tables: list[Table]) -> str:
     from .mapping import benchmark_info
 
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    ci = any(c.kind == "ci" for t in tables for c in t.columns)
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS + (CI_FIELDS if ci else []), lineterminator="\n")
     w.writeheader()
     for t in tables:
         # Group the leaf columns of one (benchmark, metric) together; extra columns after them.
@@ -88,10 +106,13 @@ def render_csv(tables: list[Table]) -> str:
         for j, c in enumerate(t.extra_columns):
             groups.setdefault((c.benchmark, c.key), {})["ours"] = ("extra_cells", j)
         cols = {(c.benchmark, c.key): c for c in [*t.extra_columns, *t.columns] if c.kind == "ours"}
+        cols_ci = {(c.benchmark, c.key): c for c in t.columns if c.kind == "ci"}
         for r in t.rows:
             for (bench, key), idx in groups.items():
                 run = r.runs.get(bench)
                 cell = {kind: getattr(r, where)[j] for kind, (where, j) in idx.items()}
+                if "ours" not in cell:  # a ci column of a key the runs do not report: nothing to pair it with
+                    continue
                 ours, paper, delta = cell["ours"], cell.get("paper"), cell.get("delta")
                 count = cols[(bench, key)].count
                 if run is None and (paper is None or paper.value is None):
@@ -111,8 +132,22 @@ def render_csv(tables: list[Table]) -> str:
                     "paper_source": paper.source if paper else "",
                     "paper_ambiguous": int("ambiguous" in paper.marks) if paper and paper.value is not None else "",
                     "run": str(run.path) if run else "",
+                    **(_ci_fields(cell.get("ci"), cols_ci.get((bench, key))) if ci else {}),
                 })
     return buf.getvalue()
+
+
+def _ci_fields(cell: Cell | None, col: Column | None) -> dict[str, str]:
+    """The ``CI_FIELDS`` of one csv line: empty unless it is the key of a ``ci`` column."""
+    if cell is None or col is None:
+        return {}
+    base = col.baseline
+    if "baseline" in cell.marks:
+        return {"ci_baseline": base}
+    if cell.value is None or cell.interval is None:
+        return {"ci_baseline": base} if "no-ci" in cell.marks else {}
+    return {"ci_baseline": base, "ci_delta": _num(cell.value), "ci_low": _num(cell.interval[0]),
+            "ci_high": _num(cell.interval[1]), "ci_within_noise": str(int("noise" in cell.marks))}
 
 
 def _num(v: float | None, count: bool = False) -> str:

@@ -20,6 +20,8 @@ Marks, as the papers print them: the best value of a column in bold, the second 
   a few tenths); for counts (IDSw) the relative difference beyond ``count_tolerance`` (default 5 %).
 - ``§`` the published cell is flagged ambiguous in the extraction (see its notes).
 - ``°`` inferred only (``--mode infer``): predictions written, not scored yet.
+- ``≈`` within noise (``--ci BASELINE`` columns, ``reports/ci_column.py``): the paired bootstrap
+  95% interval of the difference to the baseline run contains 0.
 """
 from __future__ import annotations
 
@@ -36,13 +38,14 @@ __all__ = ["Cell", "Column", "Row", "Table", "Footnote", "build_tables", "DEFAUL
 
 DEFAULT_TOLERANCE = 0.5
 DEFAULT_COUNT_TOLERANCE = 0.05
-FOOTNOTE_SYMBOLS = {"pending": "†", "partial": "‡", "flag": "*", "ambiguous": "§", "unscored": "°"}
-MARK_ORDER = ("pending", "unscored", "partial", "flag", "ambiguous")
+FOOTNOTE_SYMBOLS = {"pending": "†", "partial": "‡", "flag": "*", "ambiguous": "§", "unscored": "°", "noise": "≈"}
+MARK_ORDER = ("pending", "unscored", "partial", "flag", "ambiguous", "noise")
 
 
 @dataclass(frozen=True)
 class Column:
-    """A leaf column. ``levels``: header path, top first. ``kind``: ours | paper | delta."""
+    """A leaf column. ``levels``: header path, top first. ``kind``: ours | paper | delta | ci
+    (Δ against a baseline run with its bootstrap interval: ``reports/ci_column.py``)."""
 
     benchmark: str
     key: str
@@ -51,16 +54,18 @@ class Column:
     count: bool = False  # counts and sizes: printed as integers, never rescaled
     higher_is_better: bool | None = True  # None: no direction, never ranked (sizes such as GT_Dets)
     number: bool = False  # a real shown as is (FP per frame): decimals, not percent points
+    baseline: str = ""  # ci columns: the baseline run's directory
 
 
 @dataclass
 class Cell:
     """``value`` in display scale (percent points / counts); None when absent. ``marks`` ⊆
-    {best, second, partial, pending, flag, ambiguous}."""
+    {best, second, partial, pending, flag, ambiguous, noise, baseline, no-ci}."""
 
     value: float | None = None
     marks: set[str] = field(default_factory=set)
     source: str = ""  # "UNINEXT Table 6" for paper cells; the run path for ours
+    interval: tuple[float, float] | None = None  # ci cells: the 95% interval (low, high) of ``value``
 
 
 @dataclass

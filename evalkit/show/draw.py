@@ -42,12 +42,15 @@ class Style:
         gt_line: width of the dashed ground-truth outline in ``overlay`` mode.
         min_side: frames whose longer side is shorter are enlarged by an integer factor to at
             least this many pixels (labels would cover a 128-pixel frame otherwise).
+        font: label size in display pixels; None: 12 (10 on frames under 200 pixels). A
+            picture that is reduced afterwards (the frame strip) asks for a larger one.
     """
 
     alpha: float = 0.45
     line: int = 2
     gt_line: int = 2
     min_side: int = 384
+    font: int | None = None
 
 
 def id_colour(identity: int) -> tuple[int, int, int]:
@@ -170,24 +173,51 @@ def draw_instances(frame: np.ndarray, inst, names: dict[int, str] | None = None,
     if gt is not None and gt.boxes is not None:
         for b in gt.boxes * scale:
             _dashed_rect(draw, [float(v) for v in b], (255, 255, 255), style.gt_line)
-    font = _font(12 if scale * min(frame.shape[:2]) >= 200 else 10)
-    for i in reversed(range(n)):
-        if boxes is None:
-            break
-        x0, y0, x1, y1 = (float(v) * scale for v in boxes[i])
-        if inst.boxes is not None:
-            draw.rectangle([x0 - 1, y0 - 1, x1 + 1, y1 + 1], outline=_HALO, width=style.line + 2)
-            draw.rectangle([x0, y0, x1, y1], outline=colours[i], width=style.line)
-        text = _label(inst, i, names)
+    font = _font(style.font or (12 if scale * min(frame.shape[:2]) >= 200 else 10))
+    if boxes is not None:
+        for i in reversed(range(n)):
+            if inst.boxes is not None:
+                x0, y0, x1, y1 = (float(v) * scale for v in boxes[i])
+                draw.rectangle([x0 - 1, y0 - 1, x1 + 1, y1 + 1], outline=_HALO, width=style.line + 2)
+                draw.rectangle([x0, y0, x1, y1], outline=colours[i], width=style.line)
+        texts = [_label(inst, i, names) for i in range(n)]
+        tags = _place_tags(draw, font, texts, boxes * scale, img.size)
+        for i in reversed(range(n)):  # the best-scoring tag is drawn last, on top
+            if tags[i] is None:
+                continue
+            tx, ty, tw, th = tags[i]
+            l, t = draw.textbbox((0, 0), texts[i], font=font)[:2]
+            draw.rectangle([tx, ty, tx + tw, ty + th], fill=colours[i])
+            draw.text((tx + 2 - l, ty + 1 - t), texts[i], fill=_text_colour(colours[i]), font=font)
+    return np.asarray(img)
+
+
+def _place_tags(draw: ImageDraw.ImageDraw, font, texts: list[str], boxes: np.ndarray,
+                size: tuple[int, int]) -> list[tuple[float, float, float, float] | None]:
+    """``(x, y, w, h)`` of each instance's label tag in display pixels (None without a label),
+    placed best-first (``texts`` are in score order): above the box, or below its top edge
+    when the box touches the top of the frame, and moved down one tag height at a time while it
+    would cover a tag already placed. Two detections of one object (a duplicate, or the same box
+    with another class) would otherwise print their tags on the same spot, the better one hiding
+    the other: exactly the errors an overlay should show."""
+    placed: list[tuple[float, float, float, float]] = []
+    out: list[tuple[float, float, float, float] | None] = []
+    width, height = size
+    for text, (x0, y0, _x1, _y1) in zip(texts, boxes.tolist()):
         if not text:
+            out.append(None)
             continue
         l, t, r, btm = draw.textbbox((0, 0), text, font=font)
         tw, th = r - l + 4, btm - t + 2
         ty = y0 - th if y0 - th >= 0 else y0
-        tx = min(max(x0, 0), max(img.width - tw, 0))
-        draw.rectangle([tx, ty, tx + tw, ty + th], fill=colours[i])
-        draw.text((tx + 2 - l, ty + 1 - t), text, fill=_text_colour(colours[i]), font=font)
-    return np.asarray(img)
+        tx = min(max(x0, 0), max(width - tw, 0))
+        for _ in range(2 * len(placed) + 1):  # bounded: a crowded frame may end with tags overlapping
+            if not any(tx < px + pw and px < tx + tw and ty < py + ph and py < ty + th for px, py, pw, ph in placed):
+                break
+            ty = min(ty + th + 1, max(height - th, 0))
+        placed.append((tx, ty, tw, th))
+        out.append((tx, ty, tw, th))
+    return out
 
 
 def _identity(inst, i: int) -> int:

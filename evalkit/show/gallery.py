@@ -14,8 +14,10 @@ card lists the categories drawn on it (predicted and ground truth); a category m
 text filter (sample id / sequence name) hide the other cards.
 
 Speed: overlays are JPEG (quality 90; encoding a PNG of the same picture takes several times
-longer, measured by ``bench/gallery_speed.py``) and thumbnails are resized from the prediction
-panel already drawn, so every sample is drawn once. ``<img loading="lazy">`` makes the browser
+longer, measured by ``bench/gallery_speed.py``). The thumbnail is the middle frame's prediction
+panel drawn a second time, with tags and lines enlarged by the reduction to ``--thumb`` pixels
+(:func:`~evalkit.show.render.reduced_style`; reduced from the overlay's panel, a 12-pixel tag
+would shrink to 4-6 unreadable pixels); the sample is read once. ``<img loading="lazy">`` makes the browser
 fetch only the thumbnails in view, so a 5,000-card page opens at once.
 """
 from __future__ import annotations
@@ -50,9 +52,9 @@ def _draw_card(view, sid: str, rank: int, value, name: str, out: Path, opts: dic
     from .video import common_size, write_webp
 
     r = render_sample(view, sid, gt_mode=opts["gt_mode"], score_thresh=opts["score_thresh"],
-                      max_instances=opts["max_instances"])
+                      max_instances=opts["max_instances"], thumb_side=opts["thumb"])
     n = len(r.pred)
-    small = Image.fromarray(r.pred[n // 2])  # a video's thumbnail: its middle frame
+    small = Image.fromarray(r.thumb)  # a video's thumbnail: its middle frame, tags sized for the reduction
     small.thumbnail((opts["thumb"], opts["thumb"]), Image.BILINEAR)
     small.save(out / "thumbs" / f"{name}.jpg", quality=85)
     if n > 1:
@@ -159,6 +161,15 @@ cat.addEventListener('change',apply); q.addEventListener('input',apply); apply()
 """
 
 
+def _ties(cards: list[Card]) -> str:
+    """A note when every card has the same value: the order is then the split's, not a ranking
+    (COCO's per-image recall@0.5 of a good detector is 1 almost everywhere)."""
+    values = {c.value for c in cards if c.value is not None}
+    if len(cards) > 1 and len(values) == 1 and all(c.value is not None for c in cards):
+        return f"; every sample scores {next(iter(values)):.3f}, so they stay in the split's order"
+    return ""
+
+
 def _html(view, cards: list[Card], scores, total: int) -> str:
     e = html.escape
     width = 200
@@ -172,8 +183,10 @@ def _html(view, cards: list[Card], scores, total: int) -> str:
             f'<a href="{e(c.overlay)}" target="_blank"><img loading="lazy" src="{e(c.thumb)}" '
             f'alt="sample {e(c.sample_id)}"></a>'
             f'<div><span class="id">#{c.rank} · {e(c.sample_id)}</span>{value}</div>'
-            f'<div class="c" title="{e(", ".join(c.categories))}">{e(", ".join(c.categories)) or "&nbsp;"}</div>'
-            f"</div>")
+            # no empty line where the samples have no category (VOS, SOT: the prompt is a reference)
+            + (f'<div class="c" title="{e(", ".join(c.categories))}">{e(", ".join(c.categories))}</div>'
+               if c.categories else "")
+            + "</div>")
     shown = "" if len(cards) == total else f" (the {len(cards)} worst of {total})"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -181,7 +194,7 @@ def _html(view, cards: list[Card], scores, total: int) -> str:
         f"<style>{_CSS.replace('WIDTH', str(width))}</style></head><body>\n"
         f"<header><h1>{e(view.benchmark_id)} — gallery</h1>"
         f"<p>run {e(str(view.run_dir))} · {len(cards)} samples{shown}</p>"
-        f"<p>order: {e(scores.note)}</p>"
+        f"<p>order: {e(scores.note)}{e(_ties(cards))}</p>"
         "<p>click a picture for its overlay (prediction beside the ground truth).</p></header>\n"
         # no category menu where the samples have none (VOS, SOT: the prompt is a reference)
         f'<div id="controls"><label{"" if cats else " hidden"}>category <select id="cat">'

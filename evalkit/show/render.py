@@ -28,6 +28,7 @@ from .draw import Style, caption_bar, display_scale, draw_instances, hstack, lab
 __all__ = ["RunView", "open_run", "Rendered", "render_sample", "write_sample", "safe_name", "GT_MODES"]
 
 GT_MODES = ("beside", "overlay", "none")
+STRIP_HEIGHT = 160  # pixels of a frame in the frame strip
 
 
 @dataclass
@@ -142,6 +143,7 @@ class Rendered:
     predicted: list[int]
     head: list[str]
     categories: list[str] = field(default_factory=list)
+    thumb: np.ndarray | None = None  # render_sample(thumb_side=...): the middle frame's panel for a thumbnail
 
     def frame(self, k: int) -> np.ndarray:
         """The full picture of the k-th drawn frame: caption, then the titled panels."""
@@ -152,7 +154,7 @@ class Rendered:
         lines = [self.head[0] + (f" · {self.labels[k]}" if len(self.labels) > 1 else "")] + self.head[1:]
         return np.concatenate([caption_bar(lines, body.shape[1]), body], 0)
 
-    def strip(self, columns: int = 8, height: int = 160) -> np.ndarray:
+    def strip(self, columns: int = 8, height: int = STRIP_HEIGHT) -> np.ndarray:
         """Up to ``columns`` frames evenly spaced over the video: the prediction panels in a row,
         the ground-truth panels in a row below, under the caption."""
         from .video import frame_strip
@@ -166,8 +168,13 @@ class Rendered:
 
 
 def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thresh: float = 0.3,
-                  max_instances: int = 30, style: Style = Style(), frames: list[int] | None = None) -> Rendered:
+                  max_instances: int = 30, style: Style = Style(), frames: list[int] | None = None,
+                  thumb_side: int | None = None) -> Rendered:
     """Draw sample ``sid`` of ``view`` frame by frame (``frames``: indices to draw, default all).
+
+    ``thumb_side``: also draw the middle frame's prediction panel for a thumbnail of that longer
+    side (``Rendered.thumb``, at display size): its tags and lines are enlarged by the reduction
+    (:func:`reduced_style`), so they stay readable once it is made smaller.
 
     The prediction panel shows :func:`filter_instances` of each frame; ``gt_mode`` places the
     ground truth ``beside`` (second panel), ``overlay`` (dashed white outlines on the same
@@ -203,7 +210,8 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
     idx = list(range(n)) if frames is None else [i for i in frames if 0 <= i < n]
     pred, gt_panels, labels, drawn = [], [], [], []
     seen: set[int] = set()
-    for t in idx:
+    thumb = None
+    for k, t in enumerate(idx):
         image = sample.frames[t]
         scale = display_scale(image.shape[:2], style)
         keep = filter_instances(preds[t], score_thresh, max_instances)
@@ -213,6 +221,10 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
                 seen.update(int(v) for v in inst.labels)
         pred.append(draw_instances(image, keep, names, scale=scale, gt=g if gt_mode == "overlay" else None,
                                    style=style))
+        if thumb_side is not None and k == len(idx) // 2:
+            small = reduced_style(style, max(pred[-1].shape[:2]) / thumb_side)
+            thumb = pred[-1] if small is style else draw_instances(
+                image, keep, names, scale=scale, gt=g if gt_mode == "overlay" else None, style=small)
         if gt_mode == "beside" and g is not None:
             gt_panels.append(draw_instances(image, g, names, scale=scale, style=style))
         labels.append(f"frame {t} ({sample.frames.ids[t]})" if n > 1 else str(sample.frames.ids[t]))
@@ -222,7 +234,19 @@ def render_sample(view: RunView, sid: str, *, gt_mode: str = "beside", score_thr
             f"score >= {score_thresh:g}, at most {max_instances} per frame"
             + (" · ground truth: white dashed outlines" if gt_mode == "overlay" and gts is not None else "")] + notes
     cats = sorted(names.get(i, str(i)) for i in seen)
-    return Rendered(pred, gt_panels if gt_panels else None, labels, drawn, [len(preds[t]) for t in idx], head, cats)
+    return Rendered(pred, gt_panels if gt_panels else None, labels, drawn, [len(preds[t]) for t in idx], head, cats,
+                    thumb)
+
+
+def reduced_style(style: Style, factor: float) -> Style:
+    """``style`` for a picture that will be reduced ``factor`` times: tags at about 9 pixels and
+    lines of the same width after the reduction; ``style`` itself when it is hardly reduced."""
+    import math
+    from dataclasses import replace
+
+    if factor <= 1.2:
+        return style
+    return replace(style, font=math.ceil(9 * factor), line=max(style.line, round(style.line * factor)))
 
 
 def write_sample(view: RunView, sid: str, out_dir: Path, *, video: str = "webp", fps: float = 4.0,
@@ -242,5 +266,20 @@ def write_sample(view: RunView, sid: str, out_dir: Path, *, video: str = "webp",
     frames = common_size([r.frame(k) for k in range(len(r.pred))])
     movie = (write_webp(stem.with_suffix(".webp"), frames, fps) if video == "webp"
              else write_mp4(stem.with_suffix(".mp4"), frames, fps))
-    strip = write_png(out_dir / f"{safe_name(sid)}_strip.png", r.strip())
+    strip = write_png(out_dir / f"{safe_name(sid)}_strip.png", _strip(view, sid, r, render_options))
     return [movie, strip]
+
+
+def _strip(view: RunView, sid: str, r: Rendered, render_options: dict) -> np.ndarray:
+    """The frame strip of a rendered video. Its frames are reduced to :data:`STRIP_HEIGHT`
+    pixels, which would shrink 12-pixel tags to unreadable smudges: the frames it shows are
+    drawn again with a font and line width enlarged by the reduction factor, so that the tags
+    read at about 9 pixels in the strip."""
+    from .video import strip_picks
+
+    style = render_options.get("style", Style())
+    big = reduced_style(style, r.pred[0].shape[0] / STRIP_HEIGHT)
+    if big is style:
+        return r.strip()
+    picks = strip_picks(len(r.pred))
+    return render_sample(view, sid, **{**render_options, "style": big, "frames": picks}).strip()

@@ -15,7 +15,7 @@ from PIL import Image
 
 from ..errors import EvalkitError
 
-__all__ = ["write_png", "write_webp", "write_mp4", "frame_strip", "common_size"]
+__all__ = ["write_png", "write_webp", "write_mp4", "frame_strip", "strip_picks", "common_size"]
 
 
 def common_size(frames: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -63,16 +63,19 @@ def write_mp4(path: Path, frames: Sequence[np.ndarray], fps: float = 4.0) -> Pat
     return path
 
 
+def strip_picks(n: int, columns: int = 8) -> list[int]:
+    """Indices of up to ``columns`` frames evenly spaced over ``n`` (first and last included)."""
+    return sorted({int(round(k * (n - 1) / max(columns - 1, 1))) for k in range(min(columns, n))})
+
+
 def frame_strip(frames: Sequence[np.ndarray], labels: Sequence[str], columns: int = 8,
                 height: int = 180) -> np.ndarray:
     """Up to ``columns`` frames evenly spaced over the video, each resized to ``height`` pixels
     high and titled with its label (frame index), side by side: ``height+title x sum(widths)``."""
     from .draw import hstack, label_panel
 
-    n = len(frames)
-    pick = sorted({int(round(k * (n - 1) / max(columns - 1, 1))) for k in range(min(columns, n))})
     tiles = []
-    for i in pick:
+    for i in strip_picks(len(frames), columns):
         im = Image.fromarray(frames[i])
         w = max(1, int(round(im.width * height / im.height)))
         tiles.append(label_panel(np.asarray(im.resize((w, height), Image.BILINEAR)), labels[i]))

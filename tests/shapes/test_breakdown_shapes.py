@@ -6,6 +6,8 @@ sequences, GOT-10k AO = frame-pooled IoU, MOTA / IDF1 = ratios of summed TrackEv
 Then ``evalkit compare`` on two models' runs of the same split."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import numpy as np
@@ -94,8 +96,14 @@ def test_compare_two_models_on_shapes(run, bench, limit, capsys):
     assert compare_runs(a.run_dir, b.run_dir, top=5)["metrics"] == c["metrics"]  # seeded: same interval
     assert cli_main(["compare", str(a.run_dir), str(b.run_dir), "--format", "md", "--top", "3"]) == 0
     assert f"| {headline} |" in capsys.readouterr().out
-    # the same interval in `evalkit report --ci BASELINE`
-    assert cli_main(["report", str(b.run_dir), "--ci", str(a.run_dir)]) == 0
-    out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.startswith(f"| {bench} | uniref-pp-tiny | uninext-tiny |"))
-    assert f"[{m['low']:+.4f}, {m['high']:+.4f}]" in row and f"| {headline} |" in row
+    # the same interval as a column of `evalkit report --ci BASELINE` (display scale: DAVIS x100)
+    f = 100.0 if bench == "shapes-davis" else 1.0
+    assert cli_main(["report", str(b.run_dir), "--ci", str(a.run_dir), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    (row,) = [r for r in rows if r["ci_delta"]]
+    assert row["model"] == "uniref-pp-tiny" and row["ci_baseline"] == str(a.run_dir.resolve())
+    got = [float(row[k]) for k in ("ci_delta", "ci_low", "ci_high")]
+    assert got == pytest.approx([f * m["delta"], f * m["low"], f * m["high"]], abs=1e-8)
+    assert cli_main(["report", str(b.run_dir), "--ci", str(a.run_dir), "--decimals", "2"]) == 0
+    md_row = next(line for line in capsys.readouterr().out.splitlines() if "| uniref-pp-tiny |" in line)
+    assert f"{f * m['delta']:+.2f} [{f * m['low']:+.2f}, {f * m['high']:+.2f}]" in md_row
