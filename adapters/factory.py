@@ -88,7 +88,7 @@ class CardFactory:
         if cls.family is not None and card.family != cls.family:
             raise EvalkitError(f"model {model_id!r} is not a {cls.family_name} model "
                                f"(family {card.family!r})")
-        random_weights = bool(options.get("random_weights", False))
+        random_weights = cls.random_weights_option(options)
         model = cls.load_model(card, weights, dict(options.get("overrides") or {}), random_weights)
         tokenizer = cls.load_tokenizer(card, options.get("tokenizer"))
         adapter = cls.from_parts(card, model, tokenizer, model_id=model_id, device=device,
@@ -96,6 +96,12 @@ class CardFactory:
         if not random_weights:
             adapter.weights_sha256 = cls.weights_digest(card, weights)
         return adapter
+
+    @classmethod
+    def random_weights_option(cls, options: dict[str, Any]) -> bool:
+        """Whether the options ask for random weights (hook; default the ``random_weights``
+        option): then no checkpoint is loaded and no weights digest is recorded."""
+        return bool(options.get("random_weights", False))
 
     @classmethod
     def load_model(cls, card, weights: str | None, overrides: dict[str, Any], random_weights: bool):
