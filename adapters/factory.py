@@ -2,10 +2,12 @@
 
 Every built-in family's registered factory (the card's ``adapter`` field, e.g.
 ``evalkit.adapters.uninext:build_adapter``) is ``Family.from_card`` of :class:`CardFactory`, so
-UNINEXT, UniRef++, GLEE and the tiny models are built by the same steps:
+UNINEXT, UniRef++, GLEE, the tiny models and the transformers adapters are built by the same
+steps:
 
 1. the card (:func:`evalkit.zoo.cards.get_card`), checked against the family the class serves;
-2. the network: :meth:`CardFactory.load_model` — random weights (option ``random_weights``), or
+2. the network: :meth:`CardFactory.load_model` — random weights (option ``random_weights``,
+   :meth:`CardFactory.random_weights_option`; the transformers adapters' ``tiny``), or
    the official checkpoint fetched, converted by the card's ``converter`` (cached as
    safetensors by :func:`evalkit.hub.load_converted`) and loaded strictly into the card's
    ``builder`` built on the ``meta`` device (no random initialisation);

@@ -229,8 +229,11 @@ def test_sam2_vos_loop_with_torch_stand_ins_for_the_torchvision_processors():
     masks = np.zeros((2, 48, 40), bool)
     masks[0, 5:20, 5:20] = True
     masks[1, 25:40, 20:35] = True
-    out = list(predict_vos(a.bundle(), a.context, Frames(images),
-                           Reference(object_ids=(1, 2), masks=masks, frames_of_objects=(0, 1))).instances)
+    res = predict_vos(a.bundle(), a.context, Frames(images),
+                      Reference(object_ids=(1, 2), masks=masks, frames_of_objects=(0, 1)))
+    out = list(res.instances)
+    # two first frames (0 and 1): two sessions; the counts are complete once the stream is
+    assert res.stats == {"frames": 3, "objects": 2, "sessions": 2}
     assert len(out) == 3
     assert out[0].track_ids.tolist() == [1]
     assert sorted(out[2].track_ids.tolist()) == [1, 2]
