@@ -2,10 +2,12 @@
 
 Every built-in family's registered factory (the card's ``adapter`` field, e.g.
 ``evalkit.adapters.uninext:build_adapter``) is ``Family.from_card`` of :class:`CardFactory`, so
-UNINEXT, UniRef++, GLEE and the tiny models are built by the same steps:
+UNINEXT, UniRef++, GLEE, the tiny models and the transformers adapters are built by the same
+steps:
 
 1. the card (:func:`evalkit.zoo.cards.get_card`), checked against the family the class serves;
-2. the network: :meth:`CardFactory.load_model` — random weights (option ``random_weights``), or
+2. the network: :meth:`CardFactory.load_model` — random weights (option ``random_weights``,
+   :meth:`CardFactory.random_weights_option`; the transformers adapters' ``tiny``), or
    the official checkpoint fetched, converted by the card's ``converter`` (cached as
    safetensors by :func:`evalkit.hub.load_converted`) and loaded strictly into the card's
    ``builder`` built on the ``meta`` device (no random initialisation);
@@ -88,7 +90,7 @@ class CardFactory:
         if cls.family is not None and card.family != cls.family:
             raise EvalkitError(f"model {model_id!r} is not a {cls.family_name} model "
                                f"(family {card.family!r})")
-        random_weights = bool(options.get("random_weights", False))
+        random_weights = cls.random_weights_option(options)
         model = cls.load_model(card, weights, dict(options.get("overrides") or {}), random_weights)
         tokenizer = cls.load_tokenizer(card, options.get("tokenizer"))
         adapter = cls.from_parts(card, model, tokenizer, model_id=model_id, device=device,
@@ -96,6 +98,12 @@ class CardFactory:
         if not random_weights:
             adapter.weights_sha256 = cls.weights_digest(card, weights)
         return adapter
+
+    @classmethod
+    def random_weights_option(cls, options: dict[str, Any]) -> bool:
+        """Whether the options ask for random weights (hook; default the ``random_weights``
+        option): then no checkpoint is loaded and no weights digest is recorded."""
+        return bool(options.get("random_weights", False))
 
     @classmethod
     def load_model(cls, card, weights: str | None, overrides: dict[str, Any], random_weights: bool):

@@ -23,7 +23,7 @@ whole categories, one forward pass each, and the candidates of all chunks compet
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -31,10 +31,11 @@ import torch
 from evalkit.errors import EvalkitError
 from evalkit.types import Categories, Expression, Frames, Instances
 
-from .hf_common import HfAdapter
+from ..base import ProcedureResult
+from .hf_common import HfAdapter, HfModel
 
-__all__ = ["GroundingDinoSettings", "GroundingDinoAdapter", "build_adapter", "category_caption",
-           "tiny_model"]
+__all__ = ["GroundingDinoSettings", "GroundingDinoModel", "GroundingDinoAdapter", "build_adapter",
+           "category_caption", "tiny_model"]
 
 
 @dataclass(frozen=True)
@@ -74,30 +75,34 @@ def _positive_map(encoding, spans: list[tuple[int, int]], length: int) -> torch.
     return pos / pos.sum(-1, keepdim=True).clamp(min=1e-6)
 
 
+@dataclass(frozen=True)
+class GroundingDinoModel(HfModel):
+    """Grounding DINO as its procedures see it (:class:`.hf_common.HfModel` plus its steps).
+
+    Attributes:
+        run: ``fn(image H×W×3 uint8, caption) -> (outputs, input_ids 1×L)``
+            (:meth:`GroundingDinoAdapter.run`).
+        boxes: ``fn(outputs, input_ids, (h, w)) -> (Q×4 xyxy float32 boxes in original-image
+            pixels, Q best-token scores)`` (:meth:`GroundingDinoAdapter.boxes`).
+        caption_plan: ``fn(names) -> [(start, end, caption, positive map)]``, the category
+            chunks that fit the text tower (:meth:`GroundingDinoAdapter.caption_plan`).
+    """
+
+    run: Callable[[np.ndarray, str], tuple]
+    boxes: Callable[..., tuple[torch.Tensor, torch.Tensor]]
+    caption_plan: Callable[[tuple[str, ...]], list]
+
+
 class GroundingDinoAdapter(HfAdapter):
     """Grounding DINO behind ``predict`` (see the module docstring)."""
 
+    family = "grounding-dino"
     family_name = "Grounding DINO"
     settings_cls = GroundingDinoSettings
     prompt_kinds = frozenset({"categories", "expression"})
-
-    @classmethod
-    def model_class(cls):
-        from transformers import GroundingDinoForObjectDetection
-
-        return GroundingDinoForObjectDetection
-
-    @classmethod
-    def processor_class(cls):
-        from transformers import GroundingDinoProcessor
-
-        return GroundingDinoProcessor
-
-    @classmethod
-    def build_tiny(cls):
-        from . import tiny
-
-        return tiny.grounding_dino()
+    model_class_name = "GroundingDinoForObjectDetection"
+    processor_class_name = "GroundingDinoProcessor"
+    tiny_config = "grounding_dino"
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -105,6 +110,10 @@ class GroundingDinoAdapter(HfAdapter):
 
     def procedures(self):
         return {"det": (predict_detection, Categories), "rec": (predict_expression, Expression)}
+
+    def bundle(self) -> GroundingDinoModel:
+        return GroundingDinoModel(**self.bundle_parts(), run=self.run, boxes=self.boxes,
+                                  caption_plan=self.caption_plan)
 
     @torch.no_grad()
     def run(self, image: np.ndarray, caption: str):
@@ -149,18 +158,23 @@ class GroundingDinoAdapter(HfAdapter):
         return len(self.processor.tokenizer(category_caption(names)[0])["input_ids"])
 
 
-def predict_detection(adapter: GroundingDinoAdapter, ctx, frames: Frames, prompt: Categories) -> list[Instances]:
-    """Detection on each frame of ``frames`` (see the module docstring for the scoring)."""
+def predict_detection(model: GroundingDinoModel, ctx, frames: Frames, prompt: Categories) -> ProcedureResult:
+    """Detection on each frame of ``frames`` (see the module docstring for the scoring).
+
+    Stats: ``frames``; ``passes`` (network passes: one per caption chunk and frame);
+    ``detections`` (boxes returned).
+    """
     s: GroundingDinoSettings = ctx.settings
-    out = []
+    out, passes = [], 0
     for image, size in zip(frames, frames.sizes):
         boxes, scores, labels = [], [], []
-        for a, b, caption, pos in adapter.caption_plan(prompt.names):
-            outputs, input_ids = adapter.run(image, caption)
+        for a, b, caption, pos in model.caption_plan(prompt.names):
+            outputs, input_ids = model.run(image, caption)
+            passes += 1
             probs = outputs.logits[0].float().sigmoid().cpu()  # Q × max_text_len
             per_class = probs @ pos[:, :probs.shape[-1]].T  # Q × C_chunk: mean token probability of each category
             q = torch.arange(per_class.shape[0])[:, None].expand_as(per_class)
-            boxes.append(adapter.boxes(outputs, input_ids, size)[0][q.flatten()])
+            boxes.append(model.boxes(outputs, input_ids, size)[0][q.flatten()])
             scores.append(per_class.flatten())
             labels.append((torch.arange(a, b)[None, :].expand_as(per_class)).flatten())
         boxes, scores, labels = torch.cat(boxes), torch.cat(scores), torch.cat(labels)
@@ -168,27 +182,27 @@ def predict_detection(adapter: GroundingDinoAdapter, ctx, frames: Frames, prompt
         top = top[scores[top] >= s.box_threshold]
         ids = np.asarray(prompt.ids, np.int64)[labels[top].numpy()]
         out.append(Instances(size, boxes=boxes[top].numpy(), scores=scores[top].numpy(), labels=ids))
-    return out
+    return ProcedureResult(out, {"frames": len(out), "passes": passes,
+                                 "detections": sum(len(i.scores) for i in out)})
 
 
-def predict_expression(adapter: GroundingDinoAdapter, ctx, frames: Frames, prompt: Expression) -> list[Instances]:
-    """REC: the query whose best token probability is highest; its box (one per frame)."""
+def predict_expression(model: GroundingDinoModel, ctx, frames: Frames, prompt: Expression) -> ProcedureResult:
+    """REC: the query whose best token probability is highest; its box (one per frame).
+
+    Stats: ``frames``; ``passes`` (one per frame); ``detections`` (one per frame).
+    """
     text = prompt.text.strip().lower()
     caption = text if text.endswith(".") else text + " ."  # the official captions end with a dot
     out = []
     for image, size in zip(frames, frames.sizes):
-        boxes, scores = adapter.boxes(*adapter.run(image, caption), size)
+        boxes, scores = model.boxes(*model.run(image, caption), size)
         best = int(scores.argmax())
         out.append(Instances(size, boxes=boxes[best:best + 1].numpy(), scores=scores[best:best + 1].numpy()))
-    return out
+    return ProcedureResult(out, {"frames": len(out), "passes": len(out),
+                                 "detections": sum(len(i.scores) for i in out)})
 
 
-def tiny_model(**_: Any):
-    """The card's builder: the tiny random architecture (:func:`.tiny.grounding_dino`)."""
-    from . import tiny
-
-    return tiny.grounding_dino()[0]
-
-
+#: the cards' builder: the tiny random architecture (:func:`.tiny.grounding_dino`)
+tiny_model = GroundingDinoAdapter.tiny_network
 #: factory named by the Grounding DINO cards
 build_adapter = GroundingDinoAdapter.from_card

@@ -1,10 +1,20 @@
 """The common part of the adapters around ``transformers`` models (Grounding DINO, OWLv2,
 Mask2Former, SAM 2 video): model card lookup, the model and its own processor (pinned hub
 revision through :mod:`evalkit.hub`, or a tiny random configuration), the settings dataclass
-behind the ``-a key=value`` options, and the task → procedure dispatch of ``predict``.
+behind the ``-a key=value`` options, and the frozen :class:`HfModel` bundle the procedures see.
 
-A family subclasses :class:`HfAdapter` and names its ``transformers`` classes, its settings
-dataclass and its procedures; its factory is ``build_adapter = Family.from_card``.
+The adapters have the shape of the built-in families (:mod:`evalkit.adapters.base`): they are
+built by :meth:`~evalkit.adapters.factory.CardFactory.from_card` (card → ``load_model`` →
+``from_parts`` → ``weights_digest``) and :meth:`~evalkit.adapters.base.ProcedureAdapter.predict`
+dispatches each task to a procedure ``fn(model, context, frames, prompt) ->``
+:class:`~evalkit.adapters.base.ProcedureResult`, ``model`` the family's :class:`HfModel` and
+``context`` the prepared :class:`~evalkit.adapters.base.InferenceContext` (its ``settings``:
+the family's resolved settings dataclass).
+
+A family subclasses :class:`HfAdapter` and names, as data, its ``transformers`` model and
+processor classes and its tiny configuration, its settings dataclass, its procedures and (where
+they need more than the network and the processor) its bundle; its factory is
+``build_adapter = Family.from_card`` and its cards' builder ``tiny_model = Family.tiny_network``.
 
 Weights: every file of the card (``config.json``, ``model.safetensors``, the processor and
 tokenizer files) is an ``hf://owner/repo/file@<commit sha>`` source, fetched one by one by
@@ -22,16 +32,18 @@ is refused with the list of valid names (:func:`evalkit.adapters.options.refuse_
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from evalkit.errors import EvalkitError, UnsupportedTaskError, WeightsError
-from evalkit.types import Frames, Instances, Prompt
+from evalkit.errors import EvalkitError, WeightsError
+from evalkit.types import Frames, Prompt
 
-from ..base import Adapter, InferenceContext
+from ..base import InferenceContext, ProcedureAdapter
+from ..factory import CardFactory
 from ..options import refuse_unknown_options, settings_as_record
 
-__all__ = ["HfAdapter", "resolve_settings", "load_pretrained", "category_lookup",
+__all__ = ["HfAdapter", "HfModel", "resolve_settings", "load_pretrained", "category_lookup",
            "hf_native", "CONVERTER_VERSION"]
 
 #: the converter named by the cards: transformers checkpoints load natively (no key mapping)
@@ -118,13 +130,38 @@ def category_lookup(id2label: dict, prompt_names: tuple[str, ...], prompt_ids: t
     return out
 
 
-class HfAdapter(Adapter):
+@dataclass(frozen=True)
+class HfModel:
+    """What the procedures of a ``transformers`` adapter see of its model (a family adds its
+    steps in a subclass: Grounding DINO's caption plan, Mask2Former's padded-canvas run).
+
+    Attributes:
+        net: the ``transformers`` model (``eval()`` mode, on ``device``).
+        processor: the model's own processor (pre- and post-processing; for Mask2Former its
+            image processor).
+        device: where the inputs go (``"cpu"``, ``"cuda:0"``).
+        model_id: the registered model id (error messages).
+    """
+
+    net: Any
+    processor: Any
+    device: str
+    model_id: str
+
+
+class HfAdapter(CardFactory, ProcedureAdapter):
     """One ``transformers`` model and its processor behind ``predict(frames, prompt)``.
 
-    Class attributes set by each family:
-        family_name: the family as written in messages (``Grounding DINO``).
+    Class attributes set by each family (data: the classes are imported on use, so listing
+    never imports ``transformers``):
+        family: the card family the factory accepts; family_name: the family as written in
+            messages (``Grounding DINO``).
         settings_cls: the frozen settings dataclass of the family's procedures.
         prompt_kinds: the prompt kinds accepted.
+        model_class_name / processor_class_name: the ``transformers`` classes that
+            ``from_pretrained`` the card's snapshot.
+        tiny_config: the function of :mod:`.tiny` that builds the tiny random
+            ``(model, processor)``.
 
     Attributes:
         card: the model card; model: the network (``eval()`` mode, on ``device``);
@@ -134,6 +171,9 @@ class HfAdapter(Adapter):
 
     family_name: str = ""
     settings_cls: type = type(None)
+    model_class_name: str = ""
+    processor_class_name: str = ""
+    tiny_config: str = ""
 
     def __init__(self, *, model_id: str, model, processor, card, device: str = "cpu",
                  weights: str | None = None, **options: Any):
@@ -145,26 +185,42 @@ class HfAdapter(Adapter):
         self.tasks = frozenset(card.tasks)
         self.settings = resolve_settings(self.settings_cls, options, self.family_name)
 
-    # -- factory ----------------------------------------------------------------------------
+    # -- factory (the hooks of CardFactory.from_card) -----------------------------------------
     @classmethod
     def from_card(cls, *, model_id: str, device: str = "cpu", weights: str | None = None,
                   **options: Any) -> "HfAdapter":
         """The adapter factory named by the family's cards (``fn(*, model_id, device, weights,
         **options)``): ``tiny=True`` builds the tiny random configuration, otherwise the card's
-        pinned revision is loaded."""
-        from evalkit.zoo.cards import get_card
-
+        pinned revision is loaded. Unknown options are refused before anything is loaded."""
         refuse_unknown_options(options, cls.valid_options(), cls.family_name)
-        card = get_card(model_id)
-        if options.get("tiny"):
-            model, processor = cls.build_tiny()
-        else:
-            model, processor = load_pretrained(card, cls.model_class(), cls.processor_class(), weights)
-        adapter = cls(model_id=model_id, model=model, processor=processor, card=card,
-                      device=device, weights=weights, **options)
-        if not options.get("tiny"):
-            adapter.weights_sha256 = cls.weights_digest(card, weights)
-        return adapter
+        return super().from_card(model_id=model_id, device=device, weights=weights, **options)
+
+    @classmethod
+    def random_weights_option(cls, options: dict[str, Any]) -> bool:
+        """The random-weights switch of the transformers adapters is ``tiny``."""
+        return bool(options.get("tiny"))
+
+    @classmethod
+    def load_model(cls, card, weights: str | None, overrides: dict[str, Any], random_weights: bool):
+        """``(model, processor)``: both come from the same snapshot folder (or the same tiny
+        configuration), so this hook loads the pair and :meth:`load_tokenizer` has nothing to
+        add (the processor holds the tokenizer)."""
+        cls.check_backend()
+        if random_weights:
+            return cls.build_tiny()
+        return load_pretrained(card, cls.model_class(), cls.processor_class(), weights)
+
+    @classmethod
+    def load_tokenizer(cls, card, option: str | None):
+        """Nothing: the processor loaded with the model tokenizes."""
+        return None
+
+    @classmethod
+    def from_parts(cls, card, model, tokenizer, *, model_id: str, device: str, weights: str | None,
+                   options: dict[str, Any]) -> "HfAdapter":
+        net, processor = model
+        return cls(model_id=model_id, model=net, processor=processor, card=card, device=device,
+                   weights=weights, **options)
 
     @classmethod
     def weights_digest(cls, card, weights: str | None) -> str:
@@ -181,19 +237,36 @@ class HfAdapter(Adapter):
         return COMMON_OPTIONS | {f.name for f in dataclasses.fields(cls.settings_cls)}
 
     @classmethod
+    def check_backend(cls) -> None:
+        """Raise :class:`EvalkitError` when a package the family's classes need is missing
+        (hook; SAM 2 needs torchvision)."""
+
+    @classmethod
     def model_class(cls):
         """The ``transformers`` model class (imported on use: listing never imports it)."""
-        raise NotImplementedError
+        import transformers
+
+        return getattr(transformers, cls.model_class_name)
 
     @classmethod
     def processor_class(cls):
         """The ``transformers`` processor class of the model."""
-        raise NotImplementedError
+        import transformers
+
+        return getattr(transformers, cls.processor_class_name)
 
     @classmethod
     def build_tiny(cls):
         """``(model, processor)`` of the tiny random configuration (:mod:`.tiny`)."""
-        raise NotImplementedError
+        from . import tiny
+
+        return getattr(tiny, cls.tiny_config)()
+
+    @classmethod
+    def tiny_network(cls, **_: Any):
+        """The cards' builder: the tiny random architecture alone (its processor dropped)."""
+        cls.check_backend()
+        return cls.build_tiny()[0]
 
     # -- contract ---------------------------------------------------------------------------
     def accepted_options(self) -> frozenset[str]:
@@ -203,23 +276,17 @@ class HfAdapter(Adapter):
         return InferenceContext(task=task, benchmark=benchmark, dataset=self._dataset_of(benchmark),
                                 settings=self.settings)
 
-    def predict(self, frames: Frames, prompt: Prompt) -> Iterable[Instances]:
-        task = self.task
-        if task is None:
-            raise EvalkitError(f"model {self.model_id!r}: call prepare(task) or build the adapter "
-                               f"with task=... before predict")
-        if task not in self.tasks:
-            raise UnsupportedTaskError(f"model {self.model_id!r} does not support task {task!r} "
-                                       f"(supported: {', '.join(sorted(self.tasks))})")
-        procedure, expected = self.procedures()[task]
-        if not isinstance(prompt, expected):
-            raise UnsupportedTaskError(f"task {task!r} of {self.model_id!r} expects a "
-                                       f"{expected.__name__} prompt, got {type(prompt).__name__}")
-        return procedure(self, self.context_for(task), frames, prompt)
+    def _infer_task(self, frames: Frames, prompt: Prompt) -> str:
+        raise EvalkitError(f"model {self.model_id!r}: call prepare(task) or build the adapter "
+                           f"with task=... before predict")
 
-    def procedures(self) -> dict[str, tuple[Callable, type]]:
-        """task → (procedure ``fn(adapter, context, frames, prompt)``, expected prompt type)."""
-        raise NotImplementedError
+    def bundle_parts(self) -> dict[str, Any]:
+        """The :class:`HfModel` fields (a family's bundle adds its steps to them)."""
+        return {"net": self.model, "processor": self.processor, "device": self.device,
+                "model_id": self.model_id}
+
+    def bundle(self) -> HfModel:
+        return HfModel(**self.bundle_parts())
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

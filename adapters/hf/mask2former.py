@@ -30,16 +30,17 @@ processor's instance post-processing works per image and does not keep query ide
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Callable
 
 import numpy as np
 import torch
 
 from evalkit.types import Categories, Frames, Instances, mask_to_rle
 
-from .hf_common import HfAdapter, category_lookup
+from ..base import ProcedureResult
+from .hf_common import HfAdapter, HfModel, category_lookup
 
-__all__ = ["Mask2FormerSettings", "Mask2FormerAdapter", "build_adapter", "tiny_model"]
+__all__ = ["Mask2FormerSettings", "Mask2FormerModel", "Mask2FormerAdapter", "build_adapter", "tiny_model"]
 
 
 @dataclass(frozen=True)
@@ -56,33 +57,38 @@ class Mask2FormerSettings:
     vis_topk: int = 10
 
 
+@dataclass(frozen=True)
+class Mask2FormerModel(HfModel):
+    """Mask2Former as its procedures see it (:class:`.hf_common.HfModel` plus its step).
+
+    Attributes:
+        run: ``fn(image H×W×3 uint8) -> (outputs, resized (h, w), padded (H_pad, W_pad))``
+            (:meth:`Mask2FormerAdapter.run`).
+    """
+
+    run: Callable[[np.ndarray], tuple]
+
+    def lookup(self, prompt: Categories) -> dict[int, int]:
+        """Model class index → the prompt's category id (:func:`.hf_common.category_lookup`)."""
+        return category_lookup(self.net.config.id2label, prompt.names, prompt.ids, self.model_id)
+
+
 class Mask2FormerAdapter(HfAdapter):
     """Mask2Former behind ``predict`` (see the module docstring)."""
 
+    family = "mask2former"
     family_name = "Mask2Former"
     settings_cls = Mask2FormerSettings
     prompt_kinds = frozenset({"categories"})
-
-    @classmethod
-    def model_class(cls):
-        from transformers import Mask2FormerForUniversalSegmentation
-
-        return Mask2FormerForUniversalSegmentation
-
-    @classmethod
-    def processor_class(cls):
-        from transformers import AutoImageProcessor
-
-        return AutoImageProcessor
-
-    @classmethod
-    def build_tiny(cls):
-        from . import tiny
-
-        return tiny.mask2former()
+    model_class_name = "Mask2FormerForUniversalSegmentation"
+    processor_class_name = "AutoImageProcessor"
+    tiny_config = "mask2former"
 
     def procedures(self):
         return {"inst-seg": (predict_instances, Categories), "vis": (predict_video, Categories)}
+
+    def bundle(self) -> Mask2FormerModel:
+        return Mask2FormerModel(**self.bundle_parts(), run=self.run)
 
     @torch.no_grad()
     def run(self, image: np.ndarray):
@@ -93,9 +99,6 @@ class Mask2FormerAdapter(HfAdapter):
         resized = (int(mask.any(1).sum()), int(mask.any(0).sum()))
         return self.model(**inputs), resized, tuple(inputs["pixel_values"].shape[-2:])
 
-    def lookup(self, prompt: Categories) -> dict[int, int]:
-        return category_lookup(self.model.config.id2label, prompt.names, prompt.ids, self.model_id)
-
 
 def _boxes(masks: torch.Tensor) -> np.ndarray:
     from evalkit.zoo.ops.boxes import masks_to_boxes
@@ -103,16 +106,20 @@ def _boxes(masks: torch.Tensor) -> np.ndarray:
     return masks_to_boxes(masks).float().numpy()
 
 
-def predict_instances(adapter: Mask2FormerAdapter, ctx, frames: Frames, prompt: Categories) -> list[Instances]:
+def predict_instances(model: Mask2FormerModel, ctx, frames: Frames, prompt: Categories) -> ProcedureResult:
     """Instance segmentation of each frame: masks (original resolution), boxes of the masks,
-    scores and dataset category ids."""
+    scores and dataset category ids.
+
+    Stats: ``frames`` (one network pass each); ``detections`` (instances returned: those of a
+    class the benchmark names).
+    """
     s: Mask2FormerSettings = ctx.settings
-    lut = adapter.lookup(prompt)
+    lut = model.lookup(prompt)
     out = []
     for image, (h, w) in zip(frames, frames.sizes):
-        outputs, (rh, rw), (ph, pw) = adapter.run(image)
+        outputs, (rh, rw), (ph, pw) = model.run(image)
         canvas = (round(ph * h / rh), round(pw * w / rw))  # the padded canvas at original scale
-        res = adapter.processor.post_process_instance_segmentation(
+        res = model.processor.post_process_instance_segmentation(
             outputs, threshold=s.threshold, target_sizes=[canvas], return_binary_maps=True)[0]
         keep = [i for i, seg in enumerate(res["segments_info"]) if seg["label_id"] in lut]
         if not keep:
@@ -125,19 +132,23 @@ def predict_instances(adapter: Mask2FormerAdapter, ctx, frames: Frames, prompt: 
         out.append(Instances((h, w), boxes=_boxes(masks), masks=masks.numpy(),
                              scores=np.array([i["score"] for i in infos], np.float32),
                              labels=np.array([lut[i["label_id"]] for i in infos], np.int64)))
-    return out
+    return ProcedureResult(out, {"frames": len(out), "detections": sum(len(i.scores) for i in out)})
 
 
-def predict_video(adapter: Mask2FormerAdapter, ctx, frames: Frames, prompt: Categories) -> list[Instances]:
-    """MinVIS video instance segmentation (see the module docstring); masks as COCO RLE."""
+def predict_video(model: Mask2FormerModel, ctx, frames: Frames, prompt: Categories) -> ProcedureResult:
+    """MinVIS video instance segmentation (see the module docstring); masks as COCO RLE.
+
+    Stats: ``frames`` (one network pass each); ``objects`` (video instances: the ``vis_topk``
+    best (query, class) pairs, fewer when there are fewer pairs).
+    """
     from ..trackers import MinVISMatcher, VideoInstance, resize_mask_logits, video_instances_to_frames
 
     s: Mask2FormerSettings = ctx.settings
-    lut = adapter.lookup(prompt)
+    lut = model.lookup(prompt)
     matcher = MinVISMatcher(history=1)
     logits, masks, geometry = [], [], []
     for image in frames:
-        outputs, resized, padded = adapter.run(image)
+        outputs, resized, padded = model.run(image)
         perm = torch.from_numpy(matcher.step(outputs.transformer_decoder_last_hidden_state[0].float().cpu()))
         logits.append(outputs.class_queries_logits[0].float().cpu()[perm])
         masks.append(outputs.masks_queries_logits[0].float().cpu()[perm])
@@ -156,14 +167,12 @@ def predict_video(adapter: Mask2FormerAdapter, ctx, frames: Frames, prompt: Cate
             inst.masks.append(mask_to_rle(frame_masks[j].numpy()))
             inst.boxes.append(boxes[j])
     category_ids = [lut.get(c, -1) for c in range(max(lut) + 1)]
-    return video_instances_to_frames(instances, len(frames), frames.sizes[0], category_ids)
+    return ProcedureResult(video_instances_to_frames(instances, len(frames), frames.sizes[0], category_ids),
+                           {"frames": len(frames), "objects": len(instances)})
 
 
-def tiny_model(**_: Any):
-    """The card's builder: the tiny random architecture (:func:`.tiny.mask2former`)."""
-    from . import tiny
-
-    return tiny.mask2former()[0]
+#: the cards' builder: the tiny random architecture (:func:`.tiny.mask2former`)
+tiny_model = Mask2FormerAdapter.tiny_network
 
 
 #: factory named by the Mask2Former cards

@@ -17,14 +17,14 @@ allows 300; COCO scores the first 100).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
 from evalkit.types import Categories, Frames, Instances
 
-from .hf_common import HfAdapter
+from ..base import ProcedureResult
+from .hf_common import HfAdapter, HfModel
 
 __all__ = ["Owlv2Settings", "Owlv2Adapter", "build_adapter", "tiny_model"]
 
@@ -48,59 +48,45 @@ class Owlv2Settings:
 class Owlv2Adapter(HfAdapter):
     """OWLv2 behind ``predict`` (see the module docstring)."""
 
+    family = "owlv2"
     family_name = "OWLv2"
     settings_cls = Owlv2Settings
     prompt_kinds = frozenset({"categories"})
-
-    @classmethod
-    def model_class(cls):
-        from transformers import Owlv2ForObjectDetection
-
-        return Owlv2ForObjectDetection
-
-    @classmethod
-    def processor_class(cls):
-        from transformers import Owlv2Processor
-
-        return Owlv2Processor
-
-    @classmethod
-    def build_tiny(cls):
-        from . import tiny
-
-        return tiny.owlv2()
+    model_class_name = "Owlv2ForObjectDetection"
+    processor_class_name = "Owlv2Processor"
+    tiny_config = "owlv2"
 
     def procedures(self):
         return {"det": (predict_detection, Categories)}
 
 
 @torch.no_grad()
-def predict_detection(adapter: Owlv2Adapter, ctx, frames: Frames, prompt: Categories) -> list[Instances]:
-    """Detection on each frame: ``(boxes xyxy, scores, labels = dataset category ids)``."""
+def predict_detection(model: HfModel, ctx, frames: Frames, prompt: Categories) -> ProcedureResult:
+    """Detection on each frame: ``(boxes xyxy, scores, labels = dataset category ids)``.
+
+    Stats: ``frames`` (one network pass each); ``detections`` (boxes returned).
+    """
     s: Owlv2Settings = ctx.settings
     queries = [s.query_template.format(n) for n in prompt.names]
     ids = np.asarray(prompt.ids, np.int64)
     out = []
     for image, (h, w) in zip(frames, frames.sizes):
         # truncation: a long name is cut at the tower's 16 tokens, as the official tokenizer does
-        inputs = adapter.processor(text=[queries], images=[image], return_tensors="pt",
-                                   truncation=True).to(adapter.device)
-        outputs = adapter.model(**inputs)
-        res = adapter.processor.image_processor.post_process_object_detection(
+        inputs = model.processor(text=[queries], images=[image], return_tensors="pt",
+                                 truncation=True).to(model.device)
+        outputs = model.net(**inputs)
+        res = model.processor.image_processor.post_process_object_detection(
             outputs, threshold=s.threshold, target_sizes=[(h, w)])[0]
         scores = res["scores"].float().cpu()
         top = scores.topk(min(s.max_detections, len(scores))).indices
         boxes = res["boxes"].float().cpu()[top].clamp(min=0).minimum(torch.tensor([w, h, w, h]))
         out.append(Instances((h, w), boxes=boxes.numpy(), scores=scores[top].numpy(),
                              labels=ids[res["labels"].cpu()[top].numpy()]))
-    return out
+    return ProcedureResult(out, {"frames": len(out), "detections": sum(len(i.scores) for i in out)})
 
 
-def tiny_model(**_: Any):
-    """The card's builder: the tiny random architecture (:func:`.tiny.owlv2`)."""
-    from . import tiny
-
-    return tiny.owlv2()[0]
+#: the cards' builder: the tiny random architecture (:func:`.tiny.owlv2`)
+tiny_model = Owlv2Adapter.tiny_network
 
 
 #: factory named by the OWLv2 cards

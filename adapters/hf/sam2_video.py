@@ -16,7 +16,6 @@ line naming the package and the pip command for the installed torch build.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +23,8 @@ import torch
 from evalkit.errors import EvalkitError
 from evalkit.types import Frames, Instances, Reference
 
-from .hf_common import HfAdapter
+from ..base import streamed
+from .hf_common import HfAdapter, HfModel
 
 __all__ = ["Sam2VideoSettings", "Sam2VideoAdapter", "build_adapter", "tiny_model", "torchvision_install_command"]
 
@@ -66,49 +66,41 @@ def _need_torchvision() -> None:
 class Sam2VideoAdapter(HfAdapter):
     """SAM 2 video behind ``predict`` (see the module docstring)."""
 
+    family = "sam2"
     family_name = "SAM 2"
     settings_cls = Sam2VideoSettings
     prompt_kinds = frozenset({"reference"})
+    model_class_name = "Sam2VideoModel"
+    processor_class_name = "Sam2VideoProcessor"
+    tiny_config = "sam2_video"
 
     @classmethod
-    def model_class(cls):
+    def check_backend(cls) -> None:
         _need_torchvision()
-        from transformers import Sam2VideoModel
-
-        return Sam2VideoModel
-
-    @classmethod
-    def processor_class(cls):
-        from transformers import Sam2VideoProcessor
-
-        return Sam2VideoProcessor
-
-    @classmethod
-    def build_tiny(cls):
-        _need_torchvision()
-        from . import tiny
-
-        return tiny.sam2_video()
 
     def procedures(self):
         return {"vos": (predict_vos, Reference)}
 
 
+@streamed
 @torch.no_grad()
-def predict_vos(adapter: Sam2VideoAdapter, ctx, frames: Frames, prompt: Reference) -> list[Instances]:
+def predict_vos(model: HfModel, ctx, frames: Frames, prompt: Reference):
     """One :class:`Instances` per frame with the objects' masks (``track_ids`` = object ids),
-    yielded frame by frame.
+    yielded frame by frame (a streamed :class:`~evalkit.adapters.base.ProcedureResult`).
 
     Objects are grouped by the frame their reference mask is on; each group is one inference
     session propagated from that frame (SAM 2's ``vos_inference.py`` propagates objects that
     appear later separately as well: the memory model cannot condition an object on frames
     before its first mask). All sessions advance together, so only the current frame's logits
     are held; each pixel goes to the object with the highest logit above ``mask_threshold``.
+
+    Stats (once every frame has been taken): ``frames``; ``objects`` (reference objects
+    prompted); ``sessions`` (inference sessions: one per first frame of an object).
     """
     if prompt.masks is None:
         raise EvalkitError(f"SAM 2 VOS expects mask references (got {prompt.kind} prompts)")
     s: Sam2VideoSettings = ctx.settings
-    proc, model = adapter.processor, adapter.model
+    proc, net = model.processor, model.net
     starts = prompt.frames_of_objects or (prompt.frame,) * len(prompt.object_ids)
     groups: dict[int, list] = {}
     for oid, mask, f in zip(prompt.object_ids, prompt.masks, starts):
@@ -116,11 +108,11 @@ def predict_vos(adapter: Sam2VideoAdapter, ctx, frames: Frames, prompt: Referenc
     video = list(frames)
     runs = []
     for start, objects in sorted(groups.items()):
-        session = proc.init_video_session(video=video, inference_device=adapter.device)
+        session = proc.init_video_session(video=video, inference_device=model.device)
         for oid, mask in objects:
             proc.add_inputs_to_inference_session(session, frame_idx=start, obj_ids=oid,
                                                  input_masks=mask.astype(np.uint8))
-        runs.append((start, session, model.propagate_in_video_iterator(session, start_frame_idx=start)))
+        runs.append((start, session, net.propagate_in_video_iterator(session, start_frame_idx=start)))
     h, w = frames.sizes[0]
     for t in range(len(video)):
         ids, logits = [], []
@@ -140,13 +132,11 @@ def predict_vos(adapter: Sam2VideoAdapter, ctx, frames: Frames, prompt: Referenc
         masks = (lg > s.mask_threshold) & (torch.arange(len(ids))[:, None, None] == winner)
         yield Instances((h, w), masks=masks.numpy(), scores=np.ones(len(ids), np.float32),
                         track_ids=np.asarray(ids, np.int64))
+    return {"frames": len(video), "objects": len(prompt.object_ids), "sessions": len(runs)}
 
 
-def tiny_model(**_: Any):
-    """The card's builder: the tiny random architecture (:func:`.tiny.sam2_video`)."""
-    from . import tiny
-
-    return tiny.sam2_video()[0]
+#: the cards' builder: the tiny random architecture (:func:`.tiny.sam2_video`)
+tiny_model = Sam2VideoAdapter.tiny_network
 
 
 #: factory named by the SAM 2 cards

@@ -73,8 +73,8 @@ def test_grounding_dino_scores_are_mean_token_probabilities_top_k():
     boxes = torch.tensor([[[.5, .5, .5, .5], [.25, .25, .1, .1]]])
     fake = types.SimpleNamespace(logits=logits, pred_boxes=boxes)
     a.run = lambda image, caption: (fake, a.processor.tokenizer(caption, return_tensors="pt")["input_ids"])
-    [inst] = gd.predict_detection(a, a.context, Frames.from_image(np.zeros((40, 80, 3), np.uint8)),
-                                  Categories(("ab", "c"), (7, 9)))
+    [inst] = gd.predict_detection(a.bundle(), a.context, Frames.from_image(np.zeros((40, 80, 3), np.uint8)),
+                                  Categories(("ab", "c"), (7, 9))).instances
     assert inst.labels.tolist() == [7, 9]
     np.testing.assert_allclose(inst.scores, [.70, .60], atol=1e-6)
     np.testing.assert_allclose(inst.boxes[0], [20, 10, 60, 30], atol=1e-4)
@@ -91,8 +91,8 @@ def test_owlv2_boxes_scale_by_the_padded_square_and_clip():
         logits=torch.tensor([[[_logit(.2), _logit(.8)], [_logit(.3), _logit(.1)]]]),
         pred_boxes=torch.tensor([[[.5, .5, .5, .5], [.1, .1, .1, .1]]]))
     a.model = lambda **inputs: fake
-    [inst] = owlv2.predict_detection(a, a.context, Frames.from_image(np.zeros((48, 80, 3), np.uint8)),
-                                     Categories(("x", "y"), (3, 5)))
+    [inst] = owlv2.predict_detection(a.bundle(), a.context, Frames.from_image(np.zeros((48, 80, 3), np.uint8)),
+                                     Categories(("x", "y"), (3, 5))).instances
     assert inst.labels.tolist() == [5]
     np.testing.assert_allclose(inst.scores, [.8], atol=1e-6)
     np.testing.assert_allclose(inst.boxes[0], [20, 20, 60, 48], atol=1e-4)
@@ -139,8 +139,8 @@ def test_mask2former_instance_masks_are_cut_from_the_padded_canvas():
     cls = [[10.0] + [-10.0] * 9]  # "red circle", no-object last
     masks = [[[10.0] * 16] * 4 + [[-10.0] * 16] * 12]
     a.run = lambda image: (_m2f_outputs(cls, masks), (32, 64), (64, 64))
-    [inst] = predict_instances(a, a.context, Frames.from_image(np.zeros((32, 64, 3), np.uint8)),
-                               Categories(SHAPES_CLASSES, tuple(range(11, 20))))
+    [inst] = predict_instances(a.bundle(), a.context, Frames.from_image(np.zeros((32, 64, 3), np.uint8)),
+                               Categories(SHAPES_CLASSES, tuple(range(11, 20)))).instances
     assert inst.labels.tolist() == [11]
     m = inst.masks[0]
     assert m[:16].all() and not m[16:].any()
@@ -164,8 +164,8 @@ def test_mask2former_vis_follows_the_matched_query():
                   _m2f_outputs([green, red], [right, left], [[0.0, 1.0], [1.0, 0.0]])])
     a.run = lambda image: (next(steps), (16, 16), (16, 16))
     image = np.zeros((16, 16, 3), np.uint8)
-    frames = predict_video(a, a.context, Frames([image, image], sizes=[(16, 16)] * 2),
-                           Categories(SHAPES_CLASSES, tuple(range(1, 10))))
+    frames = predict_video(a.bundle(), a.context, Frames([image, image], sizes=[(16, 16)] * 2),
+                           Categories(SHAPES_CLASSES, tuple(range(1, 10)))).instances
     for f in frames:
         assert f.labels.tolist() == [1] and f.track_ids.tolist() == [0]
         m = f.dense_masks()[0]
@@ -229,8 +229,11 @@ def test_sam2_vos_loop_with_torch_stand_ins_for_the_torchvision_processors():
     masks = np.zeros((2, 48, 40), bool)
     masks[0, 5:20, 5:20] = True
     masks[1, 25:40, 20:35] = True
-    out = list(predict_vos(a, a.context, Frames(images), Reference(object_ids=(1, 2), masks=masks,
-                                                                   frames_of_objects=(0, 1))))
+    res = predict_vos(a.bundle(), a.context, Frames(images),
+                      Reference(object_ids=(1, 2), masks=masks, frames_of_objects=(0, 1)))
+    out = list(res.instances)
+    # two first frames (0 and 1): two sessions; the counts are complete once the stream is
+    assert res.stats == {"frames": 3, "objects": 2, "sessions": 2}
     assert len(out) == 3
     assert out[0].track_ids.tolist() == [1]
     assert sorted(out[2].track_ids.tolist()) == [1, 2]
