@@ -7,8 +7,8 @@ immutable :class:`InferenceContext` of the run — the task, the benchmark, the 
 rules apply, the resolved procedure settings and the input size. It is the only place an
 adapter's per-run state is set (``adapter.context``); procedures read the context, not options.
 
-The built-in families (UNINEXT, UniRef++, GLEE, UniVS and the tiny models) are
-:class:`ProcedureAdapter` subclasses: each task is a *procedure*, a function
+The built-in families (UNINEXT, UniRef++, GLEE, UniVS, the tiny models and the `transformers` models of
+``adapters/hf``) are :class:`ProcedureAdapter` subclasses: each task is a *procedure*, a function
 ``fn(model, context, frames, prompt) ->`` :class:`ProcedureResult` (the instances per frame and
 what the procedure counted) of the family's model bundle (the network and the steps around it,
 :meth:`ProcedureAdapter.bundle`; UniVS: the network) and the frozen context; a procedure reads
