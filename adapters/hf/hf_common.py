@@ -292,5 +292,5 @@ class HfAdapter(CardFactory, ProcedureAdapter):
         d = super().describe()
         d["settings"] = settings_as_record(self.settings)
         d["hub"] = [s for w in self.card.weights for s in w.sources if s.startswith("hf://")][:1]
-        d["random_config"] = bool(self.options.get("tiny"))
+        d["random_config"] = self.random_weights_option(self.options)
         return d
