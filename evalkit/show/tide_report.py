@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import EvalkitError
 
-__all__ = ["add_arguments", "main", "run_tide", "run_metric", "render_markdown", "TIDE_METRICS"]
+__all__ = ["add_arguments", "main", "emit", "run_tide", "run_metric", "render_markdown", "TIDE_METRICS"]
 
 #: metric id -> TIDE mode; the metrics that score COCO-format results against a COCO ground truth
 TIDE_METRICS = {"coco-bbox": "bbox", "coco-segm": "segm"}
@@ -98,6 +98,15 @@ def report(runs: list[str], data_root=None, as_json: bool = False) -> str:
     return render_markdown(rows)
 
 
+def emit(text: str, out: str | None) -> None:
+    """Write a report to ``out`` (and say so on stderr), or to stdout when ``out`` is empty."""
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         text = report(args.runs, args.data_root, args.json)
@@ -106,9 +115,5 @@ def main(args: argparse.Namespace) -> int:
             raise
         print(f"evalkit tide: error: {e}", file=sys.stderr)
         return e.exit_code
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(text, args.out)
     return 0
