@@ -23,12 +23,10 @@ TIDE_METRICS = {"coco-bbox": "bbox", "coco-segm": "segm"}
 
 
 def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalkitError(f"{path.parent} is not a run directory: {path.name} is missing") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise EvalkitError(f"{path}: not valid JSON ({e})") from None
+    """A run's ``metrics.json`` / ``run.json``, through the reader ``evalkit show`` opens runs with."""
+    from .render import _read_json
+
+    return _read_json(path, "metrics record" if path.name == "metrics.json" else "run record")
 
 
 def run_metric(run_dir) -> str | None:
