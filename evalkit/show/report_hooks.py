@@ -32,7 +32,7 @@ def main_gallery_or_tide(args: argparse.Namespace) -> int:
         if args.gallery_workers < 1:
             raise EvalkitError("--gallery-workers must be >= 1")
         if args.tide:
-            from .tide_report import TIDE_METRICS, report, run_metric
+            from .tide_report import TIDE_METRICS, emit, report, run_metric
 
             coco = [r for r in runs if run_metric(r) in TIDE_METRICS]
             for r in runs:
@@ -42,12 +42,7 @@ def main_gallery_or_tide(args: argparse.Namespace) -> int:
             if not coco:
                 raise EvalkitError(f"no detection / instance-segmentation run (scored with "
                                    f"{' or '.join(TIDE_METRICS)}) in {', '.join(args.runs)}")
-            text = report([str(r) for r in coco])
-            if args.out:
-                Path(args.out).write_text(text, encoding="utf-8")
-                print(f"wrote {args.out}", file=sys.stderr)
-            else:
-                sys.stdout.write(text)
+            emit(report([str(r) for r in coco]), args.out)
         if args.gallery is not None:
             from .gallery import write_gallery
 

@@ -16,19 +16,17 @@ from pathlib import Path
 
 from ..errors import EvalkitError
 
-__all__ = ["add_arguments", "main", "run_tide", "run_metric", "render_markdown", "TIDE_METRICS"]
+__all__ = ["add_arguments", "main", "emit", "run_tide", "run_metric", "render_markdown", "TIDE_METRICS"]
 
 #: metric id -> TIDE mode; the metrics that score COCO-format results against a COCO ground truth
 TIDE_METRICS = {"coco-bbox": "bbox", "coco-segm": "segm"}
 
 
 def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalkitError(f"{path.parent} is not a run directory: {path.name} is missing") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise EvalkitError(f"{path}: not valid JSON ({e})") from None
+    """A run's ``metrics.json`` / ``run.json``, through the reader ``evalkit show`` opens runs with."""
+    from .render import _read_json
+
+    return _read_json(path, "metrics record" if path.name == "metrics.json" else "run record")
 
 
 def run_metric(run_dir) -> str | None:
@@ -98,6 +96,15 @@ def report(runs: list[str], data_root=None, as_json: bool = False) -> str:
     return render_markdown(rows)
 
 
+def emit(text: str, out: str | None) -> None:
+    """Write a report to ``out`` (and say so on stderr), or to stdout when ``out`` is empty."""
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         text = report(args.runs, args.data_root, args.json)
@@ -106,9 +113,5 @@ def main(args: argparse.Namespace) -> int:
             raise
         print(f"evalkit tide: error: {e}", file=sys.stderr)
         return e.exit_code
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(text, args.out)
     return 0
