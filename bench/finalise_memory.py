@@ -72,13 +72,13 @@ def old_path(bench, store, ids, results_dir: Path) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(bench, CocoStyleImages) and not bench.server and bench.derived_gt is None:
         out: list[dict] = []  # the COCO writer: the whole records list, then its JSON text
-        for sid in sorted(predictions, key=lambda s: int(s) if s.isdigit() else s):
+        for sid in sorted(predictions, key=bench.result_key):
             image_id = metas.get(sid, {}).get("image_id", int(sid))
             out += coco_records(predictions[sid][0], image_id, boxes=not bench.masks, masks=bench.masks, sample=sid)
         atomic_write_json(bench.results_path(results_dir), out)
     elif isinstance(bench, YouTubeVIS) and not bench.server:
         entries: list[dict] = []
-        for sid in sorted(predictions, key=int):
+        for sid in sorted(predictions, key=bench.result_key):
             entries += tracks_to_ytvis(predictions[sid], int(sid), sid)
         atomic_write_json(bench.results_path(results_dir), entries)
     else:  # per-frame files: the writer wrote from the dicts, one file at a time

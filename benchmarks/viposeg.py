@@ -35,6 +35,7 @@ __all__ = ["VipOSeg", "VIPSEG_THING", "VIPSEG_STUFF"]
 #: VIPSeg class indices (0..123) of things and of stuff (seen and unseen together)
 VIPSEG_THING = THING_CLASSES | THING_UNSEEN
 VIPSEG_STUFF = STUFF_CLASSES | STUFF_UNSEEN
+_VIPSEG_CLASSES = VIPSEG_THING | VIPSEG_STUFF
 
 
 class VipOSeg(VosVideos):
@@ -77,7 +78,7 @@ class VipOSeg(VosVideos):
                 c = int(raw)
             except (TypeError, ValueError):
                 c = None
-            if c not in VIPSEG_THING | VIPSEG_STUFF:
+            if c not in _VIPSEG_CLASSES:
                 raise DatasetError(f"{path}: video {video!r}, object {o}: expected a VIPSeg class index 0..123, "
                                    f"got {raw!r}")
             classes.append(c)

@@ -56,7 +56,6 @@ def test_expected_feature_names_and_unknown_feature():
         build_backbone("resnet42")
 
 
-
 @pytest.mark.parametrize("module, fn, family", [("swin", "build_swin", "Swin"), ("vit", "build_vit", "ViT"),
                                                 ("convnext", "build_convnext", "ConvNeXt"),
                                                 ("eva02", "build_eva02", "EVA02")])

@@ -28,6 +28,7 @@ from .transformer import DeformableTransformer, FeatureResizer
 
 __all__ = ["UNINEXT", "build_uninext"]
 
+
 class UNINEXT(nn.Module):
     """UNINEXT (image-joint stage when ``cfg.video`` is False, video-joint stage otherwise).
 
