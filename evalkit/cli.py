@@ -8,7 +8,6 @@
     evalkit doctor [--json]
     evalkit download -m ID               (weights prefetch)
     evalkit data ls | get DATASET [--root DIR]
-    evalkit report RUN_OR_DIR...         (leaderboards)
     evalkit compare RUN_A RUN_B          (per-sample deltas, paired bootstrap CIs)
     evalkit report RUN_OR_DIR...         (leaderboards; --gallery, --tide)
     evalkit show RUN [--sample ID]       (prediction overlays)

@@ -286,10 +286,10 @@ def _ends_clean(path: Path) -> bool:
 
 
 def _truncate_partial_line(path: Path) -> None:
+    if _ends_clean(path):  # the usual case: no need to read the shard
+        return
     with open(path, "rb+") as f:
         data = f.read()
-        if not data or data.endswith(b"\n"):
-            return
         cut = data.rfind(b"\n") + 1  # 0 when no complete line
         f.truncate(cut)
         f.flush()

@@ -49,11 +49,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from .download import sha256_file  # urllib and the rest only when a user's file is hashed
+
+    return sha256_file(path)
 
 
 @dataclass

@@ -44,6 +44,17 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="module")
+def suite_cache(tmp_path_factory):
+    """A private ``EVALKIT_CACHE`` for one test module: a suite generated there is generated once
+    per module and never shared with other modules or the user's cache."""
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("suite_cache")
+    mp.setenv("EVALKIT_CACHE", str(root))
+    yield root
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def generated_datasets(tmp_path_factory) -> tuple[Path, dict]:
     """``(data root, benchmark id → sample id → oracle predictions)`` of the generated mini

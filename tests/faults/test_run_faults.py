@@ -288,21 +288,12 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(data_root, tmp_path, capsys, monkey
 
 
 # -- 6. options and weights of the tiny models ------------------------------------------------
-@pytest.fixture(scope="module")
-def shapes_cache(tmp_path_factory):
-    mpatch = pytest.MonkeyPatch()
-    root = tmp_path_factory.mktemp("shapes_cache")
-    mpatch.setenv("EVALKIT_CACHE", str(root))
-    yield root
-    mpatch.undo()
-
-
 def _tiny_run(capsys, runs: Path, *extra) -> tuple[int, str]:
     return _run(capsys, "--model", "uninext-tiny", "--benchmark", "shapes-coco-det", "--runs-root", str(runs),
                 "--limit", "1", "--num-workers", "0", *extra)
 
 
-def test_unknown_model_option_is_refused_with_the_list(shapes_cache, tmp_path, capsys):
+def test_unknown_model_option_is_refused_with_the_list(suite_cache, tmp_path, capsys):
     rc, err = _tiny_run(capsys, tmp_path / "runs", "-a", "bogus_option=1")
     assert rc == 2
     line = _one_line(err)  # the UNINEXT settings refuse it, listing the valid options
@@ -354,7 +345,7 @@ def _bad_weights(kind: str, path: Path) -> Path:
     ("fp16", "w.safetensors", r"w\.safetensors: tensor '[^']+' is float16, expected float32"),
     ("pth-missing-keys", "w.pth", r"w\.pth: cannot convert .* key\(s\) of the model not provided"),
 ])
-def test_bad_weights_are_one_line_before_any_run_dir(shapes_cache, tmp_path, capsys, kind, name, fragment):
+def test_bad_weights_are_one_line_before_any_run_dir(suite_cache, tmp_path, capsys, kind, name, fragment):
     import re
 
     w = _bad_weights(kind, tmp_path / name)
@@ -366,7 +357,7 @@ def test_bad_weights_are_one_line_before_any_run_dir(shapes_cache, tmp_path, cap
     assert w.read_bytes() == before
 
 
-def test_valid_pth_weights_load(shapes_cache, tmp_path, capsys):
+def test_valid_pth_weights_load(suite_cache, tmp_path, capsys):
     """A torch.save file of the tiny state dict is read with torch.load(weights_only=True)
     (before: a SafetensorError from reading every --weights as safetensors)."""
     import hashlib

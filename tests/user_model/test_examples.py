@@ -27,16 +27,6 @@ DETECTOR = EXAMPLE / "shapes_detector.py"
 FILE_SPEC = f"{DETECTOR}:make_adapter"
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """The shapes suite generated once for this module (a private cache, as the golden tests)."""
-    mp = pytest.MonkeyPatch()
-    root = tmp_path_factory.mktemp("cache")
-    mp.setenv("EVALKIT_CACHE", str(root))
-    yield root
-    mp.undo()
-
-
 @pytest.fixture
 def on_path(monkeypatch):
     """``examples/my_model`` importable, as after ``pip install examples/my_model``."""
@@ -49,9 +39,9 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_cli_file_spec_runs_the_example_and_records_its_source(cache, tmp_path, subprocess_env):
+def test_cli_file_spec_runs_the_example_and_records_its_source(suite_cache, tmp_path, subprocess_env):
     # the command of docs/your-model.md, way 1
-    env = dict(subprocess_env, EVALKIT_CACHE=str(cache), OMP_NUM_THREADS="1")
+    env = dict(subprocess_env, EVALKIT_CACHE=str(suite_cache), OMP_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-m", "evalkit", "run", "-m", FILE_SPEC, "-b", "shapes-coco-det",
                           "--runs-root", str(tmp_path / "runs"), "--quiet", "-a", "min_area=15"],
                          capture_output=True, text=True, env=env, timeout=600)
@@ -66,7 +56,7 @@ def test_cli_file_spec_runs_the_example_and_records_its_source(cache, tmp_path, 
         "files": [{"path": str(DETECTOR.resolve()), "sha256": _sha(DETECTOR)}]}
 
 
-def test_module_spec_of_a_class_selects_its_tasks_from_a_group(cache, tmp_path, on_path):
+def test_module_spec_of_a_class_selects_its_tasks_from_a_group(suite_cache, tmp_path, on_path):
     # a class factory declares its tasks: the group "shapes" runs only det, inst-seg and vis
     results = evalkit.evaluate("shapes_detector:ShapesDetector", "shapes", runs_root=str(tmp_path),
                                threads=1, num_workers=0)
@@ -79,7 +69,7 @@ def test_module_spec_of_a_class_selects_its_tasks_from_a_group(cache, tmp_path, 
     assert run["model"]["source"]["files"] == [{"path": str(DETECTOR.resolve()), "sha256": _sha(DETECTOR)}]
 
 
-def test_evaluate_takes_an_adapter_object(cache, tmp_path, on_path):
+def test_evaluate_takes_an_adapter_object(suite_cache, tmp_path, on_path):
     from shapes_detector import ShapesDetector
 
     detector = ShapesDetector(min_area=30)
@@ -117,7 +107,7 @@ class Threshold:
         return out
 
 
-def test_evaluate_takes_any_object_with_the_protocol(cache, tmp_path):
+def test_evaluate_takes_any_object_with_the_protocol(suite_cache, tmp_path):
     model = Threshold()
     [res] = evalkit.evaluate(model, "shapes-coco-det", runs_root=str(tmp_path), threads=1, limit=3)
     assert res.status == "partial" and model.prepared == ("det", "shapes-coco-det")
@@ -132,7 +122,7 @@ def test_evaluate_takes_any_object_with_the_protocol(cache, tmp_path):
         evalkit.evaluate(object(), "shapes-coco-det")
 
 
-def test_user_models_get_the_option_and_task_checks_of_built_in_ones(cache, tmp_path, on_path):
+def test_user_models_get_the_option_and_task_checks_of_built_in_ones(suite_cache, tmp_path, on_path):
     # a function factory: its named arguments are the options it takes
     with pytest.raises(EvalkitError, match=r"has no option 'min_size' \(-a/--model-arg accepts: min_area, tolerance\)"):
         evalkit.evaluate(FILE_SPEC, "shapes-coco-det", model_options={"min_size": 3}, runs_root=str(tmp_path))
@@ -163,7 +153,7 @@ def test_bad_specs_are_one_line_errors(tmp_path):
         evalkit.evaluate(f"{returns_none}:make", "shapes-coco-det", runs_root=str(tmp_path / "r"))
 
 
-def test_entry_point_plugin_of_the_example(cache, tmp_path, subprocess_env):
+def test_entry_point_plugin_of_the_example(suite_cache, tmp_path, subprocess_env):
     """Way 3: what ``pip install examples/my_model`` installs — a distribution whose
     ``entry_points.txt`` holds the entry point of the example's pyproject.toml — makes
     ``shapes-detector`` a listed model id."""
@@ -173,7 +163,7 @@ def test_entry_point_plugin_of_the_example(cache, tmp_path, subprocess_env):
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
     (dist / "entry_points.txt").write_text("[evalkit.models]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
-    env = dict(subprocess_env, EVALKIT_CACHE=str(cache), OMP_NUM_THREADS="1",
+    env = dict(subprocess_env, EVALKIT_CACHE=str(suite_cache), OMP_NUM_THREADS="1",
                PYTHONPATH=f"{tmp_path / 'site'}:{EXAMPLE}:{subprocess_env['PYTHONPATH']}")
     ls = subprocess.run([sys.executable, "-m", "evalkit", "ls", "models", "shapes-detector", "--json"],
                         capture_output=True, text=True, env=env, timeout=300)
@@ -210,7 +200,7 @@ def test_specs_resolve_in_model_selections(tmp_path):
     MODELS.unregister("det.make")
 
 
-def test_the_python_blocks_of_the_docs_run(cache, tmp_path, monkeypatch):
+def test_the_python_blocks_of_the_docs_run(suite_cache, tmp_path, monkeypatch):
     """Every ```python block of docs/your-model.md, in order, in one namespace, from a folder
     holding ``examples/`` (the page's relative paths), so the page cannot drift from the code."""
     import re
@@ -242,7 +232,7 @@ def test_an_object_may_not_take_a_registered_id():
     assert MODELS.get("uninext-tiny").meta.get("user_model") is None  # the built-in entry is untouched
 
 
-def test_resume_after_the_model_code_changed_is_refused(cache, tmp_path):
+def test_resume_after_the_model_code_changed_is_refused(suite_cache, tmp_path):
     model = tmp_path / "model" / "edited_detector.py"  # another name than the example: another model
     model.parent.mkdir()
     model.write_bytes(DETECTOR.read_bytes())
